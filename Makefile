@@ -1,0 +1,46 @@
+# Two set-up commands do everything on a fresh machine: `make run` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+DEVSTAMP := $(VENV)/.installed-dev
+
+.PHONY: run test bench screenshots lint typecheck clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(DEVSTAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@ $(STAMP)
+
+## Open the TUI on the embedded demo (no cloud credentials needed).
+run: $(STAMP)
+	$(BIN)/orchwatch --demo
+
+## Install what the tests need and run the whole suite.
+test: $(DEVSTAMP)
+	$(BIN)/python -m pytest
+
+## Print the speed figures the issues ask for.
+bench: $(DEVSTAMP)
+	$(BIN)/python -m bench
+
+## Regenerate the SVG screenshots in screenshots/.
+screenshots: $(DEVSTAMP)
+	$(BIN)/python -m bench.screenshots
+
+lint: $(DEVSTAMP)
+	$(BIN)/ruff format --check orchwatch tests bench
+	$(BIN)/ruff check orchwatch tests bench
+
+typecheck: $(DEVSTAMP)
+	$(BIN)/mypy
+
+clean:
+	rm -rf $(VENV) .pytest_cache build *.egg-info

@@ -1,0 +1,5 @@
+import sys
+
+from orchwatch.cli import main
+
+sys.exit(main())

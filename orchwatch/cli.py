@@ -1,0 +1,129 @@
+"""Command line: parse arguments, build Config and sources, run the TUI or a headless verb.
+
+Exit codes: 0 all good, 1 a command found a problem (validate, daily...),
+2 usage or configuration errors. Users never see a traceback: unexpected
+errors print one line (set ORCHWATCH_DEBUG=1 for the traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from orchwatch import __version__
+from orchwatch.config import Config, ConfigError, find_config_file, load_config
+from orchwatch.sources.base import SourceError
+from orchwatch.sources.factory import SourceOptions, build_sources
+
+EXIT_OK, EXIT_FOUND, EXIT_USAGE = 0, 1, 2
+
+
+class UsageError(Exception):
+    """Bad arguments; the message says what is expected."""
+
+
+def _source_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
+    """The options every command shares. Subcommands repeat them with SUPPRESS defaults so
+    `orchwatch --demo daily` and `orchwatch daily --demo` mean the same."""
+    default: object = argparse.SUPPRESS if suppress else None
+    group = parser.add_argument_group("data source")
+    group.add_argument("--config", metavar="FILE", default=default, help="orchwatch.toml to use")
+    exclusive = group.add_mutually_exclusive_group()
+    exclusive.add_argument(
+        "--demo",
+        action="store_true",
+        default=argparse.SUPPRESS if suppress else False,
+        help="the embedded live demo (no cloud credentials needed)",
+    )
+    exclusive.add_argument(
+        "--source", metavar="PATH", default=default, help="a store file (snapshot) to open"
+    )
+    exclusive.add_argument(
+        "--project", metavar="PROJECT", default=default, help="a Google Cloud project"
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of `orchwatch` and its verbs."""
+    parser = argparse.ArgumentParser(
+        prog="orchwatch",
+        description="A terminal dashboard for the on-call engineers of an event-driven pipeline.",
+    )
+    parser.add_argument("--version", action="version", version=f"orchwatch {__version__}")
+    _source_options(parser, suppress=False)
+    parser.add_argument("--date", metavar="DATE", help="open on this date (YYYY-MM-DD, yesterday, -3)")
+    parser.add_argument("--exit-after-first-data", action="store_true", help=argparse.SUPPRESS)
+    parser.set_defaults(command=None)
+    return parser
+
+
+def _options(args: argparse.Namespace) -> SourceOptions:
+    return SourceOptions(
+        demo=bool(getattr(args, "demo", False)),
+        store_path=Path(args.source) if getattr(args, "source", None) else None,
+        project=getattr(args, "project", None),
+    )
+
+
+def _load_config(args: argparse.Namespace) -> Config:
+    return load_config(find_config_file(getattr(args, "config", None)))
+
+
+def run_tui(args: argparse.Namespace) -> int:
+    """Open the dashboard."""
+    config = _load_config(args)
+    sources = build_sources(_options(args), config)
+    from orchwatch.analysis.completion import business_date
+    from orchwatch.dates import parse_date
+
+    initial = None
+    if args.date:
+        try:
+            initial = parse_date(args.date, business_date(sources.clock.now(), config.timezone))
+        except ValueError as exc:
+            raise UsageError(f"--date: {exc}") from None
+    from orchwatch.tui.app import OrchwatchApp
+
+    refresh = min(config.refresh_seconds, 2.0) if sources.kind == "demo" else None
+    app = OrchwatchApp(
+        config,
+        sources,
+        refresh_seconds=refresh,
+        initial_date=initial,
+        exit_after_first_data=args.exit_after_first_data,
+    )
+    app.run(headless=args.exit_after_first_data)
+    return app.return_code or EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `orchwatch` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler: Callable[[argparse.Namespace], int] = args.command or run_tui
+    try:
+        return handler(args)
+    except ConfigError as exc:
+        print(f"orchwatch: config error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except (SourceError, UsageError) as exc:
+        print(f"orchwatch: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:
+        if os.environ.get("ORCHWATCH_DEBUG"):
+            raise
+        print(
+            f"orchwatch: internal error: {type(exc).__name__}: {exc} "
+            "(set ORCHWATCH_DEBUG=1 to see the traceback)",
+            file=sys.stderr,
+        )
+        return 70
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,392 @@
+"""orchwatch.toml -> typed, validated settings.
+
+Every error names the file, the key and what was expected, so that
+`orchwatch` can print one line and exit 2 instead of a traceback.
+
+Lookup order: `--config PATH`, then `$ORCHWATCH_CONFIG`, then
+`./orchwatch.toml`, then `<user config dir>/orchwatch.toml`. With none of
+these, the built-in configuration of the pipeline in the example file is used.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import msgspec
+
+CONFIG_ENV = "ORCHWATCH_CONFIG"
+CONFIG_NAME = "orchwatch.toml"
+EXAMPLE_CONFIG = Path(__file__).parent / "examples" / "orchwatch.toml"
+
+
+class ConfigError(Exception):
+    """A configuration that cannot be used; the message names file, key and expectation."""
+
+    def __init__(self, file: Path | str, key: str | None, expected: str) -> None:
+        self.file = str(file)
+        self.key = key
+        self.expected = expected
+        where = f"{self.file}: key `{key}`" if key else self.file
+        super().__init__(f"{where}: {expected}")
+
+
+# --- the file's schema -------------------------------------------------------------------------
+# msgspec Structs mirror the TOML tables one to one; unknown keys are errors.
+
+
+class _Table(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    pass
+
+
+class ProcessorTable(_Table, kw_only=True):
+    name: str
+    required: bool = True
+    cadence: Literal["continuous", "once-daily"] = "continuous"
+    due_after: str | None = None
+
+
+class PhaseTable(_Table, kw_only=True):
+    name: str
+    label: str = ""
+    firestore_collection: str | None = None
+    orchestrator: str | None = None
+    next_phase: str | None = None
+    due_after: str = "00:00"
+    processors: list[ProcessorTable]
+
+
+class PipelineTable(_Table, kw_only=True):
+    name: str = "pipeline"
+    timezone: str = "UTC"
+
+
+class GcpTable(_Table, kw_only=True):
+    project: str | None = None
+    region: str = "us-central1"
+    bigquery_dataset: str = "orchestration"
+    completion_table: str = "phase_completions"
+
+
+class RepoTable(_Table, kw_only=True):
+    path: str | None = None
+
+
+class UiTable(_Table, kw_only=True):
+    refresh_seconds: float = 10.0
+    overview_days: int = 14
+    theme: str = "textual-dark"
+
+
+class DemoTable(_Table, kw_only=True):
+    seed: int = 7
+    speed: float = 60.0
+
+
+class ServicesTable(_Table, kw_only=True):
+    extra: list[str] = []
+
+
+class ConfigFile(_Table, kw_only=True):
+    pipeline: PipelineTable = msgspec.field(default_factory=PipelineTable)
+    gcp: GcpTable = msgspec.field(default_factory=GcpTable)
+    repo: RepoTable = msgspec.field(default_factory=RepoTable)
+    ui: UiTable = msgspec.field(default_factory=UiTable)
+    demo: DemoTable = msgspec.field(default_factory=DemoTable)
+    services: ServicesTable = msgspec.field(default_factory=ServicesTable)
+    phases: list[PhaseTable]
+
+
+# --- the settings the rest of orchwatch uses ---------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessorSpec:
+    """A processor a phase expects."""
+
+    name: str
+    required: bool
+    cadence: str
+    due_after: timedelta
+    """Offset from the start of the business date after which a missing completion alarms."""
+
+
+@dataclass(frozen=True, slots=True)
+class PhaseSpec:
+    """A phase: where its completions live and what it expects."""
+
+    name: str
+    label: str
+    firestore_collection: str
+    orchestrator: str | None
+    next_phase: str | None
+    processors: tuple[ProcessorSpec, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    """Validated settings for one pipeline."""
+
+    path: Path | None
+    """The file these settings came from; None for the built-in example."""
+    pipeline_name: str
+    timezone: ZoneInfo
+    phases: tuple[PhaseSpec, ...]
+    gcp_project: str | None
+    gcp_region: str
+    bigquery_dataset: str
+    completion_table: str
+    repo_path: Path | None
+    refresh_seconds: float
+    overview_days: int
+    theme: str
+    demo_seed: int
+    demo_speed: float
+    extra_services: tuple[str, ...]
+
+    def phase(self, name: str) -> PhaseSpec:
+        """The phase called `name`.
+
+        Raises:
+            KeyError: no such phase.
+        """
+        for spec in self.phases:
+            if spec.name == name:
+                return spec
+        raise KeyError(name)
+
+    @property
+    def services(self) -> tuple[str, ...]:
+        """Every Cloud Run service to watch: the orchestrators, then the extra ones."""
+        orchestrators = [p.orchestrator for p in self.phases if p.orchestrator]
+        return tuple(dict.fromkeys([*orchestrators, *self.extra_services]))
+
+
+# --- loading -----------------------------------------------------------------------------------
+
+
+def find_config_file(
+    explicit: str | os.PathLike[str] | None,
+    environ: Mapping[str, str] = os.environ,
+    cwd: Path | None = None,
+) -> Path | None:
+    """Where the configuration comes from, following the documented lookup order.
+
+    Args:
+        explicit: the `--config` argument, if given; it must exist.
+        environ: the environment to read `ORCHWATCH_CONFIG` from.
+        cwd: the directory to look for `orchwatch.toml` in (default: the current one).
+
+    Returns:
+        The file to load, or None to use the built-in example configuration.
+
+    Raises:
+        ConfigError: an explicitly named file does not exist.
+    """
+    for named, origin in ((explicit, "--config"), (environ.get(CONFIG_ENV), CONFIG_ENV)):
+        if named:
+            path = Path(named).expanduser()
+            if not path.is_file():
+                raise ConfigError(path, None, f"no such file (named by {origin})")
+            return path
+    local = (cwd or Path.cwd()) / CONFIG_NAME
+    if local.is_file():
+        return local
+    import platformdirs
+
+    user = Path(platformdirs.user_config_dir("orchwatch")) / CONFIG_NAME
+    return user if user.is_file() else None
+
+
+def load_config(path: Path | None) -> Config:
+    """Read and validate a configuration file (None: the built-in example).
+
+    Raises:
+        ConfigError: the file cannot be read, is not TOML, or does not fit the schema.
+    """
+    source = path or EXAMPLE_CONFIG
+    try:
+        text = source.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(source, None, f"cannot be read ({exc.strerror or exc})") from None
+    except UnicodeDecodeError:
+        raise ConfigError(source, None, "is not UTF-8 text") from None
+    return parse_config(text, source if path else None, display=source)
+
+
+def parse_config(text: str, path: Path | None, display: Path | str = "<config>") -> Config:
+    """Validate TOML text; `display` names the file in error messages.
+
+    Raises:
+        ConfigError: the text is not TOML or does not fit the schema.
+    """
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(display, None, f"is not valid TOML: {exc}") from None
+    try:
+        table = msgspec.convert(raw, ConfigFile)
+    except msgspec.ValidationError as exc:
+        key, expected = _explain(str(exc))
+        raise ConfigError(display, key, expected) from None
+    return _build(table, path, display)
+
+
+_AT = re.compile(r"^(?P<what>.*?)(?: - at `\$(?P<path>[^`]*)`)?$")
+_UNKNOWN = re.compile(r"Object contains unknown field `(?P<field>[^`]+)`")
+_MISSING = re.compile(r"Object missing required field `(?P<field>[^`]+)`")
+_EXPECTED = re.compile(r"Expected `(?P<want>[^`]+)`, got `(?P<got>[^`]+)`")
+
+
+def _explain(message: str) -> tuple[str | None, str]:
+    """Turn a msgspec validation message into (dotted key, what was expected)."""
+    match = _AT.match(message)
+    assert match is not None  # the pattern matches any string
+    what, at = match["what"], (match["path"] or "").lstrip(".")
+    if unknown := _UNKNOWN.match(what):
+        field_name = unknown["field"]
+        allowed = _fields_at(at)
+        key = f"{at}.{field_name}" if at else field_name
+        hint = f"; expected one of: {', '.join(allowed)}" if allowed else ""
+        return key, f"unknown key{hint}"
+    if missing := _MISSING.match(what):
+        key = f"{at}.{missing['field']}" if at else missing["field"]
+        return key, "is required but missing"
+    if expected := _EXPECTED.match(what):
+        return at or None, f"expected {_plain_type(expected['want'])}, got {expected['got']}"
+    return at or None, what[:1].lower() + what[1:]
+
+
+def _plain_type(name: str) -> str:
+    return {
+        "str": "a string",
+        "int": "an integer",
+        "float": "a number",
+        "bool": "true or false",
+        "array": "an array",
+        "object": "a table",
+    }.get(name, name.replace("`", ""))
+
+
+def _fields_at(path: str) -> list[str]:
+    """The keys allowed in the table at a msgspec path such as `phases[0].processors[1]`."""
+    kind: Any = ConfigFile
+    for part in re.findall(r"[^.\[\]]+|\[\d+\]", path):
+        if part.startswith("["):
+            kind = typing.get_args(kind)[0]
+            continue
+        hints = typing.get_type_hints(kind)
+        kind = hints.get(part)
+        if isinstance(kind, types.UnionType):
+            kind = next(a for a in typing.get_args(kind) if a is not type(None))
+    if isinstance(kind, type) and issubclass(kind, msgspec.Struct):
+        return list(kind.__struct_fields__)
+    return []
+
+
+def _build(table: ConfigFile, path: Path | None, display: Path | str) -> Config:
+    """Cross-field checks that the schema alone cannot express."""
+    try:
+        zone = ZoneInfo(table.pipeline.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(
+            display, "pipeline.timezone", "expected an IANA time zone such as America/New_York"
+        ) from None
+    if not table.phases:
+        raise ConfigError(display, "phases", "expected at least one [[phases]] table")
+    names = [p.name for p in table.phases]
+    phases: list[PhaseSpec] = []
+    for i, phase in enumerate(table.phases):
+        key = f"phases[{i}]"
+        if names.count(phase.name) > 1:
+            raise ConfigError(display, f"{key}.name", f"phase `{phase.name}` is defined twice")
+        if phase.next_phase is not None and phase.next_phase not in names:
+            raise ConfigError(
+                display,
+                f"{key}.next_phase",
+                f"unknown phase `{phase.next_phase}`; expected one of: {', '.join(names)}",
+            )
+        if not phase.processors:
+            raise ConfigError(display, f"{key}.processors", "expected at least one processor")
+        phase_due = _time_of_day(phase.due_after, display, f"{key}.due_after")
+        processors = []
+        seen: set[str] = set()
+        for j, proc in enumerate(phase.processors):
+            if proc.name in seen:
+                raise ConfigError(
+                    display,
+                    f"{key}.processors[{j}].name",
+                    f"processor `{proc.name}` is listed twice",
+                )
+            seen.add(proc.name)
+            due = (
+                _time_of_day(proc.due_after, display, f"{key}.processors[{j}].due_after")
+                if proc.due_after is not None
+                else phase_due
+            )
+            processors.append(ProcessorSpec(proc.name, proc.required, proc.cadence, due))
+        phases.append(
+            PhaseSpec(
+                name=phase.name,
+                label=phase.label,
+                firestore_collection=phase.firestore_collection or f"{phase.name}_completion",
+                orchestrator=phase.orchestrator,
+                next_phase=phase.next_phase,
+                processors=tuple(processors),
+            )
+        )
+    if table.ui.refresh_seconds <= 0:
+        raise ConfigError(display, "ui.refresh_seconds", "expected a number greater than 0")
+    if not 1 <= table.ui.overview_days <= 366:
+        raise ConfigError(display, "ui.overview_days", "expected an integer from 1 to 366")
+    if table.demo.speed <= 0:
+        raise ConfigError(display, "demo.speed", "expected a number greater than 0")
+    repo = Path(table.repo.path).expanduser() if table.repo.path else None
+    if repo is not None and path is not None and not repo.is_absolute():
+        repo = (path.parent / repo).resolve()
+    return Config(
+        path=path,
+        pipeline_name=table.pipeline.name,
+        timezone=zone,
+        phases=tuple(phases),
+        gcp_project=table.gcp.project,
+        gcp_region=table.gcp.region,
+        bigquery_dataset=table.gcp.bigquery_dataset,
+        completion_table=table.gcp.completion_table,
+        repo_path=repo,
+        refresh_seconds=table.ui.refresh_seconds,
+        overview_days=table.ui.overview_days,
+        theme=table.ui.theme,
+        demo_seed=table.demo.seed,
+        demo_speed=table.demo.speed,
+        extra_services=tuple(table.services.extra),
+    )
+
+
+_CLOCK = re.compile(r"^(\d{1,2}):([0-5]\d)$")
+
+
+def _time_of_day(value: str, display: Path | str, key: str) -> timedelta:
+    match = _CLOCK.match(value)
+    if not match or int(match[1]) > 47:
+        raise ConfigError(
+            display,
+            key,
+            f'expected a time of day "HH:MM" (up to 47:59 for the next day), got "{value}"',
+        )
+    return timedelta(hours=int(match[1]), minutes=int(match[2]))
+
+
+def format_time_of_day(offset: timedelta) -> str:
+    """Render a due offset as the "HH:MM" the config uses."""
+    minutes = int(offset.total_seconds() // 60)
+    return f"{minutes // 60:02d}:{minutes % 60:02d}"

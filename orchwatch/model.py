@@ -1,0 +1,248 @@
+"""The domain model: frozen records of what the stores hold and what orchwatch derives.
+
+Everything here is plain data. Sources build the store-side records
+(`CompletionRecord`, `PhaseDocument`, `BackupSummary`); the analysis layer
+derives the rest (`CompletionCell`, `PhaseStatus`, `DateStatus`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from enum import StrEnum
+
+
+class RunStatus(StrEnum):
+    """The status a processor reports for one run."""
+
+    SUCCESS = "success"
+    PARTIAL = "partial"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class CompletionRecord:
+    """One processor's field in a Firestore completion document.
+
+    Firestore keeps only the latest completion per processor and date.
+    """
+
+    processor: str
+    status: str
+    completed_at: datetime | None
+    record_count: int | None = None
+    correlation_id: str | None = None
+    execution_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PhaseDocument:
+    """A Firestore document `{phase}_completion/{date}`: processor fields plus `_` metadata."""
+
+    phase: str
+    game_date: date
+    records: Mapping[str, CompletionRecord]
+    triggered: bool = False
+    triggered_at: datetime | None = None
+    completed_count: int | None = None
+    mode: str | None = None
+    trigger_reason: str | None = None
+    last_update: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BackupSummary:
+    """BigQuery `phase_completions` rows of one processor and date, aggregated.
+
+    BigQuery keeps one row per run; orchwatch only ever needs the aggregate
+    (the GCP source computes it with GROUP BY, never by pulling rows).
+    """
+
+    processor: str
+    runs: int
+    successes: int
+    last_status: str
+    first_completed_at: datetime | None
+    last_completed_at: datetime | None
+    last_record_count: int | None = None
+    last_correlation_id: str | None = None
+    last_execution_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DateCompletions:
+    """What both completion stores hold for one business date."""
+
+    game_date: date
+    firestore: Mapping[str, PhaseDocument] = field(default_factory=dict)
+    """Phase name -> its Firestore document (absent when no document exists)."""
+    bigquery: Mapping[str, Mapping[str, BackupSummary]] = field(default_factory=dict)
+    """Phase name -> processor name -> aggregate of its BigQuery rows."""
+
+
+class CellState(StrEnum):
+    """The reconciled state of one processor on one date."""
+
+    COMPLETE = "complete"
+    """Both stores hold a successful completion."""
+    UNTRACKED = "untracked"
+    """BigQuery has a completion, Firestore does not: the orchestrator never counted it."""
+    UNBACKED = "unbacked"
+    """Firestore has a completion, BigQuery does not: the backup write was lost."""
+    FAILED = "failed"
+    PARTIAL = "partial"
+    MISSING = "missing"
+    """Due, and no store has a completion."""
+    NOT_DUE = "not due"
+    """No completion yet, and none is expected yet (cadence or time of day)."""
+
+
+@dataclass(frozen=True, slots=True)
+class CompletionCell:
+    """One processor of one phase on one date, reconciled across both stores."""
+
+    phase: str
+    processor: str
+    required: bool
+    state: CellState
+    reason: str
+    """One sentence saying why the cell has its state, for the detail view."""
+    firestore: CompletionRecord | None
+    backup: BackupSummary | None
+    due_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PhaseStatus:
+    """One phase on one date: its cells and the counts its header shows."""
+
+    phase: str
+    label: str
+    game_date: date
+    cells: tuple[CompletionCell, ...]
+    document: PhaseDocument | None
+    next_phase: str | None
+
+    @property
+    def expected(self) -> int:
+        """How many processors the configuration expects."""
+        return len(self.cells)
+
+    @property
+    def firestore_count(self) -> int:
+        """Processors with a non-failed completion in Firestore."""
+        return sum(1 for c in self.cells if _stored_ok(c.firestore))
+
+    @property
+    def bigquery_count(self) -> int:
+        """Processors with at least one successful or partial run in BigQuery."""
+        return sum(1 for c in self.cells if c.backup is not None and c.backup.successes > 0)
+
+    @property
+    def untracked(self) -> tuple[str, ...]:
+        """Processors BigQuery has and Firestore does not."""
+        return tuple(c.processor for c in self.cells if c.state is CellState.UNTRACKED)
+
+    @property
+    def unbacked(self) -> tuple[str, ...]:
+        """Processors Firestore has and BigQuery does not."""
+        return tuple(c.processor for c in self.cells if c.state is CellState.UNBACKED)
+
+    @property
+    def required_missing(self) -> tuple[str, ...]:
+        """Required processors without a Firestore completion (what blocks the trigger)."""
+        return tuple(c.processor for c in self.cells if c.required and not _stored_ok(c.firestore))
+
+    @property
+    def triggered(self) -> bool:
+        """Whether the orchestrator triggered the next phase (`_triggered`)."""
+        return self.document is not None and self.document.triggered
+
+    @property
+    def stores_agree(self) -> bool:
+        """True when no processor is untracked or unbacked."""
+        return not self.untracked and not self.unbacked
+
+    @property
+    def worst_state(self) -> CellState | None:
+        """The most alarming cell state of the phase, None when it has no processors."""
+        if not self.cells:
+            return None
+        return min((c.state for c in self.cells), key=STATE_SEVERITY.index)
+
+
+@dataclass(frozen=True, slots=True)
+class DateStatus:
+    """All phases of one business date."""
+
+    game_date: date
+    phases: tuple[PhaseStatus, ...]
+
+    def phase(self, name: str) -> PhaseStatus:
+        """The status of the phase called `name`.
+
+        Raises:
+            KeyError: no such phase.
+        """
+        for status in self.phases:
+            if status.phase == name:
+                return status
+        raise KeyError(name)
+
+
+STATE_SEVERITY: tuple[CellState, ...] = (
+    CellState.FAILED,
+    CellState.UNTRACKED,
+    CellState.MISSING,
+    CellState.UNBACKED,
+    CellState.PARTIAL,
+    CellState.NOT_DUE,
+    CellState.COMPLETE,
+)
+"""Cell states from most to least alarming."""
+
+
+def _stored_ok(record: CompletionRecord | None) -> bool:
+    return record is not None and record.status != RunStatus.FAILED
+
+
+@dataclass(frozen=True, slots=True)
+class BackupRow:
+    """One row of BigQuery `phase_completions`: one processor run."""
+
+    phase: str
+    game_date: date
+    processor_name: str
+    status: str
+    completed_at: datetime
+    record_count: int | None = None
+    correlation_id: str | None = None
+    execution_id: str | None = None
+    is_incremental: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutionLogRow:
+    """One row of BigQuery `phase_execution_log`: a phase transition the orchestrator ran."""
+
+    execution_timestamp: datetime
+    phase_name: str
+    game_date: date
+    correlation_id: str | None
+    duration_seconds: float | None
+    games_processed: int | None
+    status: str
+
+
+@dataclass(frozen=True, slots=True)
+class FailedQueueItem:
+    """One row of BigQuery `failed_processor_queue`."""
+
+    game_date: date
+    processor_name: str
+    status: str
+    retry_count: int
+    error_message: str
+    first_failure_at: datetime | None
+    last_retry_at: datetime | None

@@ -1,0 +1,74 @@
+"""What every data source promises. No Textual here: sources are plain Python.
+
+Sources are called from worker threads; every method may block and may raise.
+A raised exception is shown as the error state of the pane that asked, so a
+source reports failure by raising `SourceError` with a message for the user
+(other exceptions are shown by type and text).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Literal, Protocol
+
+from orchwatch.clock import Clock
+from orchwatch.model import DateCompletions, ExecutionLogRow, FailedQueueItem
+
+SourceKind = Literal["demo", "file", "gcp"]
+
+
+class SourceError(Exception):
+    """A source failed in a way the user can act on; the message says how."""
+
+
+class CompletionSource(Protocol):
+    """Per-date completion records from Firestore and their BigQuery backup."""
+
+    def fetch_completions(self, dates: Sequence[date]) -> dict[date, DateCompletions]:
+        """Both stores' records for each date.
+
+        Contract: one call per refresh, however many dates; a date with no records
+        may be absent from the result or present and empty. Must not pull
+        per-run rows to aggregate locally when the backing store can aggregate.
+
+        Raises:
+            SourceError: the store cannot be read; the message says why.
+        """
+        ...
+
+    def fetch_failed_queue(self, game_date: date) -> list[FailedQueueItem]:
+        """`failed_processor_queue` items for one date, any status."""
+        ...
+
+    def fetch_execution_log(self, game_date: date) -> list[ExecutionLogRow]:
+        """`phase_execution_log` rows for one date, oldest first."""
+        ...
+
+
+class Refreshable(Protocol):
+    """A source whose data moves on by itself when polled (the live demo)."""
+
+    def advance(self) -> int:
+        """Bring the data up to the source's clock; returns how many changes were applied."""
+        ...
+
+
+@dataclass
+class Sources:
+    """Everything the app and the headless commands read from, built once by the CLI."""
+
+    kind: SourceKind
+    description: str
+    """Shown in the header: "demo (live, ×60)", a file path, a GCP project."""
+    clock: Clock
+    completions: CompletionSource
+    live: Refreshable | None = None
+    """Set for the demo: advanced before every refresh."""
+    closers: list[object] = field(default_factory=list)
+
+    def advance(self) -> None:
+        """Let a live source catch up with its clock (a no-op for real stores)."""
+        if self.live is not None:
+            self.live.advance()

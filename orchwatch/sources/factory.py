@@ -1,0 +1,58 @@
+"""Build the `Sources` a command reads from, from the shared source options."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from orchwatch.clock import AcceleratedClock, Clock, SystemClock
+from orchwatch.config import Config
+from orchwatch.sources.base import SourceError, Sources
+from orchwatch.sources.demo import DEMO_START, build_demo
+from orchwatch.sources.local import LocalStore
+
+
+@dataclass(frozen=True)
+class SourceOptions:
+    """The source options every command shares: `--demo`, `--source PATH`, `--project P`."""
+
+    demo: bool = False
+    store_path: Path | None = None
+    project: str | None = None
+
+
+def build_sources(options: SourceOptions, config: Config, clock: Clock | None = None) -> Sources:
+    """The sources the options ask for.
+
+    Raises:
+        SourceError: the options name nothing usable; the message says what to pass.
+    """
+    if options.demo:
+        demo_clock = clock or AcceleratedClock(DEMO_START, config.demo_speed)
+        store, simulator = build_demo(config, demo_clock)
+        speed = getattr(demo_clock, "speed", None)
+        live = f"live, ×{speed:g}" if speed else "frozen"
+        return Sources(
+            kind="demo",
+            description=f"demo ({live})",
+            clock=demo_clock,
+            completions=store,
+            live=simulator,
+            closers=[store],
+        )
+    if options.store_path is not None:
+        store = LocalStore(options.store_path, create=False)
+        return Sources(
+            kind="file",
+            description=str(options.store_path),
+            clock=clock or SystemClock(),
+            completions=store,
+            closers=[store],
+        )
+    project = options.project or config.gcp_project
+    if project:
+        raise SourceError(
+            f"Google Cloud sources (project {project}) are not available in this version of "
+            "orchwatch; use --demo, or --source FILE for a store file"
+        )
+    raise SourceError("no data source: pass --demo, --source FILE, or --project PROJECT")

@@ -1,0 +1,414 @@
+"""The embedded store: one SQLite file (or memory) holding everything orchwatch shows.
+
+Its tables mirror the Google Cloud stores they stand in for, so the demo, the
+snapshots captured from Google Cloud and the tests all go through one schema:
+
+- `firestore_completion`, `firestore_phase_meta`: the `{phase}_completion/{date}`
+  documents, one row per processor field and one per document's `_` metadata;
+- `phase_completions`, `phase_execution_log`, `failed_processor_queue`: the
+  BigQuery tables of the same names.
+
+Timestamps are stored as ISO 8601 UTC text, dates as `YYYY-MM-DD`.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+from orchwatch.model import (
+    BackupRow,
+    BackupSummary,
+    CompletionRecord,
+    DateCompletions,
+    ExecutionLogRow,
+    FailedQueueItem,
+    PhaseDocument,
+)
+from orchwatch.sources.base import SourceError
+
+SCHEMA_VERSION = 1
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS firestore_completion (
+    phase TEXT NOT NULL, game_date TEXT NOT NULL, processor TEXT NOT NULL,
+    status TEXT NOT NULL, completed_at TEXT, record_count INTEGER,
+    correlation_id TEXT, execution_id TEXT,
+    PRIMARY KEY (phase, game_date, processor)
+);
+CREATE TABLE IF NOT EXISTS firestore_phase_meta (
+    phase TEXT NOT NULL, game_date TEXT NOT NULL,
+    triggered INTEGER NOT NULL DEFAULT 0, triggered_at TEXT, completed_count INTEGER,
+    mode TEXT, trigger_reason TEXT, last_update TEXT,
+    PRIMARY KEY (phase, game_date)
+);
+CREATE TABLE IF NOT EXISTS phase_completions (
+    phase TEXT NOT NULL, game_date TEXT NOT NULL, processor_name TEXT NOT NULL,
+    status TEXT NOT NULL, record_count INTEGER, correlation_id TEXT, execution_id TEXT,
+    completed_at TEXT NOT NULL, is_incremental INTEGER NOT NULL DEFAULT 0,
+    inserted_at TEXT
+);
+CREATE INDEX IF NOT EXISTS phase_completions_by_date
+    ON phase_completions (game_date, phase, processor_name, completed_at);
+CREATE TABLE IF NOT EXISTS phase_execution_log (
+    execution_timestamp TEXT NOT NULL, phase_name TEXT NOT NULL, game_date TEXT NOT NULL,
+    correlation_id TEXT, duration_seconds REAL, games_processed INTEGER, status TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS failed_processor_queue (
+    game_date TEXT NOT NULL, processor_name TEXT NOT NULL, status TEXT NOT NULL,
+    retry_count INTEGER NOT NULL DEFAULT 0, error_message TEXT,
+    first_failure_at TEXT, last_retry_at TEXT
+);
+"""
+
+# The same aggregate the BigQuery source pushes down: per processor and date, the run
+# count, the successes, and the latest run's fields.
+_BACKUP_SUMMARY_SQL = """
+SELECT phase, game_date, processor_name, runs, successes, first_at, completed_at,
+       status, record_count, correlation_id, execution_id
+FROM (
+    SELECT *,
+        ROW_NUMBER() OVER w_desc AS newest,
+        COUNT(*) OVER w AS runs,
+        SUM(status IN ('success', 'partial')) OVER w AS successes,
+        MIN(completed_at) OVER w AS first_at
+    FROM phase_completions
+    WHERE game_date IN ({dates})
+    WINDOW w AS (PARTITION BY phase, game_date, processor_name),
+           w_desc AS (PARTITION BY phase, game_date, processor_name ORDER BY completed_at DESC)
+)
+WHERE newest = 1
+"""
+
+
+def to_text(moment: datetime | None) -> str | None:
+    """A datetime as stored: ISO 8601 in UTC."""
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        raise ValueError(f"naive datetime {moment!r}: store aware datetimes only")
+    return (moment if moment.tzinfo is UTC else moment.astimezone(UTC)).isoformat()
+
+
+def from_text(text: str | None) -> datetime | None:
+    """A stored timestamp back as an aware datetime."""
+    if text is None:
+        return None
+    moment = datetime.fromisoformat(text)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+class LocalStore:
+    """The SQLite store. Thread-safe: one connection behind a lock."""
+
+    def __init__(self, path: str | Path = ":memory:", *, create: bool = True) -> None:
+        """Open (and, when `create`, initialise) a store.
+
+        Raises:
+            SourceError: the file does not exist (with create=False) or is not an orchwatch store.
+        """
+        self.path = str(path)
+        if not create and self.path != ":memory:" and not Path(self.path).is_file():
+            raise SourceError(f"{self.path}: no such store file")
+        try:
+            self._db = sqlite3.connect(self.path, check_same_thread=False)
+            self._lock = threading.Lock()
+            with self._lock, self._db:
+                if not create:
+                    self._check_is_store()
+                self._db.executescript(SCHEMA)
+                self._db.execute(
+                    "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+                )
+        except sqlite3.DatabaseError as exc:
+            raise SourceError(f"{self.path}: not an orchwatch store ({exc})") from None
+
+    def _check_is_store(self) -> None:
+        found = self._db.execute(
+            "SELECT 1 FROM sqlite_master WHERE type='table' AND name='meta'"
+        ).fetchone()
+        if found is None:
+            raise SourceError(f"{self.path}: not an orchwatch store (no meta table)")
+
+    def close(self) -> None:
+        """Close the connection."""
+        with self._lock:
+            self._db.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._lock, self._db:
+            yield self._db
+
+    def _query(self, sql: str, params: Sequence[object] = ()) -> list[tuple[object, ...]]:
+        try:
+            with self._lock:
+                return self._db.execute(sql, params).fetchall()
+        except sqlite3.Error as exc:
+            raise SourceError(f"{self.path}: {exc}") from None
+
+    # --- meta ----------------------------------------------------------------------------------
+
+    def set_meta(self, key: str, value: str) -> None:
+        """Store a free-form setting (scenario name, capture time...)."""
+        with self._transaction() as db:
+            db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+
+    def get_meta(self, key: str) -> str | None:
+        """A free-form setting, or None."""
+        rows = self._query("SELECT value FROM meta WHERE key = ?", (key,))
+        return str(rows[0][0]) if rows else None
+
+    # --- writes (demo simulator, snapshots, tests) ----------------------------------------------
+
+    def record_firestore(self, writes: Iterable[tuple[str, date, CompletionRecord]]) -> None:
+        """Set processors' fields in completion documents, as the orchestrator does.
+
+        Keeps each touched document's `_completed_count` and `_last_update` in step.
+        """
+        rows = [
+            (
+                phase,
+                game_date.isoformat(),
+                r.processor,
+                r.status,
+                to_text(r.completed_at),
+                r.record_count,
+                r.correlation_id,
+                r.execution_id,
+            )
+            for phase, game_date, r in writes
+        ]
+        touched: dict[tuple[str, str], str | None] = {}
+        for row in rows:
+            key = (row[0], row[1])
+            touched[key] = max(filter(None, (touched.get(key), row[4])), default=None)
+        with self._transaction() as db:
+            db.executemany(
+                "INSERT OR REPLACE INTO firestore_completion VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows
+            )
+            for (phase, day), last_update in touched.items():
+                db.execute(
+                    "INSERT INTO firestore_phase_meta"
+                    " (phase, game_date, completed_count, last_update)"
+                    " SELECT ?, ?, COUNT(*), ? FROM firestore_completion"
+                    " WHERE phase = ? AND game_date = ?"
+                    " ON CONFLICT (phase, game_date) DO UPDATE SET"
+                    " completed_count = excluded.completed_count,"
+                    " last_update = excluded.last_update",
+                    (phase, day, last_update, phase, day),
+                )
+
+    def mark_triggered(
+        self, phase: str, game_date: date, at: datetime, reason: str, mode: str
+    ) -> None:
+        """Set `_triggered` and its companions on a completion document."""
+        with self._transaction() as db:
+            db.execute(
+                "INSERT INTO firestore_phase_meta"
+                " (phase, game_date, triggered, triggered_at, mode, trigger_reason, last_update)"
+                " VALUES (?, ?, 1, ?, ?, ?, ?) ON CONFLICT (phase, game_date) DO UPDATE SET"
+                " triggered = 1, triggered_at = excluded.triggered_at, mode = excluded.mode,"
+                " trigger_reason = excluded.trigger_reason, last_update = excluded.last_update",
+                (phase, game_date.isoformat(), to_text(at), mode, reason, to_text(at)),
+            )
+
+    def put_document(self, document: PhaseDocument) -> None:
+        """Replace a whole completion document (snapshots)."""
+        with self._transaction() as db:
+            key = (document.phase, document.game_date.isoformat())
+            db.execute("DELETE FROM firestore_completion WHERE phase = ? AND game_date = ?", key)
+            db.executemany(
+                "INSERT INTO firestore_completion VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        *key,
+                        r.processor,
+                        r.status,
+                        to_text(r.completed_at),
+                        r.record_count,
+                        r.correlation_id,
+                        r.execution_id,
+                    )
+                    for r in document.records.values()
+                ],
+            )
+            db.execute(
+                "INSERT OR REPLACE INTO firestore_phase_meta VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    *key,
+                    int(document.triggered),
+                    to_text(document.triggered_at),
+                    document.completed_count,
+                    document.mode,
+                    document.trigger_reason,
+                    to_text(document.last_update),
+                ),
+            )
+
+    def insert_backup_rows(self, rows: Iterable[BackupRow]) -> None:
+        """Append runs to `phase_completions`."""
+        with self._transaction() as db:
+            db.executemany(
+                "INSERT INTO phase_completions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?8)",
+                [
+                    (
+                        r.phase,
+                        r.game_date.isoformat(),
+                        r.processor_name,
+                        r.status,
+                        r.record_count,
+                        r.correlation_id,
+                        r.execution_id,
+                        to_text(r.completed_at),
+                        int(r.is_incremental),
+                    )
+                    for r in rows
+                ],
+            )
+
+    def insert_execution_log(self, rows: Iterable[ExecutionLogRow]) -> None:
+        """Append rows to `phase_execution_log`."""
+        with self._transaction() as db:
+            db.executemany(
+                "INSERT INTO phase_execution_log VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        to_text(r.execution_timestamp),
+                        r.phase_name,
+                        r.game_date.isoformat(),
+                        r.correlation_id,
+                        r.duration_seconds,
+                        r.games_processed,
+                        r.status,
+                    )
+                    for r in rows
+                ],
+            )
+
+    def upsert_failed_queue(self, item: FailedQueueItem) -> None:
+        """Insert or update a `failed_processor_queue` item (keyed by date and processor)."""
+        with self._transaction() as db:
+            db.execute(
+                "DELETE FROM failed_processor_queue WHERE game_date = ? AND processor_name = ?",
+                (item.game_date.isoformat(), item.processor_name),
+            )
+            db.execute(
+                "INSERT INTO failed_processor_queue VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    item.game_date.isoformat(),
+                    item.processor_name,
+                    item.status,
+                    item.retry_count,
+                    item.error_message,
+                    to_text(item.first_failure_at),
+                    to_text(item.last_retry_at),
+                ),
+            )
+
+    # --- reads (the CompletionSource contract) --------------------------------------------------
+
+    def fetch_completions(self, dates: Sequence[date]) -> dict[date, DateCompletions]:
+        """Both stores' records for each date, in three queries whatever the date count."""
+        if not dates:
+            return {}
+        keys = [d.isoformat() for d in dates]
+        marks = ", ".join("?" * len(keys))
+        records: dict[tuple[str, str], dict[str, CompletionRecord]] = {}
+        for phase, day, processor, status, at, count, corr, execution in self._query(
+            f"SELECT * FROM firestore_completion WHERE game_date IN ({marks})", keys
+        ):
+            records.setdefault((str(phase), str(day)), {})[str(processor)] = CompletionRecord(
+                processor=str(processor),
+                status=str(status),
+                completed_at=from_text(_opt_str(at)),
+                record_count=_opt_int(count),
+                correlation_id=_opt_str(corr),
+                execution_id=_opt_str(execution),
+            )
+        documents: dict[str, dict[str, PhaseDocument]] = {k: {} for k in keys}
+        metas = self._query(f"SELECT * FROM firestore_phase_meta WHERE game_date IN ({marks})", keys)
+        for phase, day, triggered, triggered_at, count, mode, reason, last_update in metas:
+            documents[str(day)][str(phase)] = PhaseDocument(
+                phase=str(phase),
+                game_date=date.fromisoformat(str(day)),
+                records=records.pop((str(phase), str(day)), {}),
+                triggered=bool(triggered),
+                triggered_at=from_text(_opt_str(triggered_at)),
+                completed_count=_opt_int(count),
+                mode=_opt_str(mode),
+                trigger_reason=_opt_str(reason),
+                last_update=from_text(_opt_str(last_update)),
+            )
+        for (phase, day), orphan in records.items():  # fields without a meta row
+            documents[day][phase] = PhaseDocument(phase, date.fromisoformat(day), orphan)
+        backups: dict[str, dict[str, dict[str, BackupSummary]]] = {k: {} for k in keys}
+        summary_sql = _BACKUP_SUMMARY_SQL.format(dates=marks)
+        for row in self._query(summary_sql, keys):
+            phase, day, processor, runs, successes, first_at, last_at, status = row[:8]
+            count, corr, execution = row[8:]
+            backups[str(day)].setdefault(str(phase), {})[str(processor)] = BackupSummary(
+                processor=str(processor),
+                runs=int(str(runs)),
+                successes=int(str(successes)),
+                last_status=str(status),
+                first_completed_at=from_text(_opt_str(first_at)),
+                last_completed_at=from_text(_opt_str(last_at)),
+                last_record_count=_opt_int(count),
+                last_correlation_id=_opt_str(corr),
+                last_execution_id=_opt_str(execution),
+            )
+        return {
+            d: DateCompletions(d, documents[d.isoformat()], backups[d.isoformat()]) for d in dates
+        }
+
+    def fetch_failed_queue(self, game_date: date) -> list[FailedQueueItem]:
+        """`failed_processor_queue` items for one date."""
+        rows = self._query(
+            "SELECT * FROM failed_processor_queue WHERE game_date = ? ORDER BY processor_name",
+            (game_date.isoformat(),),
+        )
+        return [
+            FailedQueueItem(
+                game_date=date.fromisoformat(str(day)),
+                processor_name=str(name),
+                status=str(status),
+                retry_count=int(str(retries)),
+                error_message=str(error or ""),
+                first_failure_at=from_text(_opt_str(first)),
+                last_retry_at=from_text(_opt_str(last)),
+            )
+            for day, name, status, retries, error, first, last in rows
+        ]
+
+    def fetch_execution_log(self, game_date: date) -> list[ExecutionLogRow]:
+        """`phase_execution_log` rows for one date, oldest first."""
+        rows = self._query(
+            "SELECT * FROM phase_execution_log WHERE game_date = ? ORDER BY execution_timestamp",
+            (game_date.isoformat(),),
+        )
+        return [
+            ExecutionLogRow(
+                execution_timestamp=from_text(str(at)) or datetime.min.replace(tzinfo=UTC),
+                phase_name=str(phase),
+                game_date=date.fromisoformat(str(day)),
+                correlation_id=_opt_str(corr),
+                duration_seconds=None if duration is None else float(str(duration)),
+                games_processed=_opt_int(games),
+                status=str(status),
+            )
+            for at, phase, day, corr, duration, games, status in rows
+        ]
+
+
+def _opt_str(value: object) -> str | None:
+    return None if value is None else str(value)
+
+
+def _opt_int(value: object) -> int | None:
+    return None if value is None else int(str(value))

@@ -1,0 +1,66 @@
+"""The `?` screen: every key binding (read from the app, so it cannot drift) and the legend."""
+
+from __future__ import annotations
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+from orchwatch.glyphs import STATE_COLOUR, STATE_GLYPH, STATE_MEANING
+from orchwatch.tui.styles import semantic_style
+
+
+class HelpScreen(ModalScreen[None]):
+    """Keys and legend."""
+
+    BINDINGS = [
+        Binding("escape,q,question_mark", "dismiss", "Close", id="help.close"),
+    ]
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="help-body"):
+            yield Static(self._keys(), id="help-keys")
+            yield Static(self._legend(), id="help-legend")
+            yield Static(
+                Text(
+                    "Command palette: ctrl+p lists every command. "
+                    "Esc or ? closes this screen.",
+                    style="dim",
+                )
+            )
+
+    def on_mount(self) -> None:
+        body = self.query_one("#help-body")
+        body.border_title = "orchwatch help"
+
+    def _keys(self) -> Table:
+        table = Table(title="Keys", title_justify="left", show_header=False, box=None, expand=True)
+        table.add_column("key", style="bold", no_wrap=True)
+        table.add_column("action")
+        seen: set[str] = set()
+        for binding in self.app.BINDINGS:
+            if not isinstance(binding, Binding) or not binding.description:
+                continue
+            if binding.description in seen:
+                continue
+            seen.add(binding.description)
+            keys = binding.key_display or binding.key.replace(",", " / ")
+            table.add_row(keys, binding.description + (f" — {binding.tooltip}" if binding.tooltip else ""))
+        table.add_row("enter", "open the detail of the cell under the cursor")
+        table.add_row("arrows / tab", "move within a pane / between panes")
+        return table
+
+    def _legend(self) -> Table:
+        table = Table(title="Cell states", title_justify="left", show_header=False, box=None)
+        table.add_column("glyph", no_wrap=True)
+        table.add_column("meaning")
+        for state, glyph in STATE_GLYPH.items():
+            table.add_row(
+                Text(glyph, style=semantic_style(self.app, STATE_COLOUR[state], bold=True)),
+                STATE_MEANING[state],
+            )
+        return table

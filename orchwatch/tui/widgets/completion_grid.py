@@ -1,0 +1,191 @@
+"""The completion grid: for one date, phases as columns, their processors down each column.
+
+The top three rows are the phase headers (counts, required/optional, trigger);
+the rows below hold one processor each. Cells update in place: a refresh
+that changes three cells repaints three cells.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from rich.text import Text
+from textual.message import Message
+from textual.widgets import DataTable
+
+from orchwatch.analysis.completion import trigger_verdict
+from orchwatch.model import CellState, CompletionCell, DateStatus, PhaseStatus, RunStatus
+from orchwatch.tui.styles import semantic_style, state_glyph
+
+HEADER_ROWS = ("counts", "required", "trigger")
+
+
+@dataclass(frozen=True)
+class GridTarget:
+    """What a grid cell stands for: a phase header or one processor cell."""
+
+    phase: str
+    cell: CompletionCell | None
+
+
+class CompletionGrid(DataTable[Text]):
+    """Processors x phases for the selected date."""
+
+    DEFAULT_CSS = """
+    CompletionGrid { height: auto; max-height: 100%; }
+    """
+
+    class Chosen(Message):
+        """The user pressed Enter on a cell (or clicked it)."""
+
+        def __init__(self, target: GridTarget) -> None:
+            self.target = target
+            super().__init__()
+
+    class PhaseHighlighted(Message):
+        """The cursor moved onto a phase's column."""
+
+        def __init__(self, phase: str) -> None:
+            self.phase = phase
+            super().__init__()
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id, cursor_type="cell", zebra_stripes=False, show_row_labels=False)
+        self._status: DateStatus | None = None
+        self._shape: tuple[tuple[str, ...], int] | None = None
+        self._rendered: dict[tuple[str, str], Text] = {}
+
+    @property
+    def status(self) -> DateStatus | None:
+        """The date status on show."""
+        return self._status
+
+    def show(self, status: DateStatus, now: datetime, zone: ZoneInfo) -> None:
+        """Show a date's status; only cells whose content changed are repainted."""
+        self._status = status
+        depth = max((len(p.cells) for p in status.phases), default=0)
+        shape = (tuple(p.phase for p in status.phases), depth)
+        contents = self._contents(status, depth, now, zone)
+        if shape != self._shape:
+            self._rebuild(status, depth, contents)
+            self._shape = shape
+            return
+        with self.app.batch_update():
+            for key, text in contents.items():
+                if self._rendered.get(key) != text:
+                    self.update_cell(key[0], key[1], text)
+                    self._rendered[key] = text
+
+    def _rebuild(
+        self, status: DateStatus, depth: int, contents: dict[tuple[str, str], Text]
+    ) -> None:
+        cursor = self.cursor_coordinate
+        self.clear(columns=True)
+        for phase in status.phases:
+            label = Text.assemble((phase.phase, "bold"), f" {phase.label}" if phase.label else "")
+            self.add_column(label, key=phase.phase)
+        row_keys = [*HEADER_ROWS, *(f"p{i}" for i in range(depth))]
+        for row in row_keys:
+            self.add_row(*(contents[(row, p.phase)] for p in status.phases), key=row)
+        self._rendered = dict(contents)
+        if self.row_count and cursor.row < self.row_count:
+            self.move_cursor(row=cursor.row, column=cursor.column, animate=False)
+
+    def _contents(
+        self, status: DateStatus, depth: int, now: datetime, zone: ZoneInfo
+    ) -> dict[tuple[str, str], Text]:
+        contents: dict[tuple[str, str], Text] = {}
+        for phase in status.phases:
+            contents[("counts", phase.phase)] = self._counts(phase)
+            contents[("required", phase.phase)] = self._required(phase)
+            contents[("trigger", phase.phase)] = self._trigger(phase, now, zone)
+            for i in range(depth):
+                cell = phase.cells[i] if i < len(phase.cells) else None
+                contents[(f"p{i}", phase.phase)] = self._cell(cell)
+        return contents
+
+    def _counts(self, phase: PhaseStatus) -> Text:
+        agree = phase.stores_agree
+        colour = "success" if agree and phase.firestore_count == phase.expected else (
+            "error" if not agree else "warning"
+        )
+        mark = "=" if agree else "≠"
+        return Text.assemble(
+            ("Firestore ", "dim"),
+            (f"{phase.firestore_count}/{phase.expected}", semantic_style(self.app, colour, bold=True)),
+            (f" {mark} ", semantic_style(self.app, colour, bold=True)),
+            ("BigQuery ", "dim"),
+            (f"{phase.bigquery_count}/{phase.expected}", "bold"),
+        )
+
+    def _required(self, phase: PhaseStatus) -> Text:
+        required = [c for c in phase.cells if c.required]
+        optional = [c for c in phase.cells if not c.required]
+        done_required = len(required) - len(phase.required_missing)
+        colour = "success" if not phase.required_missing else "warning"
+        text = Text.assemble(
+            ("required ", "dim"),
+            (f"{done_required}/{len(required)}", semantic_style(self.app, colour)),
+        )
+        if optional:
+            done_optional = sum(
+                1 for c in optional if c.firestore and c.firestore.status != RunStatus.FAILED
+            )
+            text.append_text(
+                Text.assemble((" · optional ", "dim"), f"{done_optional}/{len(optional)}")
+            )
+        return text
+
+    def _trigger(self, phase: PhaseStatus, now: datetime, zone: ZoneInfo) -> Text:
+        alarm, verdict = trigger_verdict(phase, now, zone)
+        if phase.next_phase is None:
+            return Text(verdict, style="dim")
+        if phase.triggered:
+            glyph, colour = "✓", "success"
+        elif alarm:
+            glyph, colour = "✗", "error"
+        else:
+            glyph, colour = "◷", "muted"
+        style = semantic_style(self.app, colour, bold=alarm)
+        return Text.assemble((f"{glyph} ", style), (verdict, style))
+
+    def _cell(self, cell: CompletionCell | None) -> Text:
+        if cell is None:
+            return Text("")
+        runs = cell.backup.runs if cell.backup else 0
+        name_style = "" if cell.required else "italic"
+        text = Text.assemble(state_glyph(self.app, cell.state), " ", (cell.processor, name_style))
+        if runs:
+            text.append(f" {runs}", style="dim")
+        if cell.state not in (CellState.COMPLETE, CellState.NOT_DUE):
+            text.append(f" {cell.state.value}", style=semantic_style(self.app, "error")
+                        if cell.state in (CellState.FAILED, CellState.UNTRACKED, CellState.MISSING)
+                        else semantic_style(self.app, "warning"))
+        return text
+
+    def target_at(self, row_key: str, column_key: str) -> GridTarget | None:
+        """What the cell at (row, column) stands for, or None for an empty cell."""
+        if self._status is None:
+            return None
+        try:
+            phase = self._status.phase(column_key)
+        except KeyError:
+            return None
+        if row_key in HEADER_ROWS:
+            return GridTarget(phase.phase, None)
+        index = int(row_key[1:])
+        if index >= len(phase.cells):
+            return None
+        return GridTarget(phase.phase, phase.cells[index])
+
+    def on_data_table_cell_selected(self, event: DataTable.CellSelected) -> None:
+        event.stop()
+        target = self.target_at(str(event.cell_key.row_key.value), str(event.cell_key.column_key.value))
+        if target is not None:
+            self.post_message(self.Chosen(target))
+
+    def on_data_table_cell_highlighted(self, event: DataTable.CellHighlighted) -> None:
+        event.stop()
+        self.post_message(self.PhaseHighlighted(str(event.cell_key.column_key.value)))

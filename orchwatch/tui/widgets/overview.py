@@ -1,0 +1,85 @@
+"""The overview strip: the last N dates x phases, completed/expected per cell."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date
+
+from rich.text import Text
+from textual.message import Message
+from textual.widgets import DataTable
+
+from orchwatch.glyphs import STATE_COLOUR, STATE_GLYPH
+from orchwatch.model import CellState, DateStatus, PhaseStatus
+from orchwatch.tui.styles import semantic_style
+
+
+class OverviewStrip(DataTable[Text]):
+    """Dates as columns, phases as rows; Enter on a column selects its date."""
+
+    DEFAULT_CSS = """
+    OverviewStrip { height: auto; }
+    """
+
+    class DateChosen(Message):
+        """The user chose a date in the strip."""
+
+        def __init__(self, day: date) -> None:
+            self.day = day
+            super().__init__()
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id, cursor_type="cell", show_row_labels=True, zebra_stripes=False)
+        self._dates: tuple[date, ...] = ()
+        self._phases: tuple[str, ...] = ()
+        self._rendered: dict[tuple[str, str], Text] = {}
+        self._selected: date | None = None
+
+    def show(self, statuses: Mapping[date, DateStatus], selected: date) -> None:
+        """Show the statuses of consecutive dates (oldest first), marking `selected`."""
+        dates = tuple(statuses)
+        phases = tuple(p.phase for p in next(iter(statuses.values())).phases) if statuses else ()
+        contents = {
+            (phase.phase, day.isoformat()): self._cell(phase)
+            for day, status in statuses.items()
+            for phase in status.phases
+        }
+        if dates != self._dates or phases != self._phases or selected != self._selected:
+            self._rebuild(dates, phases, contents, selected)
+            return
+        with self.app.batch_update():
+            for key, text in contents.items():
+                if self._rendered.get(key) != text:
+                    self.update_cell(key[0], key[1], text)
+                    self._rendered[key] = text
+
+    def _rebuild(
+        self,
+        dates: tuple[date, ...],
+        phases: tuple[str, ...],
+        contents: dict[tuple[str, str], Text],
+        selected: date,
+    ) -> None:
+        self.clear(columns=True)
+        for day in dates:
+            style = "bold reverse" if day == selected else "bold"
+            label = Text.assemble((f"{day:%a}"[:2] + f" {day:%d}", style))
+            self.add_column(label, key=day.isoformat())
+        for phase in phases:
+            self.add_row(
+                *(contents[(phase, d.isoformat())] for d in dates), key=phase, label=phase
+            )
+        self._dates, self._phases, self._selected = dates, phases, selected
+        self._rendered = dict(contents)
+        if selected in dates:
+            self.move_cursor(column=dates.index(selected), animate=False)
+
+    def _cell(self, phase: PhaseStatus) -> Text:
+        worst = phase.worst_state or CellState.NOT_DUE
+        glyph = STATE_GLYPH[worst]
+        style = semantic_style(self.app, STATE_COLOUR[worst], bold=worst is not CellState.COMPLETE)
+        return Text.assemble((glyph, style), (f"{phase.firestore_count}/{phase.expected}", style))
+
+    def on_data_table_cell_selected(self, event: DataTable.CellSelected) -> None:
+        event.stop()
+        self.post_message(self.DateChosen(date.fromisoformat(str(event.cell_key.column_key.value))))
