@@ -23,8 +23,10 @@ $(DEVSTAMP): pyproject.toml | $(BIN)/python
 run: $(STAMP)
 	$(BIN)/orchwatch --demo
 
-## Install what the tests need and run the whole suite.
+## Install what the tests need and run the whole suite (lint and types first: they are fast).
 test: $(DEVSTAMP)
+	$(BIN)/ruff check orchwatch tests bench
+	$(BIN)/mypy
 	$(BIN)/python -m pytest
 
 ## Print the speed figures the issues ask for.

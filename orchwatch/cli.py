@@ -54,7 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"orchwatch {__version__}")
     _source_options(parser, suppress=False)
-    parser.add_argument("--date", metavar="DATE", help="open on this date (YYYY-MM-DD, yesterday, -3)")
+    parser.add_argument(
+        "--date", metavar="DATE", help="open on this date (YYYY-MM-DD, yesterday, -3)"
+    )
     parser.add_argument("--exit-after-first-data", action="store_true", help=argparse.SUPPRESS)
     parser.set_defaults(command=None)
     return parser

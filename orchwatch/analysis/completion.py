@@ -35,10 +35,7 @@ from orchwatch.model import (
     RunStatus,
 )
 
-
-_DONE = frozenset(
-    {CellState.COMPLETE, CellState.UNTRACKED, CellState.UNBACKED, CellState.PARTIAL}
-)
+_DONE = frozenset({CellState.COMPLETE, CellState.UNTRACKED, CellState.UNBACKED, CellState.PARTIAL})
 """States in which some store shows the processor has run."""
 
 
@@ -147,7 +144,10 @@ def reconcile_date(config: Config, completions: DateCompletions, now: datetime) 
 
 
 def reconcile_dates(
-    config: Config, completions: Mapping[date, DateCompletions], dates: Iterable[date], now: datetime
+    config: Config,
+    completions: Mapping[date, DateCompletions],
+    dates: Iterable[date],
+    now: datetime,
 ) -> dict[date, DateStatus]:
     """Reconcile several dates; a date the source returned nothing for counts as empty."""
     return {
@@ -168,7 +168,11 @@ def trigger_verdict(status: PhaseStatus, now: datetime, zone: ZoneInfo) -> tuple
         return False, "last phase"
     document = status.document
     if document is not None and document.triggered:
-        when = document.triggered_at.astimezone(zone).strftime("%H:%M") if document.triggered_at else "?"
+        when = (
+            document.triggered_at.astimezone(zone).strftime("%H:%M")
+            if document.triggered_at
+            else "?"
+        )
         reason = f" ({document.trigger_reason})" if document.trigger_reason else ""
         return False, f"→ {status.next_phase} triggered {when}{reason}"
     required = [c for c in status.cells if c.required]

@@ -49,8 +49,7 @@ FAILED_RUNS: dict[date, dict[str, frozenset[str]]] = {
     date(2026, 1, 24): {"phase2": frozenset({"p2_bdl_box_scores"})},
 }
 FAILED_ERROR = (
-    "Game 0022500644 (GSW@MIN) is final in the schedule but no box score was found "
-    "in any source"
+    "Game 0022500644 (GSW@MIN) is final in the schedule but no box score was found in any source"
 )
 
 RUNS_PER_DAY: dict[str, int] = {
@@ -111,7 +110,9 @@ def apply_events(store: LocalStore, events: Sequence[Event]) -> None:
     store.insert_backup_rows(run.row for run in runs)
     # Firestore keeps one field per processor: only the newest run of a batch survives.
     latest = {
-        (run.row.phase, run.row.game_date, run.row.processor_name): run for run in runs if run.tracked
+        (run.row.phase, run.row.game_date, run.row.processor_name): run
+        for run in runs
+        if run.tracked
     }
     store.record_firestore(
         (run.row.phase, run.row.game_date, _firestore_record(run.row)) for run in latest.values()
@@ -205,7 +206,9 @@ def _phase_runs(
                         processor_name=processor.name,
                         status=status,
                         completed_at=at,
-                        record_count=0 if status == RunStatus.FAILED else 30 + int(rng.random() * 870),
+                        record_count=0
+                        if status == RunStatus.FAILED
+                        else 30 + int(rng.random() * 870),
                         correlation_id=f"corr-{day:%Y%m%d}-{phase.name}-{k:03d}",
                         execution_id=f"{rng.getrandbits(48):012x}",
                         is_incremental=k > 0,
@@ -229,7 +232,10 @@ def _run_times(
     jitter = step.total_seconds() * 0.3
     return [
         first,
-        *(first + step * k + timedelta(seconds=rng.uniform(-jitter, jitter)) for k in range(1, count)),
+        *(
+            first + step * k + timedelta(seconds=rng.uniform(-jitter, jitter))
+            for k in range(1, count)
+        ),
     ]
 
 

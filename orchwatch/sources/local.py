@@ -123,7 +123,8 @@ class LocalStore:
                     self._check_is_store()
                 self._db.executescript(SCHEMA)
                 self._db.execute(
-                    "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+                    "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)",
+                    (str(SCHEMA_VERSION),),
                 )
         except sqlite3.DatabaseError as exc:
             raise SourceError(f"{self.path}: not an orchwatch store ({exc})") from None
@@ -332,7 +333,9 @@ class LocalStore:
                 execution_id=_opt_str(execution),
             )
         documents: dict[str, dict[str, PhaseDocument]] = {k: {} for k in keys}
-        metas = self._query(f"SELECT * FROM firestore_phase_meta WHERE game_date IN ({marks})", keys)
+        metas = self._query(
+            f"SELECT * FROM firestore_phase_meta WHERE game_date IN ({marks})", keys
+        )
         for phase, day, triggered, triggered_at, count, mode, reason, last_update in metas:
             documents[str(day)][str(phase)] = PhaseDocument(
                 phase=str(phase),

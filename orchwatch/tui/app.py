@@ -115,7 +115,10 @@ class OrchwatchApp(App[None]):
     def _legend(self) -> Text:
         parts: list[Text | str] = []
         for state, glyph in STATE_GLYPH.items():
-            parts += [Text(glyph, style=semantic_style(self, STATE_COLOUR[state], bold=True)), f" {state.value}  "]
+            parts += [
+                Text(glyph, style=semantic_style(self, STATE_COLOUR[state], bold=True)),
+                f" {state.value}  ",
+            ]
         return Text.assemble(*parts)
 
     def on_mount(self) -> None:
@@ -158,7 +161,7 @@ class OrchwatchApp(App[None]):
             self._next_refresh = None
         self._fetch_completions(self._wanted_dates(), self.selected_date)
 
-    @work(thread=True, exclusive=True, group="completions")
+    @work(thread=True, exclusive=True, group="completions", exit_on_error=False)
     def _fetch_completions(self, dates: list[date], queue_date: date | None) -> None:
         self.sources.advance()
         source = self.sources.completions
@@ -212,7 +215,9 @@ class OrchwatchApp(App[None]):
             return
         now, day = self._now, self.selected_date
         self.query_one(StatusBar).set_now(now.astimezone(self.config.timezone))
-        overview_dates = date_range(business_date(now, self.config.timezone), self.config.overview_days)
+        overview_dates = date_range(
+            business_date(now, self.config.timezone), self.config.overview_days
+        )
         wanted = [*overview_dates, *([day] if day not in overview_dates else [])]
         statuses = reconcile_dates(self.config, self._completions, wanted, now)
         overview = self.query_one(OverviewStrip)
@@ -288,7 +293,9 @@ class OrchwatchApp(App[None]):
 
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
-        yield SystemCommand("Go to date…", "Select a date (YYYY-MM-DD, yesterday, -3)", self.action_goto_date)
+        yield SystemCommand(
+            "Go to date…", "Select a date (YYYY-MM-DD, yesterday, -3)", self.action_goto_date
+        )
         yield SystemCommand("Today", "Select today in the pipeline's timezone", self.action_today)
         yield SystemCommand("Previous date", "Select the day before", self.action_previous_date)
         yield SystemCommand("Next date", "Select the day after", self.action_next_date)

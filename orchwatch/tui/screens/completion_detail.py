@@ -44,7 +44,10 @@ class CellDetailScreen(ModalScreen[None]):
         cell, zone = self._cell, self._zone
         fs, bq = cell.firestore, cell.backup
         heading = Text.assemble(
-            (STATE_GLYPH[cell.state], semantic_style(self.app, STATE_COLOUR[cell.state], bold=True)),
+            (
+                STATE_GLYPH[cell.state],
+                semantic_style(self.app, STATE_COLOUR[cell.state], bold=True),
+            ),
             " ",
             (cell.processor, "bold"),
             f"  {cell.phase} · {self._status.game_date:%Y-%m-%d}  ",
@@ -54,11 +57,21 @@ class CellDetailScreen(ModalScreen[None]):
         table.add_column("field", style="dim", no_wrap=True)
         table.add_column("Firestore (latest)")
         table.add_column("BigQuery (latest run)")
-        table.add_row("completed_at", _when(fs and fs.completed_at, zone), _when(bq and bq.last_completed_at, zone))
+        table.add_row(
+            "completed_at",
+            _when(fs and fs.completed_at, zone),
+            _when(bq and bq.last_completed_at, zone),
+        )
         table.add_row("status", _text(fs and fs.status), _text(bq and bq.last_status))
-        table.add_row("record_count", _text(fs and fs.record_count), _text(bq and bq.last_record_count))
-        table.add_row("correlation_id", _text(fs and fs.correlation_id), _text(bq and bq.last_correlation_id))
-        table.add_row("execution_id", _text(fs and fs.execution_id), _text(bq and bq.last_execution_id))
+        table.add_row(
+            "record_count", _text(fs and fs.record_count), _text(bq and bq.last_record_count)
+        )
+        table.add_row(
+            "correlation_id", _text(fs and fs.correlation_id), _text(bq and bq.last_correlation_id)
+        )
+        table.add_row(
+            "execution_id", _text(fs and fs.execution_id), _text(bq and bq.last_execution_id)
+        )
         table.add_row("run count", _text("1" if fs else "0"), _text(bq.runs if bq else 0))
         table.add_row("successful runs", "", _text(bq.successes if bq else 0))
         table.add_row("first run", "", _when(bq and bq.first_completed_at, zone))
@@ -104,7 +117,9 @@ class PhaseDetailScreen(ModalScreen[None]):
         table = Table(expand=True, show_edge=False, show_header=False)
         table.add_column("field", style="dim", no_wrap=True)
         table.add_column("value")
-        table.add_row("document", f"{status.phase}_completion/{status.game_date:%Y-%m-%d}" if doc else "none")
+        table.add_row(
+            "document", f"{status.phase}_completion/{status.game_date:%Y-%m-%d}" if doc else "none"
+        )
         table.add_row("Firestore", f"{status.firestore_count}/{status.expected} processors")
         table.add_row("BigQuery", f"{status.bigquery_count}/{status.expected} processors")
         table.add_row("untracked", ", ".join(status.untracked) or "—")
@@ -118,7 +133,11 @@ class PhaseDetailScreen(ModalScreen[None]):
         table.add_row("_last_update", _when(doc.last_update if doc else None, zone))
         style = semantic_style(self.app, "error" if alarm else "success", bold=alarm)
         with VerticalScroll(id="detail-body"):
-            yield Static(Text.assemble((status.phase, "bold"), f" {status.label} · {status.game_date:%Y-%m-%d}"))
+            yield Static(
+                Text.assemble(
+                    (status.phase, "bold"), f" {status.label} · {status.game_date:%Y-%m-%d}"
+                )
+            )
             yield Static(Text(verdict, style=style))
             yield Static(table)
             if self._queue:
@@ -127,7 +146,10 @@ class PhaseDetailScreen(ModalScreen[None]):
                     queue.add_column(name)
                 for item in self._queue:
                     queue.add_row(
-                        _text(item.processor_name), _text(item.status), _text(item.retry_count), _text(item.error_message)
+                        _text(item.processor_name),
+                        _text(item.status),
+                        _text(item.retry_count),
+                        _text(item.error_message),
                     )
                 yield Static(queue)
             yield Static(Text("Esc closes.", style="dim"))

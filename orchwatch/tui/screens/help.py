@@ -27,8 +27,7 @@ class HelpScreen(ModalScreen[None]):
             yield Static(self._legend(), id="help-legend")
             yield Static(
                 Text(
-                    "Command palette: ctrl+p lists every command. "
-                    "Esc or ? closes this screen.",
+                    "Command palette: ctrl+p lists every command. Esc or ? closes this screen.",
                     style="dim",
                 )
             )
@@ -49,7 +48,9 @@ class HelpScreen(ModalScreen[None]):
                 continue
             seen.add(binding.description)
             keys = binding.key_display or binding.key.replace(",", " / ")
-            table.add_row(keys, binding.description + (f" — {binding.tooltip}" if binding.tooltip else ""))
+            table.add_row(
+                keys, binding.description + (f" — {binding.tooltip}" if binding.tooltip else "")
+            )
         table.add_row("enter", "open the detail of the cell under the cursor")
         table.add_row("arrows / tab", "move within a pane / between panes")
         return table

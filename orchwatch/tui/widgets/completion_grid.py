@@ -108,13 +108,18 @@ class CompletionGrid(DataTable[Text]):
 
     def _counts(self, phase: PhaseStatus) -> Text:
         agree = phase.stores_agree
-        colour = "success" if agree and phase.firestore_count == phase.expected else (
-            "error" if not agree else "warning"
+        colour = (
+            "success"
+            if agree and phase.firestore_count == phase.expected
+            else ("error" if not agree else "warning")
         )
         mark = "=" if agree else "≠"
         return Text.assemble(
             ("Firestore ", "dim"),
-            (f"{phase.firestore_count}/{phase.expected}", semantic_style(self.app, colour, bold=True)),
+            (
+                f"{phase.firestore_count}/{phase.expected}",
+                semantic_style(self.app, colour, bold=True),
+            ),
             (f" {mark} ", semantic_style(self.app, colour, bold=True)),
             ("BigQuery ", "dim"),
             (f"{phase.bigquery_count}/{phase.expected}", "bold"),
@@ -160,9 +165,12 @@ class CompletionGrid(DataTable[Text]):
         if runs:
             text.append(f" {runs}", style="dim")
         if cell.state not in (CellState.COMPLETE, CellState.NOT_DUE):
-            text.append(f" {cell.state.value}", style=semantic_style(self.app, "error")
-                        if cell.state in (CellState.FAILED, CellState.UNTRACKED, CellState.MISSING)
-                        else semantic_style(self.app, "warning"))
+            text.append(
+                f" {cell.state.value}",
+                style=semantic_style(self.app, "error")
+                if cell.state in (CellState.FAILED, CellState.UNTRACKED, CellState.MISSING)
+                else semantic_style(self.app, "warning"),
+            )
         return text
 
     def target_at(self, row_key: str, column_key: str) -> GridTarget | None:
@@ -182,7 +190,9 @@ class CompletionGrid(DataTable[Text]):
 
     def on_data_table_cell_selected(self, event: DataTable.CellSelected) -> None:
         event.stop()
-        target = self.target_at(str(event.cell_key.row_key.value), str(event.cell_key.column_key.value))
+        target = self.target_at(
+            str(event.cell_key.row_key.value), str(event.cell_key.column_key.value)
+        )
         if target is not None:
             self.post_message(self.Chosen(target))
 

@@ -66,9 +66,7 @@ class OverviewStrip(DataTable[Text]):
             label = Text.assemble((f"{day:%a}"[:2] + f" {day:%d}", style))
             self.add_column(label, key=day.isoformat())
         for phase in phases:
-            self.add_row(
-                *(contents[(phase, d.isoformat())] for d in dates), key=phase, label=phase
-            )
+            self.add_row(*(contents[(phase, d.isoformat())] for d in dates), key=phase, label=phase)
         self._dates, self._phases, self._selected = dates, phases, selected
         self._rendered = dict(contents)
         if selected in dates:

@@ -1,0 +1,13 @@
+"""`make bench`: every benchmark, one section per issue that names a speed or memory goal."""
+
+from __future__ import annotations
+
+from bench import bench_grid
+
+
+def main() -> None:
+    bench_grid.main()
+
+
+if __name__ == "__main__":
+    main()

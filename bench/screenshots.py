@@ -1,0 +1,60 @@
+"""`make screenshots`: SVGs of the demo at a fixed size, frozen clock and fixed seed."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from textual.pilot import Pilot
+
+from orchwatch.clock import FrozenClock
+from orchwatch.config import load_config
+from orchwatch.sources.demo import DEMO_START
+from orchwatch.sources.factory import SourceOptions, build_sources
+from orchwatch.tui.app import OrchwatchApp
+
+OUT = Path(__file__).resolve().parent.parent / "screenshots"
+SIZE = (160, 45)
+
+
+async def settle(pilot: Pilot[None]) -> None:
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+async def press(pilot: Pilot[None], *keys: str) -> None:
+    await settle(pilot)
+    await pilot.press(*keys)
+    await settle(pilot)
+
+
+SHOTS: dict[str, Callable[[Pilot[None]], Awaitable[None]]] = {
+    "grid": settle,
+    "grid-failed-date": lambda pilot: press(pilot, *"pppppppp"),
+    "cell-detail": lambda pilot: press(pilot, "down", "down", "down", "down", "right", "enter"),
+    "phase-detail": lambda pilot: press(pilot, "up", "up", "up", "up", "right", "enter"),
+    "help": lambda pilot: press(pilot, "question_mark"),
+}
+
+
+async def shoot(name: str, action: Callable[[Pilot[None]], Awaitable[None]]) -> Path:
+    config = load_config(None)
+    sources = build_sources(SourceOptions(demo=True), config, clock=FrozenClock(DEMO_START))
+    app = OrchwatchApp(config, sources, refresh_seconds=3600, wall=lambda: 0.0)
+    async with app.run_test(size=SIZE) as pilot:
+        await action(pilot)
+        path = app.save_screenshot(filename=f"{name}.svg", path=str(OUT))
+    return Path(path)
+
+
+def main() -> None:
+    OUT.mkdir(exist_ok=True)
+    for name, action in SHOTS.items():
+        print(f"wrote {asyncio.run(shoot(name, action))}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,34 @@
+"""Shared fixtures: the example config, a frozen clock at the demo's start, demo sources."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from orchwatch.clock import FrozenClock
+from orchwatch.config import Config, load_config
+from orchwatch.sources.base import Sources
+from orchwatch.sources.demo import DEMO_START
+from orchwatch.sources.factory import SourceOptions, build_sources
+
+
+@pytest.fixture(scope="session")
+def config() -> Config:
+    """The example configuration (the pipeline in PIPELINE.md)."""
+    return load_config(None)
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    """Scenario time frozen at the demo's start (2026-02-01 09:00 New York)."""
+    return FrozenClock(DEMO_START)
+
+
+@pytest.fixture
+def demo(config: Config, clock: FrozenClock) -> Iterator[Sources]:
+    """The demo sources on a frozen clock: deterministic for the fixed seed."""
+    sources = build_sources(SourceOptions(demo=True), config, clock=clock)
+    yield sources
+    for closer in sources.closers:
+        closer.close()  # type: ignore[attr-defined]

@@ -1,0 +1,86 @@
+"""The demo scenario tells the story in PIPELINE.md, and moves on with its clock."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from orchwatch.analysis.completion import reconcile_date, trigger_verdict
+from orchwatch.clock import FrozenClock
+from orchwatch.config import Config
+from orchwatch.model import CellState
+from orchwatch.sources.base import Sources
+from orchwatch.sources.demo import generate_events
+
+
+def status_of(demo: Sources, config: Config, day: date):  # type: ignore[no-untyped-def]
+    data = demo.completions.fetch_completions([day])[day]
+    return reconcile_date(config, data, demo.clock.now())
+
+
+def test_incident_dates_show_three_of_five_in_firestore(demo: Sources, config: Config) -> None:
+    for day in (date(2026, 1, 31), date(2026, 2, 1)):
+        phase3 = status_of(demo, config, day).phase("phase3")
+        assert (phase3.firestore_count, phase3.bigquery_count) == (3, 5), day
+        assert set(phase3.untracked) == {
+            "team_defense_game_summary",
+            "upcoming_player_game_context",
+        }
+        assert not phase3.triggered
+        assert trigger_verdict(phase3, demo.clock.now(), config.timezone)[0]
+
+
+def test_healthy_date_is_all_complete_with_once_daily_runs(demo: Sources, config: Config) -> None:
+    status = status_of(demo, config, date(2026, 1, 28))
+    for phase in status.phases:
+        assert {c.state for c in phase.cells} == {CellState.COMPLETE}, phase.phase
+        assert phase.triggered or phase.next_phase is None
+    team = next(
+        c for c in status.phase("phase3").cells if c.processor == "upcoming_team_game_context"
+    )
+    player = next(c for c in status.phase("phase3").cells if c.processor == "player_game_summary")
+    assert team.backup is not None and team.backup.runs == 2
+    assert player.backup is not None and player.backup.runs == 208
+
+
+def test_one_date_has_a_real_failure_in_the_queue(demo: Sources, config: Config) -> None:
+    day = date(2026, 1, 24)
+    cell = next(
+        c
+        for c in status_of(demo, config, day).phase("phase2").cells
+        if c.processor == "p2_bdl_box_scores"
+    )
+    assert cell.state is CellState.FAILED
+    queue = demo.completions.fetch_failed_queue(day)
+    assert [(q.processor_name, q.status) for q in queue] == [("p2_bdl_box_scores", "pending")]
+    assert "0022500644" in queue[0].error_message
+
+
+def test_simulator_writes_new_completions_as_the_clock_moves(demo: Sources, config: Config) -> None:
+    assert isinstance(demo.clock, FrozenClock)
+    day = date(2026, 2, 1)
+    before = status_of(demo, config, day).phase("phase3").cells[0].backup
+    demo.clock.advance(timedelta(minutes=30))
+    demo.advance()
+    after = status_of(demo, config, day).phase("phase3").cells[0].backup
+    assert before is not None and after is not None
+    assert after.runs > before.runs
+    # ...while the incident persists
+    assert status_of(demo, config, day).phase("phase3").firestore_count == 3
+
+
+def test_phase4_turns_missing_once_due(demo: Sources, config: Config) -> None:
+    day = date(2026, 2, 1)
+    assert {c.state for c in status_of(demo, config, day).phase("phase4").cells} == {
+        CellState.NOT_DUE
+    }
+    assert isinstance(demo.clock, FrozenClock)
+    demo.clock.advance(timedelta(hours=1, minutes=1))  # past 10:00 New York
+    assert {c.state for c in status_of(demo, config, day).phase("phase4").cells} == {
+        CellState.MISSING
+    }
+
+
+def test_scenario_is_deterministic_for_a_seed(config: Config) -> None:
+    first = generate_events(config, 7)
+    assert first == generate_events(config, 7)
+    assert first != generate_events(config, 8)

@@ -1,0 +1,34 @@
+"""Layout snapshots at a fixed size, frozen clock and fixed demo seed.
+
+Update with `pytest tests/test_snapshots.py --snapshot-update` after checking the
+report; the SVGs live in tests/__snapshots__/.
+"""
+
+from __future__ import annotations
+
+from tui_helpers import SIZE, make_app, settle
+
+from orchwatch.config import Config
+from orchwatch.sources.base import Sources
+
+
+def test_grid_on_the_incident_date(snap_compare, config: Config, demo: Sources) -> None:  # type: ignore[no-untyped-def]
+    assert snap_compare(make_app(config, demo), terminal_size=SIZE, run_before=settle)
+
+
+def test_grid_on_a_failed_date(snap_compare, config: Config, demo: Sources) -> None:  # type: ignore[no-untyped-def]
+    async def go_back(pilot) -> None:  # type: ignore[no-untyped-def]
+        await settle(pilot)
+        await pilot.press(*"pppppppp")
+        await settle(pilot)
+
+    assert snap_compare(make_app(config, demo), terminal_size=SIZE, run_before=go_back)
+
+
+def test_cell_detail(snap_compare, config: Config, demo: Sources) -> None:  # type: ignore[no-untyped-def]
+    async def open_detail(pilot) -> None:  # type: ignore[no-untyped-def]
+        await settle(pilot)
+        await pilot.press("down", "down", "down", "down", "right", "enter")
+        await pilot.pause()
+
+    assert snap_compare(make_app(config, demo), terminal_size=SIZE, run_before=open_detail)
