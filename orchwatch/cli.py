@@ -59,7 +59,74 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--exit-after-first-data", action="store_true", help=argparse.SUPPRESS)
     parser.set_defaults(command=None)
+    verbs = parser.add_subparsers(title="commands", metavar="COMMAND")
+
+    validate = verbs.add_parser(
+        "validate",
+        help="find broken deployment packages before they deploy",
+        description="Model each function's deployment package (its folder, and what each "
+        "deploy script builds) and check that everything main.py imports is in it.",
+    )
+    validate.add_argument(
+        "repo", nargs="?", help="the pipeline repo (default: config repo.path, or .)"
+    )
+    validate.add_argument("--function", metavar="NAME", help="only this function folder")
+    validate.add_argument("--format", choices=("text", "json", "sarif"), default="text")
+    validate.add_argument("--no-cache", action="store_true", help="parse every file afresh")
+    validate.add_argument(
+        "--quiet-info", action="store_true", help="text format: leave out info findings"
+    )
+    validate.add_argument(
+        "--config", metavar="FILE", default=argparse.SUPPRESS, help="orchwatch.toml"
+    )
+    validate.set_defaults(command=run_validate)
+
+    demo_repo = verbs.add_parser(
+        "demo-repo", help="write the demo pipeline repo (with its incidents) to PATH"
+    )
+    demo_repo.add_argument("path", help="an empty or new folder")
+    demo_repo.set_defaults(command=run_demo_repo)
     return parser
+
+
+def run_validate(args: argparse.Namespace) -> int:
+    """`orchwatch validate`: exit 0 clean, 1 when an error-severity finding exists."""
+    from orchwatch.validate.cache import FactsCache
+    from orchwatch.validate.engine import validate_repo
+    from orchwatch.validate.report import to_json, to_sarif, to_text
+
+    if args.repo:
+        repo = Path(args.repo)
+    else:
+        config = _load_config(args)
+        repo = config.repo_path or Path.cwd()
+    if not repo.is_dir():
+        raise UsageError(f"{repo}: no such repo folder")
+    cache = FactsCache() if args.no_cache else FactsCache.default()
+    try:
+        report = validate_repo(repo, only=args.function, cache=cache)
+    except LookupError:
+        raise UsageError(f"--function {args.function}: no function folder of that name") from None
+    if args.format == "json":
+        print(to_json(report))
+    elif args.format == "sarif":
+        print(to_sarif(report))
+    else:
+        print(to_text(report, show_info=not args.quiet_info))
+    return EXIT_FOUND if report.has_errors else EXIT_OK
+
+
+def run_demo_repo(args: argparse.Namespace) -> int:
+    """`orchwatch demo-repo PATH`: write the demo pipeline repo."""
+    from orchwatch.validate.demo_repo import write_demo_repo
+
+    try:
+        written = write_demo_repo(Path(args.path))
+    except FileExistsError as exc:
+        raise UsageError(str(exc)) from None
+    print(f"wrote {len(written)} files and links to {args.path}")
+    print(f"try: orchwatch validate {args.path}")
+    return EXIT_OK
 
 
 def _options(args: argparse.Namespace) -> SourceOptions:

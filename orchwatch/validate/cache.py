@@ -1,0 +1,87 @@
+"""A content-hash cache of module facts, so a warm validation parses nothing.
+
+Keyed by the SHA-256 of a file's bytes (plus the Python version, whose grammar
+decides what parses); stored as one msgspec-encoded JSON file in the user cache
+directory. A corrupt or foreign cache file is ignored, never fatal.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import msgspec
+
+from orchwatch.validate.imports import ModuleFacts
+
+CACHE_VERSION = 2
+_KEY_PREFIX = f"{CACHE_VERSION}:{sys.version_info[0]}.{sys.version_info[1]}:"
+
+
+class _CacheFile(msgspec.Struct):
+    version: int
+    entries: dict[str, ModuleFacts]
+
+
+class FactsCache:
+    """In-memory facts by content hash, optionally persisted to `path`."""
+
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = path
+        self.hits = 0
+        self.misses = 0
+        self._entries: dict[str, ModuleFacts] = {}
+        self._dirty = False
+        if path is not None:
+            self._load(path)
+
+    @classmethod
+    def default(cls) -> FactsCache:
+        """The cache in the user cache dir (`$ORCHWATCH_CACHE_DIR` overrides it)."""
+        override = os.environ.get("ORCHWATCH_CACHE_DIR")
+        if override:
+            base = Path(override)
+        else:
+            import platformdirs
+
+            base = Path(platformdirs.user_cache_dir("orchwatch"))
+        return cls(base / "validate-facts.json")
+
+    def _load(self, path: Path) -> None:
+        try:
+            data = msgspec.json.decode(path.read_bytes(), type=_CacheFile)
+        except (OSError, msgspec.DecodeError, msgspec.ValidationError):
+            return
+        if data.version == CACHE_VERSION:
+            self._entries = data.entries
+
+    def get(self, digest: str) -> ModuleFacts | None:
+        """Facts for a content hash, or None."""
+        facts = self._entries.get(_KEY_PREFIX + digest)
+        if facts is None:
+            self.misses += 1
+        else:
+            self.hits += 1
+        return facts
+
+    def put(self, digest: str, facts: ModuleFacts) -> None:
+        """Remember facts for a content hash."""
+        self._entries[_KEY_PREFIX + digest] = facts
+        self._dirty = True
+
+    def save(self) -> None:
+        """Write the cache atomically if anything changed; failures to write are ignored."""
+        if self.path is None or not self._dirty:
+            return
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            payload = msgspec.json.encode(_CacheFile(CACHE_VERSION, self._entries))
+            fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".facts-")
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(payload)
+            os.replace(tmp, self.path)
+            self._dirty = False
+        except OSError:
+            return

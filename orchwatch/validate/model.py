@@ -1,0 +1,90 @@
+"""What the validator reports. Rule ids and the JSON shape are a stable interface."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+
+
+class Rule(StrEnum):
+    """Rule ids, part of the interface (JSON, SARIF, pre-commit output)."""
+
+    BROKEN_SYMLINK = "broken-symlink"
+    DEPLOY_SOURCE_MISSING = "deploy-source-missing"
+    MISSING_MODULE = "missing-module"
+    MISSING_REQUIREMENT = "missing-requirement"
+    MISSING_ENTRY_POINT = "missing-entry-point"
+    SYNTAX_ERROR = "syntax-error"
+    NOT_EVALUATED = "not-evaluated"
+    """A deploy-script line the evaluator cannot model (info, never guessed)."""
+
+
+RULE_HELP: dict[Rule, str] = {
+    Rule.BROKEN_SYMLINK: "A link in the deployment package points nowhere.",
+    Rule.DEPLOY_SOURCE_MISSING: "A deploy script copies a path that does not exist in the repo.",
+    Rule.MISSING_MODULE: "An import reachable from main.py resolves to nothing in the package, "
+    "the standard library or a declared requirement.",
+    Rule.MISSING_REQUIREMENT: "A third-party import reachable from main.py whose distribution "
+    "is not in requirements.txt.",
+    Rule.MISSING_ENTRY_POINT: "The entry point is not a top-level function of main.py.",
+    Rule.SYNTAX_ERROR: "A module in the import closure does not parse.",
+    Rule.NOT_EVALUATED: "A deploy-script line the validator cannot evaluate.",
+}
+
+
+class Severity(StrEnum):
+    """How bad a finding is; errors fail the run (exit 1)."""
+
+    ERROR = "error"
+    WARNING = "warning"
+    INFO = "info"
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One problem in one variant of one function's deployment package."""
+
+    rule: Rule
+    severity: Severity
+    function: str
+    variant: str
+    path: str
+    """Relative to the repo root, as the user would open it."""
+    line: int | None
+    module: str | None
+    message: str
+    hint: str = ""
+    """A one-line fix."""
+
+
+@dataclass(frozen=True, slots=True)
+class FunctionResult:
+    """A function and the variants of its package that were checked."""
+
+    name: str
+    path: str
+    variants: tuple[str, ...]
+    ok: bool
+
+
+@dataclass(frozen=True)
+class ValidationReport:
+    """Everything one validator run found."""
+
+    repo: Path
+    functions: tuple[FunctionResult, ...]
+    findings: tuple[Finding, ...]
+    seconds: float = 0.0
+    cache_hits: int = 0
+    files_parsed: int = 0
+    extra: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def has_errors(self) -> bool:
+        """Whether any finding is an error (exit code 1)."""
+        return any(f.severity is Severity.ERROR for f in self.findings)
+
+    def for_function(self, name: str) -> tuple[Finding, ...]:
+        """The findings of one function."""
+        return tuple(f for f in self.findings if f.function == name)

@@ -1,0 +1,114 @@
+"""Validator output: text for people, JSON (a stable schema) and SARIF 2.1.0 for code scanning."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from orchwatch import __version__
+from orchwatch.validate.model import RULE_HELP, Rule, Severity, ValidationReport
+
+_MARK = {Severity.ERROR: "✗ error  ", Severity.WARNING: "! warning", Severity.INFO: "· info   "}
+
+
+def to_text(report: ValidationReport, *, show_info: bool = True) -> str:
+    """Findings grouped by function, each with file:line and a fix hint."""
+    lines: list[str] = []
+    for function in report.functions:
+        findings = [
+            f
+            for f in report.for_function(function.name)
+            if show_info or f.severity is not Severity.INFO
+        ]
+        verdict = "ok" if function.ok else "FAILS"
+        lines.append(
+            f"{function.name}  {verdict}  ({function.path}; {', '.join(function.variants)})"
+        )
+        order = {Severity.ERROR: 0, Severity.WARNING: 1, Severity.INFO: 2}
+        for finding in sorted(findings, key=lambda f: (order[f.severity], f.path, f.line or 0)):
+            where = f"{finding.path}:{finding.line}" if finding.line else finding.path
+            lines.append(
+                f"  {_MARK[finding.severity]} {finding.rule:<20} {where}  [{finding.variant}]"
+            )
+            lines.append(f"      {finding.message}")
+            if finding.hint:
+                lines.append(f"      fix: {finding.hint}")
+    errors = sum(1 for f in report.findings if f.severity is Severity.ERROR)
+    warnings = sum(1 for f in report.findings if f.severity is Severity.WARNING)
+    failing = sum(1 for f in report.functions if not f.ok)
+    lines.append(
+        f"{len(report.functions)} functions, {failing} failing: {errors} errors, "
+        f"{warnings} warnings ({report.seconds:.2f} s)"
+    )
+    return "\n".join(lines)
+
+
+def to_json_data(report: ValidationReport) -> dict[str, Any]:
+    """The JSON document (schema version 1)."""
+    return {
+        "version": 1,
+        "repo": str(report.repo),
+        "functions": [
+            {"name": f.name, "path": f.path, "variants": list(f.variants), "ok": f.ok}
+            for f in report.functions
+        ],
+        "findings": [
+            {
+                "rule": str(f.rule),
+                "severity": str(f.severity),
+                "function": f.function,
+                "variant": f.variant,
+                "path": f.path,
+                "line": f.line,
+                "module": f.module,
+                "message": f.message,
+            }
+            for f in report.findings
+        ],
+    }
+
+
+def to_json(report: ValidationReport) -> str:
+    """JSON text of `to_json_data`."""
+    return json.dumps(to_json_data(report), indent=2)
+
+
+_SARIF_LEVEL = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "note"}
+
+
+def to_sarif(report: ValidationReport) -> str:
+    """SARIF 2.1.0: one run, one rule per rule id, one result per finding."""
+    rules = [{"id": str(rule), "shortDescription": {"text": RULE_HELP[rule]}} for rule in Rule]
+    results = []
+    for f in report.findings:
+        region = {"startLine": f.line} if f.line else None
+        location: dict[str, Any] = {"artifactLocation": {"uri": f.path, "uriBaseId": "REPO"}}
+        if region:
+            location["region"] = region
+        results.append(
+            {
+                "ruleId": str(f.rule),
+                "level": _SARIF_LEVEL[f.severity],
+                "message": {"text": f"{f.message}" + (f" Fix: {f.hint}" if f.hint else "")},
+                "locations": [{"physicalLocation": location}],
+                "properties": {"function": f.function, "variant": f.variant},
+            }
+        )
+    document = {
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [
+            {
+                "tool": {
+                    "driver": {
+                        "name": "orchwatch validate",
+                        "version": __version__,
+                        "rules": rules,
+                    }
+                },
+                "originalUriBaseIds": {"REPO": {"uri": report.repo.as_uri() + "/"}},
+                "results": results,
+            }
+        ],
+    }
+    return json.dumps(document, indent=2)
