@@ -4,6 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEVSTAMP := $(VENV)/.installed-dev
+BENCHSTAMP := $(VENV)/.installed-bench
 
 .PHONY: run test bench screenshots lint typecheck clean
 
@@ -19,6 +20,10 @@ $(DEVSTAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@ $(STAMP)
 
+$(BENCHSTAMP): pyproject.toml $(DEVSTAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	touch $@
+
 ## Open the TUI on the embedded demo (no cloud credentials needed).
 run: $(STAMP)
 	$(BIN)/orchwatch --demo
@@ -30,7 +35,7 @@ test: $(DEVSTAMP)
 	$(BIN)/python -m pytest
 
 ## Print the speed figures the issues ask for.
-bench: $(DEVSTAMP)
+bench: $(BENCHSTAMP)
 	$(BIN)/python -m bench
 
 ## Regenerate the SVG screenshots in screenshots/.

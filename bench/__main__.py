@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from bench import bench_grid
+from bench import bench_grid, bench_validate
 
 
 def main() -> None:
     bench_grid.main()
+    print()
+    bench_validate.main()
 
 
 if __name__ == "__main__":

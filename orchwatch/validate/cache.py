@@ -1,7 +1,8 @@
-"""A content-hash cache of module facts, so a warm validation parses nothing.
+"""A content-hash cache, so a warm validation parses nothing and re-checks nothing.
 
-Keyed by the SHA-256 of a file's bytes (plus the Python version, whose grammar
-decides what parses); stored as one msgspec-encoded JSON file in the user cache
+Two maps: module facts keyed by the SHA-256 of a file's bytes (plus the Python
+version, whose grammar decides what parses), and each package variant's findings
+keyed by a fingerprint of all its files' paths and content hashes; stored as one msgspec-encoded JSON file in the user cache
 directory. A corrupt or foreign cache file is ignored, never fatal.
 """
 
@@ -15,6 +16,7 @@ from pathlib import Path
 import msgspec
 
 from orchwatch.validate.imports import ModuleFacts
+from orchwatch.validate.model import Finding
 
 CACHE_VERSION = 2
 _KEY_PREFIX = f"{CACHE_VERSION}:{sys.version_info[0]}.{sys.version_info[1]}:"
@@ -23,6 +25,7 @@ _KEY_PREFIX = f"{CACHE_VERSION}:{sys.version_info[0]}.{sys.version_info[1]}:"
 class _CacheFile(msgspec.Struct):
     version: int
     entries: dict[str, ModuleFacts]
+    results: dict[str, list[Finding]] = {}
 
 
 class FactsCache:
@@ -33,6 +36,7 @@ class FactsCache:
         self.hits = 0
         self.misses = 0
         self._entries: dict[str, ModuleFacts] = {}
+        self._results: dict[str, list[Finding]] = {}
         self._dirty = False
         if path is not None:
             self._load(path)
@@ -56,6 +60,7 @@ class FactsCache:
             return
         if data.version == CACHE_VERSION:
             self._entries = data.entries
+            self._results = data.results
 
     def get(self, digest: str) -> ModuleFacts | None:
         """Facts for a content hash, or None."""
@@ -71,13 +76,22 @@ class FactsCache:
         self._entries[_KEY_PREFIX + digest] = facts
         self._dirty = True
 
+    def get_results(self, fingerprint: str) -> list[Finding] | None:
+        """A package's findings by its content fingerprint, or None."""
+        return self._results.get(fingerprint)
+
+    def put_results(self, fingerprint: str, findings: list[Finding]) -> None:
+        """Remember a package's findings."""
+        self._results[fingerprint] = findings
+        self._dirty = True
+
     def save(self) -> None:
         """Write the cache atomically if anything changed; failures to write are ignored."""
         if self.path is None or not self._dirty:
             return
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            payload = msgspec.json.encode(_CacheFile(CACHE_VERSION, self._entries))
+            payload = msgspec.json.encode(_CacheFile(CACHE_VERSION, self._entries, self._results))
             fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".facts-")
             with os.fdopen(fd, "wb") as handle:
                 handle.write(payload)

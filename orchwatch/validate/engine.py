@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import heapq
 import os
 import sys
 import time
@@ -30,6 +31,7 @@ from orchwatch.validate.imports import Context, ImportSite, ModuleFacts, analyse
 from orchwatch.validate.model import Finding, FunctionResult, Rule, Severity, ValidationReport
 from orchwatch.validate.requirements import (
     distributions_for,
+    installed_signature,
     is_declared,
     normalize,
     parse_requirements,
@@ -40,6 +42,8 @@ from orchwatch.validate.tree import Entry, PackageTree, walk_folder
 DEFAULT_FUNCTION_GLOBS = ("orchestration/cloud_functions/*/",)
 DEFAULT_SCRIPT_GLOBS = ("bin/**/deploy*.sh",)
 STDLIB = frozenset(sys.stdlib_module_names) | {"__future__"}
+RESULTS_VERSION = 1
+"""Bump when the checks change, so cached package results are not reused."""
 
 
 @dataclass(frozen=True)
@@ -88,7 +92,9 @@ class Validator:
         self.repo = repo.resolve()
         self.settings = settings or ValidateSettings()
         self.cache = cache or FactsCache()
-        self._facts_by_real: dict[Path, ModuleFacts | None] = {}
+        self._facts_by_real: dict[str, ModuleFacts | None] = {}
+        self._digest_by_real: dict[str, str] = {}
+        self.packages_cached = 0
 
     # --- the run -------------------------------------------------------------------------------
 
@@ -112,11 +118,11 @@ class Validator:
         findings: list[Finding] = []
         for folder in functions:
             function_findings: list[Finding] = []
-            variants = self._variants(folder, scripts, function_findings)
+            variants = self._variants(folder, scripts)
             for variant in variants:
                 function_findings.extend(variant.notes)
                 function_findings.extend(self._check(folder, variant))
-            function_findings = _dedupe(function_findings)
+            function_findings = _dedupe(function_findings, variants)
             findings.extend(function_findings)
             results.append(
                 FunctionResult(
@@ -134,6 +140,7 @@ class Validator:
             seconds=time.perf_counter() - started,
             cache_hits=self.cache.hits,
             files_parsed=self.cache.misses,
+            packages_cached=self.packages_cached,
         )
 
     def _rel(self, path: Path) -> str:
@@ -144,9 +151,7 @@ class Validator:
 
     # --- variants ------------------------------------------------------------------------------
 
-    def _variants(
-        self, folder: Path, scripts: list[ScriptResult], findings: list[Finding]
-    ) -> list[_Variant]:
+    def _variants(self, folder: Path, scripts: list[ScriptResult]) -> list[_Variant]:
         name = folder.name
         source_tree = PackageTree()
         files, broken = walk_folder(folder, self.repo, follow_links=True)
@@ -259,9 +264,37 @@ class Validator:
             self._facts_by_real[entry.real] = facts
         return facts
 
+    def _digest(self, entry: Entry) -> str:
+        if entry.broken is not None:
+            return f"broken:{entry.broken}"
+        if entry.real is not None and entry.real in self._digest_by_real:
+            return self._digest_by_real[entry.real]
+        data = entry.read()
+        digest = hashlib.sha256(data).hexdigest() if data is not None else "unreadable"
+        if entry.real is not None:
+            self._digest_by_real[entry.real] = digest
+        return digest
+
+    def _fingerprint(self, folder: Path, variant: _Variant) -> str:
+        """A hash of everything a package's findings depend on: its files' paths and
+        contents, the entry point, and which distributions are installed here."""
+        digest = hashlib.sha256()
+        digest.update(f"{RESULTS_VERSION}|{self._rel(folder)}|{variant.name}|".encode())
+        digest.update(f"{variant.entry_point}|{installed_signature()}".encode())
+        for path in sorted(variant.tree.files):
+            entry = variant.tree.files[path]
+            digest.update(f"|{path}|{entry.shown}|{self._digest(entry)}".encode())
+        return digest.hexdigest()
+
     def _check(self, folder: Path, variant: _Variant) -> list[Finding]:
-        checker = _PackageCheck(self, folder, variant)
-        return checker.run()
+        fingerprint = self._fingerprint(folder, variant)
+        cached = self.cache.get_results(fingerprint)
+        if cached is not None:
+            self.packages_cached += 1
+            return cached
+        findings = _PackageCheck(self, folder, variant).run()
+        self.cache.put_results(fingerprint, findings)
+        return findings
 
 
 class _PackageCheck:
@@ -288,7 +321,7 @@ class _PackageCheck:
                     names.add(normalize(token))
             return names
         if entry is not None and entry.real is not None:
-            return parse_requirements(entry.real)
+            return parse_requirements(Path(entry.real))
         return set()
 
     def finding(
@@ -346,10 +379,11 @@ class _PackageCheck:
 
     def _follow(self, main: Entry) -> None:
         best: dict[str, Context] = {}
-        queue: list[tuple[str, Context]] = [("main.py", Context.EAGER)]
+        # Eager imports first, so a module reached both eagerly and lazily is judged eager.
+        queue: list[tuple[Context, int, str]] = [(Context.EAGER, 0, "main.py")]
+        pushed = 0
         while queue:
-            queue.sort(key=lambda item: item[1], reverse=True)  # eager first
-            path, context = queue.pop()
+            context, _, path = heapq.heappop(queue)
             if path in best and best[path] <= context:
                 continue
             best[path] = context
@@ -385,7 +419,9 @@ class _PackageCheck:
             for site in facts.imports:
                 effective = Context(max(context, site.context))
                 for target in self._resolve(path, entry, site, effective):
-                    queue.append((target, effective))
+                    if target not in best or best[target] > effective:
+                        pushed += 1
+                        heapq.heappush(queue, (effective, pushed, target))
 
     def _resolve(self, path: str, entry: Entry, site: ImportSite, context: Context) -> list[str]:
         """Files the import runs (to follow), reporting what does not resolve."""
@@ -551,11 +587,15 @@ def _how(context: Context) -> str:
     }[context]
 
 
-def _dedupe(findings: list[Finding]) -> list[Finding]:
+def _dedupe(findings: list[Finding], variants: list[_Variant]) -> list[Finding]:
+    """Drop repeats; a script that uploads the function folder itself repeats the source
+    variant's findings, which are reported once, under `source`."""
+    same_tree = {v.name: "source" for v in variants if v.tree is variants[0].tree}
     seen: set[tuple[object, ...]] = set()
     unique = []
     for finding in findings:
-        key = (finding.rule, finding.path, finding.line, finding.module, finding.message)
+        tree = same_tree.get(finding.variant, finding.variant)
+        key = (tree, finding.rule, finding.path, finding.line, finding.module, finding.message)
         if key not in seen:
             seen.add(key)
             unique.append(finding)

@@ -78,6 +78,8 @@ class ValidationReport:
     seconds: float = 0.0
     cache_hits: int = 0
     files_parsed: int = 0
+    packages_cached: int = 0
+    """Package variants whose findings came from the cache (their content was unchanged)."""
     extra: dict[str, object] = field(default_factory=dict)
 
     @property

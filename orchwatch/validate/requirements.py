@@ -139,6 +139,15 @@ def _installed_map() -> dict[str, tuple[str, ...]]:
         return {}
 
 
+@functools.cache
+def installed_signature() -> str:
+    """A short hash of which import names map to which installed distributions."""
+    import hashlib
+
+    items = sorted((k, tuple(sorted(v))) for k, v in _installed_map().items())
+    return hashlib.sha256(repr(items).encode()).hexdigest()[:16]
+
+
 def distributions_for(module: str) -> tuple[str, ...]:
     """Normalised distributions that provide a dotted module, or () when unknown."""
     parts = module.split(".")

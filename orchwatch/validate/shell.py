@@ -526,7 +526,7 @@ class ScriptEvaluator:
         elif source_path.is_symlink() and not follow:
             tree.add(target, Entry(self._shown(source_path), link=os.readlink(source_path)))
         else:
-            tree.add(target, Entry(self._shown(source_path), real=source_path.resolve()))
+            tree.add(target, Entry(self._shown(source_path), real=str(source_path.resolve())))
 
     def _broken(
         self, link: Path, target: str, inside: str, tree: PackageTree, follow: bool

@@ -19,8 +19,8 @@ class Entry:
 
     shown: str
     """Repo-relative path the user would open (where the bytes come from)."""
-    real: Path | None = None
-    """The file's real location; None for a broken link or generated content."""
+    real: str | None = None
+    """The file's real path; None for a broken link or generated content."""
     content: bytes | None = None
     """Bytes written by the deploy script itself (`echo ... > file`)."""
     link: str | None = None
@@ -35,7 +35,8 @@ class Entry:
         if self.real is None:
             return None
         try:
-            return self.real.read_bytes()
+            with open(self.real, "rb") as handle:
+                return handle.read()
         except OSError:
             return None
 
@@ -80,10 +81,10 @@ class PackageTree:
         """The file a dotted module resolves to: `a/b.py`, `a/b/__init__.py`, or `a/b/` for a
         namespace package; None when it does not exist."""
         base = dotted.replace(".", "/")
-        if f"{base}.py" in self.files:
-            return f"{base}.py"
-        if f"{base}/__init__.py" in self.files:
-            return f"{base}/__init__.py"
+        for candidate in (f"{base}.py", f"{base}/__init__.py"):
+            entry = self.files.get(candidate)
+            if entry is not None and entry.broken is None:  # a dangling link imports nothing
+                return candidate
         if self.is_dir(base):
             return f"{base}/"
         return None
@@ -112,16 +113,14 @@ def walk_folder(
     files: list[tuple[str, Entry]] = []
     broken: list[tuple[str, Path, str]] = []
     seen_dirs: set[tuple[int, int]] = set()
+    repo_prefix = str(repo).rstrip("/") + "/"
 
-    def shown(path: Path) -> str:
-        try:
-            return path.relative_to(repo).as_posix()
-        except ValueError:
-            return path.as_posix()
+    def shown(path: str) -> str:  # plain strings: pathlib is too slow for this hot loop
+        return path[len(repo_prefix) :] if path.startswith(repo_prefix) else path
 
-    def visit(directory: Path, rel: str) -> None:
+    def visit(directory: str, rel: str) -> None:
         try:
-            stat = directory.stat()
+            stat = os.stat(directory)
         except OSError:
             return
         if (stat.st_dev, stat.st_ino) in seen_dirs:  # a link loop
@@ -129,15 +128,16 @@ def walk_folder(
         seen_dirs.add((stat.st_dev, stat.st_ino))
         try:
             children = sorted(os.scandir(directory), key=lambda e: e.name)
+            real_directory = os.path.realpath(directory)  # once per folder, not per file
         except OSError:
             return
         for child in children:
-            path = Path(child.path)
+            path = child.path
             child_rel = f"{rel}/{child.name}" if rel else child.name
             if child.is_symlink():
                 target = os.readlink(path)
-                if not path.exists():
-                    broken.append((child_rel, path, target))
+                if not os.path.exists(path):
+                    broken.append((child_rel, Path(path), target))
                     continue
                 if not follow_links:
                     files.append((child_rel, Entry(shown(path), link=target)))
@@ -146,7 +146,11 @@ def walk_folder(
                 if child.name not in SKIPPED_DIRS:
                     visit(path, child_rel)
             elif child.is_file() and not child.name.endswith(".pyc"):
-                files.append((child_rel, Entry(shown(path), real=path.resolve())))
+                if child.is_symlink():
+                    real = os.path.realpath(path)
+                else:
+                    real = os.path.join(real_directory, child.name)
+                files.append((child_rel, Entry(shown(path), real=real)))
 
-    visit(folder, "")
+    visit(str(folder), "")
     return files, broken
