@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections import Counter
 import os
 import random
 import shutil
@@ -11,6 +10,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 from bench.common import report

@@ -2,8 +2,9 @@
 
 Two maps: module facts keyed by the SHA-256 of a file's bytes (plus the Python
 version, whose grammar decides what parses), and each package variant's findings
-keyed by a fingerprint of all its files' paths and content hashes; stored as one msgspec-encoded JSON file in the user cache
-directory. A corrupt or foreign cache file is ignored, never fatal.
+keyed by a fingerprint of all its files' paths and content hashes. Both are stored
+as one msgspec-encoded JSON file in the user cache directory. A corrupt or foreign
+cache file is ignored, never fatal.
 """
 
 from __future__ import annotations
