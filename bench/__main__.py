@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from bench import bench_grid, bench_validate
+from bench import bench_grid, bench_revisions, bench_validate
 
 
 def main() -> None:
     bench_grid.main()
     print()
     bench_validate.main()
+    print()
+    bench_revisions.main()
 
 
 if __name__ == "__main__":

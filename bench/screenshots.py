@@ -31,12 +31,22 @@ async def press(pilot: Pilot[None], *keys: str) -> None:
     await settle(pilot)
 
 
+async def focus_revisions_and(pilot: Pilot[None], *keys: str) -> None:
+    await settle(pilot)
+    pilot.app.action_focus_revisions()  # type: ignore[attr-defined]
+    pilot.app.query_one("#services").move_cursor(row=0)  # type: ignore[attr-defined]
+    await pilot.press(*keys)
+    await settle(pilot)
+
+
 SHOTS: dict[str, Callable[[Pilot[None]], Awaitable[None]]] = {
     "grid": settle,
     "grid-failed-date": lambda pilot: press(pilot, *"pppppppp"),
     "cell-detail": lambda pilot: press(pilot, "down", "down", "down", "down", "right", "enter"),
     "phase-detail": lambda pilot: press(pilot, "up", "up", "up", "up", "right", "enter"),
     "help": lambda pilot: press(pilot, "question_mark"),
+    "revision-history": lambda pilot: focus_revisions_and(pilot, "enter"),
+    "revision-detail": lambda pilot: focus_revisions_and(pilot, "enter", "enter"),
 }
 
 

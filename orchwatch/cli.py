@@ -81,6 +81,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     validate.set_defaults(command=run_validate)
 
+    revisions = verbs.add_parser(
+        "revisions",
+        help="Cloud Run verdicts: serving, failed, stuck, rolled back",
+        description="Print each watched service's verdict; exit 1 when a service serves an "
+        "older revision than its latest created one, or its latest revision failed.",
+    )
+    _source_options(revisions, suppress=True)
+    revisions.add_argument(
+        "--service", action="append", metavar="S", help="only this service (repeatable)"
+    )
+    revisions.add_argument("--format", choices=("text", "json"), default="text")
+    revisions.set_defaults(command=run_revisions)
+
     demo_repo = verbs.add_parser(
         "demo-repo", help="write the demo pipeline repo (with its incidents) to PATH"
     )
@@ -114,6 +127,22 @@ def run_validate(args: argparse.Namespace) -> int:
     else:
         print(to_text(report, show_info=not args.quiet_info))
     return EXIT_FOUND if report.has_errors else EXIT_OK
+
+
+def run_revisions(args: argparse.Namespace) -> int:
+    """`orchwatch revisions`: exit 1 when a service is behind its latest revision."""
+    from orchwatch.gather import gather_revisions, serving_behind
+    from orchwatch.render import revisions_json, revisions_text
+
+    config = _load_config(args)
+    sources = build_sources(_options(args), config)
+    view = gather_revisions(config, sources, args.service)
+    if args.format == "json":
+        print(revisions_json(view, config.timezone))
+    else:
+        print(revisions_text(view, config.timezone))
+    behind = any(serving_behind(v) for v in view.verdicts)
+    return EXIT_FOUND if behind or view.missing else EXIT_OK
 
 
 def run_demo_repo(args: argparse.Namespace) -> int:

@@ -16,7 +16,7 @@ import tomllib
 import types
 import typing
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
@@ -94,6 +94,8 @@ class DemoTable(_Table, kw_only=True):
 
 class ServicesTable(_Table, kw_only=True):
     extra: list[str] = []
+    functions: dict[str, str] = {}
+    drift_max_age_hours: float = 24.0
 
 
 class ConfigFile(_Table, kw_only=True):
@@ -152,6 +154,9 @@ class Config:
     demo_seed: int
     demo_speed: float
     extra_services: tuple[str, ...]
+    service_functions: Mapping[str, str] = field(default_factory=dict)
+    """Cloud Run service -> function folder name (for drift and redeploys)."""
+    drift_max_age: timedelta = timedelta(hours=24)
 
     def phase(self, name: str) -> PhaseSpec:
         """The phase called `name`.
@@ -163,6 +168,20 @@ class Config:
             if spec.name == name:
                 return spec
         raise KeyError(name)
+
+    def function_folder(self, service: str) -> Path | None:
+        """The repo folder of a service's function: from `[services] functions`, else the
+        service name with `-` as `_`, with or without its `-orchestrator` suffix."""
+        if self.repo_path is None:
+            return None
+        root = self.repo_path / "orchestration" / "cloud_functions"
+        if service in self.service_functions:
+            return root / self.service_functions[service]
+        base = service.replace("-", "_")
+        for name in (base.removesuffix("_orchestrator"), base):
+            if (root / name).is_dir():
+                return root / name
+        return None
 
     @property
     def services(self) -> tuple[str, ...]:
@@ -369,6 +388,8 @@ def _build(table: ConfigFile, path: Path | None, display: Path | str) -> Config:
         demo_seed=table.demo.seed,
         demo_speed=table.demo.speed,
         extra_services=tuple(table.services.extra),
+        service_functions=dict(table.services.functions),
+        drift_max_age=timedelta(hours=table.services.drift_max_age_hours),
     )
 
 

@@ -246,3 +246,77 @@ class FailedQueueItem:
     error_message: str
     first_failure_at: datetime | None
     last_retry_at: datetime | None
+
+
+# --- Cloud Run (Admin API v2 shapes) -----------------------------------------------------------
+
+
+class ConditionState(StrEnum):
+    """`google.cloud.run_v2.Condition.State`."""
+
+    UNSPECIFIED = "STATE_UNSPECIFIED"
+    PENDING = "CONDITION_PENDING"
+    RECONCILING = "CONDITION_RECONCILING"
+    FAILED = "CONDITION_FAILED"
+    SUCCEEDED = "CONDITION_SUCCEEDED"
+
+
+@dataclass(frozen=True, slots=True)
+class Condition:
+    """A revision's or service's condition (`Ready`, `ContainerHealthy`, ...)."""
+
+    type: str
+    state: ConditionState
+    reason: str = ""
+    message: str = ""
+    last_transition_time: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Revision:
+    """A Cloud Run revision: an immutable deploy of a service."""
+
+    name: str
+    """Short name, e.g. `phase3-to-phase4-orchestrator-00026-xyz`."""
+    service: str
+    create_time: datetime
+    creator: str = ""
+    labels: Mapping[str, str] = field(default_factory=dict)
+    image: str = ""
+    env: Mapping[str, str] = field(default_factory=dict)
+    conditions: tuple[Condition, ...] = ()
+
+    @property
+    def ready(self) -> Condition | None:
+        """The `Ready` condition, if reported."""
+        return next((c for c in self.conditions if c.type == "Ready"), None)
+
+    @property
+    def commit(self) -> str | None:
+        """The commit a deploy script labelled the revision with, if any."""
+        for key in ("commit-sha", "commit", "git-sha", "git_commit"):
+            if key in self.labels:
+                return self.labels[key]
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class TrafficStatus:
+    """Where a share of the service's traffic goes."""
+
+    revision: str
+    percent: int
+    tag: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceState:
+    """A Cloud Run service and its revisions (newest first)."""
+
+    name: str
+    latest_created_revision: str
+    latest_ready_revision: str
+    traffic: tuple[TrafficStatus, ...]
+    revisions: tuple[Revision, ...]
+    terminal_condition: Condition | None = None
+    uri: str = ""

@@ -142,7 +142,7 @@ def test_phase_counts_for_the_incident() -> None:
 @pytest.mark.parametrize(
     ("states_in_bq", "states_in_fs", "triggered", "now_hour", "alarm", "text"),
     [
-        ("ab", "ab", True, 12, False, "→ next triggered 07:00 (all_complete)"),
+        ("ab", "ab", True, 12, False, "→ next at 07:00 (all_complete)"),
         ("ab", "a", False, 12, True, "→ next NOT triggered"),  # all done in BigQuery, not triggered
         ("a", "a", False, 8, False, "→ next NOT triggered"),  # b is not due yet
         ("a", "a", False, 12, True, "→ next NOT triggered"),  # b is overdue

@@ -74,7 +74,7 @@ def test_phase4_turns_missing_once_due(demo: Sources, config: Config) -> None:
         CellState.NOT_DUE
     }
     assert isinstance(demo.clock, FrozenClock)
-    demo.clock.advance(timedelta(hours=1, minutes=1))  # past 10:00 New York
+    demo.clock.advance(timedelta(hours=3, minutes=31))  # 06:30 -> past 10:00 New York
     assert {c.state for c in status_of(demo, config, day).phase("phase4").cells} == {
         CellState.MISSING
     }

@@ -32,3 +32,27 @@ def test_cell_detail(snap_compare, config: Config, demo: Sources) -> None:  # ty
         await pilot.pause()
 
     assert snap_compare(make_app(config, demo), terminal_size=SIZE, run_before=open_detail)
+
+
+def test_revision_history(snap_compare, config: Config, demo: Sources) -> None:  # type: ignore[no-untyped-def]
+    async def open_history(pilot) -> None:  # type: ignore[no-untyped-def]
+        await settle(pilot)
+        pilot.app.action_focus_revisions()
+        pilot.app.query_one("#services").move_cursor(row=0)
+        await pilot.press("enter")
+        await pilot.pause()
+
+    assert snap_compare(make_app(config, demo), terminal_size=SIZE, run_before=open_history)
+
+
+def test_revision_detail(snap_compare, config: Config, demo: Sources) -> None:  # type: ignore[no-untyped-def]
+    async def open_detail(pilot) -> None:  # type: ignore[no-untyped-def]
+        await settle(pilot)
+        pilot.app.action_focus_revisions()
+        pilot.app.query_one("#services").move_cursor(row=0)
+        await pilot.press("enter")
+        await pilot.pause()
+        await pilot.press("enter")
+        await pilot.pause()
+
+    assert snap_compare(make_app(config, demo), terminal_size=SIZE, run_before=open_detail)

@@ -79,7 +79,7 @@ async def test_go_to_date_dialog_validates_and_selects(config: Config, demo: Sou
         assert not isinstance(app.screen, GotoDateScreen)
         assert app.selected_date == date(2026, 1, 28)
         assert re.fullmatch(
-            r"✓ → phase4 triggered \d\d:\d\d \(all_complete\)",
+            r"✓ → phase4 at \d\d:\d\d \(all_complete\)",
             grid_text(app)[("trigger", "phase3")],
         )
 

@@ -174,7 +174,7 @@ def trigger_verdict(status: PhaseStatus, now: datetime, zone: ZoneInfo) -> tuple
             else "?"
         )
         reason = f" ({document.trigger_reason})" if document.trigger_reason else ""
-        return False, f"→ {status.next_phase} triggered {when}{reason}"
+        return False, f"→ {status.next_phase} at {when}{reason}"
     required = [c for c in status.cells if c.required]
     all_done = all(c.state in _DONE for c in required)
     overdue = any(c.state is CellState.MISSING for c in required)

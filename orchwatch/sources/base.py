@@ -14,7 +14,7 @@ from datetime import date
 from typing import Literal, Protocol
 
 from orchwatch.clock import Clock
-from orchwatch.model import DateCompletions, ExecutionLogRow, FailedQueueItem
+from orchwatch.model import DateCompletions, ExecutionLogRow, FailedQueueItem, ServiceState
 
 SourceKind = Literal["demo", "file", "gcp"]
 
@@ -47,6 +47,21 @@ class CompletionSource(Protocol):
         ...
 
 
+class RevisionSource(Protocol):
+    """Cloud Run services and their revision histories."""
+
+    def fetch_services(self, names: Sequence[str]) -> list[ServiceState]:
+        """The named services with all their revisions (newest first).
+
+        Contract: a service that does not exist is left out of the result (the pane
+        says so); any other failure raises.
+
+        Raises:
+            SourceError: the API cannot be read; the message says why.
+        """
+        ...
+
+
 class Refreshable(Protocol):
     """A source whose data moves on by itself when polled (the live demo)."""
 
@@ -64,6 +79,8 @@ class Sources:
     """Shown in the header: "demo (live, ×60)", a file path, a GCP project."""
     clock: Clock
     completions: CompletionSource
+    revisions: RevisionSource | None = None
+    """None when the source has no Cloud Run data; the pane says so."""
     live: Refreshable | None = None
     """Set for the demo: advanced before every refresh."""
     closers: list[object] = field(default_factory=list)

@@ -18,8 +18,9 @@ The incidents it replays:
 from __future__ import annotations
 
 import random
+import threading
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -28,14 +29,20 @@ from orchwatch.config import Config, PhaseSpec, ProcessorSpec
 from orchwatch.model import (
     BackupRow,
     CompletionRecord,
+    Condition,
+    ConditionState,
     ExecutionLogRow,
     FailedQueueItem,
+    Revision,
     RunStatus,
+    TrafficStatus,
 )
 from orchwatch.sources.local import LocalStore
 
-DEMO_START = datetime(2026, 2, 1, 14, 0, tzinfo=UTC)
-"""Where the live demo's clock starts: 09:00 in New York on the last incident date."""
+DEMO_START = datetime(2026, 2, 1, 11, 30, tzinfo=UTC)
+"""Where the live demo's clock starts: 06:30 in New York (03:30 in us-west2) on the last
+incident date. phase3-to-phase4-orchestrator has served 00025 since 00026 failed on
+Jan 29; 00027 lands at 04:28 Pacific, about a minute into the demo."""
 FIRST_DATE = date(2026, 1, 19)
 LAST_DATE = date(2026, 2, 1)
 
@@ -101,7 +108,26 @@ class Queued:
     item: FailedQueueItem
 
 
-Event = Run | Trigger | Queued
+@dataclass(frozen=True, slots=True)
+class RevisionChanged:
+    """A revision appears or its conditions change."""
+
+    at: datetime
+    revision: Revision
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceChanged:
+    """A service's latest revisions or traffic change."""
+
+    at: datetime
+    service: str
+    latest_created: str
+    latest_ready: str
+    traffic: tuple[TrafficStatus, ...]
+
+
+Event = Run | Trigger | Queued | RevisionChanged | ServiceChanged
 
 
 def apply_events(store: LocalStore, events: Sequence[Event]) -> None:
@@ -123,6 +149,16 @@ def apply_events(store: LocalStore, events: Sequence[Event]) -> None:
             store.insert_execution_log([event.log])
         elif isinstance(event, Queued):
             store.upsert_failed_queue(event.item)
+        elif isinstance(event, RevisionChanged):
+            store.put_revision(event.revision)
+        elif isinstance(event, ServiceChanged):
+            store.put_service(
+                event.service,
+                event.latest_created,
+                event.latest_ready,
+                event.traffic,
+                uri=f"https://{event.service}-demo.a.run.app",
+            )
 
 
 def _firestore_record(row: BackupRow) -> CompletionRecord:
@@ -144,6 +180,8 @@ def generate_events(config: Config, seed: int) -> list[Event]:
     while day <= LAST_DATE:
         events.extend(_day_events(config, day, rng))
         day += timedelta(days=1)
+    for service in config.services:
+        events.extend(_revision_history(service, random.Random(f"{seed}:{service}")))
     events.sort(key=lambda e: e.at)
     return events
 
@@ -259,18 +297,20 @@ class DemoSimulator:
         self.clock = clock
         self._events = events
         self._next = 0
+        self._lock = threading.Lock()  # panes refresh from several worker threads
 
     def advance(self) -> int:
         """Apply every event due by the clock's now; returns how many were applied."""
-        now = self.clock.now()
-        end = self._next
-        while end < len(self._events) and self._events[end].at <= now:
-            end += 1
-        batch = self._events[self._next : end]
-        if batch:
-            apply_events(self.store, batch)
-        self._next = end
-        return len(batch)
+        with self._lock:
+            now = self.clock.now()
+            end = self._next
+            while end < len(self._events) and self._events[end].at <= now:
+                end += 1
+            batch = self._events[self._next : end]
+            if batch:
+                apply_events(self.store, batch)
+            self._next = end
+            return len(batch)
 
     @property
     def pending(self) -> int:
@@ -290,3 +330,156 @@ def build_demo(
     )
     simulator.advance()
     return store, simulator
+
+
+# --- Cloud Run revision histories ----------------------------------------------------------------
+
+PACIFIC = ZoneInfo("America/Los_Angeles")
+"""us-west2's zone: deploy times below are as the Cloud console shows them there."""
+DEPLOY_BOT = "deploy-bot@nba-props-platform.iam.gserviceaccount.com"
+PEOPLE = ("alex.rivera@example.com", "sam.chen@example.com", "jordan.lee@example.com")
+HEALTH_CHECK_FAILURE = Condition(
+    "Ready",
+    ConditionState.FAILED,
+    "HealthCheckContainerError",
+    "The user-provided container failed to start and listen on the port defined provided by "
+    "the PORT=8080 environment variable within the allocated timeout. Logs: "
+    "ModuleNotFoundError: No module named 'shared.validation.phase3_data_quality_check'",
+)
+STORY_SERVICE = "phase3-to-phase4-orchestrator"
+"""00025 healthy, 00026 failed Jan 29 17:35 (traffic stays on 00025), 00027 healthy Feb 1 04:28."""
+PENDING_SERVICE = "phase5-to-phase6-orchestrator"
+"""Gets a revision that is pending for a while during the live demo."""
+ROLLBACK_SERVICE = "self-heal"
+"""Traffic was moved back by hand from a Ready revision to the one before it."""
+
+
+def _pacific(year: int, month: int, day: int, hour: int, minute: int) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=PACIFIC).astimezone(UTC)
+
+
+def _revision(
+    service: str, number: int, at: datetime, rng: random.Random, conditions: tuple[Condition, ...]
+) -> Revision:
+    suffix = "".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(3))
+    creator = DEPLOY_BOT if rng.random() < 0.7 else rng.choice(PEOPLE)
+    return Revision(
+        name=f"{service}-{number:05d}-{suffix}",
+        service=service,
+        create_time=at,
+        creator=creator,
+        labels={"commit-sha": f"{rng.getrandbits(40):010x}", "managed-by": "deploy-script"},
+        image=f"us-west2-docker.pkg.dev/nba-props-platform/gcf-artifacts/{service}:version_{number}",
+        env={"LOG_LEVEL": "INFO", "GCP_PROJECT": "nba-props-platform", "BUILD": f"{number}"},
+        conditions=conditions,
+    )
+
+
+def _ready(at: datetime) -> tuple[Condition, ...]:
+    return (
+        Condition("Ready", ConditionState.SUCCEEDED, "", "", at),
+        Condition("ContainerHealthy", ConditionState.SUCCEEDED, "", "", at),
+    )
+
+
+def _pending(at: datetime) -> tuple[Condition, ...]:
+    return (Condition("Ready", ConditionState.PENDING, "Deploying", "Creating revision.", at),)
+
+
+def _deploy(
+    service: str,
+    number: int,
+    at: datetime,
+    rng: random.Random,
+    previous: str | None,
+    *,
+    fails: bool = False,
+    settle: timedelta = timedelta(minutes=2),
+) -> tuple[list[Event], str, bool]:
+    """A deploy: the revision appears pending, then becomes Ready (taking the traffic) or fails.
+
+    Returns the events, the new revision's name, and whether it became Ready.
+    """
+    pending = _revision(service, number, at, rng, _pending(at))
+    done = at + settle
+    if fails:
+        unhealthy = Condition(
+            "ContainerHealthy",
+            ConditionState.FAILED,
+            "ContainerNotHealthy",
+            "Container exited with code 1 before listening on port 8080.",
+            done,
+        )
+        failed = replace(HEALTH_CHECK_FAILURE, last_transition_time=done)
+        final = replace(pending, conditions=(failed, unhealthy))
+    else:
+        final = replace(pending, conditions=_ready(done))
+    ready_name = pending.name if not fails else (previous or pending.name)
+    events: list[Event] = [
+        RevisionChanged(at, pending),
+        ServiceChanged(
+            at,
+            service,
+            pending.name,
+            previous or pending.name,
+            (TrafficStatus(previous or pending.name, 100),),
+        ),
+        RevisionChanged(done, final),
+        ServiceChanged(done, service, pending.name, ready_name, (TrafficStatus(ready_name, 100),)),
+    ]
+    return events, pending.name, not fails
+
+
+def _revision_history(service: str, rng: random.Random) -> list[Event]:
+    """A plausible history for one service, with the story's revisions where they belong."""
+    events: list[Event] = []
+    count = 25 if service == STORY_SERVICE else rng.randint(12, 30)
+    # Regular deploys every few days, the newest on Jan 26-28 (before any story event).
+    if service == STORY_SERVICE:
+        newest = _pacific(2026, 1, 26, 10, 12)
+    else:
+        newest = _pacific(2026, 1, 26, 9, 0) + timedelta(hours=rng.uniform(0, 60))
+    times = [newest]
+    for _ in range(count - 1):
+        times.append(times[-1] - timedelta(days=rng.uniform(2.5, 5.5), minutes=rng.randint(0, 600)))
+    serving: str | None = None
+    for number, at in enumerate(reversed(times), start=1):
+        fails = service == "phase4-to-phase5-orchestrator" and number == count - 6
+        new, name, ready = _deploy(service, number, at, rng, serving, fails=fails)
+        events += new
+        serving = name if ready else serving
+    if service == STORY_SERVICE:
+        new, _, _ = _deploy(
+            service,
+            26,
+            _pacific(2026, 1, 29, 17, 35),
+            rng,
+            serving,
+            fails=True,
+            settle=timedelta(minutes=4),
+        )
+        events += new
+        new, _, _ = _deploy(service, 27, _pacific(2026, 2, 1, 4, 28), rng, serving)
+        events += new
+    elif service == PENDING_SERVICE:
+        new, _, _ = _deploy(
+            service,
+            count + 1,
+            DEMO_START + timedelta(minutes=20),
+            rng,
+            serving,
+            settle=timedelta(minutes=45),
+        )
+        events += new
+    elif service == ROLLBACK_SERVICE:
+        previous = serving
+        moved = _pacific(2026, 1, 30, 11, 5)
+        new, name, _ = _deploy(service, count + 1, moved, rng, serving)
+        events += new
+        assert previous is not None
+        events.append(
+            ServiceChanged(
+                moved + timedelta(hours=2), service, name, name, (TrafficStatus(previous, 100),)
+            )
+        )
+    return events

@@ -37,6 +37,7 @@ def build_sources(options: SourceOptions, config: Config, clock: Clock | None = 
             description=f"demo ({live})",
             clock=demo_clock,
             completions=store,
+            revisions=store,
             live=simulator,
             closers=[store],
         )
@@ -47,6 +48,7 @@ def build_sources(options: SourceOptions, config: Config, clock: Clock | None = 
             description=str(options.store_path),
             clock=clock or SystemClock(),
             completions=store,
+            revisions=store,
             closers=[store],
         )
     project = options.project or config.gcp_project

@@ -13,6 +13,7 @@ Timestamps are stored as ISO 8601 UTC text, dates as `YYYY-MM-DD`.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
@@ -24,10 +25,15 @@ from orchwatch.model import (
     BackupRow,
     BackupSummary,
     CompletionRecord,
+    Condition,
+    ConditionState,
     DateCompletions,
     ExecutionLogRow,
     FailedQueueItem,
     PhaseDocument,
+    Revision,
+    ServiceState,
+    TrafficStatus,
 )
 from orchwatch.sources.base import SourceError
 
@@ -58,6 +64,15 @@ CREATE INDEX IF NOT EXISTS phase_completions_by_date
 CREATE TABLE IF NOT EXISTS phase_execution_log (
     execution_timestamp TEXT NOT NULL, phase_name TEXT NOT NULL, game_date TEXT NOT NULL,
     correlation_id TEXT, duration_seconds REAL, games_processed INTEGER, status TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS cloud_run_service (
+    name TEXT PRIMARY KEY, latest_created TEXT NOT NULL, latest_ready TEXT NOT NULL,
+    traffic TEXT NOT NULL, terminal TEXT, uri TEXT
+);
+CREATE TABLE IF NOT EXISTS cloud_run_revision (
+    service TEXT NOT NULL, name TEXT NOT NULL, create_time TEXT NOT NULL, creator TEXT,
+    labels TEXT NOT NULL, image TEXT, env TEXT NOT NULL, conditions TEXT NOT NULL,
+    PRIMARY KEY (service, name)
 );
 CREATE TABLE IF NOT EXISTS failed_processor_queue (
     game_date TEXT NOT NULL, processor_name TEXT NOT NULL, status TEXT NOT NULL,
@@ -312,7 +327,93 @@ class LocalStore:
                 ),
             )
 
-    # --- reads (the CompletionSource contract) --------------------------------------------------
+    def put_revision(self, revision: Revision) -> None:
+        """Insert or replace a Cloud Run revision."""
+        with self._transaction() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO cloud_run_revision VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    revision.service,
+                    revision.name,
+                    to_text(revision.create_time),
+                    revision.creator,
+                    json.dumps(dict(revision.labels), sort_keys=True),
+                    revision.image,
+                    json.dumps(dict(revision.env), sort_keys=True),
+                    json.dumps([_condition_json(c) for c in revision.conditions]),
+                ),
+            )
+
+    def put_service(
+        self,
+        name: str,
+        latest_created: str,
+        latest_ready: str,
+        traffic: Iterable[TrafficStatus],
+        terminal: Condition | None = None,
+        uri: str = "",
+    ) -> None:
+        """Insert or replace a Cloud Run service's state (its revisions are kept)."""
+        with self._transaction() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO cloud_run_service VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    name,
+                    latest_created,
+                    latest_ready,
+                    json.dumps([[t.revision, t.percent, t.tag] for t in traffic]),
+                    json.dumps(_condition_json(terminal)) if terminal else None,
+                    uri,
+                ),
+            )
+
+    # --- reads (the CompletionSource and RevisionSource contracts) -----------------------------
+
+    def fetch_services(self, names: Sequence[str]) -> list[ServiceState]:
+        """The named services that exist, each with its revisions newest first."""
+        if not names:
+            return []
+        marks = ", ".join("?" * len(names))
+        services = self._query(f"SELECT * FROM cloud_run_service WHERE name IN ({marks})", names)
+        revisions: dict[str, list[Revision]] = {}
+        for row in self._query(
+            f"SELECT * FROM cloud_run_revision WHERE service IN ({marks})"
+            " ORDER BY create_time DESC",
+            names,
+        ):
+            service, name, created, creator, labels, image, env, conditions = row
+            revisions.setdefault(str(service), []).append(
+                Revision(
+                    name=str(name),
+                    service=str(service),
+                    create_time=from_text(str(created)) or datetime.min.replace(tzinfo=UTC),
+                    creator=str(creator or ""),
+                    labels=json.loads(str(labels)),
+                    image=str(image or ""),
+                    env=json.loads(str(env)),
+                    conditions=tuple(_condition(c) for c in json.loads(str(conditions))),
+                )
+            )
+        result = []
+        for name, latest_created, latest_ready, traffic, terminal, uri in services:
+            result.append(
+                ServiceState(
+                    name=str(name),
+                    latest_created_revision=str(latest_created),
+                    latest_ready_revision=str(latest_ready),
+                    traffic=tuple(
+                        TrafficStatus(str(r), int(p), str(t))
+                        for r, p, t in json.loads(str(traffic))
+                    ),
+                    revisions=tuple(revisions.get(str(name), ())),
+                    terminal_condition=_condition(json.loads(str(terminal))) if terminal else None,
+                    uri=str(uri or ""),
+                )
+            )
+        order = {name: i for i, name in enumerate(names)}
+        return sorted(result, key=lambda s: order[s.name])
+
+    # --- completions ---------------------------------------------------------------------------
 
     def fetch_completions(self, dates: Sequence[date]) -> dict[date, DateCompletions]:
         """Both stores' records for each date, in three queries whatever the date count."""
@@ -407,6 +508,26 @@ class LocalStore:
             )
             for at, phase, day, corr, duration, games, status in rows
         ]
+
+
+def _condition_json(condition: Condition) -> dict[str, object]:
+    return {
+        "type": condition.type,
+        "state": condition.state.value,
+        "reason": condition.reason,
+        "message": condition.message,
+        "last_transition_time": to_text(condition.last_transition_time),
+    }
+
+
+def _condition(data: dict[str, object]) -> Condition:
+    return Condition(
+        type=str(data["type"]),
+        state=ConditionState(str(data["state"])),
+        reason=str(data.get("reason") or ""),
+        message=str(data.get("message") or ""),
+        last_transition_time=from_text(_opt_str(data.get("last_transition_time"))),
+    )
 
 
 def _opt_str(value: object) -> str | None:

@@ -1,4 +1,10 @@
-"""The orchwatch App: composes the panes, runs the source workers, routes keys."""
+"""The orchwatch App: composes the panes, runs the source workers, routes keys.
+
+Each pane has a worker group. A worker reads its source off the UI thread and
+posts a typed message; the handler renders it and schedules the next refresh
+(so fetches never overlap). A failed worker turns its pane's border red with
+the error and the age of the last good data; the other panes keep working.
+"""
 
 from __future__ import annotations
 
@@ -11,24 +17,28 @@ from rich.text import Text
 from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
-from textual.containers import Vertical
+from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.reactive import reactive
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.widgets import Footer, Static
 from textual.worker import Worker, WorkerState
 
 from orchwatch.analysis.completion import business_date, date_range, reconcile_dates
 from orchwatch.config import Config
+from orchwatch.gather import RevisionsView, gather_revisions
 from orchwatch.glyphs import STATE_COLOUR, STATE_GLYPH
 from orchwatch.model import DateCompletions, FailedQueueItem
 from orchwatch.sources.base import Sources
 from orchwatch.tui.screens.completion_detail import CellDetailScreen, PhaseDetailScreen
 from orchwatch.tui.screens.goto_date import GotoDateScreen
 from orchwatch.tui.screens.help import HelpScreen
+from orchwatch.tui.screens.revisions import RevisionHistoryScreen
 from orchwatch.tui.styles import semantic_style
 from orchwatch.tui.widgets.completion_grid import CompletionGrid
 from orchwatch.tui.widgets.overview import OverviewStrip
+from orchwatch.tui.widgets.revisions import ServiceTable
 from orchwatch.tui.widgets.status_bar import StatusBar
 
 
@@ -48,6 +58,25 @@ class CompletionsLoaded(Message):
     def __init__(self, fetch: CompletionFetch) -> None:
         self.fetch = fetch
         super().__init__()
+
+
+class RevisionsLoaded(Message):
+    """A revisions refresh finished."""
+
+    def __init__(self, view: RevisionsView) -> None:
+        self.view = view
+        super().__init__()
+
+
+@dataclass
+class PaneState:
+    """Book-keeping of one pane's refresh cycle."""
+
+    selector: str
+    label: str
+    loaded_at: float | None = None
+    timer: Timer | None = None
+    failing: bool = False
 
 
 class OrchwatchApp(App[None]):
@@ -99,8 +128,11 @@ class OrchwatchApp(App[None]):
         self._completions: dict[date, DateCompletions] = {}
         self._queue: tuple[date, list[FailedQueueItem]] | None = None
         self._now: datetime | None = None
-        self._loaded_at: float | None = None
-        self._next_refresh: object | None = None
+        self._revisions: RevisionsView | None = None
+        self._panes = {
+            "completions": PaneState("#completions", "completions"),
+            "revisions": PaneState("#revisions", "revisions"),
+        }
 
     # --- layout --------------------------------------------------------------------------------
 
@@ -110,15 +142,15 @@ class OrchwatchApp(App[None]):
             yield OverviewStrip(id="overview")
             yield CompletionGrid(id="grid")
             yield Static(self._legend(), id="legend")
+        with Horizontal(id="lower"), Vertical(id="revisions", classes="pane"):
+            yield ServiceTable(id="services")
         yield Footer()
 
     def _legend(self) -> Text:
         parts: list[Text | str] = []
         for state, glyph in STATE_GLYPH.items():
-            parts += [
-                Text(glyph, style=semantic_style(self, STATE_COLOUR[state], bold=True)),
-                f" {state.value}  ",
-            ]
+            style = semantic_style(self, STATE_COLOUR[state], bold=True)
+            parts += [Text(glyph, style=style), f" {state.value}  "]
         return Text.assemble(*parts)
 
     def on_mount(self) -> None:
@@ -128,24 +160,75 @@ class OrchwatchApp(App[None]):
         status.pipeline = self.config.pipeline_name
         status.source = self.sources.description
         self.query_one("#completions").border_title = "Completions"
+        self.query_one("#revisions").border_title = "Cloud Run revisions"
         self.selected_date = self._initial_date or business_date(
             self.sources.clock.now(), self.config.timezone
         )
         self.set_interval(1.0, self._tick_status)
         self.theme_changed_signal.subscribe(self, self._on_theme_changed)
         self.query_one(CompletionGrid).focus()
-        self.refresh_completions()
+        self.refresh_pane("completions")
+        self.refresh_pane("revisions")
 
     def _on_theme_changed(self, _theme: object) -> None:
         self.query_one("#legend", Static).update(self._legend())
         self._render_completions()  # cell texts carry theme colours, so they all change
+        self._render_revisions()
 
     def _tick_status(self) -> None:
-        status = self.query_one(StatusBar)
-        if self._loaded_at is not None:
-            status.age = self._wall() - self._loaded_at
+        loaded = self._panes["completions"].loaded_at
+        if loaded is not None:
+            self.query_one(StatusBar).age = self._wall() - loaded
 
-    # --- data ----------------------------------------------------------------------------------
+    # --- the refresh cycle, shared by every pane ----------------------------------------------
+
+    def refresh_pane(self, group: str) -> None:
+        """Start a pane's refresh now (its scheduled one is superseded)."""
+        pane = self._panes[group]
+        if pane.timer is not None:
+            pane.timer.stop()
+            pane.timer = None
+        if group == "completions":
+            self._fetch_completions(self._wanted_dates(), self.selected_date)
+        elif group == "revisions":
+            self._fetch_revisions()
+
+    def _pane_loaded(self, group: str) -> None:
+        pane = self._panes[group]
+        pane.loaded_at = self._wall()
+        pane.failing = False
+        widget = self.query_one(pane.selector)
+        widget.border_subtitle = ""
+        widget.remove_class("-error")
+        self._show_problems()
+        pane.timer = self.set_timer(self.refresh_seconds, lambda: self.refresh_pane(group))
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """Turn a failed fetch into a visible pane state; the last good data stays on screen."""
+        group = event.worker.group
+        if event.state is not WorkerState.ERROR or group not in self._panes:
+            return
+        pane = self._panes[group]
+        error = event.worker.error
+        widget = self.query_one(pane.selector)
+        widget.add_class("-error")
+        age = (
+            f" · showing data from {int(self._wall() - pane.loaded_at)} s ago"
+            if pane.loaded_at is not None
+            else ""
+        )
+        widget.border_subtitle = (
+            f"⚠ {type(error).__name__}: {error}{age} · retrying in {self.refresh_seconds:g} s"
+        )
+        pane.failing = True
+        self._show_problems()
+        pane.timer = self.set_timer(self.refresh_seconds, lambda: self.refresh_pane(group))
+
+    def _show_problems(self) -> None:
+        failing = [p.label for p in self._panes.values() if p.failing]
+        self.query_one(StatusBar).problem = f"{', '.join(failing)} unavailable" if failing else ""
+
+    # --- completions ---------------------------------------------------------------------------
 
     def _wanted_dates(self) -> list[date]:
         today = business_date(self.sources.clock.now(), self.config.timezone)
@@ -153,13 +236,6 @@ class OrchwatchApp(App[None]):
         if self.selected_date is not None and self.selected_date not in dates:
             dates.append(self.selected_date)
         return dates
-
-    def refresh_completions(self) -> None:
-        """Start a completion refresh now (any scheduled one is superseded)."""
-        if self._next_refresh is not None:
-            self._next_refresh.stop()  # type: ignore[attr-defined]
-            self._next_refresh = None
-        self._fetch_completions(self._wanted_dates(), self.selected_date)
 
     @work(thread=True, exclusive=True, group="completions", exit_on_error=False)
     def _fetch_completions(self, dates: list[date], queue_date: date | None) -> None:
@@ -178,37 +254,11 @@ class OrchwatchApp(App[None]):
         self._completions = fetch.completions
         self._queue = (fetch.queue_date, fetch.queue)
         self._now = fetch.now
-        self._loaded_at = self._wall()
-        self.query_one("#completions").border_subtitle = ""
-        self.query_one("#completions").remove_class("-error")
-        status = self.query_one(StatusBar)
-        status.problem = ""
-        status.age = 0.0
+        self.query_one(StatusBar).age = 0.0
         self._render_completions()
-        self._schedule_refresh()
+        self._pane_loaded("completions")
         if self._exit_after_first_data:
             self.call_after_refresh(self.exit)
-
-    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        """Turn a failed fetch into a visible pane state; the last good data stays on screen."""
-        if event.state is not WorkerState.ERROR or event.worker.group != "completions":
-            return
-        error = event.worker.error
-        pane = self.query_one("#completions")
-        pane.add_class("-error")
-        age = (
-            f" · showing data from {int(self._wall() - self._loaded_at)} s ago"
-            if self._loaded_at is not None
-            else ""
-        )
-        pane.border_subtitle = Text(  # type: ignore[assignment]
-            f"⚠ {type(error).__name__}: {error}{age} · retrying in {self.refresh_seconds:g} s"
-        ).plain
-        self.query_one(StatusBar).problem = "completions unavailable"
-        self._schedule_refresh()
-
-    def _schedule_refresh(self) -> None:
-        self._next_refresh = self.set_timer(self.refresh_seconds, self.refresh_completions)
 
     def _render_completions(self) -> None:
         if self._now is None or self.selected_date is None:
@@ -220,10 +270,8 @@ class OrchwatchApp(App[None]):
         )
         wanted = [*overview_dates, *([day] if day not in overview_dates else [])]
         statuses = reconcile_dates(self.config, self._completions, wanted, now)
-        overview = self.query_one(OverviewStrip)
-        grid = self.query_one(CompletionGrid)
-        overview.show({d: statuses[d] for d in overview_dates}, day)
-        grid.show(statuses[day], now, self.config.timezone)
+        self.query_one(OverviewStrip).show({d: statuses[d] for d in overview_dates}, day)
+        self.query_one(CompletionGrid).show(statuses[day], now, self.config.timezone)
         self.query_one("#completions").border_title = f"Completions · {day:%Y-%m-%d (%a)}"
 
     def watch_selected_date(self, day: date | None) -> None:
@@ -233,7 +281,49 @@ class OrchwatchApp(App[None]):
         if day in self._completions:
             self._render_completions()
         if self._now is not None:
-            self.refresh_completions()
+            self.refresh_pane("completions")
+
+    # --- revisions -----------------------------------------------------------------------------
+
+    @work(thread=True, exclusive=True, group="revisions", exit_on_error=False)
+    def _fetch_revisions(self) -> None:
+        self.sources.advance()
+        self.post_message(RevisionsLoaded(gather_revisions(self.config, self.sources)))
+
+    @on(RevisionsLoaded)
+    def _revisions_loaded(self, message: RevisionsLoaded) -> None:
+        self._revisions = message.view
+        self._render_revisions()
+        self._pane_loaded("revisions")
+
+    def _render_revisions(self) -> None:
+        view = self._revisions
+        if view is None:
+            return
+        self.query_one(ServiceTable).show(view.verdicts, view.missing, view.drift_notes)
+        bad = sum(1 for v in view.verdicts if v.health.value == "bad")
+        self.query_one("#revisions").border_title = (
+            f"Cloud Run revisions · {bad} need attention" if bad else "Cloud Run revisions"
+        )
+
+    @on(CompletionGrid.PhaseHighlighted)
+    def _phase_highlighted(self, message: CompletionGrid.PhaseHighlighted) -> None:
+        try:
+            orchestrator = self.config.phase(message.phase).orchestrator
+        except KeyError:
+            return
+        self.query_one(ServiceTable).highlight(orchestrator)
+        self._render_revisions()
+
+    @on(ServiceTable.ServiceChosen)
+    def _service_chosen(self, message: ServiceTable.ServiceChosen) -> None:
+        if self._revisions is None:
+            return
+        verdict = next((v for v in self._revisions.verdicts if v.service == message.service), None)
+        if verdict is None:
+            self.notify(f"{message.service} is not in Cloud Run", severity="warning")
+            return
+        self.push_screen(RevisionHistoryScreen(verdict, self._revisions.now, self.config.timezone))
 
     # --- actions -------------------------------------------------------------------------------
 
@@ -265,7 +355,8 @@ class OrchwatchApp(App[None]):
 
     def action_refresh(self) -> None:
         """Refresh every pane now."""
-        self.refresh_completions()
+        for group in self._panes:
+            self.refresh_pane(group)
         self.notify("Refreshing…", timeout=1.5)
 
     def action_help(self) -> None:
@@ -300,4 +391,11 @@ class OrchwatchApp(App[None]):
         yield SystemCommand("Previous date", "Select the day before", self.action_previous_date)
         yield SystemCommand("Next date", "Select the day after", self.action_next_date)
         yield SystemCommand("Refresh now", "Re-read every source", self.action_refresh)
+        yield SystemCommand(
+            "Revisions", "Focus the Cloud Run revisions pane", self.action_focus_revisions
+        )
         yield SystemCommand("Help", "Keys and legend", self.action_help)
+
+    def action_focus_revisions(self) -> None:
+        """Move the focus to the revisions pane."""
+        self.query_one(ServiceTable).focus()

@@ -75,7 +75,7 @@ class CompletionGrid(DataTable[Text]):
         with self.app.batch_update():
             for key, text in contents.items():
                 if self._rendered.get(key) != text:
-                    self.update_cell(key[0], key[1], text)
+                    self.update_cell(key[0], key[1], text, update_width=True)
                     self._rendered[key] = text
 
     def _rebuild(

@@ -1,0 +1,84 @@
+"""Plain-text and JSON renderings of the views, for the headless verbs."""
+
+from __future__ import annotations
+
+import json
+from zoneinfo import ZoneInfo
+
+from orchwatch.analysis.revisions import MARKER_GLYPH, Health, short_name
+from orchwatch.gather import RevisionsView
+from orchwatch.model import Revision
+
+_HEALTH_MARK = {Health.BAD: "✗", Health.WARN: "!", Health.OK: "✓"}
+
+
+def revisions_text(view: RevisionsView, zone: ZoneInfo) -> str:
+    """One line per service (worst first); a failing latest revision adds its reason."""
+    lines = []
+    width = max((len(v.service) for v in view.verdicts), default=0)
+    for verdict in view.verdicts:
+        lines.append(f"{_HEALTH_MARK[verdict.health]} {verdict.service:<{width}}  {verdict.text}")
+        if verdict.reason:
+            lines.append(f"  {' ' * width}  {verdict.reason}")
+        if verdict.service in view.drift_notes and verdict.drift is None:
+            lines.append(f"  {' ' * width}  drift unknown: {view.drift_notes[verdict.service]}")
+    for name in view.missing:
+        lines.append(f"? {name:<{width}}  not found in Cloud Run")
+    if view.drift_off:
+        lines.append(f"drift not checked: {view.drift_off}")
+    lines.append(f"as of {view.now.astimezone(zone):%Y-%m-%d %H:%M %Z}")
+    return "\n".join(lines)
+
+
+def _revision_json(revision: Revision) -> dict[str, object]:
+    return {
+        "name": revision.name,
+        "create_time": revision.create_time.isoformat(),
+        "creator": revision.creator,
+        "commit": revision.commit,
+        "image": revision.image,
+    }
+
+
+def revisions_json(view: RevisionsView, zone: ZoneInfo) -> str:
+    """`{"version": 1, "now", "services": [...], "missing": [...]}`."""
+    services = []
+    for verdict in view.verdicts:
+        services.append(
+            {
+                "service": verdict.service,
+                "health": verdict.health.value,
+                "verdict": verdict.text,
+                "reason": verdict.reason,
+                "serving": short_name(verdict.serving.name) if verdict.serving else None,
+                "latest": short_name(verdict.latest.name) if verdict.latest else None,
+                "drift": None
+                if verdict.drift is None
+                else {
+                    "commits_behind": verdict.drift.commits_behind,
+                    "oldest_undeployed": verdict.drift.oldest_undeployed.isoformat()
+                    if verdict.drift.oldest_undeployed
+                    else None,
+                    "stale": verdict.drift.stale,
+                },
+                "revisions": [
+                    {
+                        **_revision_json(row.revision),
+                        "marker": row.marker.value,
+                        "glyph": MARKER_GLYPH[row.marker],
+                        "traffic_percent": row.percent,
+                        "reason": row.reason,
+                    }
+                    for row in verdict.rows
+                ],
+            }
+        )
+    return json.dumps(
+        {
+            "version": 1,
+            "now": view.now.isoformat(),
+            "services": services,
+            "missing": list(view.missing),
+        },
+        indent=2,
+    )

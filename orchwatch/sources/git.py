@@ -1,0 +1,75 @@
+"""Read the pipeline repo's history with git (for drift markers and deploy previews)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from orchwatch.sources.base import SourceError
+
+
+@dataclass(frozen=True, slots=True)
+class Commit:
+    """One commit of the repo."""
+
+    sha: str
+    when: datetime
+    author: str
+    subject: str
+
+
+def function_paths(repo: Path, folder: Path) -> list[str]:
+    """What a function's package is made of, repo-relative: its folder and the real
+    folders and files its links point into (shared/...)."""
+    paths = {folder.relative_to(repo).as_posix()}
+    for root, dirs, files in os.walk(folder):
+        for name in [*dirs, *files]:
+            path = Path(root) / name
+            if path.is_symlink() and path.exists():
+                try:
+                    paths.add(path.resolve().relative_to(repo.resolve()).as_posix())
+                except ValueError:
+                    continue
+    return sorted(paths)
+
+
+def commits_since(
+    repo: Path, commit: str, paths: Sequence[str], timeout: float = 10.0
+) -> list[Commit]:
+    """Commits after `commit` up to HEAD that touch `paths`, newest first.
+
+    Raises:
+        SourceError: git failed (not a repo, unknown commit...); the message says why.
+    """
+    if not commit or not all(c in "0123456789abcdefABCDEF" for c in commit):
+        raise SourceError(f"not a commit id: {commit!r}")
+    try:
+        result = subprocess.run(
+            [
+                "git",
+                "-C",
+                str(repo),
+                "log",
+                "--format=%H%x09%cI%x09%an%x09%s",
+                f"{commit}..HEAD",
+                "--",
+                *paths,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise SourceError(f"git log failed: {exc}") from None
+    if result.returncode != 0:
+        raise SourceError(f"git log failed: {result.stderr.strip().splitlines()[-1:] or '?'}")
+    commits = []
+    for line in result.stdout.splitlines():
+        sha, when, author, subject = [*line.split("\t", 3), "", "", ""][:4]
+        commits.append(Commit(sha, datetime.fromisoformat(when), author, subject))
+    return commits

@@ -1,0 +1,53 @@
+"""`orchwatch revisions` on the demo: text, JSON and exit codes."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from orchwatch.cli import main
+
+
+def test_text_names_the_stuck_service_first_with_its_reason(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["revisions", "--demo"]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("✗ phase3-to-phase4-orchestrator")
+    assert "serving 00025" in lines[0] and "latest 00026 FAILED" in lines[0]
+    assert "HealthCheckContainerError" in lines[1]
+
+
+def test_json_schema(capsys: pytest.CaptureFixture[str]) -> None:
+    assert (
+        main(
+            [
+                "revisions",
+                "--demo",
+                "--service",
+                "phase2-to-phase3-orchestrator",
+                "--format",
+                "json",
+            ]
+        )
+        == 0
+    )
+    document = json.loads(capsys.readouterr().out)
+    assert document["version"] == 1
+    [service] = document["services"]
+    assert service["service"] == "phase2-to-phase3-orchestrator"
+    assert service["health"] == "ok"
+    assert service["revisions"][0]["marker"] == "serving"
+    assert service["revisions"][0]["traffic_percent"] == 100
+    assert {r["marker"] for r in service["revisions"][1:]} == {"retired"}
+
+
+def test_unknown_service_exits_1(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["revisions", "--demo", "--service", "nope"]) == 1
+    assert "nope  not found in Cloud Run" in capsys.readouterr().out
+
+
+def test_source_option_after_the_verb_and_before(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--demo", "revisions", "--service", "self-heal"]) == 1
+    assert "rolled back from" in capsys.readouterr().out

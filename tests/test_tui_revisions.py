@@ -1,0 +1,89 @@
+"""Pilot tests of the revisions pane, the history and the revision detail."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from tui_helpers import SIZE, make_app, settle, static_text
+
+from orchwatch.config import Config
+from orchwatch.model import ServiceState
+from orchwatch.sources.base import SourceError, Sources
+from orchwatch.tui.screens.revisions import RevisionDetailScreen, RevisionHistoryScreen
+from orchwatch.tui.widgets.completion_grid import CompletionGrid
+from orchwatch.tui.widgets.revisions import ServiceTable
+
+
+def rows(app) -> list[list[str]]:  # type: ignore[no-untyped-def]
+    table = app.query_one(ServiceTable)
+    return [[cell.plain for cell in table.get_row_at(i)] for i in range(table.row_count)]
+
+
+async def test_stuck_service_is_first_with_its_reason_without_a_key(
+    config: Config, demo: Sources
+) -> None:
+    app = make_app(config, demo)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        first = rows(app)[0]
+        assert first[:2] == ["✗", "phase3-to-phase4-orchestrator"]
+        assert first[2].startswith("serving 00025") and "latest 00026 FAILED" in first[2]
+        assert first[3].startswith("HealthCheckContainerError")
+        assert "1 need attention" in str(app.query_one("#revisions").border_title)
+
+
+async def test_history_and_revision_detail(config: Config, demo: Sources) -> None:
+    app = make_app(config, demo)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        table = app.query_one(ServiceTable)
+        table.focus()
+        table.move_cursor(row=0)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, RevisionHistoryScreen)
+        history = app.screen.query_one("#history-table")
+        first, second = history.row_plain(0), history.row_plain(1)
+        assert first[0] == "00026" and first[5] == "✗ failed" and first[6] == ""
+        assert second[0] == "00025" and second[5] == "⚠ stuck" and second[6] == "100%"
+        await pilot.press("enter")  # the failed revision
+        await pilot.pause()
+        assert isinstance(app.screen, RevisionDetailScreen)
+        text = static_text(app.screen)
+        assert "HealthCheckContainerError" in text
+        assert "Differences from the serving revision 00025" in text
+        assert "never took traffic" in text
+        await pilot.press("escape", "escape")
+        await pilot.pause()
+        assert not isinstance(app.screen, (RevisionDetailScreen, RevisionHistoryScreen))
+
+
+async def test_selecting_a_phase_highlights_its_orchestrator(config: Config, demo: Sources) -> None:
+    app = make_app(config, demo)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        grid = app.query_one(CompletionGrid)
+        grid.move_cursor(row=3, column=grid.get_column_index("phase2"))
+        await pilot.pause()
+        table = app.query_one(ServiceTable)
+        assert rows(app)[table.cursor_row][1] == "phase2-to-phase3-orchestrator"
+        grid.move_cursor(row=3, column=grid.get_column_index("phase3"))
+        await pilot.pause()
+        assert rows(app)[table.cursor_row][1] == "phase3-to-phase4-orchestrator"
+
+
+class DownRevisions:
+    def fetch_services(self, names: Sequence[str]) -> list[ServiceState]:
+        raise SourceError("PERMISSION_DENIED: run.services.list (needs roles/run.viewer)")
+
+
+async def test_failing_revisions_leave_completions_working(config: Config, demo: Sources) -> None:
+    demo.revisions = DownRevisions()
+    app = make_app(config, demo)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        pane = app.query_one("#revisions")
+        assert pane.has_class("-error")
+        assert "roles/run.viewer" in str(pane.border_subtitle)
+        assert not app.query_one("#completions").has_class("-error")
+        assert app.query_one(CompletionGrid).row_count > 3
