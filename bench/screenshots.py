@@ -19,10 +19,13 @@ SIZE = (160, 45)
 
 
 async def settle(pilot: Pilot[None]) -> None:
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
+    # Panes start one another (the others after the first completion frame): loop until
+    # a round starts no new worker.
+    for _ in range(5):
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+        if not any(w.is_running for w in pilot.app.workers):
+            break
 
 
 async def press(pilot: Pilot[None], *keys: str) -> None:

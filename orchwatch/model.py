@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
+from typing import NamedTuple
 
 
 class RunStatus(StrEnum):
@@ -207,9 +208,12 @@ def _stored_ok(record: CompletionRecord | None) -> bool:
     return record is not None and record.status != RunStatus.FAILED
 
 
-@dataclass(frozen=True, slots=True)
-class BackupRow:
-    """One row of BigQuery `phase_completions`: one processor run."""
+class BackupRow(NamedTuple):
+    """One row of BigQuery `phase_completions`: one processor run.
+
+    A NamedTuple, not a frozen dataclass: the demo and snapshots build tens of
+    thousands, and a frozen dataclass costs ten times as much to construct.
+    """
 
     phase: str
     game_date: date
@@ -320,3 +324,77 @@ class ServiceState:
     revisions: tuple[Revision, ...]
     terminal_condition: Condition | None = None
     uri: str = ""
+
+
+# --- logs --------------------------------------------------------------------------------------
+
+SEVERITIES: tuple[str, ...] = (
+    "DEFAULT",
+    "DEBUG",
+    "INFO",
+    "NOTICE",
+    "WARNING",
+    "ERROR",
+    "CRITICAL",
+    "ALERT",
+    "EMERGENCY",
+)
+"""Cloud Logging severities, least to most severe."""
+
+
+def severity_rank(severity: str) -> int:
+    """A severity's place in `SEVERITIES` (unknown ones rank as DEFAULT)."""
+    try:
+        return SEVERITIES.index(severity.upper())
+    except ValueError:
+        return 0
+
+
+@dataclass(frozen=True, slots=True)
+class LogEntry:
+    """One Cloud Logging entry, reduced to what orchwatch reads."""
+
+    timestamp: datetime
+    severity: str
+    text: str
+    """textPayload, or jsonPayload.message (+ stack_trace); may hold many lines."""
+    service: str = ""
+    revision: str = ""
+    instance: str = ""
+    insert_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class TracebackEvent:
+    """One Python traceback, reassembled from however many entries carried it."""
+
+    exception_type: str
+    message: str
+    frames: tuple[tuple[str, str], ...]
+    """(file, function) of the final traceback's frames, outermost first."""
+    text: str
+    timestamp: datetime
+    service: str
+    revision: str
+    instance: str
+    entry_ids: tuple[str, ...] = ()
+    """insert ids of the entries that carried it (to jump from a line to its group)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorGroup:
+    """Traceback events with one fingerprint."""
+
+    fingerprint: str
+    exception_type: str
+    message: str
+    """The normalised message the group is keyed on."""
+    count: int
+    first_seen: datetime
+    last_seen: datetime
+    services: tuple[str, ...]
+    revisions: tuple[str, ...]
+    sample: str
+    """The latest event's full text."""
+    new_since: str | None = None
+    """The revision this group first appeared after, when the logs cover its creation."""

@@ -23,10 +23,13 @@ def make_app(config: Config, sources: Sources) -> OrchwatchApp:
 
 async def settle(pilot: Pilot[None]) -> None:
     """Wait until every worker has finished and its messages are handled."""
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
+    # Panes start one another (the others after the first completion frame): loop until
+    # a round starts no new worker.
+    for _ in range(5):
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+        if not any(w.is_running for w in pilot.app.workers):
+            break
 
 
 def static_text(screen: Screen[object]) -> str:

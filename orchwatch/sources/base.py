@@ -10,13 +10,20 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import Literal, Protocol
 
 from orchwatch.clock import Clock
-from orchwatch.model import DateCompletions, ExecutionLogRow, FailedQueueItem, ServiceState
+from orchwatch.model import (
+    DateCompletions,
+    ExecutionLogRow,
+    FailedQueueItem,
+    LogEntry,
+    ServiceState,
+)
 
 SourceKind = Literal["demo", "file", "gcp"]
+StreamHealth = Literal["live", "reconnecting", "gap backfilled", "stopped"]
 
 
 class SourceError(Exception):
@@ -62,6 +69,33 @@ class RevisionSource(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class LogBatch:
+    """Entries read from a log stream since a cursor, and the stream's health."""
+
+    entries: list[LogEntry]
+    cursor: int
+    """Pass back to read on from here."""
+    health: StreamHealth
+    notice: str = ""
+    """What the stream said (suppressed entries, rate limits, a backfilled gap)."""
+
+
+class LogSource(Protocol):
+    """Log entries of the watched services."""
+
+    def read_log(self, cursor: int | None, limit: int) -> LogBatch:
+        """Entries after `cursor` (None: the newest `limit`), oldest first.
+
+        Contract: never blocks for long; returns an empty batch when nothing is new.
+        """
+        ...
+
+    def fetch_log(self, since: datetime, services: Sequence[str] | None) -> list[LogEntry]:
+        """Every entry since a time (of the given services), oldest first."""
+        ...
+
+
 class Refreshable(Protocol):
     """A source whose data moves on by itself when polled (the live demo)."""
 
@@ -81,6 +115,7 @@ class Sources:
     completions: CompletionSource
     revisions: RevisionSource | None = None
     """None when the source has no Cloud Run data; the pane says so."""
+    logs: LogSource | None = None
     live: Refreshable | None = None
     """Set for the demo: advanced before every refresh."""
     closers: list[object] = field(default_factory=list)

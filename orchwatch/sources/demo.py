@@ -22,6 +22,7 @@ import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from orchwatch.clock import Clock
@@ -37,6 +38,7 @@ from orchwatch.model import (
     RunStatus,
     TrafficStatus,
 )
+from orchwatch.sources.demo_logs import FIXED_LABEL, DemoLogStream
 from orchwatch.sources.local import LocalStore
 
 DEMO_START = datetime(2026, 2, 1, 11, 30, tzinfo=UTC)
@@ -81,8 +83,7 @@ _PHASE_GAP = timedelta(minutes=15)
 _TRIGGER_DELAY = timedelta(seconds=20)
 
 
-@dataclass(frozen=True, slots=True)
-class Run:
+class Run(NamedTuple):
     """A processor run: a BigQuery row, and (unless the message is lost) a Firestore field."""
 
     at: datetime
@@ -289,14 +290,28 @@ def _queue_item(run: Run, zone: ZoneInfo) -> FailedQueueItem:
     )
 
 
+LOG_HISTORY = timedelta(hours=2)
+"""How much log history the demo has at its start."""
+
+
 class DemoSimulator:
     """Applies the scenario's events to a store as a clock moves past them."""
 
-    def __init__(self, store: LocalStore, events: Sequence[Event], clock: Clock) -> None:
+    def __init__(
+        self,
+        store: LocalStore,
+        events: Sequence[Event],
+        clock: Clock,
+        logs: DemoLogStream | None = None,
+        serving: ServingLookup | None = None,
+    ) -> None:
         self.store = store
         self.clock = clock
+        self.logs = logs
+        self.serving = serving
         self._events = events
         self._next = 0
+        self._logged_until = clock.now() - LOG_HISTORY
         self._lock = threading.Lock()  # panes refresh from several worker threads
 
     def advance(self) -> int:
@@ -309,8 +324,18 @@ class DemoSimulator:
             batch = self._events[self._next : end]
             if batch:
                 apply_events(self.store, batch)
+                if self.serving is not None and any(
+                    isinstance(e, RevisionChanged | ServiceChanged) for e in batch
+                ):
+                    self.serving.invalidate()
             self._next = end
-            return len(batch)
+            written = 0
+            if self.logs is not None and now > self._logged_until:
+                entries = self.logs.between(self._logged_until, now)
+                self.store.insert_log(entries)
+                self._logged_until = now
+                written = len(entries)
+            return len(batch) + written
 
     @property
     def pending(self) -> int:
@@ -325,11 +350,41 @@ def build_demo(
     store = LocalStore(path)
     store.set_meta("scenario", "demo")
     store.set_meta("seed", str(config.demo_seed if seed is None else seed))
-    simulator = DemoSimulator(
-        store, generate_events(config, config.demo_seed if seed is None else seed), clock
-    )
+    scenario_seed = config.demo_seed if seed is None else seed
+    store.log_health = "live"
+    serving = ServingLookup(store)
+    logs = DemoLogStream(scenario_seed, config.services, serving.get)
+    simulator = DemoSimulator(store, generate_events(config, scenario_seed), clock, logs, serving)
     simulator.advance()
     return store, simulator
+
+
+class ServingLookup:
+    """Which revision serves a service, cached until a revision event changes it."""
+
+    def __init__(self, store: LocalStore) -> None:
+        self.store = store
+        self._cache: dict[str, tuple[str, bool]] = {}
+
+    def invalidate(self) -> None:
+        """Forget every answer (a revision or service changed)."""
+        self._cache.clear()
+
+    def get(self, service: str) -> tuple[str, bool]:
+        """(serving revision name, whether it carries the demo's fix)."""
+        if service not in self._cache:
+            self._cache[service] = self._lookup(service)
+        return self._cache[service]
+
+    def _lookup(self, service: str) -> tuple[str, bool]:
+        found = self.store.fetch_services([service])
+        if not found:
+            return f"{service}-00001-dmo", True
+        state = found[0]
+        name = state.traffic[0].revision if state.traffic else state.latest_ready_revision
+        revision = next((r for r in state.revisions if r.name == name), None)
+        fixed = revision is not None and revision.labels.get(FIXED_LABEL) == "true"
+        return name, fixed
 
 
 # --- Cloud Run revision histories ----------------------------------------------------------------

@@ -38,6 +38,7 @@ def build_sources(options: SourceOptions, config: Config, clock: Clock | None = 
             clock=demo_clock,
             completions=store,
             revisions=store,
+            logs=store,
             live=simulator,
             closers=[store],
         )
@@ -49,6 +50,7 @@ def build_sources(options: SourceOptions, config: Config, clock: Clock | None = 
             clock=clock or SystemClock(),
             completions=store,
             revisions=store,
+            logs=store,
             closers=[store],
         )
     project = options.project or config.gcp_project

@@ -30,12 +30,13 @@ from orchwatch.model import (
     DateCompletions,
     ExecutionLogRow,
     FailedQueueItem,
+    LogEntry,
     PhaseDocument,
     Revision,
     ServiceState,
     TrafficStatus,
 )
-from orchwatch.sources.base import SourceError
+from orchwatch.sources.base import LogBatch, SourceError, StreamHealth
 
 SCHEMA_VERSION = 1
 
@@ -74,6 +75,11 @@ CREATE TABLE IF NOT EXISTS cloud_run_revision (
     labels TEXT NOT NULL, image TEXT, env TEXT NOT NULL, conditions TEXT NOT NULL,
     PRIMARY KEY (service, name)
 );
+CREATE TABLE IF NOT EXISTS log_entry (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, timestamp TEXT NOT NULL, severity TEXT NOT NULL,
+    text TEXT NOT NULL, service TEXT, revision TEXT, instance TEXT, insert_id TEXT
+);
+CREATE INDEX IF NOT EXISTS log_entry_by_time ON log_entry (timestamp);
 CREATE TABLE IF NOT EXISTS failed_processor_queue (
     game_date TEXT NOT NULL, processor_name TEXT NOT NULL, status TEXT NOT NULL,
     retry_count INTEGER NOT NULL DEFAULT 0, error_message TEXT,
@@ -128,6 +134,8 @@ class LocalStore:
             SourceError: the file does not exist (with create=False) or is not an orchwatch store.
         """
         self.path = str(path)
+        self.log_health: StreamHealth = "stopped"
+        """A store file is a snapshot: its log stream is stopped. The live demo says "live"."""
         if not create and self.path != ":memory:" and not Path(self.path).is_file():
             raise SourceError(f"{self.path}: no such store file")
         try:
@@ -327,6 +335,50 @@ class LocalStore:
                 ),
             )
 
+    def insert_log(self, entries: Iterable[LogEntry]) -> None:
+        """Append log entries."""
+        with self._transaction() as db:
+            db.executemany(
+                "INSERT INTO log_entry (timestamp, severity, text, service, revision, instance,"
+                " insert_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        to_text(e.timestamp),
+                        e.severity,
+                        e.text,
+                        e.service,
+                        e.revision,
+                        e.instance,
+                        e.insert_id,
+                    )
+                    for e in entries
+                ],
+            )
+
+    def read_log(self, cursor: int | None, limit: int) -> LogBatch:
+        """Entries after `cursor` (None: the newest `limit`), oldest first."""
+        if cursor is None:
+            rows = self._query(
+                "SELECT * FROM (SELECT * FROM log_entry ORDER BY id DESC LIMIT ?) ORDER BY id",
+                (limit,),
+            )
+        else:
+            rows = self._query(
+                "SELECT * FROM log_entry WHERE id > ? ORDER BY id LIMIT ?", (cursor, limit)
+            )
+        entries = [_log_entry(row) for row in rows]
+        last = int(str(rows[-1][0])) if rows else (cursor or 0)
+        return LogBatch(entries, last, self.log_health)
+
+    def fetch_log(self, since: datetime, services: Sequence[str] | None) -> list[LogEntry]:
+        """Every entry since a time (of the given services), oldest first."""
+        sql = "SELECT * FROM log_entry WHERE timestamp >= ?"
+        params: list[object] = [to_text(since)]
+        if services:
+            sql += f" AND service IN ({', '.join('?' * len(services))})"
+            params += list(services)
+        return [_log_entry(row) for row in self._query(sql + " ORDER BY timestamp, id", params)]
+
     def put_revision(self, revision: Revision) -> None:
         """Insert or replace a Cloud Run revision."""
         with self._transaction() as db:
@@ -508,6 +560,19 @@ class LocalStore:
             )
             for at, phase, day, corr, duration, games, status in rows
         ]
+
+
+def _log_entry(row: tuple[object, ...]) -> LogEntry:
+    _, at, severity, text, service, revision, instance, insert_id = row
+    return LogEntry(
+        timestamp=from_text(str(at)) or datetime.min.replace(tzinfo=UTC),
+        severity=str(severity),
+        text=str(text),
+        service=str(service or ""),
+        revision=str(revision or ""),
+        instance=str(instance or ""),
+        insert_id=str(insert_id or ""),
+    )
 
 
 def _condition_json(condition: Condition) -> dict[str, object]:

@@ -167,8 +167,7 @@ class OrchwatchApp(App[None]):
         self.set_interval(1.0, self._tick_status)
         self.theme_changed_signal.subscribe(self, self._on_theme_changed)
         self.query_one(CompletionGrid).focus()
-        self.refresh_pane("completions")
-        self.refresh_pane("revisions")
+        self.refresh_pane("completions")  # the other panes start once it has painted
 
     def _on_theme_changed(self, _theme: object) -> None:
         self.query_one("#legend", Static).update(self._legend())
@@ -255,10 +254,18 @@ class OrchwatchApp(App[None]):
         self._queue = (fetch.queue_date, fetch.queue)
         self._now = fetch.now
         self.query_one(StatusBar).age = 0.0
+        first = self._panes["completions"].loaded_at is None
         self._render_completions()
         self._pane_loaded("completions")
         if self._exit_after_first_data:
             self.call_after_refresh(self.exit)
+        elif first:  # the first frame with data comes first; then the other panes
+            self.call_after_refresh(self._start_other_panes)
+
+    def _start_other_panes(self) -> None:
+        for group in self._panes:
+            if group != "completions":
+                self.refresh_pane(group)
 
     def _render_completions(self) -> None:
         if self._now is None or self.selected_date is None:

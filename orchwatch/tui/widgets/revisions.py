@@ -82,8 +82,9 @@ class ServiceTable(DataTable[Text]):
             self._rendered = {
                 (n, c): t for n, cells in rows.items() for c, t in zip(COLUMNS, cells, strict=True)
             }
-            if cursor_service in order:
-                self.move_cursor(row=order.index(cursor_service), animate=False)
+            keep = self._highlight if self._highlight in order else cursor_service
+            if keep in order:
+                self.move_cursor(row=order.index(keep), animate=False)
             return
         with self.app.batch_update():
             for name, cells in rows.items():

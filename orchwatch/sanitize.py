@@ -1,0 +1,42 @@
+"""Make untrusted text inert for a terminal: no escape sequences, no control characters.
+
+Log payloads are attacker-influenced (a request path, an exception message). Rich
+strips a few control codes but passes ESC through, so `\\x1b]52;c;...\\x07` would
+write the user's clipboard and `\\x1b[2J` would clear the screen. Every C0/C1
+control character except newline becomes a visible stand-in; tabs become spaces.
+Markup is never an issue where the text goes into `rich.text.Text` (never parsed).
+"""
+
+from __future__ import annotations
+
+import re
+
+_C0_PICTURES = {code: chr(0x2400 + code) for code in range(0x20)}  # ␀ ... ␟
+_C0_PICTURES[0x7F] = "␡"
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+MAX_LINE = 4000
+"""Longest line shown; Cloud Logging allows 256 KiB in one entry."""
+
+
+def _picture(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return _C0_PICTURES.get(code) or f"\\x{code:02x}"
+
+
+def inert(text: str) -> str:
+    """Control characters shown as visible stand-ins (␛ for ESC); tabs as 4 spaces;
+    newlines kept."""
+    return _CONTROL.sub(_picture, text.replace("\t", "    "))
+
+
+def inert_line(text: str, limit: int = MAX_LINE) -> str:
+    """One display line: inert, newlines as ⏎, and at most `limit` characters."""
+    line = inert(text).replace("\n", "⏎")
+    if len(line) > limit:
+        return f"{line[:limit]}… (+{len(line) - limit} chars)"
+    return line
+
+
+def decode(data: bytes) -> str:
+    """Bytes from a log file as text; invalid UTF-8 becomes U+FFFD, never an error."""
+    return data.decode("utf-8", errors="replace")

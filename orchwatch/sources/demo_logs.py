@@ -1,0 +1,211 @@
+"""The demo's log stream: INFO noise, and the tracebacks of the story.
+
+Generated lazily, one minute of scenario time at a time, each minute from its own
+seeded generator: any window of the stream is the same whatever was asked before,
+and building the demo costs only the minutes before its start.
+
+- phase3-to-phase4-orchestrator crash-loops on the missing module: two instances
+  print the traceback one line per entry, interleaved, every few minutes, until a
+  revision labelled as fixed serves (the deploy action of the demo);
+- nba-phase3-analytics-processors: a KeyError, the whole traceback in one entry
+  (jsonPayload.message + stack_trace style);
+- auto-backfill-orchestrator: a chained exception, one line per entry;
+- self-heal: an ExceptionGroup, one entry.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Iterator, Sequence
+from datetime import UTC, datetime, timedelta
+
+from orchwatch.model import LogEntry
+
+CRASH_SERVICE = "phase3-to-phase4-orchestrator"
+FIXED_LABEL = "orchwatch-demo-fix"
+PROCESSOR_SERVICES = (
+    "nba-phase2-raw-processors",
+    "nba-phase3-analytics-processors",
+    "nba-phase4-precompute-processors",
+)
+
+CRASH = """Traceback (most recent call last):
+  File "/layers/google.python.pip/pip/lib/python3.11/site-packages/functions_framework/__init__.py", line 385, in _run
+    module = _function_registry.load_function_module(source)
+  File "/workspace/main.py", line 7, in <module>
+    from shared.validation import expected_processors
+  File "/workspace/shared/validation/__init__.py", line 2, in <module>
+    from .phase3_data_quality_check import check_phase3_quality
+ModuleNotFoundError: No module named 'shared.validation.phase3_data_quality_check'"""
+
+KEY_ERROR = """Processing failed for player_game_summary game_date={date}
+Traceback (most recent call last):
+  File "/app/processors/analytics_base.py", line 212, in run
+    rows = self.transform(raw)
+  File "/app/processors/player_game_summary.py", line 88, in transform
+    minutes = record["min"]
+KeyError: 'min'"""
+
+CHAINED = """Traceback (most recent call last):
+  File "/workspace/main.py", line 41, in find_gaps
+    game = schedule[game_id]
+KeyError: '{game}'
+
+During handling of the above exception, another exception occurred:
+
+Traceback (most recent call last):
+  File "/workspace/main.py", line 58, in auto_backfill
+    gaps = find_gaps(game_date)
+  File "/workspace/main.py", line 44, in find_gaps
+    raise RuntimeError(f"game {{game_id}} is final in the schedule but has no box score")
+RuntimeError: game {game} is final in the schedule but has no box score"""
+
+GROUP = """  + Exception Group Traceback (most recent call last):
+  |   File "/workspace/main.py", line 77, in self_heal
+  |     raise ExceptionGroup("{n} retries of p2_bdl_box_scores failed", errors)
+  | ExceptionGroup: {n} retries of p2_bdl_box_scores failed ({n} sub-exceptions)
+  +-+---------------- 1 ----------------
+    | TimeoutError: retry 1 timed out after 30s
+    +---------------- 2 ----------------
+    | ConnectionError: retry 2: connection refused by stats.nba.com
+    +------------------------------------"""
+
+INFO = (
+    "Received completion message for {proc} game_date={date} correlation_id=corr-{id}",
+    "Recorded completion of {proc}; {n}/5 processors complete for {date}",
+    "Wrote {n} rows to nba_analytics.{proc} in 1.{n}s",
+    "Health check OK (pid {n})",
+)
+
+
+def _minute_rng(seed: int, minute: int) -> random.Random:
+    return random.Random(f"{seed}:log:{minute}")
+
+
+class DemoLogStream:
+    """Entries of the demo's services for any window of scenario time."""
+
+    def __init__(
+        self,
+        seed: int,
+        services: Sequence[str],
+        serving_revision: Callable[[str], tuple[str, bool]],
+    ) -> None:
+        """Args:
+        seed: the scenario seed.
+        services: the watched services (they all log INFO noise).
+        serving_revision: service -> (serving revision name, whether it is the fix).
+        """
+        self.seed = seed
+        self.services = tuple(dict.fromkeys([*services, *PROCESSOR_SERVICES]))
+        self.serving_revision = serving_revision
+        self._counter = 0
+
+    def between(self, start: datetime, end: datetime) -> list[LogEntry]:
+        """Entries with start < timestamp <= end, oldest first."""
+        first = int(start.timestamp() // 60)
+        last = int(end.timestamp() // 60)
+        entries = [
+            e
+            for minute in range(first, last + 1)
+            for e in self._minute(minute)
+            if start < e.timestamp <= end
+        ]
+        entries.sort(key=lambda e: e.timestamp)
+        return entries
+
+    def _minute(self, minute: int) -> Iterator[LogEntry]:
+        rng = _minute_rng(self.seed, minute)
+        base = datetime.fromtimestamp(minute * 60, tz=UTC)
+        day = (base - timedelta(hours=5)).date().isoformat()
+        revisions = {s: self.serving_revision(s) for s in self.services}
+        for service in self.services:
+            revision = revisions[service][0]
+            for _ in range(rng.randint(1, 2)):
+                template = rng.choice(INFO)
+                text = template.format(
+                    proc=rng.choice(
+                        (
+                            "player_game_summary",
+                            "team_offense_game_summary",
+                            "upcoming_team_game_context",
+                        )
+                    ),
+                    date=day,
+                    id=f"{rng.getrandbits(32):08x}",
+                    n=rng.randint(1, 5),
+                )
+                severity = "WARNING" if rng.random() < 0.05 else "INFO"
+                yield self._entry(
+                    base + timedelta(seconds=rng.uniform(0, 59)),
+                    severity,
+                    text,
+                    service,
+                    revision,
+                    f"{service[:6]}-i0",
+                )
+        crash_revision, fixed = revisions.get(CRASH_SERVICE, ("", True))
+        if not fixed and CRASH_SERVICE in self.services:
+            for index, instance in enumerate(("00f1a2", "00c7d9")):
+                if (minute + index * 2) % 4 == 0:
+                    at = base + timedelta(seconds=rng.uniform(1, 40))
+                    yield from self._lines(CRASH, at, CRASH_SERVICE, crash_revision, instance)
+                    yield self._entry(
+                        at + timedelta(seconds=1),
+                        "ERROR",
+                        "Container called exit(1).",
+                        CRASH_SERVICE,
+                        crash_revision,
+                        instance,
+                    )
+        if minute % 20 == 7:
+            yield self._entry(
+                base + timedelta(seconds=rng.uniform(0, 59)),
+                "ERROR",
+                KEY_ERROR.format(date=day),
+                PROCESSOR_SERVICES[1],
+                "nba-phase3-analytics-processors-00112-kdq",
+                "3fa0c1",
+            )
+        if minute % 30 == 11 and "auto-backfill-orchestrator" in self.services:
+            text = CHAINED.format(game="0022500644")
+            service = "auto-backfill-orchestrator"
+            yield from self._lines(
+                text,
+                base + timedelta(seconds=rng.uniform(0, 50)),
+                service,
+                revisions[service][0],
+                "9b1e77",
+            )
+        if minute % 45 == 23 and "self-heal" in self.services:
+            yield self._entry(
+                base + timedelta(seconds=rng.uniform(0, 59)),
+                "ERROR",
+                GROUP.format(n=2),
+                "self-heal",
+                revisions["self-heal"][0],
+                "51de0a",
+            )
+
+    def _lines(
+        self, text: str, at: datetime, service: str, revision: str, instance: str
+    ) -> Iterator[LogEntry]:
+        for offset, line in enumerate(text.splitlines()):
+            yield self._entry(
+                at + timedelta(milliseconds=3 * offset), "ERROR", line, service, revision, instance
+            )
+
+    def _entry(
+        self, at: datetime, severity: str, text: str, service: str, revision: str, instance: str
+    ) -> LogEntry:
+        self._counter += 1
+        stamp = int(at.timestamp() * 1000)
+        return LogEntry(
+            at,
+            severity,
+            text,
+            service,
+            revision,
+            instance,
+            f"{stamp:x}{instance[-2:]}{self._counter % 4096:03x}",
+        )
