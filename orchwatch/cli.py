@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from collections.abc import Callable, Sequence
+from datetime import timedelta
 from pathlib import Path
 
 from orchwatch import __version__
@@ -94,6 +96,27 @@ def build_parser() -> argparse.ArgumentParser:
     revisions.add_argument("--format", choices=("text", "json"), default="text")
     revisions.set_defaults(command=run_revisions)
 
+    errors = verbs.add_parser(
+        "errors",
+        help="traceback groups from the logs (or a gcloud logging read file)",
+        description="Reassemble split tracebacks and group them by fingerprint.",
+    )
+    _source_options(errors, suppress=True)
+    errors.add_argument("--since", default="1h", help="how far back: 90s, 30m, 1h, 2d (default 1h)")
+    errors.add_argument(
+        "--service", action="append", metavar="S", help="only this service (repeatable)"
+    )
+    errors.add_argument(
+        "--from-file",
+        metavar="FILE",
+        help="what `gcloud logging read --format=json` printed (or JSON lines); - for stdin",
+    )
+    errors.add_argument("--format", choices=("text", "json"), default="text")
+    errors.add_argument(
+        "--samples", action="store_true", help="text format: print each group's sample"
+    )
+    errors.set_defaults(command=run_errors)
+
     demo_repo = verbs.add_parser(
         "demo-repo", help="write the demo pipeline repo (with its incidents) to PATH"
     )
@@ -143,6 +166,46 @@ def run_revisions(args: argparse.Namespace) -> int:
         print(revisions_text(view, config.timezone))
     behind = any(serving_behind(v) for v in view.verdicts)
     return EXIT_FOUND if behind or view.missing else EXIT_OK
+
+
+def parse_duration(text: str) -> timedelta:
+    """`90s`, `30m`, `1h`, `2d` as a timedelta.
+
+    Raises:
+        UsageError: with what is accepted.
+    """
+    match = re.fullmatch(r"\s*(\d+)\s*([smhd])\s*", text)
+    if not match:
+        raise UsageError(f"--since {text!r}: expected a number and a unit, like 90s, 30m, 1h or 2d")
+    unit = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}[match[2]]
+    return timedelta(**{unit: int(match[1])})
+
+
+def run_errors(args: argparse.Namespace) -> int:
+    """`orchwatch errors`: exit 0 (informational; the groups are the answer)."""
+    from orchwatch.gather import gather_errors
+    from orchwatch.render import errors_json, errors_text
+
+    since = parse_duration(args.since)
+    config = _load_config(args)
+    if args.from_file:
+        from orchwatch.sources.logfile import read_log_file
+
+        try:
+            log = read_log_file(args.from_file)
+        except OSError as exc:
+            raise UsageError(f"--from-file {args.from_file}: {exc.strerror or exc}") from None
+        view = gather_errors(
+            config, None, since, args.service, log.entries, log.skipped, args.from_file
+        )
+    else:
+        sources = build_sources(_options(args), config)
+        view = gather_errors(config, sources, since, args.service)
+    if args.format == "json":
+        print(errors_json(view))
+    else:
+        print(errors_text(view, config.timezone, samples=args.samples))
+    return EXIT_OK
 
 
 def run_demo_repo(args: argparse.Namespace) -> int:

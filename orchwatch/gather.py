@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from orchwatch.analysis.revisions import (
     Drift,
@@ -18,8 +18,9 @@ from orchwatch.analysis.revisions import (
     service_verdict,
     worst_first,
 )
+from orchwatch.analysis.tracebacks import group_entries
 from orchwatch.config import Config
-from orchwatch.model import ServiceState
+from orchwatch.model import ErrorGroup, LogEntry, Revision, ServiceState
 from orchwatch.sources.base import SourceError, Sources
 from orchwatch.sources.git import commits_since, function_paths
 
@@ -99,3 +100,43 @@ def serving_behind(verdict: ServiceVerdict) -> bool:
     if verdict.serving is None or verdict.latest is None:
         return True
     return verdict.serving.name != verdict.latest.name
+
+
+@dataclass(frozen=True)
+class ErrorsView:
+    """Traceback groups of a window of logs."""
+
+    groups: tuple[ErrorGroup, ...]
+    entries: int
+    skipped: int = 0
+    """Malformed records skipped while reading a file."""
+    source: str = ""
+
+
+def gather_errors(
+    config: Config,
+    sources: Sources | None,
+    since: timedelta,
+    services: Sequence[str] | None = None,
+    entries: Sequence[LogEntry] | None = None,
+    skipped: int = 0,
+    source: str = "",
+) -> ErrorsView:
+    """Group the tracebacks of `entries` (a file) or of the sources' logs since `since`.
+
+    Raises:
+        SourceError: the source has no logs or cannot be read.
+    """
+    revisions: dict[str, list[Revision]] = {}
+    if entries is None:
+        if sources is None or sources.logs is None:
+            raise SourceError("this source has no logs")
+        entries = sources.logs.fetch_log(sources.clock.now() - since, services)
+        source = source or sources.description
+        if sources.revisions is not None:
+            watched = sorted({e.service for e in entries if e.service})
+            for state in sources.revisions.fetch_services(watched):
+                revisions[state.name] = list(state.revisions)
+    elif services:
+        entries = [e for e in entries if e.service in services]
+    return ErrorsView(tuple(group_entries(entries, revisions)), len(entries), skipped, source)

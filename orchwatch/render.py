@@ -6,8 +6,9 @@ import json
 from zoneinfo import ZoneInfo
 
 from orchwatch.analysis.revisions import MARKER_GLYPH, Health, short_name
-from orchwatch.gather import RevisionsView
+from orchwatch.gather import ErrorsView, RevisionsView
 from orchwatch.model import Revision
+from orchwatch.sanitize import inert, inert_line
 
 _HEALTH_MARK = {Health.BAD: "✗", Health.WARN: "!", Health.OK: "✓"}
 
@@ -79,6 +80,57 @@ def revisions_json(view: RevisionsView, zone: ZoneInfo) -> str:
             "now": view.now.isoformat(),
             "services": services,
             "missing": list(view.missing),
+        },
+        indent=2,
+    )
+
+
+def errors_text(view: ErrorsView, zone: ZoneInfo, samples: bool = False) -> str:
+    """One block per group, most recently active and most frequent first; log text inert."""
+    lines = []
+    for group in view.groups:
+        first = group.first_seen.astimezone(zone).strftime("%m-%d %H:%M")
+        last = group.last_seen.astimezone(zone).strftime("%m-%d %H:%M")
+        new = f" · new since {short_name(group.new_since)}" if group.new_since else ""
+        lines.append(
+            f"{inert_line(group.exception_type)} ×{group.count}  "
+            f"{inert_line(', '.join(group.services))}  last {last} (first {first}){new}"
+        )
+        lines.append(f"    {inert_line(group.message, 300)}")
+        lines.append(
+            f"    fingerprint {group.fingerprint} · revisions "
+            f"{inert_line(', '.join(short_name(r) for r in group.revisions))}"
+        )
+        if samples:
+            lines.extend(f"      {line}" for line in inert(group.sample).splitlines())
+    skipped = f", {view.skipped} malformed records skipped" if view.skipped else ""
+    lines.append(f"{len(view.groups)} groups from {view.entries} entries{skipped}")
+    return "\n".join(lines)
+
+
+def errors_json(view: ErrorsView) -> str:
+    """`{"version": 1, "groups": [{fingerprint, exception_type, message, count, first_seen,
+    last_seen, services, revisions, sample}]}` (JSON escapes control characters)."""
+    return json.dumps(
+        {
+            "version": 1,
+            "groups": [
+                {
+                    "fingerprint": g.fingerprint,
+                    "exception_type": g.exception_type,
+                    "message": g.message,
+                    "count": g.count,
+                    "first_seen": g.first_seen.isoformat(),
+                    "last_seen": g.last_seen.isoformat(),
+                    "services": list(g.services),
+                    "revisions": list(g.revisions),
+                    "new_since": g.new_since,
+                    "sample": g.sample,
+                }
+                for g in view.groups
+            ],
+            "entries": view.entries,
+            "skipped": view.skipped,
         },
         indent=2,
     )

@@ -251,7 +251,7 @@ _TIME = re.compile(
 )
 _QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
 _HEX = re.compile(r"\b0x[0-9a-f]+\b|\b(?=[0-9a-f]*\d)[0-9a-f]{8,}\b", re.I)
-_NUMBER = re.compile(r"\b\d+(?:\.\d+)?\b")
+_NUMBER = re.compile(r"(?<![A-Za-z0-9_.])\d+(?:\.\d+)?")  # "30.5s" -> "<n>s", not phase3
 _KEEPS_NAMES = ("ModuleNotFoundError", "ImportError")
 
 

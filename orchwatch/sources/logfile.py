@@ -108,7 +108,10 @@ def parse_log_text(text: str) -> LogFile:
         if not line or line in ("[", "]"):
             continue
         try:
-            raws_lines.append(_ONE.decode(line))
+            if line.startswith("["):  # an array on one line, then other records
+                raws_lines.extend(_ARRAY.decode(line))
+            else:
+                raws_lines.append(_ONE.decode(line))
         except (msgspec.DecodeError, msgspec.ValidationError):
             skipped += 1
     entries, bad = _convert(raws_lines)
