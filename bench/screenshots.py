@@ -19,13 +19,21 @@ SIZE = (160, 45)
 
 
 async def settle(pilot: Pilot[None]) -> None:
-    # Panes start one another (the others after the first completion frame): loop until
-    # a round starts no new worker.
-    for _ in range(5):
+    # Panes start one another (completions, then revisions, then logs): wait until every
+    # pane has answered once and no worker is left running.
+    for _ in range(100):
         await pilot.app.workers.wait_for_complete()
         await pilot.pause()
-        if not any(w.is_running for w in pilot.app.workers):
+        ready = getattr(pilot.app, "panes_ready", True)
+        if ready and not any(w.is_running for w in pilot.app.workers):
             break
+    # A table's last layout can land after the frame that painted it: repaint every
+    # widget once more, so a screenshot shows the state the widgets hold.
+    for screen in pilot.app.screen_stack:
+        screen.refresh(layout=True)
+        for widget in screen.walk_children():
+            widget.refresh()
+    await pilot.pause()
 
 
 async def press(pilot: Pilot[None], *keys: str) -> None:
@@ -50,13 +58,17 @@ SHOTS: dict[str, Callable[[Pilot[None]], Awaitable[None]]] = {
     "help": lambda pilot: press(pilot, "question_mark"),
     "revision-history": lambda pilot: focus_revisions_and(pilot, "enter"),
     "revision-detail": lambda pilot: focus_revisions_and(pilot, "enter", "enter"),
+    "log-tail-search": lambda pilot: press(pilot, "3", "l", "slash", *"ModuleNotFound", "enter"),
+    "traceback-sample": lambda pilot: press(pilot, "3", "enter"),
 }
 
 
 async def shoot(name: str, action: Callable[[Pilot[None]], Awaitable[None]]) -> Path:
     config = load_config(None)
     sources = build_sources(SourceOptions(demo=True), config, clock=FrozenClock(DEMO_START))
-    app = OrchwatchApp(config, sources, refresh_seconds=3600, wall=lambda: 0.0)
+    app = OrchwatchApp(
+        config, sources, refresh_seconds=3600, log_poll_seconds=3600, wall=lambda: 0.0
+    )
     async with app.run_test(size=SIZE) as pilot:
         await action(pilot)
         path = app.save_screenshot(filename=f"{name}.svg", path=str(OUT))

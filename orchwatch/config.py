@@ -83,6 +83,7 @@ class RepoTable(_Table, kw_only=True):
 
 class UiTable(_Table, kw_only=True):
     refresh_seconds: float = 10.0
+    log_capacity: int = 20000
     overview_days: int = 14
     theme: str = "textual-dark"
 
@@ -149,6 +150,7 @@ class Config:
     completion_table: str
     repo_path: Path | None
     refresh_seconds: float
+    log_capacity: int
     overview_days: int
     theme: str
     demo_seed: int
@@ -365,6 +367,8 @@ def _build(table: ConfigFile, path: Path | None, display: Path | str) -> Config:
         )
     if table.ui.refresh_seconds <= 0:
         raise ConfigError(display, "ui.refresh_seconds", "expected a number greater than 0")
+    if not 100 <= table.ui.log_capacity <= 1_000_000:
+        raise ConfigError(display, "ui.log_capacity", "expected an integer from 100 to 1000000")
     if not 1 <= table.ui.overview_days <= 366:
         raise ConfigError(display, "ui.overview_days", "expected an integer from 1 to 366")
     if table.demo.speed <= 0:
@@ -383,6 +387,7 @@ def _build(table: ConfigFile, path: Path | None, display: Path | str) -> Config:
         completion_table=table.gcp.completion_table,
         repo_path=repo,
         refresh_seconds=table.ui.refresh_seconds,
+        log_capacity=table.ui.log_capacity,
         overview_days=table.ui.overview_days,
         theme=table.ui.theme,
         demo_seed=table.demo.seed,

@@ -19,55 +19,55 @@ def run_with(tmp_path: Path, text: str, capsys: pytest.CaptureFixture[str]) -> t
     return code, capsys.readouterr().err
 
 
-@pytest.mark.parametrize(
-    ("name", "text", "expected"),
-    [
-        ("syntax error", "[pipeline\nname = 1", "is not valid TOML"),
-        (
-            "unknown key",
-            GOOD.replace("[ui]\n", "[ui]\nrefresh_secs = 3\n"),
-            "key `ui.refresh_secs`: unknown key; "
-            "expected one of: refresh_seconds, overview_days, theme",
+BAD_CONFIGS = [
+    ("syntax error", "[pipeline\nname = 1", "is not valid TOML"),
+    (
+        "unknown key",
+        GOOD.replace("[ui]\n", "[ui]\nrefresh_secs = 3\n"),
+        "key `ui.refresh_secs`: unknown key; "
+        "expected one of: refresh_seconds, log_capacity, overview_days, theme",
+    ),
+    (
+        "unknown key in a processor",
+        GOOD.replace(
+            '{ name = "p2_bdl_box_scores" }', '{ name = "p2_bdl_box_scores", requird = false }'
         ),
-        (
-            "unknown key in a processor",
-            GOOD.replace(
-                '{ name = "p2_bdl_box_scores" }', '{ name = "p2_bdl_box_scores", requird = false }'
-            ),
-            "key `phases[0].processors[0].requird`: unknown key; expected one of: name, required",
-        ),
-        (
-            "wrong type",
-            GOOD.replace("refresh_seconds = 10", 'refresh_seconds = "ten"'),
-            "key `ui.refresh_seconds`: expected a number, got str",
-        ),
-        (
-            "missing required value",
-            GOOD.replace('  { name = "player_game_summary" },', "  { required = true },"),
-            "key `phases[1].processors[0].name`: is required but missing",
-        ),
-        (
-            "unknown phase referenced",
-            GOOD.replace('next_phase = "phase4"', 'next_phase = "phase9"'),
-            "key `phases[1].next_phase`: unknown phase `phase9`; expected one of: phase2, phase3",
-        ),
-        (
-            "bad time of day",
-            GOOD.replace('due_after = "08:00"', 'due_after = "8am"'),
-            'key `phases[0].due_after`: expected a time of day "HH:MM"',
-        ),
-        (
-            "bad timezone",
-            GOOD.replace("America/New_York", "Mars/Olympus"),
-            "key `pipeline.timezone`: expected an IANA time zone",
-        ),
-        (
-            "duplicate processor",
-            GOOD.replace('{ name = "p2_odds_game_lines" }', '{ name = "p2_bdl_box_scores" }'),
-            "key `phases[0].processors[1].name`: processor `p2_bdl_box_scores` is listed twice",
-        ),
-    ],
-)
+        "key `phases[0].processors[0].requird`: unknown key; expected one of: name, required",
+    ),
+    (
+        "wrong type",
+        GOOD.replace("refresh_seconds = 10", 'refresh_seconds = "ten"'),
+        "key `ui.refresh_seconds`: expected a number, got str",
+    ),
+    (
+        "missing required value",
+        GOOD.replace('  { name = "player_game_summary" },', "  { required = true },"),
+        "key `phases[1].processors[0].name`: is required but missing",
+    ),
+    (
+        "unknown phase referenced",
+        GOOD.replace('next_phase = "phase4"', 'next_phase = "phase9"'),
+        "key `phases[1].next_phase`: unknown phase `phase9`; expected one of: phase2, phase3",
+    ),
+    (
+        "bad time of day",
+        GOOD.replace('due_after = "08:00"', 'due_after = "8am"'),
+        'key `phases[0].due_after`: expected a time of day "HH:MM"',
+    ),
+    (
+        "bad timezone",
+        GOOD.replace("America/New_York", "Mars/Olympus"),
+        "key `pipeline.timezone`: expected an IANA time zone",
+    ),
+    (
+        "duplicate processor",
+        GOOD.replace('{ name = "p2_odds_game_lines" }', '{ name = "p2_bdl_box_scores" }'),
+        "key `phases[0].processors[1].name`: processor `p2_bdl_box_scores` is listed twice",
+    ),
+]
+
+
+@pytest.mark.parametrize(("name", "text", "expected"), BAD_CONFIGS, ids=[c[0] for c in BAD_CONFIGS])
 def test_bad_config_names_file_key_and_expectation(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str, text: str, expected: str
 ) -> None:

@@ -56,3 +56,21 @@ def test_revision_detail(snap_compare, config: Config, demo: Sources) -> None:  
         await pilot.pause()
 
     assert snap_compare(make_app(config, demo), terminal_size=SIZE, run_before=open_detail)
+
+
+def test_log_tail_with_search(snap_compare, config: Config, demo: Sources) -> None:  # type: ignore[no-untyped-def]
+    async def search(pilot) -> None:  # type: ignore[no-untyped-def]
+        await settle(pilot)
+        await pilot.press("3", "l", "slash", *"ModuleNotFound", "enter")
+        await pilot.pause()
+
+    assert snap_compare(make_app(config, demo), terminal_size=SIZE, run_before=search)
+
+
+def test_traceback_sample(snap_compare, config: Config, demo: Sources) -> None:  # type: ignore[no-untyped-def]
+    async def open_sample(pilot) -> None:  # type: ignore[no-untyped-def]
+        await settle(pilot)
+        await pilot.press("3", "enter")
+        await pilot.pause()
+
+    assert snap_compare(make_app(config, demo), terminal_size=SIZE, run_before=open_sample)

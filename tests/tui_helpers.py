@@ -18,18 +18,28 @@ SIZE = (160, 45)
 
 def make_app(config: Config, sources: Sources) -> OrchwatchApp:
     """An app with a frozen wall clock and no periodic refresh during the test."""
-    return OrchwatchApp(config, sources, refresh_seconds=3600, wall=lambda: 0.0)
+    return OrchwatchApp(
+        config, sources, refresh_seconds=3600, log_poll_seconds=3600, wall=lambda: 0.0
+    )
 
 
 async def settle(pilot: Pilot[None]) -> None:
     """Wait until every worker has finished and its messages are handled."""
-    # Panes start one another (the others after the first completion frame): loop until
-    # a round starts no new worker.
-    for _ in range(5):
+    # Panes start one another (completions, then revisions, then logs): wait until every
+    # pane has answered once and no worker is left running.
+    for _ in range(100):
         await pilot.app.workers.wait_for_complete()
         await pilot.pause()
-        if not any(w.is_running for w in pilot.app.workers):
+        ready = getattr(pilot.app, "panes_ready", True)
+        if ready and not any(w.is_running for w in pilot.app.workers):
             break
+    # A table's last layout can land after the frame that painted it: repaint every
+    # widget once more, so a screenshot shows the state the widgets hold.
+    for screen in pilot.app.screen_stack:
+        screen.refresh(layout=True)
+        for widget in screen.walk_children():
+            widget.refresh()
+    await pilot.pause()
 
 
 def static_text(screen: Screen[object]) -> str:

@@ -95,6 +95,12 @@ class Reassembler:
             return []
         return self._release(self._high_water - self.window)
 
+    def tick(self, now: datetime) -> list[TracebackEvent]:
+        """The stream is quiet up to `now`: release late lines and close idle events."""
+        if self._high_water is None or now > self._high_water:
+            self._high_water = now
+        return self._release(self._high_water - self.window)
+
     def flush(self) -> list[TracebackEvent]:
         """Process everything pending and close every open event."""
         events = self._release(None)

@@ -8,6 +8,7 @@ the error and the age of the last good data; the other panes keep working.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -26,17 +27,20 @@ from textual.widgets import Footer, Static
 from textual.worker import Worker, WorkerState
 
 from orchwatch.analysis.completion import business_date, date_range, reconcile_dates
+from orchwatch.analysis.tracebacks import Grouper, Reassembler, fingerprint
 from orchwatch.config import Config
 from orchwatch.gather import RevisionsView, gather_revisions
 from orchwatch.glyphs import STATE_COLOUR, STATE_GLYPH
-from orchwatch.model import DateCompletions, FailedQueueItem
-from orchwatch.sources.base import Sources
+from orchwatch.model import DateCompletions, ErrorGroup, FailedQueueItem, LogEntry, Revision
+from orchwatch.sources.base import LogBatch, Sources
 from orchwatch.tui.screens.completion_detail import CellDetailScreen, PhaseDetailScreen
 from orchwatch.tui.screens.goto_date import GotoDateScreen
 from orchwatch.tui.screens.help import HelpScreen
 from orchwatch.tui.screens.revisions import RevisionHistoryScreen
+from orchwatch.tui.screens.traceback import TracebackScreen
 from orchwatch.tui.styles import semantic_style
 from orchwatch.tui.widgets.completion_grid import CompletionGrid
+from orchwatch.tui.widgets.logs import ErrorGroupTable, LogPane
 from orchwatch.tui.widgets.overview import OverviewStrip
 from orchwatch.tui.widgets.revisions import ServiceTable
 from orchwatch.tui.widgets.status_bar import StatusBar
@@ -57,6 +61,25 @@ class CompletionsLoaded(Message):
 
     def __init__(self, fetch: CompletionFetch) -> None:
         self.fetch = fetch
+        super().__init__()
+
+
+class LogsLoaded(Message):
+    """A log poll finished: new tail lines and the regrouped errors."""
+
+    def __init__(
+        self,
+        entries: list[LogEntry],
+        groups: list[ErrorGroup],
+        links: dict[str, str],
+        batch: LogBatch,
+        now: datetime,
+    ) -> None:
+        self.entries = entries
+        self.groups = groups
+        self.links = links
+        self.batch = batch
+        self.now = now
         super().__init__()
 
 
@@ -91,6 +114,9 @@ class OrchwatchApp(App[None]):
         Binding("t", "today", "Today", id="date.today"),
         Binding("g", "goto_date", "Go to date", id="date.goto"),
         Binding("r", "refresh", "Refresh", id="data.refresh"),
+        Binding("1", "focus_completions", "Completions pane", show=False, id="pane.completions"),
+        Binding("2", "focus_revisions", "Revisions pane", show=False, id="pane.revisions"),
+        Binding("3", "focus_logs", "Logs pane", show=False, id="pane.logs"),
         Binding("question_mark", "help", "Help", key_display="?", id="app.help"),
         Binding("ctrl+t", "change_theme", "Theme", show=False, id="app.theme"),
         Binding("q", "quit", "Quit", id="app.quit"),
@@ -104,6 +130,7 @@ class OrchwatchApp(App[None]):
         sources: Sources,
         *,
         refresh_seconds: float | None = None,
+        log_poll_seconds: float = 1.0,
         wall: Callable[[], float] = time.monotonic,
         initial_date: date | None = None,
         exit_after_first_data: bool = False,
@@ -114,6 +141,7 @@ class OrchwatchApp(App[None]):
             config: the validated configuration.
             sources: where every pane reads from.
             refresh_seconds: poll interval (default: the config's).
+            log_poll_seconds: how often the log tail polls its source.
             wall: a monotonic clock for data ages; tests freeze it.
             initial_date: the date to open on (default: today in the pipeline's zone).
             exit_after_first_data: exit once the first data is on screen (benchmarks).
@@ -132,7 +160,20 @@ class OrchwatchApp(App[None]):
         self._panes = {
             "completions": PaneState("#completions", "completions"),
             "revisions": PaneState("#revisions", "revisions"),
+            "logs": PaneState("#logs", "logs"),
         }
+        self.log_poll_seconds = log_poll_seconds
+        self._log_cursor: int | None = None
+        self._log_lock = threading.Lock()  # the reassembler is fed by one worker at a time
+        self._reassembler = Reassembler()
+        self._grouper = Grouper()
+        self._log_start: datetime | None = None
+
+    @property
+    def main(self) -> Screen[object]:
+        """The dashboard screen. `App.query_one` searches the active screen, which is a
+        modal while a detail view is open; refreshes must still find the panes."""
+        return self.screen_stack[0]
 
     # --- layout --------------------------------------------------------------------------------
 
@@ -142,8 +183,10 @@ class OrchwatchApp(App[None]):
             yield OverviewStrip(id="overview")
             yield CompletionGrid(id="grid")
             yield Static(self._legend(), id="legend")
-        with Horizontal(id="lower"), Vertical(id="revisions", classes="pane"):
-            yield ServiceTable(id="services")
+        with Horizontal(id="lower"):
+            with Vertical(id="revisions", classes="pane"):
+                yield ServiceTable(id="services")
+            yield LogPane(self.config.log_capacity, self.config.timezone, id="logs")
         yield Footer()
 
     def _legend(self) -> Text:
@@ -156,30 +199,35 @@ class OrchwatchApp(App[None]):
     def on_mount(self) -> None:
         if self.config.theme in self.available_themes:
             self.theme = self.config.theme
-        status = self.query_one(StatusBar)
+        status = self.main.query_one(StatusBar)
         status.pipeline = self.config.pipeline_name
         status.source = self.sources.description
-        self.query_one("#completions").border_title = "Completions"
-        self.query_one("#revisions").border_title = "Cloud Run revisions"
+        self.main.query_one("#completions").border_title = "Completions"
+        self.main.query_one("#revisions").border_title = "Cloud Run revisions"
         self.selected_date = self._initial_date or business_date(
             self.sources.clock.now(), self.config.timezone
         )
         self.set_interval(1.0, self._tick_status)
         self.theme_changed_signal.subscribe(self, self._on_theme_changed)
-        self.query_one(CompletionGrid).focus()
+        self.main.query_one(CompletionGrid).focus()
         self.refresh_pane("completions")  # the other panes start once it has painted
 
     def _on_theme_changed(self, _theme: object) -> None:
-        self.query_one("#legend", Static).update(self._legend())
+        self.main.query_one("#legend", Static).update(self._legend())
         self._render_completions()  # cell texts carry theme colours, so they all change
         self._render_revisions()
 
     def _tick_status(self) -> None:
         loaded = self._panes["completions"].loaded_at
         if loaded is not None:
-            self.query_one(StatusBar).age = self._wall() - loaded
+            self.main.query_one(StatusBar).age = self._wall() - loaded
 
     # --- the refresh cycle, shared by every pane ----------------------------------------------
+
+    @property
+    def panes_ready(self) -> bool:
+        """Whether every pane has answered once (with data or an error)."""
+        return all(p.loaded_at is not None or p.failing for p in self._panes.values())
 
     def refresh_pane(self, group: str) -> None:
         """Start a pane's refresh now (its scheduled one is superseded)."""
@@ -191,16 +239,19 @@ class OrchwatchApp(App[None]):
             self._fetch_completions(self._wanted_dates(), self.selected_date)
         elif group == "revisions":
             self._fetch_revisions()
+        elif group == "logs":
+            self._fetch_logs(self._log_cursor, self._revisions_by_service())
 
     def _pane_loaded(self, group: str) -> None:
         pane = self._panes[group]
         pane.loaded_at = self._wall()
         pane.failing = False
-        widget = self.query_one(pane.selector)
+        widget = self.main.query_one(pane.selector)
         widget.border_subtitle = ""
         widget.remove_class("-error")
         self._show_problems()
-        pane.timer = self.set_timer(self.refresh_seconds, lambda: self.refresh_pane(group))
+        interval = self.log_poll_seconds if group == "logs" else self.refresh_seconds
+        pane.timer = self.set_timer(interval, lambda: self.refresh_pane(group))
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """Turn a failed fetch into a visible pane state; the last good data stays on screen."""
@@ -209,7 +260,7 @@ class OrchwatchApp(App[None]):
             return
         pane = self._panes[group]
         error = event.worker.error
-        widget = self.query_one(pane.selector)
+        widget = self.main.query_one(pane.selector)
         widget.add_class("-error")
         age = (
             f" · showing data from {int(self._wall() - pane.loaded_at)} s ago"
@@ -221,11 +272,15 @@ class OrchwatchApp(App[None]):
         )
         pane.failing = True
         self._show_problems()
+        if group == "revisions":
+            self._start_logs_once()
         pane.timer = self.set_timer(self.refresh_seconds, lambda: self.refresh_pane(group))
 
     def _show_problems(self) -> None:
         failing = [p.label for p in self._panes.values() if p.failing]
-        self.query_one(StatusBar).problem = f"{', '.join(failing)} unavailable" if failing else ""
+        self.main.query_one(StatusBar).problem = (
+            f"{', '.join(failing)} unavailable" if failing else ""
+        )
 
     # --- completions ---------------------------------------------------------------------------
 
@@ -253,36 +308,37 @@ class OrchwatchApp(App[None]):
         self._completions = fetch.completions
         self._queue = (fetch.queue_date, fetch.queue)
         self._now = fetch.now
-        self.query_one(StatusBar).age = 0.0
+        self.main.query_one(StatusBar).age = 0.0
         first = self._panes["completions"].loaded_at is None
         self._render_completions()
         self._pane_loaded("completions")
         if self._exit_after_first_data:
             self.call_after_refresh(self.exit)
         elif first:  # the first frame with data comes first; then the other panes
-            self.call_after_refresh(self._start_other_panes)
+            self.call_after_refresh(self.refresh_pane, "revisions")
 
-    def _start_other_panes(self) -> None:
-        for group in self._panes:
-            if group != "completions":
-                self.refresh_pane(group)
+    def _start_logs_once(self) -> None:
+        """Logs start after the revisions' first answer, so "new since" can be judged."""
+        logs = self._panes["logs"]
+        if logs.loaded_at is None and logs.timer is None and not logs.failing:
+            self.refresh_pane("logs")
 
     def _render_completions(self) -> None:
         if self._now is None or self.selected_date is None:
             return
         now, day = self._now, self.selected_date
-        self.query_one(StatusBar).set_now(now.astimezone(self.config.timezone))
+        self.main.query_one(StatusBar).set_now(now.astimezone(self.config.timezone))
         overview_dates = date_range(
             business_date(now, self.config.timezone), self.config.overview_days
         )
         wanted = [*overview_dates, *([day] if day not in overview_dates else [])]
         statuses = reconcile_dates(self.config, self._completions, wanted, now)
-        self.query_one(OverviewStrip).show({d: statuses[d] for d in overview_dates}, day)
-        self.query_one(CompletionGrid).show(statuses[day], now, self.config.timezone)
-        self.query_one("#completions").border_title = f"Completions · {day:%Y-%m-%d (%a)}"
+        self.main.query_one(OverviewStrip).show({d: statuses[d] for d in overview_dates}, day)
+        self.main.query_one(CompletionGrid).show(statuses[day], now, self.config.timezone)
+        self.main.query_one("#completions").border_title = f"Completions · {day:%Y-%m-%d (%a)}"
 
     def watch_selected_date(self, day: date | None) -> None:
-        self.query_one(StatusBar).selected = day
+        self.main.query_one(StatusBar).selected = day
         if day is None:
             return
         if day in self._completions:
@@ -302,16 +358,62 @@ class OrchwatchApp(App[None]):
         self._revisions = message.view
         self._render_revisions()
         self._pane_loaded("revisions")
+        self._start_logs_once()
 
     def _render_revisions(self) -> None:
         view = self._revisions
         if view is None:
             return
-        self.query_one(ServiceTable).show(view.verdicts, view.missing, view.drift_notes)
+        self.main.query_one(ServiceTable).show(view.verdicts, view.missing, view.drift_notes)
         bad = sum(1 for v in view.verdicts if v.health.value == "bad")
-        self.query_one("#revisions").border_title = (
+        self.main.query_one("#revisions").border_title = (
             f"Cloud Run revisions · {bad} need attention" if bad else "Cloud Run revisions"
         )
+
+    # --- logs ----------------------------------------------------------------------------------
+
+    def _revisions_by_service(self) -> dict[str, list[Revision]]:
+        if self._revisions is None:
+            return {}
+        return {v.service: [row.revision for row in v.rows] for v in self._revisions.verdicts}
+
+    @work(thread=True, exclusive=True, group="logs", exit_on_error=False)
+    def _fetch_logs(self, cursor: int | None, revisions: dict[str, list[Revision]]) -> None:
+        logs = self.sources.logs
+        if logs is None:
+            raise RuntimeError(f"{self.sources.description} has no logs")
+        self.sources.advance()
+        batch = logs.read_log(cursor, self.config.log_capacity if cursor is None else 5000)
+        now = self.sources.clock.now()
+        with self._log_lock:  # reassembly and grouping run here, off the UI thread
+            if batch.entries and self._log_start is None:
+                self._log_start = batch.entries[0].timestamp
+            events = self._reassembler.feed(batch.entries) + self._reassembler.tick(now)
+            self._grouper.add(events)
+            links = {i: fingerprint(e) for e in events for i in e.entry_ids}
+            groups = self._grouper.groups(revisions, self._log_start)
+        self.post_message(LogsLoaded(batch.entries, groups, links, batch, now))
+
+    @on(LogsLoaded)
+    def _logs_loaded(self, message: LogsLoaded) -> None:
+        self._log_cursor = message.batch.cursor
+        self.main.query_one(LogPane).ingest(
+            message.entries,
+            message.groups,
+            message.links,
+            message.batch.health,
+            message.batch.notice,
+            message.now,
+        )
+        self._pane_loaded("logs")
+
+    @on(ErrorGroupTable.GroupChosen)
+    def _group_chosen(self, message: ErrorGroupTable.GroupChosen) -> None:
+        pane = self.main.query_one(LogPane)
+        group = next((g for g in pane.groups if g.fingerprint == message.fingerprint), None)
+        if group is not None:
+            now = self.sources.clock.now()
+            self.push_screen(TracebackScreen(group, now, self.config.timezone))
 
     @on(CompletionGrid.PhaseHighlighted)
     def _phase_highlighted(self, message: CompletionGrid.PhaseHighlighted) -> None:
@@ -319,7 +421,7 @@ class OrchwatchApp(App[None]):
             orchestrator = self.config.phase(message.phase).orchestrator
         except KeyError:
             return
-        self.query_one(ServiceTable).highlight(orchestrator)
+        self.main.query_one(ServiceTable).highlight(orchestrator)
         self._render_revisions()
 
     @on(ServiceTable.ServiceChosen)
@@ -376,7 +478,7 @@ class OrchwatchApp(App[None]):
 
     @on(CompletionGrid.Chosen)
     def _cell_chosen(self, message: CompletionGrid.Chosen) -> None:
-        grid = self.query_one(CompletionGrid)
+        grid = self.main.query_one(CompletionGrid)
         if grid.status is None or self._now is None:
             return
         phase = grid.status.phase(message.target.phase)
@@ -401,8 +503,18 @@ class OrchwatchApp(App[None]):
         yield SystemCommand(
             "Revisions", "Focus the Cloud Run revisions pane", self.action_focus_revisions
         )
+        yield SystemCommand("Logs", "Focus the log pane (errors and tail)", self.action_focus_logs)
         yield SystemCommand("Help", "Keys and legend", self.action_help)
+
+    def action_focus_completions(self) -> None:
+        """Move the focus to the completion grid."""
+        self.main.query_one(CompletionGrid).focus()
 
     def action_focus_revisions(self) -> None:
         """Move the focus to the revisions pane."""
-        self.query_one(ServiceTable).focus()
+        self.main.query_one(ServiceTable).focus()
+
+    def action_focus_logs(self) -> None:
+        """Move the focus to the log pane."""
+        pane = self.main.query_one(LogPane)
+        pane.query_one(f"#{pane.mode}").focus()

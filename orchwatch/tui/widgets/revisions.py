@@ -8,6 +8,7 @@ from textual.widgets import DataTable
 
 from orchwatch.analysis.revisions import Health, ServiceVerdict
 from orchwatch.tui.styles import semantic_style
+from orchwatch.tui.widgets.wake import wake
 
 COLUMNS = ("health", "service", "verdict", "why")
 HEALTH_GLYPH = {
@@ -38,10 +39,12 @@ class ServiceTable(DataTable[Text]):
         self._highlight: str | None = None
 
     def on_mount(self) -> None:
+        # Fixed widths: a live table whose columns resize as verdicts change is hard to
+        # read, and fixed columns need no measuring pass after each update.
         self.add_column("", key="health", width=1)
-        self.add_column("service", key="service")
-        self.add_column("verdict", key="verdict")
-        self.add_column("why", key="why")
+        self.add_column("service", key="service", width=30)
+        self.add_column("verdict", key="verdict", width=56)
+        self.add_column("why", key="why", width=100)
 
     def show(
         self,
@@ -50,6 +53,7 @@ class ServiceTable(DataTable[Text]):
         drift_notes: dict[str, str] | None = None,
     ) -> None:
         """Show verdicts (already worst first) and the services Cloud Run does not have."""
+        wake(self)
         rows: dict[str, tuple[Text, Text, Text, Text]] = {}
         for verdict in verdicts:
             glyph, colour = HEALTH_GLYPH[verdict.health]

@@ -1,0 +1,481 @@
+"""The log pane: grouped errors, and the raw tail of the stream.
+
+Everything from the logs is data: it goes into `rich.text.Text` (never parsed as
+markup) after `orchwatch.sanitize.inert_line` has made control characters visible.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import deque
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from rich.style import Style
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.geometry import Size
+from textual.message import Message
+from textual.reactive import reactive
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+from textual.widgets import ContentSwitcher, DataTable, Input, Static
+
+from orchwatch.analysis.revisions import age, short_name
+from orchwatch.model import ErrorGroup, LogEntry, severity_rank
+from orchwatch.sanitize import inert_line
+from orchwatch.sources.base import StreamHealth
+from orchwatch.tui.styles import semantic_style
+from orchwatch.tui.widgets.wake import wake
+
+HEALTH_LIGHT: dict[str, tuple[str, str]] = {
+    "live": ("●", "success"),
+    "reconnecting": ("◌", "warning"),
+    "gap backfilled": ("◍", "accent"),
+    "stopped": ("■", "muted"),
+}
+SEVERITY_COLOUR = {
+    "WARNING": "warning",
+    "ERROR": "error",
+    "CRITICAL": "error",
+    "ALERT": "error",
+    "EMERGENCY": "error",
+    "DEBUG": "muted",
+    "DEFAULT": "muted",
+}
+THRESHOLDS = ("DEFAULT", "INFO", "WARNING", "ERROR")
+CONTEXT_LINES = 2
+
+
+class LogView(ScrollView, can_focus=True):
+    """A ring buffer of entries, rendered one visible line at a time.
+
+    Follows the stream unless paused; a severity threshold and a service filter
+    hide lines; a search highlights matches and keeps `CONTEXT_LINES` lines of
+    context around each (the rest are folded away until the search is cleared).
+    """
+
+    DEFAULT_CSS = """
+    LogView { height: 1fr; }
+    LogView > .log-view--cursor { background: $accent 30%; }
+    LogView:focus > .log-view--cursor { background: $accent 60%; }
+    """
+    COMPONENT_CLASSES = {"log-view--cursor"}
+    BINDINGS = [
+        Binding("up", "cursor(-1)", "Up", show=False),
+        Binding("down", "cursor(1)", "Down", show=False),
+        Binding("pageup", "cursor(-20)", "Page up", show=False),
+        Binding("pagedown", "cursor(20)", "Page down", show=False),
+        Binding("home", "cursor_to(0)", "First", show=False),
+        Binding("end", "cursor_to(-1)", "Last", show=False),
+        Binding("enter", "jump", "Its group", id="logs.jump"),
+    ]
+
+    cursor: reactive[int] = reactive(-1)
+
+    class JumpToGroup(Message):
+        """Enter on a line that belongs to a traceback."""
+
+        def __init__(self, insert_id: str) -> None:
+            self.insert_id = insert_id
+            super().__init__()
+
+    def __init__(self, capacity: int, zone: ZoneInfo, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.zone = zone
+        self._entries: deque[LogEntry] = deque(maxlen=capacity)
+        self._dropped = 0
+        """Entries that fell off the front of the ring (so positions stay stable)."""
+        self._visible: list[int] = []
+        """Absolute positions (dropped + index) of the lines on show; -1 marks a fold."""
+        self.following = True
+        self.threshold = "DEFAULT"
+        self.service: str | None = None
+        self.search: re.Pattern[str] | None = None
+        self.unseen = 0
+
+    # --- content -------------------------------------------------------------------------------
+
+    @property
+    def entries(self) -> Sequence[LogEntry]:
+        """The buffered entries, oldest first."""
+        return self._entries
+
+    def append(self, entries: Sequence[LogEntry]) -> None:
+        """Add a batch (one call per frame, however many entries)."""
+        if not entries:
+            return
+        overflow = max(0, len(self._entries) + len(entries) - (self._entries.maxlen or 0))
+        self._entries.extend(entries)
+        self._dropped += overflow
+        if self.search is not None or overflow:
+            self._recompute()
+        else:
+            start = self._dropped + len(self._entries) - len(entries)
+            self._visible.extend(start + i for i, e in enumerate(entries) if self._passes(e))
+            self._resize()
+        if self.following:
+            self.cursor = len(self._visible) - 1
+            self.scroll_end(animate=False)
+        else:
+            self.unseen += len(entries)
+        self.refresh()
+
+    def _passes(self, entry: LogEntry) -> bool:
+        if severity_rank(entry.severity) < severity_rank(self.threshold):
+            return False
+        return self.service is None or entry.service == self.service
+
+    def _recompute(self) -> None:
+        base = self._dropped
+        passing = [base + i for i, e in enumerate(self._entries) if self._passes(e)]
+        if self.search is None:
+            self._visible = passing
+        else:
+            keep: list[int] = []
+            matches = [p for p in passing if self.search.search(self._entries[p - base].text)]
+            index = {p: n for n, p in enumerate(passing)}
+            wanted: set[int] = set()
+            for match in matches:
+                n = index[match]
+                wanted.update(passing[max(0, n - CONTEXT_LINES) : n + CONTEXT_LINES + 1])
+            previous = None
+            for position in sorted(wanted):
+                if previous is not None and index[position] != index[previous] + 1:
+                    keep.append(-1)  # a fold between context blocks
+                keep.append(position)
+                previous = position
+            self._visible = keep
+        self._resize()
+        self.cursor = min(self.cursor, len(self._visible) - 1)
+
+    def _resize(self) -> None:
+        self.virtual_size = Size(self.size.width, len(self._visible))
+
+    def set_filters(
+        self, threshold: str, service: str | None, search: re.Pattern[str] | None
+    ) -> None:
+        """Change what is shown; the buffer is kept."""
+        self.threshold, self.service, self.search = threshold, service, search
+        self._recompute()
+        if self.following:
+            self.cursor = len(self._visible) - 1
+            self.scroll_end(animate=False)
+        self.refresh()
+
+    def set_following(self, following: bool) -> None:
+        """Pause (keep the view still) or follow the stream."""
+        self.following = following
+        if following:
+            self.unseen = 0
+            self.cursor = len(self._visible) - 1
+            self.scroll_end(animate=False)
+
+    def line_text(self, row: int) -> str:
+        """The plain text of a visible row (for tests and copying)."""
+        return self._render_text(self._visible[row]).plain
+
+    @property
+    def visible_count(self) -> int:
+        """Rows on show (including folds)."""
+        return len(self._visible)
+
+    # --- rendering -----------------------------------------------------------------------------
+
+    def _render_text(self, position: int) -> Text:
+        if position < 0:
+            return Text("  ⋯", style="dim")
+        entry = self._entries[position - self._dropped]
+        severity = entry.severity.upper()
+        when = entry.timestamp.astimezone(self.zone).strftime("%H:%M:%S")
+        text = Text(no_wrap=True, overflow="ellipsis")
+        text.append(f"{when} ", style="dim")
+        text.append(
+            f"{severity[:4]:<4} ", style=semantic_style(self.app, SEVERITY_COLOUR.get(severity, ""))
+        )
+        text.append(f"{inert_line(entry.service)[:28]:<28} ", style="bold")
+        body = Text(inert_line(entry.text))
+        if self.search is not None:
+            body.highlight_regex(self.search, style=Style(reverse=True, bold=True))
+        text.append_text(body)
+        return text
+
+    def render_line(self, y: int) -> Strip:
+        scroll_x, scroll_y = self.scroll_offset
+        row = scroll_y + y
+        width = self.size.width
+        if row >= len(self._visible):
+            return Strip.blank(width, self.rich_style)
+        text = self._render_text(self._visible[row])
+        style = self.get_component_rich_style("log-view--cursor") if row == self.cursor else None
+        segments = list(text.render(self.app.console))
+        strip = Strip(segments).crop(scroll_x, scroll_x + width).extend_cell_length(width)
+        return strip.apply_style(style) if style else strip
+
+    def on_resize(self) -> None:
+        self._resize()
+
+    # --- keys ----------------------------------------------------------------------------------
+
+    def watch_cursor(self, _old: int, new: int) -> None:
+        if new >= 0 and not (self.scroll_offset.y <= new < self.scroll_offset.y + self.size.height):
+            self.scroll_to(y=max(0, new - self.size.height + 1), animate=False)
+        self.refresh()
+
+    def action_cursor(self, delta: int) -> None:
+        """Move the cursor; moving up stops following."""
+        if not self._visible:
+            return
+        self.cursor = max(0, min(len(self._visible) - 1, self.cursor + delta))
+        if delta < 0 and self.following:
+            self.set_following(False)
+
+    def action_cursor_to(self, row: int) -> None:
+        """Jump to the first or (-1) the last line."""
+        if self._visible:
+            self.cursor = row % len(self._visible)
+
+    def action_jump(self) -> None:
+        """Ask to show the group of the traceback under the cursor."""
+        if 0 <= self.cursor < len(self._visible) and self._visible[self.cursor] >= 0:
+            entry = self._entries[self._visible[self.cursor] - self._dropped]
+            self.post_message(self.JumpToGroup(entry.insert_id))
+
+
+class ErrorGroupTable(DataTable[Text]):
+    """Grouped exceptions; Enter shows the sample traceback."""
+
+    class GroupChosen(Message):
+        """Enter on a group."""
+
+        def __init__(self, fingerprint: str) -> None:
+            self.fingerprint = fingerprint
+            super().__init__()
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id, cursor_type="row")
+        self._order: tuple[str, ...] = ()
+
+    def on_mount(self) -> None:
+        widths = {
+            "count": 6,
+            "exception": 22,
+            "message": 64,
+            "services": 34,
+            "last": 10,
+            "new since": 9,
+        }
+        for column, width in widths.items():  # fixed: rows do not shift as counts change
+            self.add_column(column, key=column, width=width)
+
+    def show(self, groups: Sequence[ErrorGroup], now: datetime) -> None:
+        """Show groups (already ordered), keeping the cursor on its group."""
+        wake(self)
+        current = (
+            self._order[self.cursor_row]
+            if self._order and self.cursor_row < len(self._order)
+            else None
+        )
+        with self.app.batch_update():
+            self.clear()
+            for group in groups:
+                recent = now - group.last_seen <= timedelta(minutes=15)
+                style = semantic_style(self.app, "error" if recent else "warning", bold=recent)
+                self.add_row(
+                    Text(str(group.count), style=style, justify="right"),
+                    Text(inert_line(group.exception_type, 40), style=style),
+                    Text(inert_line(group.message, 90)),
+                    Text(inert_line(", ".join(group.services), 60)),
+                    Text(f"{age(now - group.last_seen)} ago"),
+                    Text(
+                        short_name(group.new_since) if group.new_since else "",
+                        style=semantic_style(self.app, "accent", bold=True),
+                    ),
+                    key=group.fingerprint,
+                )
+        self._order = tuple(g.fingerprint for g in groups)
+        if current in self._order:
+            self.move_cursor(row=self._order.index(current), animate=False)
+
+    def select(self, fingerprint: str) -> bool:
+        """Move the cursor to a group; False when it is not on show."""
+        if fingerprint not in self._order:
+            return False
+        self.move_cursor(row=self._order.index(fingerprint), animate=False)
+        return True
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        self.post_message(self.GroupChosen(str(event.row_key.value)))
+
+
+class LogPane(Vertical):
+    """Grouped errors and the raw tail, with the stream-health light in the title."""
+
+    BINDINGS = [
+        Binding("e", "show('groups')", "Errors", id="logs.errors"),
+        Binding("l", "show('tail')", "Tail", id="logs.tail"),
+        Binding("space", "pause", "Pause/follow", id="logs.pause"),
+        Binding("slash", "search", "Search", key_display="/", id="logs.search"),
+        Binding("s", "severity", "Severity", id="logs.severity"),
+        Binding("f", "service", "Service", id="logs.service"),
+        Binding("escape", "clear_search", "Clear search", show=False, id="logs.clear"),
+    ]
+
+    health: reactive[StreamHealth] = reactive("stopped")
+
+    def __init__(self, capacity: int, zone: ZoneInfo, *, id: str | None = None) -> None:
+        super().__init__(id=id, classes="pane")
+        self.capacity = capacity
+        self.zone = zone
+        self.groups: list[ErrorGroup] = []
+        self.group_of_entry: dict[str, str] = {}
+        self.notice = ""
+        self._services: list[str] = []
+        self._search_text = ""
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="logs-status")
+        with ContentSwitcher(initial="groups", id="logs-switcher"):
+            yield ErrorGroupTable(id="groups")
+            yield LogView(self.capacity, self.zone, id="tail")
+        yield Input(placeholder="regex; Enter applies, Esc clears", id="logs-search")
+
+    def on_mount(self) -> None:
+        self.query_one("#logs-search", Input).display = False
+        self._update_status()
+
+    @property
+    def view(self) -> LogView:
+        """The tail."""
+        return self.query_one(LogView)
+
+    @property
+    def mode(self) -> str:
+        """ "groups" or "tail"."""
+        return self.query_one(ContentSwitcher).current or "groups"
+
+    def ingest(
+        self,
+        entries: Sequence[LogEntry],
+        groups: Sequence[ErrorGroup],
+        new_links: dict[str, str],
+        health: StreamHealth,
+        notice: str,
+        now: datetime,
+    ) -> None:
+        """One batch from the log worker: tail lines, regrouped errors, stream health."""
+        self.view.append(entries)
+        self.group_of_entry.update(new_links)
+        for entry in entries:
+            if entry.service and entry.service not in self._services:
+                self._services.append(entry.service)
+        self.groups = list(groups)
+        self.query_one(ErrorGroupTable).show(self.groups, now)
+        self.health = health
+        self.notice = notice
+        self._update_status()
+
+    def watch_health(self) -> None:
+        self._update_status()
+
+    def _update_status(self) -> None:
+        if not self.is_mounted:
+            return
+        glyph, colour = HEALTH_LIGHT[self.health]
+        view = self.view
+        parts: list[Text | str | tuple[str, str]] = [
+            Text(f"{glyph} {self.health}", style=semantic_style(self.app, colour, bold=True)),
+            f" · {'errors' if self.mode == 'groups' else 'tail'}",
+            f" · ≥{view.threshold.lower()}" if view.threshold != "DEFAULT" else "",
+            f" · {view.service}" if view.service else "",
+            f" · /{self._search_text}/" if self._search_text else "",
+        ]
+        if not view.following:
+            parts.append(
+                Text(
+                    f" · PAUSED (+{view.unseen} new)",
+                    style=semantic_style(self.app, "warning", bold=True),
+                )
+            )
+        if self.notice:
+            parts.append(Text(f" · {inert_line(self.notice, 120)}", style="dim"))
+        self.query_one("#logs-status", Static).update(Text.assemble(*parts))
+        self.border_title = f"Logs · {len(self.groups)} error groups · {len(view.entries)} lines"
+
+    # --- actions -------------------------------------------------------------------------------
+
+    def action_show(self, mode: str) -> None:
+        """Switch between the grouped errors and the tail."""
+        self.query_one(ContentSwitcher).current = mode
+        self.query_one(f"#{mode}").focus()
+        self._update_status()
+
+    def action_pause(self) -> None:
+        """Pause or resume following the stream."""
+        self.view.set_following(not self.view.following)
+        self._update_status()
+
+    def action_severity(self) -> None:
+        """Cycle the severity threshold: all, info, warning, error."""
+        view = self.view
+        nxt = THRESHOLDS[(THRESHOLDS.index(view.threshold) + 1) % len(THRESHOLDS)]
+        view.set_filters(nxt, view.service, view.search)
+        self._update_status()
+
+    def action_service(self) -> None:
+        """Cycle the service filter through the services seen so far."""
+        view = self.view
+        options: list[str | None] = [None, *sorted(self._services)]
+        nxt = (
+            options[(options.index(view.service) + 1) % len(options)]
+            if view.service in options
+            else None
+        )
+        view.set_filters(view.threshold, nxt, view.search)
+        self._update_status()
+
+    def action_search(self) -> None:
+        """Open the search field (the tail is shown)."""
+        self.action_show("tail")
+        field = self.query_one("#logs-search", Input)
+        field.display = True
+        field.value = self._search_text
+        field.focus()
+
+    def action_clear_search(self) -> None:
+        """Drop the search; every line is shown again."""
+        field = self.query_one("#logs-search", Input)
+        field.display = False
+        self._search_text = ""
+        self.view.set_filters(self.view.threshold, self.view.service, None)
+        self.view.focus()
+        self._update_status()
+
+    @on(Input.Submitted, "#logs-search")
+    def _apply_search(self, event: Input.Submitted) -> None:
+        event.stop()
+        try:
+            pattern = re.compile(event.value, re.IGNORECASE) if event.value else None
+        except re.error as exc:
+            self.app.notify(f"Not a regular expression: {exc}", severity="error", markup=False)
+            return
+        self._search_text = event.value
+        event.input.display = False
+        self.view.set_filters(self.view.threshold, self.view.service, pattern)
+        self.view.focus()
+        self._update_status()
+
+    @on(LogView.JumpToGroup)
+    def _jump(self, event: LogView.JumpToGroup) -> None:
+        event.stop()
+        fingerprint = self.group_of_entry.get(event.insert_id)
+        if fingerprint is None:
+            self.app.notify("This line is not part of a traceback.", timeout=2)
+            return
+        self.action_show("groups")
+        self.query_one(ErrorGroupTable).select(fingerprint)
