@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bench import bench_grid, bench_revisions, bench_validate
+from bench import bench_grid, bench_logs, bench_revisions, bench_validate
 
 
 def main() -> None:
@@ -11,6 +11,8 @@ def main() -> None:
     bench_validate.main()
     print()
     bench_revisions.main()
+    print()
+    bench_logs.main()
 
 
 if __name__ == "__main__":

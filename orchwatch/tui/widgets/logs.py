@@ -337,6 +337,7 @@ class LogPane(Vertical):
         self.notice = ""
         self._services: list[str] = []
         self._search_text = ""
+        self._status_text: Text | None = None
 
     def compose(self) -> ComposeResult:
         yield Static(id="logs-status")
@@ -404,8 +405,13 @@ class LogPane(Vertical):
             )
         if self.notice:
             parts.append(Text(f" · {inert_line(self.notice, 120)}", style="dim"))
-        self.query_one("#logs-status", Static).update(Text.assemble(*parts))
-        self.border_title = f"Logs · {len(self.groups)} error groups · {len(view.entries)} lines"
+        status = Text.assemble(*parts)
+        if status != self._status_text:  # an unchanged line must not cost a relayout
+            self._status_text = status
+            self.query_one("#logs-status", Static).update(status)
+        title = f"Logs · {len(self.groups)} error groups"
+        if self.border_title != title:
+            self.border_title = title
 
     # --- actions -------------------------------------------------------------------------------
 
