@@ -115,6 +115,20 @@ async def populate(days: int = 90, processors: int = 16) -> tuple[float, float]:
     return populate_s, updates_s
 
 
+def daily_end_to_end(runs: int = 5) -> float:
+    """Median seconds for `orchwatch daily --demo` from process start to exit."""
+    samples = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        subprocess.run(
+            [sys.executable, "-m", "orchwatch", "daily", "--demo", "--date", "2026-02-01"],
+            capture_output=True,
+            check=False,
+        )
+        samples.append(time.perf_counter() - start)
+    return median_of(samples)
+
+
 def main() -> None:
     print("foundation (issue 2)")
     report("process start -> first frame with data (--demo, median of 5)", first_frame(), "s", 0.8)
@@ -123,6 +137,11 @@ def main() -> None:
         "grid populate, 90 dates x 16 processors (reconcile+render)", populate_s * 1000, "ms", 300
     )
     report("100 cell updates (reconcile+update_cell+repaint)", updates_s * 1000, "ms", 150)
+    print()
+    print("morning walkthrough (issue 8)")
+    report(
+        "orchwatch daily --demo, process start to exit (median of 5)", daily_end_to_end(), "s", 1.5
+    )
 
 
 if __name__ == "__main__":

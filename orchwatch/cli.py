@@ -117,6 +117,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     errors.set_defaults(command=run_errors)
 
+    daily = verbs.add_parser(
+        "daily",
+        help="the morning walkthrough for a date (default: yesterday)",
+        description="Run the morning checklist; exit 1 when a check fails.",
+    )
+    _source_options(daily, suppress=True)
+    daily.add_argument(
+        "--date",
+        metavar="DATE",
+        default=argparse.SUPPRESS,
+        help="YYYY-MM-DD, yesterday (default), today or -N",
+    )
+    daily.add_argument("--format", choices=("text", "markdown", "json"), default="text")
+    daily.set_defaults(command=run_daily)
+
     demo_repo = verbs.add_parser(
         "demo-repo", help="write the demo pipeline repo (with its incidents) to PATH"
     )
@@ -206,6 +221,36 @@ def run_errors(args: argparse.Namespace) -> int:
     else:
         print(errors_text(view, config.timezone, samples=args.samples))
     return EXIT_OK
+
+
+def run_daily(args: argparse.Namespace) -> int:
+    """`orchwatch daily`: exit 0 when nothing fails, 1 when a check fails."""
+    from orchwatch.analysis.completion import business_date
+    from orchwatch.analysis.daily import CheckStatus, evaluate, overall
+    from orchwatch.dates import parse_date
+    from orchwatch.gather import gather_daily
+    from orchwatch.render import daily_json, daily_markdown, daily_text
+
+    config = _load_config(args)
+    sources = build_sources(_options(args), config)
+    today = business_date(sources.clock.now(), config.timezone)
+    try:
+        day = parse_date(getattr(args, "date", None) or "yesterday", today)
+    except ValueError as exc:
+        raise UsageError(f"--date: {exc}") from None
+    inputs = gather_daily(config, sources, day)
+    results = evaluate(inputs, config.timezone)
+    if args.format == "json":
+        print(daily_json(results, day, inputs.now))
+    elif args.format == "markdown":
+        print(
+            daily_markdown(
+                results, day, inputs.now, config.timezone, config.pipeline_name, sources.description
+            )
+        )
+    else:
+        print(daily_text(results, day, inputs.now, config.timezone, config.pipeline_name))
+    return EXIT_FOUND if overall(results) is CheckStatus.FAIL else EXIT_OK
 
 
 def run_demo_repo(args: argparse.Namespace) -> int:

@@ -99,6 +99,16 @@ class ServicesTable(_Table, kw_only=True):
     drift_max_age_hours: float = 24.0
 
 
+class DailyCheckTable(_Table, kw_only=True):
+    name: str
+    sql: str
+    expect: str
+
+
+class DailyTable(_Table, kw_only=True):
+    checks: list[DailyCheckTable] = []
+
+
 class ConfigFile(_Table, kw_only=True):
     pipeline: PipelineTable = msgspec.field(default_factory=PipelineTable)
     gcp: GcpTable = msgspec.field(default_factory=GcpTable)
@@ -106,6 +116,7 @@ class ConfigFile(_Table, kw_only=True):
     ui: UiTable = msgspec.field(default_factory=UiTable)
     demo: DemoTable = msgspec.field(default_factory=DemoTable)
     services: ServicesTable = msgspec.field(default_factory=ServicesTable)
+    daily: DailyTable = msgspec.field(default_factory=DailyTable)
     phases: list[PhaseTable]
 
 
@@ -159,6 +170,8 @@ class Config:
     service_functions: Mapping[str, str] = field(default_factory=dict)
     """Cloud Run service -> function folder name (for drift and redeploys)."""
     drift_max_age: timedelta = timedelta(hours=24)
+    daily_checks: tuple[tuple[str, str, str], ...] = ()
+    """(name, sql, expectation) of the custom morning checks; `@date` is the date."""
 
     def phase(self, name: str) -> PhaseSpec:
         """The phase called `name`.
@@ -373,6 +386,13 @@ def _build(table: ConfigFile, path: Path | None, display: Path | str) -> Config:
         raise ConfigError(display, "ui.overview_days", "expected an integer from 1 to 366")
     if table.demo.speed <= 0:
         raise ConfigError(display, "demo.speed", "expected a number greater than 0")
+    for i, check in enumerate(table.daily.checks):
+        if not _EXPECTATION.match(check.expect):
+            raise ConfigError(
+                display,
+                f"daily.checks[{i}].expect",
+                f'expected an operator and a number, like "> 0" or "== 0", got "{check.expect}"',
+            )
     repo = Path(table.repo.path).expanduser() if table.repo.path else None
     if repo is not None and path is not None and not repo.is_absolute():
         repo = (path.parent / repo).resolve()
@@ -395,9 +415,11 @@ def _build(table: ConfigFile, path: Path | None, display: Path | str) -> Config:
         extra_services=tuple(table.services.extra),
         service_functions=dict(table.services.functions),
         drift_max_age=timedelta(hours=table.services.drift_max_age_hours),
+        daily_checks=tuple((c.name, c.sql, c.expect) for c in table.daily.checks),
     )
 
 
+_EXPECTATION = re.compile(r"^\s*(==|!=|>=|<=|>|<)\s*-?\d+(?:\.\d+)?\s*$")
 _CLOCK = re.compile(r"^(\d{1,2}):([0-5]\d)$")
 
 

@@ -7,10 +7,13 @@ can never disagree.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta
+from typing import TypeVar
 
+from orchwatch.analysis.completion import reconcile_date
+from orchwatch.analysis.daily import CustomCheckResult, DailyInputs, Fetched
 from orchwatch.analysis.revisions import (
     Drift,
     ServiceVerdict,
@@ -20,9 +23,18 @@ from orchwatch.analysis.revisions import (
 )
 from orchwatch.analysis.tracebacks import group_entries
 from orchwatch.config import Config
-from orchwatch.model import ErrorGroup, LogEntry, Revision, ServiceState
+from orchwatch.model import (
+    DateCompletions,
+    DateStatus,
+    ErrorGroup,
+    LogEntry,
+    Revision,
+    ServiceState,
+)
 from orchwatch.sources.base import SourceError, Sources
 from orchwatch.sources.git import commits_since, function_paths
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -140,3 +152,94 @@ def gather_errors(
     elif services:
         entries = [e for e in entries if e.service in services]
     return ErrorsView(tuple(group_entries(entries, revisions)), len(entries), skipped, source)
+
+
+def _fetch(read: Callable[[], T]) -> Fetched[T]:
+    """Run one source read; a failure becomes the reason the check is unknown."""
+    try:
+        return Fetched(read())
+    except Exception as exc:  # any source failure is a state of its check, never a crash
+        return Fetched(None, f"{type(exc).__name__}: {exc}")
+
+
+def gather_daily(
+    config: Config,
+    sources: Sources,
+    game_date: date,
+    validation: Callable[[], tuple[int, int, list[str]]] | None = None,
+) -> DailyInputs:
+    """Read everything the morning checklist needs for one date; each read may fail alone.
+
+    Args:
+        config: the configuration (phases, orchestrators, custom checks, repo).
+        sources: where to read.
+        game_date: the business date to check.
+        validation: runs the package validator; default: on `[repo] path` when set.
+    """
+    sources.advance()
+    now = sources.clock.now()
+    completions = sources.completions
+
+    def reconcile() -> DateStatus:
+        data = completions.fetch_completions([game_date])
+        return reconcile_date(config, data.get(game_date, DateCompletions(game_date)), now)
+
+    def verdicts() -> list[ServiceVerdict]:
+        return list(gather_revisions(config, sources).verdicts)
+
+    logs_from: list[datetime] = []
+
+    def groups() -> list[ErrorGroup]:
+        if sources.logs is None:
+            raise SourceError("this source has no logs")
+        start = datetime.combine(game_date, time(0), tzinfo=config.timezone)
+        entries = sources.logs.fetch_log(start - timedelta(hours=1), None)
+        if entries:
+            logs_from.append(entries[0].timestamp)
+        return group_entries(entries)
+
+    if validation is None and config.repo_path is not None:
+        repo = config.repo_path
+
+        def validation() -> tuple[int, int, list[str]]:
+            from orchwatch.validate.cache import FactsCache
+            from orchwatch.validate.engine import validate_repo
+            from orchwatch.validate.model import Severity
+
+            report = validate_repo(repo, cache=FactsCache.default())
+            errors = sum(1 for f in report.findings if f.severity is Severity.ERROR)
+            warnings = sum(1 for f in report.findings if f.severity is Severity.WARNING)
+            return errors, warnings, [f.name for f in report.functions if not f.ok]
+
+    validated: Fetched[tuple[int, int, list[str]]] = (
+        _fetch(validation) if validation is not None else Fetched(None, "no repo configured")
+    )
+    custom = []
+    for name, sql, expect in config.daily_checks:
+
+        def run(query: str = sql) -> float | None:
+            return completions.scalar_query(query, game_date)
+
+        result = _fetch(run)
+        custom.append(
+            CustomCheckResult(
+                name,
+                expect,
+                result.value,
+                result.error or ("" if result.value is not None else "no rows"),
+            )
+        )
+    error_groups = _fetch(groups)
+    return DailyInputs(
+        game_date=game_date,
+        now=now,
+        completions=_fetch(reconcile),
+        execution_log=_fetch(lambda: completions.fetch_execution_log(game_date)),
+        failed_queue=_fetch(lambda: completions.fetch_failed_queue(game_date)),
+        services=_fetch(verdicts),
+        error_groups=error_groups,
+        logs_cover_from=logs_from[0] if logs_from else None,
+        validation=validated,
+        custom=custom,
+        orchestrators=[p.orchestrator for p in config.phases if p.orchestrator],
+    )

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
+from orchwatch.analysis.daily import CHECK_GLYPH, CheckResult, CheckStatus, overall
 from orchwatch.analysis.revisions import MARKER_GLYPH, Health, short_name
 from orchwatch.gather import ErrorsView, RevisionsView
 from orchwatch.model import Revision
@@ -131,6 +134,94 @@ def errors_json(view: ErrorsView) -> str:
             ],
             "entries": view.entries,
             "skipped": view.skipped,
+        },
+        indent=2,
+    )
+
+
+def _daily_header(results: Sequence[CheckResult]) -> tuple[CheckStatus, str]:
+    verdict = overall(results)
+    counts = {s: sum(1 for r in results if r.status is s) for s in CheckStatus}
+    summary = (
+        f"{counts[CheckStatus.FAIL]} fail, {counts[CheckStatus.WARN]} warn, "
+        f"{counts[CheckStatus.PASS]} pass, {counts[CheckStatus.UNKNOWN]} unknown"
+    )
+    return verdict, summary
+
+
+def daily_text(
+    results: Sequence[CheckResult], day: date, now: datetime, zone: ZoneInfo, pipeline: str
+) -> str:
+    """The checklist as aligned text."""
+    verdict, summary = _daily_header(results)
+    width = max((len(r.title) for r in results), default=0)
+    lines = [f"{pipeline} · {day:%Y-%m-%d (%a)} · {verdict.value.upper()} ({summary})"]
+    for r in results:
+        lines.append(
+            f"{CHECK_GLYPH[r.status]} {r.status.value:<7} {r.title:<{width}}  "
+            f"{inert_line(r.evidence, 300)}"
+        )
+    lines.append(f"as of {now.astimezone(zone):%Y-%m-%d %H:%M %Z}")
+    return "\n".join(lines)
+
+
+def _cell(text: str) -> str:
+    return inert_line(text, 300).replace("|", "\\|")
+
+
+def daily_markdown(
+    results: Sequence[CheckResult],
+    day: date,
+    now: datetime,
+    zone: ZoneInfo,
+    pipeline: str,
+    source: str,
+) -> str:
+    """A handoff for an incident doc or chat: verdict first, then failures, then the table."""
+    verdict, summary = _daily_header(results)
+    lines = [
+        f"## Morning walkthrough · {pipeline} · {day:%Y-%m-%d (%a)}",
+        "",
+        f"**{verdict.value.upper()}** · {summary} · as of {now.astimezone(zone):%Y-%m-%d %H:%M %Z}"
+        f" · source: {_cell(source)}",
+        "",
+    ]
+    failing = [r for r in results if r.status is CheckStatus.FAIL]
+    if failing:
+        lines.append("**Needs action**")
+        lines.append("")
+        lines += [
+            f"- **{_cell(r.title)}**: {_cell(r.evidence)} → {_cell(r.next_step)}" for r in failing
+        ]
+        lines.append("")
+    lines += ["| | check | evidence | next step |", "|---|---|---|---|"]
+    lines += [
+        f"| {CHECK_GLYPH[r.status]} {r.status.value} | {_cell(r.title)} | "
+        f"{_cell(r.evidence)} | {_cell(r.next_step)} |"
+        for r in results
+    ]
+    return "\n".join(lines)
+
+
+def daily_json(results: Sequence[CheckResult], day: date, now: datetime) -> str:
+    """`{"version": 1, "date", "now", "status", "checks": [{id, title, status, evidence,
+    next_step}]}`."""
+    return json.dumps(
+        {
+            "version": 1,
+            "date": day.isoformat(),
+            "now": now.isoformat(),
+            "status": overall(results).value,
+            "checks": [
+                {
+                    "id": r.id,
+                    "title": r.title,
+                    "status": r.status.value,
+                    "evidence": r.evidence,
+                    "next_step": r.next_step,
+                }
+                for r in results
+            ],
         },
         indent=2,
     )

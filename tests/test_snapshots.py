@@ -74,3 +74,21 @@ def test_traceback_sample(snap_compare, config: Config, demo: Sources) -> None: 
         await pilot.pause()
 
     assert snap_compare(make_app(config, demo), terminal_size=SIZE, run_before=open_sample)
+
+
+def test_walkthrough_failing_date(snap_compare, config: Config, demo: Sources) -> None:  # type: ignore[no-untyped-def]
+    async def open_checklist(pilot) -> None:  # type: ignore[no-untyped-def]
+        await settle(pilot)
+        await pilot.press("w", "n")  # 2026-02-01
+        await settle(pilot)
+
+    assert snap_compare(make_app(config, demo), terminal_size=SIZE, run_before=open_checklist)
+
+
+def test_walkthrough_healthy_date(snap_compare, config: Config, demo: Sources) -> None:  # type: ignore[no-untyped-def]
+    async def open_checklist(pilot) -> None:  # type: ignore[no-untyped-def]
+        await settle(pilot)
+        await pilot.press("w", "p", "p", "p")  # 2026-01-28
+        await settle(pilot)
+
+    assert snap_compare(make_app(config, demo), terminal_size=SIZE, run_before=open_checklist)

@@ -53,6 +53,10 @@ class CompletionSource(Protocol):
         """`phase_execution_log` rows for one date, oldest first."""
         ...
 
+    def scalar_query(self, sql: str, game_date: date) -> float | None:
+        """A custom check: SQL returning one number, `@date` bound to the date."""
+        ...
+
 
 class RevisionSource(Protocol):
     """Cloud Run services and their revision histories."""

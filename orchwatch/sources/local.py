@@ -169,7 +169,9 @@ class LocalStore:
         with self._lock, self._db:
             yield self._db
 
-    def _query(self, sql: str, params: Sequence[object] = ()) -> list[tuple[object, ...]]:
+    def _query(
+        self, sql: str, params: Sequence[object] | dict[str, object] = ()
+    ) -> list[tuple[object, ...]]:
         try:
             with self._lock:
                 return self._db.execute(sql, params).fetchall()
@@ -522,6 +524,17 @@ class LocalStore:
         return {
             d: DateCompletions(d, documents[d.isoformat()], backups[d.isoformat()]) for d in dates
         }
+
+    def scalar_query(self, sql: str, game_date: date) -> float | None:
+        """Run a custom check's SQL (`{dataset}` removed, `@date` bound) and return its number.
+
+        Raises:
+            SourceError: the SQL fails; the message is SQLite's.
+        """
+        rows = self._query(sql.replace("{dataset}", ""), {"date": game_date.isoformat()})
+        if not rows or rows[0][0] is None:
+            return None
+        return float(str(rows[0][0]))
 
     def fetch_failed_queue(self, game_date: date) -> list[FailedQueueItem]:
         """`failed_processor_queue` items for one date."""

@@ -27,6 +27,7 @@ from textual.widgets import Footer, Static
 from textual.worker import Worker, WorkerState
 
 from orchwatch.analysis.completion import business_date, date_range, reconcile_dates
+from orchwatch.analysis.daily import Target
 from orchwatch.analysis.tracebacks import Grouper, Reassembler, fingerprint
 from orchwatch.config import Config
 from orchwatch.gather import RevisionsView, gather_revisions
@@ -34,6 +35,7 @@ from orchwatch.glyphs import STATE_COLOUR, STATE_GLYPH
 from orchwatch.model import DateCompletions, ErrorGroup, FailedQueueItem, LogEntry, Revision
 from orchwatch.sources.base import LogBatch, Sources
 from orchwatch.tui.screens.completion_detail import CellDetailScreen, PhaseDetailScreen
+from orchwatch.tui.screens.daily import DailyScreen
 from orchwatch.tui.screens.goto_date import GotoDateScreen
 from orchwatch.tui.screens.help import HelpScreen
 from orchwatch.tui.screens.revisions import RevisionHistoryScreen
@@ -114,6 +116,7 @@ class OrchwatchApp(App[None]):
         Binding("t", "today", "Today", id="date.today"),
         Binding("g", "goto_date", "Go to date", id="date.goto"),
         Binding("r", "refresh", "Refresh", id="data.refresh"),
+        Binding("w", "walkthrough", "Walkthrough", id="app.walkthrough"),
         Binding("1", "focus_completions", "Completions pane", show=False, id="pane.completions"),
         Binding("2", "focus_revisions", "Revisions pane", show=False, id="pane.revisions"),
         Binding("3", "focus_logs", "Logs pane", show=False, id="pane.logs"),
@@ -468,6 +471,36 @@ class OrchwatchApp(App[None]):
             self.refresh_pane(group)
         self.notify("Refreshing…", timeout=1.5)
 
+    def action_walkthrough(self) -> None:
+        """Open the morning checklist for yesterday (or the selected date)."""
+        today = self._today()
+        day = today - timedelta(days=1)
+        self.push_screen(DailyScreen(day, today), self._show_target)
+
+    def _show_target(self, chosen: tuple[Target, date] | None) -> None:
+        """Select the evidence a checklist row points at."""
+        if chosen is None:
+            return
+        target, day = chosen
+        if target.pane == "completions":
+            self.selected_date = day
+            grid = self.main.query_one(CompletionGrid)
+            grid.focus()
+            if target.key and target.key in {str(c.value) for c in grid.columns}:
+                grid.move_cursor(row=0, column=grid.get_column_index(target.key))
+        elif target.pane == "revisions":
+            table = self.main.query_one(ServiceTable)
+            table.focus()
+            table.highlight(target.key or None)
+        elif target.pane == "logs":
+            pane = self.main.query_one(LogPane)
+            pane.action_show("groups")
+            match = next((g for g in pane.groups if target.key in g.services), None)
+            if match is not None:
+                pane.query_one(ErrorGroupTable).select(match.fingerprint)
+        else:
+            self.notify("Run `orchwatch validate` on the repo for the findings.", markup=False)
+
     def action_help(self) -> None:
         """Show keys and legend."""
         self.push_screen(HelpScreen())
@@ -504,6 +537,9 @@ class OrchwatchApp(App[None]):
             "Revisions", "Focus the Cloud Run revisions pane", self.action_focus_revisions
         )
         yield SystemCommand("Logs", "Focus the log pane (errors and tail)", self.action_focus_logs)
+        yield SystemCommand(
+            "Morning walkthrough", "The checklist for yesterday (w)", self.action_walkthrough
+        )
         yield SystemCommand("Help", "Keys and legend", self.action_help)
 
     def action_focus_completions(self) -> None:

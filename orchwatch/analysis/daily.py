@@ -1,0 +1,460 @@
+"""The morning checklist for one business date. Pure: the inputs are already read.
+
+Each check returns pass / warn / fail / unknown (its source was unavailable),
+the evidence (numbers, names, times) and a next step naming the pane or command
+that shows more. Rules:
+
+| check                  | fail when                              | warn when            |
+|------------------------|----------------------------------------|----------------------|
+| phase N completion     | untracked/unbacked/failed processor,   | optional missing,    |
+|                        | or a required one missing once due     | partial, not due yet |
+| phase N -> N+1 trigger | all required done, not triggered       | not triggered yet    |
+| phase_execution_log    | a triggered transition has no row, or  | no transition ran    |
+|                        | a row that did not succeed             |                      |
+| failed_processor_queue | an item failed_permanent               | pending or retrying  |
+| orchestrator S         | not serving its latest revision, a     | -                    |
+|                        | revision failed or a traceback group   |                      |
+|                        | was seen in the date's window          |                      |
+| deployment packages    | the validator reports an error         | it reports warnings  |
+| custom check           | the number misses its expectation      | -                    |
+
+The date's window runs from its start to noon of the next day (the walkthrough is
+done the morning after). Live state (what serves now) is judged only for the two
+latest dates; older dates report it as unknown.
+"""
+
+from __future__ import annotations
+
+import operator
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from enum import StrEnum
+from typing import Generic, TypeVar
+from zoneinfo import ZoneInfo
+
+from orchwatch.analysis.completion import trigger_verdict
+from orchwatch.analysis.revisions import Marker, ServiceVerdict, short_name
+from orchwatch.model import CellState, DateStatus, ErrorGroup, ExecutionLogRow, FailedQueueItem
+
+
+class CheckStatus(StrEnum):
+    """A check's outcome."""
+
+    PASS = "pass"
+    WARN = "warn"
+    FAIL = "fail"
+    UNKNOWN = "unknown"
+
+
+CHECK_GLYPH = {
+    CheckStatus.PASS: "✓",
+    CheckStatus.WARN: "!",
+    CheckStatus.FAIL: "✗",
+    CheckStatus.UNKNOWN: "?",
+}
+CHECK_COLOUR = {
+    CheckStatus.PASS: "success",
+    CheckStatus.WARN: "warning",
+    CheckStatus.FAIL: "error",
+    CheckStatus.UNKNOWN: "muted",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """Where the evidence lives: a pane and the item to select there."""
+
+    pane: str
+    """"completions", "revisions", "logs" or "validate"."""
+    key: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    """One line of the checklist."""
+
+    id: str
+    title: str
+    status: CheckStatus
+    evidence: str
+    next_step: str
+    target: Target | None = None
+
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Fetched(Generic[T]):
+    """A source's answer, or why there is none."""
+
+    value: T | None = None
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class CustomCheckResult:
+    """A configured SQL check: its number, or the error running it."""
+
+    name: str
+    expect: str
+    value: float | None
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class DailyInputs:
+    """Everything the checklist reads, fetched by `orchwatch.gather.gather_daily`."""
+
+    game_date: date
+    now: datetime
+    completions: Fetched[DateStatus]
+    execution_log: Fetched[list[ExecutionLogRow]]
+    failed_queue: Fetched[list[FailedQueueItem]]
+    services: Fetched[list[ServiceVerdict]]
+    error_groups: Fetched[list[ErrorGroup]]
+    logs_cover_from: datetime | None
+    validation: Fetched[tuple[int, int, list[str]]]
+    """(errors, warnings, failing function names); error says why it did not run."""
+    custom: Sequence[CustomCheckResult] = field(default_factory=tuple)
+    orchestrators: Sequence[str] = field(default_factory=tuple)
+
+
+def date_window(game_date: date, zone: ZoneInfo) -> tuple[datetime, datetime]:
+    """From the date's start to noon the next day, in the pipeline's zone."""
+    start = datetime.combine(game_date, time(0), tzinfo=zone)
+    return start, start + timedelta(hours=36)
+
+
+_EXPECT = re.compile(r"^\s*(==|!=|>=|<=|>|<)\s*(-?\d+(?:\.\d+)?)\s*$")
+_OPS: Mapping[str, Callable[[float, float], bool]] = {
+    "==": operator.eq,
+    "!=": operator.ne,
+    ">=": operator.ge,
+    "<=": operator.le,
+    ">": operator.gt,
+    "<": operator.lt,
+}
+
+
+def parse_expectation(text: str) -> tuple[str, float]:
+    """`"> 0"` -> (">", 0.0).
+
+    Raises:
+        ValueError: not an operator and a number.
+    """
+    match = _EXPECT.match(text)
+    if not match:
+        raise ValueError(f"expected an operator and a number, like '> 0' or '== 0', got {text!r}")
+    return match[1], float(match[2])
+
+
+def evaluate(inputs: DailyInputs, zone: ZoneInfo) -> list[CheckResult]:
+    """Every check, in walkthrough order."""
+    results: list[CheckResult] = []
+    results += _phase_checks(inputs, zone)
+    results.append(_execution_log_check(inputs))
+    results.append(_queue_check(inputs))
+    results += _orchestrator_checks(inputs, zone)
+    results.append(_validation_check(inputs))
+    results += [_custom_check(check) for check in inputs.custom]
+    return results
+
+
+def overall(results: Sequence[CheckResult]) -> CheckStatus:
+    """FAIL if any check fails, else WARN if any warns, else PASS (unknowns do not fail)."""
+    statuses = {r.status for r in results}
+    for status in (CheckStatus.FAIL, CheckStatus.WARN):
+        if status in statuses:
+            return status
+    return CheckStatus.PASS
+
+
+def _unknown(
+    id: str, title: str, why: str, next_step: str, target: Target | None = None
+) -> CheckResult:
+    return CheckResult(
+        id, title, CheckStatus.UNKNOWN, f"source unavailable: {why}", next_step, target
+    )
+
+
+def _phase_checks(inputs: DailyInputs, zone: ZoneInfo) -> list[CheckResult]:
+    status = inputs.completions.value
+    if status is None:
+        return [
+            _unknown(
+                "completions",
+                "phase completion",
+                inputs.completions.error,
+                "check the completions pane (1)",
+                Target("completions"),
+            )
+        ]
+    results = []
+    for phase in status.phases:
+        target = Target("completions", phase.phase)
+        bad = [
+            c
+            for c in phase.cells
+            if c.state in (CellState.UNTRACKED, CellState.UNBACKED, CellState.FAILED)
+        ]
+        missing = [c for c in phase.cells if c.state is CellState.MISSING]
+        evidence = (
+            f"Firestore {phase.firestore_count}/{phase.expected}, "
+            f"BigQuery {phase.bigquery_count}/{phase.expected}"
+        )
+        if bad:
+            evidence += "; " + ", ".join(f"{c.processor} {c.state.value}" for c in bad)
+        if missing:
+            evidence += "; missing " + ", ".join(c.processor for c in missing)
+        not_due = [c for c in phase.cells if c.state is CellState.NOT_DUE]
+        if not_due:
+            evidence += f"; {len(not_due)} not due yet"
+        if bad or any(c.required for c in missing):
+            outcome = CheckStatus.FAIL
+        elif missing or not_due or any(c.state is CellState.PARTIAL for c in phase.cells):
+            outcome = CheckStatus.WARN
+        else:
+            outcome = CheckStatus.PASS
+        results.append(
+            CheckResult(
+                f"{phase.phase}.completion",
+                f"{phase.phase} completion",
+                outcome,
+                evidence,
+                f"orchwatch --date {status.game_date} (grid, {phase.phase} column)",
+                target,
+            )
+        )
+        if phase.next_phase is None:
+            continue
+        alarm, verdict = trigger_verdict(phase, inputs.now, zone)
+        if phase.triggered:
+            outcome = CheckStatus.PASS
+        elif alarm:
+            outcome = CheckStatus.FAIL
+        else:
+            outcome = CheckStatus.WARN
+        results.append(
+            CheckResult(
+                f"{phase.phase}.trigger",
+                f"{phase.phase} → {phase.next_phase} trigger",
+                outcome,
+                verdict.removeprefix("→ "),
+                "Enter on the phase header shows the Firestore document",
+                target,
+            )
+        )
+    return results
+
+
+def _execution_log_check(inputs: DailyInputs) -> CheckResult:
+    title = "phase_execution_log"
+    rows, status = inputs.execution_log.value, inputs.completions.value
+    if rows is None:
+        return _unknown(
+            "execution_log", title, inputs.execution_log.error, "query phase_execution_log"
+        )
+    triggered = [p for p in status.phases if p.triggered] if status else []
+    by_phase = {row.phase_name: row for row in rows}
+    problems = []
+    for phase in triggered:
+        name = f"{phase.phase}_to_{phase.next_phase}"
+        row = by_phase.get(name)
+        if row is None:
+            problems.append(f"no row for {name}")
+        elif row.status != "success":
+            problems.append(f"{name} {row.status}")
+    evidence = f"{len(rows)} rows for {len(triggered)} triggered transitions"
+    if problems:
+        return CheckResult(
+            "execution_log",
+            title,
+            CheckStatus.FAIL,
+            f"{evidence}; " + "; ".join(problems),
+            "query phase_execution_log",
+        )
+    if not triggered:
+        return CheckResult(
+            "execution_log",
+            title,
+            CheckStatus.WARN,
+            "no transition ran",
+            "check the trigger rows above",
+        )
+    names = ", ".join(f"{r.phase_name} {r.status}" for r in rows)
+    return CheckResult(
+        "execution_log", title, CheckStatus.PASS, f"{evidence}: {names}", "nothing to do"
+    )
+
+
+def _queue_check(inputs: DailyInputs) -> CheckResult:
+    title = "failed_processor_queue"
+    items = inputs.failed_queue.value
+    if items is None:
+        return _unknown(
+            "failed_queue", title, inputs.failed_queue.error, "query failed_processor_queue"
+        )
+    open_items = [i for i in items if i.status in ("pending", "retrying", "failed_permanent")]
+    if not open_items:
+        return CheckResult(
+            "failed_queue", title, CheckStatus.PASS, "no open items", "nothing to do"
+        )
+    evidence = "; ".join(
+        f"{i.processor_name} {i.status} ({i.retry_count} retries): {i.error_message[:120]}"
+        for i in open_items
+    )
+    worst = (
+        CheckStatus.FAIL
+        if any(i.status == "failed_permanent" for i in open_items)
+        else CheckStatus.WARN
+    )
+    return CheckResult(
+        "failed_queue",
+        title,
+        worst,
+        evidence,
+        "Enter on the phase header shows the queue items",
+        Target("completions", ""),
+    )
+
+
+def _orchestrator_checks(inputs: DailyInputs, zone: ZoneInfo) -> list[CheckResult]:
+    verdicts = inputs.services.value
+    if verdicts is None:
+        return [
+            _unknown(
+                "orchestrators",
+                "orchestrators",
+                inputs.services.error,
+                "orchwatch revisions",
+                Target("revisions"),
+            )
+        ]
+    start, end = date_window(inputs.game_date, zone)
+    latest_dates = inputs.now.astimezone(zone).date() - inputs.game_date <= timedelta(days=1)
+    groups = inputs.error_groups.value
+    by_name = {v.service: v for v in verdicts}
+    results = []
+    for service in inputs.orchestrators:
+        title = f"orchestrator {service}"
+        verdict = by_name.get(service)
+        if verdict is None:
+            results.append(
+                CheckResult(
+                    f"orchestrator.{service}",
+                    title,
+                    CheckStatus.FAIL,
+                    "not found in Cloud Run",
+                    "orchwatch revisions",
+                    Target("revisions", service),
+                )
+            )
+            continue
+        problems: list[str] = []
+        unknown: list[str] = []
+        if latest_dates:
+            if (
+                verdict.serving is None
+                or verdict.latest is None
+                or verdict.serving != verdict.latest
+            ):
+                problems.append(verdict.text)
+        else:
+            unknown.append("what serves now is not judged for an older date")
+        failed = [
+            r
+            for r in verdict.rows
+            if r.marker is Marker.FAILED and start <= r.revision.create_time < end
+        ]
+        problems += [f"{short_name(r.revision.name)} failed: {r.reason[:100]}" for r in failed]
+        if groups is None:
+            unknown.append(f"logs unavailable ({inputs.error_groups.error})")
+        elif inputs.logs_cover_from is None or inputs.logs_cover_from > end:
+            unknown.append("no logs cover this date")
+        else:
+            seen = [
+                g
+                for g in groups
+                if service in g.services and g.last_seen >= start and g.first_seen < end
+            ]
+            problems += [f"{g.exception_type} ×{g.count}: {g.message[:80]}" for g in seen]
+        if problems:
+            outcome, evidence = CheckStatus.FAIL, "; ".join(problems)
+        elif unknown:
+            outcome, evidence = CheckStatus.UNKNOWN, "; ".join(unknown)
+        else:
+            outcome, evidence = CheckStatus.PASS, verdict.text
+        target = (
+            Target("logs", service)
+            if any("×" in p for p in problems)
+            else Target("revisions", service)
+        )
+        results.append(
+            CheckResult(
+                f"orchestrator.{service}",
+                title,
+                outcome,
+                evidence,
+                f"orchwatch revisions --service {service}; orchwatch errors --service {service}",
+                target,
+            )
+        )
+    return results
+
+
+def _validation_check(inputs: DailyInputs) -> CheckResult:
+    title = "deployment packages (orchwatch validate)"
+    value = inputs.validation.value
+    if value is None:
+        return CheckResult(
+            "validate",
+            title,
+            CheckStatus.UNKNOWN,
+            inputs.validation.error,
+            "set [repo] path in orchwatch.toml, or run orchwatch validate REPO",
+        )
+    errors, warnings, failing = value
+    if errors:
+        return CheckResult(
+            "validate",
+            title,
+            CheckStatus.FAIL,
+            f"{errors} errors, {warnings} warnings; failing: {', '.join(failing)}",
+            "orchwatch validate",
+            Target("validate"),
+        )
+    if warnings:
+        return CheckResult(
+            "validate",
+            title,
+            CheckStatus.WARN,
+            f"{warnings} warnings",
+            "orchwatch validate",
+            Target("validate"),
+        )
+    return CheckResult("validate", title, CheckStatus.PASS, "clean", "nothing to do")
+
+
+def _custom_check(check: CustomCheckResult) -> CheckResult:
+    title = check.name
+    if check.value is None:
+        return CheckResult(
+            f"custom.{check.name}",
+            title,
+            CheckStatus.UNKNOWN,
+            f"query failed: {check.error}",
+            "check the SQL in orchwatch.toml",
+        )
+    op, expected = parse_expectation(check.expect)
+    ok = _OPS[op](check.value, expected)
+    value = int(check.value) if check.value == int(check.value) else check.value
+    return CheckResult(
+        f"custom.{check.name}",
+        title,
+        CheckStatus.PASS if ok else CheckStatus.FAIL,
+        f"{value} (expected {op} {expected:g})",
+        "run the query by hand to see the rows",
+    )

@@ -1,0 +1,142 @@
+"""The morning checklist (key `w`): one row per check; Enter jumps to the evidence."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Static
+
+from orchwatch.analysis.daily import (
+    CHECK_COLOUR,
+    CHECK_GLYPH,
+    CheckResult,
+    Target,
+    evaluate,
+    overall,
+)
+from orchwatch.gather import gather_daily
+from orchwatch.sanitize import inert_line
+from orchwatch.tui.screens.goto_date import GotoDateScreen
+from orchwatch.tui.styles import semantic_style
+
+
+class DailyLoaded(Message):
+    """The checklist for a date was evaluated."""
+
+    def __init__(self, day: date, results: list[CheckResult]) -> None:
+        self.day = day
+        self.results = results
+        super().__init__()
+
+
+class DailyScreen(Screen[tuple[Target, date] | None]):
+    """Dismisses with (target, date) of the row Enter was pressed on (None when closed)."""
+
+    BINDINGS = [
+        Binding("escape,w,q", "close", "Close", id="daily.close"),
+        Binding("r", "rerun", "Re-run", id="daily.rerun"),
+        Binding("p", "move(-1)", "Prev date", id="daily.previous"),
+        Binding("n", "move(1)", "Next date", id="daily.next"),
+        Binding("t", "yesterday", "Yesterday", id="daily.yesterday"),
+        Binding("g", "goto", "Go to date", id="daily.goto"),
+    ]
+
+    def __init__(self, day: date, today: date) -> None:
+        super().__init__()
+        self.day = day
+        self.today = today
+        self.results: list[CheckResult] = []
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="daily-body"):
+            yield Static(id="daily-heading")
+            yield DataTable(id="daily-table", cursor_type="row")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table: DataTable[Text] = self.query_one("#daily-table", DataTable)
+        for column, width in (("", 9), ("check", 42), ("evidence", 98)):
+            table.add_column(column, key=column or "status", width=width)
+        table.focus()
+        self.action_rerun()
+
+    def action_rerun(self) -> None:
+        """Evaluate the checklist again (off the UI thread)."""
+        self.query_one(
+            "#daily-body"
+        ).border_title = f"Morning walkthrough · {self.day:%Y-%m-%d (%a)}"
+        self.query_one("#daily-heading", Static).update(Text("checking…", style="dim"))
+        self._evaluate(self.day)
+
+    @work(thread=True, exclusive=True, group="daily", exit_on_error=False)
+    def _evaluate(self, day: date) -> None:
+        app = self.app
+        inputs = gather_daily(app.config, app.sources, day)  # type: ignore[attr-defined]
+        self.post_message(DailyLoaded(day, evaluate(inputs, app.config.timezone)))  # type: ignore[attr-defined]
+
+    @on(DailyLoaded)
+    def _loaded(self, message: DailyLoaded) -> None:
+        if message.day != self.day:
+            return
+        self.results = message.results
+        verdict = overall(self.results)
+        counts = {s: sum(1 for r in self.results if r.status is s) for s in CHECK_GLYPH}
+        heading = Text.assemble(
+            (
+                f"{CHECK_GLYPH[verdict]} {verdict.value.upper()}  ",
+                semantic_style(self.app, CHECK_COLOUR[verdict], bold=True),
+            ),
+            ", ".join(f"{n} {s.value}" for s, n in counts.items() if n),
+            ("   Enter: show the evidence · r: re-run", "dim"),
+        )
+        self.query_one("#daily-heading", Static).update(heading)
+        table: DataTable[Text] = self.query_one("#daily-table", DataTable)
+        table.clear()
+        for result in self.results:
+            style = semantic_style(self.app, CHECK_COLOUR[result.status], bold=True)
+            table.add_row(
+                Text(f"{CHECK_GLYPH[result.status]} {result.status.value}", style=style),
+                Text(inert_line(result.title)),
+                Text(inert_line(result.evidence, 300)),
+                key=result.id,
+            )
+        table.call_later(lambda: None)  # wake the table so it lays out now (see widgets/wake)
+
+    @on(DataTable.RowSelected, "#daily-table")
+    def _jump(self, event: DataTable.RowSelected) -> None:
+        result = self.results[event.cursor_row]
+        if result.target is None:
+            self.notify(inert_line(result.next_step), title=result.title, markup=False)
+            return
+        self.dismiss((result.target, self.day))
+
+    def action_close(self) -> None:
+        """Back to the dashboard."""
+        self.dismiss(None)
+
+    def action_move(self, days: int) -> None:
+        """Check the previous or next date."""
+        self.day += timedelta(days=days)
+        self.action_rerun()
+
+    def action_yesterday(self) -> None:
+        """Check yesterday."""
+        self.day = self.today - timedelta(days=1)
+        self.action_rerun()
+
+    def action_goto(self) -> None:
+        """Ask for a date to check."""
+
+        def chosen(day: date | None) -> None:
+            if day is not None:
+                self.day = day
+                self.action_rerun()
+
+        self.app.push_screen(GotoDateScreen(self.today, self.day), chosen)

@@ -1,0 +1,229 @@
+"""The morning checklist: rules table by table, the three formats and exit codes, the screen."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+from tui_helpers import SIZE, make_app, settle
+
+from orchwatch.analysis.daily import (
+    CheckStatus,
+    CustomCheckResult,
+    DailyInputs,
+    Fetched,
+    evaluate,
+    overall,
+    parse_expectation,
+)
+from orchwatch.cli import main
+from orchwatch.config import Config
+from orchwatch.gather import gather_daily
+from orchwatch.model import ExecutionLogRow, FailedQueueItem
+from orchwatch.sources.base import Sources
+from orchwatch.tui.screens.daily import DailyScreen
+from orchwatch.tui.widgets.completion_grid import CompletionGrid
+
+NY = ZoneInfo("America/New_York")
+
+
+def statuses(results) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    return {r.id: r.status.value for r in results}
+
+
+def test_incident_date_fails_on_the_story(config: Config, demo: Sources) -> None:
+    results = evaluate(gather_daily(config, demo, date(2026, 2, 1)), config.timezone)
+    by_id = statuses(results)
+    assert by_id["phase3.completion"] == "fail"
+    assert by_id["phase3.trigger"] == "fail"
+    assert by_id["orchestrator.phase3-to-phase4-orchestrator"] == "fail"
+    assert by_id["phase2.completion"] == "pass"
+    assert by_id["validate"] == "unknown"  # no repo configured
+    evidence = {r.id: r.evidence for r in results}
+    assert "team_defense_game_summary untracked" in evidence["phase3.completion"]
+    assert "ModuleNotFoundError" in evidence["orchestrator.phase3-to-phase4-orchestrator"]
+    assert overall(results) is CheckStatus.FAIL
+
+
+def test_healthy_date_passes(config: Config, demo: Sources) -> None:
+    results = evaluate(gather_daily(config, demo, date(2026, 1, 28)), config.timezone)
+    assert overall(results) is CheckStatus.PASS
+    assert "fail" not in statuses(results).values()
+    assert statuses(results)["custom.predictions generated"] == "pass"
+
+
+def test_failed_revision_in_the_window_fails_an_older_date(config: Config, demo: Sources) -> None:
+    results = evaluate(gather_daily(config, demo, date(2026, 1, 29)), config.timezone)
+    check = next(r for r in results if r.id == "orchestrator.phase3-to-phase4-orchestrator")
+    assert check.status is CheckStatus.FAIL
+    assert "00026 failed: HealthCheckContainerError" in check.evidence
+
+
+def test_failed_queue_item_warns(config: Config, demo: Sources) -> None:
+    results = evaluate(gather_daily(config, demo, date(2026, 1, 24)), config.timezone)
+    check = next(r for r in results if r.id == "failed_queue")
+    assert check.status is CheckStatus.WARN
+    assert "p2_bdl_box_scores pending" in check.evidence
+
+
+def base_inputs(config: Config, demo: Sources, day: date = date(2026, 1, 28)) -> DailyInputs:
+    return gather_daily(config, demo, day)
+
+
+@pytest.mark.parametrize(
+    ("rows", "expected"),
+    [
+        ([], "fail"),  # transitions triggered but no row
+        (
+            [
+                ("phase2_to_phase3", "success"),
+                ("phase3_to_phase4", "failed"),
+                ("phase4_to_phase5", "success"),
+            ],
+            "fail",
+        ),
+        (
+            [
+                ("phase2_to_phase3", "success"),
+                ("phase3_to_phase4", "success"),
+                ("phase4_to_phase5", "success"),
+            ],
+            "pass",
+        ),
+    ],
+)
+def test_execution_log_rule(
+    config: Config, demo: Sources, rows: list[tuple[str, str]], expected: str
+) -> None:
+    at = datetime(2026, 1, 28, 12, tzinfo=UTC)
+    log = [
+        ExecutionLogRow(at, name, date(2026, 1, 28), None, 1.0, 8, status) for name, status in rows
+    ]
+    inputs = replace(base_inputs(config, demo), execution_log=Fetched(log))
+    assert statuses(evaluate(inputs, NY))["execution_log"] == expected
+
+
+@pytest.mark.parametrize(
+    ("status", "expected"),
+    [
+        ("pending", "warn"),
+        ("retrying", "warn"),
+        ("failed_permanent", "fail"),
+        ("succeeded", "pass"),
+    ],
+)
+def test_queue_rule(config: Config, demo: Sources, status: str, expected: str) -> None:
+    item = FailedQueueItem(date(2026, 1, 28), "p", status, 2, "boom", None, None)
+    inputs = replace(base_inputs(config, demo), failed_queue=Fetched([item]))
+    assert statuses(evaluate(inputs, NY))["failed_queue"] == expected
+
+
+def test_unavailable_sources_are_unknown_not_failures(config: Config, demo: Sources) -> None:
+    inputs = replace(
+        base_inputs(config, demo),
+        execution_log=Fetched(None, "PermissionDenied: roles/bigquery.jobUser"),
+        services=Fetched(None, "PermissionDenied: roles/run.viewer"),
+    )
+    results = evaluate(inputs, NY)
+    assert statuses(results)["execution_log"] == "unknown"
+    assert statuses(results)["orchestrators"] == "unknown"
+    assert "roles/run.viewer" in next(r.evidence for r in results if r.id == "orchestrators")
+
+
+@pytest.mark.parametrize(
+    ("value", "expect", "status"),
+    [
+        (0, "> 0", "fail"),
+        (3, "> 0", "pass"),
+        (0, "== 0", "pass"),
+        (2, "== 0", "fail"),
+        (None, "> 0", "unknown"),
+    ],
+)
+def test_custom_check_rule(
+    config: Config, demo: Sources, value: float | None, expect: str, status: str
+) -> None:
+    inputs = replace(
+        base_inputs(config, demo),
+        custom=[CustomCheckResult("c", expect, value, "" if value is not None else "boom")],
+    )
+    assert statuses(evaluate(inputs, NY))["custom.c"] == status
+
+
+def test_parse_expectation() -> None:
+    assert parse_expectation(">= 5") == (">=", 5.0)
+    with pytest.raises(ValueError, match="operator and a number"):
+        parse_expectation("at least 5")
+
+
+# --- the command ------------------------------------------------------------------------------
+
+
+def test_formats_and_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["daily", "--demo", "--date", "2026-02-01", "--format", "markdown"]) == 1
+    markdown = capsys.readouterr().out
+    assert markdown.startswith("## Morning walkthrough · nba-props-platform · 2026-02-01 (Sun)")
+    assert "**Needs action**" in markdown
+    assert "| ✗ fail | phase3 completion |" in markdown
+    assert main(["daily", "--demo", "--date", "2026-01-28", "--format", "json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert (document["version"], document["date"], document["status"]) == (1, "2026-01-28", "pass")
+    assert {c["status"] for c in document["checks"]} <= {"pass", "unknown"}
+    assert main(["daily", "--demo", "--date", "2026-01-28"]) == 0
+    assert "PASS" in capsys.readouterr().out.splitlines()[0]
+    assert main(["daily", "--demo", "--date", "someday"]) == 2
+    assert "is not a date" in capsys.readouterr().err
+
+
+def test_default_date_is_yesterday(capsys: pytest.CaptureFixture[str]) -> None:
+    main(["daily", "--demo"])
+    assert "2026-01-31 (Sat)" in capsys.readouterr().out.splitlines()[0]
+
+
+def test_bad_custom_check_config(tmp_path, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
+    from orchwatch.config import EXAMPLE_CONFIG
+
+    path = tmp_path / "o.toml"
+    path.write_text(
+        EXAMPLE_CONFIG.read_text(encoding="utf-8").replace('expect = "> 0"', 'expect = "lots"'),
+        encoding="utf-8",
+    )
+    assert main(["daily", "--config", str(path), "--demo"]) == 2
+    assert (
+        "key `daily.checks[0].expect`: expected an operator and a number" in capsys.readouterr().err
+    )
+
+
+# --- the screen -------------------------------------------------------------------------------
+
+
+async def test_checklist_screen_and_jump(config: Config, demo: Sources) -> None:
+    app = make_app(config, demo)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("w")
+        await settle(pilot)
+        assert isinstance(app.screen, DailyScreen)
+        assert app.screen.day == date(2026, 1, 31)
+        await pilot.press("n")  # 2026-02-01
+        await settle(pilot)
+        table = app.screen.query_one("#daily-table")
+        rows = {
+            table.get_row_at(i)[1].plain: table.get_row_at(i)[0].plain
+            for i in range(table.row_count)
+        }
+        assert rows["phase3 completion"] == "✗ fail"
+        row = next(
+            i for i in range(table.row_count) if table.get_row_at(i)[1].plain == "phase3 completion"
+        )
+        table.move_cursor(row=row)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert not isinstance(app.screen, DailyScreen)
+        grid = app.main.query_one(CompletionGrid)
+        assert app.selected_date == date(2026, 2, 1)
+        assert grid.has_focus
+        assert str(list(grid.columns)[grid.cursor_column].value) == "phase3"
