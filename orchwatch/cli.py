@@ -132,6 +132,11 @@ def build_parser() -> argparse.ArgumentParser:
     daily.add_argument("--format", choices=("text", "markdown", "json"), default="text")
     daily.set_defaults(command=run_daily)
 
+    audit = verbs.add_parser("audit", help="the actions audit log (who ran what, and how it ended)")
+    audit.add_argument("--format", choices=("text", "markdown", "json"), default="text")
+    audit.add_argument("--file", metavar="PATH", help="the audit log (default: the user data dir)")
+    audit.set_defaults(command=run_audit)
+
     demo_repo = verbs.add_parser(
         "demo-repo", help="write the demo pipeline repo (with its incidents) to PATH"
     )
@@ -251,6 +256,37 @@ def run_daily(args: argparse.Namespace) -> int:
     else:
         print(daily_text(results, day, inputs.now, config.timezone, config.pipeline_name))
     return EXIT_FOUND if overall(results) is CheckStatus.FAIL else EXIT_OK
+
+
+def run_audit(args: argparse.Namespace) -> int:
+    """`orchwatch audit`: print the audit log."""
+    import json
+
+    from orchwatch.actions.audit import audit_markdown, default_audit_path, read_audit
+    from orchwatch.sanitize import inert_line
+
+    path = Path(args.file) if args.file else default_audit_path()
+    entries, bad = read_audit(path)
+    if args.format == "json":
+        print(
+            json.dumps([{"started": e.started, "finished": e.finished} for e in entries], indent=2)
+        )
+    elif args.format == "markdown":
+        print(inert_line(audit_markdown(entries), 10**7).replace("⏎", "\n"))
+    else:
+        for entry in entries:
+            started = entry.started
+            command = " ".join(str(a) for a in started.get("command", []))
+            print(
+                inert_line(
+                    f"{started.get('time', '')[:19]}  {started.get('user')}@"
+                    f"{started.get('host')}  {started.get('action')} "
+                    f"{started.get('service', '')}  {command}  -> {entry.outcome}",
+                    500,
+                )
+            )
+        print(f"{len(entries)} runs in {path}" + (f" ({bad} unreadable lines)" if bad else ""))
+    return EXIT_OK
 
 
 def run_demo_repo(args: argparse.Namespace) -> int:

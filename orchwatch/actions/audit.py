@@ -1,0 +1,156 @@
+"""The audit log: append-only JSON lines, flushed and fsynced per record.
+
+A run writes a `started` record before the command starts and a `finished` record
+after it ends, so a crash of orchwatch mid-run still leaves a complete record of
+what was started. Each record is one `write` on a file opened with O_APPEND under
+an exclusive `flock`, so concurrent runs (and processes) never interleave lines.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import getpass
+import json
+import os
+import socket
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from orchwatch.actions.runner import RunResult
+
+
+def default_audit_path() -> Path:
+    """`<user data dir>/audit.jsonl` (`$ORCHWATCH_AUDIT_LOG` overrides it)."""
+    override = os.environ.get("ORCHWATCH_AUDIT_LOG")
+    if override:
+        return Path(override)
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("orchwatch")) / "audit.jsonl"
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return str(os.getuid())
+
+
+class AuditLog:
+    """Appends records to one JSON-lines file."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def _append(self, record: dict[str, Any]) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        data = (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8")
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            os.write(fd, data)
+            os.fsync(fd)
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+
+    def started(
+        self,
+        action: str,
+        argv: Sequence[str],
+        cwd: Path,
+        service: str = "",
+        validator_verdict: str = "",
+    ) -> str:
+        """Record that a run starts; returns its id (pass it to `finished`)."""
+        run_id = uuid.uuid4().hex
+        self._append(
+            {
+                "event": "started",
+                "id": run_id,
+                "time": datetime.now(UTC).isoformat(),
+                "user": _user(),
+                "host": socket.gethostname(),
+                "action": action,
+                "service": service,
+                "command": list(argv),
+                "cwd": str(cwd),
+                "validator_verdict": validator_verdict,
+            }
+        )
+        return run_id
+
+    def finished(self, run_id: str, result: RunResult) -> None:
+        """Record how a run ended."""
+        self._append(
+            {
+                "event": "finished",
+                "id": run_id,
+                "time": datetime.now(UTC).isoformat(),
+                "exit_code": result.exit_code,
+                "duration_s": round(result.duration, 3),
+                "cancelled": result.cancelled,
+                "timed_out": result.timed_out,
+                "error": result.error,
+                "output_tail": list(result.output_tail),
+            }
+        )
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """A run as the log tells it: its start, and its end when there is one."""
+
+    started: dict[str, Any]
+    finished: dict[str, Any] | None
+
+    @property
+    def outcome(self) -> str:
+        """`exit 0`, `exit 1`, `cancelled`, `timed out`, `could not start`, or `incomplete`."""
+        if self.finished is None:
+            return "incomplete (orchwatch stopped during the run)"
+        if self.finished.get("timed_out"):
+            return "timed out"
+        if self.finished.get("cancelled"):
+            return "cancelled"
+        if self.finished.get("exit_code") is None:
+            return "could not start"
+        return f"exit {self.finished['exit_code']}"
+
+
+def read_audit(path: Path) -> tuple[list[AuditEntry], int]:
+    """Runs, oldest first, and how many lines could not be read."""
+    if not path.exists():
+        return [], 0
+    starts: dict[str, dict[str, Any]] = {}
+    ends: dict[str, dict[str, Any]] = {}
+    bad = 0
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        try:
+            record = json.loads(line)
+            (starts if record["event"] == "started" else ends)[record["id"]] = record
+        except (ValueError, KeyError, TypeError):
+            bad += 1
+    return [AuditEntry(start, ends.get(run_id)) for run_id, start in starts.items()], bad
+
+
+def audit_markdown(entries: Sequence[AuditEntry]) -> str:
+    """A table for an incident document."""
+    lines = [
+        "| time (UTC) | user@host | action | service | command | outcome | duration |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for entry in entries:
+        s, f = entry.started, entry.finished or {}
+        command = " ".join(str(a) for a in s.get("command", [])).replace("|", "\\|")
+        duration = f"{f['duration_s']:.1f} s" if "duration_s" in f else ""
+        lines.append(
+            f"| {s.get('time', '')[:19]} | {s.get('user', '')}@{s.get('host', '')} | "
+            f"{s.get('action', '')} | {s.get('service', '')} | `{command}` | {entry.outcome} | "
+            f"{duration} |"
+        )
+    return "\n".join(lines)

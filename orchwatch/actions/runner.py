@@ -1,0 +1,163 @@
+"""Run an action's command: its own process group, streamed output, cancel and timeout.
+
+Cancel sends SIGINT to the whole process group, then SIGTERM, then SIGKILL, each
+after a grace period, so a deploy script's children (gcloud, rsync) stop with it.
+Output lines are queued by reader threads; the UI drains them once per frame.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import signal
+import subprocess
+import threading
+import time
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+OUTPUT_TAIL = 50
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """How a run ended."""
+
+    exit_code: int | None
+    """None when the process could not start."""
+    duration: float
+    output_tail: tuple[str, ...]
+    cancelled: bool = False
+    timed_out: bool = False
+    error: str = ""
+    """Why the process could not start."""
+
+    @property
+    def ok(self) -> bool:
+        """Exit code 0, not cancelled, not timed out."""
+        return self.exit_code == 0 and not self.cancelled and not self.timed_out
+
+
+@dataclass
+class ActionRun:
+    """A running (or finished) command."""
+
+    argv: Sequence[str]
+    cwd: Path
+    timeout: float
+    grace: float = 2.0
+    lines: queue.Queue[tuple[str, str]] = field(default_factory=queue.Queue)
+    """(stream, line) as they arrive; the UI drains this per frame."""
+    _tail: deque[str] = field(default_factory=lambda: deque(maxlen=OUTPUT_TAIL))
+    _process: subprocess.Popen[bytes] | None = None
+    _started: float = 0.0
+    _cancel: threading.Event = field(default_factory=threading.Event)
+    _cancelled: bool = False
+    _timed_out: bool = False
+
+    @property
+    def pid(self) -> int | None:
+        """The child's pid (also its process group id)."""
+        return self._process.pid if self._process else None
+
+    @property
+    def elapsed(self) -> float:
+        """Seconds since the start."""
+        return time.monotonic() - self._started if self._started else 0.0
+
+    def cancel(self) -> None:
+        """Ask the run to stop (SIGINT, SIGTERM, SIGKILL to its group, with grace periods)."""
+        self._cancel.set()
+
+    def run(self) -> RunResult:
+        """Run to completion (blocking: call from a worker thread)."""
+        self._started = time.monotonic()
+        try:
+            self._process = subprocess.Popen(
+                list(self.argv),
+                cwd=self.cwd,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                start_new_session=True,  # its own process group, for cancel
+            )
+        except OSError as exc:
+            return RunResult(
+                None, 0.0, (), error=f"cannot start {self.argv[0]}: {exc.strerror or exc}"
+            )
+        readers = [
+            threading.Thread(target=self._read, args=(self._process.stdout, "stdout"), daemon=True),
+            threading.Thread(target=self._read, args=(self._process.stderr, "stderr"), daemon=True),
+        ]
+        for reader in readers:
+            reader.start()
+        deadline = self._started + self.timeout
+        while self._process.poll() is None:
+            if self._cancel.wait(0.05):
+                self._cancelled = True
+                self._stop()
+                break
+            if time.monotonic() >= deadline:
+                self._timed_out = True
+                self._stop()
+                break
+        code = self._process.wait()
+        for reader in readers:
+            reader.join(timeout=self.grace)
+        return RunResult(code, self.elapsed, tuple(self._tail), self._cancelled, self._timed_out)
+
+    def _read(self, stream: object, name: str) -> None:
+        assert stream is not None
+        for raw in iter(stream.readline, b""):  # type: ignore[attr-defined]
+            line = raw.decode("utf-8", errors="replace").rstrip("\n")
+            self._tail.append(line)
+            self.lines.put((name, line))
+
+    def _stop(self) -> None:
+        """SIGINT, then SIGTERM, then SIGKILL to the process group, each given `grace`
+        seconds for the whole group (not only the child) to go."""
+        assert self._process is not None
+        pgid = self._process.pid
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGKILL):
+            try:
+                os.killpg(pgid, sig)
+            except ProcessLookupError:
+                return
+            end = time.monotonic() + self.grace
+            while time.monotonic() < end:
+                if self._process.poll() is not None and _group_gone(pgid):
+                    return
+                time.sleep(0.05)
+
+
+def _group_gone(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+class ActionGuard:
+    """Never two runs of the same action for the same service at once."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._running: set[tuple[str, str]] = set()
+
+    def acquire(self, action: str, service: str) -> bool:
+        """Claim (action, service); False when a run of it is in progress."""
+        with self._lock:
+            if (action, service) in self._running:
+                return False
+            self._running.add((action, service))
+            return True
+
+    def release(self, action: str, service: str) -> None:
+        """Give (action, service) back."""
+        with self._lock:
+            self._running.discard((action, service))
