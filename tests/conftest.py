@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
@@ -11,6 +12,18 @@ from orchwatch.config import Config, load_config
 from orchwatch.sources.base import Sources
 from orchwatch.sources.demo import DEMO_START
 from orchwatch.sources.factory import SourceOptions, build_sources
+
+
+@pytest.fixture(scope="session", autouse=True)
+def isolated_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Caches (demo scenario, validator facts) live in a temporary folder for the run."""
+    previous = os.environ.get("ORCHWATCH_CACHE_DIR")
+    os.environ["ORCHWATCH_CACHE_DIR"] = str(tmp_path_factory.mktemp("cache"))
+    yield
+    if previous is None:
+        os.environ.pop("ORCHWATCH_CACHE_DIR", None)
+    else:
+        os.environ["ORCHWATCH_CACHE_DIR"] = previous
 
 
 @pytest.fixture(scope="session")

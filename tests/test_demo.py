@@ -84,3 +84,44 @@ def test_scenario_is_deterministic_for_a_seed(config: Config) -> None:
     first = generate_events(config, 7)
     assert first == generate_events(config, 7)
     assert first != generate_events(config, 8)
+
+
+def snapshot_of(sources: Sources, config: Config) -> tuple[object, ...]:
+    days = [date(2026, 1, 24), date(2026, 1, 31), date(2026, 2, 1)]
+    completions = sources.completions.fetch_completions(days)
+    services = sources.revisions.fetch_services(list(config.services))  # type: ignore[union-attr]
+    logs = sources.logs.read_log(None, 100_000)  # type: ignore[union-attr]
+    return completions, services, [(e.timestamp, e.text, e.insert_id) for e in logs.entries]
+
+
+def test_cached_scenario_equals_a_fresh_build_and_moves_on(config: Config, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from orchwatch.sources.demo import DEMO_START, build_demo
+    from orchwatch.sources.factory import SourceOptions, build_sources
+
+    def build(cache: bool) -> Sources:
+        if not cache:
+            store, sim = build_demo(config, FrozenClock(DEMO_START))
+            return Sources("demo", "d", sim.clock, store, revisions=store, logs=store, live=sim)
+        return build_sources(SourceOptions(demo=True), config, clock=FrozenClock(DEMO_START))
+
+    fresh = build(cache=False)
+    first = build(cache=True)  # writes the cache (or reads the session's)
+    second = build(cache=True)  # reads it
+    assert snapshot_of(first, config) == snapshot_of(fresh, config) == snapshot_of(second, config)
+    for sources in (fresh, second):
+        assert isinstance(sources.clock, FrozenClock)
+        sources.clock.advance(timedelta(minutes=30))
+        sources.advance()
+    assert snapshot_of(second, config) == snapshot_of(fresh, config)
+
+
+def test_a_corrupt_cache_is_rebuilt(config: Config, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from orchwatch.sources.demo import DEMO_START, build_demo
+
+    clock = FrozenClock(DEMO_START)
+    build_demo(config, clock, cache_dir=tmp_path)
+    for path in tmp_path.iterdir():
+        path.write_bytes(b"garbage")
+    store, _ = build_demo(config, FrozenClock(DEMO_START), cache_dir=tmp_path)
+    phase3 = store.fetch_completions([date(2026, 2, 1)])[date(2026, 2, 1)].firestore["phase3"]
+    assert len(phase3.records) == 3

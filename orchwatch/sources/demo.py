@@ -17,11 +17,15 @@ The incidents it replays:
 
 from __future__ import annotations
 
+import hashlib
+import os
+import pickle
 import random
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
@@ -304,14 +308,15 @@ class DemoSimulator:
         clock: Clock,
         logs: DemoLogStream | None = None,
         serving: ServingLookup | None = None,
+        logged_until: datetime | None = None,
     ) -> None:
         self.store = store
-        self.clock = clock
+        self.clock: Clock = clock
         self.logs = logs
         self.serving = serving
         self._events = events
         self._next = 0
-        self._logged_until = clock.now() - LOG_HISTORY
+        self._logged_until = logged_until or clock.now() - LOG_HISTORY
         self._lock = threading.Lock()  # panes refresh from several worker threads
 
     def advance(self) -> int:
@@ -338,25 +343,100 @@ class DemoSimulator:
             return len(batch) + written
 
     @property
+    def applied(self) -> int:
+        """Events applied so far."""
+        return self._next
+
+    @property
     def pending(self) -> int:
         """Events still in the future."""
         return len(self._events) - self._next
 
 
 def build_demo(
-    config: Config, clock: Clock, seed: int | None = None, path: str = ":memory:"
+    config: Config,
+    clock: Clock,
+    seed: int | None = None,
+    path: str = ":memory:",
+    cache_dir: Path | None = None,
 ) -> tuple[LocalStore, DemoSimulator]:
-    """A store holding the scenario up to the clock's now, and the simulator that moves it on."""
-    store = LocalStore(path)
-    store.set_meta("scenario", "demo")
-    store.set_meta("seed", str(config.demo_seed if seed is None else seed))
+    """A store holding the scenario up to the clock's now, and the simulator that moves it on.
+
+    With `cache_dir`, the scenario's state at `DEMO_START` (and its future events) is kept
+    there, keyed by the seed, the configuration and the scenario's own code, so later
+    starts restore it instead of generating it again (0.2 s of a 0.8 s start-up).
+    """
     scenario_seed = config.demo_seed if seed is None else seed
+    store = LocalStore(path)
     store.log_health = "live"
     serving = ServingLookup(store)
     logs = DemoLogStream(scenario_seed, config.services, serving.get)
-    simulator = DemoSimulator(store, generate_events(config, scenario_seed), clock, logs, serving)
+    starts_at_demo_start = DEMO_START <= clock.now() < DEMO_START + timedelta(minutes=1)
+    cache = _cache_paths(cache_dir, config, scenario_seed) if starts_at_demo_start else None
+    future = _restore(store, cache) if cache and path == ":memory:" else None
+    if future is not None:
+        simulator = DemoSimulator(store, future, clock, logs, serving, logged_until=DEMO_START)
+    else:
+        store.set_meta("scenario", "demo")
+        store.set_meta("seed", str(scenario_seed))
+        events = generate_events(config, scenario_seed)
+        simulator = DemoSimulator(store, events, FrozenAt(DEMO_START), logs, serving)
+        simulator.advance()
+        if cache and path == ":memory:":
+            _save(store, events[simulator.applied :], cache)
+        simulator.clock = clock
     simulator.advance()
     return store, simulator
+
+
+class FrozenAt:
+    """A clock stopped at one moment (to build the cacheable state at DEMO_START)."""
+
+    def __init__(self, at: datetime) -> None:
+        self.at = at
+
+    def now(self) -> datetime:
+        """The moment."""
+        return self.at
+
+
+def _cache_paths(cache_dir: Path | None, config: Config, seed: int) -> tuple[Path, Path] | None:
+    if cache_dir is None:
+        return None
+    digest = hashlib.sha256()
+    for module in (
+        Path(__file__),
+        Path(__file__).with_name("demo_logs.py"),
+        Path(__file__).with_name("local.py"),
+    ):
+        digest.update(module.read_bytes())
+    digest.update(
+        repr((seed, config.phases, config.services, str(config.timezone), DEMO_START)).encode()
+    )
+    name = f"demo-{digest.hexdigest()[:16]}"
+    return cache_dir / f"{name}.db", cache_dir / f"{name}.events"
+
+
+def _restore(store: LocalStore, cache: tuple[Path, Path]) -> list[Event] | None:
+    database, events = cache
+    try:
+        future = pickle.loads(events.read_bytes())
+        store.restore_from(database)
+    except Exception:  # a missing, partial or foreign cache: build afresh
+        return None
+    return list(future)
+
+
+def _save(store: LocalStore, future: Sequence[Event], cache: tuple[Path, Path]) -> None:
+    database, events = cache
+    try:
+        database.parent.mkdir(parents=True, exist_ok=True)
+        store.backup_to(database)
+        tmp = events.with_suffix(".tmp")
+        tmp.write_bytes(pickle.dumps(list(future)))
+        os.replace(tmp, events)
+    except OSError:  # a read-only cache dir only costs speed
+        return
 
 
 class ServingLookup:

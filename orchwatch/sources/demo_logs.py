@@ -15,6 +15,7 @@ and building the demo costs only the minutes before its start.
 
 from __future__ import annotations
 
+import itertools
 import random
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
@@ -99,7 +100,9 @@ class DemoLogStream:
         self.seed = seed
         self.services = tuple(dict.fromkeys([*services, *PROCESSOR_SERVICES]))
         self.serving_revision = serving_revision
-        self._counter = 0
+        self._counter = itertools.count()
+        """Numbers the entries of the minute being generated (ids must not depend on which
+        windows were asked for before, or a restored demo would differ from a fresh one)."""
 
     def between(self, start: datetime, end: datetime) -> list[LogEntry]:
         """Entries with start < timestamp <= end, oldest first."""
@@ -116,6 +119,7 @@ class DemoLogStream:
 
     def _minute(self, minute: int) -> Iterator[LogEntry]:
         rng = _minute_rng(self.seed, minute)
+        self._counter = itertools.count()
         base = datetime.fromtimestamp(minute * 60, tz=UTC)
         day = (base - timedelta(hours=5)).date().isoformat()
         revisions = {s: self.serving_revision(s) for s in self.services}
@@ -198,7 +202,6 @@ class DemoLogStream:
     def _entry(
         self, at: datetime, severity: str, text: str, service: str, revision: str, instance: str
     ) -> LogEntry:
-        self._counter += 1
         stamp = int(at.timestamp() * 1000)
         return LogEntry(
             at,
@@ -207,5 +210,5 @@ class DemoLogStream:
             service,
             revision,
             instance,
-            f"{stamp:x}{instance[-2:]}{self._counter % 4096:03x}",
+            f"{stamp:x}{instance[-2:]}{next(self._counter):03x}",
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +22,16 @@ class SourceOptions:
     project: str | None = None
 
 
+def demo_cache_dir() -> Path:
+    """Where the demo keeps its built scenario (`$ORCHWATCH_CACHE_DIR` overrides)."""
+    override = os.environ.get("ORCHWATCH_CACHE_DIR")
+    if override:
+        return Path(override) / "demo"
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("orchwatch")) / "demo"
+
+
 def build_sources(options: SourceOptions, config: Config, clock: Clock | None = None) -> Sources:
     """The sources the options ask for.
 
@@ -29,7 +40,7 @@ def build_sources(options: SourceOptions, config: Config, clock: Clock | None = 
     """
     if options.demo:
         demo_clock = clock or AcceleratedClock(DEMO_START, config.demo_speed)
-        store, simulator = build_demo(config, demo_clock)
+        store, simulator = build_demo(config, demo_clock, cache_dir=demo_cache_dir())
         speed = getattr(demo_clock, "speed", None)
         live = f"live, ×{speed:g}" if speed else "frozen"
         return Sources(

@@ -14,6 +14,7 @@ Timestamps are stored as ISO 8601 UTC text, dates as `YYYY-MM-DD`.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
@@ -158,6 +159,31 @@ class LocalStore:
         ).fetchone()
         if found is None:
             raise SourceError(f"{self.path}: not an orchwatch store (no meta table)")
+
+    def backup_to(self, path: Path) -> None:
+        """Write the whole store to a file (atomically replacing it)."""
+        tmp = path.with_suffix(".tmp")
+        tmp.unlink(missing_ok=True)
+        with self._lock:
+            target = sqlite3.connect(tmp)
+            try:
+                self._db.backup(target)
+            finally:
+                target.close()
+        os.replace(tmp, path)
+
+    def restore_from(self, path: Path) -> None:
+        """Replace the store's contents with a file's (written by `backup_to`).
+
+        Raises:
+            sqlite3.Error: the file is not a store.
+        """
+        with self._lock:
+            source = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+            try:
+                source.backup(self._db)
+            finally:
+                source.close()
 
     def close(self) -> None:
         """Close the connection."""

@@ -34,12 +34,6 @@ from orchwatch.gather import RevisionsView, gather_revisions
 from orchwatch.glyphs import STATE_COLOUR, STATE_GLYPH
 from orchwatch.model import DateCompletions, ErrorGroup, FailedQueueItem, LogEntry, Revision
 from orchwatch.sources.base import LogBatch, Sources
-from orchwatch.tui.screens.completion_detail import CellDetailScreen, PhaseDetailScreen
-from orchwatch.tui.screens.daily import DailyScreen
-from orchwatch.tui.screens.goto_date import GotoDateScreen
-from orchwatch.tui.screens.help import HelpScreen
-from orchwatch.tui.screens.revisions import RevisionHistoryScreen
-from orchwatch.tui.screens.traceback import TracebackScreen
 from orchwatch.tui.styles import semantic_style
 from orchwatch.tui.widgets.completion_grid import CompletionGrid
 from orchwatch.tui.widgets.logs import ErrorGroupTable, LogPane
@@ -415,6 +409,8 @@ class OrchwatchApp(App[None]):
         pane = self.main.query_one(LogPane)
         group = next((g for g in pane.groups if g.fingerprint == message.fingerprint), None)
         if group is not None:
+            from orchwatch.tui.screens.traceback import TracebackScreen  # pulls in pygments
+
             now = self.sources.clock.now()
             self.push_screen(TracebackScreen(group, now, self.config.timezone))
 
@@ -435,6 +431,8 @@ class OrchwatchApp(App[None]):
         if verdict is None:
             self.notify(f"{message.service} is not in Cloud Run", severity="warning")
             return
+        from orchwatch.tui.screens.revisions import RevisionHistoryScreen
+
         self.push_screen(RevisionHistoryScreen(verdict, self._revisions.now, self.config.timezone))
 
     # --- actions -------------------------------------------------------------------------------
@@ -463,6 +461,8 @@ class OrchwatchApp(App[None]):
             if day is not None:
                 self.selected_date = day
 
+        from orchwatch.tui.screens.goto_date import GotoDateScreen
+
         self.push_screen(GotoDateScreen(self._today(), self.selected_date or self._today()), chosen)
 
     def action_refresh(self) -> None:
@@ -473,6 +473,8 @@ class OrchwatchApp(App[None]):
 
     def action_walkthrough(self) -> None:
         """Open the morning checklist for yesterday (or the selected date)."""
+        from orchwatch.tui.screens.daily import DailyScreen
+
         today = self._today()
         day = today - timedelta(days=1)
         self.push_screen(DailyScreen(day, today), self._show_target)
@@ -503,6 +505,8 @@ class OrchwatchApp(App[None]):
 
     def action_help(self) -> None:
         """Show keys and legend."""
+        from orchwatch.tui.screens.help import HelpScreen
+
         self.push_screen(HelpScreen())
 
     @on(OverviewStrip.DateChosen)
@@ -515,6 +519,8 @@ class OrchwatchApp(App[None]):
         if grid.status is None or self._now is None:
             return
         phase = grid.status.phase(message.target.phase)
+        from orchwatch.tui.screens.completion_detail import CellDetailScreen, PhaseDetailScreen
+
         if message.target.cell is not None:
             self.push_screen(CellDetailScreen(message.target.cell, phase, self.config.timezone))
             return

@@ -11,7 +11,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
-from textual.screen import ModalScreen
+from textual.screen import ModalScreen, Screen
 from textual.widgets import Static
 
 from orchwatch.analysis.revisions import (
@@ -49,8 +49,11 @@ def history_cells(row: RevisionRow, now: datetime, zone: ZoneInfo, app) -> tuple
     )
 
 
-class RevisionHistoryScreen(ModalScreen[None]):
-    """Newest first: name, age and time, creator, commit, marker, traffic, reason."""
+class RevisionHistoryScreen(Screen[None]):
+    """Newest first: name, age and time, creator, commit, marker, traffic, reason.
+
+    A full screen, not a modal: a drill-down, and the dashboard need not be composited
+    under it on every frame."""
 
     BINDINGS = [Binding("escape,q", "dismiss", "Close", id="history.close")]
 
