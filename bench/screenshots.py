@@ -13,27 +13,10 @@ from orchwatch.config import load_config
 from orchwatch.sources.demo import DEMO_START
 from orchwatch.sources.factory import SourceOptions, build_sources
 from orchwatch.tui.app import OrchwatchApp
+from orchwatch.tui.settle import settle
 
 OUT = Path(__file__).resolve().parent.parent / "screenshots"
 SIZE = (160, 45)
-
-
-async def settle(pilot: Pilot[None]) -> None:
-    # Panes start one another (completions, then revisions, then logs): wait until every
-    # pane has answered once and no worker is left running.
-    for _ in range(100):
-        await pilot.app.workers.wait_for_complete()
-        await pilot.pause()
-        ready = getattr(pilot.app, "panes_ready", True)
-        if ready and not any(w.is_running for w in pilot.app.workers):
-            break
-    # A table's last layout can land after the frame that painted it: repaint every
-    # widget once more, so a screenshot shows the state the widgets hold.
-    for screen in pilot.app.screen_stack:
-        screen.refresh(layout=True)
-        for widget in screen.walk_children():
-            widget.refresh()
-    await pilot.pause()
 
 
 async def press(pilot: Pilot[None], *keys: str) -> None:

@@ -202,6 +202,18 @@ def commit_file(repo: Path, rel: str, text: str, when: datetime) -> str:
     return git(repo, "rev-parse", "HEAD")
 
 
+def serving_sources(commit: str) -> Sources:
+    """A store where phase3-to-phase4-orchestrator serves one revision labelled `commit`."""
+    store = LocalStore()
+    name = "phase3-to-phase4-orchestrator"
+    serving = replace(
+        rev(25), service=name, name=f"{name}-00025-abc", labels={"commit-sha": commit}
+    )
+    store.put_revision(serving)
+    store.put_service(name, serving.name, serving.name, [TrafficStatus(serving.name, 100)])
+    return Sources("file", "test", FrozenClock(NOW), store, revisions=store)
+
+
 def test_drift_counts_commits_to_the_function_and_its_shared_links(
     tmp_path: Path, config: Config
 ) -> None:
@@ -218,18 +230,7 @@ def test_drift_counts_commits_to_the_function_and_its_shared_links(
         repo, "orchestration/cloud_functions/other/main.py", "x", NOW - timedelta(hours=20)
     )  # not ours
     commit_file(repo, f"{folder}/main.py", "v3", NOW - timedelta(hours=3))
-    store = LocalStore()
-    serving = replace(
-        rev(25),
-        service="phase3-to-phase4-orchestrator",
-        name="phase3-to-phase4-orchestrator-00025-abc",
-        labels={"commit-sha": deployed},
-    )
-    store.put_revision(serving)
-    store.put_service(
-        serving.service, serving.name, serving.name, [TrafficStatus(serving.name, 100)]
-    )
-    sources = Sources("file", "test", FrozenClock(NOW), store, revisions=store)
+    sources = serving_sources(deployed)
     view = gather_revisions(
         replace(config, repo_path=repo), sources, ["phase3-to-phase4-orchestrator"]
     )
@@ -245,18 +246,7 @@ def test_unknown_commit_is_a_note_not_a_crash(tmp_path: Path, config: Config) ->
     repo.mkdir()
     git(repo, "init", "-q")
     commit_file(repo, "orchestration/cloud_functions/phase3_to_phase4/main.py", "v1", NOW)
-    store = LocalStore()
-    serving = replace(
-        rev(1),
-        service="phase3-to-phase4-orchestrator",
-        name="phase3-to-phase4-orchestrator-00001-abc",
-        labels={"commit-sha": "deadbeef"},
-    )
-    store.put_revision(serving)
-    store.put_service(
-        serving.service, serving.name, serving.name, [TrafficStatus(serving.name, 100)]
-    )
-    sources = Sources("file", "test", FrozenClock(NOW), store, revisions=store)
+    sources = serving_sources("deadbeef")
     view = gather_revisions(
         replace(config, repo_path=repo), sources, ["phase3-to-phase4-orchestrator"]
     )
