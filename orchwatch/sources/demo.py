@@ -386,6 +386,7 @@ def build_demo(
             _save(store, events[simulator.applied :], cache)
         simulator.clock = clock
     simulator.advance()
+    store.set_meta("captured_at", clock.now().astimezone(UTC).isoformat())
     return store, simulator
 
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import os
+from datetime import datetime
 from dataclasses import dataclass
 from pathlib import Path
 
-from orchwatch.clock import AcceleratedClock, Clock, SystemClock
+from orchwatch.clock import AcceleratedClock, Clock, FrozenClock, SystemClock
 from orchwatch.config import Config
 from orchwatch.sources.base import SourceError, Sources
 from orchwatch.sources.demo import DEMO_START, build_demo
@@ -55,9 +56,15 @@ def build_sources(options: SourceOptions, config: Config, clock: Clock | None = 
         )
     if options.store_path is not None:
         store = LocalStore(options.store_path, create=False)
+        captured = store.get_meta("captured_at")
+        if clock is None and captured:
+            # A snapshot is judged as of its capture: "yesterday", ages and --since
+            # mean what they meant when it was taken.
+            clock = FrozenClock(datetime.fromisoformat(captured))
+        description = f"{options.store_path}" + (f" (captured {captured[:16]}Z)" if captured else "")
         return Sources(
             kind="file",
-            description=str(options.store_path),
+            description=description,
             clock=clock or SystemClock(),
             completions=store,
             revisions=store,

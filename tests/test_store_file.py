@@ -1,0 +1,50 @@
+"""`--source PATH.db`: every command reads a store file the same way it reads the demo."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from tui_helpers import SIZE, make_app, settle
+
+from orchwatch.cli import main
+from orchwatch.clock import FrozenClock
+from orchwatch.config import Config
+from orchwatch.sources.demo import DEMO_START, build_demo
+from orchwatch.sources.factory import SourceOptions, build_sources
+from orchwatch.tui.widgets.completion_grid import CompletionGrid
+from orchwatch.tui.widgets.logs import LogPane
+
+
+@pytest.fixture
+def store_file(config: Config, tmp_path: Path) -> Path:
+    path = tmp_path / "incident.db"
+    store, _ = build_demo(config, FrozenClock(DEMO_START), path=str(path))
+    store.close()
+    return path
+
+
+def test_verbs_read_a_store_file(store_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["revisions", "--source", str(store_file)]) == 1
+    assert capsys.readouterr().out.startswith("✗ phase3-to-phase4-orchestrator")
+    assert main(["--source", str(store_file), "errors", "--since", "30d"]) == 0
+    assert "ModuleNotFoundError ×" in capsys.readouterr().out
+    assert main(["daily", "--source", str(store_file), "--date", "2026-01-28"]) == 0
+
+
+async def test_the_dashboard_opens_a_store_file(config: Config, store_file: Path) -> None:
+    sources = build_sources(SourceOptions(store_path=store_file), config, clock=FrozenClock(DEMO_START))
+    assert sources.kind == "file"
+    app = make_app(config, sources)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        grid = app.main.query_one(CompletionGrid)
+        assert grid.get_cell("counts", "phase3").plain == "Firestore 3/5 ≠ BigQuery 5/5"
+        assert "■ stopped" in str(app.main.query_one(LogPane).query_one("#logs-status").render())
+
+
+def test_a_file_that_is_not_a_store(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    junk = tmp_path / "notes.db"
+    junk.write_text("hello", encoding="utf-8")
+    assert main(["revisions", "--source", str(junk)]) == 2
+    assert "not an orchwatch store" in capsys.readouterr().err
