@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import os
-from datetime import datetime
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from orchwatch.clock import AcceleratedClock, Clock, FrozenClock, SystemClock
@@ -61,7 +61,9 @@ def build_sources(options: SourceOptions, config: Config, clock: Clock | None = 
             # A snapshot is judged as of its capture: "yesterday", ages and --since
             # mean what they meant when it was taken.
             clock = FrozenClock(datetime.fromisoformat(captured))
-        description = f"{options.store_path}" + (f" (captured {captured[:16]}Z)" if captured else "")
+        description = f"{options.store_path}" + (
+            f" (captured {captured[:16]}Z)" if captured else ""
+        )
         return Sources(
             kind="file",
             description=description,

@@ -37,21 +37,34 @@ class HelpScreen(ModalScreen[None]):
         body.border_title = "orchwatch help"
 
     def _keys(self) -> Table:
+        from orchwatch.tui.widgets.logs import LogPane, LogView
+
         table = Table(title="Keys", title_justify="left", show_header=False, box=None, expand=True)
         table.add_column("key", style="bold", no_wrap=True)
         table.add_column("action")
-        seen: set[str] = set()
-        for binding in self.app.BINDINGS:
-            if not isinstance(binding, Binding) or not binding.description:
-                continue
-            if binding.description in seen:
-                continue
-            seen.add(binding.description)
-            keys = binding.key_display or binding.key.replace(",", " / ")
-            table.add_row(
-                keys, binding.description + (f" — {binding.tooltip}" if binding.tooltip else "")
-            )
-        table.add_row("enter", "open the detail of the cell under the cursor")
+        sections = (
+            ("everywhere", self.app.BINDINGS),
+            ("logs pane (3)", LogPane.BINDINGS),
+            ("log tail", LogView.BINDINGS),
+        )
+        for title, bindings in sections:
+            table.add_row(Text(title, style="italic dim"), "")
+            seen: set[str] = set()
+            for binding in bindings:
+                if not isinstance(binding, Binding) or not binding.description:
+                    continue
+                if binding.description in seen or binding.key in (
+                    "up",
+                    "down",
+                    "pageup",
+                    "pagedown",
+                ):
+                    continue
+                seen.add(binding.description)
+                keys = binding.key_display or binding.key.replace(",", " / ")
+                table.add_row(keys, binding.description)
+        table.add_row(Text("in any pane", style="italic dim"), "")
+        table.add_row("enter", "open the detail of the cell, service, revision or group")
         table.add_row("arrows / tab", "move within a pane / between panes")
         return table
 
