@@ -59,6 +59,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--date", metavar="DATE", help="open on this date (YYYY-MM-DD, yesterday, -3)"
     )
+    parser.add_argument(
+        "--allow-actions",
+        action="store_true",
+        help="enable the one-key actions (validate; see [actions] in orchwatch.toml)",
+    )
     parser.add_argument("--exit-after-first-data", action="store_true", help=argparse.SUPPRESS)
     parser.set_defaults(command=None)
     verbs = parser.add_subparsers(title="commands", metavar="COMMAND")
@@ -336,6 +341,7 @@ def run_tui(args: argparse.Namespace) -> int:
         refresh_seconds=refresh,
         initial_date=initial,
         exit_after_first_data=args.exit_after_first_data,
+        allow_actions=args.allow_actions,
     )
     app.run(headless=args.exit_after_first_data)
     return app.return_code or EXIT_OK

@@ -99,6 +99,13 @@ class ServicesTable(_Table, kw_only=True):
     drift_max_age_hours: float = 24.0
 
 
+class ActionsTable(_Table, kw_only=True):
+    enabled: bool = False
+    timeout_seconds: float = 900.0
+    validate_commands: list[list[str]] = []
+    deploy: dict[str, list[str]] = {}
+
+
 class DailyCheckTable(_Table, kw_only=True):
     name: str
     sql: str
@@ -117,6 +124,7 @@ class ConfigFile(_Table, kw_only=True):
     demo: DemoTable = msgspec.field(default_factory=DemoTable)
     services: ServicesTable = msgspec.field(default_factory=ServicesTable)
     daily: DailyTable = msgspec.field(default_factory=DailyTable)
+    actions: ActionsTable = msgspec.field(default_factory=ActionsTable)
     phases: list[PhaseTable]
 
 
@@ -172,6 +180,11 @@ class Config:
     drift_max_age: timedelta = timedelta(hours=24)
     daily_checks: tuple[tuple[str, str, str], ...] = ()
     """(name, sql, expectation) of the custom morning checks; `@date` is the date."""
+    actions_enabled: bool = False
+    action_timeout: float = 900.0
+    validate_commands: tuple[tuple[str, ...], ...] = ()
+    deploy_commands: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    """Service -> the argument-list template that redeploys it."""
 
     def phase(self, name: str) -> PhaseSpec:
         """The phase called `name`.
@@ -393,6 +406,7 @@ def _build(table: ConfigFile, path: Path | None, display: Path | str) -> Config:
                 f"daily.checks[{i}].expect",
                 f'expected an operator and a number, like "> 0" or "== 0", got "{check.expect}"',
             )
+    _check_actions(table.actions, display)
     repo = Path(table.repo.path).expanduser() if table.repo.path else None
     if repo is not None and path is not None and not repo.is_absolute():
         repo = (path.parent / repo).resolve()
@@ -416,7 +430,27 @@ def _build(table: ConfigFile, path: Path | None, display: Path | str) -> Config:
         service_functions=dict(table.services.functions),
         drift_max_age=timedelta(hours=table.services.drift_max_age_hours),
         daily_checks=tuple((c.name, c.sql, c.expect) for c in table.daily.checks),
+        actions_enabled=table.actions.enabled,
+        action_timeout=table.actions.timeout_seconds,
+        validate_commands=tuple(tuple(c) for c in table.actions.validate_commands),
+        deploy_commands={k: tuple(v) for k, v in table.actions.deploy.items()},
     )
+
+
+def _check_actions(actions: ActionsTable, display: Path | str) -> None:
+    from orchwatch.actions.template import TemplateError, check_template
+
+    if actions.timeout_seconds <= 0:
+        raise ConfigError(display, "actions.timeout_seconds", "expected a number greater than 0")
+    commands = [
+        (f"actions.validate_commands[{i}]", c) for i, c in enumerate(actions.validate_commands)
+    ]
+    commands += [(f'actions.deploy."{service}"', c) for service, c in actions.deploy.items()]
+    for key, command in commands:
+        try:
+            check_template(command)
+        except TemplateError as exc:
+            raise ConfigError(display, key, f"expected an argument list: {exc}") from None
 
 
 _EXPECTATION = re.compile(r"^\s*(==|!=|>=|<=|>|<)\s*-?\d+(?:\.\d+)?\s*$")

@@ -33,7 +33,9 @@ def test_verbs_read_a_store_file(store_file: Path, capsys: pytest.CaptureFixture
 
 
 async def test_the_dashboard_opens_a_store_file(config: Config, store_file: Path) -> None:
-    sources = build_sources(SourceOptions(store_path=store_file), config, clock=FrozenClock(DEMO_START))
+    sources = build_sources(
+        SourceOptions(store_path=store_file), config, clock=FrozenClock(DEMO_START)
+    )
     assert sources.kind == "file"
     app = make_app(config, sources)
     async with app.run_test(size=SIZE) as pilot:

@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from pathlib import Path
 
 from rich.text import Text
 from textual import on, work
@@ -26,6 +27,8 @@ from textual.timer import Timer
 from textual.widgets import Footer, Static
 from textual.worker import Worker, WorkerState
 
+from orchwatch.actions.audit import AuditLog, default_audit_path
+from orchwatch.actions.runner import ActionGuard, ActionRun, RunResult
 from orchwatch.analysis.completion import business_date, date_range, reconcile_dates
 from orchwatch.analysis.daily import Target
 from orchwatch.analysis.tracebacks import Grouper, Reassembler, fingerprint
@@ -35,6 +38,7 @@ from orchwatch.glyphs import STATE_COLOUR, STATE_GLYPH
 from orchwatch.model import DateCompletions, ErrorGroup, FailedQueueItem, LogEntry, Revision
 from orchwatch.sources.base import LogBatch, Sources
 from orchwatch.tui.styles import semantic_style
+from orchwatch.tui.widgets.actions import ActionsPane, validation_lines
 from orchwatch.tui.widgets.completion_grid import CompletionGrid
 from orchwatch.tui.widgets.logs import ErrorGroupTable, LogPane
 from orchwatch.tui.widgets.overview import OverviewStrip
@@ -79,6 +83,20 @@ class LogsLoaded(Message):
         super().__init__()
 
 
+class ValidationDone(Message):
+    """The validator (and the extra validation commands) finished."""
+
+    def __init__(
+        self, report: object, lines: list[str], failing: int, errors: int, extra: list[RunResult]
+    ) -> None:
+        self.report = report
+        self.lines = lines
+        self.failing = failing
+        self.errors = errors
+        self.extra = extra
+        super().__init__()
+
+
 class RevisionsLoaded(Message):
     """A revisions refresh finished."""
 
@@ -111,6 +129,14 @@ class OrchwatchApp(App[None]):
         Binding("g", "goto_date", "Go to date", id="date.goto"),
         Binding("r", "refresh", "Refresh", id="data.refresh"),
         Binding("w", "walkthrough", "Walkthrough", id="app.walkthrough"),
+        Binding(
+            "v",
+            "validate",
+            "Validate",
+            id="actions.validate",
+            tooltip="Run the package validator (off unless --allow-actions or [actions] enabled)",
+        ),
+        Binding("a", "audit", "Audit log", show=False, id="actions.audit"),
         Binding("1", "focus_completions", "Completions pane", show=False, id="pane.completions"),
         Binding("2", "focus_revisions", "Revisions pane", show=False, id="pane.revisions"),
         Binding("3", "focus_logs", "Logs pane", show=False, id="pane.logs"),
@@ -131,6 +157,8 @@ class OrchwatchApp(App[None]):
         wall: Callable[[], float] = time.monotonic,
         initial_date: date | None = None,
         exit_after_first_data: bool = False,
+        allow_actions: bool = False,
+        audit_path: Path | None = None,
     ) -> None:
         """Build the app around already-built sources (tests pass a local store).
 
@@ -142,6 +170,8 @@ class OrchwatchApp(App[None]):
             wall: a monotonic clock for data ages; tests freeze it.
             initial_date: the date to open on (default: today in the pipeline's zone).
             exit_after_first_data: exit once the first data is on screen (benchmarks).
+            allow_actions: enable the one-key actions even if the config does not.
+            audit_path: where actions are recorded (default: the user data dir).
         """
         super().__init__()
         self.config = config
@@ -160,6 +190,9 @@ class OrchwatchApp(App[None]):
             "logs": PaneState("#logs", "logs"),
         }
         self.log_poll_seconds = log_poll_seconds
+        self.actions_enabled = allow_actions or config.actions_enabled
+        self.audit = AuditLog(audit_path or default_audit_path())
+        self.guard = ActionGuard()
         self._log_cursor: int | None = None
         self._log_lock = threading.Lock()  # the reassembler is fed by one worker at a time
         self._reassembler = Reassembler()
@@ -184,6 +217,7 @@ class OrchwatchApp(App[None]):
             with Vertical(id="revisions", classes="pane"):
                 yield ServiceTable(id="services")
             yield LogPane(self.config.log_capacity, self.config.timezone, id="logs")
+            yield ActionsPane(id="actions")
         yield Footer()
 
     def _legend(self) -> Text:
@@ -502,6 +536,95 @@ class OrchwatchApp(App[None]):
                 pane.query_one(ErrorGroupTable).select(match.fingerprint)
         else:
             self.notify("Run `orchwatch validate` on the repo for the findings.", markup=False)
+
+    # --- actions -------------------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """One-key actions are shown dimmed (disabled) while actions are off."""
+        if action == "validate" and not self.actions_enabled:
+            return None
+        return True
+
+    def action_validate(self) -> None:
+        """Run the package validator on the configured repo, off the UI thread."""
+        repo = self.config.repo_path
+        if repo is None:
+            self.notify(
+                "No repo to validate: set [repo] path in orchwatch.toml.",
+                severity="warning",
+                markup=False,
+            )
+            return
+        if not self.guard.acquire("validate", str(repo)):
+            self.notify("A validation is already running.", markup=False)
+            return
+        self.main.query_one(ActionsPane).start("validation")
+        self._validate(repo)
+
+    @work(thread=True, group="validate", exit_on_error=False)
+    def _validate(self, repo: Path) -> None:
+        from orchwatch.validate.cache import FactsCache
+        from orchwatch.validate.engine import validate_repo
+        from orchwatch.validate.model import Severity
+
+        try:
+            run_id = self.audit.started("validate", ["orchwatch", "validate", str(repo)], repo)
+            started = time.monotonic()
+            report = validate_repo(repo, cache=FactsCache.default())
+            errors = sum(1 for f in report.findings if f.severity is Severity.ERROR)
+            failing = sum(1 for f in report.functions if not f.ok)
+            tail = tuple(validation_lines(report)[-50:])
+            self.audit.finished(
+                run_id, RunResult(1 if errors else 0, time.monotonic() - started, tail)
+            )
+            extra = []
+            for command in self.config.validate_commands:
+                run = ActionRun(list(command), repo, timeout=self.config.action_timeout)
+                extra_id = self.audit.started("validate", list(command), repo)
+                result = run.run()
+                self.audit.finished(extra_id, result)
+                extra.append(result)
+            self.post_message(
+                ValidationDone(report, validation_lines(report), failing, errors, extra)
+            )
+        finally:
+            self.guard.release("validate", str(repo))
+
+    @on(ValidationDone)
+    def _validation_done(self, message: ValidationDone) -> None:
+        pane = self.main.query_one(ActionsPane)
+        pane.write(message.lines)
+        for result in message.extra:
+            pane.write(
+                [
+                    f"$ extra validation command: {result.error or f'exit {result.exit_code}'}",
+                    *(f"  {line}" for line in result.output_tail),
+                ]
+            )
+        extra_failed = sum(1 for r in message.extra if not r.ok)
+        clean = message.errors == 0 and extra_failed == 0
+        when = datetime.now().strftime("%H:%M:%S")
+        verdict = (
+            "clean"
+            if clean
+            else f"{message.failing} functions failing, {message.errors} errors"
+            + (f", {extra_failed} extra commands failed" if extra_failed else "")
+        )
+        pane.set_status(
+            Text(
+                f"validation at {when}: {verdict}",
+                style=semantic_style(self, "success" if clean else "error", bold=True),
+            )
+        )
+        self.notify(
+            f"Validation: {verdict}", severity="information" if clean else "error", markup=False
+        )
+
+    def action_audit(self) -> None:
+        """Show the audit log."""
+        from orchwatch.tui.screens.audit import AuditScreen
+
+        self.push_screen(AuditScreen(self.audit.path))
 
     def action_help(self) -> None:
         """Show keys and legend."""

@@ -1,0 +1,104 @@
+"""One-key actions, first slice: off by default, validation into the actions pane, audit."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from textual.widgets import Log
+from tui_helpers import SIZE, settle
+
+from orchwatch.actions.audit import read_audit
+from orchwatch.config import EXAMPLE_CONFIG, Config, ConfigError, parse_config
+from orchwatch.sources.base import Sources
+from orchwatch.tui.app import OrchwatchApp
+from orchwatch.tui.screens.audit import AuditScreen
+from orchwatch.tui.widgets.actions import ActionsPane
+from orchwatch.validate.demo_repo import write_demo_repo
+
+
+def app_with(config: Config, demo: Sources, tmp_path: Path, allow: bool) -> OrchwatchApp:
+    return OrchwatchApp(
+        config,
+        demo,
+        refresh_seconds=3600,
+        log_poll_seconds=3600,
+        wall=lambda: 0.0,
+        allow_actions=allow,
+        audit_path=tmp_path / "audit.jsonl",
+    )
+
+
+async def test_actions_are_off_by_default(config: Config, demo: Sources, tmp_path: Path) -> None:
+    app = app_with(replace(config, repo_path=tmp_path), demo, tmp_path, allow=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert app.check_action("validate", ()) is None  # shown dimmed in the footer
+        await pilot.press("v")
+        await settle(pilot)
+        assert not app.main.query_one(ActionsPane).display
+        assert not (tmp_path / "audit.jsonl").exists()
+
+
+async def test_validate_shows_findings_and_is_audited(
+    config: Config, demo: Sources, tmp_path: Path
+) -> None:
+    repo = tmp_path / "repo"
+    write_demo_repo(repo)
+    app = app_with(replace(config, repo_path=repo), demo, tmp_path, allow=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("v")
+        await app.workers.wait_for_complete()
+        await settle(pilot)
+        pane = app.main.query_one(ActionsPane)
+        assert pane.display
+        text = "\n".join(str(line) for line in pane.query_one(Log).lines)
+        assert "✗ phase3_to_phase4" in text
+        assert "fix: add a symlink shared/validation/phase3_data_quality_check.py" in text
+        assert "✓ phase2_to_phase3  ok" in text
+        status = str(pane.query_one("#actions-status").render())
+        assert "4 functions failing" in status
+        [entry], bad = read_audit(tmp_path / "audit.jsonl")
+        assert bad == 0
+        assert entry.started["action"] == "validate"
+        assert entry.outcome == "exit 1"
+        await pilot.press("a")
+        await pilot.pause()
+        assert isinstance(app.screen, AuditScreen)
+        table = app.screen.query_one("#audit-table")
+        assert table.row_count == 1
+        assert table.get_row_at(0)[5].plain == "exit 1"
+
+
+async def test_validate_without_a_repo_says_so(
+    config: Config, demo: Sources, tmp_path: Path
+) -> None:
+    app = app_with(replace(config, repo_path=None), demo, tmp_path, allow=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("v")
+        await settle(pilot)
+        assert not app.main.query_one(ActionsPane).display
+        assert any("set [repo] path" in str(n.message) for n in app._notifications)
+
+
+@pytest.mark.parametrize(
+    ("table", "key"),
+    [
+        ('[actions]\ndeploy = { "svc" = ["./deploy.sh", "{password}"] }\n', 'actions.deploy."svc"'),
+        ("[actions]\nvalidate_commands = [[]]\n", "actions.validate_commands[0]"),
+        ("[actions]\ntimeout_seconds = 0\n", "actions.timeout_seconds"),
+    ],
+)
+def test_bad_action_config(table: str, key: str) -> None:
+    example = EXAMPLE_CONFIG.read_text(encoding="utf-8")
+    without_actions = (
+        example[: example.index("[actions]\n")] + example[example.index("# Custom checks") :]
+    )
+    with pytest.raises(ConfigError) as info:
+        parse_config(without_actions + "\n" + table, None, display="o.toml")
+    assert info.value.key == key
+    assert os.path.basename(info.value.file) == "o.toml"
