@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from textual.widgets import Log
-from tui_helpers import SIZE, settle
+from tui_helpers import SIZE, settle, wait_for
 
 from orchwatch.actions.audit import read_audit
 from orchwatch.config import EXAMPLE_CONFIG, Config, ConfigError, parse_config
@@ -66,7 +66,7 @@ async def test_validate_shows_findings_and_is_audited(
         assert entry.started["action"] == "validate"
         assert entry.outcome == "exit 1"
         await pilot.press("a")
-        await pilot.pause()
+        await wait_for(pilot, lambda: isinstance(app.screen, AuditScreen))
         assert isinstance(app.screen, AuditScreen)
         table = app.screen.query_one("#audit-table")
         assert table.row_count == 1

@@ -6,7 +6,7 @@ import re
 from collections.abc import Sequence
 from datetime import date
 
-from tui_helpers import SIZE, make_app, settle, static_text
+from tui_helpers import SIZE, make_app, settle, static_text, wait_for
 
 from orchwatch.config import Config
 from orchwatch.model import DateCompletions
@@ -68,7 +68,7 @@ async def test_go_to_date_dialog_validates_and_selects(config: Config, demo: Sou
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         await pilot.press("g")
-        await pilot.pause()
+        await wait_for(pilot, lambda: isinstance(app.screen, GotoDateScreen))
         assert isinstance(app.screen, GotoDateScreen)
         await pilot.press("home", "ctrl+k", *"[bold]nope", "enter")
         await pilot.pause()
@@ -91,7 +91,7 @@ async def test_enter_on_a_cell_opens_both_stores_records(config: Config, demo: S
         grid = app.query_one(CompletionGrid)
         grid.move_cursor(row=grid.get_row_index("p1"), column=grid.get_column_index("phase3"))
         await pilot.press("enter")
-        await pilot.pause()
+        await wait_for(pilot, lambda: isinstance(app.screen, CellDetailScreen))
         assert isinstance(app.screen, CellDetailScreen)
         text = static_text(app.screen)
         assert "team_defense_game_summary" in text
@@ -109,7 +109,7 @@ async def test_enter_on_a_phase_header_opens_the_document(config: Config, demo: 
         grid = app.query_one(CompletionGrid)
         grid.move_cursor(row=grid.get_row_index("trigger"), column=grid.get_column_index("phase3"))
         await pilot.press("enter")
-        await pilot.pause()
+        await wait_for(pilot, lambda: isinstance(app.screen, PhaseDetailScreen))
         assert isinstance(app.screen, PhaseDetailScreen)
 
 
@@ -131,7 +131,7 @@ async def test_help_lists_bindings_and_legend(config: Config, demo: Sources) -> 
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         await pilot.press("question_mark")
-        await pilot.pause()
+        await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen))
         assert isinstance(app.screen, HelpScreen)
         text = static_text(app.screen)
         for expected in (

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from tui_helpers import SIZE, make_app, settle, static_text
+from tui_helpers import SIZE, make_app, settle, static_text, wait_for
 
 from orchwatch.clock import FrozenClock
 from orchwatch.config import Config
@@ -48,7 +48,7 @@ async def test_enter_on_a_group_shows_the_sample(config: Config, demo: Sources) 
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         await pilot.press("3", "enter")
-        await pilot.pause()
+        await wait_for(pilot, lambda: isinstance(app.screen, TracebackScreen))
         assert isinstance(app.screen, TracebackScreen)
         text = static_text(app.screen)
         assert "Traceback (most recent call last):" in text

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from tui_helpers import SIZE, make_app, settle, static_text
+from tui_helpers import SIZE, make_app, settle, static_text, wait_for
 
 from orchwatch.config import Config
 from orchwatch.model import ServiceState
@@ -40,14 +40,14 @@ async def test_history_and_revision_detail(config: Config, demo: Sources) -> Non
         table.focus()
         table.move_cursor(row=0)
         await pilot.press("enter")
-        await pilot.pause()
+        await wait_for(pilot, lambda: isinstance(app.screen, RevisionHistoryScreen))
         assert isinstance(app.screen, RevisionHistoryScreen)
         history = app.screen.query_one("#history-table")
         first, second = history.row_plain(0), history.row_plain(1)
         assert first[0] == "00026" and first[5] == "✗ failed" and first[6] == ""
         assert second[0] == "00025" and second[5] == "⚠ stuck" and second[6] == "100%"
         await pilot.press("enter")  # the failed revision
-        await pilot.pause()
+        await wait_for(pilot, lambda: isinstance(app.screen, RevisionDetailScreen))
         assert isinstance(app.screen, RevisionDetailScreen)
         text = static_text(app.screen)
         assert "HealthCheckContainerError" in text

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 
 from rich.console import Console
+from textual.pilot import Pilot
 from textual.screen import Screen
 from textual.widgets import Static
 
@@ -13,7 +15,7 @@ from orchwatch.sources.base import Sources
 from orchwatch.tui.app import OrchwatchApp
 from orchwatch.tui.settle import settle
 
-__all__ = ["SIZE", "make_app", "settle", "static_text"]
+__all__ = ["SIZE", "make_app", "settle", "static_text", "wait_for"]
 
 SIZE = (160, 45)
 
@@ -31,3 +33,13 @@ def static_text(screen: Screen[object]) -> str:
     for widget in screen.query(Static):
         console.print(widget.content)
     return console.export_text()
+
+
+async def wait_for(pilot: Pilot[None], condition: Callable[[], bool], rounds: int = 100) -> bool:
+    """Pause until `condition` holds. A key's effect can take several hops between widgets'
+    message queues, and one pause waits only for the app's own queue to empty."""
+    for _ in range(rounds):
+        if condition():
+            return True
+        await pilot.pause()
+    return condition()

@@ -36,7 +36,9 @@ from orchwatch.config import Config
 from orchwatch.gather import RevisionsView, gather_revisions
 from orchwatch.glyphs import STATE_COLOUR, STATE_GLYPH
 from orchwatch.model import DateCompletions, ErrorGroup, FailedQueueItem, LogEntry, Revision
+from orchwatch.sanitize import inert_line
 from orchwatch.sources.base import LogBatch, Sources
+from orchwatch.tui.screens.confirm_deploy import DeployPreview
 from orchwatch.tui.styles import semantic_style
 from orchwatch.tui.widgets.actions import ActionsPane, validation_lines
 from orchwatch.tui.widgets.completion_grid import CompletionGrid
@@ -97,6 +99,23 @@ class ValidationDone(Message):
         super().__init__()
 
 
+class DeployPreviewReady(Message):
+    """The deploy preview is ready for confirmation."""
+
+    def __init__(self, preview: DeployPreview) -> None:
+        self.preview = preview
+        super().__init__()
+
+
+class DeployDone(Message):
+    """A deploy command ended."""
+
+    def __init__(self, service: str, result: RunResult) -> None:
+        self.service = service
+        self.result = result
+        super().__init__()
+
+
 class RevisionsLoaded(Message):
     """A revisions refresh finished."""
 
@@ -136,6 +155,14 @@ class OrchwatchApp(App[None]):
             id="actions.validate",
             tooltip="Run the package validator (off unless --allow-actions or [actions] enabled)",
         ),
+        Binding(
+            "d",
+            "deploy",
+            "Deploy",
+            id="actions.deploy",
+            tooltip="Redeploy the selected service (off unless actions are on)",
+        ),
+        Binding("c", "cancel_action", "Cancel run", show=False, id="actions.cancel"),
         Binding("a", "audit", "Audit log", show=False, id="actions.audit"),
         Binding("1", "focus_completions", "Completions pane", show=False, id="pane.completions"),
         Binding("2", "focus_revisions", "Revisions pane", show=False, id="pane.revisions"),
@@ -193,6 +220,8 @@ class OrchwatchApp(App[None]):
         self.actions_enabled = allow_actions or config.actions_enabled
         self.audit = AuditLog(audit_path or default_audit_path())
         self.guard = ActionGuard()
+        self._current_run: ActionRun | None = None
+        self._drain_timer: Timer | None = None
         self._log_cursor: int | None = None
         self._log_lock = threading.Lock()  # the reassembler is fed by one worker at a time
         self._reassembler = Reassembler()
@@ -541,7 +570,7 @@ class OrchwatchApp(App[None]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """One-key actions are shown dimmed (disabled) while actions are off."""
-        if action == "validate" and not self.actions_enabled:
+        if action in ("validate", "deploy") and not self.actions_enabled:
             return None
         return True
 
@@ -619,6 +648,182 @@ class OrchwatchApp(App[None]):
         self.notify(
             f"Validation: {verdict}", severity="information" if clean else "error", markup=False
         )
+
+    def _selected_service(self) -> str | None:
+        """The service the deploy key means: the revisions pane's row, else the grid's phase."""
+        focused = self.focused
+        if isinstance(focused, ServiceTable) and focused.row_count:
+            return str(focused.coordinate_to_cell_key(focused.cursor_coordinate).row_key.value)
+        grid = self.main.query_one(CompletionGrid)
+        if grid.columns:
+            column = list(grid.columns)[grid.cursor_column]
+            try:
+                return self.config.phase(str(column.value)).orchestrator
+            except KeyError:
+                return None
+        return None
+
+    def action_deploy(self) -> None:
+        """Redeploy the selected service, after a preview and a confirmation."""
+        from orchwatch.actions.template import TemplateError, render_command
+
+        service = self._selected_service()
+        if service is None:
+            self.notify("Select a service (2) or a phase first.", markup=False)
+            return
+        template = self.config.deploy_commands.get(service)
+        if template is None:
+            self.notify(
+                f"No deploy command for {service}: add it under [actions] deploy.",
+                severity="warning",
+                markup=False,
+            )
+            return
+        folder = self.config.function_folder(service)
+        phase = next((p.name for p in self.config.phases if p.orchestrator == service), "")
+        values = {"service": service, "date": (self.selected_date or self._today()).isoformat()}
+        if folder is not None:
+            values["function"] = folder.name
+        if phase:
+            values["phase"] = phase
+        try:
+            argv = render_command(template, values)
+        except TemplateError as exc:
+            self.notify(f"Cannot build the deploy command: {exc}", severity="error", markup=False)
+            return
+        verdict = None
+        if self._revisions is not None:
+            verdict = next((v for v in self._revisions.verdicts if v.service == service), None)
+        self._prepare_deploy(service, argv, folder, verdict)
+
+    @work(thread=True, group="deploy-preview", exit_on_error=False)
+    def _prepare_deploy(
+        self, service: str, argv: list[str], folder: Path | None, verdict: object
+    ) -> None:
+        from orchwatch.analysis.revisions import ServiceVerdict, short_name
+        from orchwatch.sources.base import SourceError
+        from orchwatch.sources.git import commits_since, function_paths
+
+        repo = self.config.repo_path
+        serving, commit, commits, note = "unknown", "", [], "no repo configured"
+        if isinstance(verdict, ServiceVerdict) and verdict.serving is not None:
+            serving = short_name(verdict.serving.name)
+            commit = verdict.serving.commit or ""
+        if repo is not None and folder is not None:
+            if not commit:
+                note = "the serving revision has no commit label"
+            else:
+                try:
+                    found = commits_since(repo, commit, function_paths(repo, folder))
+                    commits = [f"{c.sha[:10]} {c.subject}" for c in found]
+                    note = "nothing new" if not commits else ""
+                except SourceError as exc:
+                    note = str(exc)
+        errors, lines, vnote = 0, [], "no repo configured"
+        if repo is not None and folder is not None:
+            from orchwatch.validate.cache import FactsCache
+            from orchwatch.validate.engine import validate_repo
+            from orchwatch.validate.model import Severity
+
+            try:
+                report = validate_repo(repo, only=folder.name, cache=FactsCache.default())
+                errors = sum(1 for f in report.findings if f.severity is Severity.ERROR)
+                lines, vnote = validation_lines(report), ""
+            except LookupError:
+                vnote = f"no function folder {folder.name} in the repo"
+        preview = DeployPreview(
+            service, argv, repo or Path.cwd(), serving, commit, commits, note, errors, lines, vnote
+        )
+        self.post_message(DeployPreviewReady(preview))
+
+    @on(DeployPreviewReady)
+    def _confirm_deploy(self, message: DeployPreviewReady) -> None:
+        from orchwatch.tui.screens.confirm_deploy import ConfirmDeployScreen
+
+        preview = message.preview
+
+        def confirmed(go: bool | None) -> None:
+            if go:
+                self._start_deploy(preview)
+
+        self.push_screen(ConfirmDeployScreen(preview), confirmed)
+
+    def _start_deploy(self, preview: DeployPreview) -> None:
+        if not self.guard.acquire("deploy", preview.service):
+            self.notify(f"A deploy of {preview.service} is already running.", markup=False)
+            return
+        pane = self.main.query_one(ActionsPane)
+        pane.start(f"deploy {preview.service}")
+        verdict = (
+            f"{preview.validator_errors} errors"
+            if preview.validator_errors
+            else (preview.validator_note or "clean")
+        )
+        run = ActionRun(preview.argv, preview.cwd, timeout=self.config.action_timeout)
+        self._current_run = run
+        self._drain_timer = self.set_interval(0.1, lambda: self._drain(run, preview.service))
+        self._deploy(run, preview.service, verdict)
+
+    @work(thread=True, group="deploy", exit_on_error=False)
+    def _deploy(self, run: ActionRun, service: str, verdict: str) -> None:
+        try:
+            run_id = self.audit.started("deploy", list(run.argv), run.cwd, service, verdict)
+            result = run.run()
+            self.audit.finished(run_id, result)
+            self.post_message(DeployDone(service, result))
+        finally:
+            self.guard.release("deploy", service)
+
+    def _drain(self, run: ActionRun, service: str) -> None:
+        """Move queued output into the pane: one write per tick, however many lines."""
+        lines = []
+        while not run.lines.empty() and len(lines) < 2000:
+            stream, line = run.lines.get_nowait()
+            lines.append(inert_line(line if stream == "stdout" else f"! {line}", 1000))
+        pane = self.main.query_one(ActionsPane)
+        if lines:
+            pane.write(lines)
+        pane.set_status(
+            Text(f"deploy {service}: running {run.elapsed:.0f} s · c cancels", style="bold")
+        )
+
+    @on(DeployDone)
+    def _deploy_done(self, message: DeployDone) -> None:
+        run = self._current_run
+        if self._drain_timer is not None:
+            self._drain_timer.stop()
+            self._drain_timer = None
+        if run is not None:
+            self._drain(run, message.service)
+        self._current_run = None
+        result = message.result
+        if result.ok:
+            text, colour = f"deploy {message.service}: exit 0 in {result.duration:.1f} s", "success"
+            self.refresh_pane("revisions")
+        elif result.error:
+            text, colour = f"deploy {message.service}: {result.error}", "error"
+        else:
+            how = (
+                "timed out"
+                if result.timed_out
+                else "cancelled"
+                if result.cancelled
+                else (f"exit {result.exit_code}")
+            )
+            text, colour = f"deploy {message.service}: {how} after {result.duration:.1f} s", "error"
+        self.main.query_one(ActionsPane).set_status(
+            Text(text, style=semantic_style(self, colour, bold=True))
+        )
+        self.notify(text, severity="information" if result.ok else "error", markup=False)
+
+    def action_cancel_action(self) -> None:
+        """Cancel the running deploy (SIGINT, SIGTERM, SIGKILL to its process group)."""
+        run = self._current_run
+        if run is None:
+            self.notify("Nothing is running.", markup=False)
+            return
+        run.cancel()
+        self.notify("Cancelling…", markup=False)
 
     def action_audit(self) -> None:
         """Show the audit log."""

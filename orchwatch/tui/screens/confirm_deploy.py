@@ -1,0 +1,115 @@
+"""Confirm a redeploy: what runs, where, what it ships, and what the validator thinks.
+
+Enter confirms and Esc cancels; when the validator found errors in the function's
+package, confirming takes typing the service name instead.
+"""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rich.table import Table
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Input, Static
+
+from orchwatch.sanitize import inert_line
+from orchwatch.tui.styles import semantic_style
+
+
+@dataclass(frozen=True)
+class DeployPreview:
+    """Everything the confirmation shows."""
+
+    service: str
+    argv: list[str]
+    cwd: Path
+    serving: str = "unknown"
+    serving_commit: str = ""
+    commits: list[str] = field(default_factory=list)
+    commits_note: str = ""
+    validator_errors: int = 0
+    validator_lines: list[str] = field(default_factory=list)
+    validator_note: str = ""
+
+
+class ConfirmDeployScreen(ModalScreen[bool]):
+    """Dismisses True to deploy, False to cancel."""
+
+    BINDINGS = [
+        Binding("escape", "cancel", "Cancel", id="deploy.cancel"),
+        Binding("enter", "confirm", "Deploy", id="deploy.confirm"),
+    ]
+
+    def __init__(self, preview: DeployPreview) -> None:
+        super().__init__()
+        self.preview = preview
+
+    @property
+    def needs_typing(self) -> bool:
+        """Whether confirming takes typing the service name."""
+        return self.preview.validator_errors > 0
+
+    def compose(self) -> ComposeResult:
+        p = self.preview
+        table = Table(show_header=False, box=None, expand=True)
+        table.add_column("what", style="dim", no_wrap=True)
+        table.add_column("value")
+        table.add_row("command", Text(inert_line(shlex.join(p.argv), 500), style="bold"))
+        table.add_row("in", Text(inert_line(str(p.cwd))))
+        serving = f"{p.serving} (commit {p.serving_commit})" if p.serving_commit else p.serving
+        table.add_row("serving now", Text(inert_line(serving)))
+        shipped = "\n".join(inert_line(c, 200) for c in p.commits[:20]) or p.commits_note or "—"
+        if len(p.commits) > 20:
+            shipped += f"\n… and {len(p.commits) - 20} more"
+        table.add_row("would ship", Text(shipped))
+        bad = p.validator_errors > 0
+        verdict = f"{p.validator_errors} errors" if bad else (p.validator_note or "clean")
+        table.add_row(
+            "validator",
+            Text(verdict, style=semantic_style(self.app, "error" if bad else "success", bold=True)),
+        )
+        with VerticalScroll(id="detail-body"):
+            yield Static(Text.assemble("Redeploy ", (p.service, "bold"), "?"))
+            yield Static(table)
+            if p.validator_lines:
+                yield Static(Text("\n".join(p.validator_lines[:12]), style="dim"))
+            if self.needs_typing:
+                yield Static(
+                    Text(
+                        f"The validator found errors. Type {p.service} to deploy anyway; "
+                        "Esc cancels.",
+                        style=semantic_style(self.app, "error", bold=True),
+                    )
+                )
+                yield Input(placeholder=p.service, id="confirm-name")
+            else:
+                yield Static(Text("Enter deploys · Esc cancels", style="dim"))
+
+    def on_mount(self) -> None:
+        self.query_one("#detail-body").border_title = "Confirm redeploy"
+        if self.needs_typing:
+            self.query_one("#confirm-name", Input).focus()
+
+    def action_confirm(self) -> None:
+        """Deploy (only without validator errors; otherwise the name must be typed)."""
+        if not self.needs_typing:
+            self.dismiss(True)
+
+    def action_cancel(self) -> None:
+        """Do not deploy."""
+        self.dismiss(False)
+
+    @on(Input.Submitted, "#confirm-name")
+    def _typed(self, event: Input.Submitted) -> None:
+        event.stop()
+        if event.value.strip() == self.preview.service:
+            self.dismiss(True)
+        else:
+            self.notify("That is not the service name.", severity="warning", markup=False)

@@ -1,0 +1,198 @@
+"""The deploy action: preview and confirmation, the run, cancel, timeout, audit."""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+from textual.widgets import Log
+from tui_helpers import SIZE, settle
+
+from orchwatch.actions.audit import read_audit
+from orchwatch.config import Config
+from orchwatch.sources.base import Sources
+from orchwatch.tui.app import OrchwatchApp
+from orchwatch.tui.screens.confirm_deploy import ConfirmDeployScreen
+from orchwatch.tui.widgets.actions import ActionsPane
+from orchwatch.tui.widgets.revisions import ServiceTable
+from orchwatch.validate.demo_repo import write_demo_repo
+
+HEALTHY = "phase2-to-phase3-orchestrator"  # its function is clean in the demo repo
+BROKEN = "phase3-to-phase4-orchestrator"  # its function misses a symlink
+
+GROUP = (
+    "import signal, subprocess, sys, time\n"
+    "signal.signal(signal.SIGINT, signal.SIG_IGN)\n"
+    "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'])\n"
+    "print('grandchild', child.pid, flush=True)\n"
+    "time.sleep(60)\n"
+)
+
+
+def make(
+    config: Config, demo: Sources, tmp_path: Path, command: list[str], timeout: float = 60
+) -> OrchwatchApp:
+    repo = tmp_path / "repo"
+    if not repo.exists():
+        write_demo_repo(repo)
+    deploy = {HEALTHY: tuple(command), BROKEN: tuple(command)}
+    cfg = replace(config, repo_path=repo, deploy_commands=deploy, action_timeout=timeout)
+    return OrchwatchApp(
+        cfg,
+        demo,
+        refresh_seconds=3600,
+        log_poll_seconds=3600,
+        wall=lambda: 0.0,
+        allow_actions=True,
+        audit_path=tmp_path / "audit.jsonl",
+    )
+
+
+async def open_confirmation(pilot, service: str) -> ConfirmDeployScreen:  # type: ignore[no-untyped-def]
+    await settle(pilot)
+    table = pilot.app.main.query_one(ServiceTable)
+    table.focus()
+    row = next(i for i in range(table.row_count) if table.get_row_at(i)[1].plain == service)
+    table.move_cursor(row=row)
+    await pilot.press("d")
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+    assert isinstance(pilot.app.screen, ConfirmDeployScreen)
+    return pilot.app.screen
+
+
+def pane_text(app: OrchwatchApp) -> str:
+    pane = app.main.query_one(ActionsPane)
+    return (
+        "\n".join(str(line) for line in pane.query_one(Log).lines)
+        + "\n"
+        + str(pane.query_one("#actions-status").render())
+    )
+
+
+async def wait_run(pilot) -> None:  # type: ignore[no-untyped-def]
+    for _ in range(200):
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause(0.02)
+        if pilot.app._current_run is None:
+            return
+
+
+async def test_cancel_at_the_confirmation_runs_nothing(
+    config: Config, demo: Sources, tmp_path: Path
+) -> None:
+    app = make(config, demo, tmp_path, [sys.executable, "-c", "print('deploying')"])
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_confirmation(pilot, HEALTHY)
+        assert not screen.needs_typing
+        assert screen.preview.argv == [sys.executable, "-c", "print('deploying')"]
+        assert screen.preview.serving == "00025"
+        await pilot.press("escape")
+        await settle(pilot)
+        assert not isinstance(app.screen, ConfirmDeployScreen)
+        assert not (tmp_path / "audit.jsonl").exists()
+
+
+async def test_confirm_runs_streams_and_audits(
+    config: Config, demo: Sources, tmp_path: Path
+) -> None:
+    app = make(config, demo, tmp_path, [sys.executable, "-c", "print('deploying'); print('done')"])
+    async with app.run_test(size=SIZE) as pilot:
+        await open_confirmation(pilot, HEALTHY)
+        await pilot.press("enter")
+        await wait_run(pilot)
+        text = pane_text(app)
+        assert "deploying" in text and "done" in text
+        assert f"deploy {HEALTHY}: exit 0" in text
+        [entry], _ = read_audit(tmp_path / "audit.jsonl")
+        assert (entry.started["action"], entry.started["service"]) == ("deploy", HEALTHY)
+        assert entry.started["validator_verdict"] == "clean"
+        assert entry.outcome == "exit 0"
+
+
+async def test_validator_errors_require_typing_the_service(
+    config: Config, demo: Sources, tmp_path: Path
+) -> None:
+    app = make(config, demo, tmp_path, [sys.executable, "-c", "print('deploying')"])
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_confirmation(pilot, BROKEN)
+        assert screen.needs_typing
+        assert screen.preview.validator_errors >= 1
+        await pilot.press("enter")  # Enter alone does not confirm
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmDeployScreen)
+        await pilot.press(*"wrong-name", "enter")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmDeployScreen)
+        field = app.screen.query_one("#confirm-name")
+        field.value = ""
+        await pilot.press(*BROKEN, "enter")
+        await wait_run(pilot)
+        [entry], _ = read_audit(tmp_path / "audit.jsonl")
+        assert entry.started["service"] == BROKEN
+        assert "errors" in entry.started["validator_verdict"]
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/status").read_text().split("State:")[1].split()[0]
+    except (FileNotFoundError, IndexError):
+        return False
+    return state != "Z"
+
+
+async def test_cancel_during_a_run_stops_the_process_group(
+    config: Config, demo: Sources, tmp_path: Path
+) -> None:
+    app = make(config, demo, tmp_path, [sys.executable, "-c", GROUP])
+    async with app.run_test(size=SIZE) as pilot:
+        await open_confirmation(pilot, HEALTHY)
+        await pilot.press("enter")
+        grandchild = None
+        for _ in range(200):
+            await pilot.pause(0.05)
+            for line in app.main.query_one(ActionsPane).query_one(Log).lines:
+                if str(line).startswith("grandchild"):
+                    grandchild = int(str(line).split()[1])
+            if grandchild:
+                break
+        assert grandchild is not None and alive(grandchild)
+        await pilot.press("c")
+        await wait_run(pilot)
+        assert "cancelled" in pane_text(app)
+        deadline = time.monotonic() + 5
+        while alive(grandchild) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not alive(grandchild)
+        [entry], _ = read_audit(tmp_path / "audit.jsonl")
+        assert entry.outcome == "cancelled"
+
+
+async def test_timeout(config: Config, demo: Sources, tmp_path: Path) -> None:
+    app = make(
+        config, demo, tmp_path, [sys.executable, "-c", "import time; time.sleep(60)"], timeout=0.5
+    )
+    async with app.run_test(size=SIZE) as pilot:
+        await open_confirmation(pilot, HEALTHY)
+        await pilot.press("enter")
+        await wait_run(pilot)
+        assert "timed out" in pane_text(app)
+
+
+async def test_deploy_is_off_without_actions(config: Config, demo: Sources, tmp_path: Path) -> None:
+    app = OrchwatchApp(
+        config,
+        demo,
+        refresh_seconds=3600,
+        log_poll_seconds=3600,
+        wall=lambda: 0.0,
+        audit_path=tmp_path / "audit.jsonl",
+    )
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert app.check_action("deploy", ()) is None
+        await pilot.press("d")
+        await settle(pilot)
+        assert not isinstance(app.screen, ConfirmDeployScreen)
