@@ -15,6 +15,7 @@ from orchwatch.config import PhaseSpec, ProcessorSpec, load_config
 from orchwatch.model import BackupSummary, CompletionRecord, DateCompletions, PhaseDocument
 from orchwatch.sources.base import Sources
 from orchwatch.sources.local import LocalStore
+from orchwatch.tui.settle import wait_workers
 
 
 def first_frame(runs: int = 5) -> tuple[float, float]:
@@ -91,7 +92,7 @@ async def populate(days: int = 90, processors: int = 16) -> tuple[float, float]:
     sources = Sources("file", "bench", FrozenClock(now), store)
     app = OrchwatchApp(config, sources, refresh_seconds=3600, wall=lambda: 0.0)  # type: ignore[arg-type]
     async with app.run_test(size=(200, 60)) as pilot:
-        await app.workers.wait_for_complete()
+        await wait_workers(app)
         await pilot.pause()
         overview, grid = app.query_one(OverviewStrip), app.query_one(CompletionGrid)
         start = time.perf_counter()

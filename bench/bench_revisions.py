@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from bench.common import best_of, report
 from orchwatch.analysis.revisions import derive_markers, service_verdict
 from orchwatch.model import Condition, ConditionState, Revision, ServiceState, TrafficStatus
+from orchwatch.tui.settle import wait_workers
 
 NOW = datetime(2026, 2, 1, 12, tzinfo=UTC)
 
@@ -59,7 +60,7 @@ async def render_history(service: ServiceState) -> float:
     )
     verdict = service_verdict(service, NOW)
     async with app.run_test(size=(200, 60)) as pilot:
-        await app.workers.wait_for_complete()
+        await wait_workers(app)
         await pilot.pause()
         start = time.perf_counter()
         screen = RevisionHistoryScreen(verdict, NOW, config.timezone)

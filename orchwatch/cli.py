@@ -142,6 +142,12 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument("--file", metavar="PATH", help="the audit log (default: the user data dir)")
     audit.set_defaults(command=run_audit)
 
+    demo_deploy = verbs.add_parser("demo-deploy", help=argparse.SUPPRESS)
+    demo_deploy.add_argument("--service", required=True)
+    demo_deploy.add_argument("--function", required=True)
+    demo_deploy.add_argument("--repo", default=".")
+    demo_deploy.set_defaults(command=run_demo_deploy)
+
     demo_repo = verbs.add_parser(
         "demo-repo", help="write the demo pipeline repo (with its incidents) to PATH"
     )
@@ -291,6 +297,45 @@ def run_audit(args: argparse.Namespace) -> int:
                 )
             )
         print(f"{len(entries)} runs in {path}" + (f" ({bad} unreadable lines)" if bad else ""))
+    return EXIT_OK
+
+
+def run_demo_deploy(args: argparse.Namespace) -> int:
+    """What the demo repo's deploy scripts run inside orchwatch's demo: validate the
+    function, then ask the demo (through its spool folder) for a new revision, which
+    becomes Ready only when the package is clean, as on Cloud Run."""
+    import json
+    import uuid
+
+    from orchwatch.validate.cache import FactsCache
+    from orchwatch.validate.engine import validate_repo
+    from orchwatch.validate.model import Severity
+
+    spool = os.environ.get("ORCHWATCH_DEMO_SPOOL")
+    if not spool:
+        raise UsageError("demo-deploy runs only inside orchwatch's demo (ORCHWATCH_DEMO_SPOOL)")
+    print(f"Deploying {args.service} from orchestration/cloud_functions/{args.function} (demo)")
+    try:
+        report = validate_repo(Path(args.repo), only=args.function, cache=FactsCache())
+    except LookupError:
+        raise UsageError(f"no function folder {args.function} in {args.repo}") from None
+    errors = [f for f in report.findings if f.severity is Severity.ERROR]
+    request = {"service": args.service, "function": args.function, "ok": not errors}
+    path = Path(spool) / f"{uuid.uuid4().hex}.json"
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(request), encoding="utf-8")
+    os.replace(tmp, path)
+    print("Creating a new revision… (the demo decides readiness from the package)")
+    if errors:
+        for finding in errors[:5]:
+            print(f"  {finding.rule}: {finding.message}")
+        print(
+            "ERROR: the revision will fail its health check: the container cannot import "
+            "what main.py needs",
+            file=sys.stderr,
+        )
+        return EXIT_FOUND
+    print("Done: the new revision will take traffic once Ready.")
     return EXIT_OK
 
 

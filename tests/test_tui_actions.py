@@ -15,6 +15,7 @@ from orchwatch.config import EXAMPLE_CONFIG, Config, ConfigError, parse_config
 from orchwatch.sources.base import Sources
 from orchwatch.tui.app import OrchwatchApp
 from orchwatch.tui.screens.audit import AuditScreen
+from orchwatch.tui.settle import wait_workers
 from orchwatch.tui.widgets.actions import ActionsPane
 from orchwatch.validate.demo_repo import write_demo_repo
 
@@ -51,7 +52,7 @@ async def test_validate_shows_findings_and_is_audited(
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         await pilot.press("v")
-        await app.workers.wait_for_complete()
+        await wait_workers(app)
         await settle(pilot)
         pane = app.main.query_one(ActionsPane)
         assert pane.display

@@ -15,6 +15,7 @@ from orchwatch.config import Config
 from orchwatch.sources.base import Sources
 from orchwatch.tui.app import OrchwatchApp
 from orchwatch.tui.screens.confirm_deploy import ConfirmDeployScreen
+from orchwatch.tui.settle import wait_workers
 from orchwatch.tui.widgets.actions import ActionsPane
 from orchwatch.tui.widgets.revisions import ServiceTable
 from orchwatch.validate.demo_repo import write_demo_repo
@@ -57,7 +58,7 @@ async def open_confirmation(pilot, service: str) -> ConfirmDeployScreen:  # type
     row = next(i for i in range(table.row_count) if table.get_row_at(i)[1].plain == service)
     table.move_cursor(row=row)
     await pilot.press("d")
-    await pilot.app.workers.wait_for_complete()
+    await wait_workers(pilot.app)
     await pilot.pause()
     assert isinstance(pilot.app.screen, ConfirmDeployScreen)
     return pilot.app.screen
@@ -74,7 +75,7 @@ def pane_text(app: OrchwatchApp) -> str:
 
 async def wait_run(pilot) -> None:  # type: ignore[no-untyped-def]
     for _ in range(200):
-        await pilot.app.workers.wait_for_complete()
+        await wait_workers(pilot.app)
         await pilot.pause(0.02)
         if pilot.app._current_run is None:
             return

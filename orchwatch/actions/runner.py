@@ -48,6 +48,8 @@ class ActionRun:
     cwd: Path
     timeout: float
     grace: float = 2.0
+    env: dict[str, str] | None = None
+    """The child's environment (None: orchwatch's own)."""
     lines: queue.Queue[tuple[str, str]] = field(default_factory=queue.Queue)
     """(stream, line) as they arrive; the UI drains this per frame."""
     _tail: deque[str] = field(default_factory=lambda: deque(maxlen=OUTPUT_TAIL))
@@ -79,6 +81,7 @@ class ActionRun:
                 list(self.argv),
                 cwd=self.cwd,
                 stdin=subprocess.DEVNULL,
+                env=self.env,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 start_new_session=True,  # its own process group, for cancel

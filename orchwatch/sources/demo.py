@@ -17,10 +17,13 @@ The incidents it replays:
 
 from __future__ import annotations
 
+import bisect
 import hashlib
+import json
 import os
 import pickle
 import random
+import tempfile
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
@@ -42,7 +45,7 @@ from orchwatch.model import (
     RunStatus,
     TrafficStatus,
 )
-from orchwatch.sources.demo_logs import FIXED_LABEL, DemoLogStream
+from orchwatch.sources.demo_logs import CRASH_SERVICE, FIXED_LABEL, DemoLogStream
 from orchwatch.sources.local import LocalStore
 
 DEMO_START = datetime(2026, 2, 1, 11, 30, tzinfo=UTC)
@@ -135,15 +138,18 @@ class ServiceChanged:
 Event = Run | Trigger | Queued | RevisionChanged | ServiceChanged
 
 
-def apply_events(store: LocalStore, events: Sequence[Event]) -> None:
-    """Write a batch of events, in bulk, in the order the orchestrator would."""
+def apply_events(store: LocalStore, events: Sequence[Event], track_all: bool = False) -> None:
+    """Write a batch of events, in bulk, in the order the orchestrator would.
+
+    With `track_all` (the crash loop is fixed), no completion message is lost any more.
+    """
     runs = [e for e in events if isinstance(e, Run)]
     store.insert_backup_rows(run.row for run in runs)
     # Firestore keeps one field per processor: only the newest run of a batch survives.
     latest = {
         (run.row.phase, run.row.game_date, run.row.processor_name): run
         for run in runs
-        if run.tracked
+        if run.tracked or track_all
     }
     store.record_firestore(
         (run.row.phase, run.row.game_date, _firestore_record(run.row)) for run in latest.values()
@@ -309,12 +315,16 @@ class DemoSimulator:
         logs: DemoLogStream | None = None,
         serving: ServingLookup | None = None,
         logged_until: datetime | None = None,
+        config: Config | None = None,
     ) -> None:
         self.store = store
         self.clock: Clock = clock
         self.logs = logs
         self.serving = serving
-        self._events = events
+        self.config = config
+        self.spool = Path(tempfile.mkdtemp(prefix="orchwatch-demo-spool-"))
+        """Deploy requests from the demo repo's scripts (see `orchwatch demo-deploy`)."""
+        self._events = list(events)
         self._next = 0
         self._logged_until = logged_until or clock.now() - LOG_HISTORY
         self._lock = threading.Lock()  # panes refresh from several worker threads
@@ -323,17 +333,21 @@ class DemoSimulator:
         """Apply every event due by the clock's now; returns how many were applied."""
         with self._lock:
             now = self.clock.now()
+            self._read_spool(now)
+            fixed = self.serving is not None and self.serving.get(CRASH_SERVICE)[1]
             end = self._next
             while end < len(self._events) and self._events[end].at <= now:
                 end += 1
             batch = self._events[self._next : end]
             if batch:
-                apply_events(self.store, batch)
+                apply_events(self.store, batch, track_all=fixed)
                 if self.serving is not None and any(
                     isinstance(e, RevisionChanged | ServiceChanged) for e in batch
                 ):
                     self.serving.invalidate()
             self._next = end
+            if fixed:
+                self._trigger_after_fix(now)
             written = 0
             if self.logs is not None and now > self._logged_until:
                 entries = self.logs.between(self._logged_until, now)
@@ -341,6 +355,69 @@ class DemoSimulator:
                 self._logged_until = now
                 written = len(entries)
             return len(batch) + written
+
+    def _read_spool(self, now: datetime) -> None:
+        """Turn deploy requests into revision events: pending now, Ready (or failed,
+        following the validator) half a minute later; a Ready fix of the crash-looping
+        orchestrator carries the label that stops its crash loop."""
+        for request_path in sorted(self.spool.glob("*.json")):
+            try:
+                request = json.loads(request_path.read_text(encoding="utf-8"))
+                service, ok = str(request["service"]), bool(request["ok"])
+            except (OSError, ValueError, KeyError):
+                request_path.unlink(missing_ok=True)
+                continue
+            request_path.unlink(missing_ok=True)
+            found = self.store.fetch_services([service])
+            previous = found[0].latest_ready_revision if found else None
+            number = (
+                1 + max((int(r.name.rsplit("-", 2)[1]) for r in found[0].revisions), default=0)
+                if found
+                else 1
+            )
+            rng = random.Random(request_path.name)
+            events, _, _ = _deploy(
+                service, number, now, rng, previous, fails=not ok, settle=timedelta(seconds=30)
+            )
+            if ok and service == CRASH_SERVICE:
+                events = [
+                    RevisionChanged(
+                        e.at, replace(e.revision, labels={**e.revision.labels, FIXED_LABEL: "true"})
+                    )
+                    if isinstance(e, RevisionChanged)
+                    else e
+                    for e in events
+                ]
+            for event in events:
+                bisect.insort(self._events, event, lo=self._next, key=lambda e: e.at)
+
+    def _trigger_after_fix(self, now: datetime) -> None:
+        """With no message lost any more, a phase whose required processors are all in
+        Firestore gets triggered, as the orchestrator would."""
+        if self.config is None:
+            return
+        for day, phases in UNTRACKED.items():
+            for phase_name in phases:
+                spec = self.config.phase(phase_name)
+                document = self.store.fetch_completions([day])[day].firestore.get(phase_name)
+                required = [p.name for p in spec.processors if p.required]
+                if document is None or document.triggered or spec.next_phase is None:
+                    continue
+                if all(name in document.records for name in required):
+                    self.store.mark_triggered(phase_name, day, now, "all_complete", "same_day")
+                    self.store.insert_execution_log(
+                        [
+                            ExecutionLogRow(
+                                now,
+                                f"{phase_name}_to_{spec.next_phase}",
+                                day,
+                                f"corr-{day:%Y%m%d}-{phase_name}-fix",
+                                1.2,
+                                9,
+                                "success",
+                            )
+                        ]
+                    )
 
     @property
     def applied(self) -> int:
@@ -375,12 +452,14 @@ def build_demo(
     cache = _cache_paths(cache_dir, config, scenario_seed) if starts_at_demo_start else None
     future = _restore(store, cache) if cache and path == ":memory:" else None
     if future is not None:
-        simulator = DemoSimulator(store, future, clock, logs, serving, logged_until=DEMO_START)
+        simulator = DemoSimulator(
+            store, future, clock, logs, serving, logged_until=DEMO_START, config=config
+        )
     else:
         store.set_meta("scenario", "demo")
         store.set_meta("seed", str(scenario_seed))
         events = generate_events(config, scenario_seed)
-        simulator = DemoSimulator(store, events, FrozenAt(DEMO_START), logs, serving)
+        simulator = DemoSimulator(store, events, FrozenAt(DEMO_START), logs, serving, config=config)
         simulator.advance()
         if cache and path == ":memory:":
             _save(store, events[simulator.applied :], cache)
@@ -460,7 +539,7 @@ class ServingLookup:
     def _lookup(self, service: str) -> tuple[str, bool]:
         found = self.store.fetch_services([service])
         if not found:
-            return f"{service}-00001-dmo", True
+            return f"{service}-00001-dmo", False  # no such service: no fix deployed
         state = found[0]
         name = state.traffic[0].revision if state.traffic else state.latest_ready_revision
         revision = next((r for r in state.revisions if r.name == name), None)

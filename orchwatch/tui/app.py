@@ -8,6 +8,8 @@ the error and the age of the last good data; the other panes keep working.
 
 from __future__ import annotations
 
+import os
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -221,6 +223,8 @@ class OrchwatchApp(App[None]):
         self.audit = AuditLog(audit_path or default_audit_path())
         self.guard = ActionGuard()
         self._current_run: ActionRun | None = None
+        self._watching: dict[str, str] = {}
+        """Deployed services -> their latest revision before the deploy."""
         self._drain_timer: Timer | None = None
         self._log_cursor: int | None = None
         self._log_lock = threading.Lock()  # the reassembler is fed by one worker at a time
@@ -417,6 +421,7 @@ class OrchwatchApp(App[None]):
     def _revisions_loaded(self, message: RevisionsLoaded) -> None:
         self._revisions = message.view
         self._render_revisions()
+        self._announce_new_revisions()
         self._pane_loaded("revisions")
         self._start_logs_once()
 
@@ -649,6 +654,35 @@ class OrchwatchApp(App[None]):
             f"Validation: {verdict}", severity="information" if clean else "error", markup=False
         )
 
+    def _announce_new_revisions(self) -> None:
+        """After a deploy: say when its new revision is Ready and serving, or failed."""
+        from orchwatch.analysis.revisions import Marker, short_name
+
+        if self._revisions is None:
+            return
+        for service, before in list(self._watching.items()):
+            verdict = next((v for v in self._revisions.verdicts if v.service == service), None)
+            if verdict is None or verdict.latest is None or verdict.latest.name == before:
+                continue
+            row = next(r for r in verdict.rows if r.revision == verdict.latest)
+            name = short_name(verdict.latest.name)
+            if row.marker is Marker.FAILED:
+                self.notify(
+                    f"{service}: new revision {name} failed: {row.reason[:160]}",
+                    severity="error",
+                    timeout=15,
+                    markup=False,
+                )
+            elif verdict.serving == verdict.latest:
+                self.notify(
+                    f"{service}: new revision {name} is Ready and serving.",
+                    timeout=15,
+                    markup=False,
+                )
+            else:
+                continue  # still pending
+            del self._watching[service]
+
     def _selected_service(self) -> str | None:
         """The service the deploy key means: the revisions pane's row, else the grid's phase."""
         focused = self.focused
@@ -759,8 +793,21 @@ class OrchwatchApp(App[None]):
             if preview.validator_errors
             else (preview.validator_note or "clean")
         )
-        run = ActionRun(preview.argv, preview.cwd, timeout=self.config.action_timeout)
+        env = None
+        spool = getattr(self.sources.live, "spool", None)
+        if spool is not None:  # the demo: deploy scripts hand their deploy to the simulator
+            env = {
+                **os.environ,
+                "ORCHWATCH_DEMO_SPOOL": str(spool),
+                "ORCHWATCH_PYTHON": sys.executable,
+            }
+        run = ActionRun(preview.argv, preview.cwd, timeout=self.config.action_timeout, env=env)
         self._current_run = run
+        if self._revisions is not None:
+            before = next(
+                (v for v in self._revisions.verdicts if v.service == preview.service), None
+            )
+            self._watching[preview.service] = before.latest.name if before and before.latest else ""
         self._drain_timer = self.set_interval(0.1, lambda: self._drain(run, preview.service))
         self._deploy(run, preview.service, verdict)
 
@@ -797,9 +844,12 @@ class OrchwatchApp(App[None]):
             self._drain(run, message.service)
         self._current_run = None
         result = message.result
+        if result.cancelled or result.timed_out or result.error:
+            self._watching.pop(message.service, None)
+        else:
+            self.refresh_pane("revisions")  # then watch for the new revision
         if result.ok:
             text, colour = f"deploy {message.service}: exit 0 in {result.duration:.1f} s", "success"
-            self.refresh_pane("revisions")
         elif result.error:
             text, colour = f"deploy {message.service}: {result.error}", "error"
         else:

@@ -7,13 +7,25 @@ worker is left running, then repaint once so a screenshot shows what the widgets
 
 from __future__ import annotations
 
+from textual.app import App
 from textual.pilot import Pilot
+from textual.worker import WorkerCancelled, WorkerFailed
+
+
+async def wait_workers(app: App[object]) -> None:
+    """Wait for the app's workers. A worker superseded by a newer refresh of its pane
+    (exclusive workers) ends cancelled, and a failed one is a pane state the caller
+    asserts on: neither is an error of the waiting."""
+    try:
+        await app.workers.wait_for_complete()
+    except (WorkerCancelled, WorkerFailed):
+        return
 
 
 async def settle(pilot: Pilot[None]) -> None:
     """Return once the app is quiet and its screen is up to date."""
     for _ in range(100):
-        await pilot.app.workers.wait_for_complete()
+        await wait_workers(pilot.app)
         await pilot.pause()
         ready = getattr(pilot.app, "panes_ready", True)
         if ready and not any(w.is_running for w in pilot.app.workers):

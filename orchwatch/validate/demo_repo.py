@@ -98,6 +98,11 @@ set -euo pipefail
 
 FUNCTION_NAME="{service}"
 ENTRY_POINT="{entry}"
+# In orchwatch's demo (orchwatch --demo --allow-actions), deploys go to the demo's
+# simulated Cloud Run instead of Google Cloud.
+if [ -n "${{ORCHWATCH_DEMO_SPOOL:-}}" ]; then
+  exec "${{ORCHWATCH_PYTHON:-python3}}" -m orchwatch demo-deploy --service "$FUNCTION_NAME" --function {folder} --repo .
+fi
 SOURCE_DIR="orchestration/cloud_functions/{folder}"
 BUILD_DIR=$(mktemp -d)
 trap 'rm -rf "$BUILD_DIR"' EXIT
@@ -133,6 +138,11 @@ set -euo pipefail
 
 FUNCTION_NAME="{service}"
 ENTRY_POINT="{entry}"
+# In orchwatch's demo (orchwatch --demo --allow-actions), deploys go to the demo's
+# simulated Cloud Run instead of Google Cloud.
+if [ -n "${{ORCHWATCH_DEMO_SPOOL:-}}" ]; then
+  exec "${{ORCHWATCH_PYTHON:-python3}}" -m orchwatch demo-deploy --service "$FUNCTION_NAME" --function {folder} --repo .
+fi
 
 gcloud functions deploy "$FUNCTION_NAME" \\
   --gen2 --region=us-west2 --runtime=python311 \\

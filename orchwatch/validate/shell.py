@@ -83,6 +83,7 @@ _IGNORED = frozenset(
         "popd",
         "python",
         "python3",
+        "orchwatch",
     }
 )
 _ASSIGNMENT = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)=(.*)$", re.S)
@@ -371,7 +372,15 @@ class ScriptEvaluator:
         if not words:
             return
         words, redirect = _strip_redirects(words)
-        while words and words[0] in ("export", "local", "readonly", "declare", "sudo", "time"):
+        while words and words[0] in (
+            "export",
+            "local",
+            "readonly",
+            "declare",
+            "sudo",
+            "time",
+            "exec",
+        ):
             words = words[1:]
         if not words:
             return

@@ -1,0 +1,140 @@
+"""The demo closes the loop: fix the symlink, validate clean, deploy, and the new revision
+is Ready, the crash loop stops and phase 3 completes."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import replace
+from datetime import date, timedelta
+from pathlib import Path
+
+from tui_helpers import SIZE, settle, wait_for
+
+from orchwatch.clock import FrozenClock
+from orchwatch.config import Config
+from orchwatch.sources.base import Sources
+from orchwatch.tui.app import OrchwatchApp
+from orchwatch.tui.screens.confirm_deploy import ConfirmDeployScreen
+from orchwatch.tui.widgets.logs import ErrorGroupTable
+from orchwatch.tui.widgets.revisions import ServiceTable
+from orchwatch.validate.cache import FactsCache
+from orchwatch.validate.demo_repo import write_demo_repo
+from orchwatch.validate.engine import validate_repo
+
+SERVICE = "phase3-to-phase4-orchestrator"
+SCRIPT = ["bash", "bin/orchestrators/deploy_{function}.sh"]
+
+
+def demo_repo(tmp_path: Path, fixed: bool) -> Path:
+    repo = tmp_path / "repo"
+    write_demo_repo(repo)
+    if fixed:
+        os.symlink(
+            "../../../../../shared/validation/phase3_data_quality_check.py",
+            repo
+            / "orchestration/cloud_functions/phase3_to_phase4/shared/validation/phase3_data_quality_check.py",
+        )
+    return repo
+
+
+def the_demo_repo_validates_the_deploy_scripts_cleanly(repo: Path) -> None:
+    report = validate_repo(repo, only="phase3_to_phase4", cache=FactsCache())
+    assert report.functions[0].ok, report.findings
+
+
+async def deploy(pilot, app: OrchwatchApp, typed: bool) -> None:  # type: ignore[no-untyped-def]
+    await settle(pilot)
+    table = app.main.query_one(ServiceTable)
+    table.focus()
+    table.move_cursor(
+        row=next(i for i in range(table.row_count) if table.get_row_at(i)[1].plain == SERVICE)
+    )
+    await pilot.press("d")
+    assert await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDeployScreen))
+    if typed:
+        await pilot.press(*SERVICE, "enter")
+    else:
+        await pilot.press("enter")
+    for _ in range(400):
+        await pilot.pause(0.02)
+        if app._current_run is None and app.guard.acquire("deploy", SERVICE) is not False:
+            app.guard.release("deploy", SERVICE)
+            break
+
+
+async def later(pilot, app: OrchwatchApp, minutes: int) -> None:  # type: ignore[no-untyped-def]
+    clock = app.sources.clock
+    assert isinstance(clock, FrozenClock)
+    clock.advance(timedelta(minutes=minutes))
+    for group in ("completions", "revisions", "logs"):
+        app.refresh_pane(group)
+    await settle(pilot)
+
+
+def crash_groups(app: OrchwatchApp) -> int:
+    table = app.main.query_one(ErrorGroupTable)
+    for i in range(table.row_count):
+        if table.get_row_at(i)[1].plain == "ModuleNotFoundError":
+            return int(table.get_row_at(i)[0].plain)
+    return 0
+
+
+async def test_fix_validate_deploy_and_the_pipeline_recovers(
+    config: Config, demo: Sources, tmp_path: Path
+) -> None:
+    repo = demo_repo(tmp_path, fixed=True)
+    the_demo_repo_validates_the_deploy_scripts_cleanly(repo)
+    cfg = replace(config, repo_path=repo, deploy_commands={SERVICE: tuple(SCRIPT)})
+    app = OrchwatchApp(
+        cfg,
+        demo,
+        refresh_seconds=3600,
+        log_poll_seconds=3600,
+        wall=lambda: 0.0,
+        allow_actions=True,
+        audit_path=tmp_path / "audit.jsonl",
+    )
+    async with app.run_test(size=SIZE) as pilot:
+        await later(pilot, app, 62)  # 00027 has landed; the crash loop goes on
+        await deploy(pilot, app, typed=False)
+        assert "exit 0" in str(app.main.query_one("#actions-status").render())
+        await later(pilot, app, 2)  # the new revision becomes Ready
+        verdict = next(v for v in app._revisions.verdicts if v.service == SERVICE)
+        assert verdict.serving is not None and verdict.serving.name.startswith(f"{SERVICE}-00028-")
+        assert any("00028 is Ready and serving" in str(n.message) for n in app._notifications)
+        before = crash_groups(app)
+        await later(pilot, app, 30)
+        assert crash_groups(app) == before  # the crash loop stopped
+        phase3 = app.main.query_one("#grid").get_cell("counts", "phase3").plain
+        assert phase3.startswith("Firestore 5/5")
+        assert (
+            app.main.query_one("#grid")
+            .get_cell("trigger", "phase3")
+            .plain.startswith("✓ → phase4 at")
+        )
+
+
+async def test_deploying_the_broken_package_gives_a_failed_revision(
+    config: Config, demo: Sources, tmp_path: Path
+) -> None:
+    repo = demo_repo(tmp_path, fixed=False)
+    cfg = replace(config, repo_path=repo, deploy_commands={SERVICE: tuple(SCRIPT)})
+    app = OrchwatchApp(
+        cfg,
+        demo,
+        refresh_seconds=3600,
+        log_poll_seconds=3600,
+        wall=lambda: 0.0,
+        allow_actions=True,
+        audit_path=tmp_path / "audit.jsonl",
+    )
+    async with app.run_test(size=SIZE) as pilot:
+        await later(pilot, app, 62)
+        await deploy(pilot, app, typed=True)  # the validator finds errors: typed confirmation
+        assert "exit 1" in str(app.main.query_one("#actions-status").render())
+        await later(pilot, app, 2)
+        verdict = next(v for v in app._revisions.verdicts if v.service == SERVICE)
+        assert verdict.latest is not None and verdict.latest.name.startswith(f"{SERVICE}-00028-")
+        assert verdict.serving is not None and verdict.serving.name.startswith(f"{SERVICE}-00027-")
+        assert any("00028 failed" in str(n.message) for n in app._notifications)
+        assert date(2026, 2, 1)
