@@ -125,3 +125,25 @@ def test_a_corrupt_cache_is_rebuilt(config: Config, tmp_path) -> None:  # type: 
     store, _ = build_demo(config, FrozenClock(DEMO_START), cache_dir=tmp_path)
     phase3 = store.fetch_completions([date(2026, 2, 1)])[date(2026, 2, 1)].firestore["phase3"]
     assert len(phase3.records) == 3
+
+
+def test_a_user_deploy_supersedes_the_scenarios_scheduled_revision(config: Config) -> None:
+    import json
+
+    from orchwatch.sources.demo import DEMO_START, build_demo
+    from orchwatch.sources.demo_logs import CRASH_SERVICE
+
+    clock = FrozenClock(DEMO_START)
+    store, simulator = build_demo(config, clock)
+    (simulator.spool / "request.json").write_text(
+        json.dumps({"service": CRASH_SERVICE, "ok": True})
+    )
+    simulator.advance()  # before the scenario's own 00027 (04:28 Pacific)
+    clock.advance(timedelta(hours=3))
+    simulator.advance()
+    [state] = store.fetch_services([CRASH_SERVICE])
+    names = [r.name for r in state.revisions]
+    assert state.traffic[0].revision == names[0]
+    assert names[0].startswith(f"{CRASH_SERVICE}-00027-")
+    assert sum(1 for n in names if "-00027-" in n) == 1  # the scheduled 00027 never lands
+    assert state.revisions[0].labels.get("orchwatch-demo-fix") == "true"

@@ -368,6 +368,13 @@ class DemoSimulator:
                 request_path.unlink(missing_ok=True)
                 continue
             request_path.unlink(missing_ok=True)
+            # The user's deploy supersedes whatever the scenario had scheduled for the service.
+            self._events[self._next :] = [
+                e
+                for e in self._events[self._next :]
+                if not (isinstance(e, RevisionChanged) and e.revision.service == service)
+                and not (isinstance(e, ServiceChanged) and e.service == service)
+            ]
             found = self.store.fetch_services([service])
             previous = found[0].latest_ready_revision if found else None
             number = (

@@ -67,7 +67,8 @@ def commits_since(
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise SourceError(f"git log failed: {exc}") from None
     if result.returncode != 0:
-        raise SourceError(f"git log failed: {result.stderr.strip().splitlines()[-1:] or '?'}")
+        lines = result.stderr.strip().splitlines()
+        raise SourceError(f"git log failed: {lines[-1] if lines else f'exit {result.returncode}'}")
     commits = []
     for line in result.stdout.splitlines():
         sha, when, author, subject = [*line.split("\t", 3), "", "", ""][:4]
