@@ -71,6 +71,17 @@ async def later(pilot, app: OrchwatchApp, minutes: int) -> None:  # type: ignore
     await settle(pilot)
 
 
+async def announced(pilot, app: OrchwatchApp, text: str) -> bool:  # type: ignore[no-untyped-def]
+    """Whether orchwatch announced `text`, refreshing the revisions a few times (under load
+    the refresh that sees the new revision can come a little later)."""
+    for _ in range(10):
+        if any(text in a for a in app.announcements):
+            return True
+        app.refresh_pane("revisions")
+        await settle(pilot)
+    return False
+
+
 def crash_groups(app: OrchwatchApp) -> int:
     table = app.main.query_one(ErrorGroupTable)
     for i in range(table.row_count):

@@ -224,6 +224,8 @@ class OrchwatchApp(App[None]):
         self.guard = ActionGuard()
         self._current_run: ActionRun | None = None
         self._watching: dict[str, str] = {}
+        self.announcements: list[str] = []
+        """What orchwatch announced about deploys' new revisions, newest last."""
         """Deployed services -> their latest revision before the deploy."""
         self._drain_timer: Timer | None = None
         self._log_cursor: int | None = None

@@ -86,7 +86,11 @@ class ServiceTable(DataTable[Text]):
             self._rendered = {
                 (n, c): t for n, cells in rows.items() for c, t in zip(COLUMNS, cells, strict=True)
             }
-            keep = self._highlight if self._highlight in order else cursor_service
+            # The user's own row while they are in the table; else the grid's linked service.
+            if self.has_focus and cursor_service in order:
+                keep = cursor_service
+            else:
+                keep = self._highlight if self._highlight in order else cursor_service
             if keep in order:
                 self.move_cursor(row=order.index(keep), animate=False)
             return
