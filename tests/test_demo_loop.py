@@ -8,7 +8,7 @@ from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
 
-from tui_helpers import SIZE, settle, wait_for
+from tui_helpers import SIZE, settle, wait_for, wait_for_finished_runs
 
 from orchwatch.clock import FrozenClock
 from orchwatch.config import Config
@@ -55,11 +55,7 @@ async def deploy(pilot, app: OrchwatchApp, typed: bool) -> None:  # type: ignore
         await pilot.press(*SERVICE, "enter")
     else:
         await pilot.press("enter")
-    for _ in range(400):
-        await pilot.pause(0.02)
-        if app._current_run is None and app.guard.acquire("deploy", SERVICE) is not False:
-            app.guard.release("deploy", SERVICE)
-            break
+    await wait_for_finished_runs(pilot, app.audit.path)
 
 
 async def later(pilot, app: OrchwatchApp, minutes: int) -> None:  # type: ignore[no-untyped-def]

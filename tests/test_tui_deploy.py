@@ -8,7 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from textual.widgets import Log
-from tui_helpers import SIZE, settle
+from tui_helpers import SIZE, settle, wait_for_finished_runs
 
 from orchwatch.actions.audit import read_audit
 from orchwatch.config import Config
@@ -74,11 +74,7 @@ def pane_text(app: OrchwatchApp) -> str:
 
 
 async def wait_run(pilot) -> None:  # type: ignore[no-untyped-def]
-    for _ in range(200):
-        await wait_workers(pilot.app)
-        await pilot.pause(0.02)
-        if pilot.app._current_run is None:
-            return
+    await wait_for_finished_runs(pilot, pilot.app.audit.path)
 
 
 async def test_cancel_at_the_confirmation_runs_nothing(

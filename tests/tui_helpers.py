@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable
+from pathlib import Path
 
 from rich.console import Console
 from textual.pilot import Pilot
@@ -15,7 +16,7 @@ from orchwatch.sources.base import Sources
 from orchwatch.tui.app import OrchwatchApp
 from orchwatch.tui.settle import settle
 
-__all__ = ["SIZE", "make_app", "settle", "static_text", "wait_for"]
+__all__ = ["SIZE", "make_app", "settle", "static_text", "wait_for", "wait_for_finished_runs"]
 
 SIZE = (160, 45)
 
@@ -43,3 +44,16 @@ async def wait_for(pilot: Pilot[None], condition: Callable[[], bool], rounds: in
             return True
         await pilot.pause()
     return condition()
+
+
+async def wait_for_finished_runs(pilot: Pilot[None], audit_path: Path, count: int = 1) -> None:
+    """Wait until the audit log holds `count` finished runs (a run may not have started
+    yet when its confirmation has just been dismissed)."""
+    from orchwatch.actions.audit import read_audit
+
+    for _ in range(400):
+        entries, _ = read_audit(audit_path)
+        if sum(1 for e in entries if e.finished is not None) >= count:
+            break
+        await pilot.pause(0.05)
+    await settle(pilot)
