@@ -8,7 +8,7 @@ from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
 
-from tui_helpers import SIZE, settle, wait_for, wait_for_finished_runs
+from tui_helpers import SIZE, make_app, settle, wait_for, wait_for_finished_runs
 
 from orchwatch.clock import FrozenClock
 from orchwatch.config import Config
@@ -92,15 +92,7 @@ async def test_fix_validate_deploy_and_the_pipeline_recovers(
     repo = demo_repo(tmp_path, fixed=True)
     the_demo_repo_validates_the_deploy_scripts_cleanly(repo)
     cfg = replace(config, repo_path=repo, deploy_commands={SERVICE: tuple(SCRIPT)})
-    app = OrchwatchApp(
-        cfg,
-        demo,
-        refresh_seconds=3600,
-        log_poll_seconds=3600,
-        wall=lambda: 0.0,
-        allow_actions=True,
-        audit_path=tmp_path / "audit.jsonl",
-    )
+    app = make_app(cfg, demo, allow_actions=True, audit_path=tmp_path / "audit.jsonl")
     async with app.run_test(size=SIZE) as pilot:
         await later(pilot, app, 62)  # 00027 has landed; the crash loop goes on
         await deploy(pilot, app, typed=False)
@@ -108,7 +100,7 @@ async def test_fix_validate_deploy_and_the_pipeline_recovers(
         await later(pilot, app, 2)  # the new revision becomes Ready
         verdict = next(v for v in app._revisions.verdicts if v.service == SERVICE)
         assert verdict.serving is not None and verdict.serving.name.startswith(f"{SERVICE}-00028-")
-        assert any("00028 is Ready and serving" in str(n.message) for n in app._notifications)
+        assert await announced(pilot, app, "00028 is Ready and serving")
         before = crash_groups(app)
         await later(pilot, app, 30)
         assert crash_groups(app) == before  # the crash loop stopped
@@ -126,15 +118,7 @@ async def test_deploying_the_broken_package_gives_a_failed_revision(
 ) -> None:
     repo = demo_repo(tmp_path, fixed=False)
     cfg = replace(config, repo_path=repo, deploy_commands={SERVICE: tuple(SCRIPT)})
-    app = OrchwatchApp(
-        cfg,
-        demo,
-        refresh_seconds=3600,
-        log_poll_seconds=3600,
-        wall=lambda: 0.0,
-        allow_actions=True,
-        audit_path=tmp_path / "audit.jsonl",
-    )
+    app = make_app(cfg, demo, allow_actions=True, audit_path=tmp_path / "audit.jsonl")
     async with app.run_test(size=SIZE) as pilot:
         await later(pilot, app, 62)
         await deploy(pilot, app, typed=True)  # the validator finds errors: typed confirmation
@@ -143,5 +127,5 @@ async def test_deploying_the_broken_package_gives_a_failed_revision(
         verdict = next(v for v in app._revisions.verdicts if v.service == SERVICE)
         assert verdict.latest is not None and verdict.latest.name.startswith(f"{SERVICE}-00028-")
         assert verdict.serving is not None and verdict.serving.name.startswith(f"{SERVICE}-00027-")
-        assert any("00028 failed" in str(n.message) for n in app._notifications)
+        assert await announced(pilot, app, "00028 failed")
         assert date(2026, 2, 1)

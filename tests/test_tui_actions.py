@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from textual.widgets import Log
-from tui_helpers import SIZE, settle, wait_for
+from tui_helpers import SIZE, make_app, settle, wait_for
 
 from orchwatch.actions.audit import read_audit
 from orchwatch.config import EXAMPLE_CONFIG, Config, ConfigError, parse_config
@@ -21,15 +21,7 @@ from orchwatch.validate.demo_repo import write_demo_repo
 
 
 def app_with(config: Config, demo: Sources, tmp_path: Path, allow: bool) -> OrchwatchApp:
-    return OrchwatchApp(
-        config,
-        demo,
-        refresh_seconds=3600,
-        log_poll_seconds=3600,
-        wall=lambda: 0.0,
-        allow_actions=allow,
-        audit_path=tmp_path / "audit.jsonl",
-    )
+    return make_app(config, demo, allow_actions=allow, audit_path=tmp_path / "audit.jsonl")
 
 
 async def test_actions_are_off_by_default(config: Config, demo: Sources, tmp_path: Path) -> None:

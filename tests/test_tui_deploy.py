@@ -8,7 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from textual.widgets import Log
-from tui_helpers import SIZE, settle, wait_for_finished_runs
+from tui_helpers import SIZE, make_app, settle, wait_for_finished_runs
 
 from orchwatch.actions.audit import read_audit
 from orchwatch.config import Config
@@ -40,15 +40,7 @@ def make(
         write_demo_repo(repo)
     deploy = {HEALTHY: tuple(command), BROKEN: tuple(command)}
     cfg = replace(config, repo_path=repo, deploy_commands=deploy, action_timeout=timeout)
-    return OrchwatchApp(
-        cfg,
-        demo,
-        refresh_seconds=3600,
-        log_poll_seconds=3600,
-        wall=lambda: 0.0,
-        allow_actions=True,
-        audit_path=tmp_path / "audit.jsonl",
-    )
+    return make_app(cfg, demo, allow_actions=True, audit_path=tmp_path / "audit.jsonl")
 
 
 async def open_confirmation(pilot, service: str) -> ConfirmDeployScreen:  # type: ignore[no-untyped-def]
@@ -179,14 +171,7 @@ async def test_timeout(config: Config, demo: Sources, tmp_path: Path) -> None:
 
 
 async def test_deploy_is_off_without_actions(config: Config, demo: Sources, tmp_path: Path) -> None:
-    app = OrchwatchApp(
-        config,
-        demo,
-        refresh_seconds=3600,
-        log_poll_seconds=3600,
-        wall=lambda: 0.0,
-        audit_path=tmp_path / "audit.jsonl",
-    )
+    app = make_app(config, demo, audit_path=tmp_path / "audit.jsonl")
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         assert app.check_action("deploy", ()) is None

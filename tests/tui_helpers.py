@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from textual.pilot import Pilot
@@ -21,10 +22,13 @@ __all__ = ["SIZE", "make_app", "settle", "static_text", "wait_for", "wait_for_fi
 SIZE = (160, 45)
 
 
-def make_app(config: Config, sources: Sources) -> OrchwatchApp:
-    """An app with a frozen wall clock and no periodic refresh during the test."""
+def make_app(config: Config, sources: Sources, **options: Any) -> OrchwatchApp:
+    """An app with a frozen wall clock and no periodic refresh during the test; `options`
+    go to OrchwatchApp (allow_actions, audit_path...)."""
     return OrchwatchApp(
-        config, sources, refresh_seconds=3600, log_poll_seconds=3600, wall=lambda: 0.0
+        config,
+        sources,
+        **{"refresh_seconds": 3600, "log_poll_seconds": 3600, "wall": lambda: 0.0, **options},
     )
 
 

@@ -669,20 +669,14 @@ class OrchwatchApp(App[None]):
             row = next(r for r in verdict.rows if r.revision == verdict.latest)
             name = short_name(verdict.latest.name)
             if row.marker is Marker.FAILED:
-                self.notify(
-                    f"{service}: new revision {name} failed: {row.reason[:160]}",
-                    severity="error",
-                    timeout=15,
-                    markup=False,
-                )
+                text = f"{service}: new revision {name} failed: {row.reason[:160]}"
+                self.notify(text, severity="error", timeout=15, markup=False)
             elif verdict.serving == verdict.latest:
-                self.notify(
-                    f"{service}: new revision {name} is Ready and serving.",
-                    timeout=15,
-                    markup=False,
-                )
+                text = f"{service}: new revision {name} is Ready and serving."
+                self.notify(text, timeout=15, markup=False)
             else:
                 continue  # still pending
+            self.announcements.append(text)
             del self._watching[service]
 
     def _selected_service(self) -> str | None:
