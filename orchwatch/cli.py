@@ -12,10 +12,11 @@ import os
 import re
 import sys
 from collections.abc import Callable, Sequence
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from orchwatch import __version__
+from orchwatch.clock import FrozenClock
 from orchwatch.config import Config, ConfigError, find_config_file, load_config
 from orchwatch.sources.base import SourceError
 from orchwatch.sources.factory import SourceOptions, build_sources
@@ -63,6 +64,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--allow-actions",
         action="store_true",
         help="enable the one-key actions (validate; see [actions] in orchwatch.toml)",
+    )
+    parser.add_argument(
+        "--as-of",
+        metavar="TIME",
+        help="judge dates, due times and ages as of this UTC time (2026-02-01T11:30)",
     )
     parser.add_argument("--exit-after-first-data", action="store_true", help=argparse.SUPPRESS)
     parser.set_defaults(command=None)
@@ -141,6 +147,26 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument("--format", choices=("text", "markdown", "json"), default="text")
     audit.add_argument("--file", metavar="PATH", help="the audit log (default: the user data dir)")
     audit.set_defaults(command=run_audit)
+
+    snapshot = verbs.add_parser(
+        "snapshot",
+        help="capture what the panes show into a store file (open it with --source)",
+        description="Capture completions, revisions, error groups and the raw error entries "
+        "of the dates asked for into a store file, for handoffs and postmortems.",
+    )
+    _source_options(snapshot, suppress=True)
+    snapshot.add_argument(
+        "--date",
+        metavar="DATE",
+        default=argparse.SUPPRESS,
+        help="the last date to capture: YYYY-MM-DD, today (default), yesterday or -N",
+    )
+    snapshot.add_argument(
+        "--days", type=int, default=1, metavar="N", help="dates to capture, ending at --date"
+    )
+    snapshot.add_argument("-o", "--output", required=True, metavar="FILE", help="the store file")
+    snapshot.add_argument("--force", action="store_true", help="replace FILE if it exists")
+    snapshot.set_defaults(command=run_snapshot)
 
     demo_deploy = verbs.add_parser("demo-deploy", help=argparse.SUPPRESS)
     demo_deploy.add_argument("--service", required=True)
@@ -300,6 +326,69 @@ def run_audit(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def run_snapshot(args: argparse.Namespace) -> int:
+    """`orchwatch snapshot`: exit 0 once the file is written."""
+    from orchwatch.analysis.completion import business_date, date_range
+    from orchwatch.dates import parse_date
+    from orchwatch.snapshot import capture
+
+    out = Path(args.output)
+    if out.exists() and not args.force:
+        raise UsageError(f"{out} exists; pass --force to replace it")
+    if not 1 <= args.days <= 92:
+        raise UsageError(f"--days {args.days}: expected a number of days from 1 to 92")
+    config = _load_config(args)
+    sources = build_sources(_options(args), config)
+    try:
+        today = business_date(sources.clock.now(), config.timezone)
+        try:
+            last = parse_date(getattr(args, "date", None) or "today", today)
+        except ValueError as exc:
+            raise UsageError(f"--date: {exc}") from None
+        dates = date_range(last, args.days)
+        summary = capture(config, sources, dates, out, _progress_bar())
+    finally:
+        sources.close()
+    print(
+        f"{summary.path}: {len(summary.dates)} dates ({summary.dates[0]} to {summary.dates[-1]}), "
+        f"{summary.documents} Firestore documents, {summary.backup_rows} backup rows, "
+        f"{summary.services} services with {summary.revisions} revisions, "
+        f"{summary.log_entries} error log entries; captured {summary.captured_at:%Y-%m-%d %H:%M} "
+        f"UTC from {sources.description}. Open it with: orchwatch --source {summary.path}"
+    )
+    return EXIT_OK
+
+
+def _progress_bar() -> Callable[[str, int, int], None]:
+    """A progress bar on stderr (plain lines when stderr is not a terminal)."""
+    if not sys.stderr.isatty():
+
+        def plain(what: str, done: int, total: int) -> None:
+            print(f"[{done}/{total}] {what}", file=sys.stderr)
+
+        return plain
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    bar = Progress(
+        TextColumn("{task.description:<40}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    )
+    task = bar.add_task("starting", total=1)
+
+    def update(what: str, done: int, total: int) -> None:
+        if not bar.live.is_started:
+            bar.start()
+        bar.update(task, description=what, completed=done, total=total)
+        if done >= total:
+            bar.stop()
+
+    return update
+
+
 def run_demo_deploy(args: argparse.Namespace) -> int:
     """What the demo repo's deploy scripts run inside orchwatch's demo: validate the
     function, then ask the demo (through its spool folder) for a new revision, which
@@ -364,10 +453,20 @@ def _load_config(args: argparse.Namespace) -> Config:
     return load_config(find_config_file(getattr(args, "config", None)))
 
 
+def _as_of(text: str | None) -> FrozenClock | None:
+    if not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise UsageError(f"--as-of {text!r}: expected a time like 2026-02-01T11:30") from None
+    return FrozenClock(moment if moment.tzinfo else moment.replace(tzinfo=UTC))
+
+
 def run_tui(args: argparse.Namespace) -> int:
     """Open the dashboard."""
     config = _load_config(args)
-    sources = build_sources(_options(args), config)
+    sources = build_sources(_options(args), config, clock=_as_of(args.as_of))
     from orchwatch.analysis.completion import business_date
     from orchwatch.dates import parse_date
 
@@ -388,7 +487,10 @@ def run_tui(args: argparse.Namespace) -> int:
         exit_after_first_data=args.exit_after_first_data,
         allow_actions=args.allow_actions,
     )
-    app.run(headless=args.exit_after_first_data)
+    try:
+        app.run(headless=args.exit_after_first_data)
+    finally:
+        sources.close()
     return app.return_code or EXIT_OK
 
 

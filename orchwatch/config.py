@@ -70,11 +70,23 @@ class PipelineTable(_Table, kw_only=True):
     timezone: str = "UTC"
 
 
+class EndpointsTable(_Table, kw_only=True):
+    firestore: str | None = None
+    bigquery: str | None = None
+    run: str | None = None
+    logging: str | None = None
+
+
 class GcpTable(_Table, kw_only=True):
     project: str | None = None
     region: str = "us-central1"
     bigquery_dataset: str = "orchestration"
     completion_table: str = "phase_completions"
+    maximum_bytes_billed: int = 1_000_000_000
+    log_filter: str = ""
+    log_list_calls_per_minute: int = 6
+    run_concurrency: int = 4
+    endpoints: EndpointsTable = msgspec.field(default_factory=EndpointsTable)
 
 
 class RepoTable(_Table, kw_only=True):
@@ -155,6 +167,23 @@ class PhaseSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class GcpSettings:
+    """`[gcp]` beyond the project: spending limits and where each API is."""
+
+    maximum_bytes_billed: int = 1_000_000_000
+    """BigQuery refuses (and orchwatch's dry run rejects) any query that would bill more."""
+    log_filter: str = ""
+    """Appended (AND) to the Cloud Logging filter orchwatch builds from the services."""
+    log_list_calls_per_minute: int = 6
+    """ListLogEntries budget of one dashboard (the project's quota is 60 a minute)."""
+    run_concurrency: int = 4
+    """Cloud Run services read in parallel."""
+    endpoints: Mapping[str, str] = field(default_factory=dict)
+    """API -> endpoint (`firestore`, `bigquery`, `run`, `logging`) for emulators and local
+    servers; absent ones use Google's (FIRESTORE_EMULATOR_HOST is honoured too)."""
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     """Validated settings for one pipeline."""
 
@@ -185,6 +214,8 @@ class Config:
     validate_commands: tuple[tuple[str, ...], ...] = ()
     deploy_commands: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     """Service -> the argument-list template that redeploys it."""
+    gcp: GcpSettings = field(default_factory=GcpSettings)
+    """How the Google Cloud sources reach and spend on Google Cloud."""
 
     def phase(self, name: str) -> PhaseSpec:
         """The phase called `name`.
@@ -407,6 +438,7 @@ def _build(table: ConfigFile, path: Path | None, display: Path | str) -> Config:
                 f'expected an operator and a number, like "> 0" or "== 0", got "{check.expect}"',
             )
     _check_actions(table.actions, display)
+    gcp = _gcp_settings(table.gcp, display)
     repo = Path(table.repo.path).expanduser() if table.repo.path else None
     if repo is not None and path is not None and not repo.is_absolute():
         repo = (path.parent / repo).resolve()
@@ -434,7 +466,47 @@ def _build(table: ConfigFile, path: Path | None, display: Path | str) -> Config:
         action_timeout=table.actions.timeout_seconds,
         validate_commands=tuple(tuple(c) for c in table.actions.validate_commands),
         deploy_commands={k: tuple(v) for k, v in table.actions.deploy.items()},
+        gcp=gcp,
     )
+
+
+def _gcp_settings(gcp: GcpTable, display: Path | str) -> GcpSettings:
+    if gcp.maximum_bytes_billed < 10_000_000:
+        raise ConfigError(
+            display,
+            "gcp.maximum_bytes_billed",
+            "expected at least 10000000 (BigQuery bills every query at least 10 MB)",
+        )
+    if not 1 <= gcp.log_list_calls_per_minute <= 60:
+        raise ConfigError(
+            display,
+            "gcp.log_list_calls_per_minute",
+            "expected an integer from 1 to 60 (the project's quota is 60 a minute)",
+        )
+    if not 1 <= gcp.run_concurrency <= 32:
+        raise ConfigError(display, "gcp.run_concurrency", "expected an integer from 1 to 32")
+    endpoints: dict[str, str] = {}
+    for api in ("firestore", "bigquery", "run", "logging"):
+        value = getattr(gcp.endpoints, api)
+        if value is None:
+            continue
+        if not _ENDPOINT.match(value):
+            raise ConfigError(
+                display,
+                f"gcp.endpoints.{api}",
+                f'expected host:port (or http://host:port for bigquery), got "{value}"',
+            )
+        endpoints[api] = value
+    return GcpSettings(
+        maximum_bytes_billed=gcp.maximum_bytes_billed,
+        log_filter=gcp.log_filter,
+        log_list_calls_per_minute=gcp.log_list_calls_per_minute,
+        run_concurrency=gcp.run_concurrency,
+        endpoints=endpoints,
+    )
+
+
+_ENDPOINT = re.compile(r"^(https?://)?[A-Za-z0-9.\-\[\]:]+:\d{1,5}/?$")
 
 
 def _check_actions(actions: ActionsTable, display: Path | str) -> None:

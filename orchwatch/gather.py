@@ -159,7 +159,8 @@ def _fetch(read: Callable[[], T]) -> Fetched[T]:
     try:
         return Fetched(read())
     except Exception as exc:  # any source failure is a state of its check, never a crash
-        return Fetched(None, f"{type(exc).__name__}: {exc}")
+        reason = str(exc) if isinstance(exc, SourceError) else f"{type(exc).__name__}: {exc}"
+        return Fetched(None, reason)
 
 
 def gather_daily(

@@ -8,7 +8,7 @@ source reports failure by raising `SourceError` with a message for the user
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Literal, Protocol
@@ -55,6 +55,11 @@ class CompletionSource(Protocol):
 
     def scalar_query(self, sql: str, game_date: date) -> float | None:
         """A custom check: SQL returning one number, `@date` bound to the date."""
+        ...
+
+    def watch_date(self, day: date, on_change: Callable[[], None]) -> None:
+        """Push changes to one date's records: `on_change` is called (from any thread) when
+        they change. Sources that cannot push do nothing; the app polls them anyway."""
         ...
 
 
@@ -108,6 +113,14 @@ class Refreshable(Protocol):
         ...
 
 
+class Closable(Protocol):
+    """Anything with a `close()`."""
+
+    def close(self) -> None:
+        """Release the resource."""
+        ...
+
+
 @dataclass
 class Sources:
     """Everything the app and the headless commands read from, built once by the CLI."""
@@ -122,7 +135,17 @@ class Sources:
     logs: LogSource | None = None
     live: Refreshable | None = None
     """Set for the demo: advanced before every refresh."""
-    closers: list[object] = field(default_factory=list)
+    closers: list[Closable] = field(default_factory=list)
+    meter: object | None = None
+    """Google Cloud sources count their API calls here (`ApiMeter`); None elsewhere."""
+
+    def close(self) -> None:
+        """Release what the sources hold (listeners, streams, files); errors are ignored."""
+        for closer in self.closers:
+            try:
+                closer.close()
+            except Exception:
+                continue
 
     def advance(self) -> None:
         """Let a live source catch up with its clock (a no-op for real stores)."""

@@ -605,7 +605,7 @@ def _ready(at: datetime) -> tuple[Condition, ...]:
 
 
 def _pending(at: datetime) -> tuple[Condition, ...]:
-    return (Condition("Ready", ConditionState.PENDING, "Deploying", "Creating revision.", at),)
+    return (Condition("Ready", ConditionState.PENDING, "Pending", "Creating revision.", at),)
 
 
 def _deploy(
@@ -628,7 +628,7 @@ def _deploy(
         unhealthy = Condition(
             "ContainerHealthy",
             ConditionState.FAILED,
-            "ContainerNotHealthy",
+            "HealthCheckContainerError",
             "Container exited with code 1 before listening on port 8080.",
             done,
         )

@@ -73,10 +73,12 @@ def build_sources(options: SourceOptions, config: Config, clock: Clock | None = 
             logs=store,
             closers=[store],
         )
-    project = options.project or config.gcp_project
+    from orchwatch.sources.gcp import build_gcp_sources, resolve_project
+
+    project = resolve_project(options.project, config)
     if project:
-        raise SourceError(
-            f"Google Cloud sources (project {project}) are not available in this version of "
-            "orchwatch; use --demo, or --source FILE for a store file"
-        )
-    raise SourceError("no data source: pass --demo, --source FILE, or --project PROJECT")
+        return build_gcp_sources(config, project, clock)
+    raise SourceError(
+        "no data source: pass --project PROJECT (or set [gcp] project in orchwatch.toml, or "
+        "GOOGLE_CLOUD_PROJECT), --source FILE for a snapshot, or --demo"
+    )

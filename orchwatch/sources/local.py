@@ -17,7 +17,7 @@ import json
 import os
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -40,6 +40,9 @@ from orchwatch.model import (
 from orchwatch.sources.base import LogBatch, SourceError, StreamHealth
 
 SCHEMA_VERSION = 1
+
+BIGQUERY_TABLES = ("phase_completions", "phase_execution_log", "failed_processor_queue")
+"""The tables that mirror BigQuery's, column for column."""
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -203,6 +206,19 @@ class LocalStore:
                 return self._db.execute(sql, params).fetchall()
         except sqlite3.Error as exc:
             raise SourceError(f"{self.path}: {exc}") from None
+
+    def export_rows(self, table: str) -> list[dict[str, object]]:
+        """Every row of one of the BigQuery-shaped tables, as column -> stored value.
+
+        Raises:
+            ValueError: `table` is not one of them.
+        """
+        if table not in BIGQUERY_TABLES:
+            raise ValueError(f"{table}: expected one of {', '.join(BIGQUERY_TABLES)}")
+        with self._lock:
+            cursor = self._db.execute(f"SELECT * FROM {table}")
+            names = [c[0] for c in cursor.description]
+            return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
     # --- meta ----------------------------------------------------------------------------------
 
@@ -550,6 +566,9 @@ class LocalStore:
         return {
             d: DateCompletions(d, documents[d.isoformat()], backups[d.isoformat()]) for d in dates
         }
+
+    def watch_date(self, day: date, on_change: Callable[[], None]) -> None:
+        """A store cannot push changes; the app's polling sees them."""
 
     def scalar_query(self, sql: str, game_date: date) -> float | None:
         """Run a custom check's SQL (`{dataset}` removed, `@date` bound) and return its number.

@@ -48,7 +48,11 @@ def parse_timestamp(text: str) -> datetime:
 def _text(entry: _Entry) -> str:
     if entry.text_payload is not None:
         return entry.text_payload
-    payload = entry.json_payload or {}
+    return payload_text(entry.json_payload or {})
+
+
+def payload_text(payload: dict[str, Any]) -> str:
+    """A jsonPayload's text: its message, with the stack trace when it has one."""
     message = payload.get("message") or payload.get("textPayload") or ""
     trace = payload.get("stack_trace") or payload.get("stackTrace") or ""
     if not isinstance(message, str):

@@ -8,6 +8,7 @@ the error and the age of the last good data; the other panes keep working.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import threading
@@ -39,7 +40,7 @@ from orchwatch.gather import RevisionsView, gather_revisions
 from orchwatch.glyphs import STATE_COLOUR, STATE_GLYPH
 from orchwatch.model import DateCompletions, ErrorGroup, FailedQueueItem, LogEntry, Revision
 from orchwatch.sanitize import inert_line
-from orchwatch.sources.base import LogBatch, Sources
+from orchwatch.sources.base import LogBatch, SourceError, Sources
 from orchwatch.tui.screens.confirm_deploy import DeployPreview
 from orchwatch.tui.styles import semantic_style
 from orchwatch.tui.widgets.actions import ActionsPane, validation_lines
@@ -48,6 +49,21 @@ from orchwatch.tui.widgets.logs import ErrorGroupTable, LogPane
 from orchwatch.tui.widgets.overview import OverviewStrip
 from orchwatch.tui.widgets.revisions import ServiceTable
 from orchwatch.tui.widgets.status_bar import StatusBar
+
+
+def retry_delay(base: float, failures: int, cap: float = 300.0) -> float:
+    """Seconds before the next try after `failures` failed refreshes in a row: the refresh
+    interval, doubled for each further failure, at most `cap` (and never below `base`)."""
+    return max(base, min(base * 2 ** max(failures - 1, 0), cap))
+
+
+def format_age(seconds: float) -> str:
+    """`42 s`, `7 min`, `3 h`."""
+    if seconds < 120:
+        return f"{int(seconds)} s"
+    if seconds < 7200:
+        return f"{int(seconds // 60)} min"
+    return f"{int(seconds // 3600)} h"
 
 
 @dataclass(frozen=True)
@@ -135,6 +151,8 @@ class PaneState:
     loaded_at: float | None = None
     timer: Timer | None = None
     failing: bool = False
+    failures: int = 0
+    """Consecutive failed refreshes: the retry interval doubles with each (see `retry_delay`)."""
 
 
 class OrchwatchApp(App[None]):
@@ -233,6 +251,8 @@ class OrchwatchApp(App[None]):
         self._reassembler = Reassembler()
         self._grouper = Grouper()
         self._log_start: datetime | None = None
+        self._told: set[str] = set()
+        """How-tos already shown (each is shown once)."""
 
     @property
     def main(self) -> Screen[object]:
@@ -312,6 +332,7 @@ class OrchwatchApp(App[None]):
         pane = self._panes[group]
         pane.loaded_at = self._wall()
         pane.failing = False
+        pane.failures = 0
         widget = self.main.query_one(pane.selector)
         widget.border_subtitle = ""
         widget.remove_class("-error")
@@ -328,19 +349,24 @@ class OrchwatchApp(App[None]):
         error = event.worker.error
         widget = self.main.query_one(pane.selector)
         widget.add_class("-error")
+        pane.failures += 1
+        delay = retry_delay(self.refresh_seconds, pane.failures)
         age = (
-            f" · showing data from {int(self._wall() - pane.loaded_at)} s ago"
+            f" · showing data from {format_age(self._wall() - pane.loaded_at)} ago"
             if pane.loaded_at is not None
             else ""
         )
-        widget.border_subtitle = (
-            f"⚠ {type(error).__name__}: {error}{age} · retrying in {self.refresh_seconds:g} s"
-        )
+        what = str(error) if isinstance(error, SourceError) else f"{type(error).__name__}: {error}"
+        widget.border_subtitle = inert_line(f"⚠ {what}{age} · retrying in {delay:g} s", 400)
+        how_to = getattr(error, "how_to", None)
+        if isinstance(how_to, str) and how_to not in self._told:
+            self._told.add(how_to)
+            self.notify(how_to, title="No credentials", severity="error", timeout=60, markup=False)
         pane.failing = True
         self._show_problems()
         if group == "revisions":
             self._start_logs_once()
-        pane.timer = self.set_timer(self.refresh_seconds, lambda: self.refresh_pane(group))
+        pane.timer = self.set_timer(delay, lambda: self.refresh_pane(group))
 
     def _show_problems(self) -> None:
         failing = [p.label for p in self._panes.values() if p.failing]
@@ -407,10 +433,21 @@ class OrchwatchApp(App[None]):
         self.main.query_one(StatusBar).selected = day
         if day is None:
             return
+        self._watch_date(day)
         if day in self._completions:
             self._render_completions()
         if self._now is not None:
             self.refresh_pane("completions")
+
+    @work(thread=True, exclusive=True, group="watch", exit_on_error=False)
+    def _watch_date(self, day: date) -> None:
+        """Ask the source to push changes of the selected date (Firestore listeners)."""
+        self.sources.completions.watch_date(day, self._pushed)
+
+    def _pushed(self) -> None:
+        """A source pushed a change (from its own thread): refresh the completions now."""
+        with contextlib.suppress(RuntimeError):  # the app has stopped; sources are closing
+            self.call_from_thread(self.refresh_pane, "completions")
 
     # --- revisions -----------------------------------------------------------------------------
 

@@ -1,0 +1,192 @@
+"""`orchwatch snapshot`: capture what the sources show into a store file.
+
+The file is the embedded store's format, so `orchwatch --source FILE` opens
+it offline with every pane, judged as of the capture time: for handoffs and
+postmortems. What is captured, for the dates asked for:
+
+- the Firestore completion documents, as they are;
+- the BigQuery backup as orchwatch reads it (per processor: runs, successes,
+  first and last run). BigQuery's rows are never pulled, so each aggregate is
+  written as the fewest rows that aggregate back to it: the last run as it
+  was, plus plain rows standing for the earlier runs;
+- `phase_execution_log` and `failed_processor_queue` rows of each date;
+- the Cloud Run services and all their revisions;
+- the log entries that carry errors (severity WARNING and up, and every entry
+  of a traceback), from the first date's start to the capture.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from pathlib import Path
+
+from orchwatch.analysis.tracebacks import Reassembler
+from orchwatch.config import Config
+from orchwatch.model import BackupRow, BackupSummary, LogEntry, RunStatus, severity_rank
+from orchwatch.sources.base import Sources
+from orchwatch.sources.local import LocalStore, to_text
+
+Progress = Callable[[str, int, int], None]
+"""Called with (what is being captured, steps done, steps in all)."""
+
+_OK = (RunStatus.SUCCESS.value, RunStatus.PARTIAL.value)
+
+
+@dataclass(frozen=True)
+class SnapshotSummary:
+    """What a snapshot holds."""
+
+    path: Path
+    captured_at: datetime
+    dates: tuple[date, ...]
+    documents: int
+    backup_rows: int
+    services: int
+    revisions: int
+    log_entries: int
+
+
+def summary_rows(phase: str, game_date: date, summary: BackupSummary) -> list[BackupRow]:
+    """The fewest `phase_completions` rows whose aggregate is `summary`.
+
+    The last run is kept whole; the earlier runs become rows at the first run's time
+    with only a status, as many successes as the aggregate counts.
+    """
+    last_ok = summary.last_status in _OK
+    earlier = max(summary.runs - 1, 0)
+    earlier_ok = max(summary.successes - (1 if last_ok else 0), 0)
+    first_at = summary.first_completed_at or summary.last_completed_at
+    last_at = summary.last_completed_at or summary.first_completed_at
+    if first_at is None or last_at is None:
+        return []
+    rows = [
+        BackupRow(
+            phase,
+            game_date,
+            summary.processor,
+            RunStatus.SUCCESS.value if i < earlier_ok else RunStatus.FAILED.value,
+            first_at,
+        )
+        for i in range(earlier)
+    ]
+    rows.append(
+        BackupRow(
+            phase,
+            game_date,
+            summary.processor,
+            summary.last_status,
+            last_at,
+            summary.last_record_count,
+            summary.last_correlation_id,
+            summary.last_execution_id,
+        )
+    )
+    return rows
+
+
+def error_entries(entries: Sequence[LogEntry]) -> list[LogEntry]:
+    """The entries worth keeping: WARNING and up, and every entry of a traceback."""
+    reassembler = Reassembler()
+    events = reassembler.feed(entries) + reassembler.flush()
+    in_traceback = {i for event in events for i in event.entry_ids}
+    warning = severity_rank("WARNING")
+    return [
+        e
+        for e in entries
+        if severity_rank(e.severity) >= warning
+        or (e.insert_id and e.insert_id in in_traceback)
+        or (not e.insert_id and "Traceback (most recent call last)" in e.text)
+    ]
+
+
+def capture(
+    config: Config,
+    sources: Sources,
+    dates: Sequence[date],
+    out: Path,
+    progress: Progress = lambda what, done, total: None,
+) -> SnapshotSummary:
+    """Read everything the panes show for `dates` and write it to `out` (atomically).
+
+    Raises:
+        SourceError: a source cannot be read (nothing is written).
+    """
+    captured_at = sources.clock.now()
+    dates = sorted(dates)
+    steps = 3 + 2 * len(dates)
+    done = 0
+
+    def step(what: str) -> None:
+        nonlocal done
+        progress(what, done, steps)
+        done += 1
+
+    tmp = out.with_name(out.name + ".partial")
+    tmp.unlink(missing_ok=True)
+    store = LocalStore(tmp)
+    try:
+        step("completions (Firestore and BigQuery)")
+        completions = sources.completions.fetch_completions(dates)
+        documents = backup_rows = 0
+        for day, found in completions.items():
+            for document in found.firestore.values():
+                store.put_document(document)
+                documents += 1
+            rows = [
+                row
+                for phase, by_processor in found.bigquery.items()
+                for summary in by_processor.values()
+                for row in summary_rows(phase, day, summary)
+            ]
+            store.insert_backup_rows(rows)
+            backup_rows += len(rows)
+        for day in dates:
+            step(f"execution log {day}")
+            store.insert_execution_log(sources.completions.fetch_execution_log(day))
+            step(f"failed processor queue {day}")
+            for item in sources.completions.fetch_failed_queue(day):
+                store.upsert_failed_queue(item)
+        step("Cloud Run services and revisions")
+        services = sources.revisions.fetch_services(config.services) if sources.revisions else []
+        revisions = 0
+        for state in services:
+            for revision in state.revisions:
+                store.put_revision(revision)
+                revisions += 1
+            store.put_service(
+                state.name,
+                state.latest_created_revision,
+                state.latest_ready_revision,
+                state.traffic,
+                state.terminal_condition,
+                state.uri,
+            )
+        step("error log entries")
+        kept: list[LogEntry] = []
+        if sources.logs is not None:
+            since = datetime.combine(dates[0], time(0), config.timezone)
+            kept = error_entries(sources.logs.fetch_log(since, config.services))
+            store.insert_log(kept)
+        store.set_meta("captured_at", to_text(captured_at) or "")
+        store.set_meta("captured_from", sources.description)
+        store.set_meta("dates", ",".join(d.isoformat() for d in dates))
+        progress("done", steps, steps)
+    except BaseException:
+        store.close()
+        tmp.unlink(missing_ok=True)
+        raise
+    store.close()
+    os.replace(tmp, out)
+    return SnapshotSummary(
+        out,
+        captured_at,
+        tuple(dates),
+        documents,
+        backup_rows,
+        len(services),
+        revisions,
+        len(kept),
+    )

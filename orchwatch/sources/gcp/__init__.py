@@ -1,0 +1,151 @@
+"""Google Cloud sources: Firestore, BigQuery, Cloud Run and Cloud Logging.
+
+Importing this package imports no google library: the clients (and their
+libraries) are built by the first worker that needs them, after orchwatch has
+painted its first frame. See `clients.py` for endpoints and credentials.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import date
+
+from orchwatch.clock import Clock, SystemClock
+from orchwatch.config import Config
+from orchwatch.model import BackupSummary, DateCompletions, ExecutionLogRow, FailedQueueItem
+from orchwatch.sources.base import SourceError, Sources
+from orchwatch.sources.gcp.bigquery import BigQueryTables
+from orchwatch.sources.gcp.clients import GcpClients
+from orchwatch.sources.gcp.firestore import FirestoreCompletions
+from orchwatch.sources.gcp.logs import CloudLogging
+from orchwatch.sources.gcp.run import RunRevisions
+
+Backups = dict[date, dict[str, dict[str, BackupSummary]]]
+
+__all__ = ["GcpCompletions", "build_gcp_sources", "resolve_project"]
+
+
+def resolve_project(
+    flag: str | None, config: Config, environ: Mapping[str, str] = os.environ
+) -> str | None:
+    """The project: `--project`, then the config's `[gcp] project`, then GOOGLE_CLOUD_PROJECT."""
+    return flag or config.gcp_project or environ.get("GOOGLE_CLOUD_PROJECT") or None
+
+
+class GcpCompletions:
+    """The `CompletionSource`: Firestore documents reconciled against the BigQuery backup."""
+
+    def __init__(
+        self,
+        config: Config,
+        clients: GcpClients,
+        today: Callable[[], date],
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.config = config
+        self.firestore = FirestoreCompletions(config, clients, clock=monotonic)
+        self.bigquery = BigQueryTables(config, clients, clock=monotonic)
+        self._today = today
+        self._monotonic = monotonic
+        self._pool = ThreadPoolExecutor(2, thread_name_prefix="orchwatch-completions")
+        self._lock = threading.Lock()
+        self._backup: tuple[float, tuple[date, ...], Backups]
+        self._backup = (float("-inf"), (), {})
+        self.backup_min_interval = config.refresh_seconds / 2
+        """A listener-driven refresh within this many seconds of a query reuses its result."""
+
+    def fetch_completions(self, dates: Sequence[date]) -> dict[date, DateCompletions]:
+        """Both stores for each date: one `get_all` and one aggregated query, in parallel.
+
+        Raises:
+            SourceError: either store cannot be read.
+        """
+        wanted = tuple(dates)
+        documents = self._pool.submit(self.firestore.documents, wanted, self._today())
+        backups = self._pool.submit(self._summaries, wanted)
+        docs, summaries = documents.result(), backups.result()
+        return {d: DateCompletions(d, docs.get(d, {}), summaries.get(d, {})) for d in wanted}
+
+    def _summaries(self, dates: tuple[date, ...]) -> Backups:
+        with self._lock:
+            at, cached_dates, cached = self._backup
+            if cached_dates == dates and self._monotonic() - at < self.backup_min_interval:
+                return cached
+        result = self.bigquery.summaries(dates)
+        with self._lock:
+            self._backup = (self._monotonic(), dates, result)
+        return result
+
+    def watch_date(self, day: date, on_change: Callable[[], None]) -> None:
+        """Listen to a date's Firestore documents; `on_change` fires when one changes."""
+        self.firestore.watch(day, on_change)
+
+    def fetch_failed_queue(self, game_date: date) -> list[FailedQueueItem]:
+        """`failed_processor_queue` items for a date."""
+        return self.bigquery.failed_queue(game_date)
+
+    def fetch_execution_log(self, game_date: date) -> list[ExecutionLogRow]:
+        """`phase_execution_log` rows for a date."""
+        return self.bigquery.execution_log(game_date)
+
+    def scalar_query(self, sql: str, game_date: date) -> float | None:
+        """A custom check's number."""
+        return self.bigquery.scalar(sql, game_date)
+
+    def close(self) -> None:
+        """Stop the listeners and the pool."""
+        self.firestore.close()
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+def build_gcp_sources(
+    config: Config,
+    project: str,
+    clock: Clock | None = None,
+    environ: Mapping[str, str] = os.environ,
+) -> Sources:
+    """Sources reading the project's Firestore, BigQuery, Cloud Run and Cloud Logging.
+
+    Builds no client: each is built (and its library imported) on first use.
+
+    Raises:
+        SourceError: the project id is not a valid one.
+    """
+    if not _valid_project(project):
+        raise SourceError(
+            f"project {project!r}: expected a Google Cloud project id (6-30 lowercase letters, "
+            "digits and hyphens)"
+        )
+    clock = clock or SystemClock()
+    clients = GcpClients(project, config.gcp_region, config.gcp, environ)
+
+    def today() -> date:
+        from orchwatch.analysis.completion import business_date
+
+        return business_date(clock.now(), config.timezone)
+
+    completions = GcpCompletions(config, clients, today)
+    # Every Cloud Run service's logs: processors' tracebacks matter as much as the
+    # orchestrators'. `[gcp] log_filter` narrows it for a project shared with others.
+    logs = CloudLogging(clients, (), config.log_capacity, clock.now)
+    where = ", ".join(f"{api} at {ep}" for api, ep in sorted(config.gcp.endpoints.items()))
+    return Sources(
+        kind="gcp",
+        description=f"project {project}" + (f" ({where})" if where else ""),
+        clock=clock,
+        completions=completions,
+        revisions=RunRevisions(clients),
+        logs=logs,
+        closers=[completions, logs],
+        meter=clients.meter,
+    )
+
+
+def _valid_project(project: str) -> bool:
+    # Domain-scoped ids ("example.com:proj") are legacy but still valid.
+    return re.fullmatch(r"([a-z0-9.-]+:)?[a-z][a-z0-9-]{4,28}[a-z0-9]", project) is not None

@@ -1,0 +1,233 @@
+"""The BigQuery backup tables: aggregated in BigQuery, never pulled row by row.
+
+Every query is dry-run first; a query whose estimate exceeds
+`gcp.maximum_bytes_billed` is refused before it runs, and the real run carries
+the same cap so BigQuery itself refuses it too. The completion backup is read
+as one GROUP BY per refresh over the `game_date` partitions asked for: one row
+per phase, date and processor, whatever the number of runs, so months of
+history stay cheap.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Sequence
+from datetime import UTC, date, datetime
+from typing import Any
+
+from orchwatch.config import Config
+from orchwatch.model import BackupSummary, ExecutionLogRow, FailedQueueItem
+from orchwatch.sources.base import SourceError
+from orchwatch.sources.gcp.clients import GcpClients
+from orchwatch.sources.gcp.errors import api_errors
+
+QUEUE_TTL = 120.0
+
+BACKUP_SUMMARY_SQL = """
+SELECT phase, game_date, processor_name,
+  COUNT(*) AS runs,
+  COUNTIF(status IN ('success', 'partial')) AS successes,
+  MIN(completed_at) AS first_at,
+  ARRAY_AGG(STRUCT(
+      status AS status, completed_at AS completed_at, record_count AS record_count,
+      correlation_id AS correlation_id, execution_id AS execution_id)
+    ORDER BY completed_at DESC LIMIT 1)[OFFSET(0)] AS last_run
+FROM `{table}`
+WHERE game_date IN UNNEST(@dates)
+GROUP BY phase, game_date, processor_name
+"""
+
+EXECUTION_LOG_SQL = """
+SELECT execution_timestamp, phase_name, game_date, correlation_id, duration_seconds,
+  games_processed, status
+FROM `{table}`
+WHERE game_date = @date
+ORDER BY execution_timestamp
+"""
+
+FAILED_QUEUE_SQL = """
+SELECT game_date, processor_name, status, retry_count, error_message, first_failure_at,
+  last_retry_at
+FROM `{table}`
+WHERE game_date = @date
+ORDER BY processor_name
+"""
+
+
+def format_bytes(count: int) -> str:
+    """`1.2 GB`-style sizes (decimal units, as BigQuery bills)."""
+    size = float(count)
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if size < 1000 or unit == "TB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1000
+    raise AssertionError("unreachable")
+
+
+class BigQueryTables:
+    """`phase_completions`, `phase_execution_log` and `failed_processor_queue`."""
+
+    def __init__(
+        self,
+        config: Config,
+        clients: GcpClients,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.config = config
+        self.clients = clients
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._queue_cache: dict[date, tuple[float, list[FailedQueueItem]]] = {}
+        self.last_estimate: int | None = None
+        """Bytes the last query's dry run said it would process."""
+        self.estimates: list[int] = []
+        """Every dry run's estimate, in order (the bench reports them)."""
+
+    def table(self, name: str) -> str:
+        """A table's full id in the configured dataset."""
+        return f"{self.clients.project}.{self.config.bigquery_dataset}.{name}"
+
+    def query(self, sql: str, parameters: Sequence[Any]) -> list[Any]:
+        """Dry-run, check the estimate against the cap, then run with the cap.
+
+        Raises:
+            SourceError: the query is refused, fails, or would bill more than the cap.
+        """
+        from google.cloud import bigquery
+
+        limit = self.config.gcp.maximum_bytes_billed
+        with api_errors(self.clients.api("bigquery")):
+            client = self.clients.bigquery()
+            dry = client.query(
+                sql,
+                job_config=bigquery.QueryJobConfig(
+                    dry_run=True, use_query_cache=False, query_parameters=list(parameters)
+                ),
+            )
+            self.clients.meter.count("bigquery", "jobs.insert (dry run)")
+            estimate = int(dry.total_bytes_processed or 0)
+            with self._lock:
+                self.last_estimate = estimate
+                self.estimates.append(estimate)
+            check_estimate(estimate, limit)
+            job = client.query(
+                sql,
+                job_config=bigquery.QueryJobConfig(
+                    maximum_bytes_billed=limit, query_parameters=list(parameters)
+                ),
+            )
+            self.clients.meter.count("bigquery", "jobs.insert")
+            rows = list(job.result())
+            self.clients.meter.count("bigquery", "jobs.getQueryResults")
+            return rows
+
+    def summaries(self, dates: Sequence[date]) -> dict[date, dict[str, dict[str, BackupSummary]]]:
+        """The backup aggregated per phase, date and processor, in one query."""
+        from google.cloud import bigquery
+
+        result: dict[date, dict[str, dict[str, BackupSummary]]] = {d: {} for d in dates}
+        if not dates:
+            return result
+        sql = BACKUP_SUMMARY_SQL.format(table=self.table(self.config.completion_table))
+        rows = self.query(sql, [bigquery.ArrayQueryParameter("dates", "DATE", list(dates))])
+        for row in rows:
+            last = row["last_run"] or {}
+            day = row["game_date"]
+            result.setdefault(day, {}).setdefault(row["phase"], {})[row["processor_name"]] = (
+                BackupSummary(
+                    processor=row["processor_name"],
+                    runs=int(row["runs"]),
+                    successes=int(row["successes"]),
+                    last_status=str(last.get("status") or ""),
+                    first_completed_at=_utc(row["first_at"]),
+                    last_completed_at=_utc(last.get("completed_at")),
+                    last_record_count=last.get("record_count"),
+                    last_correlation_id=last.get("correlation_id"),
+                    last_execution_id=last.get("execution_id"),
+                )
+            )
+        return result
+
+    def failed_queue(self, game_date: date) -> list[FailedQueueItem]:
+        """`failed_processor_queue` items of a date (re-read at most every two minutes)."""
+        from google.cloud import bigquery
+
+        now = self._clock()
+        with self._lock:
+            cached = self._queue_cache.get(game_date)
+            if cached is not None and now - cached[0] < QUEUE_TTL:
+                return cached[1]
+        rows = self.query(
+            FAILED_QUEUE_SQL.format(table=self.table("failed_processor_queue")),
+            [bigquery.ScalarQueryParameter("date", "DATE", game_date)],
+        )
+        items = [
+            FailedQueueItem(
+                game_date=row["game_date"],
+                processor_name=row["processor_name"],
+                status=row["status"],
+                retry_count=int(row["retry_count"] or 0),
+                error_message=row["error_message"] or "",
+                first_failure_at=_utc(row["first_failure_at"]),
+                last_retry_at=_utc(row["last_retry_at"]),
+            )
+            for row in rows
+        ]
+        with self._lock:
+            self._queue_cache[game_date] = (now, items)
+        return items
+
+    def execution_log(self, game_date: date) -> list[ExecutionLogRow]:
+        """`phase_execution_log` rows of a date, oldest first."""
+        from google.cloud import bigquery
+
+        rows = self.query(
+            EXECUTION_LOG_SQL.format(table=self.table("phase_execution_log")),
+            [bigquery.ScalarQueryParameter("date", "DATE", game_date)],
+        )
+        return [
+            ExecutionLogRow(
+                execution_timestamp=_utc(row["execution_timestamp"])
+                or datetime.min.replace(tzinfo=UTC),
+                phase_name=row["phase_name"],
+                game_date=row["game_date"],
+                correlation_id=row["correlation_id"],
+                duration_seconds=row["duration_seconds"],
+                games_processed=row["games_processed"],
+                status=row["status"],
+            )
+            for row in rows
+        ]
+
+    def scalar(self, sql: str, game_date: date) -> float | None:
+        """A custom check's SQL: `{dataset}` is the dataset (with its dot), `@date` the date."""
+        from google.cloud import bigquery
+
+        dataset = f"`{self.clients.project}.{self.config.bigquery_dataset}`."
+        rows = self.query(
+            sql.replace("{dataset}", dataset),
+            [bigquery.ScalarQueryParameter("date", "DATE", game_date)],
+        )
+        if not rows or rows[0][0] is None:
+            return None
+        return float(rows[0][0])
+
+
+def check_estimate(estimate: int, limit: int) -> None:
+    """Refuse a query whose dry run says it would process more than `limit` bytes.
+
+    Raises:
+        SourceError: naming both sizes and the setting to change.
+    """
+    if estimate > limit:
+        raise SourceError(
+            f"BigQuery: the query would process {format_bytes(estimate)}, over the "
+            f"{format_bytes(limit)} cap (gcp.maximum_bytes_billed); not run"
+        )
+
+
+def _utc(value: object) -> datetime | None:
+    if not isinstance(value, datetime):
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)

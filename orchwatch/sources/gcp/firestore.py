@@ -1,0 +1,247 @@
+"""Completion documents from Firestore: `get_all` of known ids, a listener on one date.
+
+The orchestrator keeps one document per phase and date (`{phase}_completion/
+{YYYY-MM-DD}`), so orchwatch never scans a collection: it computes the ids and
+reads them in one batched `get_all` call. The selected date is watched with
+snapshot listeners instead (one per phase document); while they are live, its
+documents come from memory and a change there refreshes the pane at once.
+Dates other than today and the selected one change rarely: they are re-read
+at most every `settled_ttl` seconds.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, date, datetime
+from typing import Any
+
+from orchwatch.config import Config
+from orchwatch.model import CompletionRecord, PhaseDocument
+from orchwatch.sources.gcp.clients import GcpClients
+from orchwatch.sources.gcp.errors import api_errors
+
+SETTLED_TTL = 300.0
+
+
+def parse_document(phase: str, game_date: date, data: Mapping[str, Any]) -> PhaseDocument:
+    """A completion document's fields as a `PhaseDocument`.
+
+    Processor fields are maps; fields starting with `_` are the orchestrator's metadata.
+    Anything else (a stray scalar field) is ignored rather than trusted.
+    """
+    records: dict[str, CompletionRecord] = {}
+    for name, value in data.items():
+        if name.startswith("_") or not isinstance(value, Mapping):
+            continue
+        records[name] = CompletionRecord(
+            processor=name,
+            status=str(value.get("status") or "success"),
+            completed_at=_moment(value.get("completed_at")),
+            record_count=_int(value.get("record_count")),
+            correlation_id=_str(value.get("correlation_id")),
+            execution_id=_str(value.get("execution_id")),
+        )
+    return PhaseDocument(
+        phase=phase,
+        game_date=game_date,
+        records=records,
+        triggered=bool(data.get("_triggered", False)),
+        triggered_at=_moment(data.get("_triggered_at")),
+        completed_count=_int(data.get("_completed_count")),
+        mode=_str(data.get("_mode")),
+        trigger_reason=_str(data.get("_trigger_reason")),
+        last_update=_moment(data.get("_last_update")),
+    )
+
+
+def document_fields(document: PhaseDocument) -> dict[str, Any]:
+    """The Firestore fields of a `PhaseDocument` (seeding emulators, round trips)."""
+    fields: dict[str, Any] = {
+        name: {
+            "status": r.status,
+            "completed_at": r.completed_at,
+            "record_count": r.record_count,
+            "correlation_id": r.correlation_id,
+            "execution_id": r.execution_id,
+        }
+        for name, r in document.records.items()
+    }
+    meta = {
+        "_triggered": document.triggered,
+        "_triggered_at": document.triggered_at,
+        "_completed_count": document.completed_count,
+        "_mode": document.mode,
+        "_trigger_reason": document.trigger_reason,
+        "_last_update": document.last_update,
+    }
+    fields.update({k: v for k, v in meta.items() if v is not None})
+    return fields
+
+
+def _moment(value: object) -> datetime | None:
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if isinstance(value, str) and value:
+        try:
+            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return None
+
+
+def _int(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _str(value: object) -> str | None:
+    return None if value is None else str(value)
+
+
+class FirestoreCompletions:
+    """Reads completion documents; watches the selected date with snapshot listeners."""
+
+    def __init__(
+        self,
+        config: Config,
+        clients: GcpClients,
+        clock: Callable[[], float] = time.monotonic,
+        settled_ttl: float = SETTLED_TTL,
+    ) -> None:
+        self.config = config
+        self.clients = clients
+        self._clock = clock
+        self._settled_ttl = settled_ttl
+        self._lock = threading.Lock()
+        self._settled: dict[date, tuple[float, dict[str, PhaseDocument]]] = {}
+        self._watched: date | None = None
+        self._watches: list[Any] = []
+        self._live: dict[str, PhaseDocument | None] = {}
+        """The watched date's documents, by phase, as the listeners last saw them."""
+        self._on_change: Callable[[], None] | None = None
+
+    @property
+    def _collections(self) -> dict[str, str]:
+        return {p.name: p.firestore_collection for p in self.config.phases}
+
+    def documents(
+        self, dates: Sequence[date], today: date | None = None
+    ) -> dict[date, dict[str, PhaseDocument]]:
+        """Each date's documents by phase, in one `get_all` for the dates that need reading.
+
+        Raises:
+            SourceError: Firestore cannot be read; the message says why.
+        """
+        result: dict[date, dict[str, PhaseDocument]] = {}
+        wanted: list[date] = []
+        now = self._clock()
+        with self._lock:
+            live_ready = self._watched is not None and len(self._live) == len(self._collections)
+            for day in dates:
+                if day == self._watched and live_ready:
+                    result[day] = {p: d for p, d in self._live.items() if d is not None}
+                elif (
+                    day in self._settled
+                    and day != today
+                    and day != self._watched
+                    and (now - self._settled[day][0] < self._settled_ttl)
+                ):
+                    result[day] = self._settled[day][1]
+                else:
+                    wanted.append(day)
+        if wanted:
+            read = self._get_all(wanted)
+            with self._lock:
+                for day in wanted:
+                    result[day] = read.get(day, {})
+                    self._settled[day] = (now, result[day])
+        return result
+
+    def _get_all(self, dates: Sequence[date]) -> dict[date, dict[str, PhaseDocument]]:
+        client_api = self.clients.api("firestore")
+        with api_errors(client_api):
+            client = self.clients.firestore()
+            refs = [
+                client.collection(collection).document(day.isoformat())
+                for day in dates
+                for collection in self._collections.values()
+            ]
+            by_collection = {c: p for p, c in self._collections.items()}
+            result: dict[date, dict[str, PhaseDocument]] = {}
+            self.clients.meter.count("firestore", "BatchGetDocuments")
+            for snapshot in client.get_all(refs):
+                if not snapshot.exists:
+                    continue
+                phase = by_collection[snapshot.reference.parent.id]
+                day = date.fromisoformat(snapshot.id)
+                result.setdefault(day, {})[phase] = parse_document(
+                    phase, day, snapshot.to_dict() or {}
+                )
+            return result
+
+    # --- the listener on the selected date ------------------------------------------------------
+
+    def watch(self, day: date, on_change: Callable[[], None]) -> None:
+        """Listen to `day`'s documents; `on_change` is called (from a client thread) on news.
+
+        Raises:
+            SourceError: the listeners cannot be opened.
+        """
+        with self._lock:
+            if day == self._watched and self._watches:
+                self._on_change = on_change
+                return
+        self.unwatch()
+        with api_errors(self.clients.api("firestore")):
+            client = self.clients.firestore()
+            with self._lock:
+                self._watched, self._live, self._on_change = day, {}, on_change
+            watches = []
+            for phase, collection in self._collections.items():
+                ref = client.collection(collection).document(day.isoformat())
+                self.clients.meter.count("firestore", "Listen")
+                watches.append(ref.on_snapshot(self._listener(phase, day)))
+            with self._lock:
+                self._watches = watches
+
+    def _listener(self, phase: str, day: date) -> Callable[[list[Any], object, object], None]:
+        def changed(snapshots: list[Any], _changes: object, _read_time: object) -> None:
+            document = None
+            for snapshot in snapshots:
+                if snapshot.exists:
+                    document = parse_document(phase, day, snapshot.to_dict() or {})
+            with self._lock:
+                if self._watched != day:
+                    return
+                first = phase not in self._live
+                before = self._live.get(phase)
+                self._live[phase] = document
+                callback = self._on_change
+            if callback is not None and not first and before != document:
+                callback()
+
+        return changed
+
+    def unwatch(self) -> None:
+        """Close the listeners (before watching another date, and at exit)."""
+        with self._lock:
+            watches, self._watches = self._watches, []
+            self._watched, self._live = None, {}
+        for watch in watches:
+            with contextlib.suppress(Exception):
+                watch.unsubscribe()
+
+    @property
+    def watching(self) -> date | None:
+        """The date whose documents come from the listeners, once they all answered."""
+        with self._lock:
+            if self._watched is not None and len(self._live) == len(self._collections):
+                return self._watched
+            return None
+
+    def close(self) -> None:
+        """Stop the listeners."""
+        self.unwatch()

@@ -1,0 +1,335 @@
+"""Cloud Logging: a TailLogEntries stream, reopened when it ends, with gap backfill.
+
+The tail runs on a thread of its own and fills a bounded buffer that the log
+pane's worker drains through `read_log` without waiting. TailLogEntries ends
+by itself (about hourly) and on any network trouble; the thread reopens it
+with backoff, then lists what was written while it was down (ListLogEntries
+from the last entry it saw), so the tail has no holes. List calls share one
+budget (`gcp.log_list_calls_per_minute`, 6 by default: the project's quota is
+60 a minute for everyone). Suppression notices from the stream (rate limit,
+not consumed) are passed on to the stream-health light.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from orchwatch.model import LogEntry
+from orchwatch.sources.base import LogBatch, SourceError, StreamHealth
+from orchwatch.sources.gcp.clients import GcpClients, RateLimiter
+from orchwatch.sources.gcp.errors import api_errors
+from orchwatch.sources.logfile import payload_text
+
+PAGE_SIZE = 1000
+INITIAL_PAGES = 3
+"""List calls the first read may spend on history (the newest 3,000 entries at most)."""
+NOTICE_SECONDS = 60.0
+"""How long a stream notice (suppression, backfill) stays next to the health light."""
+RECONNECT_MAX = 60.0
+SEEN_IDS = 20_000
+"""insert ids remembered to drop entries both the stream and a backfill delivered."""
+
+
+def to_log_entry(entry: Any) -> LogEntry:
+    """A `logging_v2` LogEntry as the model's."""
+    labels = entry.resource.labels
+    if entry.text_payload:
+        text = entry.text_payload
+    elif entry.json_payload:
+        text = payload_text(dict(entry.json_payload))
+    else:
+        text = ""
+    return LogEntry(
+        timestamp=_utc(entry.timestamp),
+        severity=severity_name(entry.severity),
+        text=text,
+        service=labels.get("service_name") or labels.get("function_name") or "",
+        revision=labels.get("revision_name", ""),
+        instance=entry.labels.get("instanceId") or entry.labels.get("instance_id") or "",
+        insert_id=entry.insert_id,
+    )
+
+
+def severity_name(value: object) -> str:
+    """A LogSeverity (enum member or number) as its name."""
+    name = getattr(value, "name", None)
+    if isinstance(name, str):
+        return name
+    from google.logging.type import log_severity_pb2
+
+    try:
+        return str(log_severity_pb2.LogSeverity.Name(int(str(value))))
+    except ValueError:
+        return "DEFAULT"
+
+
+def _reason(reason: object) -> str:
+    """`RATE_LIMIT` -> "rate limit", `NOT_CONSUMED` -> "not consumed"."""
+    return str(getattr(reason, "name", reason)).lower().replace("_", " ")
+
+
+def _utc(value: object) -> datetime:
+    if not isinstance(value, datetime):
+        return datetime.min.replace(tzinfo=UTC)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def rfc3339(moment: datetime) -> str:
+    """A filter timestamp: `2026-02-01T11:30:00.000000Z`."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def build_filter(services: Sequence[str], extra: str = "", since: datetime | None = None) -> str:
+    """The Logging filter for the watched services' Cloud Run logs."""
+    parts = ['resource.type="cloud_run_revision"']
+    if services:
+        quoted = " OR ".join(f'"{s}"' for s in services)
+        parts.append(f"resource.labels.service_name=({quoted})")
+    if since is not None:
+        parts.append(f'timestamp>="{rfc3339(since)}"')
+    if extra.strip():
+        parts.append(f"({extra.strip()})")
+    return " AND ".join(parts)
+
+
+class CloudLogging:
+    """The `LogSource` over Cloud Logging."""
+
+    def __init__(
+        self,
+        clients: GcpClients,
+        services: Sequence[str],
+        capacity: int,
+        now: Callable[[], datetime],
+        initial_window: timedelta = timedelta(hours=6),
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.clients = clients
+        self.services = tuple(services)
+        self.capacity = capacity
+        self._now = now
+        self._initial_window = initial_window
+        self._monotonic = monotonic
+        self.limiter = RateLimiter(clients.settings.log_list_calls_per_minute, clock=monotonic)
+        self._lock = threading.Lock()
+        self._buffer: deque[tuple[int, LogEntry]] = deque(maxlen=capacity)
+        self._seq = 0
+        self._seen: deque[str] = deque(maxlen=SEEN_IDS)
+        self._seen_set: set[str] = set()
+        self._last_seen: datetime | None = None
+        self._health: StreamHealth = "stopped"
+        self._notice = ""
+        self._notice_at = 0.0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._call: Any = None
+        self.reconnects = 0
+        self.last_error = ""
+
+    @property
+    def filter(self) -> str:
+        """The filter of the tail (without a time bound)."""
+        return build_filter(self.services, self.clients.settings.log_filter)
+
+    # --- the LogSource contract ------------------------------------------------------------------
+
+    def read_log(self, cursor: int | None, limit: int) -> LogBatch:
+        """Buffered entries after `cursor`; the first call lists the newest and starts the tail.
+
+        Raises:
+            SourceError: the first listing fails (the pane shows it and retries).
+        """
+        if cursor is None:
+            entries = self._initial(limit)
+            with self._lock:
+                for entry in entries:
+                    self._append(entry)
+                cursor = self._seq
+            self._start_tail()
+            return LogBatch(entries, cursor, self.health, self.notice)
+        with self._lock:
+            fresh = [(seq, e) for seq, e in self._buffer if seq > cursor][:limit]
+        new_cursor = fresh[-1][0] if fresh else cursor
+        return LogBatch([e for _, e in fresh], new_cursor, self.health, self.notice)
+
+    def fetch_log(self, since: datetime, services: Sequence[str] | None) -> list[LogEntry]:
+        """Every entry since a time, oldest first, paged through ListLogEntries.
+
+        Raises:
+            SourceError: Cloud Logging cannot be read.
+        """
+        wanted = tuple(services) if services else self.services
+        return self._list(build_filter(wanted, self.clients.settings.log_filter, since), "asc")
+
+    @property
+    def health(self) -> StreamHealth:
+        """The tail's state, for the health light."""
+        with self._lock:
+            stale = self._monotonic() - self._notice_at >= NOTICE_SECONDS
+            if self._health == "gap backfilled" and stale:
+                self._health = "live"
+            return self._health
+
+    @property
+    def notice(self) -> str:
+        """What the stream last said, for a minute after it said it."""
+        with self._lock:
+            if self._notice and self._monotonic() - self._notice_at < NOTICE_SECONDS:
+                return self._notice
+            return ""
+
+    def close(self) -> None:
+        """Stop the tail."""
+        self._stop.set()
+        call = self._call
+        if call is not None:
+            with contextlib.suppress(Exception):
+                call.cancel()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    # --- listing ----------------------------------------------------------------------------------
+
+    def _initial(self, limit: int) -> list[LogEntry]:
+        since = self._now() - self._initial_window
+        newest = self._list(
+            build_filter(self.services, self.clients.settings.log_filter, since),
+            "desc",
+            max_entries=min(limit, PAGE_SIZE * INITIAL_PAGES),
+        )
+        return list(reversed(newest))
+
+    def _list(self, filter_: str, order: str, max_entries: int | None = None) -> list[LogEntry]:
+        client_api = self.clients.api("logging")
+        entries: list[LogEntry] = []
+        with api_errors(client_api):
+            client = self.clients.logging()
+            request = {
+                "resource_names": [f"projects/{self.clients.project}"],
+                "filter": filter_,
+                "order_by": f"timestamp {order}",
+                "page_size": min(PAGE_SIZE, max_entries or PAGE_SIZE),
+            }
+            if not self.limiter.acquire(self._stop):
+                return entries
+            self.clients.meter.count("logging", "ListLogEntries")
+            pages = client.list_log_entries(request=request).pages
+            for page in pages:
+                entries.extend(to_log_entry(e) for e in page.entries)
+                if max_entries is not None and len(entries) >= max_entries:
+                    return entries[:max_entries]
+                if not page.next_page_token:
+                    break
+                # The next page is another list call: it waits for the budget like any other.
+                if not self.limiter.acquire(self._stop):
+                    break
+                self.clients.meter.count("logging", "ListLogEntries")
+        return entries
+
+    # --- the tail ---------------------------------------------------------------------------------
+
+    def _append(self, entry: LogEntry) -> bool:
+        """Buffer an entry unless it was seen (caller holds the lock)."""
+        if entry.insert_id:
+            if entry.insert_id in self._seen_set:
+                return False
+            if len(self._seen) == self._seen.maxlen:
+                self._seen_set.discard(self._seen[0])
+            self._seen.append(entry.insert_id)
+            self._seen_set.add(entry.insert_id)
+        self._seq += 1
+        self._buffer.append((self._seq, entry))
+        if self._last_seen is None or entry.timestamp > self._last_seen:
+            self._last_seen = entry.timestamp
+        return True
+
+    def _say(self, health: StreamHealth | None, notice: str | None = None) -> None:
+        with self._lock:
+            if health is not None:
+                self._health = health
+            if notice is not None:
+                self._notice, self._notice_at = notice, self._monotonic()
+
+    def _start_tail(self) -> None:
+        if self._thread is None:
+            with self._lock:
+                if self._last_seen is None:
+                    self._last_seen = self._now()
+                self._health = "live"  # the stream is opening; a failure says "reconnecting"
+            self._thread = threading.Thread(
+                target=self._tail_forever, name="orchwatch-log-tail", daemon=True
+            )
+            self._thread.start()
+
+    def _requests(self) -> Iterator[Any]:
+        from google.cloud.logging_v2.types import TailLogEntriesRequest
+
+        yield TailLogEntriesRequest(
+            resource_names=[f"projects/{self.clients.project}"], filter=self.filter
+        )
+        self._stop.wait()  # the request stream stays open as long as orchwatch listens
+
+    def _tail_forever(self) -> None:
+        delay = 1.0
+        first = True
+        while not self._stop.is_set():
+            try:
+                with api_errors(self.clients.api("logging")):
+                    self.clients.meter.count("logging", "TailLogEntries")
+                    self._call = self.clients.logging().tail_log_entries(requests=self._requests())
+                    if first:
+                        self._say("live")
+                    else:
+                        self._backfill()
+                    first = False
+                    delay = 1.0
+                    for response in self._call:
+                        self._receive(response)
+                if self._stop.is_set():
+                    break
+                self._say("reconnecting", "the tail stream ended; reopening it")
+            except SourceError as exc:
+                if self._stop.is_set():
+                    break
+                self.last_error = str(exc)
+                self._say("reconnecting", f"{exc}; retrying in {delay:g} s")
+            self.reconnects += 1
+            if self._stop.wait(delay):
+                break
+            delay = min(delay * 2, RECONNECT_MAX)
+        self._say("stopped")
+
+    def _receive(self, response: Any) -> None:
+        entries = [to_log_entry(e) for e in response.entries]
+        with self._lock:
+            for entry in entries:
+                self._append(entry)
+        suppressed = [
+            f"{info.suppressed_count} entries suppressed ({_reason(info.reason)})"
+            for info in response.suppression_info
+            if info.suppressed_count
+        ]
+        if suppressed:
+            self._say(None, "; ".join(suppressed))
+
+    def _backfill(self) -> None:
+        """List what was written while the stream was down (from the last entry seen)."""
+        with self._lock:
+            since = self._last_seen
+        if since is None:
+            return
+        entries = self._list(
+            build_filter(self.services, self.clients.settings.log_filter, since), "asc"
+        )
+        with self._lock:
+            added = sum(1 for e in entries if self._append(e))
+        self._say(
+            "gap backfilled",
+            f"reconnected; backfilled {added} entries written since {since:%H:%M:%S} UTC",
+        )

@@ -1,0 +1,336 @@
+"""A local gRPC server for the Cloud Run Admin API v2 and the Cloud Logging API v2.
+
+No emulator exists for either, so orchwatch's tests (and `make gcp-local`) run
+this one. It speaks the real wire protocol with the client packages' own
+message types (their `serialize` / `deserialize`), and behaves like the
+service where orchwatch depends on it:
+
+- Services.GetService / ListServices, Revisions.GetRevision / ListRevisions,
+  with page tokens (a server-side page cap forces paging), NOT_FOUND;
+- LoggingServiceV2.ListLogEntries with the filter subset orchwatch sends
+  (resource.type, resource.labels.service_name=(...), timestamp>= / >) and
+  INVALID_ARGUMENT for anything else; `timestamp asc|desc` ordering;
+- LoggingServiceV2.TailLogEntries: streams entries written after it opened,
+  carries suppression notices, and ends (after `tail_lifetime` seconds, or on
+  `end_tails()`), as the real stream does about hourly;
+- PERMISSION_DENIED for any method listed in `deny`;
+- `stop()` / `start()` on the same port, to kill it mid-session.
+
+Every call is counted per method in `calls`.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from concurrent import futures
+from datetime import UTC, datetime
+from typing import Any
+
+import grpc
+from google.cloud import run_v2
+from google.cloud.logging_v2.types import (
+    ListLogEntriesRequest,
+    ListLogEntriesResponse,
+    LogEntry,
+    TailLogEntriesRequest,
+    TailLogEntriesResponse,
+)
+
+RUN_SERVICES = "google.cloud.run.v2.Services"
+RUN_REVISIONS = "google.cloud.run.v2.Revisions"
+LOGGING = "google.logging.v2.LoggingServiceV2"
+
+
+class FilterError(ValueError):
+    """A filter clause this server does not understand (the service would say INVALID_ARGUMENT)."""
+
+
+_CLAUSE_TYPE = re.compile(r'^resource\.type="([^"]*)"$')
+_CLAUSE_SERVICES = re.compile(r"^resource\.labels\.service_name=\((.*)\)$")
+_CLAUSE_SERVICE = re.compile(r'^resource\.labels\.service_name="([^"]*)"$')
+_CLAUSE_TIME = re.compile(r'^timestamp(>=|>)"([^"]+)"$')
+
+
+def entry_filter(text: str) -> Callable[[LogEntry], bool]:
+    """A predicate for the filter subset orchwatch sends (clauses joined by AND).
+
+    Raises:
+        FilterError: a clause outside that subset.
+    """
+    checks: list[Callable[[LogEntry], bool]] = []
+    for raw in (c.strip() for c in text.split(" AND ")) if text.strip() else ():
+        if match := _CLAUSE_TYPE.match(raw):
+            wanted = match[1]
+            checks.append(lambda e, wanted=wanted: e.resource.type == wanted)
+        elif match := _CLAUSE_SERVICES.match(raw):
+            names = {n.strip().strip('"') for n in match[1].split(" OR ")}
+            checks.append(lambda e, names=names: e.resource.labels.get("service_name") in names)
+        elif match := _CLAUSE_SERVICE.match(raw):
+            name = match[1]
+            checks.append(lambda e, name=name: e.resource.labels.get("service_name") == name)
+        elif match := _CLAUSE_TIME.match(raw):
+            op, bound = match[1], _parse_time(match[2])
+            if op == ">=":
+                checks.append(lambda e, bound=bound: _time(e) >= bound)
+            else:
+                checks.append(lambda e, bound=bound: _time(e) > bound)
+        else:
+            raise FilterError(f"unsupported filter clause: {raw}")
+    return lambda entry: all(check(entry) for check in checks)
+
+
+def _parse_time(text: str) -> datetime:
+    value = re.sub(r"(\.\d{6})\d+", r"\1", text).replace("Z", "+00:00")
+    moment = datetime.fromisoformat(value)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _time(entry: LogEntry) -> datetime:
+    moment = entry.timestamp
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+class LocalGcpServer:
+    """Cloud Run and Cloud Logging state, served over gRPC on 127.0.0.1."""
+
+    def __init__(self, port: int = 0, *, max_page_size: int = 1000) -> None:
+        self.port = port
+        self.max_page_size = max_page_size
+        self.services: dict[str, run_v2.Service] = {}
+        """Full resource name -> service."""
+        self.revisions: dict[str, list[run_v2.Revision]] = {}
+        """Service resource name -> its revisions."""
+        self.entries: list[LogEntry] = []
+        self.deny: set[str] = set()
+        """Methods ("GetService", "ListLogEntries", ...) that answer PERMISSION_DENIED."""
+        self.tail_lifetime: float = 3600.0
+        self.calls: Counter[str] = Counter()
+        self._suppressions: list[TailLogEntriesResponse.SuppressionInfo] = []
+        self._lock = threading.Condition()
+        self._generation = 0
+        """Bumped by `end_tails()`: open streams of an older generation end."""
+        self._server: grpc.Server | None = None
+
+    # --- lifecycle ---------------------------------------------------------------------------------
+
+    @property
+    def endpoint(self) -> str:
+        """`127.0.0.1:PORT`, for `[gcp.endpoints]`."""
+        return f"127.0.0.1:{self.port}"
+
+    def start(self) -> LocalGcpServer:
+        """Serve (again, on the same port after `stop()`).
+
+        Raises:
+            RuntimeError: the port cannot be bound.
+        """
+        server = grpc.server(futures.ThreadPoolExecutor(max_workers=16))
+        server.add_generic_rpc_handlers(self._handlers())
+        bound = server.add_insecure_port(f"127.0.0.1:{self.port}")
+        if bound == 0:
+            raise RuntimeError(f"the local gRPC server cannot bind 127.0.0.1:{self.port}")
+        self.port = bound
+        server.start()
+        self._server = server
+        return self
+
+    def stop(self) -> None:
+        """Stop at once: open streams are cancelled, new calls are refused."""
+        if self._server is not None:
+            self._server.stop(grace=0).wait(5)
+            self._server = None
+        with self._lock:
+            self._lock.notify_all()
+
+    # --- state -------------------------------------------------------------------------------------
+
+    def put_service(self, service: run_v2.Service, revisions: list[run_v2.Revision]) -> None:
+        """Add or replace a service and its revisions."""
+        with self._lock:
+            self.services[service.name] = service
+            self.revisions[service.name] = list(revisions)
+
+    def add_entries(self, entries: list[LogEntry]) -> None:
+        """Write log entries (open tails see them)."""
+        with self._lock:
+            self.entries.extend(entries)  # append-only: open tails keep a position in it
+            self._lock.notify_all()
+
+    def suppress(self, reason: TailLogEntriesResponse.SuppressionInfo.Reason, count: int) -> None:
+        """Make open tails report `count` suppressed entries."""
+        with self._lock:
+            self._suppressions.append(
+                TailLogEntriesResponse.SuppressionInfo(reason=reason, suppressed_count=count)
+            )
+            self._lock.notify_all()
+
+    def end_tails(self) -> None:
+        """End every open tail stream normally (as the service does about hourly)."""
+        with self._lock:
+            self._generation += 1
+            self._lock.notify_all()
+
+    # --- handlers ----------------------------------------------------------------------------------
+
+    def _handlers(self) -> list[grpc.GenericRpcHandler]:
+        def unary(fn: Callable[[Any, grpc.ServicerContext], Any], req: Any, resp: Any) -> Any:
+            return grpc.unary_unary_rpc_method_handler(
+                fn, request_deserializer=req.deserialize, response_serializer=resp.serialize
+            )
+
+        return [
+            grpc.method_handlers_generic_handler(
+                RUN_SERVICES,
+                {
+                    "GetService": unary(
+                        self._get_service, run_v2.GetServiceRequest, run_v2.Service
+                    ),
+                    "ListServices": unary(
+                        self._list_services, run_v2.ListServicesRequest, run_v2.ListServicesResponse
+                    ),
+                },
+            ),
+            grpc.method_handlers_generic_handler(
+                RUN_REVISIONS,
+                {
+                    "GetRevision": unary(
+                        self._get_revision, run_v2.GetRevisionRequest, run_v2.Revision
+                    ),
+                    "ListRevisions": unary(
+                        self._list_revisions,
+                        run_v2.ListRevisionsRequest,
+                        run_v2.ListRevisionsResponse,
+                    ),
+                },
+            ),
+            grpc.method_handlers_generic_handler(
+                LOGGING,
+                {
+                    "ListLogEntries": unary(
+                        self._list_entries, ListLogEntriesRequest, ListLogEntriesResponse
+                    ),
+                    "TailLogEntries": grpc.stream_stream_rpc_method_handler(
+                        self._tail,
+                        request_deserializer=TailLogEntriesRequest.deserialize,
+                        response_serializer=TailLogEntriesResponse.serialize,
+                    ),
+                },
+            ),
+        ]
+
+    def _enter(self, method: str, context: grpc.ServicerContext, resource: str) -> None:
+        self.calls[method] += 1
+        if method in self.deny:
+            context.abort(
+                grpc.StatusCode.PERMISSION_DENIED,
+                f"Permission denied for {method} on resource '{resource}' (or it may not exist).",
+            )
+
+    def _page(
+        self, items: list[Any], size: int, token: str, context: grpc.ServicerContext
+    ) -> tuple[list[Any], str]:
+        try:
+            start = int(token) if token else 0
+        except ValueError:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"invalid page token {token!r}")
+        size = min(size or self.max_page_size, self.max_page_size)
+        end = start + size
+        return items[start:end], str(end) if end < len(items) else ""
+
+    def _get_service(
+        self, request: run_v2.GetServiceRequest, context: grpc.ServicerContext
+    ) -> run_v2.Service:
+        self._enter("GetService", context, request.name)
+        with self._lock:
+            service = self.services.get(request.name)
+        if service is None:
+            context.abort(grpc.StatusCode.NOT_FOUND, f"Resource '{request.name}' was not found")
+        return service
+
+    def _list_services(
+        self, request: run_v2.ListServicesRequest, context: grpc.ServicerContext
+    ) -> run_v2.ListServicesResponse:
+        self._enter("ListServices", context, request.parent)
+        with self._lock:
+            found = [
+                s for n, s in sorted(self.services.items()) if n.startswith(request.parent + "/")
+            ]
+        page, token = self._page(found, request.page_size, request.page_token, context)
+        return run_v2.ListServicesResponse(services=page, next_page_token=token)
+
+    def _get_revision(
+        self, request: run_v2.GetRevisionRequest, context: grpc.ServicerContext
+    ) -> run_v2.Revision:
+        self._enter("GetRevision", context, request.name)
+        parent = request.name.rsplit("/revisions/", 1)[0]
+        with self._lock:
+            found = [r for r in self.revisions.get(parent, []) if r.name == request.name]
+        if not found:
+            context.abort(grpc.StatusCode.NOT_FOUND, f"Resource '{request.name}' was not found")
+        return found[0]
+
+    def _list_revisions(
+        self, request: run_v2.ListRevisionsRequest, context: grpc.ServicerContext
+    ) -> run_v2.ListRevisionsResponse:
+        self._enter("ListRevisions", context, request.parent)
+        with self._lock:
+            if request.parent not in self.services:
+                context.abort(
+                    grpc.StatusCode.NOT_FOUND, f"Resource '{request.parent}' was not found"
+                )
+            revisions = list(self.revisions.get(request.parent, []))
+        page, token = self._page(revisions, request.page_size, request.page_token, context)
+        return run_v2.ListRevisionsResponse(revisions=page, next_page_token=token)
+
+    def _list_entries(
+        self, request: ListLogEntriesRequest, context: grpc.ServicerContext
+    ) -> ListLogEntriesResponse:
+        self._enter("ListLogEntries", context, ",".join(request.resource_names))
+        try:
+            keep = entry_filter(request.filter)
+        except FilterError as exc:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        order = request.order_by.strip() or "timestamp asc"
+        if order not in ("timestamp asc", "timestamp desc"):
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"invalid order_by {order!r}")
+        with self._lock:
+            matching = sorted((e for e in self.entries if keep(e)), key=_time)
+        if order == "timestamp desc":
+            matching.reverse()
+        page, token = self._page(matching, request.page_size, request.page_token, context)
+        return ListLogEntriesResponse(entries=page, next_page_token=token)
+
+    def _tail(
+        self, requests: Iterator[TailLogEntriesRequest], context: grpc.ServicerContext
+    ) -> Iterator[TailLogEntriesResponse]:
+        first = next(requests, None)
+        self._enter("TailLogEntries", context, ",".join(first.resource_names) if first else "")
+        if first is None:
+            return
+        try:
+            keep = entry_filter(first.filter)
+        except FilterError as exc:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        opened = time.monotonic()
+        with self._lock:
+            position = len(self.entries)
+            generation = self._generation
+        while context.is_active() and time.monotonic() - opened < self.tail_lifetime:
+            with self._lock:
+                if (
+                    len(self.entries) == position
+                    and not self._suppressions
+                    and self._generation == generation
+                ):
+                    self._lock.wait(timeout=0.2)
+                if self._generation != generation:
+                    return
+                fresh = [e for e in self.entries[position:] if keep(e)]
+                position = len(self.entries)
+                suppressed, self._suppressions = self._suppressions, []
+            if fresh or suppressed:
+                yield TailLogEntriesResponse(entries=fresh, suppression_info=suppressed)

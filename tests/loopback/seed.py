@@ -1,0 +1,234 @@
+"""Copy an orchwatch store (the demo's, usually) into the loopback servers.
+
+The same data then sits in SQLite and behind the real protocols, so a test
+can ask whether the panes show the same states either way. The converters
+here are the inverse of orchwatch's own (`orchwatch/sources/gcp/*.py`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import date
+
+from google.api import monitored_resource_pb2
+from google.cloud import bigquery, run_v2
+from google.cloud.logging_v2.types import LogEntry as LogEntryProto
+from google.logging.type import log_severity_pb2
+
+from orchwatch.config import Config
+from orchwatch.model import Condition, LogEntry, Revision, ServiceState
+from orchwatch.sources.gcp.firestore import document_fields
+from orchwatch.sources.gcp.run import snake_reason
+from orchwatch.sources.local import LocalStore
+
+from .grpc_server import LocalGcpServer
+
+SCHEMAS: dict[str, list[bigquery.SchemaField]] = {
+    "phase_completions": [
+        bigquery.SchemaField("phase", "STRING"),
+        bigquery.SchemaField("game_date", "DATE"),
+        bigquery.SchemaField("processor_name", "STRING"),
+        bigquery.SchemaField("status", "STRING"),
+        bigquery.SchemaField("record_count", "INT64"),
+        bigquery.SchemaField("correlation_id", "STRING"),
+        bigquery.SchemaField("execution_id", "STRING"),
+        bigquery.SchemaField("completed_at", "TIMESTAMP"),
+        bigquery.SchemaField("is_incremental", "BOOL"),
+        bigquery.SchemaField("inserted_at", "TIMESTAMP"),
+    ],
+    "phase_execution_log": [
+        bigquery.SchemaField("execution_timestamp", "TIMESTAMP"),
+        bigquery.SchemaField("phase_name", "STRING"),
+        bigquery.SchemaField("game_date", "DATE"),
+        bigquery.SchemaField("correlation_id", "STRING"),
+        bigquery.SchemaField("duration_seconds", "FLOAT64"),
+        bigquery.SchemaField("games_processed", "INT64"),
+        bigquery.SchemaField("status", "STRING"),
+    ],
+    "failed_processor_queue": [
+        bigquery.SchemaField("game_date", "DATE"),
+        bigquery.SchemaField("processor_name", "STRING"),
+        bigquery.SchemaField("status", "STRING"),
+        bigquery.SchemaField("retry_count", "INT64"),
+        bigquery.SchemaField("error_message", "STRING"),
+        bigquery.SchemaField("first_failure_at", "TIMESTAMP"),
+        bigquery.SchemaField("last_retry_at", "TIMESTAMP"),
+    ],
+}
+
+
+def store_dates(store: LocalStore) -> list[date]:
+    """Every business date the store has a completion for."""
+    days = {str(r["game_date"]) for r in store.export_rows("phase_completions")}
+    return sorted(date.fromisoformat(d) for d in days)
+
+
+# --- Firestore ----------------------------------------------------------------------------------
+
+
+def seed_firestore(client: object, store: LocalStore, config: Config, dates: Sequence[date]) -> int:
+    """Write the store's completion documents through the official client; returns the count."""
+    written = 0
+    batch = client.batch()  # type: ignore[attr-defined]
+    for day, completions in store.fetch_completions(dates).items():
+        for phase, document in completions.firestore.items():
+            collection = config.phase(phase).firestore_collection
+            ref = client.collection(collection).document(day.isoformat())  # type: ignore[attr-defined]
+            batch.set(ref, document_fields(document))
+            written += 1
+            if written % 400 == 0:
+                batch.commit()
+                batch = client.batch()  # type: ignore[attr-defined]
+    batch.commit()
+    return written
+
+
+# --- BigQuery -----------------------------------------------------------------------------------
+
+
+def seed_bigquery(client: bigquery.Client, store: LocalStore, dataset: str) -> dict[str, int]:
+    """Create the dataset and tables, and stream the store's rows in; returns rows per table."""
+    project = client.project
+    client.create_dataset(f"{project}.{dataset}", exists_ok=True)
+    counts: dict[str, int] = {}
+    for name, schema in SCHEMAS.items():
+        table = bigquery.Table(f"{project}.{dataset}.{name}", schema=schema)
+        if "game_date" in {f.name for f in schema}:
+            table.time_partitioning = bigquery.TimePartitioning(field="game_date")
+        client.create_table(table, exists_ok=True)
+        columns = {f.name: f.field_type for f in schema}
+        rows = [
+            {k: _json_value(v, columns[k]) for k, v in row.items() if k in columns}
+            for row in store.export_rows(name)
+        ]
+        for start in range(0, len(rows), 5000):
+            errors = client.insert_rows_json(table, rows[start : start + 5000])
+            if errors:
+                raise RuntimeError(f"BigQuery emulator refused rows of {name}: {errors[:3]}")
+        counts[name] = len(rows)
+    return counts
+
+
+def _json_value(value: object, kind: str) -> object:
+    if value is None:
+        return None
+    if kind == "BOOL":
+        return bool(value)
+    return value
+
+
+# --- Cloud Run ----------------------------------------------------------------------------------
+
+
+def condition_proto(condition: Condition) -> run_v2.Condition:
+    """The model's condition as `run_v2.Condition` (reasons as revision reasons)."""
+    proto = run_v2.Condition(
+        type_=condition.type,
+        state=run_v2.Condition.State[condition.state.value],
+        message=condition.message,
+        last_transition_time=condition.last_transition_time,
+    )
+    if condition.reason:
+        name = snake_reason(condition.reason)
+        if name in run_v2.Condition.RevisionReason.__members__:
+            proto.revision_reason = run_v2.Condition.RevisionReason[name]
+        elif name in run_v2.Condition.CommonReason.__members__:
+            proto.reason = run_v2.Condition.CommonReason[name]
+        else:
+            raise ValueError(f"{condition.reason}: no run_v2 reason of that name")
+    return proto
+
+
+def revision_proto(revision: Revision, service_path: str) -> run_v2.Revision:
+    """The model's revision as `run_v2.Revision`."""
+    return run_v2.Revision(
+        name=f"{service_path}/revisions/{revision.name}",
+        service=service_path,
+        create_time=revision.create_time,
+        creator=revision.creator,
+        labels=dict(revision.labels),
+        containers=[
+            run_v2.Container(
+                image=revision.image,
+                env=[run_v2.EnvVar(name=k, value=v) for k, v in revision.env.items()],
+            )
+        ],
+        conditions=[condition_proto(c) for c in revision.conditions],
+    )
+
+
+def service_proto(state: ServiceState, service_path: str) -> run_v2.Service:
+    """The model's service as `run_v2.Service`."""
+    service = run_v2.Service(
+        name=service_path,
+        uri=state.uri,
+        latest_created_revision=f"{service_path}/revisions/{state.latest_created_revision}",
+        latest_ready_revision=f"{service_path}/revisions/{state.latest_ready_revision}",
+        traffic_statuses=[
+            run_v2.TrafficTargetStatus(
+                type_=run_v2.TrafficTargetAllocationType.TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION,
+                revision=t.revision,
+                percent=t.percent,
+                tag=t.tag,
+            )
+            for t in state.traffic
+        ],
+    )
+    if state.terminal_condition is not None:
+        service.terminal_condition = condition_proto(state.terminal_condition)
+    return service
+
+
+def seed_run(server: LocalGcpServer, store: LocalStore, config: Config, project: str) -> int:
+    """Serve the store's Cloud Run services; returns how many."""
+    states = store.fetch_services(config.services)
+    for state in states:
+        path = f"projects/{project}/locations/{config.gcp_region}/services/{state.name}"
+        server.put_service(
+            service_proto(state, path), [revision_proto(r, path) for r in state.revisions]
+        )
+    return len(states)
+
+
+# --- Cloud Logging ------------------------------------------------------------------------------
+
+
+def entry_proto(entry: LogEntry, project: str, region: str) -> LogEntryProto:
+    """The model's log entry as Cloud Run writes it (textPayload, cloud_run_revision)."""
+    return LogEntryProto(
+        log_name=f"projects/{project}/logs/run.googleapis.com%2Fstderr",
+        resource=monitored_resource_pb2.MonitoredResource(
+            type="cloud_run_revision",
+            labels={
+                "service_name": entry.service,
+                "revision_name": entry.revision,
+                "location": region,
+                "project_id": project,
+            },
+        ),
+        text_payload=entry.text,
+        timestamp=entry.timestamp,
+        severity=log_severity_pb2.LogSeverity.Value(entry.severity),
+        insert_id=entry.insert_id,
+        labels={"instanceId": entry.instance} if entry.instance else {},
+    )
+
+
+def entry_protos(entries: Iterable[LogEntry], project: str, region: str) -> list[LogEntryProto]:
+    """Many entries (ids are made up for entries that have none)."""
+    protos = []
+    for i, entry in enumerate(entries):
+        proto = entry_proto(entry, project, region)
+        if not proto.insert_id:
+            proto.insert_id = f"seed-{i:08d}"
+        protos.append(proto)
+    return protos
+
+
+def seed_logging(server: LocalGcpServer, store: LocalStore, config: Config, project: str) -> int:
+    """Serve every log entry of the store; returns how many."""
+    from datetime import UTC, datetime
+
+    entries = store.fetch_log(datetime(1970, 1, 1, tzinfo=UTC), None)
+    server.add_entries(entry_protos(entries, project, config.gcp_region))
+    return len(entries)
