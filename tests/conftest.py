@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
 
 import pytest
+from loopback.emulators import Emulator, EmulatorError, start_bigquery, start_firestore
+from loopback.grpc_server import LocalGcpServer
 
 from orchwatch.clock import FrozenClock
 from orchwatch.config import Config, load_config
@@ -45,3 +50,68 @@ def demo(config: Config, clock: FrozenClock) -> Iterator[Sources]:
     yield sources
     for closer in sources.closers:
         closer.close()  # type: ignore[attr-defined]
+
+
+# --- Google Cloud over loopback: real servers, started once per run --------------------------
+
+
+@dataclass
+class Loopback:
+    """The three local servers of a test run and how to point orchwatch at them."""
+
+    firestore: Emulator
+    bigquery: Emulator
+    grpc: LocalGcpServer
+
+    def endpoints(self) -> dict[str, str]:
+        """`[gcp.endpoints]` for these servers."""
+        return {
+            "firestore": self.firestore.host,
+            "bigquery": f"http://{self.bigquery.host}",
+            "run": self.grpc.endpoint,
+            "logging": self.grpc.endpoint,
+        }
+
+    def config(self, base: Config, project: str, **gcp: object) -> Config:
+        """`base` with the project and the endpoints of these servers."""
+        settings = replace(base.gcp, endpoints=self.endpoints(), **gcp)  # type: ignore[arg-type]
+        return replace(base, gcp_project=project, gcp=settings)
+
+
+@pytest.fixture(scope="session")
+def loopback() -> Iterator[Loopback]:
+    """The Firestore emulator, the BigQuery emulator and the local gRPC server.
+
+    Started in parallel (about 5 s). A server that cannot start fails the tests that need it
+    with the reason; they are never skipped.
+    """
+    with ThreadPoolExecutor(2) as pool:
+        firestore = pool.submit(start_firestore)
+        bigquery = pool.submit(start_bigquery)
+        started: list[Emulator] = []
+        errors: list[str] = []
+        for future in (firestore, bigquery):
+            try:
+                started.append(future.result())
+            except EmulatorError as exc:
+                errors.append(str(exc))
+    if errors:
+        for emulator in started:
+            emulator.stop()
+        pytest.fail("a loopback server could not start:\n" + "\n".join(errors), pytrace=False)
+    server = LocalGcpServer().start()
+    try:
+        yield Loopback(started[0], started[1], server)
+    finally:
+        server.stop()
+        for emulator in started:
+            emulator.stop()
+
+
+_projects = itertools.count(1)
+
+
+@pytest.fixture
+def gcp_project(loopback: Loopback) -> str:
+    """A project id of its own for each test: the servers keep projects apart."""
+    return f"orchwatch-test-{next(_projects):03d}"

@@ -83,6 +83,12 @@ def entry_filter(text: str) -> Callable[[LogEntry], bool]:
     return lambda entry: all(check(entry) for check in checks)
 
 
+def in_resources(resource_names: list[str]) -> Callable[[LogEntry], bool]:
+    """Entries written to one of `projects/P` (by their log name)."""
+    prefixes = tuple(f"{name}/logs/" for name in resource_names)
+    return lambda entry: entry.log_name.startswith(prefixes)
+
+
 def _parse_time(text: str) -> datetime:
     value = re.sub(r"(\.\d{6})\d+", r"\1", text).replace("Z", "+00:00")
     moment = datetime.fromisoformat(value)
@@ -298,7 +304,8 @@ class LocalGcpServer:
         if order not in ("timestamp asc", "timestamp desc"):
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"invalid order_by {order!r}")
         with self._lock:
-            matching = sorted((e for e in self.entries if keep(e)), key=_time)
+            mine = in_resources(list(request.resource_names))
+            matching = sorted((e for e in self.entries if mine(e) and keep(e)), key=_time)
         if order == "timestamp desc":
             matching.reverse()
         page, token = self._page(matching, request.page_size, request.page_token, context)
@@ -312,9 +319,14 @@ class LocalGcpServer:
         if first is None:
             return
         try:
-            keep = entry_filter(first.filter)
+            matches = entry_filter(first.filter)
         except FilterError as exc:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        mine = in_resources(list(first.resource_names))
+
+        def keep(entry: LogEntry) -> bool:
+            return mine(entry) and matches(entry)
+
         opened = time.monotonic()
         with self._lock:
             position = len(self.entries)

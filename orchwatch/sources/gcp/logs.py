@@ -32,6 +32,7 @@ INITIAL_PAGES = 3
 NOTICE_SECONDS = 60.0
 """How long a stream notice (suppression, backfill) stays next to the health light."""
 RECONNECT_MAX = 60.0
+LIST_TIMEOUT = 30.0
 SEEN_IDS = 20_000
 """insert ids remembered to drop entries both the stream and a backfill delivered."""
 
@@ -219,7 +220,9 @@ class CloudLogging:
             if not self.limiter.acquire(self._stop):
                 return entries
             self.clients.meter.count("logging", "ListLogEntries")
-            pages = client.list_log_entries(request=request).pages
+            # No retries inside the call: the tail's loop and the pane's refresh retry with
+            # backoff, and an outage shows as soon as a call fails.
+            pages = client.list_log_entries(request=request, retry=None, timeout=LIST_TIMEOUT).pages
             for page in pages:
                 entries.extend(to_log_entry(e) for e in page.entries)
                 if max_entries is not None and len(entries) >= max_entries:
@@ -275,22 +278,41 @@ class CloudLogging:
         )
         self._stop.wait()  # the request stream stays open as long as orchwatch listens
 
+    def _open_stream(self) -> Any:
+        """Start a TailLogEntries call without waiting for its first response.
+
+        The generated client's wrapper waits for the first response before it returns,
+        which on a quiet log can be minutes; the backfill must not wait that long. The
+        transport's own callable starts the call and returns at once.
+        """
+        client = self.clients.logging()
+        self.clients.meter.count("logging", "TailLogEntries")
+        return client.transport.tail_log_entries(self._requests())
+
     def _tail_forever(self) -> None:
+        from google.api_core import exceptions
+        from grpc import RpcError
+
         delay = 1.0
         first = True
         while not self._stop.is_set():
             try:
                 with api_errors(self.clients.api("logging")):
-                    self.clients.meter.count("logging", "TailLogEntries")
-                    self._call = self.clients.logging().tail_log_entries(requests=self._requests())
-                    if first:
-                        self._say("live")
-                    else:
-                        self._backfill()
-                    first = False
-                    delay = 1.0
-                    for response in self._call:
-                        self._receive(response)
+                    try:
+                        self._call = self._open_stream()
+                        # Entries written since the last one seen (before this stream
+                        # was open) come from a listing; duplicates are dropped by id.
+                        self._backfill(announce=not first)
+                        if first:
+                            self._say("live")
+                        first = False
+                        for response in self._call:
+                            delay = 1.0
+                            self._receive(response)
+                    except RpcError as exc:
+                        if not isinstance(exc, exceptions.GoogleAPICallError):
+                            raise exceptions.from_grpc_error(exc) from exc
+                        raise
                 if self._stop.is_set():
                     break
                 self._say("reconnecting", "the tail stream ended; reopening it")
@@ -318,8 +340,8 @@ class CloudLogging:
         if suppressed:
             self._say(None, "; ".join(suppressed))
 
-    def _backfill(self) -> None:
-        """List what was written while the stream was down (from the last entry seen)."""
+    def _backfill(self, announce: bool) -> None:
+        """List what was written while no stream was open (from the last entry seen)."""
         with self._lock:
             since = self._last_seen
         if since is None:
@@ -329,7 +351,8 @@ class CloudLogging:
         )
         with self._lock:
             added = sum(1 for e in entries if self._append(e))
-        self._say(
-            "gap backfilled",
-            f"reconnected; backfilled {added} entries written since {since:%H:%M:%S} UTC",
-        )
+        if announce:
+            self._say(
+                "gap backfilled",
+                f"reconnected; backfilled {added} entries written since {since:%H:%M:%S} UTC",
+            )

@@ -1,0 +1,48 @@
+"""Seeding the loopback servers with a store's data and building orchwatch's Google Cloud
+sources against them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from loopback import seed
+
+from orchwatch.clock import Clock
+from orchwatch.config import Config
+from orchwatch.sources.base import Sources
+from orchwatch.sources.gcp import build_gcp_sources
+from orchwatch.sources.local import LocalStore
+
+__all__ = ["Seeded", "gcp_sources", "seed_all"]
+
+
+@dataclass
+class Seeded:
+    """What was written to the servers."""
+
+    dates: list[date]
+    documents: int
+    rows: dict[str, int]
+    services: int
+    entries: int
+
+
+def gcp_sources(config: Config, project: str, clock: Clock) -> Sources:
+    """orchwatch's Google Cloud sources for a project on the loopback servers."""
+    return build_gcp_sources(config, project, clock)
+
+
+def seed_all(loopback: object, config: Config, project: str, store: LocalStore) -> Seeded:
+    """Copy everything in `store` into the three servers, under `project`."""
+    writer = build_gcp_sources(config, project)  # its clients are the official ones
+    try:
+        clients = writer.completions.firestore.clients  # type: ignore[attr-defined]
+        dates = seed.store_dates(store)
+        documents = seed.seed_firestore(clients.firestore(), store, config, dates)
+        rows = seed.seed_bigquery(clients.bigquery(), store, config.bigquery_dataset)
+        services = seed.seed_run(loopback.grpc, store, config, project)  # type: ignore[attr-defined]
+        entries = seed.seed_logging(loopback.grpc, store, config, project)  # type: ignore[attr-defined]
+    finally:
+        writer.close()
+    return Seeded(dates, documents, rows, services, entries)

@@ -1,0 +1,198 @@
+"""The Google Cloud sources against real servers on loopback, seeded with the demo's data.
+
+The Firestore emulator, the BigQuery emulator and the local gRPC server (Cloud Run,
+Cloud Logging) are started once per run by the `loopback` fixture (conftest.py).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+from conftest import Loopback
+from gcp_helpers import Seeded, gcp_sources, seed_all
+
+from orchwatch.analysis.completion import reconcile_dates
+from orchwatch.analysis.daily import evaluate
+from orchwatch.clock import FrozenClock
+from orchwatch.config import Config
+from orchwatch.gather import gather_daily, gather_errors, gather_revisions
+from orchwatch.sources.base import SourceError, Sources
+from orchwatch.sources.demo import DEMO_START
+from orchwatch.sources.local import LocalStore
+
+
+@pytest.fixture(scope="module")
+def world(
+    loopback: Loopback, config: Config, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Config, Sources, Sources, Seeded]]:
+    """The demo frozen at its start, the same data on the servers, and sources for both."""
+    from orchwatch.sources.factory import SourceOptions, build_sources
+
+    project = "orchwatch-world"
+    gcp_config = loopback.config(config, project)
+    demo = build_sources(SourceOptions(demo=True), gcp_config, clock=FrozenClock(DEMO_START))
+    assert isinstance(demo.completions, LocalStore)
+    seeded = seed_all(loopback, gcp_config, project, demo.completions)
+    gcp = gcp_sources(gcp_config, project, FrozenClock(DEMO_START))
+    yield gcp_config, demo, gcp, seeded
+    gcp.close()
+    demo.close()
+
+
+def test_the_servers_hold_the_whole_demo(world: tuple[Config, Sources, Sources, Seeded]) -> None:
+    _, _, _, seeded = world
+    assert len(seeded.dates) == 14
+    assert seeded.documents > 40
+    assert seeded.rows["phase_completions"] > 5000
+    assert seeded.services == 6
+    assert seeded.entries > 1000
+
+
+def test_completion_states_match_the_demo(world: tuple[Config, Sources, Sources, Seeded]) -> None:
+    config, demo, gcp, seeded = world
+    now = demo.clock.now()
+    want = reconcile_dates(
+        config, demo.completions.fetch_completions(seeded.dates), seeded.dates, now
+    )
+    got = reconcile_dates(
+        config, gcp.completions.fetch_completions(seeded.dates), seeded.dates, now
+    )
+    assert got == want
+    phase3 = got[DEMO_START.date()].phase("phase3")
+    assert (phase3.firestore_count, phase3.bigquery_count, phase3.triggered) == (3, 5, False)
+
+
+def test_one_aggregated_query_and_one_batch_read_per_refresh(
+    world: tuple[Config, Sources, Sources, Seeded],
+) -> None:
+    _, _, gcp, seeded = world
+    meter = gcp.meter
+    before = meter.snapshot()  # type: ignore[attr-defined]
+    gcp.completions.backup_min_interval = 0  # type: ignore[attr-defined]
+    gcp.completions.firestore._settled.clear()  # type: ignore[attr-defined]
+    gcp.completions.fetch_completions(seeded.dates)
+    calls = meter.snapshot() - before  # type: ignore[attr-defined]
+    assert calls[("bigquery", "jobs.insert")] == 1
+    assert calls[("bigquery", "jobs.insert (dry run)")] == 1
+    assert calls[("firestore", "BatchGetDocuments")] == 1
+
+
+def test_queue_execution_log_and_custom_checks_match_the_demo(
+    world: tuple[Config, Sources, Sources, Seeded],
+) -> None:
+    config, demo, gcp, _ = world
+    day = DEMO_START.date() - timedelta(days=1)
+    for d in (day, DEMO_START.date()):
+        assert gcp.completions.fetch_failed_queue(d) == demo.completions.fetch_failed_queue(d)
+        assert gcp.completions.fetch_execution_log(d) == demo.completions.fetch_execution_log(d)
+    want = evaluate(gather_daily(config, demo, day), config.timezone)
+    got = evaluate(gather_daily(config, gcp, day), config.timezone)
+    assert got == want
+    custom = [r for r in got if r.title == "predictions generated"]
+    # The query ran in BigQuery (a failure would be "unknown" with the error as evidence).
+    assert custom and custom[0].evidence == "0 (expected > 0)"
+
+
+def test_revision_verdicts_match_the_demo(world: tuple[Config, Sources, Sources, Seeded]) -> None:
+    config, demo, gcp, _ = world
+    want, got = gather_revisions(config, demo), gather_revisions(config, gcp)
+    assert got.verdicts == want.verdicts
+    assert got.missing == want.missing == ()
+    failing = next(v for v in got.verdicts if v.service == "phase3-to-phase4-orchestrator")
+    assert "HealthCheckContainerError" in failing.reason
+
+
+def test_error_groups_match_the_demo(world: tuple[Config, Sources, Sources, Seeded]) -> None:
+    config, demo, gcp, _ = world
+    want = gather_errors(config, demo, timedelta(hours=3))
+    got = gather_errors(config, gcp, timedelta(hours=3))
+    assert got.entries == want.entries
+    assert [(g.fingerprint, g.count, g.new_since) for g in got.groups] == [
+        (g.fingerprint, g.count, g.new_since) for g in want.groups
+    ]
+    assert "ModuleNotFoundError" in got.groups[0].exception_type
+
+
+def test_a_service_that_does_not_exist_is_left_out(
+    world: tuple[Config, Sources, Sources, Seeded],
+) -> None:
+    config, _, gcp, _ = world
+    view = gather_revisions(config, gcp, ["phase3-to-phase4-orchestrator", "no-such-service"])
+    assert [v.service for v in view.verdicts] == ["phase3-to-phase4-orchestrator"]
+    assert view.missing == ("no-such-service",)
+
+
+def test_revisions_are_paged(
+    loopback: Loopback, world: tuple[Config, Sources, Sources, Seeded]
+) -> None:
+    config, demo, _, _ = world
+    project = "orchwatch-world"
+    loopback.grpc.max_page_size = 3
+    try:
+        paged = gcp_sources(config, project, FrozenClock(DEMO_START))
+        services = paged.revisions.fetch_services(config.services)  # type: ignore[union-attr]
+        calls = paged.meter.snapshot()  # type: ignore[attr-defined]
+        paged.close()
+    finally:
+        loopback.grpc.max_page_size = 1000
+    assert services == demo.revisions.fetch_services(config.services)  # type: ignore[union-attr]
+    revisions = sum(len(s.revisions) for s in services)
+    assert calls[("run", "ListRevisions")] >= revisions // 3
+
+
+def test_log_entries_are_paged_within_the_list_budget(
+    loopback: Loopback, world: tuple[Config, Sources, Sources, Seeded]
+) -> None:
+    config, demo, _, _ = world
+    loopback.grpc.max_page_size = 500
+    try:
+        paged = gcp_sources(config, "orchwatch-world", FrozenClock(DEMO_START))
+        since = DEMO_START - timedelta(hours=3)
+        got = paged.logs.fetch_log(since, None)  # type: ignore[union-attr]
+        calls = paged.meter.snapshot()  # type: ignore[attr-defined]
+        paged.close()
+    finally:
+        loopback.grpc.max_page_size = 1000
+    want = demo.logs.fetch_log(since, None)  # type: ignore[union-attr]
+    assert [(e.timestamp, e.text) for e in got] == [(e.timestamp, e.text) for e in want]
+    assert calls[("logging", "ListLogEntries")] == -(-len(want) // 500)  # ceil: one per page
+    assert calls[("logging", "ListLogEntries")] <= config.gcp.log_list_calls_per_minute
+
+
+def test_permission_denied_names_the_missing_role(
+    loopback: Loopback, world: tuple[Config, Sources, Sources, Seeded]
+) -> None:
+    config, _, _, _ = world
+    gcp = gcp_sources(config, "orchwatch-world", FrozenClock(DEMO_START))
+    loopback.grpc.deny = {"GetService", "ListLogEntries"}
+    try:
+        with pytest.raises(SourceError, match=r"permission denied .*roles/run\.viewer"):
+            gcp.revisions.fetch_services(config.services)  # type: ignore[union-attr]
+        with pytest.raises(SourceError, match=r"permission denied .*roles/logging\.viewer"):
+            gcp.logs.fetch_log(DEMO_START, None)  # type: ignore[union-attr]
+    finally:
+        loopback.grpc.deny = set()
+        gcp.close()
+
+
+def test_an_unreachable_server_is_a_source_error(config: Config) -> None:
+    from orchwatch.config import GcpSettings
+    from orchwatch.sources.gcp import build_gcp_sources
+
+    from loopback.emulators import free_port
+
+    port = free_port()  # nothing listens there
+    settings = GcpSettings(endpoints={"run": f"127.0.0.1:{port}"})
+    from dataclasses import replace
+
+    sources = build_gcp_sources(replace(config, gcp=settings), "orchwatch-nobody")
+    started = time.monotonic()
+    with pytest.raises(
+        SourceError, match=rf"Cloud Run \(127\.0\.0\.1:{port}\) (unreachable|unavailable)"
+    ):
+        sources.revisions.fetch_services(["phase3-to-phase4-orchestrator"])  # type: ignore[union-attr]
+    assert time.monotonic() - started < 60
+    sources.close()

@@ -1,0 +1,199 @@
+"""What moves on its own: the Logging tail (reconnects, gap backfill, suppression notices)
+and the Firestore listener on the selected date, against the loopback servers."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from conftest import Loopback
+from google.cloud.logging_v2.types import TailLogEntriesResponse
+from loopback.seed import entry_protos
+
+from orchwatch.clock import FrozenClock
+from orchwatch.config import Config
+from orchwatch.model import CompletionRecord, LogEntry, PhaseDocument
+from orchwatch.sources.base import LogBatch
+from orchwatch.sources.gcp import build_gcp_sources
+from orchwatch.sources.gcp.firestore import document_fields
+from orchwatch.sources.gcp.logs import CloudLogging
+
+NOW = datetime(2026, 2, 1, 11, 30, tzinfo=UTC)
+
+
+def entries(n: int, start: datetime, prefix: str, service: str = "self-heal") -> list[LogEntry]:
+    return [
+        LogEntry(
+            timestamp=start + timedelta(seconds=i),
+            severity="INFO",
+            text=f"{prefix} {i}",
+            service=service,
+            revision=f"{service}-00001-abc",
+            insert_id=f"{prefix}-{i}",
+        )
+        for i in range(n)
+    ]
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 20.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return condition()
+
+
+class Reader:
+    """Drains a log source the way the log pane's worker does."""
+
+    def __init__(self, logs: CloudLogging) -> None:
+        self.logs = logs
+        self.cursor: int | None = None
+        self.texts: list[str] = []
+        self.last: LogBatch | None = None
+
+    def read(self) -> LogBatch:
+        batch = self.logs.read_log(self.cursor, 5000)
+        self.cursor = batch.cursor
+        self.texts += [e.text for e in batch.entries]
+        self.last = batch
+        return batch
+
+    def until(self, condition: Callable[[], bool], timeout: float = 20.0) -> bool:
+        def check() -> bool:
+            self.read()
+            return condition()
+
+        return wait_until(check, timeout)
+
+
+@pytest.fixture
+def tail(
+    loopback: Loopback, config: Config, gcp_project: str
+) -> Iterator[tuple[CloudLogging, Reader]]:
+    gcp_config = loopback.config(config, gcp_project)
+    loopback.grpc.add_entries(
+        entry_protos(entries(5, NOW - timedelta(minutes=5), "old"), gcp_project, "r")
+    )
+    sources = build_gcp_sources(gcp_config, gcp_project, FrozenClock(NOW))
+    logs = sources.logs
+    assert isinstance(logs, CloudLogging)
+    yield logs, Reader(logs)
+    sources.close()
+
+
+def test_the_first_read_lists_history_and_the_tail_brings_new_entries(
+    loopback: Loopback, tail: tuple[CloudLogging, Reader], gcp_project: str
+) -> None:
+    logs, reader = tail
+    first = reader.read()
+    assert reader.texts == [f"old {i}" for i in range(5)]
+    assert first.health == "live"
+    assert wait_until(lambda: loopback.grpc.calls["TailLogEntries"] >= 1)
+    time.sleep(0.3)  # let the stream open on the server before writing
+    loopback.grpc.add_entries(entry_protos(entries(3, NOW, "new"), gcp_project, "r"))
+    assert reader.until(lambda: reader.texts[-1:] == ["new 2"]), reader.texts
+    assert reader.texts.count("new 0") == 1
+
+
+def test_an_ended_stream_is_reopened_and_the_gap_backfilled(
+    loopback: Loopback, tail: tuple[CloudLogging, Reader], gcp_project: str
+) -> None:
+    logs, reader = tail
+    reader.read()
+    assert wait_until(lambda: loopback.grpc.calls["TailLogEntries"] >= 1)
+    opened = loopback.grpc.calls["TailLogEntries"]
+    time.sleep(0.3)
+    # The stream ends (as it does about hourly); entries written before it is reopened
+    # must come through the backfill, once each.
+    loopback.grpc.end_tails()
+    loopback.grpc.add_entries(entry_protos(entries(4, NOW, "gap"), gcp_project, "r"))
+    assert reader.until(lambda: "gap 3" in reader.texts), reader.texts
+    assert loopback.grpc.calls["TailLogEntries"] > opened
+    assert [t for t in reader.texts if t.startswith("gap")] == [f"gap {i}" for i in range(4)]
+    assert reader.last is not None
+    seen = logs.read_log(reader.cursor, 10)
+    assert seen.health == "gap backfilled"
+    assert "backfilled" in seen.notice
+
+
+def test_a_killed_server_is_retried_until_it_is_back(
+    loopback: Loopback, tail: tuple[CloudLogging, Reader], gcp_project: str
+) -> None:
+    logs, reader = tail
+    reader.read()
+    assert wait_until(lambda: loopback.grpc.calls["TailLogEntries"] >= 1)
+    loopback.grpc.stop()
+    try:
+        assert reader.until(
+            lambda: reader.last is not None and reader.last.health == "reconnecting"
+        )
+        loopback.grpc.add_entries(entry_protos(entries(2, NOW, "while-down"), gcp_project, "r"))
+    finally:
+        loopback.grpc.start()
+    assert reader.until(lambda: "while-down 1" in reader.texts, timeout=30), logs.last_error
+    assert reader.last is not None and reader.last.health in ("gap backfilled", "live")
+
+
+def test_suppression_notices_reach_the_health_light(
+    loopback: Loopback, tail: tuple[CloudLogging, Reader]
+) -> None:
+    logs, reader = tail
+    reader.read()
+    assert wait_until(lambda: loopback.grpc.calls["TailLogEntries"] >= 1)
+    time.sleep(0.3)
+    loopback.grpc.suppress(TailLogEntriesResponse.SuppressionInfo.Reason.RATE_LIMIT, 17)
+    assert reader.until(lambda: "17 entries suppressed (rate limit)" in reader.last.notice)  # type: ignore[union-attr]
+
+
+def test_the_list_budget_holds_calls_to_six_a_minute() -> None:
+    from orchwatch.sources.gcp.clients import RateLimiter
+
+    now = [0.0]
+    limiter = RateLimiter(6, clock=lambda: now[0])
+    granted = []
+    for second in range(0, 180, 2):  # a caller that would list every 2 s for 3 minutes
+        now[0] = float(second)
+        if limiter.try_acquire():
+            granted.append(second)
+    assert len(granted) == 18
+    for i in range(len(granted) - 6):
+        assert granted[i + 6] - granted[i] >= 60  # no 7 calls inside any minute
+
+
+# --- Firestore: the listener on the selected date -------------------------------------------
+
+
+def test_the_selected_date_is_pushed_by_a_listener(
+    loopback: Loopback, config: Config, gcp_project: str
+) -> None:
+    gcp_config = loopback.config(config, gcp_project)
+    sources = build_gcp_sources(gcp_config, gcp_project, FrozenClock(NOW))
+    try:
+        completions = sources.completions
+        client = completions.firestore.clients.firestore()  # type: ignore[attr-defined]
+        day = NOW.date()
+        ref = client.collection("phase3_completion").document(day.isoformat())
+        record = CompletionRecord("bdl_boxscores", "success", NOW, 10, "c1", "e1")
+        ref.set(document_fields(PhaseDocument("phase3", day, {"bdl_boxscores": record})))
+        changed = threading.Event()
+        completions.watch_date(day, changed.set)
+        assert wait_until(lambda: completions.firestore.watching == day)  # type: ignore[attr-defined]
+        calls = sources.meter.snapshot()  # type: ignore[attr-defined]
+        firestore = completions.firestore  # type: ignore[attr-defined]
+        first = firestore.documents([day])[day]["phase3"]
+        assert set(first.records) == {"bdl_boxscores"}
+
+        second = CompletionRecord("nbac_gamebook", "success", NOW, 12, "c2", "e2")
+        ref.update(document_fields(PhaseDocument("phase3", day, {"nbac_gamebook": second})))
+        assert changed.wait(10), "the listener did not report the change"
+        latest = firestore.documents([day])[day]["phase3"]
+        assert set(latest.records) == {"bdl_boxscores", "nbac_gamebook"}
+        reads = sources.meter.snapshot() - calls  # type: ignore[attr-defined]
+        assert reads[("firestore", "BatchGetDocuments")] == 0  # served by the listener
+    finally:
+        sources.close()
