@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 DEVSTAMP := $(VENV)/.installed-dev
 BENCHSTAMP := $(VENV)/.installed-bench
 
-.PHONY: run test bench screenshots lint typecheck clean
+.PHONY: run test bench screenshots gcp-local lint typecheck clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,11 @@ test: $(DEVSTAMP)
 	$(BIN)/ruff check orchwatch tests bench
 	$(BIN)/mypy
 	$(BIN)/python -m pytest
+
+## orchwatch on its Google Cloud sources, against local servers seeded with the demo:
+## the Firestore and BigQuery emulators and the Cloud Run / Logging gRPC server of tests/.
+gcp-local: $(DEVSTAMP)
+	$(BIN)/python -m tests.loopback
 
 ## Print the speed figures the issues ask for.
 bench: $(BENCHSTAMP)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bench import bench_grid, bench_logs, bench_revisions, bench_validate
+from bench import bench_gcp, bench_grid, bench_logs, bench_revisions, bench_validate
 
 
 def main() -> None:
@@ -13,6 +13,8 @@ def main() -> None:
     bench_revisions.main()
     print()
     bench_logs.main()
+    print()
+    bench_gcp.main()
 
 
 if __name__ == "__main__":

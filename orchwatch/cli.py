@@ -506,6 +506,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except (SourceError, UsageError) as exc:
         print(f"orchwatch: {exc}", file=sys.stderr)
+        how_to = getattr(exc, "how_to", None)
+        if how_to:
+            print(f"\n{how_to}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130

@@ -11,8 +11,8 @@ postmortems. What is captured, for the dates asked for:
   was, plus plain rows standing for the earlier runs;
 - `phase_execution_log` and `failed_processor_queue` rows of each date;
 - the Cloud Run services and all their revisions;
-- the log entries that carry errors (severity WARNING and up, and every entry
-  of a traceback), from the first date's start to the capture.
+- the log entries of every service that logged an error (WARNING and up, or a
+  traceback), from the first date's start to the capture.
 """
 
 from __future__ import annotations
@@ -88,18 +88,18 @@ def summary_rows(phase: str, game_date: date, summary: BackupSummary) -> list[Ba
 
 
 def error_entries(entries: Sequence[LogEntry]) -> list[LogEntry]:
-    """The entries worth keeping: WARNING and up, and every entry of a traceback."""
+    """The entries of every service that logged an error (WARNING and up, or a traceback).
+
+    A service's quieter lines are kept too: they end split tracebacks, and without them
+    two tracebacks could be read as one.
+    """
     reassembler = Reassembler()
     events = reassembler.feed(entries) + reassembler.flush()
-    in_traceback = {i for event in events for i in event.entry_ids}
     warning = severity_rank("WARNING")
-    return [
-        e
-        for e in entries
-        if severity_rank(e.severity) >= warning
-        or (e.insert_id and e.insert_id in in_traceback)
-        or (not e.insert_id and "Traceback (most recent call last)" in e.text)
-    ]
+    noisy = {event.service for event in events} | {
+        e.service for e in entries if severity_rank(e.severity) >= warning
+    }
+    return [e for e in entries if e.service in noisy]
 
 
 def capture(
@@ -168,7 +168,7 @@ def capture(
         kept: list[LogEntry] = []
         if sources.logs is not None:
             since = datetime.combine(dates[0], time(0), config.timezone)
-            kept = error_entries(sources.logs.fetch_log(since, config.services))
+            kept = error_entries(sources.logs.fetch_log(since, None))
             store.insert_log(kept)
         store.set_meta("captured_at", to_text(captured_at) or "")
         store.set_meta("captured_from", sources.description)

@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
 import pytest
+from gcp_helpers import Seeded
 from loopback.emulators import Emulator, EmulatorError, start_bigquery, start_firestore
 from loopback.grpc_server import LocalGcpServer
 
@@ -17,6 +18,7 @@ from orchwatch.config import Config, load_config
 from orchwatch.sources.base import Sources
 from orchwatch.sources.demo import DEMO_START
 from orchwatch.sources.factory import SourceOptions, build_sources
+from orchwatch.sources.local import LocalStore
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -115,3 +117,34 @@ _projects = itertools.count(1)
 def gcp_project(loopback: Loopback) -> str:
     """A project id of its own for each test: the servers keep projects apart."""
     return f"orchwatch-test-{next(_projects):03d}"
+
+
+@pytest.fixture(scope="session")
+def seeded_world(loopback: Loopback, config: Config) -> Iterator[tuple[Config, Sources, Seeded]]:
+    """The demo frozen at its start and the same data on the servers (seeded once a run)."""
+    from gcp_helpers import seed_all
+
+    project = "orchwatch-world"
+    gcp_config = loopback.config(config, project)
+    demo = build_sources(SourceOptions(demo=True), gcp_config, clock=FrozenClock(DEMO_START))
+    assert isinstance(demo.completions, LocalStore)
+    seeded = seed_all(loopback, gcp_config, project, demo.completions)
+    yield gcp_config, demo, seeded
+    demo.close()
+
+
+@pytest.fixture
+def world(
+    seeded_world: tuple[Config, Sources, Seeded],
+) -> Iterator[tuple[Config, Sources, Sources, Seeded]]:
+    """(config, demo sources, Google Cloud sources on the servers, what was seeded).
+
+    The Google Cloud sources are new for each test: their caches and their Logging call
+    budget (6 a minute) are their own.
+    """
+    from gcp_helpers import gcp_sources
+
+    config, demo, seeded = seeded_world
+    gcp = gcp_sources(config, "orchwatch-world", FrozenClock(DEMO_START))
+    yield config, demo, gcp, seeded
+    gcp.close()

@@ -7,12 +7,11 @@ Cloud Logging) are started once per run by the `loopback` fixture (conftest.py).
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
 from conftest import Loopback
-from gcp_helpers import Seeded, gcp_sources, seed_all
+from gcp_helpers import Seeded, gcp_sources
 
 from orchwatch.analysis.completion import reconcile_dates
 from orchwatch.analysis.daily import evaluate
@@ -21,25 +20,6 @@ from orchwatch.config import Config
 from orchwatch.gather import gather_daily, gather_errors, gather_revisions
 from orchwatch.sources.base import SourceError, Sources
 from orchwatch.sources.demo import DEMO_START
-from orchwatch.sources.local import LocalStore
-
-
-@pytest.fixture(scope="module")
-def world(
-    loopback: Loopback, config: Config, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[Config, Sources, Sources, Seeded]]:
-    """The demo frozen at its start, the same data on the servers, and sources for both."""
-    from orchwatch.sources.factory import SourceOptions, build_sources
-
-    project = "orchwatch-world"
-    gcp_config = loopback.config(config, project)
-    demo = build_sources(SourceOptions(demo=True), gcp_config, clock=FrozenClock(DEMO_START))
-    assert isinstance(demo.completions, LocalStore)
-    seeded = seed_all(loopback, gcp_config, project, demo.completions)
-    gcp = gcp_sources(gcp_config, project, FrozenClock(DEMO_START))
-    yield gcp_config, demo, gcp, seeded
-    gcp.close()
-    demo.close()
 
 
 def test_the_servers_hold_the_whole_demo(world: tuple[Config, Sources, Sources, Seeded]) -> None:
@@ -179,10 +159,10 @@ def test_permission_denied_names_the_missing_role(
 
 
 def test_an_unreachable_server_is_a_source_error(config: Config) -> None:
+    from loopback.emulators import free_port
+
     from orchwatch.config import GcpSettings
     from orchwatch.sources.gcp import build_gcp_sources
-
-    from loopback.emulators import free_port
 
     port = free_port()  # nothing listens there
     settings = GcpSettings(endpoints={"run": f"127.0.0.1:{port}"})

@@ -89,7 +89,7 @@ def tail(
 def test_the_first_read_lists_history_and_the_tail_brings_new_entries(
     loopback: Loopback, tail: tuple[CloudLogging, Reader], gcp_project: str
 ) -> None:
-    logs, reader = tail
+    _logs, reader = tail
     first = reader.read()
     assert reader.texts == [f"old {i}" for i in range(5)]
     assert first.health == "live"
@@ -142,7 +142,7 @@ def test_a_killed_server_is_retried_until_it_is_back(
 def test_suppression_notices_reach_the_health_light(
     loopback: Loopback, tail: tuple[CloudLogging, Reader]
 ) -> None:
-    logs, reader = tail
+    _logs, reader = tail
     reader.read()
     assert wait_until(lambda: loopback.grpc.calls["TailLogEntries"] >= 1)
     time.sleep(0.3)

@@ -23,6 +23,8 @@ from orchwatch.sources.gcp.clients import GcpClients
 from orchwatch.sources.gcp.errors import api_errors
 
 QUEUE_TTL = 120.0
+CALL_DEADLINE = 30.0
+"""How long one query may take, retries included (the library's default is 10 minutes)."""
 
 BACKUP_SUMMARY_SQL = """
 SELECT phase, game_date, processor_name,
@@ -99,11 +101,14 @@ class BigQueryTables:
         limit = self.config.gcp.maximum_bytes_billed
         with api_errors(self.clients.api("bigquery")):
             client = self.clients.bigquery()
+            retry = bigquery.DEFAULT_RETRY.with_deadline(CALL_DEADLINE)
             dry = client.query(
                 sql,
                 job_config=bigquery.QueryJobConfig(
                     dry_run=True, use_query_cache=False, query_parameters=list(parameters)
                 ),
+                retry=retry,
+                timeout=CALL_DEADLINE,
             )
             self.clients.meter.count("bigquery", "jobs.insert (dry run)")
             estimate = int(dry.total_bytes_processed or 0)
@@ -116,9 +121,12 @@ class BigQueryTables:
                 job_config=bigquery.QueryJobConfig(
                     maximum_bytes_billed=limit, query_parameters=list(parameters)
                 ),
+                retry=retry,
+                timeout=CALL_DEADLINE,
+                job_retry=None,
             )
             self.clients.meter.count("bigquery", "jobs.insert")
-            rows = list(job.result())
+            rows = list(job.result(retry=retry, timeout=CALL_DEADLINE))
             self.clients.meter.count("bigquery", "jobs.getQueryResults")
             return rows
 

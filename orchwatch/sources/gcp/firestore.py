@@ -24,6 +24,8 @@ from orchwatch.sources.gcp.clients import GcpClients
 from orchwatch.sources.gcp.errors import api_errors
 
 SETTLED_TTL = 300.0
+CALL_TIMEOUT = 20.0
+"""No retries inside a call: the pane retries with backoff, and an outage shows at once."""
 
 
 def parse_document(phase: str, game_date: date, data: Mapping[str, Any]) -> PhaseDocument:
@@ -172,7 +174,7 @@ class FirestoreCompletions:
             by_collection = {c: p for p, c in self._collections.items()}
             result: dict[date, dict[str, PhaseDocument]] = {}
             self.clients.meter.count("firestore", "BatchGetDocuments")
-            for snapshot in client.get_all(refs):
+            for snapshot in client.get_all(refs, retry=None, timeout=CALL_TIMEOUT):
                 if not snapshot.exists:
                     continue
                 phase = by_collection[snapshot.reference.parent.id]

@@ -18,6 +18,8 @@ from orchwatch.sources.gcp.clients import GcpClients
 from orchwatch.sources.gcp.errors import api_errors
 
 PAGE_SIZE = 100
+CALL_TIMEOUT = 20.0
+"""No retries inside a call: the pane retries with backoff, and an outage shows at once."""
 
 
 def short_name(resource: str) -> str:
@@ -126,12 +128,16 @@ class RunRevisions:
         with api_errors(self.clients.api("run")):
             try:
                 self.clients.meter.count("run", "GetService")
-                service = self.clients.run_services().get_service(name=self.service_path(name))
+                service = self.clients.run_services().get_service(
+                    name=self.service_path(name), retry=None, timeout=CALL_TIMEOUT
+                )
             except exceptions.NotFound:
                 return None
             revisions: list[Revision] = []
             pager = self.clients.run_revisions().list_revisions(
-                request={"parent": service.name, "page_size": PAGE_SIZE}
+                request={"parent": service.name, "page_size": PAGE_SIZE},
+                retry=None,
+                timeout=CALL_TIMEOUT,
             )
             for page in pager.pages:
                 self.clients.meter.count("run", "ListRevisions")

@@ -1,0 +1,156 @@
+"""Google Cloud sources against the loopback servers (issue: Google Cloud sources).
+
+Prints, for the dashboard on its Google Cloud sources (the local servers seeded
+with the demo's data):
+- time to first data per pane, from process start (so the google libraries'
+  import is counted), in a fresh process;
+- API calls per minute per source in steady state (a 60 s window after all
+  panes have data, at the configured 10 s refresh);
+- bytes per BigQuery refresh: what the dry run reports (the emulator has no
+  cost model and says 0), and what BigQuery would scan for the same query on
+  the same rows, computed from its column sizes, with the 10 MB minimum it bills.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+from bench.common import report
+
+STEADY_SECONDS = 60.0
+
+
+def child(config_path: str, as_of: str) -> None:
+    """Run the dashboard headless; print first-data times and steady-state call counts."""
+    started = time.monotonic()
+    from orchwatch.cli import _as_of
+    from orchwatch.config import load_config
+    from orchwatch.sources.factory import SourceOptions, build_sources
+    from orchwatch.tui.app import OrchwatchApp
+
+    config = load_config(Path(config_path))
+    sources = build_sources(SourceOptions(), config, clock=_as_of(as_of))
+    app = OrchwatchApp(config, sources)
+    result: dict[str, object] = {}
+
+    async def drive() -> None:
+        async with app.run_test(size=(160, 45)) as pilot:
+            while not app.panes_ready:
+                await pilot.pause(0.01)
+            result["first_data"] = {
+                group: pane.loaded_at - started  # type: ignore[operator]
+                for group, pane in app._panes.items()
+            }
+            before = sources.meter.snapshot()  # type: ignore[attr-defined]
+            window = time.monotonic()
+            await pilot.pause(STEADY_SECONDS)
+            elapsed = time.monotonic() - window
+            calls = sources.meter.snapshot() - before  # type: ignore[attr-defined]
+            result["per_minute"] = {
+                f"{api} {method}": n * 60 / elapsed for (api, method), n in sorted(calls.items())
+            }
+            result["estimates"] = sources.completions.bigquery.estimates  # type: ignore[attr-defined]
+            result["errors"] = [
+                str(app.query_one(p.selector).border_subtitle) for p in app._panes.values()
+            ]
+
+    asyncio.run(drive())
+    sources.close()
+    print(json.dumps(result))
+
+
+COLUMN_BYTES = {"DATE": 8, "TIMESTAMP": 8, "INT64": 8, "FLOAT64": 8, "BOOL": 1}
+
+
+def scanned_bytes(dates: list[date]) -> int:
+    """What BigQuery's on-demand pricing counts for the completion query over `dates`:
+    the referenced columns of the rows in the partitions read (STRING: 2 + length)."""
+    from orchwatch.clock import FrozenClock
+    from orchwatch.config import load_config
+    from orchwatch.sources.demo import DEMO_START, build_demo
+
+    store, _ = build_demo(
+        load_config(None), FrozenClock(DEMO_START), cache_dir=Path(tempfile.mkdtemp())
+    )
+    kinds = {
+        "phase": "STRING",
+        "game_date": "DATE",
+        "processor_name": "STRING",
+        "status": "STRING",
+        "completed_at": "TIMESTAMP",
+        "record_count": "INT64",
+        "correlation_id": "STRING",
+        "execution_id": "STRING",
+    }
+    wanted = {d.isoformat() for d in dates}
+    total = 0
+    for row in store.export_rows("phase_completions"):
+        if row["game_date"] not in wanted:
+            continue
+        for column, kind in kinds.items():
+            value = row[column]
+            if value is None:
+                continue
+            total += 2 + len(str(value).encode()) if kind == "STRING" else COLUMN_BYTES[kind]
+    store.close()
+    return total
+
+
+def main() -> None:
+    from orchwatch.sources.demo import DEMO_START
+    from orchwatch.sources.gcp.bigquery import format_bytes
+    from tests.loopback.__main__ import start_and_seed
+
+    print("Google Cloud sources, against the local servers seeded with the demo")
+    folder = Path(tempfile.mkdtemp(prefix="orchwatch-bench-"))
+    emulators, server, config = start_and_seed(folder)
+    try:
+        as_of = DEMO_START.strftime("%Y-%m-%dT%H:%M")
+        out = subprocess.run(
+            [sys.executable, "-m", "bench.bench_gcp", "--child", str(config), as_of],
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        if out.returncode != 0:
+            print(out.stderr[-3000:])
+            raise SystemExit("the dashboard run failed")
+        result = json.loads(out.stdout.strip().splitlines()[-1])
+    finally:
+        server.stop()
+        for emulator in emulators:
+            emulator.stop()
+    for pane, seconds in result["first_data"].items():
+        report(f"time to first data: {pane} (from process start)", seconds, "s")
+    print(f"  API calls per minute in steady state ({STEADY_SECONDS:g} s window, 10 s refresh):")
+    for name, rate in result["per_minute"].items():
+        print(f"    {name:<56} {rate:>10.1f} /min")
+    listed = result["per_minute"].get("logging ListLogEntries", 0.0)
+    report("Cloud Logging list calls per minute", listed, "/min", goal=6)
+    estimates = result["estimates"]
+    print(
+        f"  BigQuery dry-run estimate per refresh: {format_bytes(max(estimates or [0]))} "
+        f"({len(estimates)} dry runs; the emulator has no cost model and reports 0)"
+    )
+    dates = [DEMO_START.date().fromordinal(DEMO_START.date().toordinal() - i) for i in range(14)]
+    scanned = scanned_bytes(dates)
+    print(
+        f"  BigQuery bytes the 14-date completion query reads on these rows: "
+        f"{format_bytes(scanned)}, billed as the 10 MB minimum per query"
+    )
+    if any(result["errors"]):
+        print(f"  pane errors during the run: {result['errors']}")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--child":
+        child(sys.argv[2], sys.argv[3])
+    else:
+        main()

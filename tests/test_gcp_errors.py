@@ -1,0 +1,150 @@
+"""Google Cloud failures become states a user can act on; start-up loads no google library."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from dataclasses import replace
+
+import pytest
+from google.api_core import exceptions as core
+
+from orchwatch.cli import main
+from orchwatch.config import Config, ConfigError, parse_config
+from orchwatch.sources.base import SourceError
+from orchwatch.sources.gcp import build_gcp_sources, resolve_project
+from orchwatch.sources.gcp.bigquery import check_estimate, format_bytes
+from orchwatch.sources.gcp.errors import Api, CredentialsMissing, translate
+
+BIGQUERY = Api("BigQuery", "p", "default", ("roles/bigquery.jobUser", "roles/bigquery.dataViewer"))
+FIRESTORE = Api("Firestore", "p", "default", ("roles/datastore.viewer",))
+
+
+@pytest.mark.parametrize(
+    ("api", "error", "expected"),
+    [
+        (
+            BIGQUERY,
+            core.Forbidden(
+                "Access Denied: Project p: User does not have bigquery.jobs.create permission"
+            ),
+            "BigQuery: permission denied on project p; the account needs roles/bigquery.jobUser",
+        ),
+        (
+            BIGQUERY,
+            core.Forbidden(
+                "Access Denied: Table p:ds.phase_completions: User does not have permission"
+            ),
+            "BigQuery: permission denied on project p; the account needs roles/bigquery.dataViewer",
+        ),
+        (
+            FIRESTORE,
+            core.PermissionDenied("Missing or insufficient permissions."),
+            "Firestore: permission denied on project p; the account needs roles/datastore.viewer",
+        ),
+        (FIRESTORE, core.ServiceUnavailable("connection refused"), "Firestore unavailable"),
+        (
+            BIGQUERY,
+            core.BadRequest("Syntax error: Unexpected keyword"),
+            "BigQuery rejected the request",
+        ),
+    ],
+)
+def test_errors_name_what_to_do(api: Api, error: Exception, expected: str) -> None:
+    assert str(translate(api, error)).startswith(expected)
+
+
+def test_a_query_over_the_cap_is_refused_before_it_runs() -> None:
+    check_estimate(999_000_000, 1_000_000_000)
+    with pytest.raises(SourceError, match=r"would process 2\.5 GB, over the 1\.0 GB cap"):
+        check_estimate(2_500_000_000, 1_000_000_000)
+    assert format_bytes(10_485_760) == "10.5 MB"
+
+
+def test_no_credentials_gives_the_how_to(
+    config: Config, monkeypatch: pytest.MonkeyPatch, tmp_path: object
+) -> None:
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", "/nonexistent/key.json")
+    sources = build_gcp_sources(
+        replace(config, gcp_project="orchwatch-nocreds"), "orchwatch-nocreds"
+    )
+    try:
+        with pytest.raises(CredentialsMissing) as caught:
+            sources.revisions.fetch_services(["phase3-to-phase4-orchestrator"])  # type: ignore[union-attr]
+        assert "gcloud auth application-default login" in caught.value.how_to
+        assert "roles/run.viewer" in caught.value.how_to
+    finally:
+        sources.close()
+
+
+def test_the_cli_prints_the_how_to_and_exits_2(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", "/nonexistent/key.json")
+    assert main(["revisions", "--project", "orchwatch-nocreds"]) == 2
+    err = capsys.readouterr().err
+    assert "no Google Cloud credentials found" in err
+    assert "gcloud auth application-default login" in err
+    assert "Traceback" not in err
+
+
+def test_the_project_comes_from_the_flag_the_config_or_the_environment(config: Config) -> None:
+    assert (
+        resolve_project("flag-project", config, {"GOOGLE_CLOUD_PROJECT": "env"}) == "flag-project"
+    )
+    assert resolve_project(None, config, {}) == "nba-props-platform"
+    bare = replace(config, gcp_project=None)
+    assert resolve_project(None, bare, {"GOOGLE_CLOUD_PROJECT": "env-project"}) == "env-project"
+    assert resolve_project(None, bare, {}) is None
+
+
+def test_a_bad_project_id_is_a_usage_error(config: Config) -> None:
+    with pytest.raises(SourceError, match="expected a Google Cloud project id"):
+        build_gcp_sources(config, "Not A Project")
+
+
+def test_starting_on_gcp_imports_no_google_library() -> None:
+    code = (
+        "import sys\n"
+        "from orchwatch.config import load_config\n"
+        "from orchwatch.sources.factory import SourceOptions, build_sources\n"
+        "import orchwatch.tui.app\n"
+        "s = build_sources(SourceOptions(project='orchwatch-startup'), load_config(None))\n"
+        "print(s.kind, sorted(m for m in sys.modules if m.startswith(('google', 'grpc'))))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
+    )
+    assert result.stdout.strip() == "gcp []", result.stderr
+
+
+@pytest.mark.parametrize(
+    ("snippet", "key", "expected"),
+    [
+        ("[gcp]\nmaximum_bytes_billed = 5", "gcp.maximum_bytes_billed", "at least 10000000"),
+        ("[gcp]\nlog_list_calls_per_minute = 100", "gcp.log_list_calls_per_minute", "from 1 to 60"),
+        ('[gcp.endpoints]\nrun = "not an endpoint"', "gcp.endpoints.run", "host:port"),
+        ('[gcp.endpoints]\nspanner = "127.0.0.1:1"', "gcp.endpoints.spanner", "unknown"),
+    ],
+)
+def test_bad_gcp_settings_name_the_key(snippet: str, key: str, expected: str) -> None:
+    text = snippet + '\n[[phases]]\nname = "p"\nprocessors = [{ name = "a" }]\n'
+    with pytest.raises(ConfigError) as caught:
+        parse_config(text, None, display="orchwatch.toml")
+    assert caught.value.key == key
+    assert expected in str(caught.value)
+
+
+def test_gcp_settings_are_read() -> None:
+    text = (
+        '[gcp]\nproject = "my-project"\nmaximum_bytes_billed = 20000000\n'
+        '[gcp.endpoints]\nfirestore = "127.0.0.1:8080"\nbigquery = "http://127.0.0.1:9050"\n'
+        '[[phases]]\nname = "p"\nprocessors = [{ name = "a" }]\n'
+    )
+    config = parse_config(text, None)
+    assert config.gcp.maximum_bytes_billed == 20_000_000
+    assert config.gcp.endpoints == {
+        "firestore": "127.0.0.1:8080",
+        "bigquery": "http://127.0.0.1:9050",
+    }
+    assert config.gcp.log_list_calls_per_minute == 6
