@@ -12,6 +12,7 @@ from orchwatch.sources.base import SourceError, Sources
 from orchwatch.tui.screens.revisions import RevisionDetailScreen, RevisionHistoryScreen
 from orchwatch.tui.widgets.completion_grid import CompletionGrid
 from orchwatch.tui.widgets.revisions import ServiceTable
+from orchwatch.tui.widgets.status_bar import StatusBar
 
 
 def rows(app) -> list[list[str]]:  # type: ignore[no-untyped-def]
@@ -87,3 +88,32 @@ async def test_failing_revisions_leave_completions_working(config: Config, demo:
         assert "roles/run.viewer" in str(pane.border_subtitle)
         assert not app.query_one("#completions").has_class("-error")
         assert app.query_one(CompletionGrid).row_count > 3
+
+
+class DownCompletions:
+    """A completion store that cannot be reached."""
+
+    def __getattr__(self, name: str) -> object:
+        def fail(*args: object, **kwargs: object) -> object:
+            if name == "watch_date":
+                return None
+            raise SourceError("Firestore unavailable: connection refused")
+
+        return fail
+
+
+async def test_failing_completions_leave_revisions_and_logs_working(
+    config: Config, demo: Sources
+) -> None:
+    demo.completions = DownCompletions()  # type: ignore[assignment]
+    app = make_app(config, demo)
+    async with app.run_test(size=SIZE) as pilot:
+        assert await wait_for(pilot, lambda: app.panes_ready, rounds=400)
+        await settle(pilot)
+        completions = app.query_one("#completions")
+        assert completions.has_class("-error")
+        assert "Firestore unavailable" in str(completions.border_subtitle)
+        assert rows(app)[0][1] == "phase3-to-phase4-orchestrator"
+        assert not app.query_one("#revisions").has_class("-error")
+        assert not app.query_one("#logs").has_class("-error")
+        assert app.query_one(StatusBar).problem == "completions unavailable"

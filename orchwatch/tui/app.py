@@ -364,6 +364,8 @@ class OrchwatchApp(App[None]):
             self.notify(how_to, title="No credentials", severity="error", timeout=60, markup=False)
         pane.failing = True
         self._show_problems()
+        if group == "completions":  # one failing source never holds the others back
+            self._start_once("revisions")
         if group == "revisions":
             self._start_logs_once()
         pane.timer = self.set_timer(delay, lambda: self.refresh_pane(group))
@@ -407,13 +409,19 @@ class OrchwatchApp(App[None]):
         if self._exit_after_first_data:
             self.call_after_refresh(self.exit)
         elif first:  # the first frame with data comes first; then the other panes
-            self.call_after_refresh(self.refresh_pane, "revisions")
+            self.call_after_refresh(self._start_once, "revisions")
 
     def _start_logs_once(self) -> None:
         """Logs start after the revisions' first answer, so "new since" can be judged."""
-        logs = self._panes["logs"]
-        if logs.loaded_at is None and logs.timer is None and not logs.failing:
-            self.refresh_pane("logs")
+        self._start_once("logs")
+
+    def _start_once(self, group: str) -> None:
+        """Start a pane's first refresh unless it has started already."""
+        pane = self._panes[group]
+        if pane.loaded_at is None and pane.timer is None and not pane.failing:
+            running = any(w.group == group and not w.is_finished for w in self.workers)
+            if not running:
+                self.refresh_pane(group)
 
     def _render_completions(self) -> None:
         if self._now is None or self.selected_date is None:

@@ -20,7 +20,7 @@ from orchwatch.config import Config
 from orchwatch.model import BackupSummary, DateCompletions, ExecutionLogRow, FailedQueueItem
 from orchwatch.sources.base import SourceError, Sources
 from orchwatch.sources.gcp.bigquery import BigQueryTables
-from orchwatch.sources.gcp.clients import GcpClients
+from orchwatch.sources.gcp.clients import GcpClients, is_loopback
 from orchwatch.sources.gcp.firestore import FirestoreCompletions
 from orchwatch.sources.gcp.logs import CloudLogging
 from orchwatch.sources.gcp.run import RunRevisions
@@ -133,7 +133,11 @@ def build_gcp_sources(
     # Every Cloud Run service's logs: processors' tracebacks matter as much as the
     # orchestrators'. `[gcp] log_filter` narrows it for a project shared with others.
     logs = CloudLogging(clients, (), config.log_capacity, clock.now)
-    where = ", ".join(f"{api} at {ep}" for api, ep in sorted(config.gcp.endpoints.items()))
+    endpoints = config.gcp.endpoints.values()
+    where = ""
+    if endpoints:
+        local = all(is_loopback(e) for e in endpoints)
+        where = "local servers" if local else "custom endpoints"
     return Sources(
         kind="gcp",
         description=f"project {project}" + (f" ({where})" if where else ""),
