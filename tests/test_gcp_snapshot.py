@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from conftest import Loopback
 from gcp_helpers import Seeded
+from loopback.seed import write_config
 
 from orchwatch.analysis.completion import reconcile_dates
 from orchwatch.cli import main
@@ -56,22 +57,10 @@ def test_a_snapshot_opens_offline_showing_what_the_cloud_showed(
         offline.close()
 
 
-def write_config(loopback: Loopback, path: Path, project: str) -> Path:
-    endpoints = loopback.endpoints()
-    example = Path(__file__).parents[1] / "orchwatch" / "examples" / "orchwatch.toml"
-    text = example.read_text().replace(
-        '[gcp]\nproject = "nba-props-platform"',
-        f'[gcp]\nproject = "{project}"',
-    )
-    text += "\n[gcp.endpoints]\n" + "".join(f'{k} = "{v}"\n' for k, v in endpoints.items())
-    path.write_text(text)
-    return path
-
-
 def test_the_snapshot_command_writes_a_file_the_dashboard_opens(
     loopback: Loopback, world: World, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    config_file = write_config(loopback, tmp_path / "orchwatch.toml", "orchwatch-world")
+    config_file = write_config(tmp_path, loopback.endpoints(), "orchwatch-world")
     out = tmp_path / "incident.db"
     code = main(
         [

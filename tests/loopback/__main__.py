@@ -28,19 +28,6 @@ from .emulators import Emulator, EmulatorError, start_bigquery, start_firestore
 from .grpc_server import LocalGcpServer
 
 PROJECT = "orchwatch-local"
-EXAMPLE = Path(__file__).parents[2] / "orchwatch" / "examples" / "orchwatch.toml"
-
-
-def write_config(folder: Path, endpoints: dict[str, str]) -> Path:
-    """The example config with the local project and endpoints."""
-    text = EXAMPLE.read_text().replace(
-        '[gcp]\nproject = "nba-props-platform"', f'[gcp]\nproject = "{PROJECT}"'
-    )
-    text += "\n# The local servers started by `make gcp-local`.\n[gcp.endpoints]\n"
-    text += "".join(f'{api} = "{where}"\n' for api, where in endpoints.items())
-    path = folder / "orchwatch.toml"
-    path.write_text(text)
-    return path
 
 
 def start_and_seed(folder: Path) -> tuple[list[Emulator], LocalGcpServer, Path]:
@@ -73,7 +60,7 @@ def start_and_seed(folder: Path) -> tuple[list[Emulator], LocalGcpServer, Path]:
         f"{sum(rows.values())} BigQuery rows, {services} Cloud Run services, "
         f"{entries} log entries"
     )
-    return emulators, server, write_config(folder, endpoints)
+    return emulators, server, seed.write_config(folder, endpoints, PROJECT)
 
 
 def main() -> int:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import date
+from pathlib import Path
 
 from google.api import monitored_resource_pb2
 from google.cloud import bigquery, run_v2
@@ -55,6 +56,21 @@ SCHEMAS: dict[str, list[bigquery.SchemaField]] = {
         bigquery.SchemaField("last_retry_at", "TIMESTAMP"),
     ],
 }
+
+
+EXAMPLE = Path(__file__).parents[2] / "orchwatch" / "examples" / "orchwatch.toml"
+
+
+def write_config(folder: Path, endpoints: dict[str, str], project: str) -> Path:
+    """`folder/orchwatch.toml`: the example config with `project` and the servers' endpoints."""
+    text = EXAMPLE.read_text().replace(
+        '[gcp]\nproject = "nba-props-platform"', f'[gcp]\nproject = "{project}"'
+    )
+    text += "\n# The local servers (tests/loopback).\n[gcp.endpoints]\n"
+    text += "".join(f'{api} = "{where}"\n' for api, where in endpoints.items())
+    path = folder / "orchwatch.toml"
+    path.write_text(text)
+    return path
 
 
 def store_dates(store: LocalStore) -> list[date]:

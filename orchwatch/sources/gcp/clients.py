@@ -81,12 +81,17 @@ class RateLimiter:
         self._calls: deque[float] = deque()
         self._lock = threading.Lock()
 
+    def _prune(self) -> float:
+        """Forget calls older than a minute (caller holds the lock); returns the time now."""
+        now = self._clock()
+        while self._calls and now - self._calls[0] >= 60.0:
+            self._calls.popleft()
+        return now
+
     def wait_time(self) -> float:
         """Seconds until a call is allowed (0: now)."""
         with self._lock:
-            now = self._clock()
-            while self._calls and now - self._calls[0] >= 60.0:
-                self._calls.popleft()
+            now = self._prune()
             if len(self._calls) < self.per_minute:
                 return 0.0
             return 60.0 - (now - self._calls[0])
@@ -94,9 +99,7 @@ class RateLimiter:
     def try_acquire(self) -> bool:
         """Take a call slot if one is free now."""
         with self._lock:
-            now = self._clock()
-            while self._calls and now - self._calls[0] >= 60.0:
-                self._calls.popleft()
+            now = self._prune()
             if len(self._calls) >= self.per_minute:
                 return False
             self._calls.append(now)
