@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 DEVSTAMP := $(VENV)/.installed-dev
 BENCHSTAMP := $(VENV)/.installed-bench
 
-.PHONY: run test bench screenshots gcp-local lint typecheck clean
+.PHONY: run test bench oracle screenshots gcp-local lint typecheck clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,12 @@ gcp-local: $(DEVSTAMP)
 ## Print the speed figures the issues ask for.
 bench: $(BENCHSTAMP)
 	$(BIN)/python -m bench
+
+## Deploy every package of the corpus (../shared/corpus/) for real, short of Google Cloud,
+## and write the verdicts `make bench` judges the validator by (bench/data/corpus-oracle.json).
+oracle: $(BENCHSTAMP)
+	command -v rsync >/dev/null || (apt-get update -qq && apt-get install -y -qq rsync)
+	$(BIN)/python -m bench.oracle
 
 ## Regenerate the SVG screenshots in screenshots/.
 screenshots: $(DEVSTAMP)
