@@ -185,19 +185,21 @@ def build_parser() -> argparse.ArgumentParser:
 def run_validate(args: argparse.Namespace) -> int:
     """`orchwatch validate`: exit 0 clean, 1 when an error-severity finding exists."""
     from orchwatch.validate.cache import FactsCache
-    from orchwatch.validate.engine import validate_repo
+    from orchwatch.validate.engine import settings_from, validate_repo
+    from orchwatch.validate.model import NoFunctionsFound
     from orchwatch.validate.report import to_json, to_sarif, to_text
 
-    if args.repo:
-        repo = Path(args.repo)
-    else:
-        config = _load_config(args)
-        repo = config.repo_path or Path.cwd()
+    config = _load_config(args)
+    repo = Path(args.repo) if args.repo else (config.repo_path or Path.cwd())
     if not repo.is_dir():
         raise UsageError(f"{repo}: no such repo folder")
     cache = FactsCache() if args.no_cache else FactsCache.default()
     try:
-        report = validate_repo(repo, only=args.function, cache=cache)
+        report = validate_repo(
+            repo, only=args.function, settings=settings_from(config.validate), cache=cache
+        )
+    except NoFunctionsFound as exc:  # nothing checked is not a pass
+        raise UsageError(str(exc)) from None
     except LookupError:
         raise UsageError(f"--function {args.function}: no function folder of that name") from None
     if args.format == "json":

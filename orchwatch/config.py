@@ -111,6 +111,15 @@ class ServicesTable(_Table, kw_only=True):
     drift_max_age_hours: float = 24.0
 
 
+class ValidateTable(_Table, kw_only=True):
+    runtime: str = "python311"
+    function_globs: list[str] = msgspec.field(
+        default_factory=lambda: ["orchestration/cloud_functions/*/"]
+    )
+    deploy_paths: dict[str, str] = {}
+    interpreters: dict[str, str] = {}
+
+
 class ActionsTable(_Table, kw_only=True):
     enabled: bool = False
     timeout_seconds: float = 900.0
@@ -137,6 +146,7 @@ class ConfigFile(_Table, kw_only=True):
     services: ServicesTable = msgspec.field(default_factory=ServicesTable)
     daily: DailyTable = msgspec.field(default_factory=DailyTable)
     actions: ActionsTable = msgspec.field(default_factory=ActionsTable)
+    validate: ValidateTable = msgspec.field(default_factory=ValidateTable)
     phases: list[PhaseTable]
 
 
@@ -184,6 +194,19 @@ class GcpSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class ValidateOptions:
+    """`[validate]`: how `orchwatch validate` finds and judges functions."""
+
+    runtime: str = "python311"
+    """The runtime of a function whose deploy does not name one."""
+    function_globs: tuple[str, ...] = ("orchestration/cloud_functions/*/",)
+    deploy_paths: Mapping[str, str] = field(default_factory=dict)
+    """Function folder -> the one deploy path that ships it (`source`, `script:<path>`)."""
+    interpreters: Mapping[str, str] = field(default_factory=dict)
+    """Runtime -> a Python of that version, for runtimes newer than orchwatch's."""
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     """Validated settings for one pipeline."""
 
@@ -216,6 +239,7 @@ class Config:
     """Service -> the argument-list template that redeploys it."""
     gcp: GcpSettings = field(default_factory=GcpSettings)
     """How the Google Cloud sources reach and spend on Google Cloud."""
+    validate: ValidateOptions = field(default_factory=ValidateOptions)
 
     def phase(self, name: str) -> PhaseSpec:
         """The phase called `name`.
@@ -438,6 +462,7 @@ def _build(table: ConfigFile, path: Path | None, display: Path | str) -> Config:
                 f'expected an operator and a number, like "> 0" or "== 0", got "{check.expect}"',
             )
     _check_actions(table.actions, display)
+    _check_validate(table.validate, display)
     gcp = _gcp_settings(table.gcp, display)
     repo = Path(table.repo.path).expanduser() if table.repo.path else None
     if repo is not None and path is not None and not repo.is_absolute():
@@ -467,6 +492,14 @@ def _build(table: ConfigFile, path: Path | None, display: Path | str) -> Config:
         validate_commands=tuple(tuple(c) for c in table.actions.validate_commands),
         deploy_commands={k: tuple(v) for k, v in table.actions.deploy.items()},
         gcp=gcp,
+        validate=ValidateOptions(
+            runtime=table.validate.runtime,
+            function_globs=tuple(table.validate.function_globs),
+            deploy_paths=dict(table.validate.deploy_paths),
+            interpreters={
+                k: str(Path(v).expanduser()) for k, v in table.validate.interpreters.items()
+            },
+        ),
     )
 
 
@@ -507,6 +540,33 @@ def _gcp_settings(gcp: GcpTable, display: Path | str) -> GcpSettings:
 
 
 _ENDPOINT = re.compile(r"^(https?://)?[A-Za-z0-9.\-\[\]:]+:\d{1,5}/?$")
+
+
+_RUNTIME = re.compile(r"^python3\d{1,2}$")
+_DEPLOY_PATH = re.compile(r"^(source|script:\S.*)$")
+
+
+def _check_validate(table: ValidateTable, display: Path | str) -> None:
+    if not _RUNTIME.match(table.runtime):
+        raise ConfigError(
+            display,
+            "validate.runtime",
+            f'expected a Python runtime like "python311", got "{table.runtime}"',
+        )
+    for name in table.interpreters:
+        if not _RUNTIME.match(name):
+            raise ConfigError(
+                display, f"validate.interpreters.{name}", 'expected a runtime name like "python312"'
+            )
+    for function, deploy_path in table.deploy_paths.items():
+        if not _DEPLOY_PATH.match(deploy_path):
+            raise ConfigError(
+                display,
+                f"validate.deploy_paths.{function}",
+                f'expected "source" or "script:<path of a deploy script>", got "{deploy_path}"',
+            )
+    if not table.function_globs or not all(g.strip() for g in table.function_globs):
+        raise ConfigError(display, "validate.function_globs", "expected a list of folder globs")
 
 
 def _check_actions(actions: ActionsTable, display: Path | str) -> None:

@@ -204,10 +204,12 @@ def gather_daily(
 
         def validation() -> tuple[int, int, list[str]]:
             from orchwatch.validate.cache import FactsCache
-            from orchwatch.validate.engine import validate_repo
+            from orchwatch.validate.engine import settings_from, validate_repo
             from orchwatch.validate.model import Severity
 
-            report = validate_repo(repo, cache=FactsCache.default())
+            report = validate_repo(
+                repo, settings=settings_from(config.validate), cache=FactsCache.default()
+            )
             errors = sum(1 for f in report.findings if f.severity is Severity.ERROR)
             warnings = sum(1 for f in report.findings if f.severity is Severity.WARNING)
             return errors, warnings, [f.name for f in report.functions if not f.ok]

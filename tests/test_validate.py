@@ -42,7 +42,7 @@ def healthy_repo(root: Path) -> Path:
             "import os\nimport importlib\nimport shared.utils.dates as dates\n"
             "from shared.utils import today\nfrom shared import clients\n"
             "from google.cloud import bigquery\nimport google.api_core.exceptions\n"
-            "from . import helpers\n" * 0 + "import helpers\n"
+            "import helpers\n"
             "importlib.import_module('shared.config.settings')\n\n\n"
             "def handler(event):\n    import requests\n    return requests\n",
             "google-cloud-bigquery==3.*\ngoogle-cloud-firestore\nPyYAML\npython-dateutil\n"
@@ -55,13 +55,8 @@ def healthy_repo(root: Path) -> Path:
             'gcloud functions deploy good --gen2 --source="$BUILD_DIR" --entry-point=handler\n'
         ),
     }
-    links = {
-        f"{FUNC}/good/shared/__init__.py": "shared/__init__.py",
-        f"{FUNC}/good/shared/utils": "shared/utils",  # a folder link
-        f"{FUNC}/good/shared/config/__init__.py": "shared/config/__init__.py",  # file links
-        f"{FUNC}/good/shared/config/settings.py": "shared/config/settings.py",
-        f"{FUNC}/good/shared/clients": "shared/clients",
-    }
+    # File links only: gcloud reads a file link but never enters a folder link.
+    links = {f"{FUNC}/good/{path}": path for path in files if path.startswith("shared/")}
     return build(root, files, links)
 
 
@@ -96,12 +91,34 @@ def test_rsync_dereferencing_a_dangling_link_fails(tmp_path: Path) -> None:
             "shared/utils/a.py": "",
             **function("f", ENTRY),
             "bin/deploy_f.sh": "B=$(mktemp -d)\nrsync -aL orchestration/cloud_functions/f/ $B/\n"
-            "rsync -aL shared/utils/ $B/shared/utils/\ngcloud functions deploy f --source=$B\n",
+            "mkdir -p $B/shared\nrsync -aL shared/utils/ $B/shared/utils/\n"
+            "gcloud functions deploy f --source=$B\n",
         },
         {"shared/utils/gone.py": "shared/utils/nowhere.py"},
     )
+    # Without `set -e`, rsync's exit 23 does not stop the script: the deploy goes on
+    # without the link, which is worth a warning, not an error.
     rows = findings(check(tmp_path), "broken-symlink")
-    assert ("broken-symlink", "error", "shared/utils/gone.py", None, None) in rows
+    assert ("broken-symlink", "warning", "bin/deploy_f.sh", 4, None) in rows
+    assert not [r for r in rows if r[1] == "error"]
+
+
+def test_rsync_dangling_link_under_set_e_stops_the_deploy(tmp_path: Path) -> None:
+    build(
+        tmp_path,
+        {
+            "shared/utils/a.py": "",
+            **function("f", ENTRY),
+            "bin/deploy_f.sh": "set -e\nB=$(mktemp -d)\nrsync -aL orchestration/cloud_functions/f/ $B/\n"
+            "mkdir -p $B/shared\nrsync -aL shared/utils/ $B/shared/utils/\n"
+            "gcloud functions deploy f --source=$B\n",
+        },
+        {"shared/utils/gone.py": "shared/utils/nowhere.py"},
+    )
+    report = check(tmp_path)
+    aborts = [f for f in report.findings if f.rule.value == "deploy-aborts"]
+    assert [(f.severity.value, f.path, f.line) for f in aborts] == [("error", "bin/deploy_f.sh", 5)]
+    assert "rsync exits 23" in aborts[0].message and "gone.py" in aborts[0].message
 
 
 def test_links_copied_as_links_break_outside_the_package(tmp_path: Path) -> None:
@@ -141,8 +158,10 @@ def test_copy_of_a_deleted_folder_even_when_silenced(tmp_path: Path) -> None:
         },
     )
     report = check(tmp_path)
+    # A warning: whether the package starts is for the import check to say (here it does).
     rows = findings(report, "deploy-source-missing")
-    assert rows == [("deploy-source-missing", "error", "bin/orchestrators/deploy_f.sh", 3, None)]
+    assert rows == [("deploy-source-missing", "warning", "bin/orchestrators/deploy_f.sh", 3, None)]
+    assert not report.has_errors
     finding = next(f for f in report.findings if f.rule.value == "deploy-source-missing")
     assert "orchestration/shared/utils, which does not exist" in finding.message
     assert "silenced" in finding.message
@@ -332,14 +351,22 @@ SCRIPT_HEAD = (
     [
         ('rsync -aL "$REPO_ROOT/shared/utils" "$BUILD_DIR/shared/"\n', []),
         ('rsync -aL "$REPO_ROOT/shared/utils/" "$BUILD_DIR/shared/"\n', ["shared.utils"]),
-        ('rsync -aL "$REPO_ROOT/shared/utils/" "$BUILD_DIR/shared/utils/"\n', []),
+        # rsync creates only the last folder of the destination: with no $BUILD_DIR/shared
+        # it exits 11 and copies nothing.
+        ('rsync -aL "$REPO_ROOT/shared/utils/" "$BUILD_DIR/shared/utils/"\n', ["shared"]),
+        (
+            'mkdir -p "$BUILD_DIR/shared"\nrsync -aL "$REPO_ROOT/shared/utils/" '
+            '"$BUILD_DIR/shared/utils/"\n',
+            [],
+        ),
         (
             'rsync -aL --exclude="util*" "$REPO_ROOT/shared/" "$BUILD_DIR/shared/"\n',
             ["shared.utils"],
         ),
         ('cp -r "$REPO_ROOT/shared" "$BUILD_DIR/"\n', []),
         ('cp -rL "$REPO_ROOT/shared/." "$BUILD_DIR/shared"\n', []),
-        ('cp "$REPO_ROOT/shared/utils" "$BUILD_DIR/shared/utils"\n', ["shared.utils"]),
+        # cp without -r skips a folder: no shared/ at all, said once.
+        ('cp "$REPO_ROOT/shared/utils" "$BUILD_DIR/shared/utils"\n', ["shared"]),
     ],
 )
 def test_copy_semantics(tmp_path: Path, copy: str, missing: list[str]) -> None:
@@ -368,8 +395,14 @@ def test_what_cannot_be_evaluated_is_reported_not_guessed(tmp_path: Path) -> Non
             "gcloud functions deploy f --source=$B --entry-point=handler\n",
         },
     )
-    rows = [(f.rule.value, f.severity.value, f.line) for f in check(tmp_path).findings]
-    assert rows == [("not-evaluated", "info", 3), ("not-evaluated", "info", 4)]
+    report = check(tmp_path)
+    rows = [(f.rule.value, f.severity.value, f.line) for f in report.findings]
+    assert rows == [
+        ("not-evaluated", "info", 3),
+        ("not-evaluated", "info", 4),
+        ("not-evaluated", "info", None),  # the package as a whole: not modelled in full
+    ]
+    assert "$UNSET_VAR (not set in the script)" in report.findings[1].message
 
 
 def test_script_that_deploys_another_function_is_not_associated(tmp_path: Path) -> None:
@@ -398,7 +431,13 @@ def test_cli_exit_codes_and_json_schema(tmp_path: Path, capsys: pytest.CaptureFi
     document = json.loads(capsys.readouterr().out)
     assert document["version"] == 1
     assert document["functions"] == [
-        {"name": "f", "path": f"{FUNC}/f", "variants": ["source"], "ok": False}
+        {
+            "name": "f",
+            "path": f"{FUNC}/f",
+            "variants": ["source"],
+            "same_upload_as_source": [],
+            "ok": False,
+        }
     ]
     assert document["findings"] == [
         {
@@ -409,7 +448,8 @@ def test_cli_exit_codes_and_json_schema(tmp_path: Path, capsys: pytest.CaptureFi
             "path": f"{FUNC}/f/main.py",
             "line": 1,
             "module": "pandas",
-            "message": "imports pandas (imported at start-up), but pandas is not in requirements.txt",
+            "message": "imports pandas (imported at start-up), but pandas is not in "
+            "requirements.txt nor installed by a requirement",
         }
     ]
     assert main(["validate", str(tmp_path / "nope")]) == 2

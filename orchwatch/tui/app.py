@@ -645,13 +645,15 @@ class OrchwatchApp(App[None]):
     @work(thread=True, group="validate", exit_on_error=False)
     def _validate(self, repo: Path) -> None:
         from orchwatch.validate.cache import FactsCache
-        from orchwatch.validate.engine import validate_repo
+        from orchwatch.validate.engine import settings_from, validate_repo
         from orchwatch.validate.model import Severity
 
         try:
             run_id = self.audit.started("validate", ["orchwatch", "validate", str(repo)], repo)
             started = time.monotonic()
-            report = validate_repo(repo, cache=FactsCache.default())
+            report = validate_repo(
+                repo, settings=settings_from(self.config.validate), cache=FactsCache.default()
+            )
             errors = sum(1 for f in report.findings if f.severity is Severity.ERROR)
             failing = sum(1 for f in report.functions if not f.ok)
             tail = tuple(validation_lines(report)[-50:])
@@ -797,11 +799,16 @@ class OrchwatchApp(App[None]):
         errors, lines, vnote = 0, [], "no repo configured"
         if repo is not None and folder is not None:
             from orchwatch.validate.cache import FactsCache
-            from orchwatch.validate.engine import validate_repo
+            from orchwatch.validate.engine import settings_from, validate_repo
             from orchwatch.validate.model import Severity
 
             try:
-                report = validate_repo(repo, only=folder.name, cache=FactsCache.default())
+                report = validate_repo(
+                    repo,
+                    only=folder.name,
+                    settings=settings_from(self.config.validate),
+                    cache=FactsCache.default(),
+                )
                 errors = sum(1 for f in report.findings if f.severity is Severity.ERROR)
                 lines, vnote = validation_lines(report), ""
             except LookupError:

@@ -17,16 +17,28 @@ from pathlib import Path
 import msgspec
 
 from orchwatch.validate.imports import ModuleFacts
-from orchwatch.validate.model import Finding
+from orchwatch.validate.model import Finding, FunctionResult
 
-CACHE_VERSION = 2
+CACHE_VERSION = 3
 _KEY_PREFIX = f"{CACHE_VERSION}:{sys.version_info[0]}.{sys.version_info[1]}:"
+"""Facts depend on the Python that judged them: the key names it (and the runtime tag)."""
+
+
+MAX_REPORTS = 8
+
+
+class StoredReport(msgspec.Struct):
+    """A whole run's result, keyed by a fingerprint of the repository's files."""
+
+    functions: list[FunctionResult]
+    findings: list[Finding]
 
 
 class _CacheFile(msgspec.Struct):
     version: int
     entries: dict[str, ModuleFacts]
     results: dict[str, list[Finding]] = {}
+    reports: dict[str, StoredReport] = {}
 
 
 class FactsCache:
@@ -38,6 +50,7 @@ class FactsCache:
         self.misses = 0
         self._entries: dict[str, ModuleFacts] = {}
         self._results: dict[str, list[Finding]] = {}
+        self._reports: dict[str, StoredReport] = {}
         self._dirty = False
         if path is not None:
             self._load(path)
@@ -62,19 +75,20 @@ class FactsCache:
         if data.version == CACHE_VERSION:
             self._entries = data.entries
             self._results = data.results
+            self._reports = data.reports
 
-    def get(self, digest: str) -> ModuleFacts | None:
-        """Facts for a content hash, or None."""
-        facts = self._entries.get(_KEY_PREFIX + digest)
+    def get(self, digest: str, runtime: str = "") -> ModuleFacts | None:
+        """Facts for a content hash judged for a runtime, or None."""
+        facts = self._entries.get(f"{_KEY_PREFIX}{runtime}:{digest}")
         if facts is None:
             self.misses += 1
         else:
             self.hits += 1
         return facts
 
-    def put(self, digest: str, facts: ModuleFacts) -> None:
-        """Remember facts for a content hash."""
-        self._entries[_KEY_PREFIX + digest] = facts
+    def put(self, digest: str, facts: ModuleFacts, runtime: str = "") -> None:
+        """Remember facts for a content hash judged for a runtime."""
+        self._entries[f"{_KEY_PREFIX}{runtime}:{digest}"] = facts
         self._dirty = True
 
     def get_results(self, fingerprint: str) -> list[Finding] | None:
@@ -86,13 +100,27 @@ class FactsCache:
         self._results[fingerprint] = findings
         self._dirty = True
 
+    def get_report(self, fingerprint: str) -> StoredReport | None:
+        """A whole run's result for an unchanged repository, or None."""
+        return self._reports.get(fingerprint)
+
+    def put_report(self, fingerprint: str, report: StoredReport) -> None:
+        """Remember a whole run's result (the last few repositories only)."""
+        self._reports.pop(fingerprint, None)
+        self._reports[fingerprint] = report
+        while len(self._reports) > MAX_REPORTS:
+            del self._reports[next(iter(self._reports))]
+        self._dirty = True
+
     def save(self) -> None:
         """Write the cache atomically if anything changed; failures to write are ignored."""
         if self.path is None or not self._dirty:
             return
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            payload = msgspec.json.encode(_CacheFile(CACHE_VERSION, self._entries, self._results))
+            payload = msgspec.json.encode(
+                _CacheFile(CACHE_VERSION, self._entries, self._results, self._reports)
+            )
             fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".facts-")
             with os.fdopen(fd, "wb") as handle:
                 handle.write(payload)

@@ -16,6 +16,8 @@ class Rule(StrEnum):
     MISSING_REQUIREMENT = "missing-requirement"
     MISSING_ENTRY_POINT = "missing-entry-point"
     SYNTAX_ERROR = "syntax-error"
+    DEPLOY_ABORTS = "deploy-aborts"
+    """A deploy script stops before its deploy: a copy step fails under `set -e`."""
     NOT_EVALUATED = "not-evaluated"
     """A deploy-script line the evaluator cannot model (info, never guessed)."""
 
@@ -28,8 +30,11 @@ RULE_HELP: dict[Rule, str] = {
     Rule.MISSING_REQUIREMENT: "A third-party import reachable from main.py whose distribution "
     "is not in requirements.txt.",
     Rule.MISSING_ENTRY_POINT: "The entry point is not a top-level function of main.py.",
-    Rule.SYNTAX_ERROR: "A module in the import closure does not parse.",
-    Rule.NOT_EVALUATED: "A deploy-script line the validator cannot evaluate.",
+    Rule.SYNTAX_ERROR: "A module in the import closure does not compile under the "
+    "function's runtime.",
+    Rule.DEPLOY_ABORTS: "A deploy script stops before it deploys (a copy step fails under set -e).",
+    Rule.NOT_EVALUATED: "A deploy-script construct the validator cannot evaluate, or a "
+    "package it cannot model in full.",
 }
 
 
@@ -66,6 +71,14 @@ class FunctionResult:
     path: str
     variants: tuple[str, ...]
     ok: bool
+    same_upload_as_source: tuple[str, ...] = ()
+    """Script variants that upload the function folder as it stands: their findings are the
+    `source` variant's, reported once under `source`."""
+
+
+class NoFunctionsFound(LookupError):
+    """The repository holds no Cloud Function the validator could find; the message says
+    where it looked."""
 
 
 @dataclass(frozen=True)

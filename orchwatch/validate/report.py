@@ -21,9 +21,11 @@ def to_text(report: ValidationReport, *, show_info: bool = True) -> str:
             if show_info or f.severity is not Severity.INFO
         ]
         verdict = "ok" if function.ok else "FAILS"
-        lines.append(
-            f"{function.name}  {verdict}  ({function.path}; {', '.join(function.variants)})"
-        )
+        variants = [
+            f"{v} (= source)" if v in function.same_upload_as_source else v
+            for v in function.variants
+        ]
+        lines.append(f"{function.name}  {verdict}  ({function.path}; {', '.join(variants)})")
         order = {Severity.ERROR: 0, Severity.WARNING: 1, Severity.INFO: 2}
         for finding in sorted(findings, key=lambda f: (order[f.severity], f.path, f.line or 0)):
             where = f"{finding.path}:{finding.line}" if finding.line else finding.path
@@ -49,7 +51,13 @@ def to_json_data(report: ValidationReport) -> dict[str, Any]:
         "version": 1,
         "repo": str(report.repo),
         "functions": [
-            {"name": f.name, "path": f.path, "variants": list(f.variants), "ok": f.ok}
+            {
+                "name": f.name,
+                "path": f.path,
+                "variants": list(f.variants),
+                "same_upload_as_source": list(f.same_upload_as_source),
+                "ok": f.ok,
+            }
             for f in report.functions
         ],
         "findings": [
