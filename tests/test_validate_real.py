@@ -174,7 +174,11 @@ def test_a_dangling_link_under_set_e_is_a_deploy_that_never_happens(tmp_path: Pa
 def test_gcloud_does_not_enter_folder_links(tmp_path: Path) -> None:
     build(
         tmp_path,
-        {"shared/__init__.py": "", "shared/utils/__init__.py": "", **function("f", "import shared.utils\n" + ENTRY)},
+        {
+            "shared/__init__.py": "",
+            "shared/utils/__init__.py": "",
+            **function("f", "import shared.utils\n" + ENTRY),
+        },
         {f"{FUNC}/f/shared": "shared"},  # a folder link: listed by os.walk, never entered
     )
     assert rows(check(tmp_path)) == [("missing-module", "error", "shared")]
