@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
-from bench import bench_gcp, bench_grid, bench_logs, bench_revisions, bench_validate
+from bench import (
+    bench_corpus,
+    bench_gcp,
+    bench_grid,
+    bench_logs,
+    bench_revisions,
+    bench_validate,
+)
 
 
 def main() -> None:
     bench_grid.main()
     print()
     bench_validate.main()
+    print()
+    bench_corpus.main()
     print()
     bench_revisions.main()
     print()
