@@ -86,6 +86,10 @@ class FactsCache:
             self.hits += 1
         return facts
 
+    def peek(self, digest: str, runtime: str = "") -> ModuleFacts | None:
+        """Like `get`, without counting a hit or a miss."""
+        return self._entries.get(f"{_KEY_PREFIX}{runtime}:{digest}")
+
     def put(self, digest: str, facts: ModuleFacts, runtime: str = "") -> None:
         """Remember facts for a content hash judged for a runtime."""
         self._entries[f"{_KEY_PREFIX}{runtime}:{digest}"] = facts

@@ -40,6 +40,7 @@ from orchwatch.validate.model import (
     ValidationReport,
 )
 from orchwatch.validate.package import Package, check_package
+from orchwatch.validate.prefetch import Prefetcher, likely_closure
 from orchwatch.validate.runtime import (
     DEFAULT_RUNTIME,
     HOST,
@@ -59,6 +60,7 @@ from orchwatch.validate.tree import (
     SKIPPED_DIRS,
     Entry,
     PackageTree,
+    Upload,
     gcloud_upload,
     resolve_copied_links,
 )
@@ -67,7 +69,8 @@ if TYPE_CHECKING:
     from orchwatch.config import ValidateOptions
 
 DEFAULT_FUNCTION_GLOBS = ("orchestration/cloud_functions/*/",)
-DEPLOY_MARKERS = (b"functions deploy", b"run deploy")
+BOOT_WORKER_AT = 10
+"""With this many function folders a cold run will need the prefetch worker: start it first."""
 RESULTS_VERSION = 2
 """Bump when the checks change, so cached package results are not reused."""
 
@@ -128,8 +131,8 @@ def discover_scripts(repo: Path, extra_globs: Iterable[str] = ()) -> list[Path]:
                 data = path.read_bytes()[:2_000_000]
             except OSError:
                 continue
-            if any(marker in data for marker in DEPLOY_MARKERS):
-                found[path] = None
+            if b"functions deploy" in data or (b"run deploy" in data and b"--source" in data):
+                found[path] = None  # `run deploy --image` uploads no package: not a path
     for pattern in extra_globs:
         for path in sorted(repo.glob(pattern)):
             if path.is_file():
@@ -151,6 +154,9 @@ class Validator:
         self._interpreters: dict[str, str | None] = {}
         self._deployed: dict[int, tuple[Deploy, Path | None]] = {}
         self._reals: dict[Path, Path] = {}
+        self._uploads: dict[Path, Upload] = {}
+        self._prefetcher = Prefetcher()
+        self._import_lines: dict[object, list[tuple[bytes, bytes]]] = {}
         self.packages_cached = 0
 
     # --- the run -------------------------------------------------------------------------------
@@ -175,6 +181,13 @@ class Validator:
                 cache_hits=1,
                 packages_cached=sum(len(f.variants) for f in stored.functions),
             )
+        try:
+            self._start_prefetch()
+            return self._run(only, fingerprint, started)
+        finally:
+            self._prefetcher.close()
+
+    def _run(self, only: str | None, fingerprint: str | None, started: float) -> ValidationReport:
         walks: dict[tuple[str, bool], Walk] = {}
         scripts = [
             evaluate_script(path, self.repo, walks)
@@ -194,8 +207,11 @@ class Validator:
                 raise LookupError(only)
         results: list[FunctionResult] = []
         findings: list[Finding] = []
-        for folder in functions:
-            paths = self._paths(folder, scripts)
+        all_paths = [(folder, self._paths(folder, scripts)) for folder in functions]
+        self._prefetch_packages(
+            [o.package for _, paths in all_paths for p in paths for o in p.outcomes if o.package]
+        )
+        for folder, paths in all_paths:
             function_findings = self._judge(folder, paths)
             findings.extend(function_findings)
             results.append(
@@ -249,6 +265,45 @@ class Validator:
             return None
         return digest.hexdigest()
 
+    def _start_prefetch(self) -> None:
+        """Send the modules the bare folders' uploads probably import to a worker, which
+        analyses them while this process evaluates the deploy scripts (prefetch.py)."""
+        version = runtime_version(self.settings.runtime)
+        feature = version if version is not None and version < HOST else None
+        tag = f"host{feature or HOST}"
+        folders = discover_functions(self.repo, self.settings.function_globs)
+        if len(folders) >= BOOT_WORKER_AT:
+            self._prefetcher.boot()
+        for folder in folders:
+            self._want(self._upload(folder).tree, tag, feature)
+        self._prefetcher.start()
+
+    def _want(self, tree: PackageTree, tag: str, feature: tuple[int, int] | None) -> None:
+        for path in likely_closure(tree, memo=self._import_lines):
+            entry = tree.files[path]
+            digest = self._digest(entry)
+            if digest in ("unreadable",) or digest.startswith("broken:"):
+                continue
+            if self.cache.peek(digest, tag) is None:
+                data = entry.read()
+                if data is not None:
+                    self._prefetcher.want(f"{tag}:{digest}", entry.shown, data, feature)
+
+    def _prefetch_packages(self, packages: list[Package]) -> None:
+        """The second wave: what the script-built packages probably import, queued from the
+        last package to the first, so that the worker and this process, which checks from
+        the first, meet in the middle."""
+        for package in reversed(packages):
+            version = runtime_version(package.runtime)
+            feature = version if version is not None and version < HOST else None
+            self._want(package.tree, f"host{feature or HOST}", feature)
+        self._prefetcher.start(chunk_size=6)
+
+    def _upload(self, folder: Path) -> Upload:
+        if folder not in self._uploads:
+            self._uploads[folder] = gcloud_upload(folder, self.repo)
+        return self._uploads[folder]
+
     def _rel(self, path: Path | str) -> str:
         text = str(path)
         prefix = str(self.repo).rstrip("/") + "/"
@@ -300,7 +355,7 @@ class Validator:
             d.entry_point for _, ds in scripted for d in ds if isinstance(d.entry_point, str)
         ]
         runtimes = [d.runtime for _, ds in scripted for d in ds if isinstance(d.runtime, str)]
-        upload = gcloud_upload(folder, self.repo)
+        upload = self._upload(folder)
         source = _DeployPath(
             "source",
             [
@@ -367,7 +422,7 @@ class Validator:
                 built_by: Path | None = script.script
                 incomplete = list(deploy.package.incomplete)
             else:
-                upload = gcloud_upload(Path(deploy.source), self.repo)
+                upload = self._upload(Path(deploy.source))
                 tree, dangling, built_by, incomplete = upload.tree, upload.dangling, None, []
                 path.same_as_source = Path(deploy.source).resolve() == real_folder
             package = Package(folder.name, folder, name, tree, entry, runtime, built_by, dangling)
@@ -630,13 +685,17 @@ class Validator:
     def _analyse(
         self, entry: Entry, tag: str, feature: tuple[int, int] | None
     ) -> ModuleFacts | None:
-        data = entry.read()
-        if data is None:
+        digest = self._digest(entry)
+        if digest == "unreadable" or digest.startswith("broken:"):
             return None
-        digest = hashlib.sha256(data).hexdigest()
         facts = self.cache.get(digest, tag)
         if facts is None:
-            facts = analyse_source(data, entry.shown, feature)
+            facts = self._prefetcher.take(f"{tag}:{digest}")
+            if facts is None:
+                data = entry.read()
+                if data is None:
+                    return None
+                facts = analyse_source(data, entry.shown, feature)
             self.cache.put(digest, facts, tag)
         return facts
 

@@ -382,9 +382,9 @@ class ScriptEvaluator:
         self._step()
         kind = node.type
         try:
-            handler = getattr(self, f"_do_{kind}", None)
+            handler = _STATEMENTS.get(kind)
             if handler is not None:
-                result: list[_Path] = handler(node, path)
+                result: list[_Path] = handler(self, node, path)
                 return result
             if kind in ("comment", "heredoc_body", "heredoc_start", "heredoc_end"):
                 return [path]
@@ -1456,9 +1456,7 @@ class ScriptEvaluator:
                 self._walks[key] = walk_folder(source_path, self.repo, follow_links=follow)
             files, broken = self._walks[key]
             tree.mkdir(base)
-            for rel, entry in files:
-                if not _excluded(rel, excludes):
-                    tree.add(f"{base}/{rel}", entry)
+            tree.add_tree(base, [(r, e) for r, e in files if not _excluded(r, excludes)])
             dangling = [b for b in broken if not _excluded(b[0], excludes)]
             for rel, link_path, target in dangling:
                 if not follow:
@@ -1840,6 +1838,13 @@ class ScriptEvaluator:
         cwd = str(path.cwd)
         return [os.path.relpath(m, cwd) for m in matches]
 
+
+_STATEMENTS: dict[str, Any] = {
+    name.removeprefix("_do_"): handler
+    for name, handler in vars(ScriptEvaluator).items()
+    if name.startswith("_do_")
+}
+"""Node type -> the method that evaluates it."""
 
 _BUILTINS: dict[str, Any] = {
     "true": ScriptEvaluator._b_true,

@@ -82,6 +82,13 @@ class PackageTree:
                 parent = parent.rpartition("/")[0]
         self._signature = None
 
+    def add_tree(self, base: str, files: list[tuple[str, Entry]]) -> None:
+        """Put a walked folder's files under `base` (their relative paths are already clean)."""
+        prefix = f"{_clean(base)}/" if _clean(base) else ""
+        self.files.update((f"{prefix}{rel}", entry) for rel, entry in files)
+        self._dirs = None
+        self._signature = None
+
     def remove(self, prefix: str) -> None:
         """Remove a file or a whole directory."""
         prefix = _clean(prefix)
