@@ -382,3 +382,77 @@ def test_links_and_copies_outside_the_repository_are_not_read(tmp_path: Path) ->
     notes = [f.message for f in report.findings]
     assert any("outside the repository; not read" in m for m in notes)
     shutil.rmtree(outside)
+
+
+# --- CI configuration: Cloud Build files and workflows ----------------------------------------
+
+CLOUD_BUILD = """
+substitutions:
+  _SOURCE_DIR: orchestration/cloud_functions/f
+steps:
+  - name: gcr.io/cloud-builders/gsutil
+    entrypoint: bash
+    args:
+      - -c
+      - |
+        mkdir -p /workspace/deploy_pkg
+        cp ${_SOURCE_DIR}/main.py /workspace/deploy_pkg/
+        for m in $$MODULES; do echo "$$m"; done
+  - name: gcr.io/google.com/cloudsdktool/cloud-sdk
+    entrypoint: gcloud
+    args: [functions, deploy, f, --gen2, --source, /workspace/deploy_pkg, --entry-point, handler]
+"""
+
+
+def test_a_cloud_build_file_is_a_deploy_path(tmp_path: Path) -> None:
+    build(
+        tmp_path,
+        {
+            "shared/__init__.py": "",
+            **function("f", "import shared\n" + ENTRY, extra={"shared/__init__.py": ""}),
+            "cloudbuild-functions.yaml": CLOUD_BUILD,
+        },
+    )
+    report = check(tmp_path)
+    assert report.functions[0].variants == ("source", "cloudbuild:cloudbuild-functions.yaml")
+    built = [f for f in report.findings if f.variant == "cloudbuild:cloudbuild-functions.yaml"]
+    # Cloud Build copies main.py alone: shared/ is not in its package, which is how it ships.
+    assert [(f.rule.value, f.severity.value, f.module) for f in built] == [
+        ("missing-module", "error", "shared")
+    ]
+
+
+def test_a_workflow_that_runs_a_deploy_script_pins_the_function_to_it(tmp_path: Path) -> None:
+    build(
+        tmp_path,
+        {
+            "shared/__init__.py": "",
+            **function("f", "import shared\n" + ENTRY),
+            "bin/deploy_f.sh": (
+                "B=$(mktemp -d)\nrsync -aL orchestration/cloud_functions/f/ $B/\n"
+                "rsync -aL shared $B/\ngcloud functions deploy f --source=$B --entry-point=handler\n"
+            ),
+            ".github/workflows/deploy.yml": (
+                "on: push\njobs:\n  ship:\n    runs-on: ubuntu-latest\n    steps:\n"
+                "      - uses: actions/checkout@v4\n"
+                "      - run: ./bin/deploy_f.sh ${{ github.sha }}\n"
+            ),
+        },
+    )
+    report = check(tmp_path)
+    assert report.functions[0].ok  # the bare folder lacks shared/, but CI ships the script
+    assert "script:bin/deploy_f.sh ships it, per the repository's CI" in report.findings[0].message
+
+
+def test_hostile_ci_files_are_notes_never_crashes(tmp_path: Path) -> None:
+    build(
+        tmp_path,
+        {
+            **function("f", ENTRY),
+            "cloudbuild.yaml": "steps: [ {deploy: [unclosed\n",
+            "ops/cloudbuild-x.yml": "- a list, not a mapping: deploy\n",
+            ".github/workflows/w.yml": "jobs: {a: {steps: [{run: 'gcloud functions deploy f --source=$(\n'}]}}\n",
+        },
+    )
+    report = check(tmp_path)
+    assert [f.name for f in report.functions] == ["f"]

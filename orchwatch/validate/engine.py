@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from orchwatch.validate.cache import FactsCache, StoredReport
+from orchwatch.validate.ci import CiFile, discover_ci_files, read_ci_file
 from orchwatch.validate.imports import ModuleFacts, analyse_source
 from orchwatch.validate.model import (
     Finding,
@@ -49,8 +50,8 @@ from orchwatch.validate.runtime import (
     runtime_version,
 )
 from orchwatch.validate.shell import (
-    BUILD_PREFIX,
     Deploy,
+    ScriptEvaluator,
     ScriptResult,
     Unknown,
     Walk,
@@ -156,6 +157,7 @@ class Validator:
         self._reals: dict[Path, Path] = {}
         self._uploads: dict[Path, Upload] = {}
         self._prefetcher = Prefetcher()
+        self._pins: dict[str, str] = {}
         self._import_lines: dict[object, list[tuple[bytes, bytes]]] = {}
         self.packages_cached = 0
 
@@ -193,7 +195,22 @@ class Validator:
             evaluate_script(path, self.repo, walks)
             for path in discover_scripts(self.repo, self.settings.script_globs)
         ]
+        ci_files = [c for c in map(self._read_ci, discover_ci_files(self.repo)) if c is not None]
+        scripts += [
+            ScriptEvaluator(
+                ci.path,
+                self.repo,
+                source_text=ci.script.encode(),
+                walks=walks,
+                kind=ci.kind,
+                aliases={"/workspace": str(self.repo)},
+                start_dir=self.repo,
+            ).run()
+            for ci in ci_files
+            if ci.problem is None
+        ]
         functions = self._functions(scripts)
+        self._pins = self._pinned(functions, scripts, ci_files)
         if not functions:
             raise NoFunctionsFound(
                 f"no Cloud Function found in {self.repo}: looked for folders holding a main.py "
@@ -265,6 +282,38 @@ class Validator:
             return None
         return digest.hexdigest()
 
+    def _read_ci(self, path: Path) -> CiFile | None:
+        try:
+            return read_ci_file(path, self.repo)
+        except Exception as exc:  # a hostile CI file is one note, never the whole report
+            return CiFile(path, "cloudbuild", "", problem=f"cannot read it ({type(exc).__name__})")
+
+    def _pinned(
+        self, functions: list[Path], scripts: list[ScriptResult], ci_files: list[CiFile]
+    ) -> dict[str, str]:
+        """The one path that ships each function, where that can be known: `[validate]
+        deploy_paths` first, then CI (a workflow that runs a deploy script, or a Cloud
+        Build file that deploys the function). A function CI ships two ways is not pinned."""
+        by_script = {s.script.resolve(): s for s in scripts if s.kind == "script"}
+        shipped: dict[str, set[str]] = {}
+        for folder in functions:
+            real = folder.resolve()
+            for ci in ci_files:
+                for run in ci.runs_scripts:
+                    result = by_script.get(run)
+                    if result and any(self._ships(d, folder, real) for d in result.deploys):
+                        shipped.setdefault(folder.name, set()).add(f"script:{self._rel(run)}")
+            for result in scripts:
+                if result.kind == "cloudbuild" and any(
+                    self._ships(d, folder, real) for d in result.deploys
+                ):
+                    shipped.setdefault(folder.name, set()).add(
+                        f"cloudbuild:{self._rel(result.script)}"
+                    )
+        pins = {name: next(iter(paths)) for name, paths in shipped.items() if len(paths) == 1}
+        pins.update(self.settings.deploy_paths)
+        return pins
+
     def _start_prefetch(self) -> None:
         """Send the modules the bare folders' uploads probably import to a worker, which
         analyses them while this process evaluates the deploy scripts (prefetch.py)."""
@@ -329,7 +378,7 @@ class Validator:
     def _find_deployed_folder(self, deploy: Deploy) -> Path | None:
         if isinstance(deploy.source, Unknown):
             return None
-        if not deploy.source.startswith(BUILD_PREFIX):
+        if deploy.package is None:
             folder = Path(deploy.source)
             real = folder.resolve()
             if (real == self.repo or self.repo in real.parents) and (folder / "main.py").is_file():
@@ -400,7 +449,7 @@ class Validator:
     def _script_path(
         self, folder: Path, real_folder: Path, script: ScriptResult, deploys: list[Deploy]
     ) -> _DeployPath:
-        name = f"script:{self._rel(script.script)}"
+        name = f"{script.kind}:{self._rel(script.script)}"
         path = _DeployPath(name, [])
         for deploy in deploys:
             if isinstance(deploy.source, Unknown):
@@ -506,7 +555,7 @@ class Validator:
                 merged = [f for f in merged if _key(f) not in source_keys]
             findings.extend(deploy_path.notes)
             findings.extend(merged)
-        pinned = self.settings.deploy_paths.get(folder.name)
+        pinned = self._pins.get(folder.name)
         if pinned:
             shipped = {_key(f) for f in findings if f.variant == pinned}
             findings = [
@@ -515,8 +564,12 @@ class Validator:
                 else replace(
                     f,
                     severity=Severity.WARNING,
-                    message=f"{f.message} (not how it ships: {pinned} ships it, per "
-                    "[validate] deploy_paths)",
+                    message=f"{f.message} (not how it ships: {pinned} ships it"
+                    + (
+                        ", per [validate] deploy_paths)"
+                        if folder.name in self.settings.deploy_paths
+                        else ", per the repository's CI)"
+                    ),
                 )
                 for f in findings
             ]

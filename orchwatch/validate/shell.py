@@ -150,6 +150,8 @@ class ScriptResult:
     """What evaluating one deploy script gave."""
 
     script: Path
+    kind: str = "script"
+    """"script", or "cloudbuild" / "workflow" for the steps of a CI file (ci.py)."""
     deploys: list[Deploy] = field(default_factory=list)
     aborts: list[Abort] = field(default_factory=list)
     issues: list[ScriptIssue] = field(default_factory=list)
@@ -255,6 +257,9 @@ class ScriptEvaluator:
         *,
         source_text: bytes | None = None,
         walks: dict[tuple[str, bool], Walk] | None = None,
+        kind: str = "script",
+        aliases: dict[str, str] | None = None,
+        start_dir: Path | None = None,
     ) -> None:
         self.script = script
         self.repo = repo.resolve()
@@ -270,6 +275,9 @@ class ScriptEvaluator:
         self._sourcing: list[Path] = []
         self._inside: dict[str, bool] = {}
         self._walks = walks if walks is not None else {}
+        self.aliases = aliases or {}
+        self._start_dir = start_dir
+        self.result.kind = kind
         """Folder walks shared by the scripts of one run: they copy the same trees often."""
         rel = self._shown(script)
         self._script_value = rel
@@ -297,6 +305,8 @@ class ScriptEvaluator:
         beside_main = (folder / "main.py").is_file() and self._inside_repo(str(folder))
         if beside_main:
             self._script_value = f"./{self.script.name}"
+        if self._start_dir is not None:
+            folder, beside_main = self._start_dir, True
         start = _Path(
             vars={
                 "HOME": Unknown("$HOME"),
@@ -783,7 +793,7 @@ class ScriptEvaluator:
             ran: list[_Path] = handler(self, words[1:], path, line)
             return ran
         path.status = None  # an external command: it may succeed or not
-        if any(isinstance(w, str) and w.startswith(BUILD_PREFIX) for w in words[1:]):
+        if any(self._names_a_build_path(w, path) for w in words[1:]):
             self._incomplete(path, words, line)
         return [path]
 
@@ -803,6 +813,15 @@ class ScriptEvaluator:
             result.positional = saved
             result.returning = False
         return out
+
+    def _names_a_build_path(self, word: Value, path: _Path) -> bool:
+        """Whether an argument of a command the evaluator does not model looks like a path
+        into a build folder (absolute, or with a `/`; a program text is not a path)."""
+        if isinstance(word, Unknown) or not word or any(c.isspace() for c in word):
+            return False
+        if not word.startswith("/") and "/" not in word:
+            return False
+        return self._build_of(self._abs(word, path), path) is not None
 
     def _incomplete(self, path: _Path, words: list[Value], line: int) -> None:
         shown = " ".join(w if isinstance(w, str) else "…" for w in words[:6])
@@ -1043,6 +1062,11 @@ class ScriptEvaluator:
                 continue
             target = self._abs(arg, path)
             build = self._build_of(target, path)
+            if build is None and isinstance(target, str) and not os.path.lexists(target):
+                # A folder the script makes (mkdir -p /workspace/deploy_pkg, or a fixed
+                # /tmp path) is a build folder as much as $(mktemp -d) is.
+                path.builds[target] = PackageTree()
+                continue
             if build is not None:
                 tree, inside = build
                 parent = str(PurePosixPath(inside).parent) if inside else ""
@@ -1087,7 +1111,7 @@ class ScriptEvaluator:
                 if tree.is_dir(inside):
                     inside = f"{inside}/{os.path.basename(target)}"
                 tree.add(inside, Entry(f"(linked by {self._shown(self.script)})", link=target))
-        elif any(isinstance(w, str) and w.startswith(BUILD_PREFIX) for w in words):
+        elif any(self._names_a_build_path(w, path) for w in words):
             self._incomplete(path, ["ln", *args], line)
         path.status = 0
         return [path]
@@ -1108,7 +1132,7 @@ class ScriptEvaluator:
                     tree.add(new + old_path[len(old) :], entry)
                 path.status = 0
                 return [path]
-        if any(isinstance(w, str) and w.startswith(BUILD_PREFIX) for w in words):
+        if any(self._names_a_build_path(w, path) for w in words):
             self._incomplete(path, ["mv", *args], line)
         path.status = 0
         return [path]
@@ -1238,8 +1262,8 @@ class ScriptEvaluator:
     def _unknown_copy(self, path: _Path, tool: str, source: Value, dest: Value, line: int) -> None:
         unknown = source if isinstance(source, Unknown) else dest
         why = unknown.why if isinstance(unknown, Unknown) else "?"
-        if isinstance(dest, str) and dest.startswith(BUILD_PREFIX):
-            self._incomplete(path, [tool, f"<{why}>", dest], line)
+        if self._build_of(dest, path) is not None:
+            self._incomplete(path, [tool, f"<{why}>", str(dest)], line)
         else:
             self._note(line, f"{tool} copies from or to a path that depends on {why}; not modelled")
 
@@ -1431,7 +1455,7 @@ class ScriptEvaluator:
             return 0, "", None
         source_path = Path(source_abs)
         build = self._build_of(dest, path)
-        if source_abs.startswith(BUILD_PREFIX):
+        if self._build_of(source_abs, path) is not None:
             self._copy_inside(path, source_abs, dest, contents=contents, dest_is_dir=dest_is_dir)
             return 0, "", None
         if not os.path.lexists(source_path):
@@ -1539,6 +1563,9 @@ class ScriptEvaluator:
     def _abs(self, value: Value, path: _Path) -> Value:
         if isinstance(value, Unknown):
             return value
+        for alias, real in self.aliases.items():  # Cloud Build's /workspace is the repo
+            if value == alias or value.startswith(alias + "/"):
+                value = real + value[len(alias) :]
         if value.startswith("/"):
             return os.path.normpath(value)
         if isinstance(path.cwd, Unknown):
@@ -1546,7 +1573,7 @@ class ScriptEvaluator:
         return os.path.normpath(os.path.join(path.cwd, value))
 
     def _build_of(self, target: Value, path: _Path) -> tuple[PackageTree, str] | None:
-        if isinstance(target, Unknown) or not target.startswith(BUILD_PREFIX):
+        if isinstance(target, Unknown) or not path.builds:
             return None
         for root, tree in path.builds.items():
             if target == root:
