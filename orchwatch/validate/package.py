@@ -270,11 +270,22 @@ class _Check:
                     files.append(sub)
                 continue
             defined = init_facts.defines if init_facts is not None else ()
-            if init is None or (
+            if init is None:  # a namespace package defines nothing but its submodules
+                self.finding(
+                    Rule.MISSING_MODULE,
+                    _severity(context),
+                    entry.shown,
+                    site.line,
+                    f"{absolute}.{name}",
+                    f"cannot import name {name!r} from {absolute} ({_how(context)}): the "
+                    f"package's {package_dir}/ has no __init__.py and no {name}.py",
+                    self._module_hint(absolute),
+                )
+            elif (
                 init_facts is not None
                 and init_facts.syntax_error is None
                 and ("*" not in defined and name not in defined)
-            ):  # a namespace package (no __init__.py) defines nothing but its submodules
+            ):
                 self._missing(
                     entry,
                     site,
