@@ -35,6 +35,26 @@ async def test_actions_are_off_by_default(config: Config, demo: Sources, tmp_pat
         assert not (tmp_path / "audit.jsonl").exists()
 
 
+async def test_a_validation_that_cannot_run_says_so_and_completes_its_audit(
+    config: Config, demo: Sources, tmp_path: Path
+) -> None:
+    repo = tmp_path / "empty-repo"
+    repo.mkdir()
+    app = app_with(replace(config, repo_path=repo), demo, tmp_path, allow=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("v")
+        await wait_workers(app)
+        await settle(pilot)
+        pane = app.main.query_one(ActionsPane)
+        status = str(pane.query_one("#actions-status").render())
+        assert "validation failed: no Cloud Function found" in status
+        [entry], bad = read_audit(tmp_path / "audit.jsonl")
+        assert bad == 0
+        assert entry.outcome == "exit 2"
+        assert app.guard.acquire("validate", str(repo))  # released: v can run again
+
+
 async def test_validate_shows_findings_and_is_audited(
     config: Config, demo: Sources, tmp_path: Path
 ) -> None:

@@ -103,6 +103,14 @@ class LogsLoaded(Message):
         super().__init__()
 
 
+class ValidationFailed(Message):
+    """The validator could not run (no function in the repo, an unreadable repo...)."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__()
+
+
 class ValidationDone(Message):
     """The validator (and the extra validation commands) finished."""
 
@@ -648,12 +656,23 @@ class OrchwatchApp(App[None]):
         from orchwatch.validate.engine import settings_from, validate_repo
         from orchwatch.validate.model import Severity
 
+        run_id: str | None = None
+        started = time.monotonic()
         try:
             run_id = self.audit.started("validate", ["orchwatch", "validate", str(repo)], repo)
-            started = time.monotonic()
-            report = validate_repo(
-                repo, settings=settings_from(self.config.validate), cache=FactsCache.default()
-            )
+            try:
+                report = validate_repo(
+                    repo, settings=settings_from(self.config.validate), cache=FactsCache.default()
+                )
+            except Exception as exc:  # a state of the pane and a finished audit record
+                reason = (
+                    str(exc) if isinstance(exc, LookupError) else f"{type(exc).__name__}: {exc}"
+                )
+                self.audit.finished(
+                    run_id, RunResult(2, time.monotonic() - started, (reason,), error=reason)
+                )
+                self.post_message(ValidationFailed(reason))
+                return
             errors = sum(1 for f in report.findings if f.severity is Severity.ERROR)
             failing = sum(1 for f in report.functions if not f.ok)
             tail = tuple(validation_lines(report)[-50:])
@@ -672,6 +691,17 @@ class OrchwatchApp(App[None]):
             )
         finally:
             self.guard.release("validate", str(repo))
+
+    @on(ValidationFailed)
+    def _validation_failed(self, message: ValidationFailed) -> None:
+        pane = self.main.query_one(ActionsPane)
+        pane.write([f"validation could not run: {message.reason}"])
+        pane.set_status(
+            Text(
+                f"validation failed: {message.reason}"[:200],
+                style=semantic_style(self, "error", bold=True),
+            )
+        )
 
     @on(ValidationDone)
     def _validation_done(self, message: ValidationDone) -> None:
