@@ -30,6 +30,13 @@ def rows(report: ValidationReport, variant: str | None = None) -> list[tuple[str
     ]
 
 
+SHIPS_SHARED = (
+    "B=$(mktemp -d)\nrsync -aL orchestration/cloud_functions/f/ $B/\n"
+    "rsync -aL shared $B/\ngcloud functions deploy f --source=$B --entry-point=handler\n"
+)
+"""A deploy script that ships the function folder with the repository's shared/."""
+
+
 # --- 1. a real bash grammar ------------------------------------------------------------------
 
 HOSTILE_SCRIPT = r"""#!/bin/bash
@@ -311,10 +318,7 @@ def test_a_pinned_deploy_path_makes_other_paths_findings_warnings(tmp_path: Path
         {
             "shared/__init__.py": "",
             **function("f", "import shared\n" + ENTRY),
-            "bin/deploy_f.sh": (
-                "B=$(mktemp -d)\nrsync -aL orchestration/cloud_functions/f/ $B/\n"
-                "rsync -aL shared $B/\ngcloud functions deploy f --source=$B --entry-point=handler\n"
-            ),
+            "bin/deploy_f.sh": SHIPS_SHARED,
         },
     )
     assert not check(tmp_path).functions[0].ok  # the bare folder lacks shared/
@@ -428,10 +432,7 @@ def test_a_workflow_that_runs_a_deploy_script_pins_the_function_to_it(tmp_path: 
         {
             "shared/__init__.py": "",
             **function("f", "import shared\n" + ENTRY),
-            "bin/deploy_f.sh": (
-                "B=$(mktemp -d)\nrsync -aL orchestration/cloud_functions/f/ $B/\n"
-                "rsync -aL shared $B/\ngcloud functions deploy f --source=$B --entry-point=handler\n"
-            ),
+            "bin/deploy_f.sh": SHIPS_SHARED,
             ".github/workflows/deploy.yml": (
                 "on: push\njobs:\n  ship:\n    runs-on: ubuntu-latest\n    steps:\n"
                 "      - uses: actions/checkout@v4\n"

@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from orchwatch.validate.shell import HOLE_END, HOLE_START
 from orchwatch.validate.tree import SKIPPED_DIRS
+from orchwatch.validate.words import HOLE_END, HOLE_START
 
 _SUBSTITUTION = re.compile(r"\$\{(_[A-Z0-9_]+|[A-Z_]+)\}|\$(_[A-Z0-9_]+)")
 _EXPRESSION = re.compile(r"\$\{\{.*?\}\}", re.S)

@@ -53,7 +53,6 @@ from orchwatch.validate.shell import (
     Deploy,
     ScriptEvaluator,
     ScriptResult,
-    Unknown,
     Walk,
     evaluate_script,
 )
@@ -65,6 +64,7 @@ from orchwatch.validate.tree import (
     gcloud_upload,
     resolve_copied_links,
 )
+from orchwatch.validate.words import Unknown
 
 if TYPE_CHECKING:
     from orchwatch.config import ValidateOptions

@@ -33,18 +33,32 @@ raised. Nothing outside the repository is read.
 
 from __future__ import annotations
 
-import codecs
 import fnmatch
 import glob
 import os
 import re
-import warnings
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from orchwatch.validate.tree import Entry, PackageTree, walk_folder
+from orchwatch.validate.words import (
+    Unknown,
+    Value,
+    ansi_c,
+    arithmetic,
+    case_match,
+    concat,
+    excluded,
+    join,
+    marked,
+    show_value,
+    test_words,
+    trim,
+    unescape_double,
+    unescape_word,
+)
 
 Walk = tuple[list[tuple[str, Entry]], list[tuple[str, Path, str]]]
 
@@ -78,29 +92,6 @@ _BOOLEAN_FLAGS = frozenset(
         "skip-deploy",
     }
 )
-
-
-@dataclass(frozen=True, slots=True)
-class Unknown:
-    """A value the evaluator cannot decide; `why` names what it came from."""
-
-    why: str
-    template: str | None = None
-    """The known text around the unknown parts, each part marked as HOLE_START why
-    HOLE_END, so that `eval` of a command with one unknown word can still be parsed."""
-
-
-HOLE_START, HOLE_END = "\ue000", "\ue001"
-_HOLE = re.compile(f"{HOLE_START}([^{HOLE_END}]*){HOLE_END}")
-
-
-def _marked(text: str) -> Value:
-    """Text that may carry holes (from an eval'd template): unknown if it does."""
-    match = _HOLE.search(text) if HOLE_START in text else None
-    return Unknown(match[1], text) if match else text
-
-
-Value = str | Unknown
 
 
 @dataclass
@@ -424,7 +415,7 @@ class ScriptEvaluator:
         value: Value = self._value(value_node, path) if value_node is not None else ""
         if any(child.type == "+=" for child in node.children):
             old = path.vars.get(name, "")
-            value = _concat([old, value])
+            value = concat([old, value])
         path.vars[name] = value
         return [path]
 
@@ -552,7 +543,7 @@ class ScriptEvaluator:
             elif redirect.type == "heredoc_redirect":
                 stdin = [self._heredoc(redirect, path)]
             elif redirect.type == "herestring_redirect":
-                stdin = [_concat([*(self._value(c, path) for c in redirect.named_children), "\n"])]
+                stdin = [concat([*(self._value(c, path) for c in redirect.named_children), "\n"])]
         if body is None:
             return [path]
         capture: list[Value] = []
@@ -568,7 +559,7 @@ class ScriptEvaluator:
             if target is not None:
                 written = result.stdout if result.stdout is not None else capture
                 result.stdout = saved_out
-                self._write(result, target[0], _concat(written), append=target[1], line=_line(node))
+                self._write(result, target[0], concat(written), append=target[1], line=_line(node))
         return out
 
     def _heredoc(self, redirect: Any, path: _Path) -> Value:
@@ -650,7 +641,7 @@ class ScriptEvaluator:
             matched: list[_Path] = []
             still: list[_Path] = []
             for current in remaining:
-                verdict = _case_match(value, patterns)
+                verdict = case_match(value, patterns)
                 if verdict is True:
                     matched.append(current)
                 elif verdict is None:
@@ -928,7 +919,7 @@ class ScriptEvaluator:
         return [path]
 
     def _b_pwd(self, args: list[Value], path: _Path, line: int) -> list[_Path]:
-        self._print(path, _concat([path.cwd, "\n"]))
+        self._print(path, concat([path.cwd, "\n"]))
         path.status = 0
         return [path]
 
@@ -938,13 +929,13 @@ class ScriptEvaluator:
         while words and isinstance(words[0], str) and re.fullmatch(r"-[neE]+", words[0]):
             newline = newline and "n" not in words[0]
             words = words[1:]
-        self._print(path, _concat([_join(words), "\n" if newline else ""]))
+        self._print(path, concat([join(words), "\n" if newline else ""]))
         path.status = 0
         return [path]
 
     def _b_printf(self, args: list[Value], path: _Path, line: int) -> list[_Path]:
         if args and args[0] in ("%s", "%s\n", "%s\\n") and len(args) == 2:
-            self._print(path, _concat([args[1], "\n" if args[0] != "%s" else ""]))
+            self._print(path, concat([args[1], "\n" if args[0] != "%s" else ""]))
         elif args and isinstance(args[0], str) and "%" not in args[0] and len(args) == 1:
             self._print(path, args[0].replace("\\n", "\n"))
         else:
@@ -955,9 +946,9 @@ class ScriptEvaluator:
     def _b_cat(self, args: list[Value], path: _Path, line: int) -> list[_Path]:
         files = [a for a in args if not (isinstance(a, str) and a.startswith("-"))]
         if not files:
-            self._print(path, _concat(self._stdin) if self._stdin is not None else Unknown("stdin"))
+            self._print(path, concat(self._stdin) if self._stdin is not None else Unknown("stdin"))
         else:
-            self._print(path, _concat([self._cat(self._abs(f, path)) for f in files]))
+            self._print(path, concat([self._cat(self._abs(f, path)) for f in files]))
         path.status = 0
         return [path]
 
@@ -975,7 +966,7 @@ class ScriptEvaluator:
         result: Value = (
             (os.path.dirname(value.rstrip("/")) or ".") if isinstance(value, str) else value
         )
-        self._print(path, _concat([result, "\n"]))
+        self._print(path, concat([result, "\n"]))
         path.status = 0
         return [path]
 
@@ -984,14 +975,14 @@ class ScriptEvaluator:
         result: Value = os.path.basename(value.rstrip("/")) if isinstance(value, str) else value
         if len(args) > 1 and isinstance(args[1], str) and isinstance(result, str):
             result = result.removesuffix(args[1])
-        self._print(path, _concat([result, "\n"]))
+        self._print(path, concat([result, "\n"]))
         path.status = 0
         return [path]
 
     def _b_realpath(self, args: list[Value], path: _Path, line: int) -> list[_Path]:
         files = [a for a in args if not (isinstance(a, str) and a.startswith("-"))]
         value = self._abs(files[-1], path) if files else path.cwd
-        self._print(path, _concat([value, "\n"]))
+        self._print(path, concat([value, "\n"]))
         path.status = 0
         return [path]
 
@@ -1025,7 +1016,7 @@ class ScriptEvaluator:
         target = self._abs(args[0], path)
         if isinstance(target, Unknown) or not self._inside_repo(target):
             self._note(
-                line, f"`source {_show_value(args[0])}`: not followed (not a file in the repo)"
+                line, f"`source {show_value(args[0])}`: not followed (not a file in the repo)"
             )
             path.status = None
             return [path]
@@ -1051,7 +1042,7 @@ class ScriptEvaluator:
         words = list(args)
         if words and words[-1] == "]":
             words = words[:-1]
-        verdict = _test_words(words, lambda v: self._file_test(v, path))
+        verdict = test_words(words, lambda v: self._file_test(v, path))
         path.status = None if verdict is None else (0 if verdict else 1)
         return [path]
 
@@ -1180,7 +1171,7 @@ class ScriptEvaluator:
                     "(rsync creates only the last folder)",
                 )
             tree.mkdir(inside)
-        status, reason, missing = 0, "", None
+        failures: list[tuple[int, str, str | None]] = []
         for source in sources:
             if isinstance(source, Unknown) or isinstance(dest_abs, Unknown):
                 self._unknown_copy(path, "rsync", source, dest_abs, line)
@@ -1196,12 +1187,8 @@ class ScriptEvaluator:
                 dest_is_dir=True,
                 tool="rsync",
             )
-            if code and not status:
-                status, reason, missing = code, why, absent
-        if status:
-            return self._fail(path, status, line, reason, missing)
-        path.status = 0
-        return [path]
+            failures.append((code, why, absent))
+        return self._copies_done(path, line, failures)
 
     def _b_cp(self, args: list[Value], path: _Path, line: int) -> list[_Path]:
         follow = recursive = False
@@ -1223,7 +1210,7 @@ class ScriptEvaluator:
             return [path]
         *sources, dest = paths
         dest_abs = self._abs(dest, path)
-        status, reason, missing = 0, "", None
+        failures: list[tuple[int, str, str | None]] = []
         for source in sources:
             if isinstance(source, Unknown) or isinstance(dest_abs, Unknown):
                 self._unknown_copy(path, "cp", source, dest_abs, line)
@@ -1239,7 +1226,9 @@ class ScriptEvaluator:
                 or bool(build and build[0].is_dir(build[1]))
             )
             if os.path.isdir(source_abs) and not recursive:
-                status, reason = 1, f"cp without -r skips the folder {self._shown(source_abs)}"
+                failures.append(
+                    (1, f"cp without -r skips the folder {self._shown(source_abs)}", None)
+                )
                 continue
             code, why, absent = self._copy(
                 path,
@@ -1252,10 +1241,16 @@ class ScriptEvaluator:
                 dest_is_dir=dest_is_dir,
                 tool="cp",
             )
-            if code and not status:
-                status, reason, missing = code, why, absent
-        if status:
-            return self._fail(path, status, line, reason, missing)
+            failures.append((code, why, absent))
+        return self._copies_done(path, line, failures)
+
+    def _copies_done(
+        self, path: _Path, line: int, results: list[tuple[int, str, str | None]]
+    ) -> list[_Path]:
+        """A copy command's status is its first failure's (exit status, why, missing source)."""
+        failed = next((r for r in results if r[0]), None)
+        if failed is not None:
+            return self._fail(path, failed[0], line, failed[1], failed[2])
         path.status = 0
         return [path]
 
@@ -1268,11 +1263,11 @@ class ScriptEvaluator:
             self._note(line, f"{tool} copies from or to a path that depends on {why}; not modelled")
 
     def _b_eval(self, args: list[Value], path: _Path, line: int) -> list[_Path]:
-        joined = _join(args)
+        joined = join(args)
         text = joined.template if isinstance(joined, Unknown) else joined
         if text is None:
             self._note(
-                line, f"`eval` of a value that depends on {_show_value(joined)}; not followed"
+                line, f"`eval` of a value that depends on {show_value(joined)}; not followed"
             )
             path.status = None
             return [path]
@@ -1480,8 +1475,8 @@ class ScriptEvaluator:
                 self._walks[key] = walk_folder(source_path, self.repo, follow_links=follow)
             files, broken = self._walks[key]
             tree.mkdir(base)
-            tree.add_tree(base, [(r, e) for r, e in files if not _excluded(r, excludes)])
-            dangling = [b for b in broken if not _excluded(b[0], excludes)]
+            tree.add_tree(base, [(r, e) for r, e in files if not excluded(r, excludes)])
+            dangling = [b for b in broken if not excluded(b[0], excludes)]
             for rel, link_path, target in dangling:
                 if not follow:
                     tree.add(f"{base}/{rel}", Entry(self._shown(link_path), broken=target))
@@ -1620,7 +1615,7 @@ class ScriptEvaluator:
                 inner = self._test(operand, path)
                 return None if inner is None else not inner
             value = self._value(operand, path)
-            return _test_words([_text(operator), value], lambda v: self._file_test(v, path))
+            return test_words([_text(operator), value], lambda v: self._file_test(v, path))
         if kind == "binary_expression":
             children = [c for c in node.children if c.type not in ("(", ")")]
             left = node.child_by_field_name("left")
@@ -1638,7 +1633,7 @@ class ScriptEvaluator:
                 return True if a is True or b is True else (None if None in (a, b) else False)
             lhs = self._value(left, path) if left is not None else ""
             rhs = self._value(right, path) if right is not None else ""
-            return _test_words([lhs, operator, rhs], lambda v: self._file_test(v, path))
+            return test_words([lhs, operator, rhs], lambda v: self._file_test(v, path))
         if kind == "negated_command":
             inner_nodes = node.named_children
             inner = self._test(inner_nodes[0], path) if inner_nodes else None
@@ -1652,11 +1647,11 @@ class ScriptEvaluator:
         """One word's value, without word splitting."""
         kind = node.type
         if kind in ("word", "number", "extglob_pattern", "regex", "test_operator"):
-            return _marked(_unescape_word(_text(node)))
+            return marked(unescape_word(_text(node)))
         if kind == "raw_string":
             return _text(node)[1:-1]
         if kind == "ansi_c_string":
-            return _ansi_c(_text(node)[2:-1])
+            return ansi_c(_text(node)[2:-1])
         if kind in ("string", "translated_string"):
             return self._string_parts(node, path)
         if kind == "simple_expansion":
@@ -1667,9 +1662,9 @@ class ScriptEvaluator:
         if kind == "command_substitution":
             return self._substitution(node, path)
         if kind == "concatenation":
-            return _concat([self._value(child, path) for child in node.named_children])
+            return concat([self._value(child, path) for child in node.named_children])
         if kind == "arithmetic_expansion":
-            return _arithmetic(_text(node))
+            return arithmetic(_text(node))
         if kind == "variable_name":
             return _text(node)
         if kind == "command_name" and node.named_children:
@@ -1686,9 +1681,7 @@ class ScriptEvaluator:
         for child in node.named_children:
             start = child.start_byte - base
             if start > cursor:
-                parts.append(
-                    _marked(_unescape_double(data[cursor:start].decode("utf-8", "replace")))
-                )
+                parts.append(marked(unescape_double(data[cursor:start].decode("utf-8", "replace"))))
             if child.type == "simple_expansion" and child.named_children:
                 # The grammar can fold a `\`-newline and the spaces before `$NAME` into
                 # the expansion's node: keep that text as the literal it is.
@@ -1696,15 +1689,15 @@ class ScriptEvaluator:
                 dollar = name.start_byte - child.start_byte - 1
                 if dollar > 1:
                     skipped = child.text[1:dollar].decode("utf-8", "replace")
-                    parts.append(_marked(_unescape_double(skipped)))
+                    parts.append(marked(unescape_double(skipped)))
             if child.type in ("string_content", "heredoc_content"):
-                parts.append(_marked(_unescape_double(_text(child))))
+                parts.append(marked(unescape_double(_text(child))))
             elif child.type != "heredoc_end":
                 parts.append(self._value(child, path))
             cursor = child.end_byte - base
         if end > cursor:
-            parts.append(_marked(_unescape_double(data[cursor:end].decode("utf-8", "replace"))))
-        return _concat(parts)
+            parts.append(marked(unescape_double(data[cursor:end].decode("utf-8", "replace"))))
+        return concat(parts)
 
     def _variable(self, name: str, path: _Path) -> Value:
         if name.isdigit() and name != "0":
@@ -1716,7 +1709,7 @@ class ScriptEvaluator:
         if name in ("@", "*"):
             if path.positional is None:
                 return Unknown("the script's arguments")
-            return _join(list(path.positional))
+            return join(list(path.positional))
         if name == "#":
             return (
                 Unknown("the number of arguments")
@@ -1748,7 +1741,7 @@ class ScriptEvaluator:
         operator = inner[1].type if not inner[1].is_named else ""
         operand_nodes = inner[2:] if operator else inner[1:]
         operand: Value = (
-            _concat([self._value(c, path) for c in operand_nodes]) if operand_nodes else ""
+            concat([self._value(c, path) for c in operand_nodes]) if operand_nodes else ""
         )
         name = _text(first)
         unset = isinstance(value, Unknown) and "not set" in value.why
@@ -1771,15 +1764,15 @@ class ScriptEvaluator:
         if isinstance(value, Unknown) or isinstance(operand, Unknown):
             return value if isinstance(value, Unknown) else Unknown(f"`{_short(node, 30)}`")
         if operator in ("%", "%%"):
-            return _trim(value, operand, suffix=True, longest=operator == "%%")
+            return trim(value, operand, suffix=True, longest=operator == "%%")
         if operator in ("#", "##"):
-            return _trim(value, operand, suffix=False, longest=operator == "##")
+            return trim(value, operand, suffix=False, longest=operator == "##")
         if operator in ("/", "//"):
             slash = next((i for i, c in enumerate(operand_nodes) if c.type == "/"), None)
             before = operand_nodes if slash is None else operand_nodes[:slash]
             after = [] if slash is None else operand_nodes[slash + 1 :]
-            pattern = _concat([self._value(c, path) for c in before])
-            replacement = _concat([self._value(c, path) for c in after])
+            pattern = concat([self._value(c, path) for c in before])
+            replacement = concat([self._value(c, path) for c in after])
             if isinstance(pattern, Unknown) or isinstance(replacement, Unknown):
                 return Unknown(f"`{_short(node, 30)}`")
             return value.replace(pattern, replacement, -1 if operator == "//" else 1)
@@ -1811,7 +1804,7 @@ class ScriptEvaluator:
         finally:
             self._cond -= 1
         outputs = {
-            _concat(r.stdout or []) if not isinstance(_concat(r.stdout or []), Unknown) else None
+            concat(r.stdout or []) if not isinstance(concat(r.stdout or []), Unknown) else None
             for r in results
         }
         if len(results) != 1 or None in outputs:
@@ -1821,7 +1814,7 @@ class ScriptEvaluator:
             return unknown or Unknown(f"$({_short(node, 30)[2:-1]})")
         # Effects on build roots (mktemp -d) are kept; variables stay in the subshell.
         path.builds = results[0].builds
-        value = _concat(results[0].stdout or [])
+        value = concat(results[0].stdout or [])
         return value.rstrip("\n") if isinstance(value, str) else value
 
     def _fields(self, node: Any, path: _Path) -> list[Value]:
@@ -1836,7 +1829,7 @@ class ScriptEvaluator:
         kind = node.type
         if isinstance(value, Unknown):
             if value.template is not None and kind in ("simple_expansion", "expansion"):
-                return [_marked(word) for word in value.template.split()]
+                return [marked(word) for word in value.template.split()]
             return [value]
         if kind in ("simple_expansion", "expansion", "command_substitution"):
             return list(value.split())
@@ -1933,141 +1926,6 @@ def _named(nodes: list[Any]) -> list[Any]:
     return [n for n in nodes if n.is_named and n.type != "comment"]
 
 
-def _concat(parts: list[Value]) -> Value:
-    first = next((p for p in parts if isinstance(p, Unknown)), None)
-    if first is None:
-        return "".join(str(p) for p in parts)
-    template = "".join(
-        p if isinstance(p, str) else (p.template or f"{HOLE_START}{p.why}{HOLE_END}") for p in parts
-    )
-    return Unknown(first.why, template)
-
-
-def _join(words: list[Value]) -> Value:
-    return _concat([w for pair in zip(words, [" "] * len(words), strict=True) for w in pair][:-1])
-
-
-def _show_value(value: Value) -> str:
-    return value if isinstance(value, str) else f"<{value.why}>"
-
-
-def _unescape_word(text: str) -> str:
-    return re.sub(r"\\(.)", r"\1", text, flags=re.S) if "\\" in text else text
-
-
-def _unescape_double(text: str) -> str:
-    return re.sub(r'\\([$`"\\\n])', lambda m: "" if m[1] == "\n" else m[1], text)
-
-
-def _ansi_c(text: str) -> str:
-    """`$'...'`: bash's escapes (`\\e` and `\\E` are ESC, which Python does not know)."""
-    text = re.sub(r"\\[eE]", "\\\\x1b", text)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return codecs.decode(text.encode("latin-1", "backslashreplace"), "unicode_escape")
-    except (UnicodeDecodeError, ValueError):
-        return text
-
-
-def _arithmetic(text: str) -> Value:
-    """`$((N))` with a plain number is that number; anything else is not evaluated."""
-    inner = text[3:-2].strip()
-    return inner if _INT.match(inner) else Unknown("an arithmetic expansion")
-
-
-def _trim(value: str, pattern: str, *, suffix: bool, longest: bool) -> str:
-    """`${X%p}` `${X%%p}` (suffix) and `${X#p}` `${X##p}` (prefix) with glob patterns."""
-    if suffix:
-        starts = range(len(value) + 1) if longest else range(len(value), -1, -1)
-        for start in starts:
-            if fnmatch.fnmatchcase(value[start:], pattern):
-                return value[:start]
-        return value
-    ends = range(len(value), -1, -1) if longest else range(len(value) + 1)
-    for end in ends:
-        if fnmatch.fnmatchcase(value[:end], pattern):
-            return value[end:]
-    return value
-
-
-def _case_match(value: Value, patterns: list[Value]) -> bool | None:
-    if any(p == "*" for p in patterns):
-        return True
-    if isinstance(value, Unknown):
-        return None
-    undecided = False
-    for pattern in patterns:
-        if isinstance(pattern, Unknown):
-            undecided = True
-        elif fnmatch.fnmatchcase(value, pattern):
-            return True
-    return None if undecided else False
-
-
-_INT = re.compile(r"^-?[0-9]+$")
-
-
-def _test_words(words: list[Value], file_test: Any) -> bool | None:
-    """`test`'s grammar on expanded words (the common forms); None when undecidable."""
-    if not words:
-        return False
-    if words[0] == "!":
-        inner = _test_words(words[1:], file_test)
-        return None if inner is None else not inner
-    if len(words) == 1:
-        return None if isinstance(words[0], Unknown) else words[0] != ""
-    if len(words) == 2:
-        operator, operand = words
-        if isinstance(operand, Unknown) or isinstance(operator, Unknown):
-            return None
-        if operator == "-z":
-            return operand == ""
-        if operator == "-n":
-            return operand != ""
-        flag = {"-e": "e", "-a": "e", "-f": "f", "-d": "d", "-L": "L", "-h": "L", "-s": "s"}.get(
-            operator
-        )
-        if flag is not None:
-            facts = file_test(operand)
-            return None if facts is None else bool(facts[flag])
-        return None
-    if len(words) == 3:
-        left, operator, right = words
-        if isinstance(left, Unknown) or isinstance(right, Unknown) or isinstance(operator, Unknown):
-            return None
-        if operator in ("=", "=="):
-            return (
-                fnmatch.fnmatchcase(left, right)
-                if any(c in right for c in "*?[")
-                else left == right
-            )
-        if operator == "!=":
-            return not (
-                fnmatch.fnmatchcase(left, right)
-                if any(c in right for c in "*?[")
-                else left == right
-            )
-        if operator == "=~":
-            try:
-                return re.search(right, left) is not None
-            except re.error:
-                return None
-        if operator in ("-eq", "-ne", "-gt", "-lt", "-ge", "-le"):
-            if not (_INT.match(left) and _INT.match(right)):
-                return None
-            a, b = int(left), int(right)
-            return {
-                "-eq": a == b,
-                "-ne": a != b,
-                "-gt": a > b,
-                "-lt": a < b,
-                "-ge": a >= b,
-                "-le": a <= b,
-            }[operator]
-    return None
-
-
 def _subtree(tree: PackageTree, inside: str) -> PackageTree:
     if not inside:
         return tree.copy()
@@ -2080,37 +1938,6 @@ def _subtree(tree: PackageTree, inside: str) -> PackageTree:
         if directory.startswith(inside + "/"):
             view.mkdir(directory[len(inside) + 1 :])
     return view
-
-
-def _excluded(rel: str, patterns: list[str]) -> bool:
-    """rsync's rule: a pattern without `/` matches any path component; with one, the path."""
-    if not patterns:
-        return False
-    anchored, component = _exclude_matchers(tuple(patterns))
-    if anchored is not None and anchored.match(rel):
-        return True
-    return component is not None and any(component.match(part) for part in rel.split("/"))
-
-
-@cache
-def _exclude_matchers(
-    patterns: tuple[str, ...],
-) -> tuple[re.Pattern[str] | None, re.Pattern[str] | None]:
-    anchored: list[str] = []
-    component: list[str] = []
-    for raw in patterns:
-        pattern = raw.rstrip("/")
-        if not pattern:
-            continue
-        if "/" in pattern:
-            translated = fnmatch.translate(pattern.lstrip("/")).removesuffix("\\Z")
-            anchored.append(f"(?:{translated})(?:/.*)?\\Z")
-        else:
-            component.append(fnmatch.translate(pattern))
-    return (
-        re.compile("|".join(anchored), re.S) if anchored else None,
-        re.compile("|".join(component), re.S) if component else None,
-    )
 
 
 def evaluate_script(
