@@ -513,3 +513,15 @@ def test_corrupt_cache_is_ignored(tmp_path: Path) -> None:
     cache_file = tmp_path / "facts.json"
     cache_file.write_bytes(b"\x00not json")
     assert validate_repo(repo, cache=FactsCache(cache_file)).findings == ()
+
+
+def test_the_users_code_never_warns_onto_the_terminal() -> None:
+    import warnings
+
+    from orchwatch.validate.imports import analyse_source
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        facts = analyse_source(b'import re\nPATTERN = "\\d+"\n\ndef handler(e):\n    return e\n')
+    assert facts.functions == ("handler",)
+    assert caught == []

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ast
 import sys
+import warnings
 from dataclasses import dataclass
 from enum import IntEnum
 
@@ -215,11 +216,14 @@ def analyse_source(
     the runtime imports it. `feature_version` judges the grammar of an older Python.
     """
     try:
-        if feature_version is not None and feature_version < sys.version_info[:2]:
-            tree = ast.parse(source, filename=filename, feature_version=feature_version)
-        else:
-            tree = ast.parse(source, filename=filename)
-        compile(tree, filename, "exec", dont_inherit=True)
+        # The user's code may warn (invalid escape sequences): never onto our terminal.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            if feature_version is not None and feature_version < sys.version_info[:2]:
+                tree = ast.parse(source, filename=filename, feature_version=feature_version)
+            else:
+                tree = ast.parse(source, filename=filename)
+            compile(tree, filename, "exec", dont_inherit=True)
     except SyntaxError as exc:
         return ModuleFacts((), (), (), (exc.lineno or 1, exc.msg))
     except (ValueError, RecursionError, MemoryError) as exc:  # null bytes, deep nesting
