@@ -8,6 +8,7 @@ errors print one line (set ORCHWATCH_DEBUG=1 for the traceback).
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import re
 import sys
@@ -22,6 +23,8 @@ from orchwatch.sources.base import SourceError
 from orchwatch.sources.factory import SourceOptions, build_sources
 
 EXIT_OK, EXIT_FOUND, EXIT_USAGE = 0, 1, 2
+EXIT_IO = 74
+"""EX_IOERR: the output could not be written (a full disk)."""
 
 
 class UsageError(Exception):
@@ -466,7 +469,21 @@ def _as_of(text: str | None) -> FrozenClock | None:
 
 
 def run_tui(args: argparse.Namespace) -> int:
-    """Open the dashboard."""
+    """Open the dashboard (only on a terminal: a file or a pipe gets a pointer to the
+    headless verbs instead of escape codes)."""
+    if not args.exit_after_first_data:
+        reason = (
+            "stdout is not a terminal"
+            if not sys.stdout.isatty()
+            else "TERM is dumb"
+            if os.environ.get("TERM", "") == "dumb"
+            else None
+        )
+        if reason:
+            raise UsageError(
+                f"the dashboard needs a full-screen terminal ({reason}); for scripts and cron "
+                "use a headless verb: orchwatch daily, revisions, errors, validate, audit"
+            )
     config = _load_config(args)
     sources = build_sources(_options(args), config, clock=_as_of(args.as_of))
     from orchwatch.analysis.completion import business_date
@@ -502,7 +519,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     handler: Callable[[argparse.Namespace], int] = args.command or run_tui
     try:
-        return handler(args)
+        code = handler(args)
+        sys.stdout.flush()  # a closed reader or a full disk shows here, not at exit
+        return code
+    except BrokenPipeError:
+        # The reader went away (`orchwatch daily | head -1`): end quietly, as git and grep
+        # do, with stdout pointed at /dev/null so the interpreter's last flush is silent.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
+    except OSError as exc:
+        if exc.errno not in (errno.ENOSPC, errno.EIO, errno.EDQUOT, errno.EFBIG):
+            return _internal_error(exc)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        print(f"orchwatch: cannot write the output: {exc.strerror}", file=sys.stderr)
+        return EXIT_IO
     except ConfigError as exc:
         print(f"orchwatch: config error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -515,14 +545,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except Exception as exc:
-        if os.environ.get("ORCHWATCH_DEBUG"):
-            raise
-        print(
-            f"orchwatch: internal error: {type(exc).__name__}: {exc} "
-            "(set ORCHWATCH_DEBUG=1 to see the traceback)",
-            file=sys.stderr,
-        )
-        return 70
+        return _internal_error(exc)
+
+
+def _internal_error(exc: Exception) -> int:
+    """One line for a bug; ORCHWATCH_DEBUG=1 shows the traceback instead."""
+    if os.environ.get("ORCHWATCH_DEBUG"):
+        raise exc
+    print(
+        f"orchwatch: internal error: {type(exc).__name__}: {exc} "
+        "(set ORCHWATCH_DEBUG=1 to see the traceback)",
+        file=sys.stderr,
+    )
+    return 70
 
 
 if __name__ == "__main__":
