@@ -471,6 +471,7 @@ def _as_of(text: str | None) -> FrozenClock | None:
 def run_tui(args: argparse.Namespace) -> int:
     """Open the dashboard (only on a terminal: a file or a pipe gets a pointer to the
     headless verbs instead of escape codes)."""
+    config = _load_config(args)
     if not args.exit_after_first_data:
         reason = (
             "stdout is not a terminal"
@@ -484,7 +485,6 @@ def run_tui(args: argparse.Namespace) -> int:
                 f"the dashboard needs a full-screen terminal ({reason}); for scripts and cron "
                 "use a headless verb: orchwatch daily, revisions, errors, validate, audit"
             )
-    config = _load_config(args)
     sources = build_sources(_options(args), config, clock=_as_of(args.as_of))
     from orchwatch.analysis.completion import business_date
     from orchwatch.dates import parse_date

@@ -10,6 +10,7 @@ these, the built-in configuration of the pipeline in the example file is used.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import tomllib
@@ -297,6 +298,10 @@ def find_config_file(
     for named, origin in ((explicit, "--config"), (environ.get(CONFIG_ENV), CONFIG_ENV)):
         if named:
             path = Path(named).expanduser()
+            if path.is_dir():
+                raise ConfigError(
+                    path, None, f"is a directory, not a config file (named by {origin})"
+                )
             if not path.is_file():
                 raise ConfigError(path, None, f"no such file (named by {origin})")
             return path
@@ -446,14 +451,23 @@ def _build(table: ConfigFile, path: Path | None, display: Path | str) -> Config:
                 processors=tuple(processors),
             )
         )
-    if table.ui.refresh_seconds <= 0:
-        raise ConfigError(display, "ui.refresh_seconds", "expected a number greater than 0")
+    _check_cycles(table.phases, display)
+    _check_one_phase_per_processor(table.phases, display)
+    _number(display, "ui.refresh_seconds", table.ui.refresh_seconds, 0.5, 86_400)
     if not 100 <= table.ui.log_capacity <= 1_000_000:
         raise ConfigError(display, "ui.log_capacity", "expected an integer from 100 to 1000000")
     if not 1 <= table.ui.overview_days <= 366:
         raise ConfigError(display, "ui.overview_days", "expected an integer from 1 to 366")
-    if table.demo.speed <= 0:
-        raise ConfigError(display, "demo.speed", "expected a number greater than 0")
+    _number(display, "demo.speed", table.demo.speed, 0.01, 10_000)
+    _number(
+        display, "services.drift_max_age_hours", table.services.drift_max_age_hours, 0.01, 8_760
+    )
+    if table.ui.theme not in THEMES:
+        raise ConfigError(
+            display,
+            "ui.theme",
+            f"unknown theme `{table.ui.theme}`; expected one of: {', '.join(THEMES)}",
+        )
     for i, check in enumerate(table.daily.checks):
         if not _EXPECTATION.match(check.expect):
             raise ConfigError(
@@ -501,6 +515,71 @@ def _build(table: ConfigFile, path: Path | None, display: Path | str) -> Config:
             },
         ),
     )
+
+
+THEMES = (
+    "textual-dark",
+    "textual-light",
+    "nord",
+    "gruvbox",
+    "catppuccin-mocha",
+    "catppuccin-latte",
+    "catppuccin-frappe",
+    "catppuccin-macchiato",
+    "dracula",
+    "tokyo-night",
+    "monokai",
+    "flexoki",
+    "solarized-light",
+    "solarized-dark",
+    "rose-pine",
+    "rose-pine-moon",
+    "rose-pine-dawn",
+    "atom-one-dark",
+    "atom-one-light",
+    "ansi-dark",
+    "ansi-light",
+)
+"""The UI's built-in themes (a test keeps this in step with Textual's; config.py does
+not import Textual)."""
+
+
+def _number(display: Path | str, key: str, value: float, low: float, high: float) -> None:
+    """A finite number within [low, high]: NaN, infinities and huge values would make
+    timers spin or date arithmetic overflow further on."""
+    if not (math.isfinite(value) and low <= value <= high):
+        raise ConfigError(display, key, f"expected a number from {low:g} to {high:g}, got {value}")
+
+
+def _check_cycles(phases: list[PhaseTable], display: Path | str) -> None:
+    following = {p.name: p.next_phase for p in phases}
+    for i, phase in enumerate(phases):
+        seen = [phase.name]
+        current = phase.next_phase
+        while current is not None and current in following:
+            if current in seen:
+                chain = " → ".join([*seen, current])
+                raise ConfigError(
+                    display,
+                    f"phases[{i}].next_phase",
+                    f"the phases form a cycle ({chain}); the last phase has no next_phase",
+                )
+            seen.append(current)
+            current = following[current]
+
+
+def _check_one_phase_per_processor(phases: list[PhaseTable], display: Path | str) -> None:
+    owner: dict[str, str] = {}
+    for i, phase in enumerate(phases):
+        for j, proc in enumerate(phase.processors):
+            if proc.name in owner and owner[proc.name] != phase.name:
+                raise ConfigError(
+                    display,
+                    f"phases[{i}].processors[{j}].name",
+                    f"processor `{proc.name}` is already in phase `{owner[proc.name]}`; a "
+                    "processor belongs to one phase (its completions are counted there)",
+                )
+            owner[proc.name] = phase.name
 
 
 def _gcp_settings(gcp: GcpTable, display: Path | str) -> GcpSettings:
@@ -572,8 +651,7 @@ def _check_validate(table: ValidateTable, display: Path | str) -> None:
 def _check_actions(actions: ActionsTable, display: Path | str) -> None:
     from orchwatch.actions.template import TemplateError, check_template
 
-    if actions.timeout_seconds <= 0:
-        raise ConfigError(display, "actions.timeout_seconds", "expected a number greater than 0")
+    _number(display, "actions.timeout_seconds", actions.timeout_seconds, 1, 86_400)
     commands = [
         (f"actions.validate_commands[{i}]", c) for i, c in enumerate(actions.validate_commands)
     ]

@@ -64,6 +64,49 @@ BAD_CONFIGS = [
         GOOD.replace('{ name = "p2_odds_game_lines" }', '{ name = "p2_bdl_box_scores" }'),
         "key `phases[0].processors[1].name`: processor `p2_bdl_box_scores` is listed twice",
     ),
+    (
+        "phases in a cycle",
+        GOOD.replace(
+            'orchestrator = "phase5-to-phase6-orchestrator"',
+            'orchestrator = "phase5-to-phase6-orchestrator"\nnext_phase = "phase2"',
+        ),
+        "the phases form a cycle (phase2 → phase3 → phase4 → phase5 → phase2)",
+    ),
+    (
+        "a processor in two phases",
+        GOOD.replace('{ name = "player_game_summary" }', '{ name = "p2_bdl_box_scores" }'),
+        "processor `p2_bdl_box_scores` is already in phase `phase2`",
+    ),
+    (
+        "refresh interval not a number",
+        GOOD.replace("refresh_seconds = 10", "refresh_seconds = nan"),
+        "key `ui.refresh_seconds`: expected a number from 0.5 to 86400, got nan",
+    ),
+    (
+        "infinite demo speed",
+        GOOD.replace("speed = 60", "speed = inf"),
+        "key `demo.speed`: expected a number from 0.01 to 10000, got inf",
+    ),
+    (
+        "huge drift age",
+        GOOD.replace("drift_max_age_hours = 24", "drift_max_age_hours = 1e300"),
+        "key `services.drift_max_age_hours`: expected a number from 0.01 to 8760",
+    ),
+    (
+        "negative refresh interval",
+        GOOD.replace("refresh_seconds = 10", "refresh_seconds = -5"),
+        "key `ui.refresh_seconds`: expected a number from 0.5 to 86400, got -5",
+    ),
+    (
+        "unknown theme",
+        GOOD.replace('theme = "textual-dark"', 'theme = "solarised"'),
+        "key `ui.theme`: unknown theme `solarised`; expected one of: textual-dark",
+    ),
+    (
+        "bad validate runtime",
+        GOOD.replace('runtime = "python311"', 'runtime = "node20"'),
+        'key `validate.runtime`: expected a Python runtime like "python311", got "node20"',
+    ),
 ]
 
 
@@ -123,3 +166,18 @@ def test_config_error_is_an_exception_with_parts(tmp_path: Path) -> None:
         load_config(path)
     assert info.value.key == "phases"
     assert "expected an array" in info.value.expected
+
+
+def test_a_config_that_is_a_directory_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["--config", str(tmp_path), "daily", "--demo"]) == 2
+    assert "is a directory, not a config file (named by --config)" in capsys.readouterr().err
+
+
+def test_the_theme_list_is_textuals() -> None:
+    from textual.theme import BUILTIN_THEMES
+
+    from orchwatch.config import THEMES
+
+    assert sorted(THEMES) == sorted(BUILTIN_THEMES)
