@@ -1,5 +1,3 @@
-import sys
+from orchwatch.cli import entry
 
-from orchwatch.cli import main
-
-sys.exit(main())
+entry()

@@ -8,13 +8,16 @@ errors print one line (set ORCHWATCH_DEBUG=1 for the traceback).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import errno
 import os
 import re
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import FrameType
 
 from orchwatch import __version__
 from orchwatch.clock import FrozenClock
@@ -49,6 +52,14 @@ def _source_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
     )
     exclusive.add_argument(
         "--project", metavar="PROJECT", default=default, help="a Google Cloud project"
+    )
+    group.add_argument(
+        "--timeout",
+        metavar="SECONDS",
+        type=float,
+        default=default,
+        help="headless verbs: give up after this long, exit 2 and say which source did not "
+        "answer (default 60; snapshot 600; 0 for none)",
     )
 
 
@@ -513,11 +524,70 @@ def run_tui(args: argparse.Namespace) -> int:
     return app.return_code or EXIT_OK
 
 
+_API_OF_MODULE = {
+    "firestore.py": "Firestore",
+    "bigquery.py": "BigQuery",
+    "run.py": "Cloud Run",
+    "logs.py": "Cloud Logging",
+}
+DEFAULT_DEADLINES = {"daily": 60.0, "revisions": 60.0, "errors": 60.0, "snapshot": 600.0}
+"""Seconds a headless verb may take before it gives up (a cron check must not hang)."""
+
+
+def _waiting_on() -> str:
+    """Which Google Cloud APIs the process is blocked in, read from its threads' stacks
+    ("" when none is)."""
+    apis: list[str] = []
+    for frame in sys._current_frames().values():
+        walk: FrameType | None = frame
+        while walk is not None:
+            path = walk.f_code.co_filename
+            api = _API_OF_MODULE.get(os.path.basename(path))
+            if api and f"{os.sep}sources{os.sep}gcp{os.sep}" in path and api not in apis:
+                apis.append(api)
+                break
+            walk = walk.f_back
+    return f" waiting for {' and '.join(sorted(apis))}" if apis else ""
+
+
+def _start_deadline(seconds: float, verb: str) -> threading.Timer:
+    """A watchdog: past the deadline, say what the verb was waiting for and exit 2 at once
+    (a client library's retries or threads must not keep a cron job alive)."""
+
+    def give_up() -> None:
+        waiting = _waiting_on()
+        sys.stderr.write(
+            f"orchwatch: {verb} timed out after {seconds:g} s{waiting}: the source is "
+            "unreachable or does not answer (--timeout sets the limit)\n"
+        )
+        sys.stderr.flush()
+        os._exit(EXIT_USAGE)
+
+    timer = threading.Timer(seconds, give_up)
+    timer.daemon = True
+    timer.start()
+    return timer
+
+
+def entry() -> None:
+    """The console script: run, flush, and exit at once with the verb's code, so that no
+    background thread of a client library keeps a finished verb alive."""
+    code = main()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError):  # a closed reader was already answered in main
+            stream.flush()
+    os._exit(code)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the `orchwatch` console script."""
+    """Run `orchwatch` with these arguments; returns the exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
     handler: Callable[[argparse.Namespace], int] = args.command or run_tui
+    verb = handler.__name__.removeprefix("run_")
+    limit = getattr(args, "timeout", None)
+    deadline = DEFAULT_DEADLINES.get(verb) if limit is None else limit
+    timer = _start_deadline(deadline, verb) if deadline and args.command else None
     try:
         code = handler(args)
         sys.stdout.flush()  # a closed reader or a full disk shows here, not at exit
@@ -546,6 +616,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except Exception as exc:
         return _internal_error(exc)
+    finally:
+        if timer is not None:
+            timer.cancel()
 
 
 def _internal_error(exc: Exception) -> int:

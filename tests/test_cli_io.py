@@ -5,10 +5,16 @@ into a file."""
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
+import threading
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
+from loopback.seed import write_config
 from repo_builder import build, function
 
 ORCHWATCH = [sys.executable, "-m", "orchwatch"]
@@ -66,3 +72,55 @@ def test_the_dashboard_refuses_a_file_and_a_dumb_terminal(tmp_path: Path) -> Non
         timeout=120,
     )
     assert b"TERM is dumb" in done.stdout
+
+
+# --- deadlines: a backend that accepts and never answers -----------------------------------------
+
+
+@pytest.fixture
+def silent_port() -> Iterator[int]:
+    """A TCP port that accepts connections and never says a word."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(64)
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        server.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                held.append(server.accept()[0])
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield server.getsockname()[1]
+    stop.set()
+    thread.join()
+    for conn in held:
+        conn.close()
+    server.close()
+
+
+@pytest.mark.parametrize("verb", [["daily", "--date", "2026-01-31"], ["revisions"]])
+def test_a_silent_backend_ends_the_verb_at_its_deadline(
+    tmp_path: Path, silent_port: int, verb: list[str]
+) -> None:
+    where = f"127.0.0.1:{silent_port}"
+    config = write_config(
+        tmp_path,
+        {"firestore": where, "bigquery": f"http://{where}", "run": where, "logging": where},
+        "orchwatch-silent",
+    )
+    started = time.monotonic()
+    done = run(
+        ["--config", str(config), *verb, "--timeout", "3"],
+        capture_output=True,
+        cache=tmp_path,
+    )
+    elapsed = time.monotonic() - started
+    assert done.returncode == 2, done.stderr
+    assert b"timed out after 3 s waiting for " in done.stderr
+    assert elapsed < 30  # the deadline, plus the interpreter and the libraries' imports

@@ -148,8 +148,10 @@ class Prefetcher:
         return facts[self._index[key][1]]
 
     def close(self) -> None:
-        """Stop the worker (pending work is dropped)."""
+        """Stop the worker and wait for it to exit (pending chunks are dropped, so this is at
+        most one chunk's work): a worker left running would outlive the verb, holding its
+        caller's pipes open."""
         if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
         self._futures.clear()

@@ -109,6 +109,7 @@ class BigQueryTables:
                 ),
                 retry=retry,
                 timeout=CALL_DEADLINE,
+                job_retry=None,  # the library's default wraps each call in a 600 s retry
             )
             self.clients.meter.count("bigquery", "jobs.insert (dry run)")
             estimate = int(dry.total_bytes_processed or 0)
