@@ -50,3 +50,72 @@ def test_a_file_that_is_not_a_store(tmp_path: Path, capsys: pytest.CaptureFixtur
     junk.write_text("hello", encoding="utf-8")
     assert main(["revisions", "--source", str(junk)]) == 2
     assert "not an orchwatch store" in capsys.readouterr().err
+
+
+# --- reading never changes a store; a store that cannot be read says why ---------------------
+
+
+def fingerprint(path: Path) -> tuple[bytes, int]:
+    return path.read_bytes(), path.stat().st_mtime_ns
+
+
+def test_reading_a_store_never_changes_it(
+    store_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = fingerprint(store_file)
+    store_file.chmod(0o444)
+    assert main(["daily", "--source", str(store_file), "--date", "2026-01-28"]) == 0
+    assert main(["revisions", "--source", str(store_file)]) == 1
+    assert fingerprint(store_file) == before
+    assert sorted(p.name for p in store_file.parent.iterdir()) == [store_file.name]
+
+
+def damage(path: Path, *statements: str) -> None:
+    import sqlite3
+
+    with sqlite3.connect(path) as db:
+        for statement in statements:
+            db.execute(statement)
+
+
+@pytest.mark.parametrize(
+    ("statements", "expected"),
+    [
+        (
+            ["UPDATE meta SET value = '9' WHERE key = 'schema_version'"],
+            "written by a newer orchwatch (store schema 9; this one reads up to 1)",
+        ),
+        (
+            ["DROP TABLE log_entry", "DROP TABLE cloud_run_revision"],
+            "missing tables: cloud_run_revision, log_entry",
+        ),
+        (["DROP TABLE meta"], "not an orchwatch store (no meta table)"),
+        (["UPDATE meta SET value = 'yesterday' WHERE key = 'captured_at'"], "is not a time"),
+        (
+            ["UPDATE cloud_run_revision SET labels = '{not json'"],
+            "a bad row in the store (fetch_services",
+        ),
+    ],
+)
+def test_a_store_that_cannot_be_read_is_exit_2_and_left_as_it_was(
+    store_file: Path, capsys: pytest.CaptureFixture[str], statements: list[str], expected: str
+) -> None:
+    damage(
+        store_file,
+        "INSERT OR REPLACE INTO meta VALUES ('captured_at', '2026-02-01T11:30:00+00:00')",
+        *statements,
+    )
+    before = fingerprint(store_file)
+    assert main(["revisions", "--source", str(store_file)]) == 2
+    assert expected in capsys.readouterr().err
+    assert fingerprint(store_file) == before
+
+
+def test_a_file_that_is_not_a_store(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    junk = tmp_path / "notes.db"
+    junk.write_bytes(b"not sqlite at all" * 100)
+    assert main(["revisions", "--source", str(junk)]) == 2
+    assert "not an orchwatch store" in capsys.readouterr().err
+    assert junk.read_bytes() == b"not sqlite at all" * 100
+    assert main(["revisions", "--source", str(tmp_path)]) == 2
+    assert "is a folder, not a store file" in capsys.readouterr().err

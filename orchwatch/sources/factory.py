@@ -60,7 +60,12 @@ def build_sources(options: SourceOptions, config: Config, clock: Clock | None = 
         if clock is None and captured:
             # A snapshot is judged as of its capture: "yesterday", ages and --since
             # mean what they meant when it was taken.
-            clock = FrozenClock(datetime.fromisoformat(captured))
+            try:
+                clock = FrozenClock(datetime.fromisoformat(captured))
+            except ValueError:
+                raise SourceError(
+                    f"{options.store_path}: its captured_at ({captured[:40]!r}) is not a time"
+                ) from None
         description = f"{options.store_path}" + (
             f" (captured {captured[:16]}Z)" if captured else ""
         )

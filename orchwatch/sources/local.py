@@ -13,14 +13,17 @@ Timestamps are stored as ISO 8601 UTC text, dates as `YYYY-MM-DD`.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
+import re
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any, TypeVar
 
 from orchwatch.model import (
     BackupRow,
@@ -40,6 +43,7 @@ from orchwatch.model import (
 from orchwatch.sources.base import LogBatch, SourceError, StreamHealth
 
 SCHEMA_VERSION = 1
+T = TypeVar("T")
 
 BIGQUERY_TABLES = ("phase_completions", "phase_execution_log", "failed_processor_queue")
 """The tables that mirror BigQuery's, column for column."""
@@ -128,6 +132,40 @@ def from_text(text: str | None) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+_READS = (
+    "read_log",
+    "fetch_log",
+    "fetch_services",
+    "fetch_completions",
+    "scalar_query",
+    "fetch_failed_queue",
+    "fetch_execution_log",
+    "get_meta",
+)
+_ROW_ERRORS = (ValueError, TypeError, KeyError, IndexError, sqlite3.DatabaseError)
+
+
+def _reads_fail_as_source_errors(cls: type[T]) -> type[T]:
+    """A store file with a bad row (an unparsable date, JSON or type) makes that read fail
+    as a source error (its pane's error state, exit 2 in a verb), never an internal one."""
+    for name in _READS:
+        method = getattr(cls, name)
+
+        @functools.wraps(method)
+        def read(self: LocalStore, *args: Any, __method: Any = method, **kwargs: Any) -> Any:
+            try:
+                return __method(self, *args, **kwargs)
+            except _ROW_ERRORS as exc:
+                raise SourceError(
+                    f"{self.path}: a bad row in the store ({__method.__name__}: "
+                    f"{type(exc).__name__}: {exc})"[:300]
+                ) from None
+
+        setattr(cls, name, read)
+    return cls
+
+
+@_reads_fail_as_source_errors
 class LocalStore:
     """The SQLite store. Thread-safe: one connection behind a lock."""
 
@@ -140,14 +178,13 @@ class LocalStore:
         self.path = str(path)
         self.log_health: StreamHealth = "stopped"
         """A store file is a snapshot: its log stream is stopped. The live demo says "live"."""
-        if not create and self.path != ":memory:" and not Path(self.path).is_file():
-            raise SourceError(f"{self.path}: no such store file")
+        self._lock = threading.Lock()
+        if not create:
+            self._db = self._open_read_only()
+            return
         try:
             self._db = sqlite3.connect(self.path, check_same_thread=False)
-            self._lock = threading.Lock()
             with self._lock, self._db:
-                if not create:
-                    self._check_is_store()
                 self._db.executescript(SCHEMA)
                 self._db.execute(
                     "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)",
@@ -156,12 +193,49 @@ class LocalStore:
         except sqlite3.DatabaseError as exc:
             raise SourceError(f"{self.path}: not an orchwatch store ({exc})") from None
 
-    def _check_is_store(self) -> None:
-        found = self._db.execute(
-            "SELECT 1 FROM sqlite_master WHERE type='table' AND name='meta'"
-        ).fetchone()
-        if found is None:
+    def _open_read_only(self) -> sqlite3.Connection:
+        """Open an existing store for reading only: never created, migrated or written, so
+        reading a snapshot cannot change it, and a read-only one opens (`immutable=1` where
+        even a read-only open needs to lock)."""
+        path = Path(self.path)
+        if path.is_dir():
+            raise SourceError(f"{self.path}: is a folder, not a store file")
+        if not path.is_file():
+            raise SourceError(f"{self.path}: no such store file")
+        uri = path.resolve().as_uri()
+        for mode in ("mode=ro", "mode=ro&immutable=1"):
+            try:
+                db = sqlite3.connect(f"{uri}?{mode}", uri=True, check_same_thread=False)
+                self._check_is_store(db)
+                return db
+            except sqlite3.OperationalError as exc:
+                reason = str(exc)
+                if "unable to open" not in reason and "locked" not in reason:
+                    break
+            except sqlite3.DatabaseError as exc:
+                reason = str(exc)
+                break
+        raise SourceError(f"{self.path}: not an orchwatch store ({reason})")
+
+    def _check_is_store(self, db: sqlite3.Connection) -> None:
+        tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if "meta" not in tables:
             raise SourceError(f"{self.path}: not an orchwatch store (no meta table)")
+        row = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        version = str(row[0]) if row else ""
+        if not version.isdigit():
+            raise SourceError(f"{self.path}: not an orchwatch store (no schema version)")
+        if int(version) > SCHEMA_VERSION:
+            raise SourceError(
+                f"{self.path}: written by a newer orchwatch (store schema {version}; this one "
+                f"reads up to {SCHEMA_VERSION}); upgrade orchwatch to open it"
+            )
+        missing = sorted(set(re.findall(r"CREATE TABLE IF NOT EXISTS (\w+)", SCHEMA)) - tables)
+        if missing:
+            raise SourceError(
+                f"{self.path}: an incomplete orchwatch store (missing tables: "
+                f"{', '.join(missing)}); nothing was changed"
+            )
 
     def backup_to(self, path: Path) -> None:
         """Write the whole store to a file (atomically replacing it)."""
