@@ -111,7 +111,9 @@ def test_a_store_that_cannot_be_read_is_exit_2_and_left_as_it_was(
     assert fingerprint(store_file) == before
 
 
-def test_a_file_that_is_not_a_store(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_junk_and_a_folder_are_not_stores(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     junk = tmp_path / "notes.db"
     junk.write_bytes(b"not sqlite at all" * 100)
     assert main(["revisions", "--source", str(junk)]) == 2
