@@ -319,7 +319,12 @@ def run_audit(args: argparse.Namespace) -> int:
     from orchwatch.sanitize import inert_line
 
     path = Path(args.file) if args.file else default_audit_path()
-    entries, bad = read_audit(path)
+    if path.is_dir():
+        raise UsageError(f"{path}: is a folder; --file takes the audit log file")
+    try:
+        entries, bad = read_audit(path)
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot be read ({exc.strerror})") from None
     if args.format == "json":
         print(
             json.dumps([{"started": e.started, "finished": e.finished} for e in entries], indent=2)

@@ -3,7 +3,8 @@
 Log payloads are attacker-influenced (a request path, an exception message). Rich
 strips a few control codes but passes ESC through, so `\\x1b]52;c;...\\x07` would
 write the user's clipboard and `\\x1b[2J` would clear the screen. Every C0/C1
-control character except newline becomes a visible stand-in; tabs become spaces.
+control character except newline becomes a visible stand-in, and so does every
+bidirectional control and invisible character (`<U+202E>`); tabs become spaces.
 Markup is never an issue where the text goes into `rich.text.Text` (never parsed).
 """
 
@@ -13,13 +14,20 @@ import re
 
 _C0_PICTURES = {code: chr(0x2400 + code) for code in range(0x20)}  # ␀ ... ␟
 _C0_PICTURES[0x7F] = "␡"
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_CONTROL = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f"
+    # Bidirectional controls (a right-to-left override makes `exe.txt` read `txt.exe`) and
+    # invisible characters (zero-width, word joiner, byte order mark, line separators).
+    "\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2064\u2066-\u2069\ufeff]"
+)
 MAX_LINE = 4000
 """Longest line shown; Cloud Logging allows 256 KiB in one entry."""
 
 
 def _picture(match: re.Match[str]) -> str:
     code = ord(match.group())
+    if code > 0xFF:
+        return f"<U+{code:04X}>"
     return _C0_PICTURES.get(code) or f"\\x{code:02x}"
 
 

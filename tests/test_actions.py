@@ -49,6 +49,7 @@ def test_render_fills_known_fields_one_argument_each() -> None:
         "",
         "é",
         "a\nb",
+        "phase3\n",  # `$` would match before the newline; the pattern ends with \Z
         "x" * 200,
     ],
 )
@@ -230,3 +231,38 @@ def test_audit_path_override(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
 
     monkeypatch.setenv("ORCHWATCH_AUDIT_LOG", str(tmp_path / "a.jsonl"))
     assert default_audit_path() == tmp_path / "a.jsonl"
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        '{"event": "started", "id": 7, "time": "x"}',
+        '{"event": "started", "id": "a", "time": 12, "command": "not a list"}',
+        '{"event": "finished", "id": "a", "exit_code": "zero", "duration_s": 1}',
+        '{"event": "finished", "id": "a", "duration_s": true}',
+        '{"event": "exploded", "id": "a"}',
+        "[1, 2, 3]",
+        "null",
+        "[" * 100_000,
+    ],
+)
+def test_audit_counts_malformed_records_and_never_crashes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], line: str
+) -> None:
+    path = tmp_path / "audit.jsonl"
+    log = AuditLog(path)
+    log.finished(
+        log.started("validate", ["orchwatch", "validate"], tmp_path), RunResult(0, 1.0, ())
+    )
+    with path.open("a", encoding="utf-8") as handle:
+        handle.write(line + "\n")
+    for fmt in ("text", "markdown", "json"):
+        assert main(["audit", "--file", str(path), "--format", fmt]) == 0
+    assert "1 runs in" in capsys.readouterr().out
+    entries, bad = read_audit(path)
+    assert (len(entries), bad) == (1, 1)
+
+
+def test_audit_of_a_folder_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["audit", "--file", str(tmp_path)]) == 2
+    assert "is a folder" in capsys.readouterr().err

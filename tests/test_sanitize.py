@@ -59,3 +59,17 @@ def test_errors_command_prints_hostile_text_inert(
     assert "\x1b" not in out and "\x07" not in out
     assert "␛]52;c;ZXZpbA==␇" in out
     assert "[bold red]x[/]" in out
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("invoice\u202etxt.exe", "invoice<U+202E>txt.exe"),  # right-to-left override
+        ("adm\u200bin", "adm<U+200B>in"),  # zero-width space
+        ("\ufeffstart", "<U+FEFF>start"),  # byte order mark
+        ("a\u2066b\u2069c", "a<U+2066>b<U+2069>c"),  # isolates
+        ("line\u2028break", "line<U+2028>break"),
+    ],
+)
+def test_bidirectional_and_invisible_characters_are_shown(text: str, shown: str) -> None:
+    assert inert(text) == shown

@@ -132,10 +132,51 @@ def read_audit(path: Path) -> tuple[list[AuditEntry], int]:
     for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
         try:
             record = json.loads(line)
-            (starts if record["event"] == "started" else ends)[record["id"]] = record
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, RecursionError):
             bad += 1
+            continue
+        if not _well_formed(record):
+            bad += 1
+            continue
+        (starts if record["event"] == "started" else ends)[record["id"]] = record
     return [AuditEntry(start, ends.get(run_id)) for run_id, start in starts.items()], bad
+
+
+_FIELD_TYPES: dict[str, dict[str, tuple[type, ...]]] = {
+    "started": {
+        "time": (str,),
+        "command": (list,),
+        "user": (str,),
+        "host": (str,),
+        "action": (str,),
+        "service": (str,),
+    },
+    "finished": {
+        "time": (str,),
+        "exit_code": (int, type(None)),
+        "duration_s": (int, float),
+        "cancelled": (bool,),
+        "timed_out": (bool,),
+        "error": (str,),
+        "output_tail": (list,),
+    },
+}
+
+
+def _well_formed(record: object) -> bool:
+    """Whether a line is a record this module wrote: the right event, id and field types
+    (a hand-edited or foreign line is counted as unreadable, never a crash)."""
+    if not isinstance(record, dict) or not isinstance(record.get("id"), str):
+        return False
+    types = _FIELD_TYPES.get(str(record.get("event")))
+    if types is None:
+        return False
+    return all(
+        isinstance(record[key], kinds)
+        and not (kinds == (int, float) and isinstance(record[key], bool))
+        for key, kinds in types.items()
+        if key in record
+    )
 
 
 def audit_markdown(entries: Sequence[AuditEntry]) -> str:
