@@ -380,11 +380,29 @@ def test_links_and_copies_outside_the_repository_are_not_read(tmp_path: Path) ->
         },
     )
     (repo / FUNC / "f" / "secret.py").symlink_to(outside / "secret.py")
+    (repo / FUNC / "f" / "root").symlink_to("/")  # never walked: not /etc, not /proc
+    (repo / "etc_link").symlink_to("/etc")
     before = sorted(p.name for p in repo.rglob("*"))
     report = check(repo)
     assert sorted(p.name for p in repo.rglob("*")) == before
-    notes = [f.message for f in report.findings]
-    assert any("outside the repository; not read" in m for m in notes)
+    outside_rows = sorted(
+        (f.variant, f.path, f.severity.value)
+        for f in report.findings
+        if f.rule.value == "outside-repo"
+    )
+    # rsync -aL in the script follows both links; gcloud's upload of the bare folder reads
+    # the file link and never enters the folder link.
+    assert outside_rows == [
+        ("script:bin/deploy_f.sh", "bin/deploy_f.sh", "warning"),
+        ("script:bin/deploy_f.sh", f"{FUNC}/f/root", "warning"),
+        ("script:bin/deploy_f.sh", f"{FUNC}/f/secret.py", "warning"),
+        ("source", f"{FUNC}/f/secret.py", "warning"),
+    ]
+    assert f"leads to {outside / 'secret.py'}" in next(
+        f.message
+        for f in report.findings
+        if f.variant == "source" and f.rule.value == "outside-repo"
+    )
     shutil.rmtree(outside)
 
 

@@ -497,6 +497,20 @@ class Validator:
                         self._moved_hint(issue.path),
                     )
                 )
+            elif issue.kind == "outside-repo":
+                path.notes.append(
+                    Finding(
+                        Rule.OUTSIDE_REPO,
+                        Severity.WARNING,
+                        folder.name,
+                        name,
+                        self._rel(script.script),
+                        issue.line,
+                        None,
+                        issue.message,
+                        "ship files from the repository, so that what deploys is reviewed",
+                    )
+                )
             elif issue.kind == "failed-step":
                 path.notes.append(
                     Finding(

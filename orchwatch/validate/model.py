@@ -16,6 +16,8 @@ class Rule(StrEnum):
     MISSING_REQUIREMENT = "missing-requirement"
     MISSING_ENTRY_POINT = "missing-entry-point"
     SYNTAX_ERROR = "syntax-error"
+    OUTSIDE_REPO = "outside-repo"
+    """A link or a copy that leaves the repository: not read, and said."""
     DEPLOY_ABORTS = "deploy-aborts"
     """A deploy script stops before its deploy: a copy step fails under `set -e`."""
     NOT_EVALUATED = "not-evaluated"
@@ -32,6 +34,8 @@ RULE_HELP: dict[Rule, str] = {
     Rule.MISSING_ENTRY_POINT: "The entry point is not a top-level function of main.py.",
     Rule.SYNTAX_ERROR: "A module in the import closure does not compile under the "
     "function's runtime.",
+    Rule.OUTSIDE_REPO: "A link or a copy in a deployment package reaches outside the "
+    "repository (the validator does not read it).",
     Rule.DEPLOY_ABORTS: "A deploy script stops before it deploys (a copy step fails under set -e).",
     Rule.NOT_EVALUATED: "A deploy-script construct the validator cannot evaluate, or a "
     "package it cannot model in full.",

@@ -123,6 +123,18 @@ class _Check:
                 "(it reads every file it zips), so nothing deploys",
                 self._link_hint(entry) if entry is not None else "fix or remove the link",
             )
+        for path, entry in sorted(self.tree.files.items()):
+            if entry.outside is not None:
+                self.finding(
+                    Rule.OUTSIDE_REPO,
+                    Severity.WARNING,
+                    entry.shown,
+                    None,
+                    None,
+                    f"{path} leads to {entry.outside}, outside the repository: the upload "
+                    "carries it, the validator does not read it",
+                    "ship files from the repository, so that what deploys is reviewed",
+                )
         main = self.tree.files.get("main.py")
         if main is None or main.broken is not None:
             self.finding(

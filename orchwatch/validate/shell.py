@@ -127,8 +127,8 @@ class ScriptIssue:
     """A finding of the evaluation itself: a missing copy source, or a note."""
 
     kind: str
-    """"missing-source", "failed-step" (a copy that fails without stopping the script)
-    or "not-evaluated"."""
+    """"missing-source", "failed-step" (a copy that fails without stopping the script),
+    "outside-repo" or "not-evaluated"."""
     line: int
     message: str
     path: str | None = None
@@ -1458,8 +1458,14 @@ class ScriptEvaluator:
             shown = self._shown(source_path)
             return code, f"{tool} exits {code}: {shown} does not exist", shown
         if not self._inside_repo(str(source_path)):
-            self._note(
-                line, f"{tool} copies {source_abs}, which is outside the repository; not read"
+            self.result.issues.append(
+                ScriptIssue(
+                    "outside-repo",
+                    line,
+                    f"{tool} copies {source_abs}, which is outside the repository (not read)",
+                    source_abs,
+                    labels=path.labels,
+                )
             )
             if build is not None:
                 build[0].incomplete.append(f"{source_abs} is outside the repository (line {line})")

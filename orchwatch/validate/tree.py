@@ -27,6 +27,8 @@ class Entry:
     """For a link copied as a link: the package path it points to, resolved after evaluation."""
     broken: str | None = None
     """For a link pointing nowhere: its target as written."""
+    outside: str | None = None
+    """For a link that leaves the repository: where it leads (never read)."""
 
     def read(self) -> bytes | None:
         """The entry's bytes, or None when it has none (broken link, unreadable)."""
@@ -184,9 +186,8 @@ def walk_folder(
                     continue
                 real_target = os.path.realpath(path)
                 if real_target != repo_real and not real_target.startswith(repo_real + "/"):
-                    if not child.is_dir():  # copied, but its bytes are not read
-                        files.append((child_rel, Entry(shown(path))))
-                    continue
+                    files.append((child_rel, Entry(shown(path), outside=real_target)))
+                    continue  # copied, but never read (nor walked) here
                 if not follow_links:
                     files.append((child_rel, Entry(shown(path), link=target)))
                     continue
@@ -290,7 +291,7 @@ def gcloud_upload(folder: Path, repo: Path) -> Upload:
                 continue
             real = os.path.realpath(path)
             if real != repo_real and not real.startswith(repo_real + "/"):
-                tree.add(rel, Entry(shown))  # uploaded, but outside the repo: not read
+                tree.add(rel, Entry(shown, outside=real))  # uploaded, but never read here
                 continue
             tree.add(rel, Entry(shown, real=real))
     return Upload(tree, dangling, skipped, ignore_file)
