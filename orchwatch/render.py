@@ -11,7 +11,7 @@ from orchwatch.analysis.daily import CHECK_GLYPH, CheckResult, CheckStatus, over
 from orchwatch.analysis.revisions import MARKER_GLYPH, Health, short_name
 from orchwatch.gather import ErrorsView, RevisionsView
 from orchwatch.model import Revision
-from orchwatch.sanitize import inert, inert_line
+from orchwatch.sanitize import inert_line
 
 _HEALTH_MARK = {Health.BAD: "✗", Health.WARN: "!", Health.OK: "✓"}
 
@@ -105,7 +105,7 @@ def errors_text(view: ErrorsView, zone: ZoneInfo, samples: bool = False) -> str:
             f"{inert_line(', '.join(short_name(r) for r in group.revisions))}"
         )
         if samples:
-            lines.extend(f"      {line}" for line in inert(group.sample).splitlines())
+            lines.extend(f"      {inert_line(line)}" for line in group.sample.splitlines())
     skipped = f", {view.skipped} malformed records skipped" if view.skipped else ""
     lines.append(f"{len(view.groups)} groups from {view.entries} entries{skipped}")
     return "\n".join(lines)

@@ -1,0 +1,111 @@
+"""`orchwatch errors --from-file` on hostile and broken input: every record is judged on its
+own, and nothing in a record stops the verb (issue: one bad record dropped a whole file)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from orchwatch.cli import main
+from orchwatch.sources.logfile import MAX_TEXT, parse_log_text, read_log_file
+
+TRACEBACK = (
+    "Traceback (most recent call last):\n"
+    '  File "/workspace/main.py", line 12, in handler\n'
+    "    import shared.validation\n"
+    "ModuleNotFoundError: No module named 'shared.validation.phase3_data_quality_check'"
+)
+
+
+def record(n: int, **override: Any) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "insertId": f"id{n:06d}",
+        "timestamp": f"2026-02-01T12:{n // 60 % 60:02d}:{n % 60:02d}.{n:06d}Z",
+        "severity": "ERROR",
+        "textPayload": TRACEBACK,
+        "resource": {"type": "cloud_run_revision", "labels": {"service_name": "svc"}},
+    }
+    entry.update(override)
+    return entry
+
+
+def gcloud_array(records: list[dict[str, Any]]) -> str:
+    """As `gcloud logging read --format=json` prints: an indented JSON array."""
+    return json.dumps(records, indent=2)
+
+
+@pytest.mark.parametrize(
+    ("bad", "reason"),
+    [
+        ({"severity": None}, "a field of the wrong type"),
+        ({"timestamp": 1769947200}, "a field of the wrong type"),
+        ({"timestamp": "0001-01-01T00:00:00Z"}, "a timestamp out of range"),
+        ({"timestamp": "9999-12-31T23:59:59Z"}, "a timestamp out of range"),
+        ({"timestamp": "yesterday"}, "no valid timestamp"),
+        ({"resource": "not an object"}, "a field of the wrong type"),
+    ],
+)
+def test_one_bad_record_costs_only_itself(bad: dict[str, Any], reason: str) -> None:
+    records = [record(n) for n in range(1000)]
+    records[500] = record(500, **bad)
+    for text in (gcloud_array(records), "\n".join(json.dumps(r) for r in records)):
+        log = parse_log_text(text)
+        assert len(log.entries) == 999
+        assert list(log.skipped_by_reason) == [reason] or next(
+            iter(log.skipped_by_reason)
+        ).startswith(reason)
+
+
+def test_deep_nesting_and_a_huge_message_do_not_stop_the_verb(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    long = record(2, textPayload=TRACEBACK + " " + "x" * 1_000_000)  # kept, its text cut
+    huge = record(3, textPayload="y" * 5_000_000)  # over the record cap: skipped, counted
+    deep = (
+        '{"timestamp": "2026-02-01T12:00:00Z", "jsonPayload": '
+        + "[" * 100_000
+        + "]" * 100_000
+        + "}"
+    )
+    path = tmp_path / "hostile.jsonl"
+    lines = [json.dumps(record(1)), deep, json.dumps(long), json.dumps(huge), "\x00\xff garbage"]
+    path.write_text("\n".join(lines))
+    assert main(["errors", "--from-file", str(path), "--since", "3650d", "--samples"]) == 0
+    out = capsys.readouterr().out
+    assert "ModuleNotFoundError" in out
+    assert max(len(line) for line in out.splitlines()) < 5000  # no 5 MB line on the terminal
+    log = read_log_file(str(path))
+    assert len(log.entries) == 2
+    assert max(len(e.text) for e in log.entries) <= MAX_TEXT + 40
+    assert log.skipped == 3
+    assert log.skipped_by_reason.get("larger than 4 MiB") == 1
+
+
+def test_a_stream_of_zeros_is_skipped_record_by_record() -> None:
+    zeros = bytes(10 * 1024 * 1024)  # like /dev/zero for a while: no record boundary at all
+    offset = 0
+
+    def read(size: int) -> bytes:
+        nonlocal offset
+        block = zeros[offset : offset + size]
+        offset += len(block)
+        return block
+
+    from orchwatch.sources.logfile import read_log_stream
+
+    log = read_log_stream(read)
+    assert log.entries == []
+    assert log.skipped >= 2 and offset == len(zeros)  # read to the end, a record at a time
+
+
+def test_the_text_summary_counts_skips(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    records = [record(n) for n in range(10)]
+    records[3] = record(3, severity=None)
+    path = tmp_path / "gcloud.json"
+    path.write_text(gcloud_array(records))
+    assert main(["errors", "--from-file", str(path), "--since", "3650d"]) == 0
+    out = capsys.readouterr().out
+    assert "1 groups from 9 entries, 1 malformed records skipped" in out
