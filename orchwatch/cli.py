@@ -354,8 +354,11 @@ def run_snapshot(args: argparse.Namespace) -> int:
     from orchwatch.snapshot import capture
 
     out = Path(args.output)
+    if out.is_dir():
+        raise UsageError(f"-o {out}: is a folder; give the path of the file to write")
     if out.exists() and not args.force:
         raise UsageError(f"{out} exists; pass --force to replace it")
+    _check_writable(out)
     if not 1 <= args.days <= 92:
         raise UsageError(f"--days {args.days}: expected a number of days from 1 to 92")
     config = _load_config(args)
@@ -367,7 +370,10 @@ def run_snapshot(args: argparse.Namespace) -> int:
         except ValueError as exc:
             raise UsageError(f"--date: {exc}") from None
         dates = date_range(last, args.days)
-        summary = capture(config, sources, dates, out, _progress_bar())
+        try:
+            summary = capture(config, sources, dates, out, _progress_bar())
+        except OSError as exc:
+            raise UsageError(f"-o {out}: cannot be written ({exc.strerror or exc})") from None
     finally:
         sources.close()
     print(
@@ -378,6 +384,20 @@ def run_snapshot(args: argparse.Namespace) -> int:
         f"UTC from {sources.description}. Open it with: orchwatch --source {summary.path}"
     )
     return EXIT_OK
+
+
+def _check_writable(out: Path) -> None:
+    """Before capturing anything: the file can be written where it is asked for."""
+    folder = out.parent
+    if not folder.is_dir():
+        raise UsageError(f"-o {out}: the folder {folder} does not exist")
+    probe = folder / f".{out.name}.probe"
+    try:
+        with probe.open("xb"):
+            pass
+        probe.unlink()
+    except OSError as exc:
+        raise UsageError(f"-o {out}: cannot write in {folder} ({exc.strerror or exc})") from None
 
 
 def _progress_bar() -> Callable[[str, int, int], None]:

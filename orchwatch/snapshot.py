@@ -179,7 +179,11 @@ def capture(
         tmp.unlink(missing_ok=True)
         raise
     store.close()
-    os.replace(tmp, out)
+    try:
+        os.replace(tmp, out)
+    except OSError:
+        tmp.unlink(missing_ok=True)  # no .partial left behind, whatever happens
+        raise
     return SnapshotSummary(
         out,
         captured_at,

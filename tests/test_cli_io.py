@@ -124,3 +124,19 @@ def test_a_silent_backend_ends_the_verb_at_its_deadline(
     assert done.returncode == 2, done.stderr
     assert b"timed out after 3 s waiting for " in done.stderr
     assert elapsed < 30  # the deadline, plus the interpreter and the libraries' imports
+
+
+def test_snapshot_checks_its_target_before_capturing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from orchwatch.cli import main
+
+    folder = tmp_path / "out"
+    folder.mkdir()
+    assert main(["snapshot", "--demo", "-o", str(folder), "--force"]) == 2
+    assert "is a folder" in capsys.readouterr().err
+    assert main(["snapshot", "--demo", "-o", str(tmp_path / "missing" / "x.db")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["out"]  # nothing left behind
+    assert main(["snapshot", "--demo", "--days", "1", "-o", str(folder / "ok.db")]) == 0
+    assert sorted(p.name for p in folder.iterdir()) == ["ok.db"]
