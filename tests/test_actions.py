@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 import textwrap
 import threading
@@ -266,3 +267,32 @@ def test_audit_counts_malformed_records_and_never_crashes(
 def test_audit_of_a_folder_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["audit", "--file", str(tmp_path)]) == 2
     assert "is a folder" in capsys.readouterr().err
+
+
+def test_a_run_orchwatch_never_saw_end_is_found_alive_then_gone(tmp_path: Path) -> None:
+    """As after kill -9 of orchwatch during a deploy: the audit has the run's process group."""
+    import signal
+    import subprocess as sp
+
+    log = AuditLog(tmp_path / "audit.jsonl")
+    run_id = log.started("deploy", ["sleep", "60"], tmp_path, "svc", "clean")
+    child = sp.Popen(["sleep", "60"], start_new_session=True)
+    log.process(run_id, child.pid)  # what ActionRun's on_start records
+    [entry], bad = read_audit(log.path)
+    assert bad == 0 and entry.pgid == child.pid
+    assert entry.outcome == f"incomplete: its process group {child.pid} is still running"
+    os.killpg(child.pid, signal.SIGKILL)
+    child.wait()
+    [entry], _ = read_audit(log.path)
+    assert (
+        entry.outcome
+        == f"incomplete: its process group {child.pid} is gone; how it ended is unknown"
+    )
+
+
+def test_action_run_reports_its_process_group(tmp_path: Path) -> None:
+    seen: list[int] = []
+    run = ActionRun(["true"], tmp_path, timeout=10, on_start=seen.append)
+    result = run.run()
+    assert result.exit_code == 0
+    assert seen == [run.pid]

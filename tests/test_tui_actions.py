@@ -115,3 +115,35 @@ def test_bad_action_config(table: str, key: str) -> None:
         parse_config(without_actions + "\n" + table, None, display="o.toml")
     assert info.value.key == key
     assert os.path.basename(info.value.file) == "o.toml"
+
+
+async def test_the_dashboard_says_when_an_earlier_run_is_still_running(
+    config: Config, demo: Sources, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import signal
+    import subprocess
+
+    from orchwatch.actions.audit import AuditLog
+
+    log = AuditLog(tmp_path / "audit.jsonl")
+    child = subprocess.Popen(["sleep", "60"], start_new_session=True)
+    log.process(log.started("deploy", ["./deploy.sh"], tmp_path, "svc", "clean"), child.pid)
+    app = app_with(config, demo, tmp_path, allow=True)
+    said: list[str] = []
+    original = app.notify
+
+    def notify(message: str, **kwargs: object) -> None:
+        said.append(message)
+        original(message, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(app, "notify", notify)
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            assert any(
+                "deploy svc started at" in m and f"process group {child.pid} is still running" in m
+                for m in said
+            )
+    finally:
+        os.killpg(child.pid, signal.SIGKILL)
+        child.wait()

@@ -46,6 +46,13 @@ class AuditLog:
     def __init__(self, path: Path) -> None:
         self.path = path
 
+    def process(self, run_id: str, pgid: int) -> None:
+        """Record the process group a run started, so that a run orchwatch could not see
+        to its end can still be found (alive or gone) afterwards."""
+        self._append(
+            {"event": "process", "id": run_id, "time": datetime.now(UTC).isoformat(), "pgid": pgid}
+        )
+
     def _append(self, record: dict[str, Any]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         data = (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8")
@@ -107,11 +114,17 @@ class AuditEntry:
 
     started: dict[str, Any]
     finished: dict[str, Any] | None
+    pgid: int | None = None
+    """The run's process group, when it was recorded."""
 
     @property
     def outcome(self) -> str:
         """`exit 0`, `exit 1`, `cancelled`, `timed out`, `could not start`, or `incomplete`."""
         if self.finished is None:
+            if self.pgid is not None and group_alive(self.pgid):
+                return f"incomplete: its process group {self.pgid} is still running"
+            if self.pgid is not None:
+                return f"incomplete: its process group {self.pgid} is gone; how it ended is unknown"
             return "incomplete (orchwatch stopped during the run)"
         if self.finished.get("timed_out"):
             return "timed out"
@@ -128,6 +141,7 @@ def read_audit(path: Path) -> tuple[list[AuditEntry], int]:
         return [], 0
     starts: dict[str, dict[str, Any]] = {}
     ends: dict[str, dict[str, Any]] = {}
+    groups: dict[str, int] = {}
     bad = 0
     for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
         try:
@@ -138,8 +152,13 @@ def read_audit(path: Path) -> tuple[list[AuditEntry], int]:
         if not _well_formed(record):
             bad += 1
             continue
-        (starts if record["event"] == "started" else ends)[record["id"]] = record
-    return [AuditEntry(start, ends.get(run_id)) for run_id, start in starts.items()], bad
+        if record["event"] == "process":
+            groups[record["id"]] = int(record["pgid"])
+        else:
+            (starts if record["event"] == "started" else ends)[record["id"]] = record
+    return [
+        AuditEntry(start, ends.get(run_id), groups.get(run_id)) for run_id, start in starts.items()
+    ], bad
 
 
 _FIELD_TYPES: dict[str, dict[str, tuple[type, ...]]] = {
@@ -151,6 +170,7 @@ _FIELD_TYPES: dict[str, dict[str, tuple[type, ...]]] = {
         "action": (str,),
         "service": (str,),
     },
+    "process": {"time": (str,), "pgid": (int,)},
     "finished": {
         "time": (str,),
         "exit_code": (int, type(None)),
@@ -163,13 +183,24 @@ _FIELD_TYPES: dict[str, dict[str, tuple[type, ...]]] = {
 }
 
 
+def group_alive(pgid: int) -> bool:
+    """Whether a process group still has a process in it."""
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def _well_formed(record: object) -> bool:
     """Whether a line is a record this module wrote: the right event, id and field types
     (a hand-edited or foreign line is counted as unreadable, never a crash)."""
     if not isinstance(record, dict) or not isinstance(record.get("id"), str):
         return False
     types = _FIELD_TYPES.get(str(record.get("event")))
-    if types is None:
+    if types is None or (record.get("event") == "process" and "pgid" not in record):
         return False
     return all(
         isinstance(record[key], kinds)

@@ -14,7 +14,7 @@ import subprocess
 import threading
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -50,6 +50,8 @@ class ActionRun:
     grace: float = 2.0
     env: dict[str, str] | None = None
     """The child's environment (None: orchwatch's own)."""
+    on_start: Callable[[int], None] | None = None
+    """Called with the child's process group id once it runs (to record it in the audit)."""
     lines: queue.Queue[tuple[str, str]] = field(default_factory=queue.Queue)
     """(stream, line) as they arrive; the UI drains this per frame."""
     _tail: deque[str] = field(default_factory=lambda: deque(maxlen=OUTPUT_TAIL))
@@ -90,6 +92,8 @@ class ActionRun:
             return RunResult(
                 None, 0.0, (), error=f"cannot start {self.argv[0]}: {exc.strerror or exc}"
             )
+        if self.on_start is not None:
+            self.on_start(self._process.pid)
         readers = [
             threading.Thread(target=self._read, args=(self._process.stdout, "stdout"), daemon=True),
             threading.Thread(target=self._read, args=(self._process.stderr, "stderr"), daemon=True),

@@ -30,7 +30,7 @@ from textual.timer import Timer
 from textual.widgets import Footer, Static
 from textual.worker import Worker, WorkerState
 
-from orchwatch.actions.audit import AuditLog, default_audit_path
+from orchwatch.actions.audit import AuditLog, default_audit_path, read_audit
 from orchwatch.actions.runner import ActionGuard, ActionRun, RunResult
 from orchwatch.analysis.completion import business_date, date_range, reconcile_dates
 from orchwatch.analysis.daily import Target
@@ -305,6 +305,28 @@ class OrchwatchApp(App[None]):
         self.theme_changed_signal.subscribe(self, self._on_theme_changed)
         self.main.query_one(CompletionGrid).focus()
         self.refresh_pane("completions")  # the other panes start once it has painted
+        self._report_unfinished_runs()
+
+    def _report_unfinished_runs(self) -> None:
+        """Runs an earlier orchwatch started and never saw end (it was killed): say whether
+        their process group still runs, from the audit log."""
+        try:
+            entries, _ = read_audit(self.audit.path)
+        except OSError:
+            return
+        for entry in entries[-50:]:
+            if entry.finished is not None or entry.pgid is None:
+                continue
+            what = f"{entry.started.get('action')} {entry.started.get('service', '')}".strip()
+            when = str(entry.started.get("time", ""))[:16].replace("T", " ")
+            self.notify(
+                f"A {what} started at {when} UTC by an earlier orchwatch: {entry.outcome}. "
+                "The audit log (a) has it.",
+                title="Unfinished run",
+                severity="warning" if "still running" in entry.outcome else "information",
+                timeout=20,
+                markup=False,
+            )
 
     def _on_theme_changed(self, _theme: object) -> None:
         self.main.query_one("#legend", Static).update(self._legend())
@@ -893,6 +915,7 @@ class OrchwatchApp(App[None]):
     def _deploy(self, run: ActionRun, service: str, verdict: str) -> None:
         try:
             run_id = self.audit.started("deploy", list(run.argv), run.cwd, service, verdict)
+            run.on_start = lambda pgid: self.audit.process(run_id, pgid)
             result = run.run()
             self.audit.finished(run_id, result)
             self.post_message(DeployDone(service, result))
