@@ -178,3 +178,62 @@ async def test_deploy_is_off_without_actions(config: Config, demo: Sources, tmp_
         await pilot.press("d")
         await settle(pilot)
         assert not isinstance(app.screen, ConfirmDeployScreen)
+
+
+async def running_deploy(pilot, tmp_path: Path) -> int:  # type: ignore[no-untyped-def]
+    """Start the long deploy and wait for the audit to record its process group."""
+    await open_confirmation(pilot, HEALTHY)
+    await pilot.press("enter")
+    for _ in range(400):
+        await pilot.pause(0.05)
+        entries, _ = read_audit(tmp_path / "audit.jsonl")
+        if entries and entries[-1].pgid:
+            return int(entries[-1].pgid)
+    raise AssertionError("the deploy's process group was never recorded")
+
+
+async def test_q_with_a_deploy_running_asks_first(
+    config: Config, demo: Sources, tmp_path: Path
+) -> None:
+    from orchwatch.tui.screens.quit_running import QuitWhileRunningScreen
+
+    app = make(config, demo, tmp_path, [sys.executable, "-c", "import time; time.sleep(60)"])
+    async with app.run_test(size=SIZE) as pilot:
+        await running_deploy(pilot, tmp_path)
+        await pilot.press("q")
+        await pilot.pause()
+        assert isinstance(app.screen, QuitWhileRunningScreen)
+        await pilot.press("escape")  # stay
+        await pilot.pause()
+        assert not isinstance(app.screen, QuitWhileRunningScreen)
+        assert app.is_running
+        await pilot.press("q")
+        await pilot.pause()
+        await pilot.press("c")  # cancel it and quit once it has stopped
+        await wait_run(pilot)
+    [entry], _ = read_audit(tmp_path / "audit.jsonl")
+    assert entry.outcome == "cancelled"
+
+
+async def test_leaving_a_deploy_running_is_recorded(
+    config: Config, demo: Sources, tmp_path: Path
+) -> None:
+    import os
+    import signal
+
+    app = make(config, demo, tmp_path, [sys.executable, "-c", "import time; time.sleep(60)"])
+    async with app.run_test(size=SIZE) as pilot:
+        pgid = await running_deploy(pilot, tmp_path)
+        await pilot.press("q")
+        await pilot.pause()
+        await pilot.press("l")
+        await pilot.pause()
+    try:
+        [entry], _ = read_audit(tmp_path / "audit.jsonl")
+        assert entry.left_running and entry.finished is None
+        assert (
+            entry.outcome
+            == f"incomplete: left running by choice; its process group {pgid} is still running"
+        )
+    finally:
+        os.killpg(pgid, signal.SIGKILL)

@@ -53,6 +53,10 @@ class AuditLog:
             {"event": "process", "id": run_id, "time": datetime.now(UTC).isoformat(), "pgid": pgid}
         )
 
+    def left_running(self, run_id: str) -> None:
+        """Record that orchwatch quit and left a run going, by the user's choice."""
+        self._append({"event": "left", "id": run_id, "time": datetime.now(UTC).isoformat()})
+
     def _append(self, record: dict[str, Any]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         data = (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8")
@@ -116,16 +120,22 @@ class AuditEntry:
     finished: dict[str, Any] | None
     pgid: int | None = None
     """The run's process group, when it was recorded."""
+    left_running: bool = False
+    """orchwatch quit and left it running, as the user chose."""
 
     @property
     def outcome(self) -> str:
-        """`exit 0`, `exit 1`, `cancelled`, `timed out`, `could not start`, or `incomplete`."""
+        """`exit 0`, `exit 1`, `cancelled`, `timed out`, `could not start`, or `incomplete`
+        (with whether its process group still runs, when it was recorded)."""
         if self.finished is None:
-            if self.pgid is not None and group_alive(self.pgid):
-                return f"incomplete: its process group {self.pgid} is still running"
-            if self.pgid is not None:
-                return f"incomplete: its process group {self.pgid} is gone; how it ended is unknown"
-            return "incomplete (orchwatch stopped during the run)"
+            if self.pgid is None:
+                return "incomplete (orchwatch stopped during the run)"
+            left = "left running by choice; " if self.left_running else ""
+            if group_alive(self.pgid):
+                return f"incomplete: {left}its process group {self.pgid} is still running"
+            if left:
+                return f"incomplete: {left}its process group {self.pgid} has ended"
+            return f"incomplete: its process group {self.pgid} is gone; how it ended is unknown"
         if self.finished.get("timed_out"):
             return "timed out"
         if self.finished.get("cancelled"):
@@ -142,6 +152,7 @@ def read_audit(path: Path) -> tuple[list[AuditEntry], int]:
     starts: dict[str, dict[str, Any]] = {}
     ends: dict[str, dict[str, Any]] = {}
     groups: dict[str, int] = {}
+    left: set[str] = set()
     bad = 0
     for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
         try:
@@ -154,10 +165,13 @@ def read_audit(path: Path) -> tuple[list[AuditEntry], int]:
             continue
         if record["event"] == "process":
             groups[record["id"]] = int(record["pgid"])
+        elif record["event"] == "left":
+            left.add(record["id"])
         else:
             (starts if record["event"] == "started" else ends)[record["id"]] = record
     return [
-        AuditEntry(start, ends.get(run_id), groups.get(run_id)) for run_id, start in starts.items()
+        AuditEntry(start, ends.get(run_id), groups.get(run_id), run_id in left)
+        for run_id, start in starts.items()
     ], bad
 
 
@@ -171,6 +185,7 @@ _FIELD_TYPES: dict[str, dict[str, tuple[type, ...]]] = {
         "service": (str,),
     },
     "process": {"time": (str,), "pgid": (int,)},
+    "left": {"time": (str,)},
     "finished": {
         "time": (str,),
         "exit_code": (int, type(None)),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shlex
 import sys
 import threading
 import time
@@ -249,6 +250,8 @@ class OrchwatchApp(App[None]):
         self.audit = AuditLog(audit_path or default_audit_path())
         self.guard = ActionGuard()
         self._current_run: ActionRun | None = None
+        self._current_run_id: str | None = None
+        self._quit_when_done = False
         self._watching: dict[str, str] = {}
         self.announcements: list[str] = []
         """What orchwatch announced about deploys' new revisions, newest last."""
@@ -915,6 +918,7 @@ class OrchwatchApp(App[None]):
     def _deploy(self, run: ActionRun, service: str, verdict: str) -> None:
         try:
             run_id = self.audit.started("deploy", list(run.argv), run.cwd, service, verdict)
+            self._current_run_id = run_id
             run.on_start = lambda pgid: self.audit.process(run_id, pgid)
             result = run.run()
             self.audit.finished(run_id, result)
@@ -966,6 +970,31 @@ class OrchwatchApp(App[None]):
             Text(text, style=semantic_style(self, colour, bold=True))
         )
         self.notify(text, severity="information" if result.ok else "error", markup=False)
+        if self._quit_when_done:
+            self.exit()
+
+    async def action_quit(self) -> None:
+        """Quit; with a deploy running, ask first (cancel it, wait, or leave it running)."""
+        run = self._current_run
+        if run is None:
+            self.exit()
+            return
+        from orchwatch.tui.screens.quit_running import QuitWhileRunningScreen
+
+        def chosen(choice: str | None) -> None:
+            if choice == "cancel":
+                self._quit_when_done = True
+                run.cancel()
+                self.notify("Cancelling the deploy; quitting when it has stopped…", markup=False)
+            elif choice == "wait":
+                self._quit_when_done = True
+                self.notify("Quitting when the deploy ends…", markup=False)
+            elif choice == "leave":
+                if self._current_run_id is not None:
+                    self.audit.left_running(self._current_run_id)
+                self.exit()
+
+        self.push_screen(QuitWhileRunningScreen(f"A deploy ({shlex.join(run.argv)})"), chosen)
 
     def action_cancel_action(self) -> None:
         """Cancel the running deploy (SIGINT, SIGTERM, SIGKILL to its process group)."""
