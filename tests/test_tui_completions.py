@@ -168,3 +168,21 @@ async def test_failing_source_shows_an_error_state(config: Config, demo: Sources
         assert "permission denied on phase3_completion" in str(pane.border_subtitle)
         assert "completions unavailable" in app.query_one(StatusBar).render().plain
         assert app.is_running
+
+
+async def test_the_status_bar_tells_stale_data_from_every_pane(
+    config: Config, demo: Sources
+) -> None:
+    """A read that hangs never errors: the age of the oldest pane's data says it."""
+    now = [0.0]
+    app = make_app(config, demo, wall=lambda: now[0])
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        app.update_status()
+        bar = app.main.query_one(StatusBar)
+        assert "⚠" not in str(bar.render()) and "updated 0 s ago" in str(bar.render())
+        now[0] = 6 * 3600.0  # six hours on, no pane has read anything since
+        app.update_status()
+        text = str(bar.render())
+        assert "updated 6 h ago" in text
+        assert "completions stale (6 h)" in text and "revisions stale" in text

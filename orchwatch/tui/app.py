@@ -246,6 +246,7 @@ class OrchwatchApp(App[None]):
             "logs": PaneState("#logs", "logs"),
         }
         self.log_poll_seconds = log_poll_seconds
+        self._log_health = ""
         self.actions_enabled = allow_actions or config.actions_enabled
         self.audit = AuditLog(audit_path or default_audit_path())
         self.guard = ActionGuard()
@@ -337,9 +338,17 @@ class OrchwatchApp(App[None]):
         self._render_revisions()
 
     def _tick_status(self) -> None:
-        loaded = self._panes["completions"].loaded_at
-        if loaded is not None:
-            self.main.query_one(StatusBar).age = self._wall() - loaded
+        self.update_status()
+
+    def update_status(self) -> None:
+        """The status bar's age is the oldest of the panes' last successful reads (never of
+        a mere attempt), and a pane whose data is older than three of its intervals is
+        called stale even when no error came back (a read that hangs)."""
+        now = self._wall()
+        loaded = [p.loaded_at for p in self._panes.values() if p.loaded_at is not None]
+        if loaded:
+            self.main.query_one(StatusBar).age = now - min(loaded)
+        self._show_problems()
 
     # --- the refresh cycle, shared by every pane ----------------------------------------------
 
@@ -404,10 +413,19 @@ class OrchwatchApp(App[None]):
         pane.timer = self.set_timer(delay, lambda: self.refresh_pane(group))
 
     def _show_problems(self) -> None:
+        now = self._wall()
+        problems = []
         failing = [p.label for p in self._panes.values() if p.failing]
-        self.main.query_one(StatusBar).problem = (
-            f"{', '.join(failing)} unavailable" if failing else ""
-        )
+        if failing:
+            problems.append(f"{', '.join(failing)} unavailable")
+        for name, pane in self._panes.items():
+            interval = self.log_poll_seconds if name == "logs" else self.refresh_seconds
+            limit = max(3 * interval, 30.0)
+            if not pane.failing and pane.loaded_at is not None and now - pane.loaded_at > limit:
+                problems.append(f"{pane.label} stale ({format_age(now - pane.loaded_at)})")
+        if self._log_health == "reconnecting":
+            problems.append("log stream reconnecting")
+        self.main.query_one(StatusBar).problem = " · ".join(problems)
 
     # --- completions ---------------------------------------------------------------------------
 
@@ -542,6 +560,7 @@ class OrchwatchApp(App[None]):
     @on(LogsLoaded)
     def _logs_loaded(self, message: LogsLoaded) -> None:
         self._log_cursor = message.batch.cursor
+        self._log_health = message.batch.health
         self.main.query_one(LogPane).ingest(
             message.entries,
             message.groups,
