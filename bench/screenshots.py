@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import tempfile
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -50,8 +51,14 @@ SHOTS: dict[str, Callable[[Pilot[None]], Awaitable[None]]] = {
 async def shoot(name: str, action: Callable[[Pilot[None]], Awaitable[None]]) -> Path:
     config = load_config(None)
     sources = build_sources(SourceOptions(demo=True), config, clock=FrozenClock(DEMO_START))
+    audit = Path(tempfile.mkdtemp(prefix="orchwatch-screenshot-audit-")) / "audit.jsonl"
     app = OrchwatchApp(
-        config, sources, refresh_seconds=3600, log_poll_seconds=3600, wall=lambda: 0.0
+        config,
+        sources,
+        refresh_seconds=3600,
+        log_poll_seconds=3600,
+        wall=lambda: 0.0,
+        audit_path=audit,  # what the screen shows must not depend on this machine's runs
     )
     async with app.run_test(size=SIZE) as pilot:
         await action(pilot)

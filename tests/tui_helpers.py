@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -25,11 +26,15 @@ SIZE = (160, 45)
 def make_app(config: Config, sources: Sources, **options: Any) -> OrchwatchApp:
     """An app with a frozen wall clock and no periodic refresh during the test; `options`
     go to OrchwatchApp (allow_actions, audit_path...)."""
-    return OrchwatchApp(
-        config,
-        sources,
-        **{"refresh_seconds": 3600, "log_poll_seconds": 3600, "wall": lambda: 0.0, **options},
-    )
+    defaults = {
+        "refresh_seconds": 3600,
+        "log_poll_seconds": 3600,
+        "wall": lambda: 0.0,
+        # Never the user's own audit log: what the dashboard says at start must not depend
+        # on runs on this machine.
+        "audit_path": Path(tempfile.mkdtemp(prefix="orchwatch-test-audit-")) / "audit.jsonl",
+    }
+    return OrchwatchApp(config, sources, **{**defaults, **options})
 
 
 def static_text(screen: Screen[object]) -> str:

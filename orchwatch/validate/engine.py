@@ -158,7 +158,7 @@ class Validator:
         self._uploads: dict[Path, Upload] = {}
         self._prefetcher = Prefetcher()
         self._pins: dict[str, str] = {}
-        self._import_lines: dict[object, list[tuple[bytes, bytes]]] = {}
+        self._import_lines: dict[object, list[tuple[bytes, bytes, bytes]]] = {}
         self.packages_cached = 0
 
     # --- the run -------------------------------------------------------------------------------

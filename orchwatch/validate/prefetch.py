@@ -23,8 +23,10 @@ from orchwatch.validate.tree import Entry, PackageTree
 MIN_FILES = 40
 """Below this many modules to analyse, a worker costs more than it saves."""
 _IMPORT_LINE = re.compile(
-    rb"^[ \t]*(?:from[ \t]+(\.*[\w.]*)[ \t]+import|import[ \t]+([\w. ,]+))", re.M
+    rb"^[ \t]*(?:from[ \t]+(\.*[\w.]*)[ \t]+import[ \t(]+([\w, \t]*)|import[ \t]+([\w. ,]+))",
+    re.M,
 )
+"""`from X import a, b` (X and the names, any of which may be a submodule) or `import X`."""
 
 
 def _analyse_many(items: list[tuple[str, bytes, tuple[int, int] | None]]) -> list[ModuleFacts]:
@@ -32,8 +34,8 @@ def _analyse_many(items: list[tuple[str, bytes, tuple[int, int] | None]]) -> lis
 
 
 def _import_lines(
-    entry: Entry, memo: dict[object, list[tuple[bytes, bytes]]]
-) -> list[tuple[bytes, bytes]]:
+    entry: Entry, memo: dict[object, list[tuple[bytes, bytes, bytes]]]
+) -> list[tuple[bytes, bytes, bytes]]:
     key: object = entry.real if entry.real is not None else id(entry)
     if key not in memo:
         data = entry.read()
@@ -44,7 +46,7 @@ def _import_lines(
 def likely_closure(
     tree: PackageTree,
     start: str = "main.py",
-    memo: dict[object, list[tuple[bytes, bytes]]] | None = None,
+    memo: dict[object, list[tuple[bytes, bytes, bytes]]] | None = None,
 ) -> list[str]:
     """Module files an upload probably imports, from its import lines (a hint, not a verdict:
     a wrong guess only costs the worker's time). `memo` keeps each file's import lines
@@ -61,13 +63,15 @@ def likely_closure(
         if entry is None:
             continue
         package = path.rsplit("/", 1)[0].split("/") if "/" in path else []
-        for relative, absolute in _import_lines(entry, memo):
+        for source, imported, absolute in _import_lines(entry, memo):
             names: Iterable[str]
-            if relative:
-                text = relative.decode()
+            if source:
+                text = source.decode()
                 level = len(text) - len(text.lstrip("."))
                 base = package[: len(package) - (level - 1)] if level else []
-                names = [".".join([*base, text.lstrip(".")]).strip(".")]
+                module = ".".join([*base, text.lstrip(".")]).strip(".")
+                members = [n.strip().split(" ")[0] for n in imported.decode().split(",")]
+                names = [module, *(f"{module}.{m}".strip(".") for m in members if m)]
             else:
                 names = [n.strip().split(" ")[0] for n in absolute.decode().split(",")]
             for name in names:
