@@ -311,6 +311,9 @@ class TrafficStatus:
     revision: str
     percent: int
     tag: str = ""
+    follows_latest: bool = False
+    """Cloud Run sends this share to "the latest Ready revision" (a LATEST-type target, the
+    default of a gen2 function); `revision` is that revision, resolved as gcloud does."""
 
 
 @dataclass(frozen=True, slots=True)

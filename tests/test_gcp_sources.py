@@ -176,3 +176,37 @@ def test_an_unreachable_server_is_a_source_error(config: Config) -> None:
         sources.revisions.fetch_services(["phase3-to-phase4-orchestrator"])  # type: ignore[union-attr]
     assert time.monotonic() - started < 60
     sources.close()
+
+
+def test_traffic_to_latest_without_a_name_is_the_latest_ready_revision(
+    loopback: Loopback, world: tuple[Config, Sources, Sources, Seeded]
+) -> None:
+    """A gen2 function routes 100% to "latest": Cloud Run reports a LATEST-type traffic
+    status, and run_v2.TrafficTargetStatus does not promise a revision name in it."""
+    from google.cloud import run_v2
+    from loopback.seed import revision_proto, service_proto
+
+    config, demo, _, _ = world
+    project = "orchwatch-latest"
+    name = "phase2-to-phase3-orchestrator"
+    [state] = [s for s in demo.revisions.fetch_services([name])]  # type: ignore[union-attr]
+    path = f"projects/{project}/locations/{config.gcp_region}/services/{name}"
+    service = service_proto(state, path)
+    del service.traffic_statuses[:]
+    service.traffic_statuses.append(
+        run_v2.TrafficTargetStatus(
+            type_=run_v2.TrafficTargetAllocationType.TRAFFIC_TARGET_ALLOCATION_TYPE_LATEST,
+            percent=100,
+        )
+    )
+    loopback.grpc.put_service(service, [revision_proto(r, path) for r in state.revisions])
+    sources = gcp_sources(config, project, FrozenClock(DEMO_START))
+    try:
+        view = gather_revisions(config, sources, [name])
+    finally:
+        sources.close()
+    [verdict] = view.verdicts
+    assert verdict.serving is not None and verdict.serving.name == state.latest_ready_revision
+    assert verdict.health.value == "ok"
+    assert "no revision takes traffic" not in verdict.text and "healthy" in verdict.text
+    assert "as the latest Ready revision" in verdict.text  # traffic follows "latest"

@@ -198,7 +198,13 @@ def service_verdict(
     else:
         name = short_name(serving.revision.name)
         split = "" if serving.percent == 100 else f" {serving.percent}%"
-        parts.append(f"serving {name}{split} ({age(now - serving.revision.create_time)})")
+        follows = any(
+            t.follows_latest and t.revision == serving.revision.name for t in service.traffic
+        )
+        parts.append(
+            f"serving {name}{split} ({age(now - serving.revision.create_time)})"
+            + (" as the latest Ready revision" if follows else "")
+        )
     if latest_row is not None and (serving is None or latest_row.revision != serving.revision):
         latest_name = short_name(latest_row.revision.name)
         when = age(now - latest_row.revision.create_time)

@@ -531,7 +531,7 @@ class LocalStore:
                     name,
                     latest_created,
                     latest_ready,
-                    json.dumps([[t.revision, t.percent, t.tag] for t in traffic]),
+                    json.dumps([[t.revision, t.percent, t.tag, t.follows_latest] for t in traffic]),
                     json.dumps(_condition_json(terminal)) if terminal else None,
                     uri,
                 ),
@@ -572,8 +572,8 @@ class LocalStore:
                     latest_created_revision=str(latest_created),
                     latest_ready_revision=str(latest_ready),
                     traffic=tuple(
-                        TrafficStatus(str(r), int(p), str(t))
-                        for r, p, t in json.loads(str(traffic))
+                        TrafficStatus(str(s[0]), int(s[1]), str(s[2]), bool(s[3:4] and s[3]))
+                        for s in json.loads(str(traffic))
                     ),
                     revisions=tuple(revisions.get(str(name), ())),
                     terminal_condition=_condition(json.loads(str(terminal))) if terminal else None,

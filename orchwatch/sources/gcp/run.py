@@ -78,13 +78,26 @@ def to_service(service: Any, revisions: Sequence[Revision]) -> ServiceState:
         latest_created_revision=short_name(service.latest_created_revision),
         latest_ready_revision=short_name(service.latest_ready_revision),
         traffic=tuple(
-            TrafficStatus(short_name(t.revision), int(t.percent), t.tag)
+            to_traffic(t, short_name(service.latest_ready_revision))
             for t in service.traffic_statuses
         ),
         revisions=tuple(sorted(revisions, key=lambda r: r.create_time, reverse=True)),
         terminal_condition=to_condition(terminal) if terminal.type_ else None,
         uri=service.uri,
     )
+
+
+def to_traffic(status: Any, latest_ready: str) -> TrafficStatus:
+    """A `run_v2.TrafficTargetStatus`. One of type LATEST goes to the latest Ready revision
+    and need not name it (the proto does not promise a name); gcloud resolves it through the
+    service's `latest_ready_revision`, and so does this."""
+    from google.cloud import run_v2
+
+    latest = (
+        status.type_ == run_v2.TrafficTargetAllocationType.TRAFFIC_TARGET_ALLOCATION_TYPE_LATEST
+    )
+    revision = short_name(status.revision) or (latest_ready if latest else "")
+    return TrafficStatus(revision, int(status.percent), status.tag, follows_latest=latest)
 
 
 def _utc(value: object) -> datetime | None:
