@@ -148,3 +148,61 @@ def test_gcp_settings_are_read() -> None:
         "bigquery": "http://127.0.0.1:9050",
     }
     assert config.gcp.log_list_calls_per_minute == 6
+
+
+def error_info(reason: str, **metadata: str) -> object:
+    from google.rpc import error_details_pb2
+
+    return error_details_pb2.ErrorInfo(reason=reason, domain="googleapis.com", metadata=metadata)
+
+
+@pytest.mark.parametrize(
+    ("error", "expected"),
+    [
+        (
+            core.Forbidden(
+                "BigQuery API has not been used in project 123 before or it is disabled.",
+                error_info=error_info(
+                    "SERVICE_DISABLED", service="bigquery.googleapis.com", consumer="projects/123"
+                ),
+            ),
+            "BigQuery: bigquery.googleapis.com is not enabled in project 123; run "
+            "`gcloud services enable bigquery.googleapis.com --project 123`",
+        ),
+        (
+            core.PermissionDenied(
+                "Cloud Run Admin API has not been used in project 764086051850 before.",
+                error_info=error_info(
+                    "SERVICE_DISABLED",
+                    service="run.googleapis.com",
+                    consumer="projects/764086051850",
+                ),
+            ),
+            "BigQuery: the credentials have no quota project; run `gcloud auth "
+            "application-default set-quota-project p`",
+        ),
+        (
+            core.Forbidden(
+                "Your application is authenticating by using local Application Default "
+                "Credentials. The bigquery.googleapis.com API requires a quota project, which "
+                "is not set by default."
+            ),
+            "BigQuery: the credentials have no quota project",
+        ),
+        (
+            core.Forbidden(
+                "Caller does not have required permission to use project p.",
+                error_info=error_info("USER_PROJECT_DENIED"),
+            ),
+            "BigQuery: the account may not use project p as its quota project",
+        ),
+        (
+            core.Forbidden("Permission denied", error_info=error_info("IAM_PERMISSION_DENIED")),
+            "BigQuery: permission denied on project p; the account needs roles/bigquery.dataViewer",
+        ),
+        (core.DeadlineExceeded("Deadline Exceeded"), "BigQuery timed out"),
+        (core.GatewayTimeout("504"), "BigQuery timed out"),
+    ],
+)
+def test_a_403_says_which_fix_and_a_timeout_is_a_timeout(error: Exception, expected: str) -> None:
+    assert str(translate(BIGQUERY, error)).startswith(expected)

@@ -158,6 +158,28 @@ def test_permission_denied_names_the_missing_role(
         gcp.close()
 
 
+def test_a_disabled_api_says_how_to_enable_it(
+    loopback: Loopback, world: tuple[Config, Sources, Sources, Seeded]
+) -> None:
+    config, _, _, _ = world
+    gcp = gcp_sources(config, "orchwatch-world", FrozenClock(DEMO_START))
+    loopback.grpc.deny = {"GetService"}
+    loopback.grpc.deny_reason = (
+        "SERVICE_DISABLED",
+        {"service": "run.googleapis.com", "consumer": "projects/orchwatch-world"},
+    )
+    try:
+        with pytest.raises(
+            SourceError,
+            match=r"run\.googleapis\.com is not enabled in project orchwatch-world; run "
+            r"`gcloud services enable run\.googleapis\.com --project orchwatch-world`",
+        ):
+            gcp.revisions.fetch_services(config.services)  # type: ignore[union-attr]
+    finally:
+        loopback.grpc.deny, loopback.grpc.deny_reason = set(), None
+        gcp.close()
+
+
 def test_an_unreachable_server_is_a_source_error(config: Config) -> None:
     from loopback.emulators import free_port
 

@@ -100,6 +100,21 @@ def _time(entry: LogEntry) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+def _status_with_error_info(message: str, reason: str, metadata: dict[str, str]) -> Any:
+    """A PERMISSION_DENIED status whose details hold a google.rpc.ErrorInfo, carried in the
+    `grpc-status-details-bin` trailer the way Google's front ends send it."""
+    from google.protobuf import any_pb2
+    from google.rpc import code_pb2, error_details_pb2, status_pb2
+    from grpc_status import rpc_status
+
+    detail = any_pb2.Any()
+    detail.Pack(
+        error_details_pb2.ErrorInfo(reason=reason, domain="googleapis.com", metadata=metadata)
+    )
+    status = status_pb2.Status(code=code_pb2.PERMISSION_DENIED, message=message, details=[detail])
+    return rpc_status.to_status(status)
+
+
 class LocalGcpServer:
     """Cloud Run and Cloud Logging state, served over gRPC on 127.0.0.1."""
 
@@ -113,6 +128,9 @@ class LocalGcpServer:
         self.entries: list[LogEntry] = []
         self.deny: set[str] = set()
         """Methods ("GetService", "ListLogEntries", ...) that answer PERMISSION_DENIED."""
+        self.deny_reason: tuple[str, dict[str, str]] | None = None
+        """The ErrorInfo (reason, metadata) a denial carries in its status details, as
+        Google's APIs send it (google/rpc/error_details.proto): SERVICE_DISABLED..."""
         self.tail_lifetime: float = 3600.0
         self.calls: Counter[str] = Counter()
         self._suppressions: list[TailLogEntriesResponse.SuppressionInfo] = []
@@ -231,10 +249,12 @@ class LocalGcpServer:
     def _enter(self, method: str, context: grpc.ServicerContext, resource: str) -> None:
         self.calls[method] += 1
         if method in self.deny:
-            context.abort(
-                grpc.StatusCode.PERMISSION_DENIED,
-                f"Permission denied for {method} on resource '{resource}' (or it may not exist).",
+            message = (
+                f"Permission denied for {method} on resource '{resource}' (or it may not exist)."
             )
+            if self.deny_reason is not None:
+                context.abort_with_status(_status_with_error_info(message, *self.deny_reason))
+            context.abort(grpc.StatusCode.PERMISSION_DENIED, message)
 
     def _page(
         self, items: list[Any], size: int, token: str, context: grpc.ServicerContext

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 from orchwatch.sources.base import SourceError
 
@@ -85,11 +86,7 @@ def translate(api: Api, exc: BaseException) -> SourceError:
     if isinstance(exc, auth.TransportError):
         return SourceError(f"{where} unreachable: {_first_line(exc)}")
     if isinstance(exc, core.PermissionDenied | core.Forbidden):
-        role = _missing_role(api, str(exc.message))
-        return SourceError(
-            f"{api.name}: permission denied on project {api.project}; the account needs "
-            f"{role} ({_first_line(exc.message, 120)})"
-        )
+        return _forbidden(api, exc)
     if isinstance(exc, core.Unauthenticated | core.Unauthorized):
         return SourceError(
             f"{api.name}: not authenticated ({_first_line(exc.message, 120)}); run "
@@ -101,13 +98,12 @@ def translate(api: Api, exc: BaseException) -> SourceError:
         return SourceError(f"{api.name} rejected the request: {_first_line(exc.message)}")
     if isinstance(exc, core.TooManyRequests | core.ResourceExhausted):
         return SourceError(f"{api.name}: quota exceeded, backing off ({_first_line(exc.message)})")
-    if isinstance(
-        exc,
-        core.ServiceUnavailable
-        | core.DeadlineExceeded
-        | core.GatewayTimeout
-        | core.InternalServerError,
-    ):
+    if isinstance(exc, core.DeadlineExceeded | core.GatewayTimeout):
+        return SourceError(
+            f"{where} timed out: it did not answer within the call's deadline "
+            f"({_first_line(exc.message, 120)})"
+        )
+    if isinstance(exc, core.ServiceUnavailable | core.InternalServerError):
         return SourceError(f"{where} unavailable: {_first_line(exc.message)}")
     if isinstance(exc, core.RetryError):
         cause = exc.cause if exc.cause is not None else exc
@@ -117,6 +113,43 @@ def translate(api: Api, exc: BaseException) -> SourceError:
     if isinstance(exc, ConnectionError | TimeoutError | OSError) or _is_requests_error(exc):
         return SourceError(f"{where} unreachable: {_first_line(exc)}")
     return SourceError(f"{api.name}: {type(exc).__name__}: {_first_line(exc)}")
+
+
+# The project gcloud's own OAuth client bills to: an API "disabled" there means the user's
+# credentials have no quota project, not that the API is off in theirs.
+_GCLOUD_CLIENT_PROJECTS = frozenset({"764086051850", "32555940559"})
+
+
+def _forbidden(api: Api, exc: Any) -> SourceError:
+    """A 403 says why in its ErrorInfo (google.rpc.ErrorInfo): the API is disabled, the
+    credentials have no quota project, or (the rest) a role is missing."""
+    reason = str(getattr(exc, "reason", None) or "")
+    metadata = dict(getattr(exc, "metadata", None) or {})
+    message = str(exc.message)
+    service = metadata.get("service") or f"the {api.name} API"
+    consumer = str(metadata.get("consumer", "")).removeprefix("projects/")
+    if "quota project" in message or (
+        reason == "SERVICE_DISABLED" and consumer in _GCLOUD_CLIENT_PROJECTS
+    ):
+        return SourceError(
+            f"{api.name}: the credentials have no quota project; run `gcloud auth "
+            f"application-default set-quota-project {api.project}` ({_first_line(message, 120)})"
+        )
+    if reason == "SERVICE_DISABLED":
+        return SourceError(
+            f"{api.name}: {service} is not enabled in project {consumer or api.project}; run "
+            f"`gcloud services enable {service} --project {consumer or api.project}`"
+        )
+    if reason == "USER_PROJECT_DENIED":
+        return SourceError(
+            f"{api.name}: the account may not use project {api.project} as its quota project "
+            "(it needs roles/serviceusage.serviceUsageConsumer there)"
+        )
+    role = _missing_role(api, message)
+    return SourceError(
+        f"{api.name}: permission denied on project {api.project}; the account needs "
+        f"{role} ({_first_line(message, 120)})"
+    )
 
 
 def _is_requests_error(exc: BaseException) -> bool:
