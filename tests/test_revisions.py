@@ -252,3 +252,39 @@ def test_unknown_commit_is_a_note_not_a_crash(tmp_path: Path, config: Config) ->
     )
     assert view.verdicts[0].drift is None
     assert "git log failed" in view.drift_notes["phase3-to-phase4-orchestrator"]
+
+
+def test_a_serving_revision_whose_ready_condition_failed_is_never_healthy() -> None:
+    # Cloud Run routes to a revision that is no longer Ready (it failed after taking traffic).
+    state = service([rev(24), rev(25, FAIL)], {25: 100}, created=25, ready=24)
+    verdict = service_verdict(state, NOW)
+    assert verdict.health is Health.BAD
+    assert "serving 00025, whose Ready condition FAILED: HealthCheckContainerError" in verdict.text
+    assert "healthy" not in verdict.text
+
+
+def test_a_tagged_revision_without_traffic_is_a_preview_not_a_rollback() -> None:
+    state = replace(
+        service([rev(24), rev(25)], {24: 100}, created=25, ready=25),
+        traffic=(
+            TrafficStatus("svc-00024-abc", 100),
+            TrafficStatus("svc-00025-abc", 0, tag="canary"),
+        ),
+    )
+    rows = derive_markers(state)
+    assert [r.marker.value for r in rows] == ["retired", "serving"]
+    verdict = service_verdict(state, NOW, rows=rows)
+    assert verdict.health is Health.OK
+    assert "preview 00025 (tag canary)" in verdict.text and "rolled back" not in verdict.text
+    untagged = service([rev(24), rev(25)], {24: 100}, created=25, ready=25)
+    assert "rolled back from 00025" in service_verdict(untagged, NOW).text  # still caught
+
+
+def test_a_failed_terminal_condition_is_a_service_failure() -> None:
+    state = replace(
+        service([rev(25)], {25: 100}, created=25, ready=25),
+        terminal_condition=Condition("Ready", FAIL, "RevisionFailed", "Revision is not ready"),
+    )
+    verdict = service_verdict(state, NOW)
+    assert verdict.health is Health.BAD
+    assert "service not ready (RevisionFailed: Revision is not ready)" in verdict.text

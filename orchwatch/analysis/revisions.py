@@ -141,6 +141,7 @@ def derive_markers(service: ServiceState) -> tuple[RevisionRow, ...]:
     percent: dict[str, int] = {}
     for status in service.traffic:
         percent[status.revision] = percent.get(status.revision, 0) + status.percent
+    previews = _previews(service)
     revisions = sorted(service.revisions, key=lambda r: r.create_time, reverse=True)
     newest_unready_at = None
     newest_ready_at = None
@@ -151,7 +152,11 @@ def derive_markers(service: ServiceState) -> tuple[RevisionRow, ...]:
         after_unready.append(newest_unready_at)
         after_ready.append(newest_ready_at)
         state = _ready_state(revision)
-        if state is ConditionState.SUCCEEDED and percent.get(revision.name, 0) == 0:
+        if (
+            state is ConditionState.SUCCEEDED
+            and percent.get(revision.name, 0) == 0
+            and revision.name not in previews  # a tagged 0% preview is not a rollback
+        ):
             newest_ready_at = newest_ready_at or revision.create_time
         elif state is ConditionState.FAILED:  # a pending one is a deploy in progress
             newest_unready_at = newest_unready_at or revision.create_time
@@ -176,6 +181,12 @@ def derive_markers(service: ServiceState) -> tuple[RevisionRow, ...]:
     return tuple(rows)
 
 
+def _previews(service: ServiceState) -> dict[str, str]:
+    """Revisions given a tag and no traffic (`--tag canary --no-traffic`): previews, reached
+    at their tag's URL, not rollbacks."""
+    return {t.revision: t.tag for t in service.traffic if t.tag and t.percent == 0 and t.revision}
+
+
 def service_verdict(
     service: ServiceState,
     now: datetime,
@@ -192,8 +203,13 @@ def service_verdict(
     latest_row = by_name.get(service.latest_created_revision) or (rows[0] if rows else None)
     parts: list[str] = []
     health = Health.OK
+    previews = _previews(service)
     if serving is None:
         parts.append("no revision takes traffic")
+        health = Health.BAD
+    elif serving.marker is Marker.FAILED:  # Cloud Run can route to a revision that is not Ready
+        name = short_name(serving.revision.name)
+        parts.append(f"serving {name}, whose Ready condition FAILED: {serving.reason}")
         health = Health.BAD
     else:
         name = short_name(serving.revision.name)
@@ -213,6 +229,8 @@ def service_verdict(
             health = Health.BAD
         elif latest_row.marker is Marker.PENDING:
             parts.append(f"latest {latest_name} pending ({when})")
+        elif latest_row.marker is Marker.RETIRED and latest_row.revision.name in previews:
+            parts.append(f"preview {latest_name} (tag {previews[latest_row.revision.name]})")
         elif latest_row.marker is Marker.RETIRED and serving is not None:
             parts.append(f"rolled back from {latest_name}")
             health = Health.WARN
@@ -222,12 +240,21 @@ def service_verdict(
         health = Health.BAD
     if serving is not None and serving.marker is Marker.STUCK:
         health = Health.BAD
+    terminal = service.terminal_condition
+    if terminal is not None and terminal.state is ConditionState.FAILED:
+        why = ": ".join(p for p in (terminal.reason, terminal.message) if p)
+        parts.append(f"service not ready ({why})" if why else "service not ready")
+        health = Health.BAD
     if drift is not None and drift.commits_behind:
         plural = "s" if drift.commits_behind != 1 else ""
         parts.append(f"{drift.commits_behind} commit{plural} behind")
         if drift.stale and health is Health.OK:
             health = Health.WARN
-    if health is Health.OK and serving is not None and len(parts) == 1:
+    if (
+        health is Health.OK
+        and serving is not None
+        and not [p for p in parts[1:] if not p.startswith("preview ")]
+    ):
         parts.append("healthy")
     not_serving = latest_row is not None and (serving is None or latest_row is not serving)
     return ServiceVerdict(
