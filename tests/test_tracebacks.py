@@ -308,3 +308,74 @@ def test_json_lines_with_json_payload_stack_trace_and_junk() -> None:
     assert log.entries[0].text.startswith("Processing failed\nTraceback")
     [event] = reassemble(log.entries)
     assert event.exception_type == "RuntimeError"
+
+
+# --- real shapes, as Cloud Run writes them (one entry per stderr line) ------------------------
+
+GRPC_CHAIN = """Traceback (most recent call last):
+  File "/layers/google.python.pip/pip/lib/python3.11/site-packages/google/api_core/grpc_helpers.py", line 76, in error_remapped_callable
+    return callable_(*args, **kwargs)
+  File "/layers/google.python.pip/pip/lib/python3.11/site-packages/grpc/_channel.py", line 1181, in __call__
+    return _end_unary_response_blocking(state, call, False, None)
+grpc._channel._InactiveRpcError: <_InactiveRpcError of RPC that terminated with:
+\tstatus = StatusCode.UNAVAILABLE
+\tdetails = "failed to connect to all addresses; last error: UNKNOWN: ipv4:10.0.0.1:443: Connection refused"
+\tdebug_error_string = "UNKNOWN:Error received from peer  {grpc_message:"failed to connect", grpc_status:14}"
+>
+
+The above exception was the direct cause of the following exception:
+
+Traceback (most recent call last):
+  File "/workspace/main.py", line 88, in orchestrate_phase3_to_phase4
+    doc = db.collection("phase3_completion").document(game_date).get()
+  File "/layers/google.python.pip/pip/lib/python3.11/site-packages/google/api_core/grpc_helpers.py", line 78, in error_remapped_callable
+    raise exceptions.from_grpc_error(exc) from exc
+google.api_core.exceptions.ServiceUnavailable: 503 failed to connect to all addresses"""
+
+GROUP_THEN_HANDLER = """  + Exception Group Traceback (most recent call last):
+  |   File "/workspace/main.py", line 40, in publish_all
+  |     raise ExceptionGroup("2 publishes failed", errors)
+  | ExceptionGroup: 2 publishes failed (2 sub-exceptions)
+  +-+---------------- 1 ----------------
+    | TimeoutError: publish to nba-phase4-trigger timed out
+    +---------------- 2 ----------------
+    | TimeoutError: publish to nba-phase4-trigger timed out
+    +------------------------------------
+
+During handling of the above exception, another exception occurred:
+
+Traceback (most recent call last):
+  File "/workspace/main.py", line 52, in orchestrate
+    raise RuntimeError("phase 4 trigger not sent")
+RuntimeError: phase 4 trigger not sent"""
+
+
+def per_line_newest_first(text: str, *, same_timestamp: bool = False) -> str:
+    records = [gcloud_entry(line, n) for n, line in enumerate(text.splitlines())]
+    if same_timestamp:
+        for record in records:
+            record["timestamp"] = records[0]["timestamp"]
+    for record, n in zip(records, range(len(records)), strict=True):
+        record["insertId"] = f"id{n:04d}"  # the API's order within a timestamp
+    return json.dumps(list(reversed(records)), indent=2)  # as gcloud prints: newest first
+
+
+def test_a_grpc_error_message_over_several_lines_keeps_its_chain() -> None:
+    groups = group_entries(parse_log_text(per_line_newest_first(GRPC_CHAIN)).entries)
+    assert [(g.exception_type, g.count) for g in groups] == [
+        ("google.api_core.exceptions.ServiceUnavailable", 1)
+    ]  # no spurious grpc._channel._InactiveRpcError group
+    assert "debug_error_string" in groups[0].sample and "direct cause" in groups[0].sample
+
+
+def test_during_handling_after_an_exception_group_is_one_event() -> None:
+    groups = group_entries(parse_log_text(per_line_newest_first(GROUP_THEN_HANDLER)).entries)
+    assert [(g.exception_type, g.count) for g in groups] == [("RuntimeError", 1)]
+    assert "ExceptionGroup: 2 publishes failed" in groups[0].sample
+
+
+def test_lines_of_one_timestamp_are_ordered_by_insert_id() -> None:
+    log = parse_log_text(per_line_newest_first(GRPC_CHAIN, same_timestamp=True))
+    groups = group_entries(log.entries)
+    assert [g.exception_type for g in groups] == ["google.api_core.exceptions.ServiceUnavailable"]
+    assert groups[0].sample.startswith("Traceback (most recent call last):")

@@ -109,7 +109,9 @@ class Reassembler:
         return events
 
     def _release(self, upto: datetime | None) -> list[TracebackEvent]:
-        self._pending.sort(key=lambda item: (item[0], item[1]))
+        # Lines of one timestamp are ordered as the API orders them, by insertId (an array
+        # read newest first would otherwise give them upside down), then by arrival.
+        self._pending.sort(key=lambda item: (item[0], item[2].insert_id, item[1]))
         if upto is None:
             ready, self._pending = self._pending, []
         else:
@@ -162,10 +164,16 @@ class Reassembler:
                 accept = "after_final"
             elif line in CHAIN_LINES:
                 accept = "chain"
+            elif (line[0].isspace() and not _FRAME.match(line)) or line == ">":
+                # The final message goes on: every gRPC error from google-api-core prints
+                # `_InactiveRpcError` with tab-indented status/details lines and a `>`.
+                accept = "after_final"
         elif phase == "chain":
             accept = "chain" if not line else _is_start(line)
         elif phase == "group" and (not line or _GROUP_LINE.match(line)):
             accept = "group"
+        elif phase == "group" and line in CHAIN_LINES:  # a group, then the handler's error
+            accept = "chain"
         if accept is None:
             return [*self._close(key), *self._line(key, line, entry)]
         state.lines.append(line)
@@ -190,7 +198,10 @@ def _event(state: _Open) -> TracebackEvent | None:
     if len(lines) < 2:
         return None
     exception_type, message = "", ""
-    if state.phase == "group" or any(_GROUP_START.match(line) for line in lines[:1]):
+    chained = any(line in CHAIN_LINES for line in lines)  # then the last exception is raised
+    if not chained and (
+        state.phase == "group" or any(_GROUP_START.match(line) for line in lines[:1])
+    ):
         for line in lines:
             match = _GROUP_FINAL.match(line)
             if match:
@@ -235,7 +246,9 @@ def _event(state: _Open) -> TracebackEvent | None:
 
 def reassemble(entries: Iterable[LogEntry]) -> list[TracebackEvent]:
     """Every traceback in a finite set of entries, in any order (newest first is fine)."""
-    ordered = sorted(entries, key=lambda e: (e.service, e.revision, e.instance, e.timestamp))
+    ordered = sorted(
+        entries, key=lambda e: (e.service, e.revision, e.instance, e.timestamp, e.insert_id)
+    )
     machine = Reassembler(window=timedelta(0))
     events: list[TracebackEvent] = []
     key: Key | None = None
