@@ -360,9 +360,12 @@ class LocalGcpServer:
                 ):
                     self._lock.wait(timeout=0.2)
                 if self._generation != generation:
-                    return
+                    break
                 fresh = [e for e in self.entries[position:] if keep(e)]
                 position = len(self.entries)
                 suppressed, self._suppressions = self._suppressions, []
             if fresh or suppressed:
                 yield TailLogEntriesResponse(entries=fresh, suppression_info=suppressed)
+        if context.is_active():
+            # As Cloud Logging ends a tail session (about hourly): OUT_OF_RANGE.
+            context.abort(grpc.StatusCode.OUT_OF_RANGE, "Maximum duration for tail has been met")

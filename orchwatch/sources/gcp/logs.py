@@ -309,13 +309,22 @@ class CloudLogging:
                         for response in self._call:
                             delay = 1.0
                             self._receive(response)
+                        ended = "the tail stream ended"
                     except RpcError as exc:
-                        if not isinstance(exc, exceptions.GoogleAPICallError):
-                            raise exceptions.from_grpc_error(exc) from exc
-                        raise
+                        error = (
+                            exc
+                            if isinstance(exc, exceptions.GoogleAPICallError)
+                            else exceptions.from_grpc_error(exc)
+                        )
+                        if not isinstance(error, exceptions.OutOfRange):
+                            raise error from exc
+                        # How a tail session ends after its maximum duration (about an
+                        # hour): a normal end, not a rejected request.
+                        ended = "the tail session reached its maximum duration"
+                        delay = 1.0
                 if self._stop.is_set():
                     break
-                self._say("reconnecting", "the tail stream ended; reopening it")
+                self._say("reconnecting", f"{ended}; reopening it")
             except SourceError as exc:
                 if self._stop.is_set():
                     break
