@@ -327,6 +327,12 @@ class ServiceState:
     revisions: tuple[Revision, ...]
     terminal_condition: Condition | None = None
     uri: str = ""
+    pinned_to: tuple[str, ...] = ()
+    """The revisions the service's desired traffic (`Service.traffic`) names when no target
+    follows the latest revision: after `update-traffic --to-revisions`, new deploys get no
+    traffic. Empty when traffic follows the latest Ready revision."""
+    reconciling: bool = False
+    """Cloud Run is still rolling out a change to the service."""
 
 
 # --- logs --------------------------------------------------------------------------------------

@@ -163,6 +163,8 @@ def capture(
                 state.traffic,
                 state.terminal_condition,
                 state.uri,
+                state.pinned_to,
+                state.reconciling,
             )
         step("error log entries")
         kept: list[LogEntry] = []

@@ -232,3 +232,33 @@ def test_traffic_to_latest_without_a_name_is_the_latest_ready_revision(
     assert verdict.health.value == "ok"
     assert "no revision takes traffic" not in verdict.text and "healthy" in verdict.text
     assert "as the latest Ready revision" in verdict.text  # traffic follows "latest"
+
+
+def test_a_service_pinned_by_update_traffic_is_read_as_pinned(
+    loopback: Loopback, world: tuple[Config, Sources, Sources, Seeded]
+) -> None:
+    """`gcloud run services update-traffic --to-revisions=R=100` leaves Service.traffic with
+    a REVISION-type target: the service stays pinned; `gcloud functions deploy` sets LATEST."""
+    from dataclasses import replace as with_fields
+
+    from loopback.seed import revision_proto, service_proto
+
+    config, demo, _, _ = world
+    project = "orchwatch-pinned"
+    name = "phase2-to-phase3-orchestrator"
+    [state] = demo.revisions.fetch_services([name])  # type: ignore[union-attr]
+    pinned = with_fields(state, pinned_to=(state.latest_ready_revision,))
+    path = f"projects/{project}/locations/{config.gcp_region}/services/{name}"
+    loopback.grpc.put_service(
+        service_proto(pinned, path), [revision_proto(r, path) for r in state.revisions]
+    )
+    sources = gcp_sources(config, project, FrozenClock(DEMO_START))
+    try:
+        [read] = sources.revisions.fetch_services([name])  # type: ignore[union-attr]
+        view = gather_revisions(config, sources, [name])
+    finally:
+        sources.close()
+    assert read.pinned_to == (state.latest_ready_revision,)
+    assert "new deploys will get no traffic" in view.verdicts[0].text
+    [following] = demo.revisions.fetch_services([name])  # type: ignore[union-attr]
+    assert following.pinned_to == ()

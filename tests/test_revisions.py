@@ -288,3 +288,13 @@ def test_a_failed_terminal_condition_is_a_service_failure() -> None:
     verdict = service_verdict(state, NOW)
     assert verdict.health is Health.BAD
     assert "service not ready (RevisionFailed: Revision is not ready)" in verdict.text
+
+
+def test_pinned_traffic_warns_that_new_deploys_get_none() -> None:
+    following = service([rev(24), rev(25)], {25: 100}, created=25, ready=25)
+    assert service_verdict(following, NOW).health is Health.OK
+    pinned = replace(following, pinned_to=("svc-00025-abc",))
+    verdict = service_verdict(pinned, NOW)
+    assert verdict.health is Health.WARN
+    assert "pinned to 00025: new deploys will get no traffic" in verdict.text
+    assert "reconciling" in service_verdict(replace(following, reconciling=True), NOW).text

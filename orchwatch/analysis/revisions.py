@@ -240,6 +240,13 @@ def service_verdict(
         health = Health.BAD
     if serving is not None and serving.marker is Marker.STUCK:
         health = Health.BAD
+    if service.pinned_to:
+        pinned = ", ".join(short_name(r) for r in service.pinned_to)
+        parts.append(f"pinned to {pinned}: new deploys will get no traffic")
+        if health is Health.OK:
+            health = Health.WARN
+    if service.reconciling:
+        parts.append("reconciling: a change is rolling out")
     terminal = service.terminal_condition
     if terminal is not None and terminal.state is ConditionState.FAILED:
         why = ": ".join(p for p in (terminal.reason, terminal.message) if p)

@@ -522,6 +522,8 @@ class LocalStore:
         traffic: Iterable[TrafficStatus],
         terminal: Condition | None = None,
         uri: str = "",
+        pinned_to: Sequence[str] = (),
+        reconciling: bool = False,
     ) -> None:
         """Insert or replace a Cloud Run service's state (its revisions are kept)."""
         with self._transaction() as db:
@@ -531,7 +533,11 @@ class LocalStore:
                     name,
                     latest_created,
                     latest_ready,
-                    json.dumps([[t.revision, t.percent, t.tag, t.follows_latest] for t in traffic]),
+                    json.dumps(
+                        [[t.revision, t.percent, t.tag, t.follows_latest] for t in traffic]
+                        # A trailing object: how the service routes (older files have none).
+                        + [{"pinned_to": list(pinned_to), "reconciling": reconciling}]
+                    ),
                     json.dumps(_condition_json(terminal)) if terminal else None,
                     uri,
                 ),
@@ -566,6 +572,8 @@ class LocalStore:
             )
         result = []
         for name, latest_created, latest_ready, traffic, terminal, uri in services:
+            routing = json.loads(str(traffic))
+            routed = next((s for s in routing if isinstance(s, dict)), {})
             result.append(
                 ServiceState(
                     name=str(name),
@@ -573,8 +581,11 @@ class LocalStore:
                     latest_ready_revision=str(latest_ready),
                     traffic=tuple(
                         TrafficStatus(str(s[0]), int(s[1]), str(s[2]), bool(s[3:4] and s[3]))
-                        for s in json.loads(str(traffic))
+                        for s in routing
+                        if isinstance(s, list)
                     ),
+                    pinned_to=tuple(str(r) for r in routed.get("pinned_to", ())),
+                    reconciling=bool(routed.get("reconciling", False)),
                     revisions=tuple(revisions.get(str(name), ())),
                     terminal_condition=_condition(json.loads(str(terminal))) if terminal else None,
                     uri=str(uri or ""),

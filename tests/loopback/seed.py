@@ -189,6 +189,22 @@ def service_proto(state: ServiceState, service_path: str) -> run_v2.Service:
             )
             for t in state.traffic
         ],
+        # The desired traffic (Service.traffic): pinned to revisions, or following latest.
+        traffic=[
+            run_v2.TrafficTarget(
+                type_=run_v2.TrafficTargetAllocationType.TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION,
+                revision=revision,
+                percent=100 // len(state.pinned_to),
+            )
+            for revision in state.pinned_to
+        ]
+        or [
+            run_v2.TrafficTarget(
+                type_=run_v2.TrafficTargetAllocationType.TRAFFIC_TARGET_ALLOCATION_TYPE_LATEST,
+                percent=100,
+            )
+        ],
+        reconciling=state.reconciling,
     )
     if state.terminal_condition is not None:
         service.terminal_condition = condition_proto(state.terminal_condition)

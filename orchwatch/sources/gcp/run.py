@@ -72,7 +72,12 @@ def to_revision(revision: Any, service: str) -> Revision:
 
 def to_service(service: Any, revisions: Sequence[Revision]) -> ServiceState:
     """A `run_v2.Service` and its revisions as the model's."""
+    from google.cloud import run_v2
+
     terminal = service.terminal_condition
+    latest_type = run_v2.TrafficTargetAllocationType.TRAFFIC_TARGET_ALLOCATION_TYPE_LATEST
+    targets = list(service.traffic)
+    follows = not targets or any(t.type_ == latest_type for t in targets)
     return ServiceState(
         name=short_name(service.name),
         latest_created_revision=short_name(service.latest_created_revision),
@@ -84,6 +89,10 @@ def to_service(service: Any, revisions: Sequence[Revision]) -> ServiceState:
         revisions=tuple(sorted(revisions, key=lambda r: r.create_time, reverse=True)),
         terminal_condition=to_condition(terminal) if terminal.type_ else None,
         uri=service.uri,
+        pinned_to=()
+        if follows
+        else tuple(short_name(t.revision) for t in targets if t.percent > 0 and t.revision),
+        reconciling=bool(service.reconciling),
     )
 
 
