@@ -25,6 +25,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
 
+from orchwatch.model import COMMIT_SOURCES
+
 CONFIG_ENV = "ORCHWATCH_CONFIG"
 CONFIG_NAME = "orchwatch.toml"
 EXAMPLE_CONFIG = Path(__file__).parent / "examples" / "orchwatch.toml"
@@ -110,6 +112,7 @@ class ServicesTable(_Table, kw_only=True):
     extra: list[str] = []
     functions: dict[str, str] = {}
     drift_max_age_hours: float = 24.0
+    commit_from: list[str] = msgspec.field(default_factory=lambda: list(COMMIT_SOURCES))
 
 
 class ValidateTable(_Table, kw_only=True):
@@ -231,6 +234,8 @@ class Config:
     service_functions: Mapping[str, str] = field(default_factory=dict)
     """Cloud Run service -> function folder name (for drift and redeploys)."""
     drift_max_age: timedelta = timedelta(hours=24)
+    commit_from: tuple[str, ...] = COMMIT_SOURCES
+    """Where a revision's deployed commit is read (`label:NAME`, `env:NAME`, `image-tag`)."""
     daily_checks: tuple[tuple[str, str, str], ...] = ()
     """(name, sql, expectation) of the custom morning checks; `@date` is the date."""
     actions_enabled: bool = False
@@ -477,6 +482,13 @@ def _build(table: ConfigFile, path: Path | None, display: Path | str) -> Config:
             )
     _check_actions(table.actions, display)
     _check_validate(table.validate, display)
+    for i, source in enumerate(table.services.commit_from):
+        if not re.fullmatch(r"(label|env):[\w.-]+|image-tag", source):
+            raise ConfigError(
+                display,
+                f"services.commit_from[{i}]",
+                f'expected "label:NAME", "env:NAME" or "image-tag", got "{source}"',
+            )
     gcp = _gcp_settings(table.gcp, display)
     repo = Path(table.repo.path).expanduser() if table.repo.path else None
     if repo is not None and path is not None and not repo.is_absolute():
@@ -500,6 +512,7 @@ def _build(table: ConfigFile, path: Path | None, display: Path | str) -> Config:
         extra_services=tuple(table.services.extra),
         service_functions=dict(table.services.functions),
         drift_max_age=timedelta(hours=table.services.drift_max_age_hours),
+        commit_from=tuple(table.services.commit_from),
         daily_checks=tuple((c.name, c.sql, c.expect) for c in table.daily.checks),
         actions_enabled=table.actions.enabled,
         action_timeout=table.actions.timeout_seconds,

@@ -50,6 +50,15 @@ class RevisionsView:
     """Why drift is not computed at all (no repo configured), or ""."""
 
 
+NO_COMMIT = (
+    "no commit on the serving revision; put one there when deploying: "
+    "`gcloud run deploy ... --update-labels=commit-sha=$(git rev-parse HEAD)` for a Cloud Run "
+    "service, `gcloud functions deploy ... --update-env-vars=BUILD_COMMIT=$(git rev-parse HEAD)` "
+    "for a gen2 function (its labels may not reach its Cloud Run service); "
+    "[services] commit_from says where to look"
+)
+
+
 def service_drift(
     config: Config, service: ServiceState, serving_commit: str | None, now: datetime
 ) -> tuple[Drift | None, str]:
@@ -57,7 +66,7 @@ def service_drift(
     if config.repo_path is None:
         return None, "no repo configured"
     if not serving_commit:
-        return None, "the serving revision has no commit label"
+        return None, NO_COMMIT
     folder = config.function_folder(service.name)
     if folder is None:
         return None, "no function folder for this service"
@@ -91,7 +100,7 @@ def gather_revisions(
         if drift_off:
             verdicts.append(base)
             continue
-        commit = base.serving.commit if base.serving else None
+        commit = base.serving.commit_from(config.commit_from) if base.serving else None
         drift, why = service_drift(config, service, commit, now)
         if why:
             notes[service.name] = why

@@ -7,7 +7,8 @@ derives the rest (`CompletionCell`, `PhaseStatus`, `DateStatus`).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
@@ -297,11 +298,46 @@ class Revision:
 
     @property
     def commit(self) -> str | None:
-        """The commit a deploy script labelled the revision with, if any."""
-        for key in ("commit-sha", "commit", "git-sha", "git_commit"):
-            if key in self.labels:
-                return self.labels[key]
+        """The commit the revision was deployed from, where one of the usual places has it."""
+        return self.commit_from(COMMIT_SOURCES)
+
+    def commit_from(self, sources: Sequence[str]) -> str | None:
+        """The commit the first of `sources` holds: `label:NAME` (a Cloud Run label),
+        `env:NAME` (an environment variable of the revision's container) or `image-tag`
+        (the image's tag, when it looks like a commit). Cloud Run sets none of these itself;
+        deploys put one there (see README, "Drift")."""
+        for source in sources:
+            kind, _, name = source.partition(":")
+            value = (
+                self.labels.get(name)
+                if kind == "label"
+                else self.env.get(name)
+                if kind == "env"
+                else _image_tag_commit(self.image)
+                if kind == "image-tag"
+                else None
+            )
+            if value:
+                return value
         return None
+
+
+COMMIT_SOURCES = (
+    "label:commit-sha",
+    "label:commit",
+    "label:git-sha",
+    "label:git_commit",
+    "env:BUILD_COMMIT",
+    "env:COMMIT_SHA",
+    "env:GIT_COMMIT",
+    "image-tag",
+)
+"""Where a revision's commit is looked for, in order, unless `[services] commit_from` says."""
+
+
+def _image_tag_commit(image: str) -> str | None:
+    tag = image.rsplit("/", 1)[-1].partition(":")[2].partition("@")[0]
+    return tag if re.fullmatch(r"[0-9a-f]{7,40}", tag) else None
 
 
 @dataclass(frozen=True, slots=True)

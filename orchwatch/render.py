@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 from orchwatch.analysis.daily import CHECK_GLYPH, CheckResult, CheckStatus, overall
 from orchwatch.analysis.revisions import MARKER_GLYPH, Health, short_name
-from orchwatch.gather import ErrorsView, RevisionsView
+from orchwatch.gather import NO_COMMIT, ErrorsView, RevisionsView
 from orchwatch.model import Revision
 from orchwatch.sanitize import inert_line
 
@@ -24,10 +24,14 @@ def revisions_text(view: RevisionsView, zone: ZoneInfo) -> str:
         lines.append(f"{_HEALTH_MARK[verdict.health]} {verdict.service:<{width}}  {verdict.text}")
         if verdict.reason:
             lines.append(f"  {' ' * width}  {verdict.reason}")
-        if verdict.service in view.drift_notes and verdict.drift is None:
-            lines.append(f"  {' ' * width}  drift unknown: {view.drift_notes[verdict.service]}")
+        note = view.drift_notes.get(verdict.service)
+        if note and verdict.drift is None and note != NO_COMMIT:
+            lines.append(f"  {' ' * width}  drift unknown: {note}")
     for name in view.missing:
         lines.append(f"? {name:<{width}}  not found in Cloud Run")
+    without_commit = sorted(s for s, n in view.drift_notes.items() if n == NO_COMMIT)
+    if without_commit:  # said once, with how to fix it
+        lines.append(f"drift unknown for {', '.join(without_commit)}: {NO_COMMIT}")
     if view.drift_off:
         lines.append(f"drift not checked: {view.drift_off}")
     lines.append(f"as of {view.now.astimezone(zone):%Y-%m-%d %H:%M %Z}")

@@ -298,3 +298,40 @@ def test_pinned_traffic_warns_that_new_deploys_get_none() -> None:
     assert verdict.health is Health.WARN
     assert "pinned to 00025: new deploys will get no traffic" in verdict.text
     assert "reconciling" in service_verdict(replace(following, reconciling=True), NOW).text
+
+
+@pytest.mark.parametrize(
+    ("labels", "env", "image", "sources", "commit"),
+    [
+        ({"commit-sha": "abc1234"}, {}, "", None, "abc1234"),
+        ({}, {"BUILD_COMMIT": "def5678"}, "", None, "def5678"),  # what the corpus's scripts set
+        ({}, {}, "us-docker.pkg.dev/p/r/fn:0a1b2c3d", None, "0a1b2c3d"),
+        ({}, {}, "us-docker.pkg.dev/p/r/fn:latest", None, None),  # not a commit
+        ({"deployed": "fedcba9"}, {}, "", ("label:deployed",), "fedcba9"),
+        ({"commit-sha": "abc1234"}, {}, "", ("env:BUILD_COMMIT",), None),
+    ],
+)
+def test_the_commit_comes_from_a_label_an_env_var_or_the_image_tag(
+    labels: dict[str, str],
+    env: dict[str, str],
+    image: str,
+    sources: tuple[str, ...] | None,
+    commit: str | None,
+) -> None:
+    revision = replace(rev(1), labels=labels, env=env, image=image)
+    assert (revision.commit if sources is None else revision.commit_from(sources)) == commit
+
+
+def test_no_commit_is_said_once_with_the_flags_that_put_one_there() -> None:
+    from zoneinfo import ZoneInfo
+
+    from orchwatch.gather import NO_COMMIT, RevisionsView
+    from orchwatch.render import revisions_text
+
+    a = service_verdict(service([rev(1)], {1: 100}, 1, 1), NOW)
+    b = service_verdict(replace(service([rev(2)], {2: 100}, 2, 2), name="svc-b"), NOW)
+    view = RevisionsView(NOW, (a, b), (), {"svc": NO_COMMIT, "svc-b": NO_COMMIT})
+    text = revisions_text(view, ZoneInfo("UTC"))
+    assert text.count("--update-labels=commit-sha=$(git rev-parse HEAD)") == 1
+    assert "drift unknown for svc, svc-b: no commit on the serving revision" in text
+    assert "--update-env-vars=BUILD_COMMIT=$(git rev-parse HEAD)" in text

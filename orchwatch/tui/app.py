@@ -859,7 +859,7 @@ class OrchwatchApp(App[None]):
         serving, commit, commits, note = "unknown", "", [], "no repo configured"
         if isinstance(verdict, ServiceVerdict) and verdict.serving is not None:
             serving = short_name(verdict.serving.name)
-            commit = verdict.serving.commit or ""
+            commit = verdict.serving.commit_from(self.config.commit_from) or ""
         if repo is not None and folder is not None:
             if not commit:
                 note = "the serving revision has no commit label"
