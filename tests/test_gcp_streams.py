@@ -3,6 +3,7 @@ and the Firestore listener on the selected date, against the loopback servers.""
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -197,5 +198,39 @@ def test_the_selected_date_is_pushed_by_a_listener(
         assert set(latest.records) == {"bdl_boxscores", "nbac_gamebook"}
         reads = sources.meter.snapshot() - calls  # type: ignore[attr-defined]
         assert reads[("firestore", "BatchGetDocuments")] == 0  # served by the listener
+    finally:
+        sources.close()
+
+
+def test_a_dead_listener_is_noticed_and_the_date_keeps_updating(
+    loopback: Loopback, config: Config, gcp_project: str
+) -> None:
+    gcp_config = loopback.config(config, gcp_project)
+    sources = build_gcp_sources(gcp_config, gcp_project, FrozenClock(NOW))
+    try:
+        completions = sources.completions
+        firestore = completions.firestore  # type: ignore[attr-defined]
+        client = firestore.clients.firestore()
+        day = NOW.date()
+        ref = client.collection("phase3_completion").document(day.isoformat())
+        record = CompletionRecord("bdl_boxscores", "success", NOW, 10, "c1", "e1")
+        ref.set(document_fields(PhaseDocument("phase3", day, {"bdl_boxscores": record})))
+        completions.watch_date(day, lambda: None)
+        assert wait_until(lambda: firestore.watching == day)
+        assert firestore.mode == "listening"
+        # What the library does on its own thread when the Listen stream ends with an error
+        # it cannot recover from: it closes the watch, and never calls back.
+        for watch in list(firestore._watches):
+            with contextlib.suppress(RuntimeError):
+                watch.close(reason=RuntimeError("Listen stream ended: PERMISSION_DENIED"))
+        second = CompletionRecord("nbac_gamebook", "success", NOW, 12, "c2", "e2")
+        ref.update(document_fields(PhaseDocument("phase3", day, {"nbac_gamebook": second})))
+        calls = sources.meter.snapshot()  # type: ignore[attr-defined]
+        latest = firestore.documents([day])[day]["phase3"]  # the next refresh
+        assert set(latest.records) == {"bdl_boxscores", "nbac_gamebook"}
+        reads = sources.meter.snapshot() - calls  # type: ignore[attr-defined]
+        assert reads[("firestore", "BatchGetDocuments")] == 1  # read, not frozen
+        assert firestore.resubscribes == 1
+        assert wait_until(lambda: firestore.mode == "listening")  # and listening again
     finally:
         sources.close()

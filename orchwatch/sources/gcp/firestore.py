@@ -124,6 +124,9 @@ class FirestoreCompletions:
         self._live: dict[str, PhaseDocument | None] = {}
         """The watched date's documents, by phase, as the listeners last saw them."""
         self._on_change: Callable[[], None] | None = None
+        self.resubscribes = 0
+        """How many times dead listeners were replaced."""
+        self.last_listener_error = ""
 
     @property
     def _collections(self) -> dict[str, str]:
@@ -137,6 +140,7 @@ class FirestoreCompletions:
         Raises:
             SourceError: Firestore cannot be read; the message says why.
         """
+        self._check_listeners()
         result: dict[date, dict[str, PhaseDocument]] = {}
         wanted: list[date] = []
         now = self._clock()
@@ -185,6 +189,34 @@ class FirestoreCompletions:
             return result
 
     # --- the listener on the selected date ------------------------------------------------------
+
+    def _check_listeners(self) -> None:
+        """The watchdog, run on every refresh. When the Listen stream ends with an error it
+        cannot recover from, the client library closes it on its own thread and never calls
+        back, so the watched date would freeze without a word. A listener that is no longer
+        active is closed and subscribed again; until the new one answers, the date is read
+        with `get_all` like any other."""
+        with self._lock:
+            dead = bool(self._watches) and not all(w.is_active for w in self._watches)
+            day, callback = self._watched, self._on_change
+        if not dead or day is None or callback is None:
+            return
+        self.unwatch()
+        self.resubscribes += 1
+        try:
+            self.watch(day, callback)
+        except Exception as exc:  # the refresh reads with get_all; the next one tries again
+            self.last_listener_error = str(exc)
+
+    @property
+    def mode(self) -> str:
+        """How the watched date is read: "listening", "reading" (get_all while the
+        listeners start or after they died), or "" when no date is watched."""
+        with self._lock:
+            if self._watched is None:
+                return ""
+            live = len(self._live) == len(self._collections)
+            return "listening" if live and self._watches else "reading"
 
     def watch(self, day: date, on_change: Callable[[], None]) -> None:
         """Listen to `day`'s documents; `on_change` is called (from a client thread) on news.
