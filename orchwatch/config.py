@@ -87,6 +87,7 @@ class GcpTable(_Table, kw_only=True):
     completion_table: str = "phase_completions"
     maximum_bytes_billed: int = 1_000_000_000
     log_filter: str = ""
+    request_logs: bool = False
     log_list_calls_per_minute: int = 6
     run_concurrency: int = 4
     endpoints: EndpointsTable = msgspec.field(default_factory=EndpointsTable)
@@ -187,6 +188,8 @@ class GcpSettings:
     maximum_bytes_billed: int = 1_000_000_000
     """BigQuery refuses (and orchwatch's dry run rejects) any query that would bill more."""
     log_filter: str = ""
+    request_logs: bool = False
+    """Also tail Cloud Run request and system logs (left out by default: never tracebacks)."""
     """Appended (AND) to the Cloud Logging filter orchwatch builds from the services."""
     log_list_calls_per_minute: int = 6
     """ListLogEntries budget of one dashboard (the project's quota is 60 a minute)."""
@@ -625,6 +628,7 @@ def _gcp_settings(gcp: GcpTable, display: Path | str) -> GcpSettings:
     return GcpSettings(
         maximum_bytes_billed=gcp.maximum_bytes_billed,
         log_filter=gcp.log_filter,
+        request_logs=gcp.request_logs,
         log_list_calls_per_minute=gcp.log_list_calls_per_minute,
         run_concurrency=gcp.run_concurrency,
         endpoints=endpoints,

@@ -49,38 +49,106 @@ class FilterError(ValueError):
     """A filter clause this server does not understand (the service would say INVALID_ARGUMENT)."""
 
 
-_CLAUSE_TYPE = re.compile(r'^resource\.type="([^"]*)"$')
-_CLAUSE_SERVICES = re.compile(r"^resource\.labels\.service_name=\((.*)\)$")
-_CLAUSE_SERVICE = re.compile(r'^resource\.labels\.service_name="([^"]*)"$')
-_CLAUSE_TIME = re.compile(r'^timestamp(>=|>)"([^"]+)"$')
+_TOKEN = re.compile(
+    r"""\s*(?:
+        (?P<clause>[\w.]+(?:>=|<=|!=|=|>|<|:)(?:"[^"]*"|\((?:\s*"[^"]*"\s*(?:OR)?)+\)))
+      | (?P<op>AND|OR|NOT)\b
+      | (?P<paren>[()])
+    )""",
+    re.X,
+)
+_CLAUSE = re.compile(r"^(?P<field>[\w.]+)(?P<op>>=|<=|!=|=|>|<|:)(?P<value>.*)$")
+_FIELDS: dict[str, Callable[[LogEntry], str]] = {
+    "resource.type": lambda e: e.resource.type,
+    "resource.labels.service_name": lambda e: e.resource.labels.get("service_name", ""),
+    "resource.labels.function_name": lambda e: e.resource.labels.get("function_name", ""),
+    "logName": lambda e: e.log_name,
+}
 
 
 def entry_filter(text: str) -> Callable[[LogEntry], bool]:
-    """A predicate for the filter subset orchwatch sends (clauses joined by AND).
+    """A predicate for the Logging query language's subset orchwatch sends: clauses
+    (`field="v"`, `field=("a" OR "b")`, `logName:"part"`, `timestamp>="..."`), NOT, OR, AND
+    and parentheses, with the language's precedence (NOT, then OR, then AND; see "Logging
+    query language", boolean operators).
 
     Raises:
-        FilterError: a clause outside that subset.
+        FilterError: anything outside that subset.
     """
-    checks: list[Callable[[LogEntry], bool]] = []
-    for raw in (c.strip() for c in text.split(" AND ")) if text.strip() else ():
-        if match := _CLAUSE_TYPE.match(raw):
-            wanted = match[1]
-            checks.append(lambda e, wanted=wanted: e.resource.type == wanted)
-        elif match := _CLAUSE_SERVICES.match(raw):
-            names = {n.strip().strip('"') for n in match[1].split(" OR ")}
-            checks.append(lambda e, names=names: e.resource.labels.get("service_name") in names)
-        elif match := _CLAUSE_SERVICE.match(raw):
-            name = match[1]
-            checks.append(lambda e, name=name: e.resource.labels.get("service_name") == name)
-        elif match := _CLAUSE_TIME.match(raw):
-            op, bound = match[1], _parse_time(match[2])
-            if op == ">=":
-                checks.append(lambda e, bound=bound: _time(e) >= bound)
-            else:
-                checks.append(lambda e, bound=bound: _time(e) > bound)
-        else:
-            raise FilterError(f"unsupported filter clause: {raw}")
-    return lambda entry: all(check(entry) for check in checks)
+    tokens: list[tuple[str, str]] = []
+    position = 0
+    text = text.strip()
+    while position < len(text):
+        match = _TOKEN.match(text, position)
+        if match is None or match.end() == position:
+            raise FilterError(f"unsupported filter at: {text[position : position + 40]}")
+        kind = match.lastgroup or ""
+        tokens.append((kind, match[kind]))
+        position = match.end()
+        while position < len(text) and text[position].isspace():
+            position += 1
+    if not tokens:
+        return lambda entry: True
+    predicate, rest = _and(tokens)
+    if rest:
+        raise FilterError(f"unsupported filter near: {rest[0][1]}")
+    return predicate
+
+
+Predicate = Callable[[LogEntry], bool]
+Tokens = list[tuple[str, str]]
+
+
+def _and(tokens: Tokens) -> tuple[Predicate, Tokens]:
+    parts = []
+    left, tokens = _or(tokens)
+    parts.append(left)
+    while tokens and tokens[0] == ("op", "AND"):
+        right, tokens = _or(tokens[1:])
+        parts.append(right)
+    return (lambda e: all(p(e) for p in parts)), tokens
+
+
+def _or(tokens: Tokens) -> tuple[Predicate, Tokens]:
+    parts = []
+    left, tokens = _not(tokens)
+    parts.append(left)
+    while tokens and tokens[0] == ("op", "OR"):
+        right, tokens = _not(tokens[1:])
+        parts.append(right)
+    return (lambda e: any(p(e) for p in parts)), tokens
+
+
+def _not(tokens: Tokens) -> tuple[Predicate, Tokens]:
+    if tokens and tokens[0] == ("op", "NOT"):
+        inner, rest = _not(tokens[1:])
+        return (lambda e: not inner(e)), rest
+    if tokens and tokens[0] == ("paren", "("):
+        inner, rest = _and(tokens[1:])
+        if not rest or rest[0] != ("paren", ")"):
+            raise FilterError("unbalanced parentheses")
+        return inner, rest[1:]
+    if tokens and tokens[0][0] == "clause":
+        return _clause(tokens[0][1]), tokens[1:]
+    raise FilterError(f"unsupported filter near: {tokens[0][1] if tokens else 'the end'}")
+
+
+def _clause(raw: str) -> Predicate:
+    match = _CLAUSE.match(raw)
+    assert match is not None
+    field, op, value = match["field"], match["op"], match["value"]
+    if field == "timestamp" and op in (">=", ">"):
+        bound = _parse_time(value.strip('"'))
+        return (lambda e: _time(e) >= bound) if op == ">=" else (lambda e: _time(e) > bound)
+    read = _FIELDS.get(field)
+    if read is None:
+        raise FilterError(f"unsupported filter field: {field}")
+    wanted = re.findall(r'"([^"]*)"', value)
+    if op == "=":
+        return lambda e: read(e) in wanted
+    if op == ":":
+        return lambda e: any(w in read(e) for w in wanted)
+    raise FilterError(f"unsupported filter operator: {field}{op}")
 
 
 def in_resources(resource_names: list[str]) -> Callable[[LogEntry], bool]:

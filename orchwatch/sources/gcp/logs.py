@@ -86,12 +86,32 @@ def rfc3339(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def build_filter(services: Sequence[str], extra: str = "", since: datetime | None = None) -> str:
-    """The Logging filter for the watched services' Cloud Run logs."""
-    parts = ['resource.type="cloud_run_revision"']
+NOISE_LOGS = ("run.googleapis.com%2Frequests", "run.googleapis.com%2Fvarlog%2Fsystem")
+"""Request and system logs: a line per request or per platform event, never a traceback."""
+
+
+def build_filter(
+    services: Sequence[str],
+    extra: str = "",
+    since: datetime | None = None,
+    *,
+    request_logs: bool = False,
+) -> str:
+    """The Logging filter for the watched services' logs: their stdout, stderr and
+    application logs, as Cloud Run revisions and as Cloud Functions (where a function's
+    `CloudLoggingHandler` writes); request and system logs only when asked for. In the
+    Logging query language OR binds tighter than AND: every group is parenthesized."""
     if services:
         quoted = " OR ".join(f'"{s}"' for s in services)
-        parts.append(f"resource.labels.service_name=({quoted})")
+        scope = (
+            f'((resource.type="cloud_run_revision" AND resource.labels.service_name=({quoted}))'
+            f' OR (resource.type="cloud_function" AND resource.labels.function_name=({quoted})))'
+        )
+    else:
+        scope = '(resource.type="cloud_run_revision" OR resource.type="cloud_function")'
+    parts = [scope]
+    if not request_logs:
+        parts += [f'NOT logName:"{log}"' for log in NOISE_LOGS]
     if since is not None:
         parts.append(f'timestamp>="{rfc3339(since)}"')
     if extra.strip():
@@ -136,7 +156,11 @@ class CloudLogging:
     @property
     def filter(self) -> str:
         """The filter of the tail (without a time bound)."""
-        return build_filter(self.services, self.clients.settings.log_filter)
+        return build_filter(
+            self.services,
+            self.clients.settings.log_filter,
+            request_logs=self.clients.settings.request_logs,
+        )
 
     # --- the LogSource contract ------------------------------------------------------------------
 
@@ -166,7 +190,15 @@ class CloudLogging:
             SourceError: Cloud Logging cannot be read.
         """
         wanted = tuple(services) if services else self.services
-        return self._list(build_filter(wanted, self.clients.settings.log_filter, since), "asc")
+        return self._list(
+            build_filter(
+                wanted,
+                self.clients.settings.log_filter,
+                since,
+                request_logs=self.clients.settings.request_logs,
+            ),
+            "asc",
+        )
 
     @property
     def health(self) -> StreamHealth:
@@ -200,7 +232,12 @@ class CloudLogging:
     def _initial(self, limit: int) -> list[LogEntry]:
         since = self._now() - self._initial_window
         newest = self._list(
-            build_filter(self.services, self.clients.settings.log_filter, since),
+            build_filter(
+                self.services,
+                self.clients.settings.log_filter,
+                since,
+                request_logs=self.clients.settings.request_logs,
+            ),
             "desc",
             max_entries=min(limit, PAGE_SIZE * INITIAL_PAGES),
         )
@@ -356,7 +393,13 @@ class CloudLogging:
         if since is None:
             return
         entries = self._list(
-            build_filter(self.services, self.clients.settings.log_filter, since), "asc"
+            build_filter(
+                self.services,
+                self.clients.settings.log_filter,
+                since,
+                request_logs=self.clients.settings.request_logs,
+            ),
+            "asc",
         )
         with self._lock:
             added = sum(1 for e in entries if self._append(e))
