@@ -153,6 +153,70 @@ def test_suppression_notices_reach_the_health_light(
     assert reader.until(lambda: "17 entries suppressed (rate limit)" in reader.last.notice)  # type: ignore[union-attr]
 
 
+def test_suppressed_entries_are_listed_once_each(
+    loopback: Loopback, tail: tuple[CloudLogging, Reader], gcp_project: str
+) -> None:
+    _logs, reader = tail
+    reader.read()
+    assert wait_until(lambda: loopback.grpc.calls["TailLogEntries"] >= 1)
+    time.sleep(0.3)
+    loopback.grpc.add_entries(entry_protos(entries(2, NOW, "tailed"), gcp_project, "r"))
+    assert reader.until(lambda: "tailed 1" in reader.texts), reader.texts
+    # Cloud Logging stores entries it suppressed from the stream: the tail lists them.
+    hidden = entries(4, NOW + timedelta(seconds=10), "hidden")
+    loopback.grpc.suppress_entries(
+        entry_protos(hidden, gcp_project, "r"),
+        TailLogEntriesResponse.SuppressionInfo.Reason.RATE_LIMIT,
+    )
+    assert reader.until(lambda: "hidden 3" in reader.texts), reader.texts
+    assert [t for t in reader.texts if t.startswith("hidden")] == [f"hidden {i}" for i in range(4)]
+    assert reader.texts.count("tailed 0") == 1
+    assert reader.last is not None
+    assert reader.last.notice == (
+        "4 entries suppressed (rate limit); listed 4 the stream had not delivered"
+    )
+
+
+def test_a_suppression_backfill_waits_for_the_budget_without_holding_the_stream(
+    loopback: Loopback, tail: tuple[CloudLogging, Reader], gcp_project: str
+) -> None:
+    from orchwatch.sources.gcp.clients import RateLimiter
+
+    logs, reader = tail
+    reader.read()
+    assert wait_until(lambda: loopback.grpc.calls["TailLogEntries"] >= 1)
+    time.sleep(0.3)
+    loopback.grpc.add_entries(entry_protos(entries(1, NOW, "tailed"), gcp_project, "r"))
+    assert reader.until(lambda: "tailed 0" in reader.texts), reader.texts
+    minute = [0.0]
+    logs.limiter = RateLimiter(1, clock=lambda: minute[0])
+    assert logs.limiter.try_acquire()  # the budget is spent
+    hidden = entries(3, NOW + timedelta(seconds=10), "hidden")
+    loopback.grpc.suppress_entries(
+        entry_protos(hidden, gcp_project, "r"),
+        TailLogEntriesResponse.SuppressionInfo.Reason.NOT_CONSUMED,
+    )
+    assert reader.until(lambda: "suppressed" in reader.last.notice), reader.texts  # type: ignore[union-attr]
+    assert reader.last is not None
+    assert reader.last.notice == (
+        "3 entries suppressed (not consumed); listing them when the list budget allows"
+    )
+    # The stream keeps flowing meanwhile; with budget again, the next response lists them.
+    loopback.grpc.add_entries(
+        entry_protos(entries(1, NOW + timedelta(seconds=20), "later"), gcp_project, "r")
+    )
+    assert reader.until(lambda: "later 0" in reader.texts), reader.texts
+    assert not any(t.startswith("hidden") for t in reader.texts)
+    minute[0] = 61.0
+    loopback.grpc.add_entries(
+        entry_protos(entries(1, NOW + timedelta(seconds=30), "nudge"), gcp_project, "r")
+    )
+    assert reader.until(lambda: "hidden 2" in reader.texts), reader.texts
+    assert [t for t in reader.texts if t.startswith("hidden")] == [f"hidden {i}" for i in range(3)]
+    assert reader.last is not None
+    assert reader.last.notice == "suppressed entries: listed 3 the stream had not delivered"
+
+
 def test_the_list_budget_holds_calls_to_six_a_minute() -> None:
     from orchwatch.sources.gcp.clients import RateLimiter
 

@@ -202,6 +202,8 @@ class LocalGcpServer:
         self.tail_lifetime: float = 3600.0
         self.calls: Counter[str] = Counter()
         self._suppressions: list[TailLogEntriesResponse.SuppressionInfo] = []
+        self._untailed: set[str] = set()
+        """insert ids open tails leave out (suppressed): listings still return them."""
         self._lock = threading.Condition()
         self._generation = 0
         """Bumped by `end_tails()`: open streams of an older generation end."""
@@ -257,6 +259,22 @@ class LocalGcpServer:
         with self._lock:
             self._suppressions.append(
                 TailLogEntriesResponse.SuppressionInfo(reason=reason, suppressed_count=count)
+            )
+            self._lock.notify_all()
+
+    def suppress_entries(
+        self, entries: list[LogEntry], reason: TailLogEntriesResponse.SuppressionInfo.Reason
+    ) -> None:
+        """Write entries that open tails leave out, reporting them as suppressed.
+
+        As Cloud Logging does under rate limiting: the entries are stored (a listing
+        returns them) but the stream sends only a count.
+        """
+        with self._lock:
+            self._untailed.update(e.insert_id for e in entries)
+            self.entries.extend(entries)
+            self._suppressions.append(
+                TailLogEntriesResponse.SuppressionInfo(reason=reason, suppressed_count=len(entries))
             )
             self._lock.notify_all()
 
@@ -413,7 +431,7 @@ class LocalGcpServer:
         mine = in_resources(list(first.resource_names))
 
         def keep(entry: LogEntry) -> bool:
-            return mine(entry) and matches(entry)
+            return entry.insert_id not in self._untailed and mine(entry) and matches(entry)
 
         opened = time.monotonic()
         with self._lock:

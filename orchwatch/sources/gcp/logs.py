@@ -6,8 +6,12 @@ by itself (about hourly) and on any network trouble; the thread reopens it
 with backoff, then lists what was written while it was down (ListLogEntries
 from the last entry it saw), so the tail has no holes. List calls share one
 budget (`gcp.log_list_calls_per_minute`, 6 by default: the project's quota is
-60 a minute for everyone). Suppression notices from the stream (rate limit,
-not consumed) are passed on to the stream-health light.
+60 a minute for everyone). Entries the stream suppressed (rate limit, not
+consumed) are still stored: the tail lists them from the last entry it had
+seen before the notice, when the list budget has room (without waiting, so a
+stream under sustained suppression is not slowed to the budget's pace; a
+backfill that finds no room stays pending until the next response). The
+notice reaches the stream-health light with what the listing brought back.
 """
 
 from __future__ import annotations
@@ -144,6 +148,8 @@ class CloudLogging:
         self._seen: deque[str] = deque(maxlen=SEEN_IDS)
         self._seen_set: set[str] = set()
         self._last_seen: datetime | None = None
+        self._suppressed_since: datetime | None = None
+        """Where a listing of suppressed entries must start (None: nothing pending)."""
         self._health: StreamHealth = "stopped"
         self._notice = ""
         self._notice_at = 0.0
@@ -190,7 +196,7 @@ class CloudLogging:
             SourceError: Cloud Logging cannot be read.
         """
         wanted = tuple(services) if services else self.services
-        return self._list(
+        listed = self._list(
             build_filter(
                 wanted,
                 self.clients.settings.log_filter,
@@ -199,6 +205,7 @@ class CloudLogging:
             ),
             "asc",
         )
+        return listed or []
 
     @property
     def health(self) -> StreamHealth:
@@ -241,9 +248,14 @@ class CloudLogging:
             "desc",
             max_entries=min(limit, PAGE_SIZE * INITIAL_PAGES),
         )
-        return list(reversed(newest))
+        return list(reversed(newest or []))
 
-    def _list(self, filter_: str, order: str, max_entries: int | None = None) -> list[LogEntry]:
+    def _list(
+        self, filter_: str, order: str, max_entries: int | None = None, wait: bool = True
+    ) -> list[LogEntry] | None:
+        """Entries matching `filter_`, paged; None when `wait` is False and the budget is spent."""
+        if not wait and not self.limiter.try_acquire():
+            return None
         client_api = self.clients.api("logging")
         entries: list[LogEntry] = []
         with api_errors(client_api):
@@ -254,7 +266,7 @@ class CloudLogging:
                 "order_by": f"timestamp {order}",
                 "page_size": min(PAGE_SIZE, max_entries or PAGE_SIZE),
             }
-            if not self.limiter.acquire(self._stop):
+            if wait and not self.limiter.acquire(self._stop):
                 return entries
             self.clients.meter.count("logging", "ListLogEntries")
             # No retries inside the call: the tail's loop and the pane's refresh retry with
@@ -376,6 +388,7 @@ class CloudLogging:
     def _receive(self, response: Any) -> None:
         entries = [to_log_entry(e) for e in response.entries]
         with self._lock:
+            before = self._last_seen
             for entry in entries:
                 self._append(entry)
         suppressed = [
@@ -383,8 +396,42 @@ class CloudLogging:
             for info in response.suppression_info
             if info.suppressed_count
         ]
+        if suppressed and before is not None:
+            # The suppressed entries are older than nothing this response brought: list
+            # from the last entry seen before it (or from an earlier pending start).
+            pending = self._suppressed_since
+            self._suppressed_since = before if pending is None else min(pending, before)
+        said = self._backfill_suppressed()
         if suppressed:
-            self._say(None, "; ".join(suppressed))
+            self._say(None, "; ".join([*suppressed, *([said] if said else [])]))
+        elif said:
+            self._say(None, f"suppressed entries: {said}")
+
+    def _backfill_suppressed(self) -> str:
+        """List a pending range of suppressed entries if the budget has room now."""
+        since = self._suppressed_since
+        if since is None:
+            return ""
+        try:
+            listed = self._list(
+                build_filter(
+                    self.services,
+                    self.clients.settings.log_filter,
+                    since,
+                    request_logs=self.clients.settings.request_logs,
+                ),
+                "asc",
+                wait=False,
+            )
+        except SourceError as exc:
+            self.last_error = str(exc)
+            return f"listing them failed ({exc}); will retry"
+        if listed is None:
+            return "listing them when the list budget allows"
+        self._suppressed_since = None
+        with self._lock:
+            added = sum(1 for e in listed if self._append(e))
+        return f"listed {added} the stream had not delivered"
 
     def _backfill(self, announce: bool) -> None:
         """List what was written while no stream was open (from the last entry seen)."""
@@ -402,7 +449,7 @@ class CloudLogging:
             "asc",
         )
         with self._lock:
-            added = sum(1 for e in entries if self._append(e))
+            added = sum(1 for e in entries or () if self._append(e))
         if announce:
             self._say(
                 "gap backfilled",
