@@ -29,7 +29,7 @@ def test_cell_detail(snap_compare, config: Config, demo: Sources) -> None:  # ty
     async def open_detail(pilot) -> None:  # type: ignore[no-untyped-def]
         await settle(pilot)
         await pilot.press("down", "down", "down", "down", "right", "enter")
-        await pilot.pause()
+        await settle(pilot)
 
     assert snap_compare(make_app(config, demo), terminal_size=SIZE, run_before=open_detail)
 
@@ -40,7 +40,7 @@ def test_revision_history(snap_compare, config: Config, demo: Sources) -> None: 
         pilot.app.action_focus_revisions()
         pilot.app.query_one("#services").move_cursor(row=0)
         await pilot.press("enter")
-        await pilot.pause()
+        await settle(pilot)
 
     assert snap_compare(make_app(config, demo), terminal_size=SIZE, run_before=open_history)
 
@@ -51,9 +51,9 @@ def test_revision_detail(snap_compare, config: Config, demo: Sources) -> None:  
         pilot.app.action_focus_revisions()
         pilot.app.query_one("#services").move_cursor(row=0)
         await pilot.press("enter")
-        await pilot.pause()
+        await settle(pilot)
         await pilot.press("enter")
-        await pilot.pause()
+        await settle(pilot)
 
     assert snap_compare(make_app(config, demo), terminal_size=SIZE, run_before=open_detail)
 
@@ -62,7 +62,7 @@ def test_log_tail_with_search(snap_compare, config: Config, demo: Sources) -> No
     async def search(pilot) -> None:  # type: ignore[no-untyped-def]
         await settle(pilot)
         await pilot.press("3", "l", "slash", *"ModuleNotFound", "enter")
-        await pilot.pause()
+        await settle(pilot)
 
     assert snap_compare(make_app(config, demo), terminal_size=SIZE, run_before=search)
 
@@ -71,7 +71,7 @@ def test_traceback_sample(snap_compare, config: Config, demo: Sources) -> None: 
     async def open_sample(pilot) -> None:  # type: ignore[no-untyped-def]
         await settle(pilot)
         await pilot.press("3", "enter")
-        await pilot.pause()
+        await settle(pilot)
 
     assert snap_compare(make_app(config, demo), terminal_size=SIZE, run_before=open_sample)
 

@@ -117,3 +117,31 @@ async def test_failing_completions_leave_revisions_and_logs_working(
         assert not app.query_one("#revisions").has_class("-error")
         assert not app.query_one("#logs").has_class("-error")
         assert app.query_one(StatusBar).problem == "completions unavailable"
+
+
+async def test_the_grid_phase_underlines_its_orchestrator_as_the_cursor_moves(
+    config: Config, demo: Sources
+) -> None:
+    # The underline is a change of style only: the cell's text stays the same, so an
+    # incremental update that compared text alone left it on the first orchestrator.
+    app = make_app(config, demo)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        grid = app.query_one(CompletionGrid)
+        table = app.query_one(ServiceTable)
+        grid.focus()
+
+        def underlined() -> list[str]:
+            return [
+                cell.plain
+                for i in range(table.row_count)
+                if "underline" in str((cell := table.get_row_at(i)[1]).style)
+            ]
+
+        for column in range(len(grid.columns)):
+            grid.move_cursor(row=0, column=column)
+            await settle(pilot)
+            phase = str(grid.ordered_columns[column].key.value)
+            orchestrator = config.phase(phase).orchestrator
+            expected = [orchestrator] if orchestrator in {r[1] for r in rows(app)} else []
+            assert underlined() == expected, (phase, underlined())

@@ -1,15 +1,26 @@
 """Wait until the dashboard has settled: for tests and the screenshot script.
 
-Panes start one another (completions, then revisions, then logs), so waiting for
-the current workers is not enough: wait until every pane has answered once and no
-worker is left running, then repaint once so a screenshot shows what the widgets hold.
+Panes start one another (completions, then revisions, then logs), and one key can
+travel through several message queues (grid -> app -> table), so neither waiting for
+the current workers nor one `pilot.pause()` is enough. `settle` waits until, several
+checks in a row, every pane has answered once, no worker runs, no node on any screen
+has a message or a next-callback queued, and the current screen has no layout or
+repaint pending. It then repaints every widget and waits for quiet again, so a
+screenshot shows what the widgets hold.
 """
 
 from __future__ import annotations
 
 from textual.app import App
+from textual.dom import DOMNode
 from textual.pilot import Pilot
 from textual.worker import WorkerCancelled, WorkerFailed
+
+QUIET_CHECKS = 3
+"""Consecutive quiet checks that count as settled: a message handled in one check can
+post another that only shows as queued in the next."""
+MAX_CHECKS = 400
+"""A bound so a test that never settles fails on its assertion instead of hanging."""
 
 
 async def wait_workers(app: App[object]) -> None:
@@ -22,16 +33,52 @@ async def wait_workers(app: App[object]) -> None:
         return
 
 
-async def settle(pilot: Pilot[None]) -> None:
-    """Return once the app is quiet and its screen is up to date."""
-    for _ in range(100):
+def _nodes(app: App[object]) -> list[DOMNode]:
+    nodes: list[DOMNode] = [app]
+    for screen in app.screen_stack:
+        nodes.extend(screen.walk_children(with_self=True))
+    return nodes
+
+
+def _current_nodes(app: App[object]) -> set[DOMNode]:
+    """The nodes of the current screen: a background screen lays itself out only when it
+    is current again, so its pending layout is not work that will happen."""
+    return set(app.screen.walk_children(with_self=True))
+
+
+def busy(app: App[object]) -> bool:
+    """Whether anything is still to happen without input: work, messages, layout."""
+    if not getattr(app, "panes_ready", True):
+        return True
+    if any(w.is_running for w in app.workers):
+        return True
+    for node in _nodes(app):
+        if node._message_queue.qsize() or node._next_callbacks:
+            return True
+    for node in _current_nodes(app):
+        if getattr(node, "_layout_required", False) or getattr(node, "_repaint_required", False):
+            return True
+    screen = app.screen
+    return bool(
+        screen._scroll_required or screen._recompose_required or screen._dirty_widgets
+    )
+
+
+async def _quiet(pilot: Pilot[None]) -> None:
+    quiet = 0
+    for _ in range(MAX_CHECKS):
         await wait_workers(pilot.app)
         await pilot.pause()
-        ready = getattr(pilot.app, "panes_ready", True)
-        if ready and not any(w.is_running for w in pilot.app.workers):
-            break
+        quiet = 0 if busy(pilot.app) else quiet + 1
+        if quiet >= QUIET_CHECKS:
+            return
+
+
+async def settle(pilot: Pilot[None]) -> None:
+    """Return once the app is quiet and its screen is up to date."""
+    await _quiet(pilot)
     for screen in pilot.app.screen_stack:
         screen.refresh(layout=True)
         for widget in screen.walk_children():
             widget.refresh()
-    await pilot.pause()
+    await _quiet(pilot)

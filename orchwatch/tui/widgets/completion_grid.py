@@ -17,7 +17,7 @@ from textual.widgets import DataTable
 
 from orchwatch.analysis.completion import trigger_verdict
 from orchwatch.model import CellState, CompletionCell, DateStatus, PhaseStatus, RunStatus
-from orchwatch.tui.styles import semantic_style, state_glyph
+from orchwatch.tui.styles import same_look, semantic_style, state_glyph
 from orchwatch.tui.widgets.wake import wake
 
 HEADER_ROWS = ("counts", "required", "trigger")
@@ -76,7 +76,7 @@ class CompletionGrid(DataTable[Text]):
             return
         with self.app.batch_update():
             for key, text in contents.items():
-                if self._rendered.get(key) != text:
+                if not same_look(self._rendered.get(key), text):
                     self.update_cell(key[0], key[1], text, update_width=True)
                     self._rendered[key] = text
 

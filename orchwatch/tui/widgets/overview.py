@@ -11,7 +11,7 @@ from textual.widgets import DataTable
 
 from orchwatch.glyphs import STATE_COLOUR, STATE_GLYPH
 from orchwatch.model import CellState, DateStatus, PhaseStatus
-from orchwatch.tui.styles import semantic_style
+from orchwatch.tui.styles import same_look, semantic_style
 from orchwatch.tui.widgets.wake import wake
 
 
@@ -51,7 +51,7 @@ class OverviewStrip(DataTable[Text]):
             return
         with self.app.batch_update():
             for key, text in contents.items():
-                if self._rendered.get(key) != text:
+                if not same_look(self._rendered.get(key), text):
                     self.update_cell(key[0], key[1], text, update_width=True)
                     self._rendered[key] = text
 

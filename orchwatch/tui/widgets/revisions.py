@@ -7,7 +7,7 @@ from textual.message import Message
 from textual.widgets import DataTable
 
 from orchwatch.analysis.revisions import Health, ServiceVerdict
-from orchwatch.tui.styles import semantic_style
+from orchwatch.tui.styles import same_look, semantic_style
 from orchwatch.tui.widgets.wake import wake
 
 COLUMNS = ("health", "service", "verdict", "why")
@@ -97,7 +97,7 @@ class ServiceTable(DataTable[Text]):
         with self.app.batch_update():
             for name, cells in rows.items():
                 for column, text in zip(COLUMNS, cells, strict=True):
-                    if self._rendered.get((name, column)) != text:
+                    if not same_look(self._rendered.get((name, column)), text):
                         self.update_cell(name, column, text, update_width=True)
                         self._rendered[(name, column)] = text
 
