@@ -59,9 +59,7 @@ def busy(app: App[object]) -> bool:
         if getattr(node, "_layout_required", False) or getattr(node, "_repaint_required", False):
             return True
     screen = app.screen
-    return bool(
-        screen._scroll_required or screen._recompose_required or screen._dirty_widgets
-    )
+    return bool(screen._scroll_required or screen._recompose_required or screen._dirty_widgets)
 
 
 async def _quiet(pilot: Pilot[None]) -> None:
