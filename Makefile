@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 DEVSTAMP := $(VENV)/.installed-dev
 BENCHSTAMP := $(VENV)/.installed-bench
 
-.PHONY: run test bench oracle screenshots gcp-local lint typecheck clean
+.PHONY: run test test-stress bench oracle screenshots gcp-local lint typecheck clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,13 @@ test: $(DEVSTAMP)
 	$(BIN)/ruff check orchwatch tests bench
 	$(BIN)/mypy
 	$(BIN)/python -m pytest
+
+## The suite with every core kept busy by spinning processes: timing must not matter.
+## `make test-stress RUNS=10` repeats it and stops at the first failure.
+RUNS ?= 1
+test-stress: $(DEVSTAMP)
+	for i in $$(seq $(RUNS)); do echo "== loaded run $$i of $(RUNS)"; \
+	  $(BIN)/python tests/busy.py -- $(BIN)/python -m pytest -q -p no:cacheprovider || exit 1; done
 
 ## orchwatch on its Google Cloud sources, against local servers seeded with the demo:
 ## the Firestore and BigQuery emulators and the Cloud Run / Logging gRPC server of tests/.
