@@ -72,6 +72,15 @@ class Reader:
         return wait_until(check, timeout)
 
 
+def first_read(loopback: Loopback, reader: Reader) -> LogBatch:
+    """The pane's first read, then wait until the server's tail stream has taken its
+    position, so entries written next reach it (rather than only a backfill)."""
+    before = loopback.grpc.tails_ready
+    batch = reader.read()
+    assert wait_until(lambda: loopback.grpc.tails_ready > before)
+    return batch
+
+
 @pytest.fixture
 def tail(
     loopback: Loopback, config: Config, gcp_project: str
@@ -91,11 +100,9 @@ def test_the_first_read_lists_history_and_the_tail_brings_new_entries(
     loopback: Loopback, tail: tuple[CloudLogging, Reader], gcp_project: str
 ) -> None:
     _logs, reader = tail
-    first = reader.read()
+    first = first_read(loopback, reader)
     assert reader.texts == [f"old {i}" for i in range(5)]
     assert first.health == "live"
-    assert wait_until(lambda: loopback.grpc.calls["TailLogEntries"] >= 1)
-    time.sleep(0.3)  # let the stream open on the server before writing
     loopback.grpc.add_entries(entry_protos(entries(3, NOW, "new"), gcp_project, "r"))
     assert reader.until(lambda: reader.texts[-1:] == ["new 2"]), reader.texts
     assert reader.texts.count("new 0") == 1
@@ -105,10 +112,8 @@ def test_an_ended_stream_is_reopened_and_the_gap_backfilled(
     loopback: Loopback, tail: tuple[CloudLogging, Reader], gcp_project: str
 ) -> None:
     logs, reader = tail
-    reader.read()
-    assert wait_until(lambda: loopback.grpc.calls["TailLogEntries"] >= 1)
+    first_read(loopback, reader)
     opened = loopback.grpc.calls["TailLogEntries"]
-    time.sleep(0.3)
     # The stream ends (as it does about hourly); entries written before it is reopened
     # must come through the backfill, once each.
     loopback.grpc.end_tails()
@@ -128,8 +133,7 @@ def test_a_killed_server_is_retried_until_it_is_back(
     loopback: Loopback, tail: tuple[CloudLogging, Reader], gcp_project: str
 ) -> None:
     logs, reader = tail
-    reader.read()
-    assert wait_until(lambda: loopback.grpc.calls["TailLogEntries"] >= 1)
+    first_read(loopback, reader)
     loopback.grpc.stop()
     try:
         assert reader.until(
@@ -146,9 +150,7 @@ def test_suppression_notices_reach_the_health_light(
     loopback: Loopback, tail: tuple[CloudLogging, Reader]
 ) -> None:
     _logs, reader = tail
-    reader.read()
-    assert wait_until(lambda: loopback.grpc.calls["TailLogEntries"] >= 1)
-    time.sleep(0.3)
+    first_read(loopback, reader)
     loopback.grpc.suppress(TailLogEntriesResponse.SuppressionInfo.Reason.RATE_LIMIT, 17)
     assert reader.until(lambda: "17 entries suppressed (rate limit)" in reader.last.notice)  # type: ignore[union-attr]
 
@@ -157,9 +159,7 @@ def test_suppressed_entries_are_listed_once_each(
     loopback: Loopback, tail: tuple[CloudLogging, Reader], gcp_project: str
 ) -> None:
     _logs, reader = tail
-    reader.read()
-    assert wait_until(lambda: loopback.grpc.calls["TailLogEntries"] >= 1)
-    time.sleep(0.3)
+    first_read(loopback, reader)
     loopback.grpc.add_entries(entry_protos(entries(2, NOW, "tailed"), gcp_project, "r"))
     assert reader.until(lambda: "tailed 1" in reader.texts), reader.texts
     # Cloud Logging stores entries it suppressed from the stream: the tail lists them.
@@ -183,9 +183,7 @@ def test_a_suppression_backfill_waits_for_the_budget_without_holding_the_stream(
     from orchwatch.sources.gcp.clients import RateLimiter
 
     logs, reader = tail
-    reader.read()
-    assert wait_until(lambda: loopback.grpc.calls["TailLogEntries"] >= 1)
-    time.sleep(0.3)
+    first_read(loopback, reader)
     loopback.grpc.add_entries(entry_protos(entries(1, NOW, "tailed"), gcp_project, "r"))
     assert reader.until(lambda: "tailed 0" in reader.texts), reader.texts
     minute = [0.0]

@@ -202,6 +202,8 @@ class LocalGcpServer:
         self.tail_lifetime: float = 3600.0
         self.calls: Counter[str] = Counter()
         self._suppressions: list[TailLogEntriesResponse.SuppressionInfo] = []
+        self.tails_ready = 0
+        """Tail streams that have taken their position (entries written after it reach them)."""
         self._untailed: set[str] = set()
         """insert ids open tails leave out (suppressed): listings still return them."""
         self._lock = threading.Condition()
@@ -437,6 +439,7 @@ class LocalGcpServer:
         with self._lock:
             position = len(self.entries)
             generation = self._generation
+            self.tails_ready += 1
         while context.is_active() and time.monotonic() - opened < self.tail_lifetime:
             with self._lock:
                 if (

@@ -162,9 +162,14 @@ class CloudLogging:
     @property
     def filter(self) -> str:
         """The filter of the tail (without a time bound)."""
+        return self._filter_since(None)
+
+    def _filter_since(self, since: datetime | None, services: Sequence[str] | None = None) -> str:
+        """The tail's filter for `services` (default the watched ones) from `since` on."""
         return build_filter(
-            self.services,
+            self.services if services is None else services,
             self.clients.settings.log_filter,
+            since,
             request_logs=self.clients.settings.request_logs,
         )
 
@@ -197,12 +202,7 @@ class CloudLogging:
         """
         wanted = tuple(services) if services else self.services
         listed = self._list(
-            build_filter(
-                wanted,
-                self.clients.settings.log_filter,
-                since,
-                request_logs=self.clients.settings.request_logs,
-            ),
+            self._filter_since(since, wanted),
             "asc",
         )
         return listed or []
@@ -239,12 +239,7 @@ class CloudLogging:
     def _initial(self, limit: int) -> list[LogEntry]:
         since = self._now() - self._initial_window
         newest = self._list(
-            build_filter(
-                self.services,
-                self.clients.settings.log_filter,
-                since,
-                request_logs=self.clients.settings.request_logs,
-            ),
+            self._filter_since(since),
             "desc",
             max_entries=min(limit, PAGE_SIZE * INITIAL_PAGES),
         )
@@ -414,12 +409,7 @@ class CloudLogging:
             return ""
         try:
             listed = self._list(
-                build_filter(
-                    self.services,
-                    self.clients.settings.log_filter,
-                    since,
-                    request_logs=self.clients.settings.request_logs,
-                ),
+                self._filter_since(since),
                 "asc",
                 wait=False,
             )
@@ -440,12 +430,7 @@ class CloudLogging:
         if since is None:
             return
         entries = self._list(
-            build_filter(
-                self.services,
-                self.clients.settings.log_filter,
-                since,
-                request_logs=self.clients.settings.request_logs,
-            ),
+            self._filter_since(since),
             "asc",
         )
         with self._lock:
