@@ -22,6 +22,8 @@ from orchwatch.sources.gcp import build_gcp_sources
 from orchwatch.sources.gcp.firestore import document_fields
 from orchwatch.sources.gcp.logs import CloudLogging
 
+SuppressionReason = TailLogEntriesResponse.SuppressionInfo.Reason
+
 NOW = datetime(2026, 2, 1, 11, 30, tzinfo=UTC)
 
 
@@ -79,6 +81,20 @@ def first_read(loopback: Loopback, reader: Reader) -> LogBatch:
     batch = reader.read()
     assert wait_until(lambda: loopback.grpc.tails_ready > before)
     return batch
+
+
+def tail_one(loopback: Loopback, reader: Reader, project: str) -> None:
+    """The first read, then one entry through the open stream."""
+    first_read(loopback, reader)
+    loopback.grpc.add_entries(entry_protos(entries(1, NOW, "tailed"), project, "r"))
+    assert reader.until(lambda: "tailed 0" in reader.texts), reader.texts
+
+
+def suppress_hidden(loopback: Loopback, project: str, n: int, reason: SuppressionReason) -> None:
+    """Write `n` entries the stream suppresses (it reports only their count)."""
+    loopback.grpc.suppress_entries(
+        entry_protos(entries(n, NOW + timedelta(seconds=10), "hidden"), project, "r"), reason
+    )
 
 
 @pytest.fixture
@@ -151,7 +167,7 @@ def test_suppression_notices_reach_the_health_light(
 ) -> None:
     _logs, reader = tail
     first_read(loopback, reader)
-    loopback.grpc.suppress(TailLogEntriesResponse.SuppressionInfo.Reason.RATE_LIMIT, 17)
+    loopback.grpc.suppress(SuppressionReason.RATE_LIMIT, 17)
     assert reader.until(lambda: "17 entries suppressed (rate limit)" in reader.last.notice)  # type: ignore[union-attr]
 
 
@@ -159,15 +175,9 @@ def test_suppressed_entries_are_listed_once_each(
     loopback: Loopback, tail: tuple[CloudLogging, Reader], gcp_project: str
 ) -> None:
     _logs, reader = tail
-    first_read(loopback, reader)
-    loopback.grpc.add_entries(entry_protos(entries(2, NOW, "tailed"), gcp_project, "r"))
-    assert reader.until(lambda: "tailed 1" in reader.texts), reader.texts
     # Cloud Logging stores entries it suppressed from the stream: the tail lists them.
-    hidden = entries(4, NOW + timedelta(seconds=10), "hidden")
-    loopback.grpc.suppress_entries(
-        entry_protos(hidden, gcp_project, "r"),
-        TailLogEntriesResponse.SuppressionInfo.Reason.RATE_LIMIT,
-    )
+    tail_one(loopback, reader, gcp_project)
+    suppress_hidden(loopback, gcp_project, 4, SuppressionReason.RATE_LIMIT)
     assert reader.until(lambda: "hidden 3" in reader.texts), reader.texts
     assert [t for t in reader.texts if t.startswith("hidden")] == [f"hidden {i}" for i in range(4)]
     assert reader.texts.count("tailed 0") == 1
@@ -183,32 +193,24 @@ def test_a_suppression_backfill_waits_for_the_budget_without_holding_the_stream(
     from orchwatch.sources.gcp.clients import RateLimiter
 
     logs, reader = tail
-    first_read(loopback, reader)
-    loopback.grpc.add_entries(entry_protos(entries(1, NOW, "tailed"), gcp_project, "r"))
-    assert reader.until(lambda: "tailed 0" in reader.texts), reader.texts
+    tail_one(loopback, reader, gcp_project)
     minute = [0.0]
     logs.limiter = RateLimiter(1, clock=lambda: minute[0])
     assert logs.limiter.try_acquire()  # the budget is spent
-    hidden = entries(3, NOW + timedelta(seconds=10), "hidden")
-    loopback.grpc.suppress_entries(
-        entry_protos(hidden, gcp_project, "r"),
-        TailLogEntriesResponse.SuppressionInfo.Reason.NOT_CONSUMED,
-    )
+    suppress_hidden(loopback, gcp_project, 3, SuppressionReason.NOT_CONSUMED)
     assert reader.until(lambda: "suppressed" in reader.last.notice), reader.texts  # type: ignore[union-attr]
     assert reader.last is not None
     assert reader.last.notice == (
         "3 entries suppressed (not consumed); listing them when the list budget allows"
     )
     # The stream keeps flowing meanwhile; with budget again, the next response lists them.
-    loopback.grpc.add_entries(
-        entry_protos(entries(1, NOW + timedelta(seconds=20), "later"), gcp_project, "r")
-    )
+    later = entries(1, NOW + timedelta(seconds=20), "later")
+    loopback.grpc.add_entries(entry_protos(later, gcp_project, "r"))
     assert reader.until(lambda: "later 0" in reader.texts), reader.texts
     assert not any(t.startswith("hidden") for t in reader.texts)
     minute[0] = 61.0
-    loopback.grpc.add_entries(
-        entry_protos(entries(1, NOW + timedelta(seconds=30), "nudge"), gcp_project, "r")
-    )
+    nudge = entries(1, NOW + timedelta(seconds=30), "nudge")
+    loopback.grpc.add_entries(entry_protos(nudge, gcp_project, "r"))
     assert reader.until(lambda: "hidden 2" in reader.texts), reader.texts
     assert [t for t in reader.texts if t.startswith("hidden")] == [f"hidden {i}" for i in range(3)]
     assert reader.last is not None

@@ -25,7 +25,7 @@ import re
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent import futures
 from datetime import UTC, datetime
 from typing import Any
@@ -99,24 +99,29 @@ Predicate = Callable[[LogEntry], bool]
 Tokens = list[tuple[str, str]]
 
 
-def _and(tokens: Tokens) -> tuple[Predicate, Tokens]:
+def _chain(
+    tokens: Tokens,
+    op: str,
+    lower: Callable[[Tokens], tuple[Predicate, Tokens]],
+    combine: Callable[[Iterable[bool]], bool],
+) -> tuple[Predicate, Tokens]:
+    """Operands of `lower` joined by `op` (left to right), combined by all() or any()."""
     parts = []
-    left, tokens = _or(tokens)
+    left, tokens = lower(tokens)
     parts.append(left)
-    while tokens and tokens[0] == ("op", "AND"):
-        right, tokens = _or(tokens[1:])
+    while tokens and tokens[0] == ("op", op):
+        right, tokens = lower(tokens[1:])
         parts.append(right)
-    return (lambda e: all(p(e) for p in parts)), tokens
+    return (lambda e: combine(p(e) for p in parts)), tokens
+
+
+def _and(tokens: Tokens) -> tuple[Predicate, Tokens]:
+    return _chain(tokens, "AND", _or, all)
 
 
 def _or(tokens: Tokens) -> tuple[Predicate, Tokens]:
-    parts = []
-    left, tokens = _not(tokens)
-    parts.append(left)
-    while tokens and tokens[0] == ("op", "OR"):
-        right, tokens = _not(tokens[1:])
-        parts.append(right)
-    return (lambda e: any(p(e) for p in parts)), tokens
+    # The Logging query language binds OR tighter than AND.
+    return _chain(tokens, "OR", _not, any)
 
 
 def _not(tokens: Tokens) -> tuple[Predicate, Tokens]:
