@@ -7,7 +7,9 @@ import contextlib
 import threading
 import time
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import pytest
 from conftest import Loopback
@@ -17,7 +19,7 @@ from loopback.seed import entry_protos
 from orchwatch.clock import FrozenClock
 from orchwatch.config import Config
 from orchwatch.model import CompletionRecord, LogEntry, PhaseDocument
-from orchwatch.sources.base import LogBatch
+from orchwatch.sources.base import LogBatch, Sources
 from orchwatch.sources.gcp import build_gcp_sources
 from orchwatch.sources.gcp.firestore import document_fields
 from orchwatch.sources.gcp.logs import CloudLogging
@@ -235,69 +237,72 @@ def test_the_list_budget_holds_calls_to_six_a_minute() -> None:
 # --- Firestore: the listener on the selected date -------------------------------------------
 
 
-def test_the_selected_date_is_pushed_by_a_listener(
-    loopback: Loopback, config: Config, gcp_project: str
-) -> None:
-    gcp_config = loopback.config(config, gcp_project)
-    sources = build_gcp_sources(gcp_config, gcp_project, FrozenClock(NOW))
-    try:
-        completions = sources.completions
-        client = completions.firestore.clients.firestore()  # type: ignore[attr-defined]
-        day = NOW.date()
-        ref = client.collection("phase3_completion").document(day.isoformat())
-        record = CompletionRecord("bdl_boxscores", "success", NOW, 10, "c1", "e1")
-        ref.set(document_fields(PhaseDocument("phase3", day, {"bdl_boxscores": record})))
-        changed = threading.Event()
-        completions.watch_date(day, changed.set)
-        assert wait_until(lambda: completions.firestore.watching == day)  # type: ignore[attr-defined]
-        calls = sources.meter.snapshot()  # type: ignore[attr-defined]
-        firestore = completions.firestore  # type: ignore[attr-defined]
-        first = firestore.documents([day])[day]["phase3"]
-        assert set(first.records) == {"bdl_boxscores"}
+@dataclass
+class WatchedDay:
+    """Google Cloud sources with one phase-3 document written for NOW's date."""
 
-        second = CompletionRecord("nbac_gamebook", "success", NOW, 12, "c2", "e2")
-        ref.update(document_fields(PhaseDocument("phase3", day, {"nbac_gamebook": second})))
-        assert changed.wait(10), "the listener did not report the change"
-        latest = firestore.documents([day])[day]["phase3"]
-        assert set(latest.records) == {"bdl_boxscores", "nbac_gamebook"}
-        reads = sources.meter.snapshot() - calls  # type: ignore[attr-defined]
-        assert reads[("firestore", "BatchGetDocuments")] == 0  # served by the listener
+    sources: Sources
+    firestore: Any
+    ref: Any
+    day: date
+
+
+@pytest.fixture
+def watched_day(loopback: Loopback, config: Config, gcp_project: str) -> Iterator[WatchedDay]:
+    sources = build_gcp_sources(loopback.config(config, gcp_project), gcp_project, FrozenClock(NOW))
+    firestore = sources.completions.firestore  # type: ignore[attr-defined]
+    day = NOW.date()
+    ref = firestore.clients.firestore().collection("phase3_completion").document(day.isoformat())
+    record = CompletionRecord("bdl_boxscores", "success", NOW, 10, "c1", "e1")
+    ref.set(document_fields(PhaseDocument("phase3", day, {"bdl_boxscores": record})))
+    try:
+        yield WatchedDay(sources, firestore, ref, day)
     finally:
         sources.close()
 
 
-def test_a_dead_listener_is_noticed_and_the_date_keeps_updating(
-    loopback: Loopback, config: Config, gcp_project: str
-) -> None:
-    gcp_config = loopback.config(config, gcp_project)
-    sources = build_gcp_sources(gcp_config, gcp_project, FrozenClock(NOW))
-    try:
-        completions = sources.completions
-        firestore = completions.firestore  # type: ignore[attr-defined]
-        client = firestore.clients.firestore()
-        day = NOW.date()
-        ref = client.collection("phase3_completion").document(day.isoformat())
-        record = CompletionRecord("bdl_boxscores", "success", NOW, 10, "c1", "e1")
-        ref.set(document_fields(PhaseDocument("phase3", day, {"bdl_boxscores": record})))
-        completions.watch_date(day, lambda: None)
-        assert wait_until(lambda: firestore.watching == day)
-        assert firestore.mode == "listening"
-        # What the library does on its own thread when the Listen stream ends with an error
-        # it cannot recover from: it closes the watch, and never calls back.
-        for watch in list(firestore._watches):
-            with contextlib.suppress(RuntimeError):
-                watch.close(reason=RuntimeError("Listen stream ended: PERMISSION_DENIED"))
-        second = CompletionRecord("nbac_gamebook", "success", NOW, 12, "c2", "e2")
-        ref.update(document_fields(PhaseDocument("phase3", day, {"nbac_gamebook": second})))
-        calls = sources.meter.snapshot()  # type: ignore[attr-defined]
-        latest = firestore.documents([day])[day]["phase3"]  # the next refresh
-        assert set(latest.records) == {"bdl_boxscores", "nbac_gamebook"}
-        reads = sources.meter.snapshot() - calls  # type: ignore[attr-defined]
-        assert reads[("firestore", "BatchGetDocuments")] == 1  # read, not frozen
-        assert firestore.resubscribes == 1
-        assert wait_until(lambda: firestore.mode == "listening")  # and listening again
-    finally:
-        sources.close()
+def add_second_record(watched: WatchedDay) -> None:
+    second = CompletionRecord("nbac_gamebook", "success", NOW, 12, "c2", "e2")
+    watched.ref.update(
+        document_fields(PhaseDocument("phase3", watched.day, {"nbac_gamebook": second}))
+    )
+
+
+def test_the_selected_date_is_pushed_by_a_listener(watched_day: WatchedDay) -> None:
+    sources, firestore, day = watched_day.sources, watched_day.firestore, watched_day.day
+    changed = threading.Event()
+    sources.completions.watch_date(day, changed.set)
+    assert wait_until(lambda: firestore.watching == day)
+    calls = sources.meter.snapshot()  # type: ignore[attr-defined]
+    first = firestore.documents([day])[day]["phase3"]
+    assert set(first.records) == {"bdl_boxscores"}
+
+    add_second_record(watched_day)
+    assert changed.wait(10), "the listener did not report the change"
+    latest = firestore.documents([day])[day]["phase3"]
+    assert set(latest.records) == {"bdl_boxscores", "nbac_gamebook"}
+    reads = sources.meter.snapshot() - calls  # type: ignore[attr-defined]
+    assert reads[("firestore", "BatchGetDocuments")] == 0  # served by the listener
+
+
+def test_a_dead_listener_is_noticed_and_the_date_keeps_updating(watched_day: WatchedDay) -> None:
+    sources, firestore, day = watched_day.sources, watched_day.firestore, watched_day.day
+    sources.completions.watch_date(day, lambda: None)
+    assert wait_until(lambda: firestore.watching == day)
+    assert firestore.mode == "listening"
+    # What the library does on its own thread when the Listen stream ends with an error
+    # it cannot recover from: it closes the watch, and never calls back.
+    for watch in list(firestore._watches):
+        with contextlib.suppress(RuntimeError):
+            watch.close(reason=RuntimeError("Listen stream ended: PERMISSION_DENIED"))
+    add_second_record(watched_day)
+    calls = sources.meter.snapshot()  # type: ignore[attr-defined]
+    latest = firestore.documents([day])[day]["phase3"]  # the next refresh
+    assert set(latest.records) == {"bdl_boxscores", "nbac_gamebook"}
+    reads = sources.meter.snapshot() - calls  # type: ignore[attr-defined]
+    assert reads[("firestore", "BatchGetDocuments")] == 1  # read, not frozen
+    assert firestore.resubscribes == 1
+    assert wait_until(lambda: firestore.mode == "listening")  # and listening again
 
 
 def test_the_default_filter_keeps_what_operators_need(
