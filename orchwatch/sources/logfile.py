@@ -8,6 +8,7 @@ nesting, its dates, invalid UTF-8) can stop the read.
 
 from __future__ import annotations
 
+import io
 import re
 import sys
 from collections import Counter
@@ -244,16 +245,7 @@ class _Counting:
 
 def parse_log_text(text: str) -> LogFile:
     """Parse a JSON array or JSON lines of LogEntry objects held in memory."""
-    data = text.encode("utf-8", errors="replace")
-    offset = 0
-
-    def read(size: int) -> bytes:
-        nonlocal offset
-        block = data[offset : offset + size]
-        offset += len(block)
-        return block
-
-    return read_log_stream(read)
+    return read_log_stream(io.BytesIO(text.encode("utf-8", errors="replace")).read)
 
 
 def read_log_file(path: str) -> LogFile:
