@@ -42,11 +42,11 @@ def child(config_path: str, as_of: str) -> None:
 
     async def drive() -> None:
         async with app.run_test(size=(160, 45)) as pilot:
-            while not app.panes_ready:
+            while not app.dashboard.panes_ready:
                 await pilot.pause(0.01)
             result["first_data"] = {
-                group: pane.loaded_at - started  # type: ignore[operator]
-                for group, pane in app._panes.items()
+                pane.LABEL: pane.loaded_at - started  # type: ignore[operator]
+                for pane in app.dashboard.panes
             }
             before = sources.meter.snapshot()  # type: ignore[attr-defined]
             window = time.monotonic()
@@ -57,9 +57,7 @@ def child(config_path: str, as_of: str) -> None:
                 f"{api} {method}": n * 60 / elapsed for (api, method), n in sorted(calls.items())
             }
             result["estimates"] = sources.completions.bigquery.estimates  # type: ignore[attr-defined]
-            result["errors"] = [
-                str(app.query_one(p.selector).border_subtitle) for p in app._panes.values()
-            ]
+            result["errors"] = [str(p.border_subtitle) for p in app.dashboard.panes]
 
     asyncio.run(drive())
     sources.close()

@@ -15,7 +15,7 @@ from orchwatch.config import PhaseSpec, ProcessorSpec, load_config
 from orchwatch.model import BackupSummary, CompletionRecord, DateCompletions, PhaseDocument
 from orchwatch.sources.base import Sources
 from orchwatch.sources.local import LocalStore
-from orchwatch.tui.settle import wait_workers
+from tests.settle import wait_workers
 
 
 def first_frame(runs: int = 5) -> tuple[float, float]:

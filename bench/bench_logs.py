@@ -171,7 +171,7 @@ async def ingest(rate: int = 1000, seconds: float = 30.0) -> None:
         await pilot.press("3", "l")
         source.start = time.monotonic()
         end = source.start + seconds
-        view = app.main.query_one(LogView)
+        view = app.dashboard.query_one(LogView)
         loop = asyncio.get_running_loop()
 
         async def next_refresh() -> float:
@@ -191,7 +191,7 @@ async def ingest(rate: int = 1000, seconds: float = 30.0) -> None:
             while view.threshold == before_threshold:
                 repainted = await next_refresh()
             latencies.append(repainted - started)
-        shown = len(app.main.query_one(LogView).entries)
+        shown = len(app.dashboard.query_one(LogView).entries)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     p95 = statistics.quantiles(latencies, n=20)[18] * 1000
     report(f"UI ingest {rate}/s for {seconds:.0f} s: keypress-to-repaint p95", p95, "ms", 100)

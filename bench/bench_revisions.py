@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from bench.common import best_of, report
 from orchwatch.analysis.revisions import derive_markers, service_verdict
 from orchwatch.model import Condition, ConditionState, Revision, ServiceState, TrafficStatus
-from orchwatch.tui.settle import wait_workers
+from tests.settle import wait_workers
 
 NOW = datetime(2026, 2, 1, 12, tzinfo=UTC)
 

@@ -14,7 +14,7 @@ from orchwatch.config import load_config
 from orchwatch.sources.demo import DEMO_START
 from orchwatch.sources.factory import SourceOptions, build_sources
 from orchwatch.tui.app import OrchwatchApp
-from orchwatch.tui.settle import settle
+from tests.settle import settle
 
 OUT = Path(__file__).resolve().parent.parent / "screenshots"
 SIZE = (160, 45)
@@ -28,7 +28,7 @@ async def press(pilot: Pilot[None], *keys: str) -> None:
 
 async def focus_revisions_and(pilot: Pilot[None], *keys: str) -> None:
     await settle(pilot)
-    pilot.app.action_focus_revisions()  # type: ignore[attr-defined]
+    pilot.app.dashboard.action_focus_revisions()  # type: ignore[attr-defined]
     pilot.app.query_one("#services").move_cursor(row=0)  # type: ignore[attr-defined]
     await pilot.press(*keys)
     await settle(pilot)

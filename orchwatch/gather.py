@@ -29,10 +29,9 @@ from orchwatch.model import (
     ErrorGroup,
     LogEntry,
     Revision,
-    ServiceState,
 )
 from orchwatch.sources.base import SourceError, Sources
-from orchwatch.sources.git import commits_since, function_paths
+from orchwatch.sources.git import Commit, commits_since, function_paths
 
 T = TypeVar("T")
 
@@ -49,6 +48,10 @@ class RevisionsView:
     drift_off: str = ""
     """Why drift is not computed at all (no repo configured), or ""."""
 
+    def verdict(self, service: str) -> ServiceVerdict | None:
+        """The verdict of one service, or None when Cloud Run lacks it."""
+        return next((v for v in self.verdicts if v.service == service), None)
+
 
 NO_COMMIT = (
     "no commit on the serving revision; put one there when deploying: "
@@ -59,24 +62,36 @@ NO_COMMIT = (
 )
 
 
+@dataclass(frozen=True)
+class DriftReading:
+    """A service's serving revision against the repo: how far behind, the commits it
+    lacks (newest first), or why that cannot be told."""
+
+    drift: Drift | None
+    commits: tuple[Commit, ...] = ()
+    why: str = ""
+
+
 def service_drift(
-    config: Config, service: ServiceState, serving_commit: str | None, now: datetime
-) -> tuple[Drift | None, str]:
-    """Drift of the serving revision against the repo, or (None, why it is unknown)."""
+    config: Config, service: str, serving_commit: str | None, now: datetime
+) -> DriftReading:
+    """Drift of the serving revision against the repo: the one place it is judged, for the
+    revisions pane, `orchwatch revisions` and the deploy confirmation alike."""
     if config.repo_path is None:
-        return None, "no repo configured"
+        return DriftReading(None, why="no repo configured")
     if not serving_commit:
-        return None, NO_COMMIT
-    folder = config.function_folder(service.name)
+        return DriftReading(None, why=NO_COMMIT)
+    folder = config.function_folder(service)
     if folder is None:
-        return None, "no function folder for this service"
+        return DriftReading(None, why="no function folder for this service")
     try:
         commits = commits_since(
             config.repo_path, serving_commit, function_paths(config.repo_path, folder)
         )
     except SourceError as exc:
-        return None, str(exc)
-    return compute_drift([(c.sha, c.when) for c in commits], now, config.drift_max_age), ""
+        return DriftReading(None, why=str(exc))
+    drift = compute_drift([(c.sha, c.when) for c in commits], now, config.drift_max_age)
+    return DriftReading(drift, tuple(commits))
 
 
 def gather_revisions(
@@ -101,9 +116,10 @@ def gather_revisions(
             verdicts.append(base)
             continue
         commit = base.serving.commit_from(config.commit_from) if base.serving else None
-        drift, why = service_drift(config, service, commit, now)
-        if why:
-            notes[service.name] = why
+        reading = service_drift(config, service.name, commit, now)
+        if reading.why:
+            notes[service.name] = reading.why
+        drift = reading.drift
         verdicts.append(service_verdict(service, now, drift, base.rows) if drift else base)
     found = {s.name for s in services}
     return RevisionsView(
@@ -212,16 +228,10 @@ def gather_daily(
         repo = config.repo_path
 
         def validation() -> tuple[int, int, list[str]]:
-            from orchwatch.validate.cache import FactsCache
-            from orchwatch.validate.engine import settings_from, validate_repo
-            from orchwatch.validate.model import Severity
+            from orchwatch.preflight import validate
 
-            report = validate_repo(
-                repo, settings=settings_from(config.validate), cache=FactsCache.default()
-            )
-            errors = sum(1 for f in report.findings if f.severity is Severity.ERROR)
-            warnings = sum(1 for f in report.findings if f.severity is Severity.WARNING)
-            return errors, warnings, [f.name for f in report.functions if not f.ok]
+            done = validate(config, repo)
+            return done.errors, done.warnings, list(done.failing)
 
     validated: Fetched[tuple[int, int, list[str]]] = (
         _fetch(validation) if validation is not None else Fetched(None, "no repo configured")

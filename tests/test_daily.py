@@ -223,7 +223,7 @@ async def test_checklist_screen_and_jump(config: Config, demo: Sources) -> None:
         await pilot.press("enter")
         await settle(pilot)
         assert not isinstance(app.screen, DailyScreen)
-        grid = app.main.query_one(CompletionGrid)
-        assert app.selected_date == date(2026, 2, 1)
+        grid = app.dashboard.query_one(CompletionGrid)
+        assert app.dashboard.selected_date == date(2026, 2, 1)
         assert grid.has_focus
         assert str(list(grid.columns)[grid.cursor_column].value) == "phase3"

@@ -44,7 +44,7 @@ def the_demo_repo_validates_the_deploy_scripts_cleanly(repo: Path) -> None:
 
 async def deploy(pilot, app: OrchwatchApp, typed: bool) -> None:  # type: ignore[no-untyped-def]
     await settle(pilot)
-    table = app.main.query_one(ServiceTable)
+    table = app.dashboard.query_one(ServiceTable)
     table.focus()
     table.move_cursor(
         row=next(i for i in range(table.row_count) if table.get_row_at(i)[1].plain == SERVICE)
@@ -63,7 +63,7 @@ async def later(pilot, app: OrchwatchApp, minutes: int) -> None:  # type: ignore
     assert isinstance(clock, FrozenClock)
     clock.advance(timedelta(minutes=minutes))
     for group in ("completions", "revisions", "logs"):
-        app.refresh_pane(group)
+        getattr(app.dashboard, group).refresh_now()
     await settle(pilot)
 
 
@@ -71,15 +71,15 @@ async def announced(pilot, app: OrchwatchApp, text: str) -> bool:  # type: ignor
     """Whether orchwatch announced `text`, refreshing the revisions a few times (under load
     the refresh that sees the new revision can come a little later)."""
     for _ in range(10):
-        if any(text in a for a in app.announcements):
+        if any(text in a for a in app.dashboard.actions.announcements):
             return True
-        app.refresh_pane("revisions")
+        app.dashboard.revisions.refresh_now()
         await settle(pilot)
     return False
 
 
 def crash_groups(app: OrchwatchApp) -> int:
-    table = app.main.query_one(ErrorGroupTable)
+    table = app.dashboard.query_one(ErrorGroupTable)
     for i in range(table.row_count):
         if table.get_row_at(i)[1].plain == "ModuleNotFoundError":
             return int(table.get_row_at(i)[0].plain)
@@ -96,18 +96,18 @@ async def test_fix_validate_deploy_and_the_pipeline_recovers(
     async with app.run_test(size=SIZE) as pilot:
         await later(pilot, app, 62)  # 00027 has landed; the crash loop goes on
         await deploy(pilot, app, typed=False)
-        assert "exit 0" in str(app.main.query_one("#actions-status").render())
+        assert "exit 0" in str(app.dashboard.query_one("#actions-status").render())
         await later(pilot, app, 2)  # the new revision becomes Ready
-        verdict = next(v for v in app._revisions.verdicts if v.service == SERVICE)
+        verdict = next(v for v in app.dashboard.revisions.view.verdicts if v.service == SERVICE)
         assert verdict.serving is not None and verdict.serving.name.startswith(f"{SERVICE}-00028-")
         assert await announced(pilot, app, "00028 is Ready and serving")
         before = crash_groups(app)
         await later(pilot, app, 30)
         assert crash_groups(app) == before  # the crash loop stopped
-        phase3 = app.main.query_one("#grid").get_cell("counts", "phase3").plain
+        phase3 = app.dashboard.query_one("#grid").get_cell("counts", "phase3").plain
         assert phase3.startswith("Firestore 5/5")
         assert (
-            app.main.query_one("#grid")
+            app.dashboard.query_one("#grid")
             .get_cell("trigger", "phase3")
             .plain.startswith("✓ → phase4 at")
         )
@@ -122,9 +122,9 @@ async def test_deploying_the_broken_package_gives_a_failed_revision(
     async with app.run_test(size=SIZE) as pilot:
         await later(pilot, app, 62)
         await deploy(pilot, app, typed=True)  # the validator finds errors: typed confirmation
-        assert "exit 1" in str(app.main.query_one("#actions-status").render())
+        assert "exit 1" in str(app.dashboard.query_one("#actions-status").render())
         await later(pilot, app, 2)
-        verdict = next(v for v in app._revisions.verdicts if v.service == SERVICE)
+        verdict = next(v for v in app.dashboard.revisions.view.verdicts if v.service == SERVICE)
         assert verdict.latest is not None and verdict.latest.name.startswith(f"{SERVICE}-00028-")
         assert verdict.serving is not None and verdict.serving.name.startswith(f"{SERVICE}-00027-")
         assert await announced(pilot, app, "00028 failed")

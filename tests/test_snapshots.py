@@ -37,7 +37,7 @@ def test_cell_detail(snap_compare, config: Config, demo: Sources) -> None:  # ty
 def test_revision_history(snap_compare, config: Config, demo: Sources) -> None:  # type: ignore[no-untyped-def]
     async def open_history(pilot) -> None:  # type: ignore[no-untyped-def]
         await settle(pilot)
-        pilot.app.action_focus_revisions()
+        pilot.app.dashboard.action_focus_revisions()
         pilot.app.query_one("#services").move_cursor(row=0)
         await pilot.press("enter")
         await settle(pilot)
@@ -48,7 +48,7 @@ def test_revision_history(snap_compare, config: Config, demo: Sources) -> None: 
 def test_revision_detail(snap_compare, config: Config, demo: Sources) -> None:  # type: ignore[no-untyped-def]
     async def open_detail(pilot) -> None:  # type: ignore[no-untyped-def]
         await settle(pilot)
-        pilot.app.action_focus_revisions()
+        pilot.app.dashboard.action_focus_revisions()
         pilot.app.query_one("#services").move_cursor(row=0)
         await pilot.press("enter")
         await settle(pilot)

@@ -12,8 +12,8 @@ from orchwatch.clock import FrozenClock
 from orchwatch.config import Config
 from orchwatch.sources.demo import DEMO_START, build_demo
 from orchwatch.sources.factory import SourceOptions, build_sources
+from orchwatch.tui.panes.logs import LogsPane
 from orchwatch.tui.widgets.completion_grid import CompletionGrid
-from orchwatch.tui.widgets.logs import LogPane
 
 
 @pytest.fixture
@@ -40,9 +40,11 @@ async def test_the_dashboard_opens_a_store_file(config: Config, store_file: Path
     app = make_app(config, sources)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        grid = app.main.query_one(CompletionGrid)
+        grid = app.dashboard.query_one(CompletionGrid)
         assert grid.get_cell("counts", "phase3").plain == "Firestore 3/5 ≠ BigQuery 5/5"
-        assert "■ stopped" in str(app.main.query_one(LogPane).query_one("#logs-status").render())
+        assert "■ stopped" in str(
+            app.dashboard.query_one(LogsPane).query_one("#logs-status").render()
+        )
 
 
 def test_a_file_that_is_not_a_store(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

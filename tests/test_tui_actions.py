@@ -7,6 +7,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from settle import wait_workers
 from textual.widgets import Log
 from tui_helpers import SIZE, make_app, settle, wait_for
 
@@ -14,9 +15,8 @@ from orchwatch.actions.audit import read_audit
 from orchwatch.config import EXAMPLE_CONFIG, Config, ConfigError, parse_config
 from orchwatch.sources.base import Sources
 from orchwatch.tui.app import OrchwatchApp
+from orchwatch.tui.panes.actions import ActionsPane
 from orchwatch.tui.screens.audit import AuditScreen
-from orchwatch.tui.settle import wait_workers
-from orchwatch.tui.widgets.actions import ActionsPane
 from orchwatch.validate.demo_repo import write_demo_repo
 
 
@@ -31,7 +31,7 @@ async def test_actions_are_off_by_default(config: Config, demo: Sources, tmp_pat
         assert app.check_action("validate", ()) is None  # shown dimmed in the footer
         await pilot.press("v")
         await settle(pilot)
-        assert not app.main.query_one(ActionsPane).display
+        assert not app.dashboard.query_one(ActionsPane).display
         assert not (tmp_path / "audit.jsonl").exists()
 
 
@@ -46,13 +46,15 @@ async def test_a_validation_that_cannot_run_says_so_and_completes_its_audit(
         await pilot.press("v")
         await wait_workers(app)
         await settle(pilot)
-        pane = app.main.query_one(ActionsPane)
+        pane = app.dashboard.query_one(ActionsPane)
         status = str(pane.query_one("#actions-status").render())
         assert "validation failed: no Cloud Function found" in status
         [entry], bad = read_audit(tmp_path / "audit.jsonl")
         assert bad == 0
         assert entry.outcome == "exit 2"
-        assert app.guard.acquire("validate", str(repo))  # released: v can run again
+        assert app.dashboard.actions.guard.acquire(
+            "validate", str(repo)
+        )  # released: v can run again
 
 
 async def test_validate_shows_findings_and_is_audited(
@@ -66,7 +68,7 @@ async def test_validate_shows_findings_and_is_audited(
         await pilot.press("v")
         await wait_workers(app)
         await settle(pilot)
-        pane = app.main.query_one(ActionsPane)
+        pane = app.dashboard.query_one(ActionsPane)
         assert pane.display
         text = "\n".join(str(line) for line in pane.query_one(Log).lines)
         assert "✗ phase3_to_phase4" in text
@@ -94,7 +96,7 @@ async def test_validate_without_a_repo_says_so(
         await settle(pilot)
         await pilot.press("v")
         await settle(pilot)
-        assert not app.main.query_one(ActionsPane).display
+        assert not app.dashboard.query_one(ActionsPane).display
         assert any("set [repo] path" in str(n.message) for n in app._notifications)
 
 

@@ -32,7 +32,7 @@ async def test_opens_on_today_with_the_incident_visible(config: Config, demo: So
     app = make_app(config, demo)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        assert app.selected_date == date(2026, 2, 1)
+        assert app.dashboard.selected_date == date(2026, 2, 1)
         cells = grid_text(app)
         assert cells[("counts", "phase3")] == "Firestore 3/5 ≠ BigQuery 5/5"
         assert cells[("trigger", "phase3")] == "✗ → phase4 NOT triggered"
@@ -52,15 +52,15 @@ async def test_date_navigation_keys(config: Config, demo: Sources) -> None:
         await settle(pilot)
         await pilot.press("p", "p", "p", "p", "p", "p", "p", "p")
         await settle(pilot)
-        assert app.selected_date == date(2026, 1, 24)
+        assert app.dashboard.selected_date == date(2026, 1, 24)
         cells = grid_text(app)
         assert cells[("p0", "phase2")].startswith("✗ p2_bdl_box_scores")
         await pilot.press("n")
         await settle(pilot)
-        assert app.selected_date == date(2026, 1, 25)
+        assert app.dashboard.selected_date == date(2026, 1, 25)
         await pilot.press("t")
         await settle(pilot)
-        assert app.selected_date == date(2026, 2, 1)
+        assert app.dashboard.selected_date == date(2026, 2, 1)
 
 
 async def test_go_to_date_dialog_validates_and_selects(config: Config, demo: Sources) -> None:
@@ -77,7 +77,7 @@ async def test_go_to_date_dialog_validates_and_selects(config: Config, demo: Sou
         await pilot.press("home", "ctrl+k", *"2026-01-28", "enter")
         await settle(pilot)
         assert not isinstance(app.screen, GotoDateScreen)
-        assert app.selected_date == date(2026, 1, 28)
+        assert app.dashboard.selected_date == date(2026, 1, 28)
         assert re.fullmatch(
             r"✓ → phase4 at \d\d:\d\d \(all_complete\)",
             grid_text(app)[("trigger", "phase3")],
@@ -123,7 +123,7 @@ async def test_overview_selects_a_date(config: Config, demo: Sources) -> None:
         overview.move_cursor(row=0, column=overview.get_column_index("2026-01-31"))
         await pilot.press("enter")
         await settle(pilot)
-        assert app.selected_date == date(2026, 1, 31)
+        assert app.dashboard.selected_date == date(2026, 1, 31)
 
 
 async def test_help_lists_bindings_and_legend(config: Config, demo: Sources) -> None:
@@ -178,11 +178,11 @@ async def test_the_status_bar_tells_stale_data_from_every_pane(
     app = make_app(config, demo, wall=lambda: now[0])
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        app.update_status()
-        bar = app.main.query_one(StatusBar)
+        app.dashboard.update_status()
+        bar = app.dashboard.query_one(StatusBar)
         assert "⚠" not in str(bar.render()) and "updated 0 s ago" in str(bar.render())
         now[0] = 6 * 3600.0  # six hours on, no pane has read anything since
-        app.update_status()
+        app.dashboard.update_status()
         text = str(bar.render())
         assert "updated 6 h ago" in text
         assert "completions stale (6 h)" in text and "revisions stale" in text

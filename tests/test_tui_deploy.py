@@ -7,6 +7,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+from settle import wait_workers
 from textual.widgets import Log
 from tui_helpers import SIZE, make_app, settle, wait_for_finished_runs
 
@@ -14,9 +15,8 @@ from orchwatch.actions.audit import read_audit
 from orchwatch.config import Config
 from orchwatch.sources.base import Sources
 from orchwatch.tui.app import OrchwatchApp
+from orchwatch.tui.panes.actions import ActionsPane
 from orchwatch.tui.screens.confirm_deploy import ConfirmDeployScreen
-from orchwatch.tui.settle import wait_workers
-from orchwatch.tui.widgets.actions import ActionsPane
 from orchwatch.tui.widgets.revisions import ServiceTable
 from orchwatch.validate.demo_repo import write_demo_repo
 
@@ -45,7 +45,7 @@ def make(
 
 async def open_confirmation(pilot, service: str) -> ConfirmDeployScreen:  # type: ignore[no-untyped-def]
     await settle(pilot)
-    table = pilot.app.main.query_one(ServiceTable)
+    table = pilot.app.dashboard.query_one(ServiceTable)
     table.focus()
     row = next(i for i in range(table.row_count) if table.get_row_at(i)[1].plain == service)
     table.move_cursor(row=row)
@@ -57,7 +57,7 @@ async def open_confirmation(pilot, service: str) -> ConfirmDeployScreen:  # type
 
 
 def pane_text(app: OrchwatchApp) -> str:
-    pane = app.main.query_one(ActionsPane)
+    pane = app.dashboard.query_one(ActionsPane)
     return (
         "\n".join(str(line) for line in pane.query_one(Log).lines)
         + "\n"
@@ -142,7 +142,7 @@ async def test_cancel_during_a_run_stops_the_process_group(
         grandchild = None
         for _ in range(200):
             await pilot.pause(0.05)
-            for line in app.main.query_one(ActionsPane).query_one(Log).lines:
+            for line in app.dashboard.query_one(ActionsPane).query_one(Log).lines:
                 if str(line).startswith("grandchild"):
                     grandchild = int(str(line).split()[1])
             if grandchild:

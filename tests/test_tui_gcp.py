@@ -32,7 +32,7 @@ async def screen_of(config: Config, sources: Sources) -> dict[str, Any]:
     app = make_app(config, sources, initial_date=DEMO_START.date())
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        assert await wait_for(pilot, lambda: app.panes_ready)
+        assert await wait_for(pilot, lambda: app.dashboard.panes_ready)
         await settle(pilot)
         return {
             "grid": table_rows(app.query_one(CompletionGrid)),

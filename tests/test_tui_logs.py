@@ -10,12 +10,13 @@ from orchwatch.clock import FrozenClock
 from orchwatch.config import Config
 from orchwatch.model import LogEntry
 from orchwatch.sources.base import Sources
+from orchwatch.tui.panes.logs import LogsPane
 from orchwatch.tui.screens.traceback import TracebackScreen
-from orchwatch.tui.widgets.logs import ErrorGroupTable, LogPane, LogView
+from orchwatch.tui.widgets.logs import ErrorGroupTable, LogView
 
 
 def group_rows(app) -> list[list[str]]:  # type: ignore[no-untyped-def]
-    table = app.main.query_one(ErrorGroupTable)
+    table = app.dashboard.query_one(ErrorGroupTable)
     return [[c.plain for c in table.get_row_at(i)] for i in range(table.row_count)]
 
 
@@ -23,7 +24,7 @@ async def poll_logs(pilot, minutes: int = 0) -> None:  # type: ignore[no-untyped
     clock = pilot.app.sources.clock
     assert isinstance(clock, FrozenClock)
     clock.advance(timedelta(minutes=minutes))
-    pilot.app.refresh_pane("logs")
+    pilot.app.dashboard.logs.refresh_now()
     await settle(pilot)
 
 
@@ -39,7 +40,7 @@ async def test_crash_loop_group_first_and_count_climbs(config: Config, demo: Sou
         await poll_logs(pilot, minutes=10)
         after = int(group_rows(app)[0][0])
         assert after > before
-        pane = app.query_one(LogPane)
+        pane = app.query_one(LogsPane)
         assert "● live" in str(pane.query_one("#logs-status").render())
 
 
@@ -84,7 +85,7 @@ async def test_tail_pause_severity_search_and_jump(config: Config, demo: Sources
         view.cursor = row
         await pilot.press("enter")
         await pilot.pause()
-        assert app.query_one(LogPane).mode == "groups"
+        assert app.query_one(LogsPane).mode == "groups"
         table = app.query_one(ErrorGroupTable)
         assert table.get_row_at(table.cursor_row)[1].plain == "ModuleNotFoundError"
 
@@ -138,9 +139,9 @@ async def test_refreshes_while_a_modal_is_open_update_the_dashboard(
         await pilot.pause()
         before = int(group_rows(app)[0][0])
         await poll_logs(pilot, minutes=10)
-        app.refresh_pane("completions")
-        app.refresh_pane("revisions")
-        app._tick_status()
+        app.dashboard.completions.refresh_now()
+        app.dashboard.revisions.refresh_now()
+        app.dashboard.update_status()
         await settle(pilot)
         assert app.is_running
         assert int(group_rows(app)[0][0]) > before

@@ -108,7 +108,7 @@ async def test_failing_completions_leave_revisions_and_logs_working(
     demo.completions = DownCompletions()  # type: ignore[assignment]
     app = make_app(config, demo)
     async with app.run_test(size=SIZE) as pilot:
-        assert await wait_for(pilot, lambda: app.panes_ready, rounds=400)
+        assert await wait_for(pilot, lambda: app.dashboard.panes_ready, rounds=400)
         await settle(pilot)
         completions = app.query_one("#completions")
         assert completions.has_class("-error")

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from settle import settle
 from textual.pilot import Pilot
 from textual.screen import Screen
 from textual.widgets import Static
@@ -16,7 +17,6 @@ from textual.widgets import Static
 from orchwatch.config import Config
 from orchwatch.sources.base import Sources
 from orchwatch.tui.app import OrchwatchApp
-from orchwatch.tui.settle import settle
 
 __all__ = ["SIZE", "make_app", "settle", "static_text", "wait_for", "wait_for_finished_runs"]
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from pathlib import Path
 from typing import Literal, Protocol
 
 from orchwatch.clock import Clock
@@ -135,6 +136,9 @@ class Sources:
     logs: LogSource | None = None
     live: Refreshable | None = None
     """Set for the demo: advanced before every refresh."""
+    demo_spool: Path | None = None
+    """The demo's spool folder: a deploy run with it in ORCHWATCH_DEMO_SPOOL hands its
+    deploy to the demo's simulator instead of Google Cloud."""
     closers: list[Closable] = field(default_factory=list)
     meter: object | None = None
     """Google Cloud sources count their API calls here (`ApiMeter`); None elsewhere."""

@@ -52,6 +52,7 @@ def build_sources(options: SourceOptions, config: Config, clock: Clock | None = 
             revisions=store,
             logs=store,
             live=simulator,
+            demo_spool=simulator.spool,
             closers=[store],
         )
     if options.store_path is not None:

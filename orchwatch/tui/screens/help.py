@@ -37,14 +37,16 @@ class HelpScreen(ModalScreen[None]):
         body.border_title = "orchwatch help"
 
     def _keys(self) -> Table:
-        from orchwatch.tui.widgets.logs import LogPane, LogView
+        from orchwatch.tui.dashboard import DashboardScreen
+        from orchwatch.tui.panes.logs import LogsPane
+        from orchwatch.tui.widgets.logs import LogView
 
         table = Table(title="Keys", title_justify="left", show_header=False, box=None, expand=True)
         table.add_column("key", style="bold", no_wrap=True)
         table.add_column("action")
         sections = (
-            ("everywhere", self.app.BINDINGS),
-            ("logs pane (3)", LogPane.BINDINGS),
+            ("everywhere", [*DashboardScreen.BINDINGS, *self.app.BINDINGS]),
+            ("logs pane (3)", LogsPane.BINDINGS),
             ("log tail", LogView.BINDINGS),
         )
         for title, bindings in sections:

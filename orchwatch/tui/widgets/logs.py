@@ -1,4 +1,4 @@
-"""The log pane: grouped errors, and the raw tail of the stream.
+"""The log pane's widgets: the grouped errors table, and the raw tail of the stream.
 
 Everything from the logs is data: it goes into `rich.text.Text` (never parsed as
 markup) after `orchwatch.sanitize.inert_line` has made control characters visible.
@@ -14,21 +14,17 @@ from zoneinfo import ZoneInfo
 
 from rich.style import Style
 from rich.text import Text
-from textual import on
-from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
 from textual.geometry import Size
 from textual.message import Message
 from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
-from textual.widgets import ContentSwitcher, DataTable, Input, Static
+from textual.widgets import DataTable
 
 from orchwatch.analysis.revisions import age, short_name
 from orchwatch.model import ErrorGroup, LogEntry, severity_rank
 from orchwatch.sanitize import inert_line
-from orchwatch.sources.base import StreamHealth
 from orchwatch.tui.styles import semantic_style
 from orchwatch.tui.widgets.wake import wake
 
@@ -311,177 +307,3 @@ class ErrorGroupTable(DataTable[Text]):
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         event.stop()
         self.post_message(self.GroupChosen(str(event.row_key.value)))
-
-
-class LogPane(Vertical):
-    """Grouped errors and the raw tail, with the stream-health light in the title."""
-
-    BINDINGS = [
-        Binding("e", "show('groups')", "Errors", id="logs.errors"),
-        Binding("l", "show('tail')", "Tail", id="logs.tail"),
-        Binding("space", "pause", "Pause/follow", id="logs.pause"),
-        Binding("slash", "search", "Search", key_display="/", id="logs.search"),
-        Binding("s", "severity", "Severity", id="logs.severity"),
-        Binding("f", "service", "Service", id="logs.service"),
-        Binding("escape", "clear_search", "Clear search", show=False, id="logs.clear"),
-    ]
-
-    health: reactive[StreamHealth] = reactive("stopped")
-
-    def __init__(self, capacity: int, zone: ZoneInfo, *, id: str | None = None) -> None:
-        super().__init__(id=id, classes="pane")
-        self.capacity = capacity
-        self.zone = zone
-        self.groups: list[ErrorGroup] = []
-        self.group_of_entry: dict[str, str] = {}
-        self.notice = ""
-        self._services: list[str] = []
-        self._search_text = ""
-        self._status_text: Text | None = None
-
-    def compose(self) -> ComposeResult:
-        yield Static(id="logs-status")
-        with ContentSwitcher(initial="groups", id="logs-switcher"):
-            yield ErrorGroupTable(id="groups")
-            yield LogView(self.capacity, self.zone, id="tail")
-        yield Input(placeholder="regex; Enter applies, Esc clears", id="logs-search")
-
-    def on_mount(self) -> None:
-        self.query_one("#logs-search", Input).display = False
-        self._update_status()
-
-    @property
-    def view(self) -> LogView:
-        """The tail."""
-        return self.query_one(LogView)
-
-    @property
-    def mode(self) -> str:
-        """ "groups" or "tail"."""
-        return self.query_one(ContentSwitcher).current or "groups"
-
-    def ingest(
-        self,
-        entries: Sequence[LogEntry],
-        groups: Sequence[ErrorGroup],
-        new_links: dict[str, str],
-        health: StreamHealth,
-        notice: str,
-        now: datetime,
-    ) -> None:
-        """One batch from the log worker: tail lines, regrouped errors, stream health."""
-        self.view.append(entries)
-        self.group_of_entry.update(new_links)
-        for entry in entries:
-            if entry.service and entry.service not in self._services:
-                self._services.append(entry.service)
-        self.groups = list(groups)
-        self.query_one(ErrorGroupTable).show(self.groups, now)
-        self.health = health
-        self.notice = notice
-        self._update_status()
-
-    def watch_health(self) -> None:
-        self._update_status()
-
-    def _update_status(self) -> None:
-        if not self.is_mounted:
-            return
-        glyph, colour = HEALTH_LIGHT[self.health]
-        view = self.view
-        parts: list[Text | str | tuple[str, str]] = [
-            Text(f"{glyph} {self.health}", style=semantic_style(self.app, colour, bold=True)),
-            f" · {'errors' if self.mode == 'groups' else 'tail'}",
-            f" · ≥{view.threshold.lower()}" if view.threshold != "DEFAULT" else "",
-            f" · {view.service}" if view.service else "",
-            f" · /{self._search_text}/" if self._search_text else "",
-        ]
-        if not view.following:
-            parts.append(
-                Text(
-                    f" · PAUSED (+{view.unseen} new)",
-                    style=semantic_style(self.app, "warning", bold=True),
-                )
-            )
-        if self.notice:
-            parts.append(Text(f" · {inert_line(self.notice, 120)}", style="dim"))
-        status = Text.assemble(*parts)
-        if status != self._status_text:  # an unchanged line must not cost a relayout
-            self._status_text = status
-            self.query_one("#logs-status", Static).update(status)
-        title = f"Logs · {len(self.groups)} error groups"
-        if self.border_title != title:
-            self.border_title = title
-
-    # --- actions -------------------------------------------------------------------------------
-
-    def action_show(self, mode: str) -> None:
-        """Switch between the grouped errors and the tail."""
-        self.query_one(ContentSwitcher).current = mode
-        self.query_one(f"#{mode}").focus()
-        self._update_status()
-
-    def action_pause(self) -> None:
-        """Pause or resume following the stream."""
-        self.view.set_following(not self.view.following)
-        self._update_status()
-
-    def action_severity(self) -> None:
-        """Cycle the severity threshold: all, info, warning, error."""
-        view = self.view
-        nxt = THRESHOLDS[(THRESHOLDS.index(view.threshold) + 1) % len(THRESHOLDS)]
-        view.set_filters(nxt, view.service, view.search)
-        self._update_status()
-
-    def action_service(self) -> None:
-        """Cycle the service filter through the services seen so far."""
-        view = self.view
-        options: list[str | None] = [None, *sorted(self._services)]
-        nxt = (
-            options[(options.index(view.service) + 1) % len(options)]
-            if view.service in options
-            else None
-        )
-        view.set_filters(view.threshold, nxt, view.search)
-        self._update_status()
-
-    def action_search(self) -> None:
-        """Open the search field (the tail is shown)."""
-        self.action_show("tail")
-        field = self.query_one("#logs-search", Input)
-        field.display = True
-        field.value = self._search_text
-        field.focus()
-
-    def action_clear_search(self) -> None:
-        """Drop the search; every line is shown again."""
-        field = self.query_one("#logs-search", Input)
-        field.display = False
-        self._search_text = ""
-        self.view.set_filters(self.view.threshold, self.view.service, None)
-        self.view.focus()
-        self._update_status()
-
-    @on(Input.Submitted, "#logs-search")
-    def _apply_search(self, event: Input.Submitted) -> None:
-        event.stop()
-        try:
-            pattern = re.compile(event.value, re.IGNORECASE) if event.value else None
-        except re.error as exc:
-            self.app.notify(f"Not a regular expression: {exc}", severity="error", markup=False)
-            return
-        self._search_text = event.value
-        event.input.display = False
-        self.view.set_filters(self.view.threshold, self.view.service, pattern)
-        self.view.focus()
-        self._update_status()
-
-    @on(LogView.JumpToGroup)
-    def _jump(self, event: LogView.JumpToGroup) -> None:
-        event.stop()
-        fingerprint = self.group_of_entry.get(event.insert_id)
-        if fingerprint is None:
-            self.app.notify("This line is not part of a traceback.", timeout=2)
-            return
-        self.action_show("groups")
-        self.query_one(ErrorGroupTable).select(fingerprint)

@@ -48,7 +48,7 @@ def _current_nodes(app: App[object]) -> set[DOMNode]:
 
 def busy(app: App[object]) -> bool:
     """Whether anything is still to happen without input: work, messages, layout."""
-    if not getattr(app, "panes_ready", True):
+    if not getattr(app.screen_stack[0], "panes_ready", True):
         return True
     if any(w.is_running for w in app.workers):
         return True

@@ -1,0 +1,163 @@
+"""Before an action runs: what the validator says, and what a redeploy would run and ship.
+
+Headless, like `gather.py`: the TUI's validate and deploy keys call these, and so does
+the morning walkthrough, so the confirmation dialog, the pane and `orchwatch revisions`
+judge a service from the same code (`gather.service_drift`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+
+from orchwatch.analysis.revisions import ServiceVerdict, short_name
+from orchwatch.config import Config
+from orchwatch.gather import service_drift
+from orchwatch.sanitize import inert_line
+from orchwatch.validate.model import Severity, ValidationReport
+
+
+def validation_lines(report: ValidationReport, show_info: bool = False) -> list[str]:
+    """Per function: ok, or its findings with file:line and the fix hint (inert text)."""
+    lines: list[str] = []
+    for function in report.functions:
+        findings = [
+            f
+            for f in report.for_function(function.name)
+            if show_info or f.severity is not Severity.INFO
+        ]
+        mark = "✓" if function.ok else "✗"
+        lines.append(f"{mark} {function.name}" + ("" if findings else "  ok"))
+        for finding in findings:
+            where = f"{finding.path}:{finding.line}" if finding.line else finding.path
+            lines.append(f"    {finding.severity.value} {finding.rule.value}  {where}")
+            lines.append(f"      {finding.message}")
+            if finding.hint:
+                lines.append(f"      fix: {finding.hint}")
+    return [inert_line(line, 1000) for line in lines]
+
+
+@dataclass(frozen=True)
+class Validation:
+    """One run of the package validator, counted."""
+
+    report: ValidationReport
+    errors: int
+    warnings: int
+    failing: tuple[str, ...]
+    """Functions with an error."""
+
+    @property
+    def lines(self) -> list[str]:
+        """The findings as the actions pane and the confirmation show them."""
+        return validation_lines(self.report)
+
+
+def validate(config: Config, repo: Path, only: str | None = None) -> Validation:
+    """Run the validator on `repo` (or one function folder of it) with the config's settings.
+
+    Raises:
+        LookupError: no function folder in the repo (or none named `only`).
+    """
+    from orchwatch.validate.cache import FactsCache
+    from orchwatch.validate.engine import settings_from, validate_repo
+
+    report = validate_repo(
+        repo, only=only, settings=settings_from(config.validate), cache=FactsCache.default()
+    )
+    return Validation(
+        report,
+        errors=sum(1 for f in report.findings if f.severity is Severity.ERROR),
+        warnings=sum(1 for f in report.findings if f.severity is Severity.WARNING),
+        failing=tuple(f.name for f in report.functions if not f.ok),
+    )
+
+
+class DeployRefused(Exception):
+    """No deploy command can be built for the service; the message says what to fix."""
+
+
+def deploy_command(config: Config, service: str, day: date) -> list[str]:
+    """The argv of the configured deploy command for `service`, its template filled in.
+
+    Raises:
+        DeployRefused: no command is configured, or its template cannot be filled.
+    """
+    from orchwatch.actions.template import TemplateError, render_command
+
+    template = config.deploy_commands.get(service)
+    if template is None:
+        raise DeployRefused(f"No deploy command for {service}: add it under [actions] deploy.")
+    values = {"service": service, "date": day.isoformat()}
+    folder = config.function_folder(service)
+    if folder is not None:
+        values["function"] = folder.name
+    phase = next((p.name for p in config.phases if p.orchestrator == service), "")
+    if phase:
+        values["phase"] = phase
+    try:
+        return render_command(template, values)
+    except TemplateError as exc:
+        raise DeployRefused(f"Cannot build the deploy command: {exc}") from None
+
+
+@dataclass(frozen=True)
+class DeployPreview:
+    """Everything the confirmation shows."""
+
+    service: str
+    argv: list[str]
+    cwd: Path
+    serving: str = "unknown"
+    serving_commit: str = ""
+    commits: list[str] = field(default_factory=list)
+    commits_note: str = ""
+    validator_errors: int = 0
+    validator_lines: list[str] = field(default_factory=list)
+    validator_note: str = ""
+    latest_revision: str = ""
+    """The service's latest revision before the deploy: a newer one is the deploy's."""
+
+
+def preview_deploy(
+    config: Config,
+    service: str,
+    argv: list[str],
+    verdict: ServiceVerdict | None,
+    now: datetime,
+) -> DeployPreview:
+    """What redeploying `service` would ship (the commits since its serving revision's,
+    as drift counts them) and what the validator says of its function's package."""
+    repo, folder = config.repo_path, config.function_folder(service)
+    serving, commit = "unknown", ""
+    latest = verdict.latest.name if verdict is not None and verdict.latest is not None else ""
+    if verdict is not None and verdict.serving is not None:
+        serving = short_name(verdict.serving.name)
+        commit = verdict.serving.commit_from(config.commit_from) or ""
+    if serving == "unknown":
+        commits, commits_note = [], "nothing is known to serve it (see the revisions pane)"
+    else:
+        reading = service_drift(config, service, commit, now)
+        commits = [f"{c.sha[:10]} {c.subject}" for c in reading.commits]
+        commits_note = reading.why or ("" if commits else "nothing new")
+    errors, lines, validator_note = 0, [], "no repo configured"
+    if repo is not None and folder is not None:
+        try:
+            validation = validate(config, repo, only=folder.name)
+            errors, lines, validator_note = validation.errors, validation.lines, ""
+        except LookupError:
+            validator_note = f"no function folder {folder.name} in the repo"
+    return DeployPreview(
+        service,
+        argv,
+        repo or Path.cwd(),
+        serving,
+        commit,
+        commits,
+        commits_note,
+        errors,
+        lines,
+        validator_note,
+        latest,
+    )

@@ -1,0 +1,282 @@
+"""The dashboard screen: the panes, the selected date, and the links between the panes.
+
+Each pane reads and renders its own source (`orchwatch/tui/panes/`); the screen only
+starts them, in one order, and carries what one pane's state means for another:
+
+- the selected date (status bar, overview strip, grid);
+- the grid's phase -> its orchestrator, marked in the revisions pane;
+- the revisions -> the logs pane (which errors are new since a deploy) and the actions
+  pane (a deploy's new revision is announced);
+- a finished deploy -> the revisions pane reads again.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.reactive import reactive
+from textual.screen import Screen
+from textual.widgets import Footer
+
+from orchwatch.actions.audit import AuditLog
+from orchwatch.analysis.completion import business_date
+from orchwatch.analysis.daily import Target
+from orchwatch.tui.panes.actions import ActionsPane
+from orchwatch.tui.panes.base import Pane, PaneContext, format_age
+from orchwatch.tui.panes.completions import CompletionsPane
+from orchwatch.tui.panes.logs import LogsPane
+from orchwatch.tui.panes.revisions import RevisionsPane
+from orchwatch.tui.widgets.completion_grid import CompletionGrid
+from orchwatch.tui.widgets.overview import OverviewStrip
+from orchwatch.tui.widgets.revisions import ServiceTable
+from orchwatch.tui.widgets.status_bar import StatusBar
+
+
+class DashboardScreen(Screen[None]):
+    """Completions on top; revisions, logs and actions below."""
+
+    BINDINGS = [
+        Binding("p", "previous_date", "Prev date", id="date.previous"),
+        Binding("n", "next_date", "Next date", id="date.next"),
+        Binding("t", "today", "Today", id="date.today"),
+        Binding("g", "goto_date", "Go to date", id="date.goto"),
+        Binding("r", "refresh", "Refresh", id="data.refresh"),
+        Binding("w", "walkthrough", "Walkthrough", id="app.walkthrough"),
+        Binding("1", "focus_completions", "Completions pane", show=False, id="pane.completions"),
+        Binding("2", "focus_revisions", "Revisions pane", show=False, id="pane.revisions"),
+        Binding("3", "focus_logs", "Logs pane", show=False, id="pane.logs"),
+    ]
+
+    selected_date: reactive[date | None] = reactive(None)
+
+    def __init__(
+        self,
+        context: PaneContext,
+        audit: AuditLog,
+        *,
+        initial_date: date | None = None,
+        exit_after_first_data: bool = False,
+    ) -> None:
+        super().__init__()
+        self.context = context
+        self.config = context.config
+        self._audit = audit
+        self._initial_date = initial_date
+        self._exit_after_first_data = exit_after_first_data
+
+    def compose(self) -> ComposeResult:
+        yield StatusBar(id="status")
+        yield CompletionsPane(self.context)
+        with Horizontal(id="lower"):
+            yield RevisionsPane(self.context)
+            yield LogsPane(self.context)
+            yield ActionsPane(self.config, self.context.sources, self._audit)
+        yield Footer()
+
+    @property
+    def completions(self) -> CompletionsPane:
+        return self.query_one(CompletionsPane)
+
+    @property
+    def revisions(self) -> RevisionsPane:
+        return self.query_one(RevisionsPane)
+
+    @property
+    def logs(self) -> LogsPane:
+        return self.query_one(LogsPane)
+
+    @property
+    def actions(self) -> ActionsPane:
+        return self.query_one(ActionsPane)
+
+    @property
+    def panes(self) -> list[Pane]:
+        """The polled panes, in the order they start: the grid's first frame with data
+        comes first; the logs start after the revisions' first answer, so "new since the
+        deploy" can be judged."""
+        return [self.completions, self.revisions, self.logs]
+
+    @property
+    def panes_ready(self) -> bool:
+        """Whether every pane has answered once (with data or an error)."""
+        return all(pane.answered for pane in self.panes)
+
+    def on_mount(self) -> None:
+        status = self.query_one(StatusBar)
+        status.pipeline = self.config.pipeline_name
+        status.source = self.context.sources.description
+        self.selected_date = self._initial_date or self._today()
+        self.set_interval(1.0, self.update_status)
+        self.completions.grid.focus()
+        self.panes[0].start_once()
+
+    @on(Pane.Answered)
+    def _answered(self, message: Pane.Answered) -> None:
+        """A pane answered: the status bar says so, and its first answer (data or an
+        error: one failing source never holds the others back) starts the next pane."""
+        pane = message.pane
+        if pane is self.completions and self.completions.now is not None:
+            now = self.completions.now.astimezone(self.config.timezone)
+            self.query_one(StatusBar).set_now(now)
+        self.update_status()
+        if pane is self.completions and message.ok and self._exit_after_first_data:
+            self.app.call_after_refresh(self.app.exit)
+            return
+        order = self.panes
+        following = order[order.index(pane) + 1 :] if pane in order else []
+        if following:
+            self.call_after_refresh(following[0].start_once)
+
+    def update_status(self) -> None:
+        """The status bar's age is the oldest of the panes' last successful reads (never of
+        a mere attempt); a pane whose data is older than three of its intervals is called
+        stale even when no error came back (a read that hangs)."""
+        now = self.context.wall()
+        panes = self.panes
+        status = self.query_one(StatusBar)
+        loaded = [p.loaded_at for p in panes if p.loaded_at is not None]
+        if loaded:
+            status.age = now - min(loaded)
+        problems = []
+        failing = [p.LABEL for p in panes if p.failing]
+        if failing:
+            problems.append(f"{', '.join(failing)} unavailable")
+        for pane in panes:
+            stale = pane.stale_for(now)
+            if stale is not None:
+                problems.append(f"{pane.LABEL} stale ({format_age(stale)})")
+        for pane in panes:
+            problems.extend(pane.extra_problems())
+        status.problem = " · ".join(problems)
+
+    # --- links between panes -------------------------------------------------------------
+
+    def watch_selected_date(self, day: date | None) -> None:
+        self.query_one(StatusBar).selected = day
+        if day is not None:
+            self.completions.select(day)
+
+    @on(OverviewStrip.DateChosen)
+    def _date_chosen(self, message: OverviewStrip.DateChosen) -> None:
+        self.selected_date = message.day
+
+    @on(CompletionGrid.PhaseHighlighted)
+    def _phase_highlighted(self, message: CompletionGrid.PhaseHighlighted) -> None:
+        try:
+            orchestrator = self.config.phase(message.phase).orchestrator
+        except KeyError:
+            return
+        self.revisions.highlight(orchestrator)
+
+    @on(RevisionsPane.Updated)
+    def _revisions_updated(self, message: RevisionsPane.Updated) -> None:
+        self.logs.revisions = self.revisions.revisions_by_service()
+        self.actions.revisions_updated(message.view)
+
+    @on(ActionsPane.Deployed)
+    def _deployed(self, _message: ActionsPane.Deployed) -> None:
+        self.revisions.refresh_now()  # then the actions pane watches for the new revision
+
+    # --- dates ---------------------------------------------------------------------------
+
+    def _today(self) -> date:
+        return business_date(self.context.sources.clock.now(), self.config.timezone)
+
+    def action_previous_date(self) -> None:
+        """Select the previous date."""
+        if self.selected_date is not None:
+            self.selected_date -= timedelta(days=1)
+
+    def action_next_date(self) -> None:
+        """Select the next date."""
+        if self.selected_date is not None:
+            self.selected_date += timedelta(days=1)
+
+    def action_today(self) -> None:
+        """Select today (in the pipeline's timezone)."""
+        self.selected_date = self._today()
+
+    def action_goto_date(self) -> None:
+        """Ask for a date and select it."""
+
+        def chosen(day: date | None) -> None:
+            if day is not None:
+                self.selected_date = day
+
+        from orchwatch.tui.screens.goto_date import GotoDateScreen
+
+        today = self._today()
+        self.app.push_screen(GotoDateScreen(today, self.selected_date or today), chosen)
+
+    def action_refresh(self) -> None:
+        """Read every source now."""
+        for pane in self.panes:
+            pane.refresh_now()
+        self.notify("Refreshing…", timeout=1.5)
+
+    # --- the walkthrough -----------------------------------------------------------------
+
+    def action_walkthrough(self) -> None:
+        """Open the morning checklist for yesterday."""
+        from orchwatch.tui.screens.daily import DailyScreen
+
+        today = self._today()
+        self.app.push_screen(DailyScreen(today - timedelta(days=1), today), self._show_target)
+
+    def _show_target(self, chosen: tuple[Target, date] | None) -> None:
+        """Select the evidence a checklist row points at."""
+        if chosen is None:
+            return
+        target, day = chosen
+        if target.pane == "completions":
+            self.selected_date = day
+            self.completions.show_phase(target.key)
+        elif target.pane == "revisions":
+            self.revisions.table.focus()
+            self.revisions.highlight(target.key or None)
+        elif target.pane == "logs":
+            self.logs.show_errors_of(target.key)
+        else:
+            self.notify("Run `orchwatch validate` on the repo for the findings.", markup=False)
+
+    # --- deploys ------------------------------------------------------------------------
+
+    def _selected_service(self) -> str | None:
+        """The service the deploy key means: the revisions pane's row, else the grid's phase."""
+        if isinstance(self.focused, ServiceTable):
+            service = self.revisions.service_under_cursor()
+            if service is not None:
+                return service
+        phase = self.completions.phase_under_cursor()
+        try:
+            return self.config.phase(phase).orchestrator if phase else None
+        except KeyError:
+            return None
+
+    def deploy_selected(self) -> None:
+        """Redeploy the selected service, after a preview and a confirmation."""
+        service = self._selected_service()
+        if service is None:
+            self.notify("Select a service (2) or a phase first.", markup=False)
+            return
+        view = self.revisions.view
+        verdict = view.verdict(service) if view is not None else None
+        self.actions.deploy(service, self.selected_date or self._today(), verdict)
+
+    # --- focus ---------------------------------------------------------------------------
+
+    def action_focus_completions(self) -> None:
+        """Move the focus to the completion grid."""
+        self.completions.grid.focus()
+
+    def action_focus_revisions(self) -> None:
+        """Move the focus to the revisions pane."""
+        self.revisions.table.focus()
+
+    def action_focus_logs(self) -> None:
+        """Move the focus to the log pane."""
+        self.logs.focus_current()

@@ -1,0 +1,106 @@
+"""The revisions pane: each watched Cloud Run service's verdict, worst first; Enter opens
+its revision history."""
+
+from __future__ import annotations
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.message import Message
+
+from orchwatch.analysis.revisions import Health
+from orchwatch.gather import RevisionsView, gather_revisions
+from orchwatch.model import Revision
+from orchwatch.tui.panes.base import Pane, PaneContext
+from orchwatch.tui.widgets.revisions import ServiceTable
+
+
+class RevisionsLoaded(Message):
+    """A revisions refresh finished."""
+
+    def __init__(self, view: RevisionsView) -> None:
+        self.view = view
+        super().__init__()
+
+
+class RevisionsPane(Pane):
+    """Cloud Run services and their verdicts."""
+
+    LABEL = "revisions"
+
+    class Updated(Message):
+        """New verdicts are on screen (the logs and actions panes use them)."""
+
+        def __init__(self, view: RevisionsView) -> None:
+            self.view = view
+            super().__init__()
+
+    def __init__(self, context: PaneContext, *, id: str = "revisions") -> None:
+        super().__init__(context, id=id)
+        self.view: RevisionsView | None = None
+
+    def compose(self) -> ComposeResult:
+        yield ServiceTable(id="services")
+
+    def on_mount(self) -> None:
+        self.border_title = "Cloud Run revisions"
+        self.app.theme_changed_signal.subscribe(self, lambda _theme: self.render_data())
+
+    @property
+    def table(self) -> ServiceTable:
+        """The services table."""
+        return self.query_one(ServiceTable)
+
+    def fetch(self) -> None:
+        self._fetch()
+
+    @work(thread=True, exclusive=True, group="revisions", exit_on_error=False)
+    def _fetch(self) -> None:
+        self.sources.advance()
+        self.post_message(RevisionsLoaded(gather_revisions(self.config, self.sources)))
+
+    @on(RevisionsLoaded)
+    def _loaded(self, message: RevisionsLoaded) -> None:
+        self.view = message.view
+        self.render_data()
+        self.loaded()
+        self.post_message(self.Updated(message.view))
+
+    def render_data(self) -> None:
+        """Render the verdicts loaded last."""
+        view = self.view
+        if view is None:
+            return
+        self.table.show(view.verdicts, view.missing, view.drift_notes)
+        bad = sum(1 for v in view.verdicts if v.health is Health.BAD)
+        self.border_title = (
+            f"Cloud Run revisions · {bad} need attention" if bad else "Cloud Run revisions"
+        )
+
+    def highlight(self, service: str | None) -> None:
+        """Mark `service` (the grid phase's orchestrator) in the table."""
+        self.table.highlight(service)
+        self.render_data()
+
+    def revisions_by_service(self) -> dict[str, list[Revision]]:
+        """Each service's revisions, for judging which errors are new since a deploy."""
+        if self.view is None:
+            return {}
+        return {v.service: [row.revision for row in v.rows] for v in self.view.verdicts}
+
+    def service_under_cursor(self) -> str | None:
+        """The service of the table's cursor row."""
+        table = self.table
+        if not table.row_count:
+            return None
+        return str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
+
+    @on(ServiceTable.ServiceChosen)
+    def _chosen(self, message: ServiceTable.ServiceChosen) -> None:
+        verdict = self.view.verdict(message.service) if self.view is not None else None
+        if self.view is None or verdict is None:
+            self.notify(f"{message.service} is not in Cloud Run", severity="warning")
+            return
+        from orchwatch.tui.screens.revisions import RevisionHistoryScreen
+
+        zone = self.config.timezone
+        self.app.push_screen(RevisionHistoryScreen(verdict, self.view.now, zone))
