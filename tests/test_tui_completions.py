@@ -71,7 +71,7 @@ async def test_go_to_date_dialog_validates_and_selects(config: Config, demo: Sou
         await wait_for(pilot, lambda: isinstance(app.screen, GotoDateScreen))
         assert isinstance(app.screen, GotoDateScreen)
         await pilot.press("home", "ctrl+k", *"[bold]nope", "enter")
-        await pilot.pause()
+        await settle(pilot)
         error = app.screen.query_one("#goto-error")
         assert "'[bold]nope' is not a date" in str(error.render())
         await pilot.press("home", "ctrl+k", *"2026-01-28", "enter")
@@ -98,7 +98,7 @@ async def test_enter_on_a_cell_opens_both_stores_records(config: Config, demo: S
         assert "untracked" in text
         assert "Firestore has no completion" in text
         await pilot.press("escape")
-        await pilot.pause()
+        await settle(pilot)
         assert not isinstance(app.screen, CellDetailScreen)
 
 
@@ -141,7 +141,7 @@ async def test_help_lists_bindings_and_legend(config: Config, demo: Sources) -> 
         ):
             assert expected in text
         await pilot.press("escape")
-        await pilot.pause()
+        await settle(pilot)
         assert not isinstance(app.screen, HelpScreen)
 
 

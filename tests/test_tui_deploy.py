@@ -7,9 +7,8 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from settle import wait_workers
 from textual.widgets import Log
-from tui_helpers import SIZE, make_app, settle, wait_for_finished_runs
+from tui_helpers import SIZE, make_app, settle, wait_for, wait_for_finished_runs
 
 from orchwatch.actions.audit import read_audit
 from orchwatch.config import Config
@@ -50,10 +49,10 @@ async def open_confirmation(pilot, service: str) -> ConfirmDeployScreen:  # type
     row = next(i for i in range(table.row_count) if table.get_row_at(i)[1].plain == service)
     table.move_cursor(row=row)
     await pilot.press("d")
-    await wait_workers(pilot.app)
-    await pilot.pause()
-    assert isinstance(pilot.app.screen, ConfirmDeployScreen)
-    return pilot.app.screen
+    assert await wait_for(pilot, lambda: isinstance(pilot.app.screen, ConfirmDeployScreen))
+    screen = pilot.app.screen
+    assert isinstance(screen, ConfirmDeployScreen)
+    return screen
 
 
 def pane_text(app: OrchwatchApp) -> str:
@@ -110,10 +109,10 @@ async def test_validator_errors_require_typing_the_service(
         assert screen.needs_typing
         assert screen.preview.validator_errors >= 1
         await pilot.press("enter")  # Enter alone does not confirm
-        await pilot.pause()
+        await settle(pilot)
         assert isinstance(app.screen, ConfirmDeployScreen)
         await pilot.press(*"wrong-name", "enter")
-        await pilot.pause()
+        await settle(pilot)
         assert isinstance(app.screen, ConfirmDeployScreen)
         field = app.screen.query_one("#confirm-name")
         field.value = ""
@@ -139,15 +138,14 @@ async def test_cancel_during_a_run_stops_the_process_group(
     async with app.run_test(size=SIZE) as pilot:
         await open_confirmation(pilot, HEALTHY)
         await pilot.press("enter")
-        grandchild = None
-        for _ in range(200):
-            await pilot.pause(0.05)
-            for line in app.dashboard.query_one(ActionsPane).query_one(Log).lines:
-                if str(line).startswith("grandchild"):
-                    grandchild = int(str(line).split()[1])
-            if grandchild:
-                break
-        assert grandchild is not None and alive(grandchild)
+        log = app.dashboard.query_one(ActionsPane).query_one(Log)
+
+        def grandchild_line() -> str:
+            return next((str(line) for line in log.lines if str(line).startswith("grandchild")), "")
+
+        assert await wait_for(pilot, lambda: bool(grandchild_line()))
+        grandchild = int(grandchild_line().split()[1])
+        assert alive(grandchild)
         await pilot.press("c")
         await wait_run(pilot)
         assert "cancelled" in pane_text(app)
@@ -184,12 +182,13 @@ async def running_deploy(pilot, tmp_path: Path) -> int:  # type: ignore[no-untyp
     """Start the long deploy and wait for the audit to record its process group."""
     await open_confirmation(pilot, HEALTHY)
     await pilot.press("enter")
-    for _ in range(400):
-        await pilot.pause(0.05)
+
+    def pgid() -> int | None:
         entries, _ = read_audit(tmp_path / "audit.jsonl")
-        if entries and entries[-1].pgid:
-            return int(entries[-1].pgid)
-    raise AssertionError("the deploy's process group was never recorded")
+        return entries[-1].pgid if entries else None
+
+    assert await wait_for(pilot, lambda: pgid() is not None), "no process group recorded"
+    return int(pgid() or 0)
 
 
 async def test_q_with_a_deploy_running_asks_first(
@@ -201,14 +200,12 @@ async def test_q_with_a_deploy_running_asks_first(
     async with app.run_test(size=SIZE) as pilot:
         await running_deploy(pilot, tmp_path)
         await pilot.press("q")
-        await pilot.pause()
-        assert isinstance(app.screen, QuitWhileRunningScreen)
+        assert await wait_for(pilot, lambda: isinstance(app.screen, QuitWhileRunningScreen))
         await pilot.press("escape")  # stay
-        await pilot.pause()
-        assert not isinstance(app.screen, QuitWhileRunningScreen)
+        assert await wait_for(pilot, lambda: not isinstance(app.screen, QuitWhileRunningScreen))
         assert app.is_running
         await pilot.press("q")
-        await pilot.pause()
+        assert await wait_for(pilot, lambda: isinstance(app.screen, QuitWhileRunningScreen))
         await pilot.press("c")  # cancel it and quit once it has stopped
         await wait_run(pilot)
     [entry], _ = read_audit(tmp_path / "audit.jsonl")
@@ -223,11 +220,13 @@ async def test_leaving_a_deploy_running_is_recorded(
 
     app = make(config, demo, tmp_path, [sys.executable, "-c", "import time; time.sleep(60)"])
     async with app.run_test(size=SIZE) as pilot:
+        from orchwatch.tui.screens.quit_running import QuitWhileRunningScreen
+
         pgid = await running_deploy(pilot, tmp_path)
         await pilot.press("q")
-        await pilot.pause()
+        assert await wait_for(pilot, lambda: isinstance(app.screen, QuitWhileRunningScreen))
         await pilot.press("l")
-        await pilot.pause()
+        assert await wait_for(pilot, lambda: app.return_code is not None)
     try:
         [entry], _ = read_audit(tmp_path / "audit.jsonl")
         assert entry.left_running and entry.finished is None

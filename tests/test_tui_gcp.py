@@ -66,7 +66,7 @@ async def test_permission_denied_shows_in_its_pane_only(loopback: Loopback, worl
         async with app.run_test(size=SIZE) as pilot:
             await settle(pilot)
             revisions = app.query_one("#revisions")
-            assert await wait_for(pilot, lambda: revisions.has_class("-error"), rounds=400)
+            assert await wait_for(pilot, lambda: revisions.has_class("-error"))
             subtitle = str(revisions.border_subtitle)
             assert "permission denied" in subtitle and "roles/run.viewer" in subtitle
             assert not app.query_one("#completions").has_class("-error")
@@ -89,14 +89,14 @@ async def test_a_server_killed_mid_session_is_an_error_state_until_it_is_back(
             assert await wait_for(pilot, lambda: app.query_one(ServiceTable).row_count == 6)
             loopback.grpc.stop()
             try:
-                assert await wait_for(pilot, lambda: revisions.has_class("-error"), rounds=3000)
+                assert await wait_for(pilot, lambda: revisions.has_class("-error"))
                 subtitle = str(revisions.border_subtitle)
                 assert "Cloud Run" in subtitle and "showing data from" in subtitle
                 assert app.query_one(ServiceTable).row_count == 6  # the last good data stays
                 assert not app.query_one("#completions").has_class("-error")
             finally:
                 loopback.grpc.start()
-            assert await wait_for(pilot, lambda: not revisions.has_class("-error"), rounds=3000)
+            assert await wait_for(pilot, lambda: not revisions.has_class("-error"))
             assert str(revisions.border_subtitle) == ""
     finally:
         sources.close()

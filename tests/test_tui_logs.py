@@ -75,7 +75,7 @@ async def test_tail_pause_severity_search_and_jump(config: Config, demo: Sources
         assert view.visible_count < total
         await pilot.press("s")  # back to all
         await pilot.press("slash", *"exit\\(1\\)", "enter")
-        await pilot.pause()
+        await settle(pilot)
         rows = [view.line_text(r) for r in range(view.visible_count)]
         assert any("Container called exit(1)." in r for r in rows)
         assert any(r.strip() == "⋯" for r in rows)  # folded between context blocks
@@ -84,7 +84,7 @@ async def test_tail_pause_severity_search_and_jump(config: Config, demo: Sources
         row = next(i for i, r in enumerate(rows) if "ModuleNotFoundError" in r)
         view.cursor = row
         await pilot.press("enter")
-        await pilot.pause()
+        await settle(pilot)
         assert app.query_one(LogsPane).mode == "groups"
         table = app.query_one(ErrorGroupTable)
         assert table.get_row_at(table.cursor_row)[1].plain == "ModuleNotFoundError"
@@ -136,7 +136,7 @@ async def test_refreshes_while_a_modal_is_open_update_the_dashboard(
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         await pilot.press("question_mark")
-        await pilot.pause()
+        await settle(pilot)
         before = int(group_rows(app)[0][0])
         await poll_logs(pilot, minutes=10)
         app.dashboard.completions.refresh_now()

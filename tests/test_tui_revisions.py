@@ -55,7 +55,7 @@ async def test_history_and_revision_detail(config: Config, demo: Sources) -> Non
         assert "Differences from the serving revision 00025" in text
         assert "never took traffic" in text
         await pilot.press("escape", "escape")
-        await pilot.pause()
+        await settle(pilot)
         assert not isinstance(app.screen, (RevisionDetailScreen, RevisionHistoryScreen))
 
 
@@ -65,11 +65,11 @@ async def test_selecting_a_phase_highlights_its_orchestrator(config: Config, dem
         await settle(pilot)
         grid = app.query_one(CompletionGrid)
         grid.move_cursor(row=3, column=grid.get_column_index("phase2"))
-        await pilot.pause()
+        await settle(pilot)
         table = app.query_one(ServiceTable)
         assert rows(app)[table.cursor_row][1] == "phase2-to-phase3-orchestrator"
         grid.move_cursor(row=3, column=grid.get_column_index("phase3"))
-        await pilot.pause()
+        await settle(pilot)
         assert rows(app)[table.cursor_row][1] == "phase3-to-phase4-orchestrator"
 
 
@@ -108,7 +108,7 @@ async def test_failing_completions_leave_revisions_and_logs_working(
     demo.completions = DownCompletions()  # type: ignore[assignment]
     app = make_app(config, demo)
     async with app.run_test(size=SIZE) as pilot:
-        assert await wait_for(pilot, lambda: app.dashboard.panes_ready, rounds=400)
+        assert await wait_for(pilot, lambda: app.dashboard.panes_ready)
         await settle(pilot)
         completions = app.query_one("#completions")
         assert completions.has_class("-error")

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import io
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from settle import settle
+from settle import busy, settle
 from textual.pilot import Pilot
 from textual.screen import Screen
 from textual.widgets import Static
@@ -45,14 +46,20 @@ def static_text(screen: Screen[object]) -> str:
     return console.export_text()
 
 
-async def wait_for(pilot: Pilot[None], condition: Callable[[], bool], rounds: int = 100) -> bool:
-    """Pause until `condition` holds. A key's effect can take several hops between widgets'
-    message queues, and one pause waits only for the app's own queue to empty."""
-    for _ in range(rounds):
-        if condition():
-            return True
-        await pilot.pause()
-    return condition()
+async def wait_for(
+    pilot: Pilot[None], condition: Callable[[], bool], seconds: float = 60.0
+) -> bool:
+    """Wait until `condition` holds, checking it each time the app has handled what was
+    queued. A key's effect can take several hops between widgets' message queues, and
+    some waits are on things outside the app (a deploy's process, a server coming back).
+    `seconds` only bounds a wait that would otherwise hang: tests assert the condition,
+    never how long it took."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            return condition()
+        await pilot.pause(0.01 if busy(pilot.app) else 0.05)
+    return True
 
 
 async def wait_for_finished_runs(pilot: Pilot[None], audit_path: Path, count: int = 1) -> None:
@@ -60,9 +67,9 @@ async def wait_for_finished_runs(pilot: Pilot[None], audit_path: Path, count: in
     yet when its confirmation has just been dismissed)."""
     from orchwatch.actions.audit import read_audit
 
-    for _ in range(400):
+    def finished() -> bool:
         entries, _ = read_audit(audit_path)
-        if sum(1 for e in entries if e.finished is not None) >= count:
-            break
-        await pilot.pause(0.05)
+        return sum(1 for e in entries if e.finished is not None) >= count
+
+    assert await wait_for(pilot, finished), f"fewer than {count} runs finished in the audit log"
     await settle(pilot)

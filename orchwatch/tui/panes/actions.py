@@ -290,7 +290,7 @@ class ActionsPane(Vertical):
 
     def _drain(self, run: ActionRun, service: str) -> None:
         """Move queued output into the pane: one write per tick, however many lines."""
-        lines = []
+        lines: list[str] = []
         while not run.lines.empty() and len(lines) < 2000:
             stream, line = run.lines.get_nowait()
             lines.append(inert_line(line if stream == "stdout" else f"! {line}", 1000))

@@ -27,7 +27,7 @@ from orchwatch.sources.base import SourceError, Sources
 def retry_delay(base: float, failures: int, cap: float = 300.0) -> float:
     """Seconds before the next try after `failures` failed refreshes in a row: the refresh
     interval, doubled for each further failure, at most `cap` (and never below `base`)."""
-    return max(base, min(base * 2 ** max(failures - 1, 0), cap))
+    return max(base, min(base * 2.0 ** max(failures - 1, 0), cap))
 
 
 def format_age(seconds: float) -> str:

@@ -59,8 +59,8 @@ class CellDetailScreen(ModalScreen[None]):
         table.add_column("BigQuery (latest run)")
         table.add_row(
             "completed_at",
-            _when(fs and fs.completed_at, zone),
-            _when(bq and bq.last_completed_at, zone),
+            _when(fs.completed_at if fs else None, zone),
+            _when(bq.last_completed_at if bq else None, zone),
         )
         table.add_row("status", _text(fs and fs.status), _text(bq and bq.last_status))
         table.add_row(
@@ -74,7 +74,7 @@ class CellDetailScreen(ModalScreen[None]):
         )
         table.add_row("run count", _text("1" if fs else "0"), _text(bq.runs if bq else 0))
         table.add_row("successful runs", "", _text(bq.successes if bq else 0))
-        table.add_row("first run", "", _when(bq and bq.first_completed_at, zone))
+        table.add_row("first run", "", _when(bq.first_completed_at if bq else None, zone))
         with VerticalScroll(id="detail-body"):
             yield Static(heading)
             yield Static(Text(cell.reason))

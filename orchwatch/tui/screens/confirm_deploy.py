@@ -7,8 +7,6 @@ package, confirming takes typing the service name instead.
 from __future__ import annotations
 
 import shlex
-from dataclasses import dataclass, field
-from pathlib import Path
 
 from rich.table import Table
 from rich.text import Text
@@ -19,24 +17,9 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
+from orchwatch.preflight import DeployPreview
 from orchwatch.sanitize import inert_line
 from orchwatch.tui.styles import semantic_style
-
-
-@dataclass(frozen=True)
-class DeployPreview:
-    """Everything the confirmation shows."""
-
-    service: str
-    argv: list[str]
-    cwd: Path
-    serving: str = "unknown"
-    serving_commit: str = ""
-    commits: list[str] = field(default_factory=list)
-    commits_note: str = ""
-    validator_errors: int = 0
-    validator_lines: list[str] = field(default_factory=list)
-    validator_note: str = ""
 
 
 class ConfirmDeployScreen(ModalScreen[bool]):

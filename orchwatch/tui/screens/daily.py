@@ -107,7 +107,6 @@ class DailyScreen(Screen[tuple[Target, date] | None]):
                 Text(inert_line(result.evidence, 300)),
                 key=result.id,
             )
-        table.call_later(lambda: None)  # wake the table so it lays out now (see widgets/wake)
 
     @on(DataTable.RowSelected, "#daily-table")
     def _jump(self, event: DataTable.RowSelected) -> None:

@@ -18,7 +18,6 @@ from textual.widgets import DataTable
 from orchwatch.analysis.completion import trigger_verdict
 from orchwatch.model import CellState, CompletionCell, DateStatus, PhaseStatus, RunStatus
 from orchwatch.tui.styles import same_look, semantic_style, state_glyph
-from orchwatch.tui.widgets.wake import wake
 
 HEADER_ROWS = ("counts", "required", "trigger")
 
@@ -65,7 +64,6 @@ class CompletionGrid(DataTable[Text]):
 
     def show(self, status: DateStatus, now: datetime, zone: ZoneInfo) -> None:
         """Show a date's status; only cells whose content changed are repainted."""
-        wake(self)
         self._status = status
         depth = max((len(p.cells) for p in status.phases), default=0)
         shape = (tuple(p.phase for p in status.phases), depth)

@@ -26,7 +26,6 @@ from orchwatch.analysis.revisions import age, short_name
 from orchwatch.model import ErrorGroup, LogEntry, severity_rank
 from orchwatch.sanitize import inert_line
 from orchwatch.tui.styles import semantic_style
-from orchwatch.tui.widgets.wake import wake
 
 HEALTH_LIGHT: dict[str, tuple[str, str]] = {
     "live": ("●", "success"),
@@ -270,7 +269,6 @@ class ErrorGroupTable(DataTable[Text]):
 
     def show(self, groups: Sequence[ErrorGroup], now: datetime) -> None:
         """Show groups (already ordered), keeping the cursor on its group."""
-        wake(self)
         current = (
             self._order[self.cursor_row]
             if self._order and self.cursor_row < len(self._order)

@@ -12,7 +12,6 @@ from textual.widgets import DataTable
 from orchwatch.glyphs import STATE_COLOUR, STATE_GLYPH
 from orchwatch.model import CellState, DateStatus, PhaseStatus
 from orchwatch.tui.styles import same_look, semantic_style
-from orchwatch.tui.widgets.wake import wake
 
 
 class OverviewStrip(DataTable[Text]):
@@ -38,7 +37,6 @@ class OverviewStrip(DataTable[Text]):
 
     def show(self, statuses: Mapping[date, DateStatus], selected: date) -> None:
         """Show the statuses of consecutive dates (oldest first), marking `selected`."""
-        wake(self)
         dates = tuple(statuses)
         phases = tuple(p.phase for p in next(iter(statuses.values())).phases) if statuses else ()
         contents = {

@@ -8,7 +8,6 @@ from textual.widgets import DataTable
 
 from orchwatch.analysis.revisions import Health, ServiceVerdict
 from orchwatch.tui.styles import same_look, semantic_style
-from orchwatch.tui.widgets.wake import wake
 
 COLUMNS = ("health", "service", "verdict", "why")
 HEALTH_GLYPH = {
@@ -53,7 +52,6 @@ class ServiceTable(DataTable[Text]):
         drift_notes: dict[str, str] | None = None,
     ) -> None:
         """Show verdicts (already worst first) and the services Cloud Run does not have."""
-        wake(self)
         rows: dict[str, tuple[Text, Text, Text, Text]] = {}
         for verdict in verdicts:
             glyph, colour = HEALTH_GLYPH[verdict.health]
@@ -87,6 +85,7 @@ class ServiceTable(DataTable[Text]):
                 (n, c): t for n, cells in rows.items() for c, t in zip(COLUMNS, cells, strict=True)
             }
             # The user's own row while they are in the table; else the grid's linked service.
+            keep: str | None
             if self.has_focus and cursor_service in order:
                 keep = cursor_service
             else:
