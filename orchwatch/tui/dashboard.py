@@ -95,10 +95,10 @@ class DashboardScreen(Screen[None]):
 
     @property
     def panes(self) -> list[Pane]:
-        """The polled panes, in the order they start: the grid's first frame with data
-        comes first; the logs start after the revisions' first answer, so "new since the
-        deploy" can be judged."""
-        return [self.completions, self.revisions, self.logs]
+        """The polled panes, in the order they are composed, which is the order they start:
+        the grid's first frame with data comes first; the logs start after the revisions'
+        first answer, so "new since the deploy" can be judged."""
+        return list(self.query(Pane))
 
     @property
     def panes_ready(self) -> bool:
