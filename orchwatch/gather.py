@@ -8,7 +8,7 @@ can never disagree.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from typing import TypeVar
 
@@ -21,6 +21,7 @@ from orchwatch.analysis.revisions import (
     service_verdict,
     worst_first,
 )
+from orchwatch.analysis.runtime import RuntimeTally, judge
 from orchwatch.analysis.tracebacks import group_entries
 from orchwatch.config import Config
 from orchwatch.model import (
@@ -47,6 +48,8 @@ class RevisionsView:
     """Service -> why its drift is unknown (no commit label, git error...)."""
     drift_off: str = ""
     """Why drift is not computed at all (no repo configured), or ""."""
+    runtime_off: str = ""
+    """Why the serving revisions' logs were not judged (no logs, a failed read), or ""."""
 
     def verdict(self, service: str) -> ServiceVerdict | None:
         """The verdict of one service, or None when Cloud Run lacks it."""
@@ -94,10 +97,42 @@ def service_drift(
     return DriftReading(drift, tuple(commits))
 
 
+RUNTIME_WINDOW = timedelta(hours=1)
+"""How far back a headless verb reads the logs to judge the serving revisions."""
+
+
+def judge_runtime(view: RevisionsView, tally: RuntimeTally) -> RevisionsView:
+    """The verdicts with their serving revisions' logs: a Ready revision that keeps
+    exiting is CRASHING, whatever Cloud Run's conditions say."""
+    verdicts = [judge(v, tally.evidence(v), view.now) for v in view.verdicts]
+    return replace(view, verdicts=tuple(worst_first(verdicts)), runtime_off="")
+
+
+def read_runtime(sources: Sources, services: Sequence[str], now: datetime) -> RuntimeTally:
+    """The watched services' logs of the last `RUNTIME_WINDOW`, tallied.
+
+    Raises:
+        SourceError: the source has no logs or they cannot be read.
+    """
+    if sources.logs is None:
+        raise SourceError(f"{sources.description} has no logs")
+    start = now - RUNTIME_WINDOW
+    tally = RuntimeTally()
+    tally.add(e for e in sources.logs.fetch_log(start, services) if e.timestamp <= now)
+    tally.start = start  # the read covers the whole window, entries or not
+    return tally
+
+
 def gather_revisions(
-    config: Config, sources: Sources, only: Sequence[str] | None = None
+    config: Config,
+    sources: Sources,
+    only: Sequence[str] | None = None,
+    *,
+    read_logs: bool = True,
 ) -> RevisionsView:
-    """Verdicts for the configured services (or `only`).
+    """Verdicts for the configured services (or `only`), judged against the serving
+    revisions' logs of the last hour unless `read_logs` is off (the dashboard judges
+    them against its own log stream instead).
 
     Raises:
         SourceError: the source has no Cloud Run data or cannot be read.
@@ -122,19 +157,27 @@ def gather_revisions(
         drift = reading.drift
         verdicts.append(service_verdict(service, now, drift, base.rows) if drift else base)
     found = {s.name for s in services}
-    return RevisionsView(
+    view = RevisionsView(
         now=now,
         verdicts=tuple(worst_first(verdicts)),
         missing=tuple(n for n in names if n not in found),
         drift_notes=notes,
         drift_off=drift_off,
+        runtime_off="not read",
     )
+    if not read_logs:
+        return view
+    try:
+        return judge_runtime(view, read_runtime(sources, names, now))
+    except SourceError as exc:
+        return replace(view, runtime_off=str(exc))
 
 
 def serving_behind(verdict: ServiceVerdict) -> bool:
-    """The `orchwatch revisions` exit-1 rule: nothing serves, or the serving revision is
-    older than the latest created one (which covers a failed latest revision)."""
-    if verdict.serving is None or verdict.latest is None:
+    """The `orchwatch revisions` exit-1 rule: nothing serves, the serving revision is
+    crash-looping, or it is older than the latest created one (which covers a failed
+    latest revision)."""
+    if verdict.crashing or verdict.serving is None or verdict.latest is None:
         return True
     return verdict.serving.name != verdict.latest.name
 

@@ -34,6 +34,8 @@ def revisions_text(view: RevisionsView, zone: ZoneInfo) -> str:
         lines.append(f"drift unknown for {', '.join(without_commit)}: {NO_COMMIT}")
     if view.drift_off:
         lines.append(f"drift not checked: {view.drift_off}")
+    if view.runtime_off:
+        lines.append(f"crash loops not checked (the serving revisions' logs): {view.runtime_off}")
     lines.append(f"as of {view.now.astimezone(zone):%Y-%m-%d %H:%M %Z}")
     return "\n".join(lines)
 
@@ -58,6 +60,7 @@ def revisions_json(view: RevisionsView, zone: ZoneInfo) -> str:
                 "health": verdict.health.value,
                 "verdict": verdict.text,
                 "reason": verdict.reason,
+                "crashing": verdict.crashing,
                 "serving": short_name(verdict.serving.name) if verdict.serving else None,
                 "latest": short_name(verdict.latest.name) if verdict.latest else None,
                 "drift": None

@@ -19,6 +19,21 @@ def test_text_names_the_stuck_service_first_with_its_reason(
     assert "HealthCheckContainerError" in lines[1]
 
 
+def test_a_serving_revision_that_crash_loops_exits_1_and_says_so(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Ready and serving for days, yet its logs of the last hour are a crash loop."""
+    service = "phase3-to-phase4-orchestrator"
+    assert main(["revisions", "--demo", "--service", service, "--format", "json"]) == 1
+    [verdict] = json.loads(capsys.readouterr().out)["services"]
+    assert verdict["crashing"] is True and verdict["health"] == "bad"
+    assert verdict["verdict"].startswith("CRASHING 00025 · ")
+    assert "ModuleNotFoundError in the last 1 h of logs" in verdict["verdict"]
+    assert main(["revisions", "--demo", "--service", "phase2-to-phase3-orchestrator"]) == 0
+    out = capsys.readouterr().out
+    assert "healthy" in out and "crash loops not checked" not in out
+
+
 def test_json_schema(capsys: pytest.CaptureFixture[str]) -> None:
     assert (
         main(

@@ -308,18 +308,21 @@ def test_a_dead_listener_is_noticed_and_the_date_keeps_updating(watched_day: Wat
 def test_the_default_filter_keeps_what_operators_need(
     loopback: Loopback, config: Config, gcp_project: str
 ) -> None:
-    """Request and system logs are left out; stdout, stderr, application logs and Cloud
-    Functions resources (where CloudLoggingHandler writes, in jsonPayload) are kept."""
+    """Request logs and the system log's INFO lines are left out; stdout, stderr,
+    application logs, Cloud Functions resources (where CloudLoggingHandler writes, in
+    jsonPayload) and the system log's warnings (a crash loop's exits) are kept."""
     from google.api import monitored_resource_pb2
     from loopback.seed import entry_proto
 
     start = NOW - timedelta(minutes=1)
 
-    def proto(n: int, log: str, text: str, service: str = "self-heal") -> object:
+    def proto(
+        n: int, log: str, text: str, service: str = "self-heal", severity: str = "ERROR"
+    ) -> object:
         made = entry_proto(
             LogEntry(
                 start + timedelta(seconds=n),
-                "ERROR",
+                severity,
                 text,
                 service,
                 f"{service}-00001-abc",
@@ -341,9 +344,15 @@ def test_the_default_filter_keeps_what_operators_need(
             proto(1, "run.googleapis.com%2Fstderr", "stderr line"),
             proto(2, "run.googleapis.com%2Fstdout", "stdout line"),
             proto(3, "run.googleapis.com%2Frequests", "GET /healthz 200"),
-            proto(4, "run.googleapis.com%2Fvarlog%2Fsystem", "Container started"),
+            proto(4, "run.googleapis.com%2Fvarlog%2Fsystem", "Container started", severity="INFO"),
             function_entry,
             proto(6, "run.googleapis.com%2Fstderr", "not watched", service="someone-else"),
+            proto(
+                7,
+                "run.googleapis.com%2Fvarlog%2Fsystem",
+                "Container called exit(1).",
+                severity="WARNING",
+            ),
         ]
     )
     gcp_config = loopback.config(config, gcp_project)
@@ -354,4 +363,10 @@ def test_the_default_filter_keeps_what_operators_need(
         sources.close()
     # Every service of the project, as the demo's stream has (narrowing it to the watched
     # services is for when the demo does the same).
-    assert texts == ["stderr line", "stdout line", "structured boom", "not watched"]
+    assert texts == [
+        "stderr line",
+        "stdout line",
+        "structured boom",
+        "not watched",
+        "Container called exit(1).",
+    ]

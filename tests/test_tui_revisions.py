@@ -28,7 +28,9 @@ async def test_stuck_service_is_first_with_its_reason_without_a_key(
         await settle(pilot)
         first = rows(app)[0]
         assert first[:2] == ["✗", "phase3-to-phase4-orchestrator"]
-        assert first[2].startswith("serving 00025") and "latest 00026 FAILED" in first[2]
+        # 00025 still takes the traffic and crash-loops on the same missing module
+        assert first[2].startswith("CRASHING 00025 · ")
+        assert "serving 00025" in first[2] and "latest 00026 FAILED" in first[2]
         assert first[3].startswith("HealthCheckContainerError")
         assert "1 need attention" in str(app.query_one("#revisions").border_title)
 
@@ -145,3 +147,37 @@ async def test_the_grid_phase_underlines_its_orchestrator_as_the_cursor_moves(
             orchestrator = config.phase(phase).orchestrator
             expected = [orchestrator] if orchestrator in {r[1] for r in rows(app)} else []
             assert underlined() == expected, (phase, underlined())
+
+
+async def test_the_demos_crash_looping_ready_revision_is_never_shown_healthy(
+    config: Config, demo: Sources
+) -> None:
+    """00027 turns Ready at 04:28 Pacific (a minute into the live demo, an hour of its
+    time) and keeps crash-looping: its Ready condition alone would call the service
+    healthy; its logs make it CRASHING, first in the table."""
+    from datetime import timedelta
+
+    from orchwatch.clock import FrozenClock
+
+    app = make_app(config, demo)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        clock = demo.clock
+        assert isinstance(clock, FrozenClock)
+        clock.advance(timedelta(minutes=80))  # 03:30 -> 04:50 Pacific
+        dashboard = app.dashboard
+        dashboard.revisions.refresh_now()
+        await settle(pilot)
+        dashboard.logs.refresh_now()
+        await settle(pilot)
+        view = dashboard.revisions.view
+        assert view is not None
+        verdict = view.verdict("phase3-to-phase4-orchestrator")
+        assert verdict is not None and verdict.serving is not None
+        assert "-00027-" in verdict.serving.name  # Ready and serving, as Cloud Run says
+        assert verdict.text.startswith("CRASHING 00027 · ")
+        assert "since it started serving" in verdict.text
+        assert "healthy" not in verdict.text
+        first = rows(app)[0]
+        assert first[1] == "phase3-to-phase4-orchestrator" and first[0] == "✗"
+        assert first[2].startswith("CRASHING 00027")

@@ -101,6 +101,8 @@ class ServiceVerdict:
     drift: Drift | None = None
     reason: str = ""
     """Why the latest revision is not serving (a failure's `reason: message`), if it is not."""
+    crashing: bool = False
+    """The serving revision is Ready but its logs show it crash-looping (`analysis.runtime`)."""
 
 
 def short_name(revision: str) -> str:

@@ -7,6 +7,7 @@ starts them, in one order, and carries what one pane's state means for another:
 - the grid's phase -> its orchestrator, marked in the revisions pane;
 - the revisions -> the logs pane (which errors are new since a deploy) and the actions
   pane (a deploy's new revision is announced);
+- the logs -> the revisions pane (a Ready revision that keeps exiting is CRASHING);
 - a finished deploy -> the revisions pane reads again.
 """
 
@@ -123,6 +124,8 @@ class DashboardScreen(Screen[None]):
             now = self.completions.now.astimezone(self.config.timezone)
             self.query_one(StatusBar).set_now(now)
         self.update_status()
+        if pane is self.logs and message.ok:
+            self.revisions.judge_with(self.logs.runtime)
         if pane is self.completions and message.ok and self._exit_after_first_data:
             self.app.call_after_refresh(self.app.exit)
             return

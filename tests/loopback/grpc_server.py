@@ -51,7 +51,7 @@ class FilterError(ValueError):
 
 _TOKEN = re.compile(
     r"""\s*(?:
-        (?P<clause>[\w.]+(?:>=|<=|!=|=|>|<|:)(?:"[^"]*"|\((?:\s*"[^"]*"\s*(?:OR)?)+\)))
+        (?P<clause>[\w.]+(?:>=|<=|!=|=|>|<|:)(?:"[^"]*"|\((?:\s*"[^"]*"\s*(?:OR)?)+\)|[A-Z]+\b))
       | (?P<op>AND|OR|NOT)\b
       | (?P<paren>[()])
     )""",
@@ -68,7 +68,8 @@ _FIELDS: dict[str, Callable[[LogEntry], str]] = {
 
 def entry_filter(text: str) -> Callable[[LogEntry], bool]:
     """A predicate for the Logging query language's subset orchwatch sends: clauses
-    (`field="v"`, `field=("a" OR "b")`, `logName:"part"`, `timestamp>="..."`), NOT, OR, AND
+    (`field="v"`, `field=("a" OR "b")`, `logName:"part"`, `timestamp>="..."`,
+    `severity<WARNING`), NOT, OR, AND
     and parentheses, with the language's precedence (NOT, then OR, then AND; see "Logging
     query language", boolean operators).
 
@@ -142,6 +143,14 @@ def _clause(raw: str) -> Predicate:
     match = _CLAUSE.match(raw)
     assert match is not None
     field, op, value = match["field"], match["op"], match["value"]
+    if field == "severity" and op in ("<", ">="):
+        # LogSeverity's numbers are its order (DEFAULT 0 ... WARNING 400 ... EMERGENCY 800).
+        from google.logging.type import log_severity_pb2
+
+        bound_severity = log_severity_pb2.LogSeverity.Value(value.strip('"'))
+        if op == "<":
+            return lambda e: int(e.severity) < bound_severity
+        return lambda e: int(e.severity) >= bound_severity
     if field == "timestamp" and op in (">=", ">"):
         bound = _parse_time(value.strip('"'))
         return (lambda e: _time(e) >= bound) if op == ">=" else (lambda e: _time(e) > bound)

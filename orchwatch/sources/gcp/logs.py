@@ -90,8 +90,12 @@ def rfc3339(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-NOISE_LOGS = ("run.googleapis.com%2Frequests", "run.googleapis.com%2Fvarlog%2Fsystem")
-"""Request and system logs: a line per request or per platform event, never a traceback."""
+REQUEST_LOG = "run.googleapis.com%2Frequests"
+"""A line per request: never a traceback."""
+SYSTEM_LOG = "run.googleapis.com%2Fvarlog%2Fsystem"
+"""Cloud Run's platform events: mostly starts and scaling at INFO, but also the exits and
+failed probes of a crash loop (`Container called exit(1).`, `STARTUP TCP probe failed`),
+at WARNING and above, which the verdict of a Ready revision needs (`analysis.runtime`)."""
 
 
 def build_filter(
@@ -103,8 +107,9 @@ def build_filter(
 ) -> str:
     """The Logging filter for the watched services' logs: their stdout, stderr and
     application logs, as Cloud Run revisions and as Cloud Functions (where a function's
-    `CloudLoggingHandler` writes); request and system logs only when asked for. In the
-    Logging query language OR binds tighter than AND: every group is parenthesized."""
+    `CloudLoggingHandler` writes); request logs and the system log's INFO lines only when
+    asked for (its warnings and errors are the exits of a crash loop). In the Logging
+    query language OR binds tighter than AND: every group is parenthesized."""
     if services:
         quoted = " OR ".join(f'"{s}"' for s in services)
         scope = (
@@ -115,7 +120,10 @@ def build_filter(
         scope = '(resource.type="cloud_run_revision" OR resource.type="cloud_function")'
     parts = [scope]
     if not request_logs:
-        parts += [f'NOT logName:"{log}"' for log in NOISE_LOGS]
+        parts += [
+            f'NOT logName:"{REQUEST_LOG}"',
+            f'NOT (logName:"{SYSTEM_LOG}" AND severity<WARNING)',
+        ]
     if since is not None:
         parts.append(f'timestamp>="{rfc3339(since)}"')
     if extra.strip():

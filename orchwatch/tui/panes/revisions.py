@@ -8,7 +8,8 @@ from textual.app import ComposeResult
 from textual.message import Message
 
 from orchwatch.analysis.revisions import Health
-from orchwatch.gather import RevisionsView, gather_revisions
+from orchwatch.analysis.runtime import RuntimeTally
+from orchwatch.gather import RevisionsView, gather_revisions, judge_runtime
 from orchwatch.model import Revision
 from orchwatch.tui.panes.base import Pane, PaneContext
 from orchwatch.tui.widgets.revisions import ServiceTable
@@ -36,7 +37,21 @@ class RevisionsPane(Pane):
 
     def __init__(self, context: PaneContext, *, id: str = "revisions") -> None:
         super().__init__(context, id=id)
-        self.view: RevisionsView | None = None
+        self._read: RevisionsView | None = None
+        self._runtime: RuntimeTally | None = None
+
+    @property
+    def view(self) -> RevisionsView | None:
+        """The verdicts read last, judged against the log stream once it has begun."""
+        if self._read is None or self._runtime is None:
+            return self._read
+        return judge_runtime(self._read, self._runtime)
+
+    def judge_with(self, runtime: RuntimeTally | None) -> None:
+        """Judge the serving revisions against the log stream's exits and exceptions."""
+        if runtime is not None and runtime is not self._runtime:
+            self._runtime = runtime
+            self.render_data()
 
     def compose(self) -> ComposeResult:
         yield ServiceTable(id="services")
@@ -56,11 +71,12 @@ class RevisionsPane(Pane):
     @work(thread=True, exclusive=True, group="revisions", exit_on_error=False)
     def _fetch(self) -> None:
         self.sources.advance()
-        self.post_message(RevisionsLoaded(gather_revisions(self.config, self.sources)))
+        view = gather_revisions(self.config, self.sources, read_logs=False)
+        self.post_message(RevisionsLoaded(view))
 
     @on(RevisionsLoaded)
     def _loaded(self, message: RevisionsLoaded) -> None:
-        self.view = message.view
+        self._read = message.view
         self.render_data()
         self.loaded()
         self.post_message(self.Updated(message.view))

@@ -1,0 +1,177 @@
+"""What a serving revision's own logs say about it: a Ready revision can still crash-loop.
+
+Cloud Run's Ready condition is about start-up: a revision whose container starts, takes
+a request, then exits (a module imported lazily, a crash in the handler) stays Ready and
+keeps the traffic while every message it is sent is lost. The evidence is in its logs:
+container exits and failed probes (Cloud Run's system log) and tracebacks (stderr). A
+verdict of "healthy" must hold against that evidence too, so `judge` turns a serving
+revision that keeps exiting into a BAD verdict that says so.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+from orchwatch.analysis.revisions import Health, ServiceVerdict, age, short_name
+from orchwatch.model import LogEntry, severity_rank
+
+EXIT_PATTERNS = re.compile(
+    r"Container called exit\(\d+\)"
+    r"|(?:STARTUP|LIVENESS) (?:TCP|HTTP|GRPC) probe failed"
+    r"|Uncaught signal: \d+"
+    r"|Memory limit of \S+ exceeded",
+    re.IGNORECASE,
+)
+"""Lines Cloud Run writes when an instance dies or fails its probes."""
+
+EXCEPTION_LINE = re.compile(r"^([A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt|Group))\b")
+"""The last line of a Python traceback: `ModuleNotFoundError: No module named 'x'`."""
+
+CRASH_EXITS = 3
+"""Exits (or failed probes) of the serving revision, since it started serving, that make
+a crash loop: one is an instance recycled, three is a pattern."""
+STILL_CRASHING = timedelta(minutes=15)
+"""The last exit must be this recent for the loop to be current."""
+
+
+@dataclass(frozen=True, slots=True)
+class RuntimeEvidence:
+    """A service's serving revision, as its logs show it since it started serving (or
+    since the logs read begin, when that is later)."""
+
+    revision: str
+    since: datetime
+    """When the revision started serving, as far as orchwatch can tell (its Ready time,
+    else its creation)."""
+    counted_from: datetime
+    """Where the count starts: `since`, or the start of the logs read when later."""
+    exits: int
+    last_exit: datetime | None
+    exceptions: tuple[tuple[str, int], ...]
+    """Exception types its tracebacks ended in, most frequent first."""
+
+
+class RuntimeTally:
+    """Each revision's exits and exceptions, fed entry by entry: the log pane's worker
+    feeds it as the stream arrives, a headless verb feeds it what it listed. Only lines
+    at WARNING or above are looked at, and only those that match are kept."""
+
+    MAX_PER_REVISION = 10_000
+
+    def __init__(self) -> None:
+        self._events: dict[str, list[tuple[datetime, str]]] = {}
+        """Revision -> (time, "" for an exit or the exception type), oldest first."""
+        self.start: datetime | None = None
+        """The first entry's time: the evidence covers nothing before it."""
+        self.tallied = 0
+        """Exits and exceptions tallied so far (a change counter)."""
+
+    def add(self, entries: Iterable[LogEntry]) -> None:
+        """Tally a batch of entries (oldest first)."""
+        warning = severity_rank("WARNING")
+        for entry in entries:
+            if self.start is None or entry.timestamp < self.start:
+                self.start = entry.timestamp
+            if not entry.revision or severity_rank(entry.severity) < warning:
+                continue
+            for line in entry.text.splitlines():
+                kind = _kind(line)
+                if kind is None:
+                    continue
+                events = self._events.setdefault(entry.revision, [])
+                events.append((entry.timestamp, kind))
+                self.tallied += 1
+                if len(events) > self.MAX_PER_REVISION:
+                    del events[: len(events) - self.MAX_PER_REVISION]
+
+    def copy(self) -> RuntimeTally:
+        """A copy another thread can read while this one is fed."""
+        other = RuntimeTally()
+        other._events = {name: list(events) for name, events in self._events.items()}
+        other.start = self.start
+        other.tallied = self.tallied
+        return other
+
+    def evidence(self, verdict: ServiceVerdict) -> RuntimeEvidence | None:
+        """The serving revision's exits and exceptions since it started serving; None
+        when nothing serves or the logs read have not begun."""
+        since = serving_since(verdict)
+        if verdict.serving is None or since is None or self.start is None:
+            return None
+        counted_from = max(since, self.start)
+        exits = 0
+        last_exit: datetime | None = None
+        exceptions: Counter[str] = Counter()
+        for when, kind in self._events.get(verdict.serving.name, ()):
+            if when < counted_from:
+                continue
+            if kind:
+                exceptions[kind] += 1
+            else:
+                exits += 1
+                last_exit = when if last_exit is None else max(last_exit, when)
+        return RuntimeEvidence(
+            verdict.serving.name,
+            since,
+            counted_from,
+            exits,
+            last_exit,
+            tuple(exceptions.most_common()),
+        )
+
+
+def _kind(line: str) -> str | None:
+    """ "" for an exit or failed probe, the exception type for a traceback's last line,
+    None for anything else."""
+    if EXIT_PATTERNS.search(line):
+        return ""
+    match = EXCEPTION_LINE.match(line)
+    if match and (line[match.end() :].startswith(":") or line == match.group(1)):
+        return match.group(1).rsplit(".", 1)[-1]
+    return None
+
+
+def serving_since(verdict: ServiceVerdict) -> datetime | None:
+    """When the serving revision became Ready (else was created)."""
+    serving = verdict.serving
+    if serving is None:
+        return None
+    ready = serving.ready
+    if ready is not None and ready.last_transition_time is not None:
+        return max(ready.last_transition_time, serving.create_time)
+    return serving.create_time
+
+
+def crashing(evidence: RuntimeEvidence | None, now: datetime) -> bool:
+    """Whether the evidence is a current crash loop."""
+    return (
+        evidence is not None
+        and evidence.exits >= CRASH_EXITS
+        and evidence.last_exit is not None
+        and now - evidence.last_exit <= STILL_CRASHING
+    )
+
+
+def judge(
+    verdict: ServiceVerdict, evidence: RuntimeEvidence | None, now: datetime
+) -> ServiceVerdict:
+    """The verdict with its serving revision's runtime evidence: a crash loop makes it
+    BAD and leads its text, e.g. `CRASHING 00027 · 12 exits, 300 ModuleNotFoundError
+    since it started serving 12 min ago`."""
+    if evidence is None or not crashing(evidence, now):
+        return verdict
+    what = f"{evidence.exits} exits"
+    if evidence.exceptions:
+        kind, count = evidence.exceptions[0]
+        what += f", {count} {kind}"
+    if evidence.counted_from > evidence.since:
+        when = f"in the last {age(now - evidence.counted_from)} of logs"
+    else:
+        when = f"since it started serving {age(now - evidence.since)} ago"
+    lead = f"CRASHING {short_name(evidence.revision)} · {what} {when}"
+    rest = [p for p in verdict.text.split(" · ") if p != "healthy"]
+    return replace(verdict, health=Health.BAD, text=" · ".join([lead, *rest]), crashing=True)
