@@ -22,11 +22,7 @@ def validation_lines(report: ValidationReport, show_info: bool = False) -> list[
     """Per function: ok, or its findings with file:line and the fix hint (inert text)."""
     lines: list[str] = []
     for function in report.functions:
-        findings = [
-            f
-            for f in report.for_function(function.name)
-            if show_info or f.severity is not Severity.INFO
-        ]
+        findings = report.for_function(function.name, info=show_info)
         mark = "✓" if function.ok else "✗"
         lines.append(f"{mark} {function.name}" + ("" if findings else "  ok"))
         for finding in findings:

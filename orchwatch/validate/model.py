@@ -104,6 +104,10 @@ class ValidationReport:
         """Whether any finding is an error (exit code 1)."""
         return any(f.severity is Severity.ERROR for f in self.findings)
 
-    def for_function(self, name: str) -> tuple[Finding, ...]:
-        """The findings of one function."""
-        return tuple(f for f in self.findings if f.function == name)
+    def for_function(self, name: str, *, info: bool = True) -> tuple[Finding, ...]:
+        """The findings of one function (without the INFO ones unless `info`)."""
+        return tuple(
+            f
+            for f in self.findings
+            if f.function == name and (info or f.severity is not Severity.INFO)
+        )

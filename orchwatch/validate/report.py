@@ -15,11 +15,7 @@ def to_text(report: ValidationReport, *, show_info: bool = True) -> str:
     """Findings grouped by function, each with file:line and a fix hint."""
     lines: list[str] = []
     for function in report.functions:
-        findings = [
-            f
-            for f in report.for_function(function.name)
-            if show_info or f.severity is not Severity.INFO
-        ]
+        findings = report.for_function(function.name, info=show_info)
         verdict = "ok" if function.ok else "FAILS"
         variants = [
             f"{v} (= source)" if v in function.same_upload_as_source else v
