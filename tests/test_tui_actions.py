@@ -33,6 +33,11 @@ async def test_actions_are_off_by_default(config: Config, demo: Sources, tmp_pat
         await settle(pilot)
         assert not app.dashboard.query_one(ActionsPane).display
         assert not (tmp_path / "audit.jsonl").exists()
+        # ...and says why, with how to turn them on, for either key
+        await pilot.press("d")
+        await settle(pilot)
+        told = [str(n.message) for n in app._notifications]
+        assert sum("Actions are off: start orchwatch with --allow-actions" in m for m in told) == 2
 
 
 async def test_a_validation_that_cannot_run_says_so_and_completes_its_audit(

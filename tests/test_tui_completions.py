@@ -186,3 +186,42 @@ async def test_the_status_bar_tells_stale_data_from_every_pane(
         text = str(bar.render())
         assert "updated 6 h ago" in text
         assert "completions stale (6 h)" in text and "revisions stale" in text
+
+
+async def test_vi_keys_move_in_every_list_and_slash_outside_the_logs_says_where_it_works(
+    config: Config, demo: Sources
+) -> None:
+    from orchwatch.tui.panes.logs import LogsPane
+    from orchwatch.tui.widgets.logs import ErrorGroupTable
+    from orchwatch.tui.widgets.revisions import ServiceTable
+
+    app = make_app(config, demo)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        grid = app.query_one(CompletionGrid)
+        start = grid.cursor_coordinate
+        await pilot.press("j", "l")
+        await settle(pilot)
+        assert grid.cursor_coordinate == (start.row + 1, start.column + 1)
+        await pilot.press("k", "h")
+        await settle(pilot)
+        assert grid.cursor_coordinate == start
+        await pilot.press("2", "j")
+        await settle(pilot)
+        services = app.query_one(ServiceTable)
+        assert app.focused is services
+        row = services.cursor_row
+        await pilot.press("k")
+        await settle(pilot)
+        assert services.cursor_row == row - 1
+        await pilot.press("slash")
+        await settle(pilot)
+        assert any("/ searches the log tail" in str(n.message) for n in app._notifications)
+        await pilot.press("3", "j")
+        await settle(pilot)
+        assert app.focused is app.query_one(ErrorGroupTable)
+        assert app.query_one(ErrorGroupTable).cursor_row == 1
+        await pilot.press("slash")  # in the logs pane, / opens the search
+        await settle(pilot)
+        assert app.query_one(LogsPane).mode == "tail"
+        assert app.focused is app.query_one("#logs-search")

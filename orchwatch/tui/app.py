@@ -14,6 +14,7 @@ from pathlib import Path
 from textual import on
 from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.events import Key
 from textual.screen import Screen
 
 from orchwatch.actions.audit import AuditLog, default_audit_path, read_audit
@@ -145,6 +146,17 @@ class OrchwatchApp(App[None]):
             )
 
     # --- actions: global, so a run can be started or cancelled from any screen ------------
+
+    ACTIONS_OFF = (
+        "Actions are off: start orchwatch with --allow-actions, or set [actions] enabled = "
+        "true in orchwatch.toml."
+    )
+
+    def on_key(self, event: Key) -> None:
+        """Keys no binding took: a disabled action says why instead of doing nothing."""
+        if event.key in ("v", "d") and not self._actions_enabled:
+            event.stop()
+            self.notify(self.ACTIONS_OFF, severity="warning", markup=False)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """One-key actions are shown dimmed (disabled) while actions are off."""

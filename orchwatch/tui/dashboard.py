@@ -19,6 +19,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
+from textual.events import Key
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import Footer
@@ -155,6 +156,15 @@ class DashboardScreen(Screen[None]):
         for pane in panes:
             problems.extend(pane.extra_problems())
         status.problem = " · ".join(problems)
+
+    def on_key(self, event: Key) -> None:
+        """`/` searches the log tail only: elsewhere it says so, so the text typed next is
+        not taken for keys unawares."""
+        focused = self.focused
+        in_logs = focused is not None and self.logs in focused.ancestors_with_self
+        if event.key == "slash" and not in_logs:  # in the logs pane, its binding takes it
+            event.stop()
+            self.notify("/ searches the log tail: press 3, then /.", markup=False, timeout=4)
 
     # --- links between panes -------------------------------------------------------------
 

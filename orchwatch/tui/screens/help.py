@@ -67,7 +67,8 @@ class HelpScreen(ModalScreen[None]):
                 table.add_row(keys, binding.description)
         table.add_row(Text("in any pane", style="italic dim"), "")
         table.add_row("enter", "open the detail of the cell, service, revision or group")
-        table.add_row("arrows / tab", "move within a pane / between panes")
+        table.add_row("arrows / j k", "move within a list (h l across the grid and the strip)")
+        table.add_row("tab", "move between panes (the overview strip is one of them)")
         return table
 
     def _legend(self) -> Table:

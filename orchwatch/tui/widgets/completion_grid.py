@@ -18,6 +18,7 @@ from textual.widgets import DataTable
 from orchwatch.analysis.completion import trigger_verdict
 from orchwatch.model import CellState, CompletionCell, DateStatus, PhaseStatus, RunStatus
 from orchwatch.tui.styles import same_look, semantic_style, state_glyph
+from orchwatch.tui.widgets.keys import TABLE_COLUMNS, TABLE_ROWS
 
 HEADER_ROWS = ("counts", "required", "trigger")
 
@@ -32,6 +33,8 @@ class GridTarget:
 
 class CompletionGrid(DataTable[Text]):
     """Processors x phases for the selected date."""
+
+    BINDINGS = [*TABLE_ROWS, *TABLE_COLUMNS]
 
     DEFAULT_CSS = """
     CompletionGrid { height: auto; max-height: 100%; }

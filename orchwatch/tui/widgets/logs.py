@@ -26,6 +26,7 @@ from orchwatch.analysis.revisions import age, short_name
 from orchwatch.model import ErrorGroup, LogEntry, severity_rank
 from orchwatch.sanitize import inert_line
 from orchwatch.tui.styles import semantic_style
+from orchwatch.tui.widgets.keys import TABLE_ROWS, VIEW_ROWS
 
 HEALTH_LIGHT: dict[str, tuple[str, str]] = {
     "live": ("●", "success"),
@@ -61,6 +62,7 @@ class LogView(ScrollView, can_focus=True):
     """
     COMPONENT_CLASSES = {"log-view--cursor"}
     BINDINGS = [
+        *VIEW_ROWS,
         Binding("up", "cursor(-1)", "Up", show=False),
         Binding("down", "cursor(1)", "Down", show=False),
         Binding("pageup", "cursor(-20)", "Page up", show=False),
@@ -243,6 +245,8 @@ class LogView(ScrollView, can_focus=True):
 
 class ErrorGroupTable(DataTable[Text]):
     """Grouped exceptions; Enter shows the sample traceback."""
+
+    BINDINGS = [*TABLE_ROWS]
 
     class GroupChosen(Message):
         """Enter on a group."""

@@ -12,10 +12,13 @@ from textual.widgets import DataTable
 from orchwatch.glyphs import STATE_COLOUR, STATE_GLYPH
 from orchwatch.model import CellState, DateStatus, PhaseStatus
 from orchwatch.tui.styles import same_look, semantic_style
+from orchwatch.tui.widgets.keys import TABLE_COLUMNS
 
 
 class OverviewStrip(DataTable[Text]):
     """Dates as columns, phases as rows; Enter on a column selects its date."""
+
+    BINDINGS = [*TABLE_COLUMNS]
 
     DEFAULT_CSS = """
     OverviewStrip { height: auto; }

@@ -8,6 +8,7 @@ from textual.widgets import DataTable
 
 from orchwatch.analysis.revisions import Health, ServiceVerdict
 from orchwatch.tui.styles import same_look, semantic_style
+from orchwatch.tui.widgets.keys import TABLE_ROWS
 
 COLUMNS = ("health", "service", "verdict", "why")
 HEALTH_GLYPH = {
@@ -19,6 +20,8 @@ HEALTH_GLYPH = {
 
 class ServiceTable(DataTable[Text]):
     """Services and their verdicts; Enter opens a service's revision history."""
+
+    BINDINGS = [*TABLE_ROWS]
 
     DEFAULT_CSS = """
     ServiceTable { height: auto; max-height: 100%; overflow-x: hidden; }

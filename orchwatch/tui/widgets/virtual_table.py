@@ -19,6 +19,8 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from orchwatch.tui.widgets.keys import VIEW_ROWS
+
 GAP = 2
 
 
@@ -34,6 +36,7 @@ class VirtualTable(ScrollView, can_focus=True):
     COMPONENT_CLASSES = {"virtual-table--header", "virtual-table--cursor"}
 
     BINDINGS = [
+        *VIEW_ROWS,
         Binding("up", "cursor(-1)", "Up", show=False),
         Binding("down", "cursor(1)", "Down", show=False),
         Binding("pageup", "page(-1)", "Page up", show=False),
