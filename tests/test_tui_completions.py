@@ -225,3 +225,15 @@ async def test_vi_keys_move_in_every_list_and_slash_outside_the_logs_says_where_
         await settle(pilot)
         assert app.query_one(LogsPane).mode == "tail"
         assert app.focused is app.query_one("#logs-search")
+
+
+async def test_a_date_outside_the_data_says_so(config: Config, demo: Sources) -> None:
+    app = make_app(config, demo)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        title = str(app.query_one("#completions").border_title)
+        assert "no data" not in title
+        app.dashboard.selected_date = date(2025, 6, 1)
+        await settle(pilot)
+        title = str(app.query_one("#completions").border_title)
+        assert title.endswith("2025-06-01 (Sun) · no data for this date in Firestore or BigQuery")

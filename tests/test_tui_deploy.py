@@ -108,9 +108,17 @@ async def test_validator_errors_require_typing_the_service(
         screen = await open_confirmation(pilot, BROKEN)
         assert screen.needs_typing
         assert screen.preview.validator_errors >= 1
-        await pilot.press("enter")  # Enter alone does not confirm
+        # the dialog sits in the middle of the screen, like every other dialog
+        body = app.screen.query_one("#detail-body").region
+        left, right = body.x, SIZE[0] - body.right
+        assert abs(left - right) <= 1, (left, right)
+        await pilot.press("enter")  # Enter alone does not confirm, and says what it needs
         await settle(pilot)
         assert isinstance(app.screen, ConfirmDeployScreen)
+        assert any(
+            f"Nothing typed: type {BROKEN} to deploy anyway, or Esc to cancel." in str(n.message)
+            for n in app._notifications
+        )
         await pilot.press(*"wrong-name", "enter")
         await settle(pilot)
         assert isinstance(app.screen, ConfirmDeployScreen)

@@ -142,7 +142,10 @@ class CompletionsPane(Pane):
         statuses = reconcile_dates(self.config, self._completions, wanted, now)
         self.query_one(OverviewStrip).show({d: statuses[d] for d in overview_dates}, day)
         self.grid.show(statuses[day], now, zone)
-        self.border_title = f"Completions · {day:%Y-%m-%d (%a)}"
+        held = self._completions.get(day)
+        empty = held is not None and not (held.firestore or held.bigquery)
+        note = " · no data for this date in Firestore or BigQuery" if empty else ""
+        self.border_title = f"Completions · {day:%Y-%m-%d (%a)}{note}"
 
     def show_phase(self, phase: str | None) -> None:
         """Focus the grid, on `phase`'s column when it has one."""

@@ -92,7 +92,13 @@ class ConfirmDeployScreen(ModalScreen[bool]):
     @on(Input.Submitted, "#confirm-name")
     def _typed(self, event: Input.Submitted) -> None:
         event.stop()
-        if event.value.strip() == self.preview.service:
+        typed = event.value.strip()
+        if typed == self.preview.service:
             self.dismiss(True)
-        else:
-            self.notify("That is not the service name.", severity="warning", markup=False)
+            return
+        what = "Nothing typed" if not typed else f"{typed[:60]!r} is not the service name"
+        self.notify(
+            f"{what}: type {self.preview.service} to deploy anyway, or Esc to cancel.",
+            severity="warning",
+            markup=False,
+        )
