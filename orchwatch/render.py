@@ -153,6 +153,8 @@ def _daily_header(results: Sequence[CheckResult]) -> tuple[CheckStatus, str]:
         f"{counts[CheckStatus.FAIL]} fail, {counts[CheckStatus.WARN]} warn, "
         f"{counts[CheckStatus.PASS]} pass, {counts[CheckStatus.UNKNOWN]} unknown"
     )
+    if counts[CheckStatus.BLOCKED]:
+        summary += f", {counts[CheckStatus.BLOCKED]} blocked by an earlier failure"
     return verdict, summary
 
 
@@ -197,9 +199,11 @@ def daily_markdown(
     if failing:
         lines.append("**Needs action**")
         lines.append("")
-        lines += [
-            f"- **{_cell(r.title)}**: {_cell(r.evidence)} → {_cell(r.next_step)}" for r in failing
-        ]
+        for r in failing:
+            lines.append(f"- **{_cell(r.title)}**: {_cell(r.evidence)} → {_cell(r.next_step)}")
+            blocked = [b.title for b in results if b.cause == r.id]
+            if blocked:
+                lines.append(f"  - blocked by it: {_cell(', '.join(blocked))}")
         lines.append("")
     lines += ["| | check | evidence | next step |", "|---|---|---|---|"]
     lines += [
@@ -212,7 +216,7 @@ def daily_markdown(
 
 def daily_json(results: Sequence[CheckResult], day: date, now: datetime) -> str:
     """`{"version": 1, "date", "now", "status", "checks": [{id, title, status, evidence,
-    next_step}]}`."""
+    next_step, cause}]}`; `cause` is the id of the failed check a blocked one waits on."""
     return json.dumps(
         {
             "version": 1,
@@ -226,6 +230,7 @@ def daily_json(results: Sequence[CheckResult], day: date, now: datetime) -> str:
                     "status": r.status.value,
                     "evidence": r.evidence,
                     "next_step": r.next_step,
+                    "cause": r.cause or None,
                 }
                 for r in results
             ],

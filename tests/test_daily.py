@@ -48,6 +48,34 @@ def test_incident_date_fails_on_the_story(config: Config, demo: Sources) -> None
     assert overall(results) is CheckStatus.FAIL
 
 
+def test_what_a_missing_trigger_stops_is_blocked_by_it_not_failed_again(
+    config: Config, demo: Sources
+) -> None:
+    """Phase 3 never triggered phase 4, so phases 4 and 5 cannot have run: one cause,
+    one failure; the rest says what it waits on."""
+    results = evaluate(gather_daily(config, demo, date(2026, 2, 1)), config.timezone)
+    by_id = {r.id: r for r in results}
+    downstream = ("phase4.completion", "phase4.trigger", "phase5.completion")
+    for check in downstream:
+        assert by_id[check].status is CheckStatus.BLOCKED, check
+        assert by_id[check].cause == "phase3.trigger"
+        assert by_id[check].evidence.startswith("blocked: phase3 never triggered phase4 · ")
+    assert by_id["phase3.trigger"].status is CheckStatus.FAIL
+    # on a healthy date nothing is blocked
+    healthy = evaluate(gather_daily(config, demo, date(2026, 1, 27)), config.timezone)
+    assert not [r for r in healthy if r.status is CheckStatus.BLOCKED]
+
+
+def test_the_markdown_names_what_each_failure_blocks(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["daily", "--demo", "--date", "2026-02-01", "--format", "markdown"]) == 1
+    out = capsys.readouterr().out
+    assert "3 blocked by an earlier failure" in out
+    trigger = out.index("- **phase3 → phase4 trigger**")
+    assert out[trigger:].splitlines()[1] == (
+        "  - blocked by it: phase4 completion, phase4 → phase5 trigger, phase5 completion"
+    )
+
+
 def test_healthy_date_passes(config: Config, demo: Sources) -> None:
     results = evaluate(gather_daily(config, demo, date(2026, 1, 28)), config.timezone)
     assert overall(results) is CheckStatus.PASS

@@ -45,6 +45,9 @@ class CheckStatus(StrEnum):
     PASS = "pass"
     WARN = "warn"
     FAIL = "fail"
+    BLOCKED = "blocked"
+    """Not met because an earlier phase never triggered this one: a consequence of that
+    failure, not another one (it names its cause)."""
     UNKNOWN = "unknown"
 
 
@@ -52,12 +55,14 @@ CHECK_GLYPH = {
     CheckStatus.PASS: "✓",
     CheckStatus.WARN: "!",
     CheckStatus.FAIL: "✗",
+    CheckStatus.BLOCKED: "⊘",
     CheckStatus.UNKNOWN: "?",
 }
 CHECK_COLOUR = {
     CheckStatus.PASS: "success",
     CheckStatus.WARN: "warning",
     CheckStatus.FAIL: "error",
+    CheckStatus.BLOCKED: "warning",
     CheckStatus.UNKNOWN: "muted",
 }
 
@@ -81,6 +86,8 @@ class CheckResult:
     evidence: str
     next_step: str
     target: Target | None = None
+    cause: str = ""
+    """For BLOCKED: the id of the failed check it waits on."""
 
 
 T = TypeVar("T")
@@ -193,6 +200,10 @@ def _phase_checks(inputs: DailyInputs, zone: ZoneInfo) -> list[CheckResult]:
             )
         ]
     results = []
+    blocked_by: str | None = None
+    cause = ""
+    """The missing trigger that stopped the pipeline: every later check that is not met
+    waits on it, and says so instead of counting as another failure."""
     for phase in status.phases:
         target = Target("completions", phase.phase)
         bad = [
@@ -218,6 +229,9 @@ def _phase_checks(inputs: DailyInputs, zone: ZoneInfo) -> list[CheckResult]:
             outcome = CheckStatus.WARN
         else:
             outcome = CheckStatus.PASS
+        if blocked_by is not None and outcome is not CheckStatus.PASS:
+            outcome = CheckStatus.BLOCKED
+            evidence = f"blocked: {blocked_by} · {evidence}"
         results.append(
             CheckResult(
                 f"{phase.phase}.completion",
@@ -226,15 +240,22 @@ def _phase_checks(inputs: DailyInputs, zone: ZoneInfo) -> list[CheckResult]:
                 evidence,
                 f"orchwatch --date {status.game_date} (grid, {phase.phase} column)",
                 target,
+                cause if outcome is CheckStatus.BLOCKED else "",
             )
         )
         if phase.next_phase is None:
             continue
         alarm, verdict = trigger_verdict(phase, inputs.now, zone)
+        trigger_evidence = verdict.removeprefix("→ ")
         if phase.triggered:
             outcome = CheckStatus.PASS
+        elif blocked_by is not None:
+            outcome = CheckStatus.BLOCKED
+            trigger_evidence = f"blocked: {blocked_by} · {trigger_evidence}"
         elif alarm:
             outcome = CheckStatus.FAIL
+            blocked_by = f"{phase.phase} never triggered {phase.next_phase}"
+            cause = f"{phase.phase}.trigger"
         else:
             outcome = CheckStatus.WARN
         results.append(
@@ -242,9 +263,10 @@ def _phase_checks(inputs: DailyInputs, zone: ZoneInfo) -> list[CheckResult]:
                 f"{phase.phase}.trigger",
                 f"{phase.phase} → {phase.next_phase} trigger",
                 outcome,
-                verdict.removeprefix("→ "),
+                trigger_evidence,
                 "Enter on the phase header shows the Firestore document",
                 target,
+                cause if outcome is CheckStatus.BLOCKED else "",
             )
         )
     return results
