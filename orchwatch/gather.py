@@ -50,6 +50,8 @@ class RevisionsView:
     """Why drift is not computed at all (no repo configured), or ""."""
     runtime_off: str = ""
     """Why the serving revisions' logs were not judged (no logs, a failed read), or ""."""
+    where: str = "Cloud Run"
+    """Where the services were looked for: `missing` ones are "not found in" it."""
 
     def verdict(self, service: str) -> ServiceVerdict | None:
         """The verdict of one service, or None when Cloud Run lacks it."""
@@ -164,6 +166,7 @@ def gather_revisions(
         drift_notes=notes,
         drift_off=drift_off,
         runtime_off="not read",
+        where=sources.where,
     )
     if not read_logs:
         return view
@@ -307,4 +310,5 @@ def gather_daily(
         validation=validated,
         custom=custom,
         orchestrators=[p.orchestrator for p in config.phases if p.orchestrator],
+        where=sources.where,
     )

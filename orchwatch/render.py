@@ -28,7 +28,7 @@ def revisions_text(view: RevisionsView, zone: ZoneInfo) -> str:
         if note and verdict.drift is None and note != NO_COMMIT:
             lines.append(f"  {' ' * width}  drift unknown: {note}")
     for name in view.missing:
-        lines.append(f"? {name:<{width}}  not found in Cloud Run")
+        lines.append(f"? {name:<{width}}  not found in {view.where}")
     without_commit = sorted(s for s, n in view.drift_notes.items() if n == NO_COMMIT)
     if without_commit:  # said once, with how to fix it
         lines.append(f"drift unknown for {', '.join(without_commit)}: {NO_COMMIT}")

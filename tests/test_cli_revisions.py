@@ -60,7 +60,7 @@ def test_json_schema(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_unknown_service_exits_1(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["revisions", "--demo", "--service", "nope"]) == 1
-    assert "nope  not found in Cloud Run" in capsys.readouterr().out
+    assert "nope  not found in the demo's Cloud Run" in capsys.readouterr().out
 
 
 def test_source_option_after_the_verb_and_before(capsys: pytest.CaptureFixture[str]) -> None:

@@ -96,13 +96,19 @@ def test_error_groups_match_the_demo(world: tuple[Config, Sources, Sources, Seed
     assert "ModuleNotFoundError" in got.groups[0].exception_type
 
 
-def test_a_service_that_does_not_exist_is_left_out(
+def test_a_service_that_does_not_exist_is_named_with_where_it_was_looked_for(
     world: tuple[Config, Sources, Sources, Seeded],
 ) -> None:
+    from orchwatch.render import revisions_text
+
     config, _, gcp, _ = world
     view = gather_revisions(config, gcp, ["phase3-to-phase4-orchestrator", "no-such-service"])
     assert [v.service for v in view.verdicts] == ["phase3-to-phase4-orchestrator"]
     assert view.missing == ("no-such-service",)
+    text = revisions_text(view, config.timezone)
+    region = config.gcp_region
+    [line] = [x for x in text.splitlines() if x.startswith("? no-such-service")]
+    assert line.endswith(f"not found in Cloud Run {region} (project orchwatch-world)")
 
 
 def test_revisions_are_paged(

@@ -127,6 +127,8 @@ class DailyInputs:
     """(errors, warnings, failing function names); error says why it did not run."""
     custom: Sequence[CustomCheckResult] = field(default_factory=tuple)
     orchestrators: Sequence[str] = field(default_factory=tuple)
+    where: str = "Cloud Run"
+    """Where the services were looked for (`Sources.where`)."""
 
 
 def date_window(game_date: date, zone: ZoneInfo) -> tuple[datetime, datetime]:
@@ -369,7 +371,7 @@ def _orchestrator_checks(inputs: DailyInputs, zone: ZoneInfo) -> list[CheckResul
                     f"orchestrator.{service}",
                     title,
                     CheckStatus.FAIL,
-                    "not found in Cloud Run",
+                    f"not found in {inputs.where}",
                     "orchwatch revisions",
                     Target("revisions", service),
                 )

@@ -136,6 +136,9 @@ class Sources:
     logs: LogSource | None = None
     live: Refreshable | None = None
     """Set for the demo: advanced before every refresh."""
+    where: str = "Cloud Run"
+    """Where the revisions source looks for services, for "not found in ..." (a region
+    and project on Google Cloud)."""
     demo_spool: Path | None = None
     """The demo's spool folder: a deploy run with it in ORCHWATCH_DEMO_SPOOL hands its
     deploy to the demo's simulator instead of Google Cloud."""

@@ -51,6 +51,7 @@ def build_sources(options: SourceOptions, config: Config, clock: Clock | None = 
             completions=store,
             revisions=store,
             logs=store,
+            where="the demo's Cloud Run",
             live=simulator,
             demo_spool=simulator.spool,
             closers=[store],
@@ -73,6 +74,7 @@ def build_sources(options: SourceOptions, config: Config, clock: Clock | None = 
         return Sources(
             kind="file",
             description=description,
+            where=f"the snapshot {options.store_path}",
             clock=clock or SystemClock(),
             completions=store,
             revisions=store,

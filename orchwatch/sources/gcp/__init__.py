@@ -144,6 +144,7 @@ def build_gcp_sources(
         clock=clock,
         completions=completions,
         revisions=RunRevisions(clients),
+        where=f"Cloud Run {config.gcp_region} (project {project})",
         logs=logs,
         closers=[completions, logs],
         meter=clients.meter,

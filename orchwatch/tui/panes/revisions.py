@@ -86,7 +86,7 @@ class RevisionsPane(Pane):
         view = self.view
         if view is None:
             return
-        self.table.show(view.verdicts, view.missing, view.drift_notes)
+        self.table.show(view.verdicts, view.missing, view.drift_notes, view.where)
         bad = sum(1 for v in view.verdicts if v.health is Health.BAD)
         self.border_title = (
             f"Cloud Run revisions · {bad} need attention" if bad else "Cloud Run revisions"

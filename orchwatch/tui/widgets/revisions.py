@@ -53,6 +53,7 @@ class ServiceTable(DataTable[Text]):
         verdicts: tuple[ServiceVerdict, ...],
         missing: tuple[str, ...],
         drift_notes: dict[str, str] | None = None,
+        where: str = "Cloud Run",
     ) -> None:
         """Show verdicts (already worst first) and the services Cloud Run does not have."""
         rows: dict[str, tuple[Text, Text, Text, Text]] = {}
@@ -70,7 +71,7 @@ class ServiceTable(DataTable[Text]):
             rows[name] = (
                 Text("?", style=semantic_style(self.app, "warning", bold=True)),
                 Text(name, style="bold"),
-                Text("not found in Cloud Run", style=semantic_style(self.app, "warning")),
+                Text(f"not found in {where}", style=semantic_style(self.app, "warning")),
                 Text(""),
             )
         order = tuple(rows)
