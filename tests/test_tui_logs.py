@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from tui_helpers import SIZE, make_app, settle, static_text, wait_for
+from tui_helpers import SIZE, make_app, screen_lines, settle, static_text, wait_for
 
 from orchwatch.clock import FrozenClock
 from orchwatch.config import Config
@@ -145,3 +145,19 @@ async def test_refreshes_while_a_modal_is_open_update_the_dashboard(
         await settle(pilot)
         assert app.is_running
         assert int(group_rows(app)[0][0]) > before
+
+
+async def test_a_narrow_log_pane_keeps_the_stream_state_and_paused_visible(
+    config: Config, demo: Sources
+) -> None:
+    """At 80x24 the status line is cut from its least important end, with an ellipsis."""
+    app = make_app(config, demo)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("3", "l", "slash", *"ModuleNotFound", "enter")
+        await settle(pilot)
+        await pilot.press("space")  # pause
+        await poll_logs(pilot, minutes=3)
+        [line] = [x for x in screen_lines(app) if "● live" in x]
+        assert "● live · PAUSED (+" in line
+        assert "…" in line  # the rest (search, mode, filters) cut with an ellipsis

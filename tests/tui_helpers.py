@@ -46,6 +46,22 @@ def static_text(screen: Screen[object]) -> str:
     return console.export_text()
 
 
+def screen_lines(app: OrchwatchApp) -> list[str]:
+    """The terminal's text, line by line, as the user sees it (from the SVG Textual
+    exports, so a cut or an ellipsis is what the screen shows)."""
+    import html
+    import re
+
+    rows: dict[float, list[tuple[float, str]]] = {}
+    pattern = r'<text class="[^"]*" x="([\d.]+)" y="([\d.]+)"[^>]*>(.*?)</text>'
+    for x, y, text in re.findall(pattern, app.export_screenshot()):
+        rows.setdefault(float(y), []).append((float(x), html.unescape(text)))
+    return [
+        "".join(t for _, t in sorted(parts)).replace("\xa0", " ")
+        for _, parts in sorted(rows.items())
+    ]
+
+
 async def wait_for(
     pilot: Pilot[None], condition: Callable[[], bool], seconds: float = 60.0
 ) -> bool:

@@ -26,7 +26,7 @@ from orchwatch.model import ErrorGroup, Revision
 from orchwatch.sanitize import inert_line
 from orchwatch.sources.base import LogBatch, StreamHealth
 from orchwatch.tui.panes.base import Pane, PaneContext
-from orchwatch.tui.styles import semantic_style
+from orchwatch.tui.styles import same_look, semantic_style
 from orchwatch.tui.widgets.logs import HEALTH_LIGHT, THRESHOLDS, ErrorGroupTable, LogView
 
 
@@ -197,12 +197,10 @@ class LogsPane(Pane):
             return
         glyph, colour = HEALTH_LIGHT[self.health]
         view = self.view
+        # Most important first: a narrow pane cuts the end, with an ellipsis, never the
+        # stream's state or that the view is paused.
         parts: list[Text | str | tuple[str, str]] = [
             Text(f"{glyph} {self.health}", style=semantic_style(self.app, colour, bold=True)),
-            f" · {'errors' if self.mode == 'groups' else 'tail'}",
-            f" · ≥{view.threshold.lower()}" if view.threshold != "DEFAULT" else "",
-            f" · {view.service}" if view.service else "",
-            f" · /{self._search_text}/" if self._search_text else "",
         ]
         if not view.following:
             parts.append(
@@ -211,11 +209,17 @@ class LogsPane(Pane):
                     style=semantic_style(self.app, "warning", bold=True),
                 )
             )
+        parts += [
+            f" · /{self._search_text}/" if self._search_text else "",
+            f" · {'errors' if self.mode == 'groups' else 'tail'}",
+            f" · ≥{view.threshold.lower()}" if view.threshold != "DEFAULT" else "",
+            f" · {view.service}" if view.service else "",
+        ]
         if self.notice:
             parts.append(Text(f" · {inert_line(self.notice, 120)}", style="dim"))
-        status = Text.assemble(*parts)
-        if status != self._status_text:  # an unchanged line must not cost a relayout
-            self._status_text = status
+        status = Text.assemble(*parts, no_wrap=True, overflow="ellipsis")
+        if not same_look(self._status_text, status):
+            self._status_text = status  # an unchanged line must not cost a relayout
             self.query_one("#logs-status", Static).update(status)
         title = f"Logs · {len(self.groups)} error groups"
         if self.border_title != title:
