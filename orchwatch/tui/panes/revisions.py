@@ -99,9 +99,9 @@ class RevisionsPane(Pane):
 
     def revisions_by_service(self) -> dict[str, list[Revision]]:
         """Each service's revisions, for judging which errors are new since a deploy."""
-        if self.view is None:
+        if self._read is None:
             return {}
-        return {v.service: [row.revision for row in v.rows] for v in self.view.verdicts}
+        return {v.service: [row.revision for row in v.rows] for v in self._read.verdicts}
 
     def service_under_cursor(self) -> str | None:
         """The service of the table's cursor row."""
@@ -112,11 +112,13 @@ class RevisionsPane(Pane):
 
     @on(ServiceTable.ServiceChosen)
     def _chosen(self, message: ServiceTable.ServiceChosen) -> None:
-        verdict = self.view.verdict(message.service) if self.view is not None else None
-        if self.view is None or verdict is None:
-            self.notify(f"{message.service} is not in Cloud Run", severity="warning")
+        view = self.view
+        if view is None:
+            return
+        verdict = view.verdict(message.service)
+        if verdict is None:
+            self.notify(f"{message.service}: not found in {view.where}", severity="warning")
             return
         from orchwatch.tui.screens.revisions import RevisionHistoryScreen
 
-        zone = self.config.timezone
-        self.app.push_screen(RevisionHistoryScreen(verdict, self.view.now, zone))
+        self.app.push_screen(RevisionHistoryScreen(verdict, view.now, self.config.timezone))
