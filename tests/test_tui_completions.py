@@ -237,3 +237,18 @@ async def test_a_date_outside_the_data_says_so(config: Config, demo: Sources) ->
         await settle(pilot)
         title = str(app.query_one("#completions").border_title)
         assert title.endswith("2025-06-01 (Sun) · no data for this date in Firestore or BigQuery")
+
+
+async def test_the_grid_marks_phases_blocked_by_a_missing_trigger(
+    config: Config, demo: Sources
+) -> None:
+    app = make_app(config, demo)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        cells = grid_text(app)
+        assert cells[("trigger", "phase3")] == "✗ → phase4 NOT triggered"  # the one failure
+        assert cells[("trigger", "phase4")] == "⊘ blocked by phase3"
+        assert cells[("trigger", "phase5")] == "⊘ blocked by phase3"
+        app.dashboard.selected_date = date(2026, 1, 27)  # a healthy date: nothing blocked
+        await settle(pilot)
+        assert not [t for (row, _), t in grid_text(app).items() if "blocked" in t]

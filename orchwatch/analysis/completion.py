@@ -182,6 +182,28 @@ def trigger_verdict(status: PhaseStatus, now: datetime, zone: ZoneInfo) -> tuple
     return alarm, f"→ {status.next_phase} NOT triggered"
 
 
+def blocked_phases(status: DateStatus, now: datetime, zone: ZoneInfo) -> dict[str, PhaseStatus]:
+    """Phases that wait on an earlier phase which should have triggered the next one and
+    did not: phase name -> that earlier phase. What the waiting phases lack follows from
+    that one failure; the walkthrough and the grid say so rather than count it again."""
+    blocked: dict[str, PhaseStatus] = {}
+    blocker: PhaseStatus | None = None
+    for phase in status.phases:
+        if phase.triggered:
+            blocker = None
+            continue
+        if blocker is not None:
+            blocked[phase.phase] = blocker
+        elif phase.next_phase is not None and trigger_verdict(phase, now, zone)[0]:
+            blocker = phase
+    return blocked
+
+
+def blocked_text(blocker: PhaseStatus) -> str:
+    """`blocked: phase3 never triggered phase4`."""
+    return f"blocked: {blocker.phase} never triggered {blocker.next_phase}"
+
+
 def date_range(end: date, days: int) -> list[date]:
     """The `days` dates ending with `end`, oldest first."""
     return [end - timedelta(days=offset) for offset in range(days - 1, -1, -1)]

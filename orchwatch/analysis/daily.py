@@ -34,7 +34,7 @@ from enum import StrEnum
 from typing import Generic, TypeVar
 from zoneinfo import ZoneInfo
 
-from orchwatch.analysis.completion import trigger_verdict
+from orchwatch.analysis.completion import blocked_phases, blocked_text, trigger_verdict
 from orchwatch.analysis.revisions import Marker, ServiceVerdict, short_name
 from orchwatch.model import CellState, DateStatus, ErrorGroup, ExecutionLogRow, FailedQueueItem
 
@@ -202,12 +202,13 @@ def _phase_checks(inputs: DailyInputs, zone: ZoneInfo) -> list[CheckResult]:
             )
         ]
     results = []
-    blocked_by: str | None = None
-    cause = ""
-    """The missing trigger that stopped the pipeline: every later check that is not met
-    waits on it, and says so instead of counting as another failure."""
+    # A missing trigger stops the pipeline: every later check that is not met waits on it
+    # and says so, instead of counting as another failure.
+    blocked = blocked_phases(status, inputs.now, zone)
     for phase in status.phases:
         target = Target("completions", phase.phase)
+        blocker = blocked.get(phase.phase)
+        cause = f"{blocker.phase}.trigger" if blocker is not None else ""
         bad = [
             c
             for c in phase.cells
@@ -231,9 +232,9 @@ def _phase_checks(inputs: DailyInputs, zone: ZoneInfo) -> list[CheckResult]:
             outcome = CheckStatus.WARN
         else:
             outcome = CheckStatus.PASS
-        if blocked_by is not None and outcome is not CheckStatus.PASS:
+        if blocker is not None and outcome is not CheckStatus.PASS:
             outcome = CheckStatus.BLOCKED
-            evidence = f"blocked: {blocked_by} · {evidence}"
+            evidence = f"{blocked_text(blocker)} · {evidence}"
         results.append(
             CheckResult(
                 f"{phase.phase}.completion",
@@ -251,13 +252,11 @@ def _phase_checks(inputs: DailyInputs, zone: ZoneInfo) -> list[CheckResult]:
         trigger_evidence = verdict.removeprefix("→ ")
         if phase.triggered:
             outcome = CheckStatus.PASS
-        elif blocked_by is not None:
+        elif blocker is not None:
             outcome = CheckStatus.BLOCKED
-            trigger_evidence = f"blocked: {blocked_by} · {trigger_evidence}"
+            trigger_evidence = f"{blocked_text(blocker)} · {trigger_evidence}"
         elif alarm:
             outcome = CheckStatus.FAIL
-            blocked_by = f"{phase.phase} never triggered {phase.next_phase}"
-            cause = f"{phase.phase}.trigger"
         else:
             outcome = CheckStatus.WARN
         results.append(

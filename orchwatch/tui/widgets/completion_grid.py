@@ -15,7 +15,7 @@ from rich.text import Text
 from textual.message import Message
 from textual.widgets import DataTable
 
-from orchwatch.analysis.completion import trigger_verdict
+from orchwatch.analysis.completion import blocked_phases, trigger_verdict
 from orchwatch.model import CellState, CompletionCell, DateStatus, PhaseStatus, RunStatus
 from orchwatch.tui.styles import same_look, semantic_style, state_glyph
 from orchwatch.tui.widgets.keys import TABLE_COLUMNS, TABLE_ROWS
@@ -100,10 +100,16 @@ class CompletionGrid(DataTable[Text]):
         self, status: DateStatus, depth: int, now: datetime, zone: ZoneInfo
     ) -> dict[tuple[str, str], Text]:
         contents: dict[tuple[str, str], Text] = {}
+        blocked = blocked_phases(status, now, zone)
         for phase in status.phases:
             contents[("counts", phase.phase)] = self._counts(phase)
             contents[("required", phase.phase)] = self._required(phase)
-            contents[("trigger", phase.phase)] = self._trigger(phase, now, zone)
+            blocker = blocked.get(phase.phase)
+            contents[("trigger", phase.phase)] = (
+                Text(f"⊘ blocked by {blocker.phase}", style=semantic_style(self.app, "warning"))
+                if blocker is not None
+                else self._trigger(phase, now, zone)
+            )
             for i in range(depth):
                 cell = phase.cells[i] if i < len(phase.cells) else None
                 contents[(f"p{i}", phase.phase)] = self._cell(cell)
