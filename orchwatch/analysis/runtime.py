@@ -72,29 +72,20 @@ class RuntimeTally:
 
     def add(self, entries: Iterable[LogEntry]) -> None:
         """Tally a batch of entries (oldest first)."""
-        warning = severity_rank("WARNING")
-        for entry in entries:
-            if self.start is None or entry.timestamp < self.start:
-                self.start = entry.timestamp
-            if not entry.revision or severity_rank(entry.severity) < warning:
-                continue
-            for line in entry.text.splitlines():
-                kind = _kind(line)
-                if kind is None:
-                    continue
-                events = self._events.setdefault(entry.revision, [])
-                events.append((entry.timestamp, kind))
-                self.tallied += 1
-                if len(events) > self.MAX_PER_REVISION:
-                    del events[: len(events) - self.MAX_PER_REVISION]
+        self.extend(runtime_events(entries))
 
-    def copy(self) -> RuntimeTally:
-        """A copy another thread can read while this one is fed."""
-        other = RuntimeTally()
-        other._events = {name: list(events) for name, events in self._events.items()}
-        other.start = self.start
-        other.tallied = self.tallied
-        return other
+    def extend(self, events: RuntimeEvents) -> None:
+        """Tally what `runtime_events` found in a batch (the log pane's worker finds them
+        off the UI thread; only the few matching lines cross over)."""
+        first, found = events
+        if first is not None and (self.start is None or first < self.start):
+            self.start = first
+        for revision, when, kind in found:
+            tallied = self._events.setdefault(revision, [])
+            tallied.append((when, kind))
+            self.tallied += 1
+            if len(tallied) > self.MAX_PER_REVISION:
+                del tallied[: len(tallied) - self.MAX_PER_REVISION]
 
     def evidence(self, verdict: ServiceVerdict) -> RuntimeEvidence | None:
         """The serving revision's exits and exceptions since it started serving; None
@@ -122,6 +113,28 @@ class RuntimeTally:
             last_exit,
             tuple(exceptions.most_common()),
         )
+
+
+RuntimeEvents = tuple[datetime | None, list[tuple[str, datetime, str]]]
+"""A batch's earliest time, and its (revision, time, kind) exits and exceptions."""
+
+
+def runtime_events(entries: Iterable[LogEntry]) -> RuntimeEvents:
+    """The exits and exception lines in a batch, at WARNING or above, with the revision
+    that logged them."""
+    warning = severity_rank("WARNING")
+    first: datetime | None = None
+    found: list[tuple[str, datetime, str]] = []
+    for entry in entries:
+        if first is None or entry.timestamp < first:
+            first = entry.timestamp
+        if not entry.revision or severity_rank(entry.severity) < warning:
+            continue
+        for line in entry.text.splitlines():
+            kind = _kind(line)
+            if kind is not None:
+                found.append((entry.revision, entry.timestamp, kind))
+    return first, found
 
 
 def _kind(line: str) -> str | None:

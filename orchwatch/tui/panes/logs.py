@@ -20,7 +20,7 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.widgets import ContentSwitcher, Input, Static
 
-from orchwatch.analysis.runtime import RuntimeTally
+from orchwatch.analysis.runtime import RuntimeEvents, RuntimeTally, runtime_events
 from orchwatch.analysis.tracebacks import Grouper, Reassembler, fingerprint
 from orchwatch.model import ErrorGroup, Revision
 from orchwatch.sanitize import inert_line
@@ -31,8 +31,8 @@ from orchwatch.tui.widgets.logs import HEALTH_LIGHT, THRESHOLDS, ErrorGroupTable
 
 
 class LogsLoaded(Message):
-    """A log poll finished: the batch read, the errors regrouped, and the revisions'
-    exits and exceptions tallied (a copy; None when the batch added none)."""
+    """A log poll finished: the batch read, the errors regrouped, and the batch's exits
+    and exceptions per revision."""
 
     def __init__(
         self,
@@ -40,7 +40,7 @@ class LogsLoaded(Message):
         groups: list[ErrorGroup],
         links: dict[str, str],
         now: datetime,
-        runtime: RuntimeTally | None,
+        runtime: RuntimeEvents,
     ) -> None:
         self.batch = batch
         self.groups = groups
@@ -84,10 +84,9 @@ class LogsPane(Pane):
         self._reassembler = Reassembler()
         self._grouper = Grouper()
         self._start: datetime | None = None
-        self._tally = RuntimeTally()
-        self.runtime: RuntimeTally | None = None
-        """The serving revisions' exits and exceptions in the stream so far (the revisions
-        pane judges crash loops on it)."""
+        self.runtime = RuntimeTally()
+        """Each revision's exits and exceptions in the stream so far (the revisions pane
+        judges crash loops on it); fed on the UI thread from each batch's findings."""
 
     def compose(self) -> ComposeResult:
         yield Static(id="logs-status")
@@ -135,18 +134,13 @@ class LogsPane(Pane):
             self._grouper.add(events)
             links = {i: fingerprint(e) for e in events for i in e.entry_ids}
             groups = self._grouper.groups(revisions, self._start)
-            first = self.runtime is None
-            tallied = self._tally.tallied
-            self._tally.add(batch.entries)
-            changed = first or self._tally.tallied != tallied
-            runtime = self._tally.copy() if changed else None
+        runtime = runtime_events(batch.entries)
         self.post_message(LogsLoaded(batch, groups, links, now, runtime))
 
     @on(LogsLoaded)
     def _loaded(self, message: LogsLoaded) -> None:
         self._cursor = message.batch.cursor
-        if message.runtime is not None:
-            self.runtime = message.runtime
+        self.runtime.extend(message.runtime)
         self.ingest(message.batch, message.groups, message.links, message.now)
         self.loaded()
 

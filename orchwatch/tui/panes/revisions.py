@@ -39,6 +39,8 @@ class RevisionsPane(Pane):
         super().__init__(context, id=id)
         self._read: RevisionsView | None = None
         self._runtime: RuntimeTally | None = None
+        self._judged_at = -1
+        """The tally's change counter when the verdicts were last judged."""
 
     @property
     def view(self) -> RevisionsView | None:
@@ -47,10 +49,12 @@ class RevisionsPane(Pane):
             return self._read
         return judge_runtime(self._read, self._runtime)
 
-    def judge_with(self, runtime: RuntimeTally | None) -> None:
-        """Judge the serving revisions against the log stream's exits and exceptions."""
-        if runtime is not None and runtime is not self._runtime:
+    def judge_with(self, runtime: RuntimeTally) -> None:
+        """Judge the serving revisions against the log stream's exits and exceptions
+        (again only when the stream brought new ones)."""
+        if runtime is not self._runtime or runtime.tallied != self._judged_at:
             self._runtime = runtime
+            self._judged_at = runtime.tallied
             self.render_data()
 
     def compose(self) -> ComposeResult:
