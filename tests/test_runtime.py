@@ -72,6 +72,8 @@ def test_a_ready_revision_that_keeps_exiting_is_crashing_not_healthy() -> None:
         "CRASHING 00027 · 3 exits, 3 ModuleNotFoundError since it started serving 12 min ago"
     )
     assert "healthy" not in judged.text
+    serving_row = next(r for r in judged.rows if r.revision.name == SERVING)
+    assert serving_row.marker.value == "crashing" and serving_row.reason.startswith("3 exits")
 
 
 def test_exits_of_other_revisions_before_serving_or_long_ago_do_not_count() -> None:

@@ -138,6 +138,10 @@ async def test_help_lists_bindings_and_legend(config: Config, demo: Sources) -> 
             "Prev date",
             "Go to date",
             "untracked: BigQuery has it, Firestore does not",
+            "Revision markers",
+            "↻ crashing",
+            "its logs show it exiting again and again",
+            "arrows / j k",
         ):
             assert expected in text
         await pilot.press("escape")

@@ -30,6 +30,9 @@ class Marker(StrEnum):
     """A revision's place in its service's history."""
 
     SERVING = "serving"
+    CRASHING = "crashing"
+    """Takes traffic and is Ready, and its logs show it exiting again and again
+    (`analysis.runtime`)."""
     FAILED = "failed"
     STUCK = "stuck"
     ROLLED_BACK = "rolled back"
@@ -39,6 +42,7 @@ class Marker(StrEnum):
 
 MARKER_GLYPH: dict[Marker, str] = {
     Marker.SERVING: "●",
+    Marker.CRASHING: "↻",
     Marker.FAILED: "✗",
     Marker.STUCK: "⚠",
     Marker.ROLLED_BACK: "↶",
@@ -46,8 +50,20 @@ MARKER_GLYPH: dict[Marker, str] = {
     Marker.RETIRED: "·",
 }
 
+MARKER_MEANING: dict[Marker, str] = {
+    Marker.SERVING: "takes traffic",
+    Marker.CRASHING: "takes traffic, Ready, and its logs show it exiting again and again",
+    Marker.FAILED: "its Ready condition failed",
+    Marker.STUCK: "takes traffic while a newer revision failed to become Ready",
+    Marker.ROLLED_BACK: "takes traffic while a newer Ready revision gets none",
+    Marker.PENDING: "Ready not reached yet (a deploy in progress)",
+    Marker.RETIRED: "no traffic",
+}
+"""What each marker means: the help screen's legend (and the README's table)."""
+
 MARKER_COLOUR: dict[Marker, str] = {
     Marker.SERVING: "success",
+    Marker.CRASHING: "error",
     Marker.FAILED: "error",
     Marker.STUCK: "error",
     Marker.ROLLED_BACK: "warning",

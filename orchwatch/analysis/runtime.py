@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from orchwatch.analysis.revisions import Health, ServiceVerdict, age, short_name
+from orchwatch.analysis.revisions import Health, Marker, ServiceVerdict, age, short_name
 from orchwatch.model import LogEntry, severity_rank
 
 EXIT_PATTERNS = re.compile(
@@ -187,4 +187,12 @@ def judge(
         when = f"since it started serving {age(now - evidence.since)} ago"
     lead = f"CRASHING {short_name(evidence.revision)} · {what} {when}"
     rest = [p for p in verdict.text.split(" · ") if p != "healthy"]
-    return replace(verdict, health=Health.BAD, text=" · ".join([lead, *rest]), crashing=True)
+    rows = tuple(
+        replace(row, marker=Marker.CRASHING, reason=f"{what} {when}")
+        if row.revision.name == evidence.revision and row.marker is Marker.SERVING
+        else row
+        for row in verdict.rows
+    )
+    return replace(
+        verdict, health=Health.BAD, text=" · ".join([lead, *rest]), crashing=True, rows=rows
+    )

@@ -25,6 +25,7 @@ class HelpScreen(ModalScreen[None]):
         with VerticalScroll(id="help-body"):
             yield Static(self._keys(), id="help-keys")
             yield Static(self._legend(), id="help-legend")
+            yield Static(self._markers(), id="help-markers")
             yield Static(
                 Text(
                     "Command palette: ctrl+p lists every command. Esc or ? closes this screen.",
@@ -69,6 +70,17 @@ class HelpScreen(ModalScreen[None]):
         table.add_row("enter", "open the detail of the cell, service, revision or group")
         table.add_row("arrows / j k", "move within a list (h l across the grid and the strip)")
         table.add_row("tab", "move between panes (the overview strip is one of them)")
+        return table
+
+    def _markers(self) -> Table:
+        from orchwatch.analysis.revisions import MARKER_COLOUR, MARKER_GLYPH, MARKER_MEANING
+
+        table = Table(title="Revision markers", title_justify="left", show_header=False, box=None)
+        table.add_column("glyph", no_wrap=True)
+        table.add_column("meaning")
+        for marker, glyph in MARKER_GLYPH.items():
+            style = semantic_style(self.app, MARKER_COLOUR[marker], bold=True)
+            table.add_row(Text(f"{glyph} {marker.value}", style=style), MARKER_MEANING[marker])
         return table
 
     def _legend(self) -> Table:

@@ -35,7 +35,7 @@ def history_cells(row: RevisionRow, now: datetime, zone: ZoneInfo, app) -> tuple
     """One history row's cells; revision data is shown as text, never markup."""
     revision = row.revision
     style = semantic_style(
-        app, MARKER_COLOUR[row.marker], bold=row.marker.value in ("failed", "stuck")
+        app, MARKER_COLOUR[row.marker], bold=row.marker.value in ("failed", "stuck", "crashing")
     )
     return (
         Text(short_name(revision.name), style="bold"),
