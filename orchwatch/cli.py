@@ -22,7 +22,7 @@ from types import FrameType
 from orchwatch import __version__
 from orchwatch.clock import FrozenClock
 from orchwatch.config import Config, ConfigError, find_config_file, load_config
-from orchwatch.sources.base import SourceError
+from orchwatch.sources.base import SourceError, Sources
 from orchwatch.sources.factory import SourceOptions, build_sources
 
 EXIT_OK, EXIT_FOUND, EXIT_USAGE = 0, 1, 2
@@ -231,7 +231,7 @@ def run_revisions(args: argparse.Namespace) -> int:
     from orchwatch.render import revisions_json, revisions_text
 
     config = _load_config(args)
-    sources = build_sources(_options(args), config)
+    sources = _sources(args, config)
     view = gather_revisions(config, sources, args.service)
     if args.format == "json":
         print(revisions_json(view, config.timezone))
@@ -272,7 +272,7 @@ def run_errors(args: argparse.Namespace) -> int:
             config, None, since, args.service, log.entries, log.skipped, args.from_file
         )
     else:
-        sources = build_sources(_options(args), config)
+        sources = _sources(args, config)
         view = gather_errors(config, sources, since, args.service)
     if args.format == "json":
         print(errors_json(view))
@@ -290,7 +290,7 @@ def run_daily(args: argparse.Namespace) -> int:
     from orchwatch.render import daily_json, daily_markdown, daily_text
 
     config = _load_config(args)
-    sources = build_sources(_options(args), config)
+    sources = _sources(args, config)
     today = business_date(sources.clock.now(), config.timezone)
     try:
         day = parse_date(getattr(args, "date", None) or "yesterday", today)
@@ -362,7 +362,7 @@ def run_snapshot(args: argparse.Namespace) -> int:
     if not 1 <= args.days <= 92:
         raise UsageError(f"--days {args.days}: expected a number of days from 1 to 92")
     config = _load_config(args)
-    sources = build_sources(_options(args), config)
+    sources = _sources(args, config)
     try:
         today = business_date(sources.clock.now(), config.timezone)
         try:
@@ -494,6 +494,13 @@ def _load_config(args: argparse.Namespace) -> Config:
     return load_config(find_config_file(getattr(args, "config", None)))
 
 
+def _sources(args: argparse.Namespace, config: Config) -> Sources:
+    """The sources the options name, judged as of `--as-of` when given (every verb: the
+    demo replays its scenario to that moment, a snapshot and Google Cloud are read as
+    they are and judged at that time)."""
+    return build_sources(_options(args), config, clock=_as_of(args.as_of))
+
+
 def _as_of(text: str | None) -> FrozenClock | None:
     if not text:
         return None
@@ -521,7 +528,7 @@ def run_tui(args: argparse.Namespace) -> int:
                 f"the dashboard needs a full-screen terminal ({reason}); for scripts and cron "
                 "use a headless verb: orchwatch daily, revisions, errors, validate, audit"
             )
-    sources = build_sources(_options(args), config, clock=_as_of(args.as_of))
+    sources = _sources(args, config)
     from orchwatch.analysis.completion import business_date
     from orchwatch.dates import parse_date
 

@@ -66,3 +66,13 @@ def test_unknown_service_exits_1(capsys: pytest.CaptureFixture[str]) -> None:
 def test_source_option_after_the_verb_and_before(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--demo", "revisions", "--service", "self-heal"]) == 1
     assert "rolled back from" in capsys.readouterr().out
+
+
+def test_as_of_replays_the_demo_for_a_headless_verb(capsys: pytest.CaptureFixture[str]) -> None:
+    """Two hours into the scenario 00027 is Ready, serving and crash-looping."""
+    service = "phase3-to-phase4-orchestrator"
+    argv = ["--as-of", "2026-02-01T13:30", "revisions", "--demo", "--service", service]
+    assert main(argv) == 1
+    out = capsys.readouterr().out
+    assert "CRASHING 00027 · " in out and "since it started serving 1 h ago" in out
+    assert out.rstrip().endswith("as of 2026-02-01 08:30 EST")
