@@ -145,7 +145,9 @@ class LoadSource:
         end = min(due, start + limit)
         return LogBatch(self.entries[start:end], end, "live")
 
-    def fetch_log(self, since: datetime, services: object) -> list[LogEntry]:
+    def fetch_log(
+        self, since: datetime, services: object, min_severity: str = ""
+    ) -> list[LogEntry]:
         return []
 
 

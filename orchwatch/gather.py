@@ -120,7 +120,8 @@ def read_runtime(sources: Sources, services: Sequence[str], now: datetime) -> Ru
         raise SourceError(f"{sources.description} has no logs")
     start = now - RUNTIME_WINDOW
     tally = RuntimeTally()
-    tally.add(e for e in sources.logs.fetch_log(start, services) if e.timestamp <= now)
+    listed = sources.logs.fetch_log(start, services, min_severity="WARNING")
+    tally.add(e for e in listed if e.timestamp <= now)
     tally.start = start  # the read covers the whole window, entries or not
     return tally
 

@@ -107,6 +107,8 @@ def test_a_service_that_does_not_exist_is_named_with_where_it_was_looked_for(
     assert view.missing == ("no-such-service",)
     text = revisions_text(view, config.timezone)
     region = config.gcp_region
+    # the crash loop is judged on Cloud Logging's warnings of the last hour, as on the demo
+    assert view.verdicts[0].crashing and view.verdicts[0].text.startswith("CRASHING 00025 · ")
     [line] = [x for x in text.splitlines() if x.startswith("? no-such-service")]
     assert line.endswith(f"not found in Cloud Run {region} (project orchwatch-world)")
 

@@ -101,8 +101,11 @@ class LogSource(Protocol):
         """
         ...
 
-    def fetch_log(self, since: datetime, services: Sequence[str] | None) -> list[LogEntry]:
-        """Every entry since a time (of the given services), oldest first."""
+    def fetch_log(
+        self, since: datetime, services: Sequence[str] | None, min_severity: str = ""
+    ) -> list[LogEntry]:
+        """Every entry since a time (of the given services, at `min_severity` or above
+        when given: the crash-loop read needs only warnings), oldest first."""
         ...
 
 

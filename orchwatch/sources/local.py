@@ -39,6 +39,7 @@ from orchwatch.model import (
     Revision,
     ServiceState,
     TrafficStatus,
+    severity_rank,
 )
 from orchwatch.sources.base import LogBatch, SourceError, StreamHealth
 
@@ -488,14 +489,21 @@ class LocalStore:
         last = int(str(rows[-1][0])) if rows else (cursor or 0)
         return LogBatch(entries, last, self.log_health)
 
-    def fetch_log(self, since: datetime, services: Sequence[str] | None) -> list[LogEntry]:
-        """Every entry since a time (of the given services), oldest first."""
+    def fetch_log(
+        self, since: datetime, services: Sequence[str] | None, min_severity: str = ""
+    ) -> list[LogEntry]:
+        """Every entry since a time (of the given services, at `min_severity` or above),
+        oldest first."""
         sql = "SELECT * FROM log_entry WHERE timestamp >= ?"
         params: list[object] = [to_text(since)]
         if services:
             sql += f" AND service IN ({', '.join('?' * len(services))})"
             params += list(services)
-        return [_log_entry(row) for row in self._query(sql + " ORDER BY timestamp, id", params)]
+        entries = [_log_entry(row) for row in self._query(sql + " ORDER BY timestamp, id", params)]
+        if min_severity:
+            floor = severity_rank(min_severity)
+            entries = [e for e in entries if severity_rank(e.severity) >= floor]
+        return entries
 
     def put_revision(self, revision: Revision) -> None:
         """Insert or replace a Cloud Run revision."""

@@ -202,17 +202,20 @@ class CloudLogging:
         new_cursor = fresh[-1][0] if fresh else cursor
         return LogBatch([e for _, e in fresh], new_cursor, self.health, self.notice)
 
-    def fetch_log(self, since: datetime, services: Sequence[str] | None) -> list[LogEntry]:
-        """Every entry since a time, oldest first, paged through ListLogEntries.
+    def fetch_log(
+        self, since: datetime, services: Sequence[str] | None, min_severity: str = ""
+    ) -> list[LogEntry]:
+        """Every entry since a time (at `min_severity` or above, in the filter, so Cloud
+        Logging pages only those), oldest first, paged through ListLogEntries.
 
         Raises:
             SourceError: Cloud Logging cannot be read.
         """
         wanted = tuple(services) if services else self.services
-        listed = self._list(
-            self._filter_since(since, wanted),
-            "asc",
-        )
+        query = self._filter_since(since, wanted)
+        if min_severity:
+            query += f" AND severity>={min_severity}"
+        listed = self._list(query, "asc")
         return listed or []
 
     @property
