@@ -66,7 +66,10 @@ class RevisionHistoryScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="history-body"):
             yield Static(Text.assemble((self.verdict.service, "bold"), "  ", self.verdict.text))
-            yield VirtualTable(HISTORY_COLUMNS, id="history-table")
+            # times in the pipeline's zone, named once in the header
+            zone = self._now.astimezone(self._zone).strftime("%Z")
+            columns = [f"created ({zone})" if c == "created" else c for c in HISTORY_COLUMNS]
+            yield VirtualTable(columns, id="history-table")
             yield Static(
                 Text(
                     "Enter: conditions and differences from the serving revision · Esc closes",

@@ -31,8 +31,8 @@ class TracebackScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         group = self.group
-        first = group.first_seen.astimezone(self._zone).strftime("%Y-%m-%d %H:%M:%S")
-        last = group.last_seen.astimezone(self._zone).strftime("%Y-%m-%d %H:%M:%S")
+        first = group.first_seen.astimezone(self._zone).strftime("%Y-%m-%d %H:%M:%S %Z")
+        last = group.last_seen.astimezone(self._zone).strftime("%Y-%m-%d %H:%M:%S %Z")
         revisions = ", ".join(short_name(r) for r in group.revisions)
         with VerticalScroll(id="detail-body"):
             yield Static(
