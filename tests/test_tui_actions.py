@@ -91,6 +91,17 @@ async def test_validate_shows_findings_and_is_audited(
         table = app.screen.query_one("#audit-table")
         assert table.row_count == 1
         assert table.get_row_at(0)[5].plain == "exit 1"
+        # recorded in UTC, shown in the dashboard's zone like every other time
+        from datetime import datetime
+
+        zone = config.timezone
+        assert next(str(c.label) for c in table.columns.values()) == (
+            f"time ({datetime.now(zone):%Z})"
+        )
+        recorded = datetime.fromisoformat(str(entry.started["time"]).replace("Z", "+00:00"))
+        shown = table.get_row_at(0)[0].plain
+        assert shown == recorded.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S")
+        assert "validation at " in status and f"{datetime.now(zone):%Z}:" in status
 
 
 async def test_validate_without_a_repo_says_so(

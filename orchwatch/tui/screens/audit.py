@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -20,9 +22,20 @@ class AuditScreen(ModalScreen[None]):
 
     BINDINGS = [Binding("escape,q,a", "dismiss", "Close", id="audit.close")]
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, zone: ZoneInfo) -> None:
         super().__init__()
         self.path = path
+        self.zone = zone
+        """The dashboard's zone: the records are UTC, shown here as every other time is."""
+
+    def _when(self, recorded: object) -> str:
+        try:
+            moment = datetime.fromisoformat(str(recorded).replace("Z", "+00:00"))
+        except ValueError:
+            return inert_line(str(recorded), 19)  # a record is shown as it is, never dropped
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        return moment.astimezone(self.zone).strftime("%Y-%m-%d %H:%M:%S")
 
     def compose(self) -> ComposeResult:
         with Vertical(id="audit-body"):
@@ -34,13 +47,14 @@ class AuditScreen(ModalScreen[None]):
     def on_mount(self) -> None:
         self.query_one("#audit-body").border_title = "Audit log"
         table: DataTable[Text] = self.query_one("#audit-table", DataTable)
-        for column in ("time (UTC)", "user@host", "action", "service", "command", "outcome"):
+        zone = datetime.now(self.zone).strftime("%Z")
+        for column in (f"time ({zone})", "user@host", "action", "service", "command", "outcome"):
             table.add_column(column, key=column)
         entries, _ = read_audit(self.path)
         for entry in reversed(entries):
             started = entry.started
             table.add_row(
-                Text(str(started.get("time", ""))[:19]),
+                Text(self._when(started.get("time", ""))),
                 Text(inert_line(f"{started.get('user')}@{started.get('host')}", 40)),
                 Text(inert_line(str(started.get("action", "")))),
                 Text(inert_line(str(started.get("service", "")))),
