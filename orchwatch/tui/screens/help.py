@@ -75,21 +75,24 @@ class HelpScreen(ModalScreen[None]):
     def _markers(self) -> Table:
         from orchwatch.analysis.revisions import MARKER_COLOUR, MARKER_GLYPH, MARKER_MEANING
 
-        table = Table(title="Revision markers", title_justify="left", show_header=False, box=None)
-        table.add_column("glyph", no_wrap=True)
-        table.add_column("meaning")
-        for marker, glyph in MARKER_GLYPH.items():
-            style = semantic_style(self.app, MARKER_COLOUR[marker], bold=True)
-            table.add_row(Text(f"{glyph} {marker.value}", style=style), MARKER_MEANING[marker])
-        return table
+        rows = [
+            (f"{glyph} {marker.value}", MARKER_COLOUR[marker], MARKER_MEANING[marker])
+            for marker, glyph in MARKER_GLYPH.items()
+        ]
+        return self._glyph_table("Revision markers", rows)
 
     def _legend(self) -> Table:
-        table = Table(title="Cell states", title_justify="left", show_header=False, box=None)
+        rows = [
+            (glyph, STATE_COLOUR[state], STATE_MEANING[state])
+            for state, glyph in STATE_GLYPH.items()
+        ]
+        return self._glyph_table("Cell states", rows)
+
+    def _glyph_table(self, title: str, rows: list[tuple[str, str, str]]) -> Table:
+        """A legend: each glyph in its colour, and what it means."""
+        table = Table(title=title, title_justify="left", show_header=False, box=None)
         table.add_column("glyph", no_wrap=True)
         table.add_column("meaning")
-        for state, glyph in STATE_GLYPH.items():
-            table.add_row(
-                Text(glyph, style=semantic_style(self.app, STATE_COLOUR[state], bold=True)),
-                STATE_MEANING[state],
-            )
+        for glyph, colour, meaning in rows:
+            table.add_row(Text(glyph, style=semantic_style(self.app, colour, bold=True)), meaning)
         return table
