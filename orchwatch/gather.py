@@ -7,7 +7,7 @@ can never disagree.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from typing import TypeVar
@@ -118,11 +118,17 @@ def read_runtime(sources: Sources, services: Sequence[str], now: datetime) -> Ru
     """
     if sources.logs is None:
         raise SourceError(f"{sources.description} has no logs")
+    listed = sources.logs.fetch_log(now - RUNTIME_WINDOW, services, min_severity="WARNING")
+    return window_tally(listed, now)
+
+
+def window_tally(entries: Iterable[LogEntry], now: datetime) -> RuntimeTally:
+    """`entries` of the last `RUNTIME_WINDOW`, tallied: the read covers the whole window,
+    entries or not."""
     start = now - RUNTIME_WINDOW
     tally = RuntimeTally()
-    listed = sources.logs.fetch_log(start, services, min_severity="WARNING")
-    tally.add(e for e in listed if e.timestamp <= now)
-    tally.start = start  # the read covers the whole window, entries or not
+    tally.add(e for e in entries if start <= e.timestamp <= now)
+    tally.start = start
     return tally
 
 
@@ -257,16 +263,25 @@ def gather_daily(
         data = completions.fetch_completions([game_date])
         return reconcile_date(config, data.get(game_date, DateCompletions(game_date)), now)
 
-    def verdicts() -> list[ServiceVerdict]:
-        return list(gather_revisions(config, sources).verdicts)
-
     logs_from: list[datetime] = []
+    read: list[tuple[datetime, list[LogEntry]]] = []
+    """The error groups' read (from when, what), when it succeeded; it runs first."""
+
+    def verdicts() -> list[ServiceVerdict]:
+        # The groups' read starts before the date and runs to now, so when it covers
+        # the crash-loop window the verdicts are judged on it rather than listed again.
+        if not read or read[0][0] > now - RUNTIME_WINDOW:
+            return list(gather_revisions(config, sources).verdicts)
+        view = gather_revisions(config, sources, read_logs=False)
+        return list(judge_runtime(view, window_tally(read[0][1], view.now)).verdicts)
 
     def groups() -> list[ErrorGroup]:
         if sources.logs is None:
             raise SourceError("this source has no logs")
         start = datetime.combine(game_date, time(0), tzinfo=config.timezone)
-        entries = sources.logs.fetch_log(start - timedelta(hours=1), None)
+        since = start - timedelta(hours=1)
+        entries = sources.logs.fetch_log(since, None)
+        read.append((since, entries))
         if entries:
             logs_from.append(entries[0].timestamp)
         return group_entries(entries)

@@ -255,3 +255,22 @@ async def test_checklist_screen_and_jump(config: Config, demo: Sources) -> None:
         assert app.dashboard.selected_date == date(2026, 2, 1)
         assert grid.has_focus
         assert str(list(grid.columns)[grid.cursor_column].value) == "phase3"
+
+
+def test_the_walkthrough_reads_the_logs_once(config: Config, demo: Sources) -> None:
+    """The error groups' read covers the crash-loop window: the verdicts are judged on it,
+    not listed again."""
+    logs = demo.logs
+    assert logs is not None
+    reads: list[object] = []
+    original = logs.fetch_log
+
+    def counted(*args: object, **kwargs: object) -> object:
+        reads.append(args)
+        return original(*args, **kwargs)  # type: ignore[arg-type]
+
+    logs.fetch_log = counted  # type: ignore[method-assign]
+    results = evaluate(gather_daily(config, demo, date(2026, 2, 1)), config.timezone)
+    assert len(reads) == 1
+    [orchestrator] = [r for r in results if r.id == "orchestrator.phase3-to-phase4-orchestrator"]
+    assert orchestrator.evidence.startswith("CRASHING 00025 · 30 exits")
