@@ -64,9 +64,9 @@ def validate(config: Config, repo: Path, only: str | None = None) -> Validation:
     )
     return Validation(
         report,
-        errors=sum(1 for f in report.findings if f.severity is Severity.ERROR),
-        warnings=sum(1 for f in report.findings if f.severity is Severity.WARNING),
-        failing=tuple(f.name for f in report.functions if not f.ok),
+        errors=report.count(Severity.ERROR),
+        warnings=report.count(Severity.WARNING),
+        failing=report.failing,
     )
 
 

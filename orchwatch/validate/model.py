@@ -99,6 +99,15 @@ class ValidationReport:
     """Package variants whose findings came from the cache (their content was unchanged)."""
     extra: dict[str, object] = field(default_factory=dict)
 
+    def count(self, severity: Severity) -> int:
+        """How many findings have `severity`."""
+        return sum(1 for f in self.findings if f.severity is severity)
+
+    @property
+    def failing(self) -> tuple[str, ...]:
+        """The functions with an error."""
+        return tuple(f.name for f in self.functions if not f.ok)
+
     @property
     def has_errors(self) -> bool:
         """Whether any finding is an error (exit code 1)."""

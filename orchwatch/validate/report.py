@@ -31,9 +31,8 @@ def to_text(report: ValidationReport, *, show_info: bool = True) -> str:
             lines.append(f"      {finding.message}")
             if finding.hint:
                 lines.append(f"      fix: {finding.hint}")
-    errors = sum(1 for f in report.findings if f.severity is Severity.ERROR)
-    warnings = sum(1 for f in report.findings if f.severity is Severity.WARNING)
-    failing = sum(1 for f in report.functions if not f.ok)
+    errors, warnings = report.count(Severity.ERROR), report.count(Severity.WARNING)
+    failing = len(report.failing)
     lines.append(
         f"{len(report.functions)} functions, {failing} failing: {errors} errors, "
         f"{warnings} warnings ({report.seconds:.2f} s)"
