@@ -41,13 +41,15 @@ class RevisionsPane(Pane):
         self._runtime: RuntimeTally | None = None
         self._judged_at = -1
         """The tally's change counter when the verdicts were last judged."""
+        self.view: RevisionsView | None = None
+        """The verdicts read last, judged against the log stream once it has begun:
+        judged when either changes, not on every render (a grid keypress re-renders)."""
 
-    @property
-    def view(self) -> RevisionsView | None:
-        """The verdicts read last, judged against the log stream once it has begun."""
-        if self._read is None or self._runtime is None:
-            return self._read
-        return judge_runtime(self._read, self._runtime)
+    def _judge(self) -> None:
+        if self._read is not None and self._runtime is not None:
+            self.view = judge_runtime(self._read, self._runtime)
+        else:
+            self.view = self._read
 
     def judge_with(self, runtime: RuntimeTally) -> None:
         """Judge the serving revisions against the log stream's exits and exceptions
@@ -55,6 +57,7 @@ class RevisionsPane(Pane):
         if runtime is not self._runtime or runtime.tallied != self._judged_at:
             self._runtime = runtime
             self._judged_at = runtime.tallied
+            self._judge()
             self.render_data()
 
     def compose(self) -> ComposeResult:
@@ -81,6 +84,7 @@ class RevisionsPane(Pane):
     @on(RevisionsLoaded)
     def _loaded(self, message: RevisionsLoaded) -> None:
         self._read = message.view
+        self._judge()
         self.render_data()
         self.loaded()
         self.post_message(self.Updated(message.view))
