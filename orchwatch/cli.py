@@ -262,15 +262,19 @@ def run_errors(args: argparse.Namespace) -> int:
     since = parse_duration(args.since)
     config = _load_config(args)
     if args.from_file:
-        from orchwatch.sources.logfile import read_log_file
+        from orchwatch.gather import file_errors
+        from orchwatch.sources.logfile import LogReader
 
         try:
-            log = read_log_file(args.from_file)
+            with (
+                contextlib.nullcontext(sys.stdin.buffer)
+                if args.from_file == "-"
+                else open(args.from_file, "rb")
+            ) as handle:
+                reader = LogReader(handle.read)
+                view = file_errors(reader, lambda: reader.skipped, args.from_file, args.service)
         except OSError as exc:
             raise UsageError(f"--from-file {args.from_file}: {exc.strerror or exc}") from None
-        view = gather_errors(
-            config, None, since, args.service, log.entries, log.skipped, args.from_file
-        )
     else:
         sources = _sources(args, config)
         view = gather_errors(config, sources, since, args.service)

@@ -22,13 +22,14 @@ from orchwatch.analysis.revisions import (
     worst_first,
 )
 from orchwatch.analysis.runtime import RuntimeTally, judge
-from orchwatch.analysis.tracebacks import group_entries
+from orchwatch.analysis.tracebacks import group_entries, group_lines
 from orchwatch.config import Config
 from orchwatch.model import (
     DateCompletions,
     DateStatus,
     ErrorGroup,
     LogEntry,
+    LogLine,
     Revision,
 )
 from orchwatch.sources.base import SourceError, Sources
@@ -205,31 +206,40 @@ class ErrorsView:
 
 def gather_errors(
     config: Config,
-    sources: Sources | None,
+    sources: Sources,
     since: timedelta,
     services: Sequence[str] | None = None,
-    entries: Sequence[LogEntry] | None = None,
-    skipped: int = 0,
-    source: str = "",
 ) -> ErrorsView:
-    """Group the tracebacks of `entries` (a file) or of the sources' logs since `since`.
+    """Group the tracebacks of the sources' logs since `since`.
 
     Raises:
         SourceError: the source has no logs or cannot be read.
     """
+    if sources.logs is None:
+        raise SourceError("this source has no logs")
+    entries = sources.logs.fetch_log(sources.clock.now() - since, services)
     revisions: dict[str, list[Revision]] = {}
-    if entries is None:
-        if sources is None or sources.logs is None:
-            raise SourceError("this source has no logs")
-        entries = sources.logs.fetch_log(sources.clock.now() - since, services)
-        source = source or sources.description
-        if sources.revisions is not None:
-            watched = sorted({e.service for e in entries if e.service})
-            for state in sources.revisions.fetch_services(watched):
-                revisions[state.name] = list(state.revisions)
-    elif services:
-        entries = [e for e in entries if e.service in services]
-    return ErrorsView(tuple(group_entries(entries, revisions)), len(entries), skipped, source)
+    if sources.revisions is not None:
+        watched = sorted({e.service for e in entries if e.service})
+        for state in sources.revisions.fetch_services(watched):
+            revisions[state.name] = list(state.revisions)
+    groups = group_entries(entries, revisions)
+    return ErrorsView(tuple(groups), len(entries), 0, sources.description)
+
+
+def file_errors(
+    batches: Iterable[list[LogLine]],
+    skipped: Callable[[], int],
+    source: str,
+    services: Sequence[str] | None = None,
+) -> ErrorsView:
+    """Group the tracebacks of a log file read once, batch by batch (`LogReader`), in
+    bounded memory; `skipped` tells, after the read, how many records were malformed."""
+    if services:
+        wanted = set(services)
+        batches = ([line for line in batch if line[2][0] in wanted] for batch in batches)
+    groups, count = group_lines(batches)
+    return ErrorsView(tuple(groups), count, skipped(), source)
 
 
 def _fetch(read: Callable[[], T]) -> Fetched[T]:

@@ -14,6 +14,8 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import NamedTuple
 
+import msgspec
+
 
 class RunStatus(StrEnum):
     """The status a processor reports for one run."""
@@ -395,9 +397,12 @@ def severity_rank(severity: str) -> int:
         return 0
 
 
-@dataclass(frozen=True, slots=True)
-class LogEntry:
-    """One Cloud Logging entry, reduced to what orchwatch reads."""
+class LogEntry(msgspec.Struct, frozen=True, gc=False):
+    """One Cloud Logging entry, reduced to what orchwatch reads.
+
+    A frozen msgspec Struct rather than a dataclass like its neighbours: it behaves the same
+    (immutable, compared and hashed by value), and builds in a fifth of the time, which
+    matters for the one model object made by the million (a gigabyte of logs)."""
 
     timestamp: datetime
     severity: str
@@ -407,6 +412,24 @@ class LogEntry:
     revision: str = ""
     instance: str = ""
     insert_id: str = ""
+
+
+LogLine = tuple[datetime, str, tuple[str, str, str], str, str]
+"""An entry as a file is read in bulk: (timestamp, insert id, (service, revision, instance),
+severity, text). A plain tuple, because a gigabyte of logs is millions of them and a tuple
+costs a fifth of a `LogEntry` to build; `LogEntry` is built only for the lines that matter."""
+
+
+def log_line(entry: LogEntry) -> LogLine:
+    """An entry as a `LogLine`."""
+    key = (entry.service, entry.revision, entry.instance)
+    return (entry.timestamp, entry.insert_id, key, entry.severity, entry.text)
+
+
+def line_entry(line: LogLine) -> LogEntry:
+    """A `LogLine` as a `LogEntry`."""
+    timestamp, insert_id, (service, revision, instance), severity, text = line
+    return LogEntry(timestamp, severity, text, service, revision, instance, insert_id)
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,8 +27,17 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from operator import itemgetter
 
-from orchwatch.model import ErrorGroup, LogEntry, Revision, TracebackEvent
+from orchwatch.model import (
+    ErrorGroup,
+    LogEntry,
+    LogLine,
+    Revision,
+    TracebackEvent,
+    line_entry,
+    log_line,
+)
 
 TRACEBACK_START = "Traceback (most recent call last):"
 CHAIN_LINES = frozenset(
@@ -40,7 +49,7 @@ CHAIN_LINES = frozenset(
 _GROUP_START = re.compile(r"^\s*\+ Exception Group Traceback \(most recent call last\):")
 _GROUP_LINE = re.compile(r"^\s*[|+]")
 _FRAME = re.compile(r'^[\s|]*File "(?P<file>[^"]+)", line \d+(?:, in (?P<func>.+))?')
-_FINAL = re.compile(r"^(?P<type>[A-Za-z_][\w.]*)(?::(?: (?P<msg>.*))?)?$")
+_FINAL = re.compile(r"^(?P<type>[A-Za-z_][\w.]*+)(?::(?: (?P<msg>.*))?)?$")
 _GROUP_FINAL = re.compile(r"^[\s|]*(?P<type>[A-Za-z_][\w.]*Group): (?P<msg>.*)$")
 
 REORDER_WINDOW = timedelta(seconds=2)
@@ -244,21 +253,138 @@ def _event(state: _Open) -> TracebackEvent | None:
     )
 
 
+_CONTINUES = re.compile(
+    "|".join(
+        [
+            r"[\s|+>]|\Z",  # indented, a group's frame, a gRPC error's end, blank
+            *(re.escape(line) + r"\s*\Z" for line in (TRACEBACK_START, *CHAIN_LINES)),
+            r"[A-Za-z_][\w.]*+(?::(?: .*)?)?\s*+\Z",  # _FINAL; possessive: fails fast
+        ]
+    )
+)
+
+
+def continues_traceback(text: str) -> bool:
+    """Whether a one-line entry's text can be a line of a traceback.
+
+    Every other line only ends the traceback its instance had open: it is not a start, and
+    no state of the machine above accepts it. `StreamReassembler` relies on this."""
+    return _CONTINUES.match(text) is not None
+
+
+_AT = itemgetter(0)  # a LogLine's timestamp
+_ORDER = itemgetter(0, 1)  # its (timestamp, insert id): the API's order
+
+
+class StreamReassembler:
+    """Reassembly of a finite stream read once (a file, newest or oldest first) in memory
+    bounded by the tracebacks open at a time, not by the length of the stream.
+
+    A line that cannot belong to a traceback (`continues_traceback`) only closes what its
+    instance had open, so an instance's lines between two such lines (a segment) are
+    reassembled on their own, in time order, as soon as the segment ends, and the lines that
+    end segments are never kept. Lines are put in order within `window` of each other
+    first, in the direction the stream runs (decided by its first batch), so a stream that
+    is slightly out of order reads as if it were sorted.
+    """
+
+    MAX_SEGMENT = 20_000
+    """An instance's unbroken traceback lines are reassembled in pieces of this many."""
+
+    def __init__(self, window: timedelta = REORDER_WINDOW, gap: timedelta = GAP) -> None:
+        self.window, self.gap = window, gap
+        self._machine = Reassembler(window=timedelta(0), gap=gap)
+        self._pending: list[LogLine] = []
+        self._segments: dict[Key, list[LogEntry]] = {}
+        self._newest_first: bool | None = None
+        self.earliest: datetime | None = None
+        """The earliest timestamp read: how far back the stream reaches."""
+        self.count = 0
+
+    @property
+    def held(self) -> int:
+        """How many lines are held in memory now, waiting for their order or their segment."""
+        return len(self._pending) + sum(map(len, self._segments.values()))
+
+    def add(self, lines: list[LogLine]) -> list[TracebackEvent]:
+        """Take a batch of lines; return the tracebacks completed so far."""
+        if not lines:
+            return []
+        self.count += len(lines)
+        if self._newest_first is None and lines[0][0] != lines[-1][0]:
+            self._newest_first = lines[0][0] > lines[-1][0]
+        self._pending.extend(lines)
+        return self._release(final=False)
+
+    def finish(self) -> list[TracebackEvent]:
+        """The stream has ended: every traceback still open."""
+        events = self._release(final=True)
+        for key in list(self._segments):
+            events.extend(self._run(key, self._segments.pop(key)))
+        return events
+
+    def _release(self, final: bool) -> list[TracebackEvent]:
+        pending = self._pending
+        newest_first = bool(self._newest_first)
+        # Nearly sorted already, so this is linear; ties keep their order (the sort is
+        # stable), and a segment is put in the API's order of ties when it is reassembled.
+        pending.sort(key=_AT, reverse=newest_first)
+        if pending:
+            low = pending[-1 if newest_first else 0][0]
+            if self.earliest is None or low < self.earliest:
+                self.earliest = low
+        cut = len(pending)
+        if not final and pending:
+            frontier = pending[-1][0]
+            if newest_first:
+                limit = frontier + self.window
+                while cut and pending[cut - 1][0] < limit:
+                    cut -= 1
+            else:
+                limit = frontier - self.window
+                while cut and pending[cut - 1][0] > limit:
+                    cut -= 1
+        ready, self._pending = pending[:cut], pending[cut:]
+        events: list[TracebackEvent] = []
+        segments, machine = self._segments, self._machine
+        continues = _CONTINUES.match
+        for line in ready:  # the hot loop of reading a file: kept lean on purpose
+            text = line[4]
+            if "\n" in text:  # a whole traceback in one entry: its own machine
+                events.extend(machine._entry(line_entry(line)))
+                continue
+            key = line[2]
+            if continues(text) is None:
+                if key in segments:
+                    events.extend(self._run(key, segments.pop(key)))
+                continue
+            segment = segments.get(key)
+            if segment is None:
+                segments[key] = [line_entry(line)]
+            elif abs(line[0] - segment[-1].timestamp) > self.gap or (
+                len(segment) >= self.MAX_SEGMENT
+            ):
+                events.extend(self._run(key, segment))
+                segments[key] = [line_entry(line)]
+            else:
+                segment.append(line_entry(line))
+        return events
+
+    def _run(self, key: Key, segment: list[LogEntry]) -> list[TracebackEvent]:
+        # Lines of one timestamp are ordered as the API orders them, by insertId.
+        segment.sort(key=lambda entry: (entry.timestamp, entry.insert_id))
+        events: list[TracebackEvent] = []
+        for entry in segment:
+            events.extend(self._machine._entry(entry))
+        events.extend(self._machine._close(key))
+        return events
+
+
 def reassemble(entries: Iterable[LogEntry]) -> list[TracebackEvent]:
     """Every traceback in a finite set of entries, in any order (newest first is fine)."""
-    ordered = sorted(
-        entries, key=lambda e: (e.service, e.revision, e.instance, e.timestamp, e.insert_id)
-    )
-    machine = Reassembler(window=timedelta(0))
-    events: list[TracebackEvent] = []
-    key: Key | None = None
-    for entry in ordered:
-        current = (entry.service, entry.revision, entry.instance)
-        if current != key and key is not None:
-            events.extend(machine._close(key))
-        key = current
-        events.extend(machine._entry(entry))
-    events.extend(machine.flush())
+    stream = StreamReassembler(window=timedelta(0))
+    events = stream.add(sorted((log_line(e) for e in entries), key=_ORDER))
+    events.extend(stream.finish())
     return sorted(events, key=lambda e: e.timestamp)
 
 
@@ -310,10 +436,12 @@ class _Accumulator:
 class Grouper:
     """Accumulates events into groups; cheap to feed incrementally."""
 
-    def __init__(self) -> None:
+    def __init__(self, track_entries: bool = True) -> None:
         self._groups: dict[str, _Accumulator] = {}
+        self._track_entries = track_entries
         self.by_entry: dict[str, str] = {}
-        """insert id -> fingerprint, to jump from a tail line to its group."""
+        """insert id -> fingerprint, to jump from a tail line to its group (when tracked:
+        a file read once has no tail to jump from, and millions of ids)."""
 
     def add(self, events: Iterable[TracebackEvent]) -> None:
         """Count events into their groups."""
@@ -335,8 +463,9 @@ class Grouper:
                 group.services.add(event.service)
             if event.revision:
                 group.revisions.add(event.revision)
-            for entry_id in event.entry_ids:
-                self.by_entry[entry_id] = key
+            if self._track_entries:
+                for entry_id in event.entry_ids:
+                    self.by_entry[entry_id] = key
 
     def groups(
         self,
@@ -396,8 +525,18 @@ def group_entries(
     revisions: Mapping[str, Sequence[Revision]] | None = None,
 ) -> list[ErrorGroup]:
     """Reassemble and group a finite set of entries."""
-    materialised = list(entries)
-    grouper = Grouper()
-    grouper.add(reassemble(materialised))
-    start = min((e.timestamp for e in materialised), default=None)
-    return grouper.groups(revisions, start)
+    return group_lines([sorted((log_line(e) for e in entries), key=_ORDER)], revisions)[0]
+
+
+def group_lines(
+    batches: Iterable[list[LogLine]],
+    revisions: Mapping[str, Sequence[Revision]] | None = None,
+) -> tuple[list[ErrorGroup], int]:
+    """Reassemble and group a stream read once, batch by batch, in bounded memory
+    (`StreamReassembler`); the groups, and how many lines were read."""
+    stream = StreamReassembler()
+    grouper = Grouper(track_entries=False)
+    for batch in batches:
+        grouper.add(stream.add(batch))
+    grouper.add(stream.finish())
+    return grouper.groups(revisions, stream.earliest), stream.count
