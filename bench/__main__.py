@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bench import (
     bench_corpus,
+    bench_errors_file,
     bench_gcp,
     bench_grid,
     bench_logs,
@@ -24,6 +25,8 @@ def main() -> None:
     bench_logs.main()
     print()
     bench_gcp.main()
+    print()
+    bench_errors_file.main()
 
 
 if __name__ == "__main__":
