@@ -47,7 +47,7 @@ async def deploy(pilot, app: OrchwatchApp, typed: bool) -> None:  # type: ignore
     table = app.dashboard.query_one(ServiceTable)
     table.focus()
     table.move_cursor(
-        row=next(i for i in range(table.row_count) if table.get_row_at(i)[1].plain == SERVICE)
+        row=table.get_row_index(SERVICE)
     )
     await pilot.press("d")
     assert await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDeployScreen))

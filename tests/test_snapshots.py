@@ -92,3 +92,16 @@ def test_walkthrough_healthy_date(snap_compare, config: Config, demo: Sources) -
         await settle(pilot)
 
     assert snap_compare(make_app(config, demo), terminal_size=SIZE, run_before=open_checklist)
+
+
+def test_small_terminal_one_pane_at_a_time(snap_compare, config: Config, demo: Sources) -> None:  # type: ignore[no-untyped-def]
+    async def revisions(pilot) -> None:  # type: ignore[no-untyped-def]
+        await settle(pilot)
+        await pilot.press("2")
+        await settle(pilot)
+
+    assert snap_compare(make_app(config, demo), terminal_size=(80, 24), run_before=revisions)
+
+
+def test_large_terminal(snap_compare, config: Config, demo: Sources) -> None:  # type: ignore[no-untyped-def]
+    assert snap_compare(make_app(config, demo), terminal_size=(200, 55), run_before=settle)

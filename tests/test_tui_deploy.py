@@ -46,7 +46,7 @@ async def open_confirmation(pilot, service: str) -> ConfirmDeployScreen:  # type
     await settle(pilot)
     table = pilot.app.dashboard.query_one(ServiceTable)
     table.focus()
-    row = next(i for i in range(table.row_count) if table.get_row_at(i)[1].plain == service)
+    row = table.get_row_index(service)  # rows are keyed by service (the cell may be cut)
     table.move_cursor(row=row)
     await pilot.press("d")
     assert await wait_for(pilot, lambda: isinstance(pilot.app.screen, ConfirmDeployScreen))

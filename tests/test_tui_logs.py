@@ -150,11 +150,12 @@ async def test_refreshes_while_a_modal_is_open_update_the_dashboard(
 async def test_a_narrow_log_pane_keeps_the_stream_state_and_paused_visible(
     config: Config, demo: Sources
 ) -> None:
-    """At 80x24 the status line is cut from its least important end, with an ellipsis."""
+    """At 120x35 (the logs pane half the width) the status line is cut from its least
+    important end, with an ellipsis."""
     app = make_app(config, demo)
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with app.run_test(size=(120, 35)) as pilot:
         await settle(pilot)
-        await pilot.press("3", "l", "slash", *"ModuleNotFound", "enter")
+        await pilot.press("3", "l", "f", "slash", *"ModuleNotFound", "enter")
         await settle(pilot)
         await pilot.press("space")  # pause
         await poll_logs(pilot, minutes=3)

@@ -30,9 +30,13 @@ async def test_stuck_service_is_first_with_its_reason_without_a_key(
         assert first[:2] == ["✗", "phase3-to-phase4-orchestrator"]
         # 00025 still takes the traffic and crash-loops on the same missing module
         assert first[2].startswith("CRASHING 00025 · ")
-        assert "serving 00025" in first[2] and "latest 00026 FAILED" in first[2]
-        assert first[3].startswith("HealthCheckContainerError")
         assert "1 need attention" in str(app.query_one("#revisions").border_title)
+        # Side by side the verdict is cut, with an ellipsis; zoomed, it is whole.
+        assert first[2].endswith("…")
+        await pilot.press("2", "z")
+        await settle(pilot)
+        first = rows(app)[0]
+        assert "serving 00025" in first[2] and "latest 00026 FAILED" in first[2]
 
 
 async def test_history_and_revision_detail(config: Config, demo: Sources) -> None:

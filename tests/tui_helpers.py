@@ -52,14 +52,18 @@ def screen_lines(app: OrchwatchApp) -> list[str]:
     import html
     import re
 
-    rows: dict[float, list[tuple[float, str]]] = {}
+    rows: dict[float, list[tuple[int, str]]] = {}
     pattern = r'<text class="[^"]*" x="([\d.]+)" y="([\d.]+)"[^>]*>(.*?)</text>'
     for x, y, text in re.findall(pattern, app.export_screenshot()):
-        rows.setdefault(float(y), []).append((float(x), html.unescape(text)))
-    return [
-        "".join(t for _, t in sorted(parts)).replace("\xa0", " ")
-        for _, parts in sorted(rows.items())
-    ]
+        column = round(float(x) / 12.2)  # Textual's SVG puts a cell every 12.2 px
+        rows.setdefault(float(y), []).append((column, html.unescape(text)))
+    lines = []
+    for _, parts in sorted(rows.items()):
+        line = ""
+        for column, text in sorted(parts):
+            line = line.ljust(column) + text  # the gaps the SVG leaves are blank cells
+        lines.append(line.replace("\xa0", " "))
+    return lines
 
 
 async def wait_for(

@@ -19,9 +19,10 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
-from textual.events import Key
+from textual.events import DescendantFocus, Key, Resize
 from textual.reactive import reactive
 from textual.screen import Screen
+from textual.widget import Widget
 from textual.widgets import Footer
 
 from orchwatch.actions.audit import AuditLog
@@ -51,7 +52,15 @@ class DashboardScreen(Screen[None]):
         Binding("1", "focus_completions", "Completions pane", show=False, id="pane.completions"),
         Binding("2", "focus_revisions", "Revisions pane", show=False, id="pane.revisions"),
         Binding("3", "focus_logs", "Logs pane", show=False, id="pane.logs"),
+        Binding("z", "zoom", "Zoom", id="pane.zoom"),
     ]
+
+    COMPACT = (100, 30)
+    """Below this width or height the panes cannot show their essentials side by side,
+    so the dashboard shows one at a time, full screen (1 2 3 switch)."""
+    TALL = 50
+    """From this height the lower panes stack: the revisions pane takes its rows, the logs
+    the rest, each the full width."""
 
     selected_date: reactive[date | None] = reactive(None)
 
@@ -69,6 +78,10 @@ class DashboardScreen(Screen[None]):
         self._audit = audit
         self._initial_date = initial_date
         self._exit_after_first_data = exit_after_first_data
+        self._zoomed = False
+        """`z`: the current pane alone, full screen."""
+        self._current: Widget | None = None
+        """The pane the focus is in (or was sent to with 1 2 3)."""
 
     def compose(self) -> ComposeResult:
         yield StatusBar(id="status")
@@ -113,6 +126,8 @@ class DashboardScreen(Screen[None]):
         status.source = self.context.sources.description
         self.selected_date = self._initial_date or self._today()
         self.set_interval(1.0, self.update_status)
+        self._current = self.completions
+        self._arrange()
         self.completions.grid.focus()
         self.panes[0].start_once()
 
@@ -280,16 +295,80 @@ class DashboardScreen(Screen[None]):
         verdict = view.verdict(service) if view is not None else None
         self.actions.deploy(service, self.selected_date or self._today(), verdict)
 
-    # --- focus ---------------------------------------------------------------------------
+    # --- focus and zoom ------------------------------------------------------------------
 
     def action_focus_completions(self) -> None:
         """Move the focus to the completion grid."""
-        self.completions.grid.focus()
+        self._show(self.completions)
 
     def action_focus_revisions(self) -> None:
         """Move the focus to the revisions pane."""
-        self.revisions.table.focus()
+        self._show(self.revisions)
 
     def action_focus_logs(self) -> None:
         """Move the focus to the log pane."""
-        self.logs.focus_current()
+        self._show(self.logs)
+
+    def action_zoom(self) -> None:
+        """Show the focused pane alone, full screen, or all the panes again."""
+        if self.compact:
+            width, height = self.COMPACT
+            self.notify(
+                f"The terminal is smaller than {width}x{height}: one pane at a time "
+                "(1 2 3 switch panes).",
+                title="Zoom",
+            )
+            return
+        self._zoomed = not self._zoomed
+        self._arrange()
+
+    @property
+    def compact(self) -> bool:
+        """Whether the terminal is too small for the panes side by side."""
+        width, height = self.COMPACT
+        return self.size.width < width or self.size.height < height
+
+    @property
+    def alone(self) -> Widget | None:
+        """The pane shown alone (zoomed, or on a small terminal), or None when all are."""
+        return self._current if self._zoomed or self.compact else None
+
+    def _show(self, pane: Widget) -> None:
+        self._current = pane
+        self._arrange()
+        self.call_after_refresh(self._focus_in, pane)  # once it is displayed
+
+    def on_resize(self, event: Resize) -> None:
+        self._arrange()
+
+    def on_descendant_focus(self, event: DescendantFocus) -> None:
+        pane = next((p for p in self._arranged if p in event.widget.ancestors_with_self), None)
+        if pane is None or pane is self._current:
+            return
+        if self.alone is None:
+            self._current = pane  # all panes shown: the current one is where the focus is
+        elif self._current is not None and not pane.display:
+            # A hidden pane's widget took the focus as its neighbour was hidden: hand it
+            # back to the pane shown.
+            self.call_after_refresh(self._focus_in, self._current)
+
+    def _focus_in(self, pane: Widget) -> None:
+        if pane is self.completions:
+            self.completions.grid.focus()
+        elif pane is self.revisions:
+            self.revisions.table.focus()
+        elif pane is self.logs:
+            self.logs.focus_current()
+
+    @property
+    def _arranged(self) -> tuple[Widget, ...]:
+        return (self.completions, self.revisions, self.logs, self.actions)
+
+    def _arrange(self) -> None:
+        """One pane full screen when zoomed or compact; else all of them."""
+        alone = self.alone
+        self.set_class(self.size.height >= self.TALL, "-tall")
+        self.set_class(alone is not None, "-zoomed")
+        self.set_class(alone is self.completions, "-zoom-completions")
+        for pane in self._arranged:
+            pane.set_class(pane is alone, "-zoom")

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from datetime import date
 
 from rich.text import Text
+from textual.events import Resize
 from textual.message import Message
 from textual.widgets import DataTable
 
@@ -74,6 +75,10 @@ class OverviewStrip(DataTable[Text]):
         self._rendered = dict(contents)
         if selected in dates:
             self.move_cursor(column=dates.index(selected), animate=False)
+
+    def on_resize(self, event: Resize) -> None:
+        """Keep the selected date in view when the terminal narrows."""
+        self.move_cursor(column=self.cursor_column, animate=False)
 
     def _cell(self, phase: PhaseStatus) -> Text:
         worst = phase.worst_state or CellState.NOT_DUE

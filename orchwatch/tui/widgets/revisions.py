@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rich.text import Text
+from textual.events import Resize
 from textual.message import Message
 from textual.widgets import DataTable
 
@@ -11,6 +12,8 @@ from orchwatch.tui.styles import same_look, semantic_style
 from orchwatch.tui.widgets.keys import TABLE_ROWS
 
 COLUMNS = ("health", "service", "verdict", "why")
+Widths = tuple[int, ...]
+"""A width per column of COLUMNS, in order; the last column may be left out."""
 HEALTH_GLYPH = {
     Health.BAD: ("✗", "error"),
     Health.WARN: ("!", "warning"),
@@ -39,14 +42,42 @@ class ServiceTable(DataTable[Text]):
         self._order: tuple[str, ...] = ()
         self._rendered: dict[tuple[str, str], Text] = {}
         self._highlight: str | None = None
+        self._widths: Widths = (0, 0, 0, 0)
+        self._last: (
+            tuple[tuple[ServiceVerdict, ...], tuple[str, ...], dict[str, str] | None, str] | None
+        ) = None
 
     def on_mount(self) -> None:
-        # Fixed widths: a live table whose columns resize as verdicts change is hard to
-        # read, and fixed columns need no measuring pass after each update.
-        self.add_column("", key="health", width=1)
-        self.add_column("service", key="service", width=30)
-        self.add_column("verdict", key="verdict", width=56)
-        self.add_column("why", key="why", width=100)
+        self._fit_columns(self._fit((), ()))
+
+    def on_resize(self, event: Resize) -> None:
+        if self._last is not None:
+            self.show(*self._last)
+
+    def _fit(self, verdicts: tuple[ServiceVerdict, ...], missing: tuple[str, ...]) -> Widths:
+        """Column widths for the table's width: the verdict gets the room it needs first,
+        then the reason; a long service name is cut when the verdict would otherwise get
+        less than 36 columns (the history screen has it whole).
+        Widths are fixed between resizes: a live table whose columns move as verdicts
+        change is hard to read, and fixed columns need no measuring after each update."""
+        inner = max(self.size.width, 40) - 2 * len(COLUMNS)  # a cell's padding each side
+        names = [v.service for v in verdicts] + list(missing)
+        texts = [v.text for v in verdicts] + [""]
+        # The service name is cut only to leave the verdict 36 columns (its state, the
+        # revision and the first words of why), never below 16.
+        service = min(max(map(len, names), default=7), 30, max(16, inner - 1 - 36))
+        verdict = min(max(map(len, texts)), max(20, inner - 1 - service))
+        why = inner - 1 - service - verdict
+        if why < 12:  # no room for a readable reason: no column (the history has it)
+            return (1, service, min(max(map(len, texts)), inner + 2 - 1 - service))
+        return (1, service, verdict, why)
+
+    def _fit_columns(self, widths: Widths) -> None:
+        self._widths = widths
+        self.clear(columns=True)
+        for key, width in zip(COLUMNS, widths, strict=False):
+            self.add_column("" if key == "health" else key, key=key, width=width)
+        self._order = ()
 
     def show(
         self,
@@ -56,6 +87,18 @@ class ServiceTable(DataTable[Text]):
         where: str = "Cloud Run",
     ) -> None:
         """Show verdicts (already worst first) and the services Cloud Run does not have."""
+        self._last = (verdicts, missing, drift_notes, where)
+        cursor_service = (
+            self._order[self.cursor_row]
+            if self._order and self.cursor_row < len(self._order)
+            else None
+        )
+        widths = self._fit(verdicts, missing)
+        if widths != self._widths:
+            self._fit_columns(widths)
+        service_width, verdict_width = widths[1], widths[2]
+        why_width = widths[3] if len(widths) > 3 else 0
+        shown = len(widths)
         rows: dict[str, tuple[Text, Text, Text, Text]] = {}
         for verdict in verdicts:
             glyph, colour = HEALTH_GLYPH[verdict.health]
@@ -63,30 +106,33 @@ class ServiceTable(DataTable[Text]):
             name_style = "bold underline" if verdict.service == self._highlight else "bold"
             rows[verdict.service] = (
                 Text(glyph, style=style),
-                Text(verdict.service, style=name_style),
-                Text(verdict.text, style=style if verdict.health is not Health.OK else ""),
-                Text(clip(verdict.reason, 100), style=style, no_wrap=True),
+                Text(clip(verdict.service, service_width), style=name_style),
+                Text(
+                    clip(verdict.text, verdict_width),
+                    style=style if verdict.health is not Health.OK else "",
+                ),
+                Text(clip(verdict.reason, why_width), style=style, no_wrap=True),
             )
         for name in missing:
             rows[name] = (
                 Text("?", style=semantic_style(self.app, "warning", bold=True)),
-                Text(name, style="bold"),
-                Text(f"not found in {where}", style=semantic_style(self.app, "warning")),
+                Text(clip(name, service_width), style="bold"),
+                Text(
+                    clip(f"not found in {where}", verdict_width),
+                    style=semantic_style(self.app, "warning"),
+                ),
                 Text(""),
             )
         order = tuple(rows)
         if order != self._order:
-            cursor_service = (
-                self._order[self.cursor_row]
-                if self._order and self.cursor_row < len(self._order)
-                else None
-            )
             self.clear()
             for name, cells in rows.items():
-                self.add_row(*cells, key=name)
+                self.add_row(*cells[:shown], key=name)
             self._order = order
             self._rendered = {
-                (n, c): t for n, cells in rows.items() for c, t in zip(COLUMNS, cells, strict=True)
+                (n, c): t
+                for n, cells in rows.items()
+                for c, t in zip(COLUMNS[:shown], cells, strict=False)
             }
             # The user's own row while they are in the table; else the grid's linked service.
             keep: str | None
@@ -99,7 +145,7 @@ class ServiceTable(DataTable[Text]):
             return
         with self.app.batch_update():
             for name, cells in rows.items():
-                for column, text in zip(COLUMNS, cells, strict=True):
+                for column, text in zip(COLUMNS[:shown], cells, strict=False):
                     if not same_look(self._rendered.get((name, column)), text):
                         self.update_cell(name, column, text, update_width=True)
                         self._rendered[(name, column)] = text
