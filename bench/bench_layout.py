@@ -28,8 +28,8 @@ async def resizes(rounds: int = 10) -> tuple[list[float], list[float]]:
         loop = asyncio.get_running_loop()
 
         async def repainted_as(compact: bool) -> float:
-            # The layout is applied (the dashboard's class), then a refresh completes.
-            while app.dashboard.has_class("-zoomed") != compact:
+            # The layout is applied (one pane alone, or all), then a refresh completes.
+            while app.dashboard.logs.display == compact:
                 await asyncio.sleep(0)
             done: asyncio.Future[float] = loop.create_future()
             app.call_after_refresh(lambda: done.done() or done.set_result(time.perf_counter()))

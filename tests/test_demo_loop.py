@@ -46,9 +46,7 @@ async def deploy(pilot, app: OrchwatchApp, typed: bool) -> None:  # type: ignore
     await settle(pilot)
     table = app.dashboard.query_one(ServiceTable)
     table.focus()
-    table.move_cursor(
-        row=table.get_row_index(SERVICE)
-    )
+    table.move_cursor(row=table.get_row_index(SERVICE))
     await pilot.press("d")
     assert await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDeployScreen))
     if typed:

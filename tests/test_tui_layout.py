@@ -4,11 +4,17 @@ in view. Asserted on the screen's text, as the user reads it."""
 
 from __future__ import annotations
 
-from tui_helpers import make_app, screen_lines, settle, wait_for
+from dataclasses import replace
+from pathlib import Path
+
+from settle import wait_workers
+from tui_helpers import SIZE, make_app, screen_lines, settle, wait_for
 
 from orchwatch.config import Config
 from orchwatch.sources.base import Sources
 from orchwatch.tui.app import OrchwatchApp
+from orchwatch.tui.widgets.logs import ErrorGroupTable
+from orchwatch.validate.demo_repo import write_demo_repo
 
 
 def screen(app: OrchwatchApp) -> str:
@@ -80,3 +86,64 @@ async def test_the_selected_date_stays_in_the_strip_across_resizes(
             await settle(pilot)
             strip = next(line for line in screen_lines(app) if "Sa 31" in line)
             assert "Su 01" in strip, (width, height, strip)
+
+
+async def test_a_run_started_on_a_small_terminal_is_shown(
+    config: Config, demo: Sources, tmp_path: Path
+) -> None:
+    repo = tmp_path / "repo"
+    write_demo_repo(repo)
+    app = make_app(
+        replace(config, repo_path=repo),
+        demo,
+        allow_actions=True,
+        audit_path=tmp_path / "audit.jsonl",
+    )
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: all(p.answered for p in app.dashboard.panes))
+        await pilot.press("2", "v")
+        await wait_workers(app)
+        await settle(pilot)
+        assert "─ Actions · validation" in screen(app)  # the run, not the pane it started from
+        assert "4 functions failing" in screen(app)
+        await pilot.press("2")
+        await settle(pilot)
+        assert shown(app) == {"revisions"}
+
+
+# --- the cursor ------------------------------------------------------------------------------
+
+
+async def test_2_opens_on_the_service_that_needs_attention(config: Config, demo: Sources) -> None:
+    app = make_app(config, demo)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: all(p.answered for p in app.dashboard.panes))
+        await pilot.press("h", "h", "h")  # the grid on phase2: its orchestrator is healthy
+        await settle(pilot)
+        table = app.dashboard.revisions.table
+        assert table.get_row_at(table.cursor_row)[1].plain == "phase2-to-phase3-orchestrator"
+        await pilot.press("2")
+        await settle(pilot)
+        assert app.focused is table
+        assert table.get_row_at(table.cursor_row)[1].plain == "phase3-to-phase4-orchestrator"
+
+
+async def test_the_cursor_keeps_its_group_when_the_groups_re_sort(
+    config: Config, demo: Sources
+) -> None:
+    app = make_app(config, demo)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: all(p.answered for p in app.dashboard.panes))
+        await pilot.press("3", "down", "down")
+        await settle(pilot)
+        pane = app.dashboard.logs
+        table = pane.query_one(ErrorGroupTable)
+        chosen = pane.groups[table.cursor_row]
+        assert table.cursor_row == 2
+        now = app.dashboard.completions.now
+        assert now is not None
+        table.show(list(reversed(pane.groups)), now)  # a refresh that re-sorts the groups
+        await settle(pilot)
+        assert table.cursor_row == len(pane.groups) - 3
+        row = table.get_row_at(table.cursor_row)
+        assert row[1].plain == chosen.exception_type and row[0].plain == str(chosen.count)

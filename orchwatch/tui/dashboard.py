@@ -356,6 +356,7 @@ class DashboardScreen(Screen[None]):
         if pane is self.completions:
             self.completions.grid.focus()
         elif pane is self.revisions:
+            self.revisions.table.to_attention()
             self.revisions.table.focus()
         elif pane is self.logs:
             self.logs.focus_current()
@@ -365,10 +366,28 @@ class DashboardScreen(Screen[None]):
         return (self.completions, self.revisions, self.logs, self.actions)
 
     def _arrange(self) -> None:
-        """One pane full screen when zoomed or compact; else all of them."""
+        """One pane full screen when zoomed or compact; else all of them, the lower ones
+        stacked on a tall terminal. Inline styles on the few containers concerned, not
+        classes on the screen: a screen class restyles every widget (200 ms a resize)."""
         alone = self.alone
-        self.set_class(self.size.height >= self.TALL, "-tall")
-        self.set_class(alone is not None, "-zoomed")
-        self.set_class(alone is self.completions, "-zoom-completions")
-        for pane in self._arranged:
-            pane.set_class(pane is alone, "-zoom")
+        stacked = alone is None and self.size.height >= self.TALL
+        completions, revisions, logs, actions = self._arranged
+        lower = self.query_one("#lower")
+        completions.display = alone in (None, completions)
+        completions.styles.height = "1fr" if alone is completions else None  # None: the CSS
+        completions.styles.max_height = "100%" if alone is completions else None
+        lower.display = alone is not completions
+        lower.styles.layout = "vertical" if stacked else "horizontal"
+        revisions.display = alone in (None, revisions)
+        logs.display = alone in (None, logs)
+        actions.display = self.actions.has_run and alone in (None, actions)
+        revisions.styles.height = "auto" if stacked else None
+        revisions.styles.max_height = "40%" if stacked else None
+        logs.styles.height = "1fr" if stacked else None
+        actions.styles.height = "1fr" if stacked else None
+
+    @on(ActionsPane.Started)
+    def _run_started(self, _message: ActionsPane.Started) -> None:
+        if self.alone is not None:
+            self._current = self.actions  # the run is what the user asked to see
+        self._arrange()

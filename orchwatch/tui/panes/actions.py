@@ -107,6 +107,8 @@ class ActionsPane(Vertical):
         self._run_id: str | None = None
         self._drain_timer: Timer | None = None
         self._quit_when_done = False
+        self.has_run = False
+        """Whether a run has started (the pane is shown from the first one on)."""
 
     def compose(self) -> ComposeResult:
         yield Static(id="actions-status")
@@ -118,9 +120,14 @@ class ActionsPane(Vertical):
 
     # --- the pane ------------------------------------------------------------------------
 
+    class Started(Message):
+        """A run started: the pane has something to show."""
+
     def start(self, title: str) -> None:
         """Show the pane for a new run."""
+        self.has_run = True
         self.display = True
+        self.post_message(self.Started())
         self.border_title = f"Actions · {title}"
         self.query_one(Log).clear()
         self.set_status(Text(f"{title}: running…", style="bold"))

@@ -150,6 +150,13 @@ class ServiceTable(DataTable[Text]):
                         self.update_cell(name, column, text, update_width=True)
                         self._rendered[(name, column)] = text
 
+    def to_attention(self) -> None:
+        """Put the cursor on the first row that needs attention (rows are worst first), if
+        any; else leave it where it is (on the grid's linked orchestrator)."""
+        verdicts = self._last[0] if self._last is not None else ()
+        if verdicts and verdicts[0].health is not Health.OK:
+            self.move_cursor(row=0, animate=False)
+
     def highlight(self, service: str | None) -> None:
         """Mark (and move the cursor to) the orchestrator of the phase the grid is on."""
         self._highlight = service
