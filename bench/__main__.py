@@ -7,6 +7,7 @@ from bench import (
     bench_errors_file,
     bench_gcp,
     bench_grid,
+    bench_layout,
     bench_logs,
     bench_revisions,
     bench_validate,
@@ -15,6 +16,8 @@ from bench import (
 
 def main() -> None:
     bench_grid.main()
+    print()
+    bench_layout.main()
     print()
     bench_validate.main()
     print()

@@ -475,15 +475,44 @@ def run_demo_deploy(args: argparse.Namespace) -> int:
 
 def run_demo_repo(args: argparse.Namespace) -> int:
     """`orchwatch demo-repo PATH`: write the demo pipeline repo."""
-    from orchwatch.validate.demo_repo import write_demo_repo
+    from orchwatch.validate.demo_repo import HISTORY, commit_history, write_demo_repo
 
+    root = Path(args.path)
     try:
-        written = write_demo_repo(Path(args.path))
+        written = write_demo_repo(root)
     except FileExistsError as exc:
         raise UsageError(str(exc)) from None
     print(f"wrote {len(written)} files and links to {args.path}")
+    if commit_history(root, _demo_deploys()):
+        print(f"with a git history of {len(HISTORY)} commits, tagged with the demo's deploys")
+    else:
+        print("without a git history (git did not run): drift and 'would ship' will say so")
     print(f"try: orchwatch validate {args.path}")
     return EXIT_OK
+
+
+def _demo_deploys() -> dict[str, int]:
+    """The demo revisions' commit ids -> the demo repo commit each was built from."""
+    from orchwatch.analysis.revisions import service_verdict
+    from orchwatch.clock import FrozenClock
+    from orchwatch.sources.demo import DEMO_START
+    from orchwatch.validate.demo_repo import deployed_from
+
+    config = load_config(None)
+    sources = build_sources(SourceOptions(demo=True), config, clock=FrozenClock(DEMO_START))
+    assert sources.revisions is not None  # the demo has Cloud Run data
+    deploys: dict[str, int] = {}
+    for service in sources.revisions.fetch_services(list(config.services)):
+        verdict = service_verdict(service, DEMO_START)
+        serving = verdict.serving.name if verdict.serving is not None else None
+        for revision in service.revisions:
+            if revision.commit:
+                deploys[revision.commit] = deployed_from(
+                    service.name, revision.name, serving, service.latest_created_revision
+                )
+    for closer in sources.closers:
+        closer.close()
+    return deploys
 
 
 def _options(args: argparse.Namespace) -> SourceOptions:

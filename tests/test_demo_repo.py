@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from orchwatch.cli import main
+from orchwatch.config import EXAMPLE_CONFIG, Config
+from orchwatch.gather import gather_revisions
+from orchwatch.preflight import preview_deploy
+from orchwatch.sources.base import Sources
 from orchwatch.validate.cache import FactsCache
 from orchwatch.validate.demo_repo import write_demo_repo
 from orchwatch.validate.engine import validate_repo
@@ -66,3 +71,38 @@ def test_demo_repo_refuses_a_non_empty_folder(
     assert main(["demo-repo", str(tmp_path)]) == 2
     assert "exists and is not empty" in capsys.readouterr().err
     assert (tmp_path / "x").read_text(encoding="utf-8") == "keep me"
+
+
+def test_the_demo_repo_has_the_history_its_revisions_were_built_from(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], config: Config, demo: Sources
+) -> None:
+    """Drift and "would ship" work in the demo: the repo's commits carry the ids the demo's
+    revisions were deployed with (no `not a git repository`)."""
+    repo = tmp_path / "repo"
+    assert main(["demo-repo", str(repo)]) == 0
+    assert "with a git history of 3 commits" in capsys.readouterr().out
+    settings = tmp_path / "orchwatch.toml"
+    settings.write_text(
+        EXAMPLE_CONFIG.read_text(encoding="utf-8").replace(
+            '# path = "~/code/nba-stats-scraper"', f'path = "{repo}"'
+        ),
+        encoding="utf-8",
+    )
+    assert main(["--config", str(settings), "revisions", "--demo"]) == 1
+    out = capsys.readouterr().out
+    assert "git log failed" not in out and "drift unknown" not in out
+    [crashing] = [line for line in out.splitlines() if "phase3-to-phase4" in line]
+    assert crashing.endswith("· 1 commit behind")
+    # The redeploy's confirmation: what would ship is the commit the failed 00026 was built from.
+    ours = replace(config, repo_path=repo)
+    view = gather_revisions(ours, demo, ["phase3-to-phase4-orchestrator"], read_logs=False)
+    preview = preview_deploy(
+        ours, "phase3-to-phase4-orchestrator", ["true"], view.verdicts[0], view.now
+    )
+    assert [c.split(" ", 1)[1] for c in preview.commits] == [
+        "phase3_to_phase4: gate phase 4 on the quality check"
+    ]
+    assert preview.serving == "00025" and preview.commits_note == ""
+    # And the files are those the validator judges: the history changes none of them.
+    report = validate_repo(repo, only="phase3_to_phase4", cache=FactsCache())
+    assert not report.functions[0].ok

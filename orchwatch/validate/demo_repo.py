@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import os
 import stat
+import subprocess
+from collections.abc import Mapping
 from pathlib import Path
 
 SHARED: dict[str, str] = {
@@ -61,6 +63,7 @@ SHARED: dict[str, str] = {
     "shared/config/phases.py": 'PHASES = ["phase2", "phase3", "phase4", "phase5"]\n',
 }
 
+_PHASE3_IMPORT = "from .phase3_data_quality_check import check_phase3_quality\n"
 BASE_REQUIREMENTS = (
     "functions-framework==3.*\ngoogle-cloud-firestore>=2.16\ngoogle-cloud-bigquery>=3.20\n"
     "google-cloud-storage>=2.16\ngoogle-cloud-pubsub>=2.21\npandas>=2.2\npsutil>=5.9\n"
@@ -152,6 +155,83 @@ gcloud functions deploy "$FUNCTION_NAME" \\
 """
 
 
+HISTORY = (
+    ("2026-01-18T16:00:00+00:00", "Orchestrators and shared code"),
+    (
+        "2026-01-26T15:00:00+00:00",
+        "shared.validation: check phase 3 data quality before triggering phase 4",
+    ),
+    ("2026-01-29T17:00:00+00:00", "phase3_to_phase4: gate phase 4 on the quality check"),
+)
+"""The demo repo's commits, oldest first: the second one added the shared module that
+phase3_to_phase4 never got a link to (its revision 00025 crash-loops on it); the third is
+what its failed revision 00026 was built from."""
+_QUALITY_GATE = "QUALITY_GATE = True  # phase 4 waits for the phase 3 quality check\n\n\n"
+
+
+def deployed_from(service: str, revision: str, serving: str | None, latest: str | None) -> int:
+    """Which commit of HISTORY (its index) the demo's revision was built from."""
+    if service == "phase3-to-phase4-orchestrator":
+        if revision == serving:
+            return 1
+        if revision == latest:
+            return 2
+        return 0
+    return 2 if revision in (serving, latest) else 0
+
+
+def commit_history(root: Path, deployed: Mapping[str, int]) -> bool:
+    """Make `root` (as `write_demo_repo` wrote it) a git repository with HISTORY, and tag
+    each commit with the ids the demo's revisions carry (their `commit-sha` labels), so
+    drift and a deploy's "would ship" read as they would on the real repository.
+    False when git cannot run (the files are there either way)."""
+    init = root / "shared/validation/__init__.py"
+    final_init = init.read_text(encoding="utf-8")
+    main = root / "orchestration/cloud_functions/phase3_to_phase4/main.py"
+    final_main = main.read_text(encoding="utf-8")
+    env = {
+        **os.environ,
+        "GIT_CONFIG_GLOBAL": os.devnull,
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "GIT_AUTHOR_NAME": "orchwatch demo",
+        "GIT_AUTHOR_EMAIL": "demo@orchwatch.invalid",
+        "GIT_COMMITTER_NAME": "orchwatch demo",
+        "GIT_COMMITTER_EMAIL": "demo@orchwatch.invalid",
+    }
+
+    def git(*args: str, when: str = "") -> None:
+        dated = {"GIT_AUTHOR_DATE": when, "GIT_COMMITTER_DATE": when} if when else {}
+        subprocess.run(
+            ["git", "-C", str(root), *args],
+            env={**env, **dated},
+            check=True,
+            capture_output=True,
+            timeout=30,
+        )
+
+    try:
+        git("init", "-q", "-b", "main")
+        # The first commit: before the phase 3 quality check existed.
+        init.write_text(final_init.replace(_PHASE3_IMPORT, ""), encoding="utf-8")
+        main.write_text(final_main.replace(_QUALITY_GATE, ""), encoding="utf-8")
+        (first_when, first), (second_when, second), (third_when, third) = HISTORY
+        git("add", "-A", "--", ".", ":!*phase3_data_quality_check.py")
+        git("commit", "-q", "-m", first, when=first_when)
+        init.write_text(final_init, encoding="utf-8")
+        git("add", "-A")
+        git("commit", "-q", "-m", second, when=second_when)
+        main.write_text(final_main, encoding="utf-8")
+        git("add", "-A")
+        git("commit", "-q", "-m", third, when=third_when)
+        for label, index in sorted(deployed.items()):
+            git("tag", label, f"HEAD~{len(HISTORY) - 1 - index}")
+    except (OSError, subprocess.SubprocessError):
+        init.write_text(final_init, encoding="utf-8")
+        main.write_text(final_main, encoding="utf-8")
+        return False
+    return True
+
+
 def write_demo_repo(root: Path) -> list[Path]:
     """Write the demo pipeline repo under `root` (created if missing); returns the files written.
 
@@ -181,7 +261,7 @@ def write_demo_repo(root: Path) -> list[Path]:
     write("README.md", "# nba-props-platform (orchwatch demo repo)\n\nRun `orchwatch validate .`\n")
     for folder, entry in FUNCTIONS.items():
         base = f"orchestration/cloud_functions/{folder}"
-        body = ""
+        body = _QUALITY_GATE if folder == "phase3_to_phase4" else ""
         if folder == "self_heal":
             body = "def heal():\n    import requests  # lazy\n    return requests\n\n\n"
         write(f"{base}/main.py", _main(entry, body))
