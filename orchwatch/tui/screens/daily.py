@@ -9,6 +9,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
+from textual.events import Resize
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
@@ -61,11 +62,21 @@ class DailyScreen(Screen[tuple[Target, date] | None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        table: DataTable[Text] = self.query_one("#daily-table", DataTable)
-        for column, width in (("", 9), ("check", 42), ("evidence", 98)):
-            table.add_column(column, key=column or "status", width=width)
-        table.focus()
+        self.query_one("#daily-table", DataTable).focus()
         self.action_rerun()
+
+    def on_resize(self, event: Resize) -> None:
+        self._show()
+
+    def _widths(self) -> tuple[int, int, int, int]:
+        """Status, check, evidence and next step: the evidence and the next step share what
+        the status and the check leave, and wrap (a row is as tall as its text)."""
+        table = self.query_one("#daily-table", DataTable)
+        inner = max(table.size.width, 60) - 2 * 4 - 1  # cell padding; the scrollbar
+        check = min(36, max(22, inner // 4))
+        rest = inner - 9 - check
+        evidence = max(20, rest * 3 // 5)
+        return (9, check, evidence, max(16, rest - evidence))
 
     def action_rerun(self) -> None:
         """Evaluate the checklist again (off the UI thread)."""
@@ -97,16 +108,28 @@ class DailyScreen(Screen[tuple[Target, date] | None]):
             ("   Enter: show the evidence · r: re-run", "dim"),
         )
         self.query_one("#daily-heading", Static).update(heading)
+        self._show()
+
+    def _show(self) -> None:
+        """The checks, the evidence and the next step wrapped to the table's width."""
         table: DataTable[Text] = self.query_one("#daily-table", DataTable)
-        table.clear()
+        cursor = table.cursor_row
+        widths = self._widths()
+        table.clear(columns=True)
+        for column, width in zip(("", "check", "evidence", "next step"), widths, strict=True):
+            table.add_column(column, key=column or "status", width=width)
         for result in self.results:
             style = semantic_style(self.app, CHECK_COLOUR[result.status], bold=True)
             table.add_row(
                 Text(f"{CHECK_GLYPH[result.status]} {result.status.value}", style=style),
                 Text(inert_line(result.title)),
-                Text(inert_line(result.evidence, 300)),
+                Text(inert_line(result.evidence, 600)),
+                Text(inert_line(result.next_step, 300), style="dim"),
                 key=result.id,
+                height=None,  # as many lines as the wrapped evidence needs
             )
+        if self.results:
+            table.move_cursor(row=min(cursor, len(self.results) - 1), animate=False)
 
     @on(DataTable.RowSelected, "#daily-table")
     def _jump(self, event: DataTable.RowSelected) -> None:
