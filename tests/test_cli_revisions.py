@@ -15,7 +15,7 @@ def test_text_names_the_stuck_service_first_with_its_reason(
     assert main(["revisions", "--demo"]) == 1
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith("✗ phase3-to-phase4-orchestrator")
-    assert "serving 00025" in lines[0] and "latest 00026 FAILED" in lines[0]
+    assert "CRASHING 00025 · latest 00026 FAILED" in lines[0]  # serving, crash-looping
     assert "HealthCheckContainerError" in lines[1]
 
 

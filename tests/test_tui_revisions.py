@@ -36,7 +36,7 @@ async def test_stuck_service_is_first_with_its_reason_without_a_key(
         await pilot.press("2", "z")
         await settle(pilot)
         first = rows(app)[0]
-        assert "serving 00025" in first[2] and "latest 00026 FAILED" in first[2]
+        assert "latest 00026 FAILED" in first[2] and "ModuleNotFoundError in the last" in first[2]
 
 
 async def test_history_and_revision_detail(config: Config, demo: Sources) -> None:

@@ -173,8 +173,8 @@ def judge(
     verdict: ServiceVerdict, evidence: RuntimeEvidence | None, now: datetime
 ) -> ServiceVerdict:
     """The verdict with its serving revision's runtime evidence: a crash loop makes it
-    BAD and leads its text, e.g. `CRASHING 00027 · 12 exits, 300 ModuleNotFoundError
-    since it started serving 12 min ago`."""
+    BAD and leads its text, e.g. `CRASHING 00027 · latest 00028 FAILED 2 h ago · 12 exits,
+    300 ModuleNotFoundError since it started serving 12 min ago`."""
     if evidence is None or not crashing(evidence, now):
         return verdict
     what = f"{evidence.exits} exits"
@@ -185,8 +185,16 @@ def judge(
         when = f"in the last {age(now - evidence.counted_from)} of logs"
     else:
         when = f"since it started serving {age(now - evidence.since)} ago"
-    lead = f"CRASHING {short_name(evidence.revision)} · {what} {when}"
-    rest = [p for p in verdict.text.split(" · ") if p != "healthy"]
+    name = short_name(evidence.revision)
+    # The state first, then why a redeploy did not help (`latest ... FAILED`), then the
+    # crash evidence: the order a narrow column keeps. "serving <name>" says it twice.
+    rest = [
+        p
+        for p in verdict.text.split(" · ")
+        if p != "healthy" and not p.startswith(f"serving {name}")
+    ]
+    lead = " · ".join([f"CRASHING {name}", *rest[:1], f"{what} {when}"])
+    rest = rest[1:]
     rows = tuple(
         replace(row, marker=Marker.CRASHING, reason=f"{what} {when}")
         if row.revision.name == evidence.revision and row.marker is Marker.SERVING
