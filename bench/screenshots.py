@@ -45,7 +45,11 @@ SHOTS: dict[str, Callable[[Pilot[None]], Awaitable[None]]] = {
     "log-tail-search": lambda pilot: press(pilot, "3", "l", "slash", *"ModuleNotFound", "enter"),
     "traceback-sample": lambda pilot: press(pilot, "3", "enter"),
     "walkthrough": lambda pilot: press(pilot, "w", "n"),
+    "small-terminal-80x24": lambda pilot: press(pilot, "2"),
+    "large-terminal-200x55": settle,
 }
+SIZES = {"small-terminal-80x24": (80, 24), "large-terminal-200x55": (200, 55)}
+"""Shots at another size than SIZE."""
 
 
 async def shoot(name: str, action: Callable[[Pilot[None]], Awaitable[None]]) -> Path:
@@ -60,7 +64,7 @@ async def shoot(name: str, action: Callable[[Pilot[None]], Awaitable[None]]) -> 
         wall=lambda: 0.0,
         audit_path=audit,  # what the screen shows must not depend on this machine's runs
     )
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=SIZES.get(name, SIZE)) as pilot:
         await action(pilot)
         path = app.save_screenshot(filename=f"{name}.svg", path=str(OUT))
     return Path(path)
