@@ -11,11 +11,9 @@ from __future__ import annotations
 import json
 import os
 import random
-import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -23,6 +21,8 @@ from pathlib import Path
 
 from bench.common import report
 from orchwatch.sources.demo_logs import CHAINED, CRASH, GROUP, KEY_ERROR
+from tests.loopback.seed import write_config
+from tests.loopback.silent import silent_port
 
 T_END = datetime(2026, 2, 1, 12, tzinfo=UTC)
 SERVICES = [f"phase{n}-processor-{k}" for n in range(2, 6) for k in range(3)]
@@ -165,68 +165,28 @@ def from_file(size: int = GIB) -> None:
 
 def unreachable_daily(timeout: int = 5) -> None:
     """`orchwatch daily` with every backend at a port that accepts and never answers."""
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(64)
-    held: list[socket.socket] = []
-    stop = threading.Event()
-
-    def accept() -> None:
-        server.settimeout(0.2)
-        while not stop.is_set():
-            try:
-                held.append(server.accept()[0])
-            except OSError:
-                continue
-
-    threading.Thread(target=accept, daemon=True).start()
-    where = f"127.0.0.1:{server.getsockname()[1]}"
-    with tempfile.TemporaryDirectory() as folder:
-        config = Path(folder) / "orchwatch.toml"
-        example = Path(__file__).parents[1] / "orchwatch" / "examples" / "orchwatch.toml"
-        text = example.read_text().replace(
-            '[gcp]\nproject = "nba-props-platform"', '[gcp]\nproject = "orchwatch-silent"'
-        )
-        text += "\n[gcp.endpoints]\n" + "".join(
-            f'{api} = "{at}"\n'
-            for api, at in (
-                ("firestore", where),
-                ("bigquery", f"http://{where}"),
-                ("run", where),
-                ("logging", where),
-            )
-        )
-        config.write_text(text)
-        env = {**os.environ, "ORCHWATCH_CACHE_DIR": folder}
-        start = time.perf_counter()
-        done = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "orchwatch",
-                "--config",
-                str(config),
-                "daily",
-                "--date",
-                "2026-01-31",
-                "--timeout",
-                str(timeout),
-            ],
-            capture_output=True,
-            text=True,
-            env=env,
-            check=False,
-        )
-        seconds = time.perf_counter() - start
-    stop.set()
-    for conn in held:
-        conn.close()
-    server.close()
-    report(
-        f"daily, every backend silent, --timeout {timeout}: exits after", seconds, "s", timeout + 5
-    )
+    with silent_port() as port:
+        seconds, done = _daily_against(f"127.0.0.1:{port}", timeout)
+    name = f"daily, every backend silent, --timeout {timeout}: exits after"
+    report(name, seconds, "s", timeout + 5)
     said = done.stderr.strip().splitlines() or ["(nothing on stderr)"]
     print(f"  exit {done.returncode}: {said[-1]}")
+
+
+def _daily_against(where: str, timeout: int) -> tuple[float, subprocess.CompletedProcess[str]]:
+    with tempfile.TemporaryDirectory() as folder:
+        endpoints = {"firestore": where, "bigquery": f"http://{where}", "run": where}
+        config = write_config(Path(folder), {**endpoints, "logging": where}, "orchwatch-silent")
+        verb = ["daily", "--date", "2026-01-31", "--timeout", str(timeout)]
+        start = time.perf_counter()
+        done = subprocess.run(
+            [sys.executable, "-m", "orchwatch", "--config", str(config), *verb],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "ORCHWATCH_CACHE_DIR": folder},
+            check=False,
+        )
+        return time.perf_counter() - start, done
 
 
 def main() -> None:

@@ -5,16 +5,15 @@ into a file."""
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from loopback.seed import write_config
+from loopback.silent import silent_port as silent
 from repo_builder import build, function
 
 ORCHWATCH = [sys.executable, "-m", "orchwatch"]
@@ -80,28 +79,8 @@ def test_the_dashboard_refuses_a_file_and_a_dumb_terminal(tmp_path: Path) -> Non
 @pytest.fixture
 def silent_port() -> Iterator[int]:
     """A TCP port that accepts connections and never says a word."""
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(64)
-    held: list[socket.socket] = []
-    stop = threading.Event()
-
-    def accept() -> None:
-        server.settimeout(0.2)
-        while not stop.is_set():
-            try:
-                held.append(server.accept()[0])
-            except OSError:
-                continue
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    yield server.getsockname()[1]
-    stop.set()
-    thread.join()
-    for conn in held:
-        conn.close()
-    server.close()
+    with silent() as port:
+        yield port
 
 
 @pytest.mark.parametrize("verb", [["daily", "--date", "2026-01-31"], ["revisions"]])

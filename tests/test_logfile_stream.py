@@ -23,26 +23,14 @@ from orchwatch.analysis.tracebacks import (
 )
 from orchwatch.gather import file_errors
 from orchwatch.model import LogEntry, TracebackEvent, log_line
+from orchwatch.sources.demo_logs import CHAINED, CRASH
 from orchwatch.sources.logfile import LogReader, read_log_file
 
 T0 = datetime(2026, 2, 1, 12, tzinfo=UTC)
 
-TRACEBACKS = {
-    "ModuleNotFoundError": """Traceback (most recent call last):
-  File "/workspace/main.py", line 7, in <module>
-    from shared.validation import expected_processors
-ModuleNotFoundError: No module named 'shared.validation.phase3_data_quality_check'""",
-    "RuntimeError": """Traceback (most recent call last):
-  File "/workspace/main.py", line 10, in handler
-    team = TEAMS[abbr]
-KeyError: 'GSW'
-
-During handling of the above exception, another exception occurred:
-
-Traceback (most recent call last):
-  File "/workspace/main.py", line 12, in handler
-    raise RuntimeError(f"unknown team {abbr}")
-RuntimeError: unknown team GSW""",
+TRACEBACKS = {  # the demo's own shapes (a crash at import, a chain) and a gRPC error's
+    "ModuleNotFoundError": CRASH,
+    "RuntimeError": CHAINED.format(game="0022500777"),
     "google.api_core.exceptions.ServiceUnavailable": """Traceback (most recent call last):
   File "/workspace/main.py", line 30, in publish
     return callable_(*args, **kwargs)
