@@ -44,6 +44,7 @@ async def test_a_small_terminal_shows_one_pane_at_a_time(config: Config, demo: S
         assert shown(app) == {"revisions"}
         row = next(line for line in screen_lines(app) if "phase3-to-phase4-orchestrator" in line)
         assert "CRASHING 00025 · latest 00026 FAILED" in row  # the state, then the failed fix
+        assert "HealthCheckContainerError: The user-pro" in screen(app)  # why, a line below
         assert app.focused is app.dashboard.revisions.table
         await pilot.press("3")
         await settle(pilot)

@@ -43,6 +43,7 @@ class ServiceTable(DataTable[Text]):
         self._rendered: dict[tuple[str, str], Text] = {}
         self._highlight: str | None = None
         self._widths: Widths = (0, 0, 0, 0)
+        self._heights: tuple[int, ...] = ()
         self._last: (
             tuple[tuple[ServiceVerdict, ...], tuple[str, ...], dict[str, str] | None, str] | None
         ) = None
@@ -77,7 +78,7 @@ class ServiceTable(DataTable[Text]):
         self.clear(columns=True)
         for key, width in zip(COLUMNS, widths, strict=False):
             self.add_column("" if key == "health" else key, key=key, width=width)
-        self._order = ()
+        self._order, self._heights = (), ()
 
     def show(
         self,
@@ -104,13 +105,16 @@ class ServiceTable(DataTable[Text]):
             glyph, colour = HEALTH_GLYPH[verdict.health]
             style = semantic_style(self.app, colour, bold=verdict.health is not Health.OK)
             name_style = "bold underline" if verdict.service == self._highlight else "bold"
+            text = Text(
+                clip(verdict.text, verdict_width),
+                style=style if verdict.health is not Health.OK else "",
+            )
+            if not why_width and verdict.reason:  # no room for the why column: a 2nd line
+                text.append("\n" + clip(verdict.reason, verdict_width), style="dim")
             rows[verdict.service] = (
                 Text(glyph, style=style),
                 Text(clip(verdict.service, service_width), style=name_style),
-                Text(
-                    clip(verdict.text, verdict_width),
-                    style=style if verdict.health is not Health.OK else "",
-                ),
+                text,
                 Text(clip(verdict.reason, why_width), style=style, no_wrap=True),
             )
         for name in missing:
@@ -124,11 +128,12 @@ class ServiceTable(DataTable[Text]):
                 Text(""),
             )
         order = tuple(rows)
-        if order != self._order:
+        heights = tuple(cells[2].plain.count("\n") + 1 for cells in rows.values())
+        if order != self._order or heights != self._heights:
             self.clear()
-            for name, cells in rows.items():
-                self.add_row(*cells[:shown], key=name)
-            self._order = order
+            for (name, cells), height in zip(rows.items(), heights, strict=True):
+                self.add_row(*cells[:shown], key=name, height=height)
+            self._order, self._heights = order, heights
             self._rendered = {
                 (n, c): t
                 for n, cells in rows.items()
