@@ -21,6 +21,7 @@ from orchwatch.analysis.tracebacks import (
     continues_traceback,
     group_lines,
 )
+from orchwatch.cli import main
 from orchwatch.gather import file_errors
 from orchwatch.model import LogEntry, TracebackEvent, log_line
 from orchwatch.sources.demo_logs import CHAINED, CRASH
@@ -229,3 +230,20 @@ def test_a_file_over_many_blocks_reads_as_the_whole(tmp_path: Path, shape: str) 
         (g.fingerprint, g.count) for g in whole
     ]
     assert Counter({g.exception_type: g.count for g in view.groups}) == expected
+
+
+def test_service_narrows_a_file_to_that_service(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    entries = [
+        LogEntry(
+            T0 + timedelta(seconds=n), "ERROR", CRASH, service, f"{service}-00001", "i", f"{n}"
+        )
+        for n, service in enumerate(["a", "b", "a", "c"])
+    ]
+    path = tmp_path / "logs.json"
+    path.write_text(json.dumps([gcloud_record(e) for e in reversed(entries)], indent=2))
+    assert main(["errors", "--from-file", str(path), "--service", "a", "--format", "json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["entries"] == 2
+    assert [(g["services"], g["count"]) for g in out["groups"]] == [(["a"], 2)]
