@@ -45,6 +45,13 @@ def inert_line(text: str, limit: int = MAX_LINE) -> str:
     return line
 
 
+def clip(text: str, width: int) -> str:
+    """One line of at most `width` characters, whitespace runs as one space, cut with `…`
+    (a detail screen shows the rest). The text is assumed inert already."""
+    line = " ".join(text.split())
+    return line if len(line) <= width else line[: max(width - 1, 0)] + "…"
+
+
 def decode(data: bytes) -> str:
     """Bytes from a log file as text; invalid UTF-8 becomes U+FFFD, never an error."""
     return data.decode("utf-8", errors="replace")

@@ -87,6 +87,10 @@ async def test_the_selected_date_stays_in_the_strip_across_resizes(
             await settle(pilot)
             strip = next(line for line in screen_lines(app) if "Sa 31" in line)
             assert "Su 01" in strip, (width, height, strip)
+        # 200x55: the lower panes stacked, full width: the whole message and its services.
+        row = next(line for line in screen_lines(app) if "No module named" in line)
+        assert "No module named 'shared.validation.phase3_data_quality_check'" in row
+        assert "phase3-to-phase4-orchestrator" in row
 
 
 async def test_a_run_started_on_a_small_terminal_is_shown(

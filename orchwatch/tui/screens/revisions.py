@@ -24,8 +24,8 @@ from orchwatch.analysis.revisions import (
     short_name,
 )
 from orchwatch.model import ConditionState
+from orchwatch.sanitize import clip
 from orchwatch.tui.styles import semantic_style
-from orchwatch.tui.widgets.revisions import clip
 from orchwatch.tui.widgets.virtual_table import VirtualTable
 
 HISTORY_COLUMNS = ("revision", "age", "created", "creator", "commit", "marker", "traffic", "reason")

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 from rich.style import Style
 from rich.text import Text
 from textual.binding import Binding
+from textual.events import Resize
 from textual.geometry import Size
 from textual.message import Message
 from textual.reactive import reactive
@@ -24,7 +25,7 @@ from textual.widgets import DataTable
 
 from orchwatch.analysis.revisions import age, short_name
 from orchwatch.model import ErrorGroup, LogEntry, severity_rank
-from orchwatch.sanitize import inert_line
+from orchwatch.sanitize import clip, inert_line
 from orchwatch.tui.styles import semantic_style
 from orchwatch.tui.widgets.keys import TABLE_ROWS, VIEW_ROWS
 
@@ -258,43 +259,70 @@ class ErrorGroupTable(DataTable[Text]):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id, cursor_type="row")
         self._order: tuple[str, ...] = ()
+        self._widths: dict[str, int] = {}
+        self._last: tuple[Sequence[ErrorGroup], datetime] | None = None
 
     def on_mount(self) -> None:
-        widths = {
-            "count": 6,
-            "exception": 22,
-            "message": 64,
-            "services": 34,
-            "last": 10,
-            "new since": 9,
-        }
-        for column, width in widths.items():  # fixed: rows do not shift as counts change
-            self.add_column(column, key=column, width=width)
+        self.show([], datetime.now().astimezone())  # the header before the first read
+
+    def on_resize(self, event: Resize) -> None:
+        if self._last is not None:
+            self.show(*self._last)
+
+    def _fit(self, groups: Sequence[ErrorGroup]) -> dict[str, int]:
+        """Column widths for the table's width: the exception and its message first (up
+        to what they need), then the last time, the services and "new since" while the
+        message keeps its room. Fixed between resizes, so rows do not shift as counts
+        change."""
+        exception = min(22, max((len(g.exception_type) for g in groups), default=9))
+        message = min(90, max((len(g.message) for g in groups), default=7))
+        services = min(34, max((len(", ".join(g.services)) for g in groups), default=8))
+        room = max(self.size.width, 40) - 3 * 2 - 6 - exception  # the message's, for now
+        widths = {"count": 6, "exception": exception}
+        optional = {"last": 10, "services": max(8, services), "new since": 9}
+        for column, width in optional.items():
+            if room - (width + 2) >= message:
+                widths[column] = width
+                room -= width + 2
+        widths["message"] = max(12, room)
+        order = ("count", "exception", "message", "services", "last", "new since")
+        return {column: widths[column] for column in order if column in widths}
 
     def show(self, groups: Sequence[ErrorGroup], now: datetime) -> None:
         """Show groups (already ordered), keeping the cursor on its group."""
+        self._last = (groups, now)
         current = (
             self._order[self.cursor_row]
             if self._order and self.cursor_row < len(self._order)
             else None
         )
+        widths = self._fit(groups)
         with self.app.batch_update():
+            if widths != self._widths:
+                self._widths = widths
+                self.clear(columns=True)
+                for column, width in widths.items():
+                    self.add_column(column, key=column, width=width)
             self.clear()
             for group in groups:
                 recent = now - group.last_seen <= timedelta(minutes=15)
                 style = semantic_style(self.app, "error" if recent else "warning", bold=recent)
-                self.add_row(
-                    Text(str(group.count), style=style, justify="right"),
-                    Text(inert_line(group.exception_type, 40), style=style),
-                    Text(inert_line(group.message, 90)),
-                    Text(inert_line(", ".join(group.services), 60)),
-                    Text(f"{age(now - group.last_seen)} ago"),
-                    Text(
+                services = ", ".join(group.services)
+                cells = {
+                    "count": Text(str(group.count), style=style, justify="right"),
+                    "exception": Text(
+                        clip(inert_line(group.exception_type, 200), widths["exception"]),
+                        style=style,
+                    ),
+                    "message": Text(clip(inert_line(group.message, 300), widths["message"])),
+                    "services": Text(clip(inert_line(services, 300), widths.get("services", 8))),
+                    "last": Text(f"{age(now - group.last_seen)} ago"),
+                    "new since": Text(
                         short_name(group.new_since) if group.new_since else "",
                         style=semantic_style(self.app, "accent", bold=True),
                     ),
-                    key=group.fingerprint,
-                )
+                }
+                self.add_row(*(cells[column] for column in widths), key=group.fingerprint)
         self._order = tuple(g.fingerprint for g in groups)
         if current in self._order:
             self.move_cursor(row=self._order.index(current), animate=False)

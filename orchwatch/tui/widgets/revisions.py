@@ -8,6 +8,7 @@ from textual.message import Message
 from textual.widgets import DataTable
 
 from orchwatch.analysis.revisions import Health, ServiceVerdict
+from orchwatch.sanitize import clip
 from orchwatch.tui.styles import same_look, semantic_style
 from orchwatch.tui.widgets.keys import TABLE_ROWS
 
@@ -171,9 +172,3 @@ class ServiceTable(DataTable[Text]):
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         event.stop()
         self.post_message(self.ServiceChosen(str(event.row_key.value)))
-
-
-def clip(text: str, width: int) -> str:
-    """One line of at most `width` characters (the history screen shows the rest)."""
-    line = " ".join(text.split())
-    return line if len(line) <= width else line[: width - 1] + "…"
