@@ -263,16 +263,11 @@ def run_errors(args: argparse.Namespace) -> int:
     config = _load_config(args)
     if args.from_file:
         from orchwatch.gather import file_errors
-        from orchwatch.sources.logfile import LogReader
+        from orchwatch.sources.logfile import LogReader, open_log
 
         try:
-            with (
-                contextlib.nullcontext(sys.stdin.buffer)
-                if args.from_file == "-"
-                else open(args.from_file, "rb")
-            ) as handle:
-                reader = LogReader(handle.read)
-                view = file_errors(reader, lambda: reader.skipped, args.from_file, args.service)
+            with open_log(args.from_file) as handle:
+                view = file_errors(LogReader(handle.read), args.from_file, args.service)
         except OSError as exc:
             raise UsageError(f"--from-file {args.from_file}: {exc.strerror or exc}") from None
     else:

@@ -34,6 +34,7 @@ from orchwatch.model import (
 )
 from orchwatch.sources.base import SourceError, Sources
 from orchwatch.sources.git import Commit, commits_since, function_paths
+from orchwatch.sources.logfile import LogReader
 
 T = TypeVar("T")
 
@@ -228,18 +229,16 @@ def gather_errors(
 
 
 def file_errors(
-    batches: Iterable[list[LogLine]],
-    skipped: Callable[[], int],
-    source: str,
-    services: Sequence[str] | None = None,
+    reader: LogReader, source: str, services: Sequence[str] | None = None
 ) -> ErrorsView:
-    """Group the tracebacks of a log file read once, batch by batch (`LogReader`), in
-    bounded memory; `skipped` tells, after the read, how many records were malformed."""
+    """Group the tracebacks of a log file read once, batch by batch, in bounded memory;
+    the records it skipped as malformed are counted once the read is done."""
+    batches: Iterable[list[LogLine]] = reader
     if services:
         wanted = set(services)
-        batches = ([line for line in batch if line[2][0] in wanted] for batch in batches)
+        batches = ([line for line in batch if line[2][0] in wanted] for batch in reader)
     groups, count = group_lines(batches)
-    return ErrorsView(tuple(groups), count, skipped(), source)
+    return ErrorsView(tuple(groups), count, reader.skipped, source)
 
 
 def _fetch(read: Callable[[], T]) -> Fetched[T]:

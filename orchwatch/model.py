@@ -416,8 +416,9 @@ class LogEntry(msgspec.Struct, frozen=True, gc=False):
 
 LogLine = tuple[datetime, str, tuple[str, str, str], str, str]
 """An entry as a file is read in bulk: (timestamp, insert id, (service, revision, instance),
-severity, text). A plain tuple, because a gigabyte of logs is millions of them and a tuple
-costs a fifth of a `LogEntry` to build; `LogEntry` is built only for the lines that matter."""
+severity, text). A plain tuple with the instance key built once, which the reassembly uses
+as is (a dict key, a sort key); `LogEntry` is built only for the lines that can be part of
+a traceback."""
 
 
 def log_line(entry: LogEntry) -> LogLine:

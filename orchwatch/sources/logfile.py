@@ -8,6 +8,7 @@ nesting, its dates, invalid UTF-8) can stop the read.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import re
 import sys
@@ -15,7 +16,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, BinaryIO
 
 import msgspec
 
@@ -33,7 +34,6 @@ class _ResourceLabels(msgspec.Struct, gc=False):
 
 
 class _Resource(msgspec.Struct, gc=False):
-    type: str = ""
     labels: _ResourceLabels = msgspec.field(default_factory=_ResourceLabels)
 
 
@@ -215,8 +215,8 @@ class LogReader:
             elif kind == "lines" and len(chunk) <= MAX_RECORD_BYTES:
                 raws = _ONE.decode_lines(chunk)
         except (msgspec.DecodeError, RecursionError):
-            raws = None  # a bad record in the batch: judge each on its own
-        if raws is None:  # judge each record on its own
+            raws = None
+        if raws is None:  # a bad record in the batch (or a big one): judge each on its own
             raws = []
             for record in _records(chunk, kind):
                 decoded = decode_record(record)
@@ -285,13 +285,22 @@ def parse_log_text(text: str) -> LogFile:
     return read_log_stream(io.BytesIO(text.encode("utf-8", errors="replace")).read)
 
 
+def open_log(path: str) -> contextlib.AbstractContextManager[BinaryIO]:
+    """A log file to read, or standard input for `-` (left open when done).
+
+    Raises:
+        OSError: the file cannot be opened (or is a folder).
+    """
+    if path == "-":
+        return contextlib.nullcontext(sys.stdin.buffer)
+    return open(path, "rb")
+
+
 def read_log_file(path: str) -> LogFile:
     """Read a file, or standard input for `-`, record by record, into memory.
 
     Raises:
         OSError: the file cannot be read (or is a folder).
     """
-    if path == "-":
-        return read_log_stream(sys.stdin.buffer.read)
-    with open(path, "rb") as handle:
+    with open_log(path) as handle:
         return read_log_stream(handle.read)

@@ -24,6 +24,8 @@ import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 
+_PHASE3_IMPORT = "from .phase3_data_quality_check import check_phase3_quality\n"
+"""The import the second commit of HISTORY adds (the crash loop's missing module)."""
 SHARED: dict[str, str] = {
     "shared/__init__.py": "",
     "shared/utils/__init__.py": (
@@ -50,8 +52,7 @@ SHARED: dict[str, str] = {
         "    return firestore.Client()\n"
     ),
     "shared/validation/__init__.py": (
-        "from .completeness import expected_processors\n"
-        "from .phase3_data_quality_check import check_phase3_quality\n"
+        "from .completeness import expected_processors\n" + _PHASE3_IMPORT
     ),
     "shared/validation/completeness.py": (
         "def expected_processors(phase):\n    return {'phase3': 5}.get(phase, 0)\n"
@@ -63,7 +64,6 @@ SHARED: dict[str, str] = {
     "shared/config/phases.py": 'PHASES = ["phase2", "phase3", "phase4", "phase5"]\n',
 }
 
-_PHASE3_IMPORT = "from .phase3_data_quality_check import check_phase3_quality\n"
 BASE_REQUIREMENTS = (
     "functions-framework==3.*\ngoogle-cloud-firestore>=2.16\ngoogle-cloud-bigquery>=3.20\n"
     "google-cloud-storage>=2.16\ngoogle-cloud-pubsub>=2.21\npandas>=2.2\npsutil>=5.9\n"
@@ -226,9 +226,10 @@ def commit_history(root: Path, deployed: Mapping[str, int]) -> bool:
         for label, index in sorted(deployed.items()):
             git("tag", label, f"HEAD~{len(HISTORY) - 1 - index}")
     except (OSError, subprocess.SubprocessError):
+        return False
+    finally:  # the files as written, whatever git did
         init.write_text(final_init, encoding="utf-8")
         main.write_text(final_main, encoding="utf-8")
-        return False
     return True
 
 

@@ -94,7 +94,7 @@ class RevisionsPane(Pane):
         view = self.view
         if view is None:
             return
-        self.table.show(view.verdicts, view.missing, view.drift_notes, view.where)
+        self.table.show(view.verdicts, view.missing, view.where)
         bad = sum(1 for v in view.verdicts if v.health is Health.BAD)
         self.border_title = (
             f"Cloud Run revisions · {bad} need attention" if bad else "Cloud Run revisions"

@@ -45,9 +45,7 @@ class ServiceTable(DataTable[Text]):
         self._highlight: str | None = None
         self._widths: Widths = (0, 0, 0, 0)
         self._heights: tuple[int, ...] = ()
-        self._last: (
-            tuple[tuple[ServiceVerdict, ...], tuple[str, ...], dict[str, str] | None, str] | None
-        ) = None
+        self._last: tuple[tuple[ServiceVerdict, ...], tuple[str, ...], str] | None = None
 
     def on_mount(self) -> None:
         self._fit_columns(self._fit((), ()))
@@ -85,11 +83,10 @@ class ServiceTable(DataTable[Text]):
         self,
         verdicts: tuple[ServiceVerdict, ...],
         missing: tuple[str, ...],
-        drift_notes: dict[str, str] | None = None,
         where: str = "Cloud Run",
     ) -> None:
         """Show verdicts (already worst first) and the services Cloud Run does not have."""
-        self._last = (verdicts, missing, drift_notes, where)
+        self._last = (verdicts, missing, where)
         cursor_service = (
             self._order[self.cursor_row]
             if self._order and self.cursor_row < len(self._order)
