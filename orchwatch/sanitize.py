@@ -11,6 +11,8 @@ Markup is never an issue where the text goes into `rich.text.Text` (never parsed
 from __future__ import annotations
 
 import re
+import textwrap
+from collections.abc import Sequence
 
 _C0_PICTURES = {code: chr(0x2400 + code) for code in range(0x20)}  # ␀ ... ␟
 _C0_PICTURES[0x7F] = "␡"
@@ -50,6 +52,25 @@ def clip(text: str, width: int) -> str:
     (a detail screen shows the rest). The text is assumed inert already."""
     line = " ".join(text.split())
     return line if len(line) <= width else line[: max(width - 1, 0)] + "…"
+
+
+def clip_lines(text: str, width: int, lines: int) -> list[str]:
+    """At most `lines` lines of at most `width` characters, wrapped at spaces (a word
+    longer than a line is split), the last cut with `…` when the text is longer."""
+    wrapped = textwrap.wrap(" ".join(text.split()), max(width, 1), break_on_hyphens=False) or [""]
+    if len(wrapped) <= lines:
+        return wrapped
+    return [*wrapped[: lines - 1], clip(" ".join(wrapped[lines - 1 :]), width)]
+
+
+def distinct_width(names: Sequence[str], least: int, most: int) -> int:
+    """The narrowest width from `least` to `most` at which `clip` keeps `names` apart
+    (`phase2-to-p…` and `phase3-to-p…` are still two services); `most` when none does."""
+    unique = len(set(names))
+    for width in range(least, most):
+        if len({clip(name, width) for name in names}) == unique:
+            return width
+    return most
 
 
 def decode(data: bytes) -> str:

@@ -7,14 +7,17 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
 from settle import wait_workers
-from tui_helpers import SIZE, make_app, screen_lines, settle, wait_for
+from tui_helpers import SIZE, make_app, reads, screen_lines, settle, wait_for
 
 from orchwatch.config import Config
 from orchwatch.sources.base import Sources
 from orchwatch.tui.app import OrchwatchApp
 from orchwatch.tui.widgets.logs import ErrorGroupTable
 from orchwatch.validate.demo_repo import write_demo_repo
+
+MODULE_ERROR = "ModuleNotFoundError: No module named 'shared.validation.phase3_data_quality_check'"
 
 
 def screen(app: OrchwatchApp) -> str:
@@ -42,14 +45,14 @@ async def test_a_small_terminal_shows_one_pane_at_a_time(config: Config, demo: S
         await pilot.press("2")
         await settle(pilot)
         assert shown(app) == {"revisions"}
-        row = next(line for line in screen_lines(app) if "phase3-to-phase4-orchestrator" in line)
+        row = next(line for line in screen_lines(app) if "phase3-to-phase4" in line)
         assert "CRASHING 00025 · latest 00026 FAILED" in row  # the state, then the failed fix
-        assert "HealthCheckContainerError: The user-pro" in screen(app)  # why, a line below
+        assert reads(screen_lines(app), "HealthCheckContainerError: The user-provided")  # below
         assert app.focused is app.dashboard.revisions.table
         await pilot.press("3")
         await settle(pilot)
         assert shown(app) == {"logs"}
-        assert "No module named 'shared.validation" in screen(app)
+        assert reads(screen_lines(app), MODULE_ERROR)
         await pilot.press("z")  # nothing to zoom out to: it says why
         await settle(pilot)
         assert shown(app) == {"logs"}
@@ -58,6 +61,32 @@ async def test_a_small_terminal_shows_one_pane_at_a_time(config: Config, demo: S
         await settle(pilot)
         assert shown(app) == {"completions", "revisions", "logs"}
         assert app.focused is not None and app.dashboard.logs in app.focused.ancestors
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 35), (200, 55)])
+async def test_what_carries_the_verdict_reads_at_every_size(
+    config: Config, demo: Sources, size: tuple[int, int]
+) -> None:
+    """The failed revision's FAILED and the first 40 characters of its reason, the crash
+    loop's message up to the module, and PAUSED in the tail, at each size (1 2 3 bring a
+    pane forward where only one shows)."""
+    app = make_app(config, demo)
+    async with app.run_test(size=size) as pilot:
+        await wait_for(pilot, lambda: all(p.answered for p in app.dashboard.panes))
+        await pilot.press("2")
+        await settle(pilot)
+        lines = screen_lines(app)
+        assert reads(lines, "CRASHING 00025 · latest 00026 FAILED"), "\n".join(lines)
+        assert reads(lines, "HealthCheckContainerError: The user-prov"), "\n".join(lines)
+        await pilot.press("3")
+        await settle(pilot)
+        lines = screen_lines(app)
+        # In one column over two lines, or in the exception and message columns.
+        assert reads(lines, MODULE_ERROR) or reads(lines, MODULE_ERROR.replace(":", ""))
+        await pilot.press("l", "space")
+        await settle(pilot)
+        status = next(line for line in screen_lines(app) if "· tail" in line)
+        assert "PAUSED" in status, status
 
 
 async def test_z_zooms_the_focused_pane_and_back(config: Config, demo: Sources) -> None:
@@ -126,11 +155,11 @@ async def test_2_opens_on_the_service_that_needs_attention(config: Config, demo:
         await pilot.press("h", "h", "h")  # the grid on phase2: its orchestrator is healthy
         await settle(pilot)
         table = app.dashboard.revisions.table
-        assert table.get_row_at(table.cursor_row)[1].plain == "phase2-to-phase3-orchestrator"
+        assert table.ordered_rows[table.cursor_row].key.value == "phase2-to-phase3-orchestrator"
         await pilot.press("2")
         await settle(pilot)
         assert app.focused is table
-        assert table.get_row_at(table.cursor_row)[1].plain == "phase3-to-phase4-orchestrator"
+        assert table.ordered_rows[table.cursor_row].key.value == "phase3-to-phase4-orchestrator"
 
 
 async def test_the_cursor_keeps_its_group_when_the_groups_re_sort(
@@ -151,4 +180,6 @@ async def test_the_cursor_keeps_its_group_when_the_groups_re_sort(
         await settle(pilot)
         assert table.cursor_row == len(pane.groups) - 3
         row = table.get_row_at(table.cursor_row)
-        assert row[1].plain == chosen.exception_type and row[0].plain == str(chosen.count)
+        assert table.ordered_rows[table.cursor_row].key.value == chosen.fingerprint
+        assert row[1].plain.startswith(chosen.exception_type)
+        assert row[0].plain == str(chosen.count)

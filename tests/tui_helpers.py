@@ -19,7 +19,16 @@ from orchwatch.config import Config
 from orchwatch.sources.base import Sources
 from orchwatch.tui.app import OrchwatchApp
 
-__all__ = ["SIZE", "make_app", "settle", "static_text", "wait_for", "wait_for_finished_runs"]
+__all__ = [
+    "SIZE",
+    "make_app",
+    "reads",
+    "screen_lines",
+    "settle",
+    "static_text",
+    "wait_for",
+    "wait_for_finished_runs",
+]
 
 SIZE = (160, 45)
 
@@ -64,6 +73,21 @@ def screen_lines(app: OrchwatchApp) -> list[str]:
             line = line.ljust(column) + text  # the gaps the SVG leaves are blank cells
         lines.append(line.replace("\xa0", " "))
     return lines
+
+
+def reads(lines: list[str], text: str, depth: int = 3) -> bool:
+    """Whether `text` reads on the screen: on one line, or wrapped over up to `depth`
+    lines that start at the same column of a table cell (words split at spaces)."""
+    wanted = " ".join(text.split())
+    first = wanted.split(" ")[0]
+    for row, line in enumerate(lines):
+        column = line.find(first)
+        while column >= 0:
+            cells = (below[column:].split("│")[0] for below in lines[row : row + depth])
+            if wanted in " ".join(" ".join(cells).split()):
+                return True
+            column = line.find(first, column + 1)
+    return False
 
 
 async def wait_for(

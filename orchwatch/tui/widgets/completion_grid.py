@@ -12,15 +12,19 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from rich.text import Text
+from textual.events import Resize
 from textual.message import Message
 from textual.widgets import DataTable
 
 from orchwatch.analysis.completion import blocked_phases, trigger_verdict
 from orchwatch.model import CellState, CompletionCell, DateStatus, PhaseStatus, RunStatus
+from orchwatch.sanitize import clip
 from orchwatch.tui.styles import same_look, semantic_style, state_glyph
 from orchwatch.tui.widgets.keys import TABLE_COLUMNS, TABLE_ROWS
 
 HEADER_ROWS = ("counts", "required", "trigger")
+NARROWEST = 22
+"""A column is never cut below this: `◐ upcoming_p… untracked` still says which and what."""
 
 
 @dataclass(frozen=True)
@@ -57,20 +61,29 @@ class CompletionGrid(DataTable[Text]):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id, cursor_type="cell", zebra_stripes=False, show_row_labels=False)
         self._status: DateStatus | None = None
-        self._shape: tuple[tuple[str, ...], int] | None = None
+        self._shape: tuple[tuple[str, ...], int, int | None] | None = None
         self._rendered: dict[tuple[str, str], Text] = {}
+        self._last: tuple[DateStatus, datetime, ZoneInfo] | None = None
 
     @property
     def status(self) -> DateStatus | None:
         """The date status on show."""
         return self._status
 
+    def on_resize(self, event: Resize) -> None:
+        if self._last is not None:
+            self.show(*self._last)
+
     def show(self, status: DateStatus, now: datetime, zone: ZoneInfo) -> None:
         """Show a date's status; only cells whose content changed are repainted."""
         self._status = status
+        self._last = (status, now, zone)
         depth = max((len(p.cells) for p in status.phases), default=0)
-        shape = (tuple(p.phase for p in status.phases), depth)
-        contents = self._contents(status, depth, now, zone)
+        contents = self._contents(status, depth, now, zone, None)
+        cap = self._cap(contents, len(status.phases))
+        if cap is not None:
+            contents = self._contents(status, depth, now, zone, cap)
+        shape = (tuple(p.phase for p in status.phases), depth, cap)
         if shape != self._shape:
             self._rebuild(status, depth, contents)
             self._shape = shape
@@ -96,26 +109,43 @@ class CompletionGrid(DataTable[Text]):
         if self.row_count and cursor.row < self.row_count:
             self.move_cursor(row=cursor.row, column=cursor.column, animate=False)
 
+    def _cap(self, contents: dict[tuple[str, str], Text], columns: int) -> int | None:
+        """The widest a column may be so that every phase fits the table's width (each
+        column keeps what it needs up to the cap), or None when all fit as they are."""
+        natural: dict[str, int] = {}
+        for (_, phase), text in contents.items():
+            natural[phase] = max(natural.get(phase, 0), text.cell_len)
+        room = self.size.width - 2 * columns - 1  # a cell's padding each side, the scrollbar
+        if not self.size.width or sum(natural.values()) <= room:
+            return None
+        cap = max(natural.values())
+        while cap > NARROWEST and sum(min(n, cap) for n in natural.values()) > room:
+            cap -= 1
+        return cap
+
     def _contents(
-        self, status: DateStatus, depth: int, now: datetime, zone: ZoneInfo
+        self, status: DateStatus, depth: int, now: datetime, zone: ZoneInfo, cap: int | None
     ) -> dict[tuple[str, str], Text]:
         contents: dict[tuple[str, str], Text] = {}
         blocked = blocked_phases(status, now, zone)
         for phase in status.phases:
-            contents[("counts", phase.phase)] = self._counts(phase)
+            contents[("counts", phase.phase)] = self._counts(phase, cap)
             contents[("required", phase.phase)] = self._required(phase)
             blocker = blocked.get(phase.phase)
-            contents[("trigger", phase.phase)] = (
+            trigger = (
                 Text(f"⊘ blocked by {blocker.phase}", style=semantic_style(self.app, "warning"))
                 if blocker is not None
                 else self._trigger(phase, now, zone)
             )
+            if cap is not None and trigger.cell_len > cap:
+                trigger = Text(clip(trigger.plain, cap), style=trigger.spans[-1].style)
+            contents[("trigger", phase.phase)] = trigger
             for i in range(depth):
                 cell = phase.cells[i] if i < len(phase.cells) else None
-                contents[(f"p{i}", phase.phase)] = self._cell(cell)
+                contents[(f"p{i}", phase.phase)] = self._cell(cell, cap)
         return contents
 
-    def _counts(self, phase: PhaseStatus) -> Text:
+    def _counts(self, phase: PhaseStatus, cap: int | None) -> Text:
         agree = phase.stores_agree
         colour = (
             "success"
@@ -123,14 +153,15 @@ class CompletionGrid(DataTable[Text]):
             else ("error" if not agree else "warning")
         )
         mark = "=" if agree else "≠"
+        short = cap is not None and cap < len("Firestore 0/0 = BigQuery 0/0")
         return Text.assemble(
-            ("Firestore ", "dim"),
+            ("FS " if short else "Firestore ", "dim"),
             (
                 f"{phase.firestore_count}/{phase.expected}",
                 semantic_style(self.app, colour, bold=True),
             ),
             (f" {mark} ", semantic_style(self.app, colour, bold=True)),
-            ("BigQuery ", "dim"),
+            ("BQ " if short else "BigQuery ", "dim"),
             (f"{phase.bigquery_count}/{phase.expected}", "bold"),
         )
 
@@ -165,17 +196,27 @@ class CompletionGrid(DataTable[Text]):
         style = semantic_style(self.app, colour, bold=alarm)
         return Text.assemble((f"{glyph} ", style), (verdict, style))
 
-    def _cell(self, cell: CompletionCell | None) -> Text:
+    def _cell(self, cell: CompletionCell | None, cap: int | None) -> Text:
+        """A processor's glyph, name, runs and state; over `cap`, the name is cut (the
+        detail has it whole) and the state word kept."""
         if cell is None:
             return Text("")
-        runs = cell.backup.runs if cell.backup else 0
+        runs = f" {cell.backup.runs}" if cell.backup and cell.backup.runs else ""
+        state = (
+            f" {cell.state.value}"
+            if cell.state not in (CellState.COMPLETE, CellState.NOT_DUE)
+            else ""
+        )
+        name = cell.processor
+        if cap is not None:
+            name = clip(name, max(cap - 2 - len(runs) - len(state), 8))
         name_style = "" if cell.required else "italic"
-        text = Text.assemble(state_glyph(self.app, cell.state), " ", (cell.processor, name_style))
+        text = Text.assemble(state_glyph(self.app, cell.state), " ", (name, name_style))
         if runs:
-            text.append(f" {runs}", style="dim")
-        if cell.state not in (CellState.COMPLETE, CellState.NOT_DUE):
+            text.append(runs, style="dim")
+        if state:
             text.append(
-                f" {cell.state.value}",
+                state,
                 style=semantic_style(self.app, "error")
                 if cell.state in (CellState.FAILED, CellState.UNTRACKED, CellState.MISSING)
                 else semantic_style(self.app, "warning"),

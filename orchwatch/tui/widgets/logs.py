@@ -25,7 +25,7 @@ from textual.widgets import DataTable
 
 from orchwatch.analysis.revisions import age, short_name
 from orchwatch.model import ErrorGroup, LogEntry, severity_rank
-from orchwatch.sanitize import clip, inert_line
+from orchwatch.sanitize import clip, clip_lines, inert_line
 from orchwatch.tui.styles import semantic_style
 from orchwatch.tui.widgets.keys import TABLE_ROWS, VIEW_ROWS
 
@@ -46,6 +46,9 @@ SEVERITY_COLOUR = {
 }
 THRESHOLDS = ("DEFAULT", "INFO", "WARNING", "ERROR")
 CONTEXT_LINES = 2
+NARROW_MESSAGE = 60
+"""With fewer columns than this for a message that needs more, the exception and its
+message share one column over two lines."""
 
 
 class LogView(ScrollView, can_focus=True):
@@ -272,12 +275,15 @@ class ErrorGroupTable(DataTable[Text]):
     def _fit(self, groups: Sequence[ErrorGroup]) -> dict[str, int]:
         """Column widths for the table's width: the exception and its message first (up
         to what they need), then the last time, the services and "new since" while the
-        message keeps its room. Fixed between resizes, so rows do not shift as counts
-        change."""
+        message keeps its room. Too narrow for the message beside its exception, both
+        share one `error` column over two lines (`ModuleNotFoundError: No module named`,
+        then the module). Fixed between resizes, so rows do not shift as counts change."""
         exception = min(22, max((len(g.exception_type) for g in groups), default=9))
         message = min(90, max((len(g.message) for g in groups), default=7))
         services = min(34, max((len(", ".join(g.services)) for g in groups), default=8))
         room = max(self.size.width, 40) - 3 * 2 - 6 - exception  # the message's, for now
+        if room < message and room < NARROW_MESSAGE:
+            return {"count": 6, "error": room + exception + 2}
         widths = {"count": 6, "exception": exception}
         optional = {"last": 10, "services": max(8, services), "new since": 9}
         for column, width in optional.items():
@@ -307,14 +313,19 @@ class ErrorGroupTable(DataTable[Text]):
             for group in groups:
                 recent = now - group.last_seen <= timedelta(minutes=15)
                 style = semantic_style(self.app, "error" if recent else "warning", bold=recent)
+                exception = inert_line(group.exception_type, 200)
+                message = inert_line(group.message, 300)
                 services = ", ".join(group.services)
+                error = Text()
+                if "error" in widths:
+                    lines = clip_lines(f"{exception}: {message}", widths["error"], 2)
+                    error = Text("\n".join(lines))
+                    error.stylize(style, 0, min(len(exception), len(error)))
                 cells = {
                     "count": Text(str(group.count), style=style, justify="right"),
-                    "exception": Text(
-                        clip(inert_line(group.exception_type, 200), widths["exception"]),
-                        style=style,
-                    ),
-                    "message": Text(clip(inert_line(group.message, 300), widths["message"])),
+                    "exception": Text(clip(exception, widths.get("exception", 9)), style=style),
+                    "message": Text(clip(message, widths.get("message", 12))),
+                    "error": error,
                     "services": Text(clip(inert_line(services, 300), widths.get("services", 8))),
                     "last": Text(f"{age(now - group.last_seen)} ago"),
                     "new since": Text(
@@ -322,7 +333,11 @@ class ErrorGroupTable(DataTable[Text]):
                         style=semantic_style(self.app, "accent", bold=True),
                     ),
                 }
-                self.add_row(*(cells[column] for column in widths), key=group.fingerprint)
+                self.add_row(
+                    *(cells[column] for column in widths),
+                    key=group.fingerprint,
+                    height=error.plain.count("\n") + 1,
+                )
         self._order = tuple(g.fingerprint for g in groups)
         if current in self._order:
             self.move_cursor(row=self._order.index(current), animate=False)

@@ -15,6 +15,9 @@ from orchwatch.model import CellState, DateStatus, PhaseStatus
 from orchwatch.tui.styles import same_look, semantic_style
 from orchwatch.tui.widgets.keys import TABLE_COLUMNS
 
+DATE_COLUMN = 7
+"""A date's column: `Mo 19` or `◐3/5` and a cell's padding each side."""
+
 
 class OverviewStrip(DataTable[Text]):
     """Dates as columns, phases as rows; Enter on a column selects its date."""
@@ -38,10 +41,14 @@ class OverviewStrip(DataTable[Text]):
         self._phases: tuple[str, ...] = ()
         self._rendered: dict[tuple[str, str], Text] = {}
         self._selected: date | None = None
+        self._last: tuple[Mapping[date, DateStatus], date] | None = None
 
     def show(self, statuses: Mapping[date, DateStatus], selected: date) -> None:
-        """Show the statuses of consecutive dates (oldest first), marking `selected`."""
-        dates = tuple(statuses)
+        """Show the statuses of consecutive dates (oldest first), marking `selected`: as
+        many as the width holds, the selected one always among them."""
+        self._last = (statuses, selected)
+        dates = self._window(tuple(statuses), selected)
+        statuses = {day: statuses[day] for day in dates}
         phases = tuple(p.phase for p in next(iter(statuses.values())).phases) if statuses else ()
         contents = {
             (phase.phase, day.isoformat()): self._cell(phase)
@@ -76,9 +83,21 @@ class OverviewStrip(DataTable[Text]):
         if selected in dates:
             self.move_cursor(column=dates.index(selected), animate=False)
 
+    def _window(self, dates: tuple[date, ...], selected: date) -> tuple[date, ...]:
+        """The dates that fit the width without scrolling (a scrolled table hides the
+        first cell's glyph under the row labels): the newest, or around `selected`."""
+        labels = max((len(p) for p in self._phases), default=6) + 2
+        fit = max(1, (self.size.width - labels - 1) // DATE_COLUMN) if self.size.width else 0
+        if not fit or len(dates) <= fit:
+            return dates
+        index = dates.index(selected) if selected in dates else len(dates) - 1
+        start = min(max(0, index - fit // 2), len(dates) - fit)
+        return dates[start : start + fit]
+
     def on_resize(self, event: Resize) -> None:
         """Keep the selected date in view when the terminal narrows."""
-        self.move_cursor(column=self.cursor_column, animate=False)
+        if self._last is not None:
+            self.show(*self._last)
 
     def _cell(self, phase: PhaseStatus) -> Text:
         worst = phase.worst_state or CellState.NOT_DUE

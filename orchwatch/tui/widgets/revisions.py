@@ -8,13 +8,15 @@ from textual.message import Message
 from textual.widgets import DataTable
 
 from orchwatch.analysis.revisions import Health, ServiceVerdict
-from orchwatch.sanitize import clip
+from orchwatch.sanitize import clip, clip_lines, distinct_width
 from orchwatch.tui.styles import same_look, semantic_style
 from orchwatch.tui.widgets.keys import TABLE_ROWS
 
 COLUMNS = ("health", "service", "verdict", "why")
 Widths = tuple[int, ...]
 """A width per column of COLUMNS, in order; the last column may be left out."""
+REASON_LINES = 2
+"""Lines a reason gets under its verdict when the table has no room for a why column."""
 HEALTH_GLYPH = {
     Health.BAD: ("✗", "error"),
     Health.WARN: ("!", "warning"),
@@ -57,15 +59,17 @@ class ServiceTable(DataTable[Text]):
     def _fit(self, verdicts: tuple[ServiceVerdict, ...], missing: tuple[str, ...]) -> Widths:
         """Column widths for the table's width: the verdict gets the room it needs first,
         then the reason; a long service name is cut when the verdict would otherwise get
-        less than 36 columns (the history screen has it whole).
+        less than 40 columns, but never so far that two services read alike (the history
+        screen has the whole name).
         Widths are fixed between resizes: a live table whose columns move as verdicts
         change is hard to read, and fixed columns need no measuring after each update."""
         inner = max(self.size.width, 40) - 2 * len(COLUMNS)  # a cell's padding each side
         names = [v.service for v in verdicts] + list(missing)
         texts = [v.text for v in verdicts] + [""]
-        # The service name is cut only to leave the verdict 36 columns (its state, the
-        # revision and the first words of why), never below 16.
-        service = min(max(map(len, names), default=7), 30, max(16, inner - 1 - 36))
+        longest = min(max(map(len, names), default=7), 30)
+        # Enough for the state, both revisions and FAILED (`CRASHING 00025 · latest 00026
+        # FAILED`); the name keeps its distinguishing part.
+        service = min(longest, max(distinct_width(names, 10, longest), inner - 1 - 40))
         verdict = min(max(map(len, texts)), max(20, inner - 1 - service))
         why = inner - 1 - service - verdict
         if why < 12:  # no room for a readable reason: no column (the history has it)
@@ -107,8 +111,9 @@ class ServiceTable(DataTable[Text]):
                 clip(verdict.text, verdict_width),
                 style=style if verdict.health is not Health.OK else "",
             )
-            if not why_width and verdict.reason:  # no room for the why column: a 2nd line
-                text.append("\n" + clip(verdict.reason, verdict_width), style="dim")
+            if not why_width and verdict.reason:  # no why column: two lines below
+                for line in clip_lines(verdict.reason, verdict_width, REASON_LINES):
+                    text.append("\n" + line, style="dim")
             rows[verdict.service] = (
                 Text(glyph, style=style),
                 Text(clip(verdict.service, service_width), style=name_style),
