@@ -183,3 +183,38 @@ async def test_the_cursor_keeps_its_group_when_the_groups_re_sort(
         assert table.ordered_rows[table.cursor_row].key.value == chosen.fingerprint
         assert row[1].plain.startswith(chosen.exception_type)
         assert row[0].plain == str(chosen.count)
+
+
+# --- keys ------------------------------------------------------------------------------------
+
+
+async def test_every_list_takes_j_k_home_and_end(config: Config, demo: Sources) -> None:
+    """k9s and lazygit users move with j/k by reflex; Home and End go to a list's ends
+    (DataTable's own Home/End move across columns, which a list has none worth)."""
+    from textual.widgets import DataTable
+
+    from orchwatch.tui.screens.daily import DailyScreen
+
+    app = make_app(config, demo)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: all(p.answered for p in app.dashboard.panes))
+
+        async def walk(table: DataTable[object]) -> None:
+            assert table.row_count > 2
+            await pilot.press("end")
+            await settle(pilot)
+            assert table.cursor_row == table.row_count - 1, table
+            await pilot.press("home", "j", "j", "k")
+            await settle(pilot)
+            assert table.cursor_row == 1, table
+
+        await pilot.press("2")
+        await walk(app.dashboard.revisions.table)
+        await pilot.press("3")
+        await walk(app.dashboard.logs.query_one(ErrorGroupTable))
+        await pilot.press("1")
+        await walk(app.dashboard.completions.grid)
+        await pilot.press("w")
+        await wait_for(pilot, lambda: isinstance(app.screen, DailyScreen))
+        await settle(pilot)
+        await walk(app.screen.query_one("#daily-table", DataTable))

@@ -15,6 +15,7 @@ from textual.widgets import DataTable, Static
 
 from orchwatch.actions.audit import read_audit
 from orchwatch.sanitize import inert_line
+from orchwatch.tui.widgets.keys import ListTable
 
 
 class AuditScreen(ModalScreen[None]):
@@ -42,7 +43,7 @@ class AuditScreen(ModalScreen[None]):
             yield Static(
                 Text(f"{self.path} · orchwatch audit --format markdown exports it", style="dim")
             )
-            yield DataTable(id="audit-table", cursor_type="row")
+            yield ListTable(id="audit-table", cursor_type="row")
 
     def on_mount(self) -> None:
         self.query_one("#audit-body").border_title = "Audit log"

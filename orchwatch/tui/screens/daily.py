@@ -26,6 +26,7 @@ from orchwatch.gather import gather_daily
 from orchwatch.sanitize import inert_line
 from orchwatch.tui.screens.goto_date import GotoDateScreen
 from orchwatch.tui.styles import semantic_style
+from orchwatch.tui.widgets.keys import ListTable
 
 
 class DailyLoaded(Message):
@@ -58,7 +59,7 @@ class DailyScreen(Screen[tuple[Target, date] | None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="daily-body"):
             yield Static(id="daily-heading")
-            yield DataTable(id="daily-table", cursor_type="row")
+            yield ListTable(id="daily-table", cursor_type="row")
         yield Footer()
 
     def on_mount(self) -> None:

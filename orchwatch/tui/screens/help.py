@@ -69,6 +69,7 @@ class HelpScreen(ModalScreen[None]):
         table.add_row(Text("in any pane", style="italic dim"), "")
         table.add_row("enter", "open the detail of the cell, service, revision or group")
         table.add_row("arrows / j k", "move within a list (h l across the grid and the strip)")
+        table.add_row("home / end", "the first / the last row of a list")
         table.add_row("tab", "move between panes (the overview strip is one of them)")
         return table
 

@@ -4,11 +4,16 @@ Home and End go to the first and the last row."""
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.binding import Binding
+from textual.widgets import DataTable
 
 TABLE_ROWS = [
     Binding("j", "cursor_down", "Down", show=False),
     Binding("k", "cursor_up", "Up", show=False),
+    # DataTable's own Home/End move across columns; a list's go to its ends.
+    Binding("home", "scroll_top", "First", show=False),
+    Binding("end", "scroll_bottom", "Last", show=False),
 ]
 """For a DataTable."""
 
@@ -23,3 +28,10 @@ VIEW_ROWS = [
     Binding("k", "cursor(-1)", "Up", show=False),
 ]
 """For the scroll views with a `cursor(delta)` action (the log tail, virtual tables)."""
+
+
+class ListTable(DataTable[Text]):
+    """A DataTable of rows with the keys every list shares (the audit log, the
+    walkthrough)."""
+
+    BINDINGS = [*TABLE_ROWS]
