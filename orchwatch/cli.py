@@ -234,9 +234,9 @@ def run_revisions(args: argparse.Namespace) -> int:
     sources = _sources(args, config)
     view = gather_revisions(config, sources, args.service)
     if args.format == "json":
-        print(revisions_json(view, config.timezone))
+        print(revisions_json(view, config.shown_zone))
     else:
-        print(revisions_text(view, config.timezone))
+        print(revisions_text(view, config.shown_zone))
     behind = any(serving_behind(v) for v in view.verdicts)
     return EXIT_FOUND if behind or view.missing else EXIT_OK
 
@@ -276,7 +276,7 @@ def run_errors(args: argparse.Namespace) -> int:
     if args.format == "json":
         print(errors_json(view))
     else:
-        print(errors_text(view, config.timezone, samples=args.samples))
+        print(errors_text(view, config.shown_zone, samples=args.samples))
     return EXIT_OK
 
 
@@ -296,17 +296,22 @@ def run_daily(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise UsageError(f"--date: {exc}") from None
     inputs = gather_daily(config, sources, day)
-    results = evaluate(inputs, config.timezone)
+    results = evaluate(inputs, config.timezone, config.shown_zone)
     if args.format == "json":
         print(daily_json(results, day, inputs.now))
     elif args.format == "markdown":
         print(
             daily_markdown(
-                results, day, inputs.now, config.timezone, config.pipeline_name, sources.description
+                results,
+                day,
+                inputs.now,
+                config.shown_zone,
+                config.pipeline_name,
+                sources.description,
             )
         )
     else:
-        print(daily_text(results, day, inputs.now, config.timezone, config.pipeline_name))
+        print(daily_text(results, day, inputs.now, config.shown_zone, config.pipeline_name))
     return EXIT_FOUND if overall(results) is CheckStatus.FAIL else EXIT_OK
 
 
@@ -314,8 +319,10 @@ def run_audit(args: argparse.Namespace) -> int:
     """`orchwatch audit`: print the audit log."""
     import json
 
-    from orchwatch.actions.audit import audit_markdown, default_audit_path, read_audit
+    from orchwatch.actions.audit import audit_markdown, default_audit_path, read_audit, shown_time
     from orchwatch.sanitize import inert_line
+
+    zone = _load_config(args).shown_zone
 
     path = Path(args.file) if args.file else default_audit_path()
     if path.is_dir():
@@ -329,14 +336,14 @@ def run_audit(args: argparse.Namespace) -> int:
             json.dumps([{"started": e.started, "finished": e.finished} for e in entries], indent=2)
         )
     elif args.format == "markdown":
-        print(inert_line(audit_markdown(entries), 10**7).replace("⏎", "\n"))
+        print(inert_line(audit_markdown(entries, zone), 10**7).replace("⏎", "\n"))
     else:
         for entry in entries:
             started = entry.started
             command = " ".join(str(a) for a in started.get("command", []))
             print(
                 inert_line(
-                    f"{started.get('time', '')[:19]}  {started.get('user')}@"
+                    f"{shown_time(started.get('time', ''), zone)}  {started.get('user')}@"
                     f"{started.get('host')}  {started.get('action')} "
                     f"{started.get('service', '')}  {command}  -> {entry.outcome}",
                     500,

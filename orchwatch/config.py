@@ -98,6 +98,7 @@ class RepoTable(_Table, kw_only=True):
 
 
 class UiTable(_Table, kw_only=True):
+    timezone: str | None = None
     refresh_seconds: float = 10.0
     log_capacity: int = 20000
     overview_days: int = 14
@@ -221,6 +222,10 @@ class Config:
     """The file these settings came from; None for the built-in example."""
     pipeline_name: str
     timezone: ZoneInfo
+    """The pipeline's zone: business dates and deadlines are reckoned in it."""
+    shown_zone: ZoneInfo
+    """The zone every time is shown in (`[ui] timezone`, else the pipeline's); stored
+    times stay UTC."""
     phases: tuple[PhaseSpec, ...]
     gcp_project: str | None
     gcp_region: str
@@ -408,14 +413,19 @@ def _fields_at(path: str) -> list[str]:
     return []
 
 
-def _build(table: ConfigFile, path: Path | None, display: Path | str) -> Config:
-    """Cross-field checks that the schema alone cannot express."""
+def _zone(display: Path | str, key: str, name: str) -> ZoneInfo:
     try:
-        zone = ZoneInfo(table.pipeline.timezone)
+        return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
         raise ConfigError(
-            display, "pipeline.timezone", "expected an IANA time zone such as America/New_York"
+            display, key, "expected an IANA time zone such as UTC or America/New_York"
         ) from None
+
+
+def _build(table: ConfigFile, path: Path | None, display: Path | str) -> Config:
+    """Cross-field checks that the schema alone cannot express."""
+    zone = _zone(display, "pipeline.timezone", table.pipeline.timezone)
+    shown = _zone(display, "ui.timezone", table.ui.timezone) if table.ui.timezone else zone
     if not table.phases:
         raise ConfigError(display, "phases", "expected at least one [[phases]] table")
     names = [p.name for p in table.phases]
@@ -500,6 +510,7 @@ def _build(table: ConfigFile, path: Path | None, display: Path | str) -> Config:
         path=path,
         pipeline_name=table.pipeline.name,
         timezone=zone,
+        shown_zone=shown,
         phases=tuple(phases),
         gcp_project=table.gcp.project,
         gcp_region=table.gcp.region,

@@ -8,7 +8,9 @@ import sys
 import textwrap
 import threading
 import time
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -16,6 +18,7 @@ from orchwatch.actions.audit import AuditLog, audit_markdown, read_audit
 from orchwatch.actions.runner import ActionGuard, ActionRun, RunResult
 from orchwatch.actions.template import TemplateError, check_template, render_command
 from orchwatch.cli import main
+from orchwatch.config import EXAMPLE_CONFIG
 
 # --- templating -------------------------------------------------------------------------------
 
@@ -221,10 +224,22 @@ def test_audit_command_exports_markdown(tmp_path: Path, capsys: pytest.CaptureFi
     log.started("validate", ["orchwatch", "validate"], tmp_path)
     assert main(["audit", "--file", str(path), "--format", "markdown"]) == 0
     out = capsys.readouterr().out
-    assert out.splitlines()[0].startswith("| time (UTC) | user@host | action")
+    # Times in the zone every time is shown in: the pipeline's by default, `[ui] timezone`.
+    assert out.splitlines()[0].startswith("| time (America/New_York) | user@host | action")
     assert "`./deploy.sh a\\|b` | exit 1 | 2.0 s |" in out
     assert "incomplete (orchwatch stopped during the run)" in out
-    assert audit_markdown([]).count("\n") == 1
+    recorded = read_audit(path)[0][0].started["time"]
+    shown = datetime.fromisoformat(recorded).astimezone(ZoneInfo("America/New_York"))
+    assert f"| {shown:%Y-%m-%d %H:%M:%S} |" in out
+    config = tmp_path / "orchwatch.toml"
+    config.write_text(EXAMPLE_CONFIG.read_text().replace("[ui]\n", '[ui]\ntimezone = "UTC"\n'))
+    assert (
+        main(["--config", str(config), "audit", "--file", str(path), "--format", "markdown"]) == 0
+    )
+    out = capsys.readouterr().out
+    assert out.splitlines()[0].startswith("| time (UTC) |")
+    assert f"| {datetime.fromisoformat(recorded):%Y-%m-%d %H:%M:%S} |" in out
+    assert audit_markdown([], ZoneInfo("UTC")).count("\n") == 1
 
 
 def test_audit_path_override(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

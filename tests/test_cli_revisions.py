@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
 from orchwatch.cli import main
+from orchwatch.config import EXAMPLE_CONFIG
 
 
 def test_text_names_the_stuck_service_first_with_its_reason(
@@ -76,3 +78,15 @@ def test_as_of_replays_the_demo_for_a_headless_verb(capsys: pytest.CaptureFixtur
     out = capsys.readouterr().out
     assert "CRASHING 00027 · " in out and "since it started serving 1 h ago" in out
     assert out.rstrip().endswith("as of 2026-02-01 08:30 EST")
+
+
+def test_times_are_shown_in_the_ui_timezone(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The pipeline's zone by default; `[ui] timezone` moves every shown time."""
+    assert main(["--as-of", "2026-02-01T13:30", "revisions", "--demo"]) == 1
+    assert capsys.readouterr().out.splitlines()[-1] == "as of 2026-02-01 08:30 EST"
+    config = tmp_path / "orchwatch.toml"
+    config.write_text(EXAMPLE_CONFIG.read_text().replace("[ui]\n", '[ui]\ntimezone = "UTC"\n'))
+    assert main(["--config", str(config), "--as-of", "2026-02-01T13:30", "revisions", "--demo"])
+    assert capsys.readouterr().out.splitlines()[-1] == "as of 2026-02-01 13:30 UTC"

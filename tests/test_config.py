@@ -25,7 +25,7 @@ BAD_CONFIGS = [
         "unknown key",
         GOOD.replace("[ui]\n", "[ui]\nrefresh_secs = 3\n"),
         "key `ui.refresh_secs`: unknown key; "
-        "expected one of: refresh_seconds, log_capacity, overview_days, theme",
+        "expected one of: timezone, refresh_seconds, log_capacity, overview_days, theme",
     ),
     (
         "unknown key in a processor",
@@ -58,6 +58,11 @@ BAD_CONFIGS = [
         "bad timezone",
         GOOD.replace("America/New_York", "Mars/Olympus"),
         "key `pipeline.timezone`: expected an IANA time zone",
+    ),
+    (
+        "bad display timezone",
+        GOOD.replace("refresh_seconds = 10", 'refresh_seconds = 10\ntimezone = "EST5"'),
+        "key `ui.timezone`: expected an IANA time zone",
     ),
     (
         "duplicate processor",

@@ -218,3 +218,28 @@ async def test_every_list_takes_j_k_home_and_end(config: Config, demo: Sources) 
         await wait_for(pilot, lambda: isinstance(app.screen, DailyScreen))
         await settle(pilot)
         await walk(app.screen.query_one("#daily-table", DataTable))
+
+
+# --- one displayed time zone -----------------------------------------------------------------
+
+
+async def test_ui_timezone_changes_every_time_shown_and_no_date(
+    config: Config, demo: Sources
+) -> None:
+    """`[ui] timezone` moves what is shown (the status bar's now, the trigger's time, the
+    tail's times); business dates and deadlines stay in the pipeline's zone."""
+    from zoneinfo import ZoneInfo
+
+    app = make_app(replace(config, shown_zone=ZoneInfo("UTC")), demo)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: all(p.answered for p in app.dashboard.panes))
+        await settle(pilot)
+        text = screen(app)
+        assert "now 2026-02-01 11:30 UTC" in text  # 06:30 in New York
+        assert "date 2026-02-01 (Sun)" in text
+        assert "→ phase3 at 09:55 (all_complete)" in text  # 04:55 in New York
+        await pilot.press("3", "l")
+        await settle(pilot)
+        tail = [line.split("││")[-1] for line in screen_lines(app) if " ERRO " in line]
+        times = [line.split()[0] for line in tail]
+        assert times and all("09:00:00" <= t <= "11:30:00" for t in times), times  # 04:00…

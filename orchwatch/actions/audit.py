@@ -19,8 +19,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from orchwatch.actions.runner import RunResult
+from orchwatch.sanitize import inert_line
 
 
 def default_audit_path() -> Path:
@@ -225,10 +227,22 @@ def _well_formed(record: object) -> bool:
     )
 
 
-def audit_markdown(entries: Sequence[AuditEntry]) -> str:
-    """A table for an incident document."""
+def shown_time(recorded: object, zone: ZoneInfo) -> str:
+    """A record's UTC time in the zone times are shown in; a time that does not parse is
+    shown as it is (a record is never dropped)."""
+    try:
+        moment = datetime.fromisoformat(str(recorded).replace("Z", "+00:00"))
+    except ValueError:
+        return inert_line(str(recorded), 19)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def audit_markdown(entries: Sequence[AuditEntry], zone: ZoneInfo) -> str:
+    """A table for an incident document, times in `zone` (named in the header)."""
     lines = [
-        "| time (UTC) | user@host | action | service | command | outcome | duration |",
+        f"| time ({zone.key}) | user@host | action | service | command | outcome | duration |",
         "|---|---|---|---|---|---|---|",
     ]
     for entry in entries:
@@ -236,7 +250,7 @@ def audit_markdown(entries: Sequence[AuditEntry]) -> str:
         command = " ".join(str(a) for a in s.get("command", [])).replace("|", "\\|")
         duration = f"{f['duration_s']:.1f} s" if "duration_s" in f else ""
         lines.append(
-            f"| {s.get('time', '')[:19]} | {s.get('user', '')}@{s.get('host', '')} | "
+            f"| {shown_time(s.get('time', ''), zone)} | {s.get('user', '')}@{s.get('host', '')} | "
             f"{s.get('action', '')} | {s.get('service', '')} | `{command}` | {entry.outcome} | "
             f"{duration} |"
         )

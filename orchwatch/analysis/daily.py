@@ -160,10 +160,13 @@ def parse_expectation(text: str) -> tuple[str, float]:
     return match[1], float(match[2])
 
 
-def evaluate(inputs: DailyInputs, zone: ZoneInfo) -> list[CheckResult]:
-    """Every check, in walkthrough order."""
+def evaluate(
+    inputs: DailyInputs, zone: ZoneInfo, shown: ZoneInfo | None = None
+) -> list[CheckResult]:
+    """Every check, in walkthrough order: windows reckoned in the pipeline's `zone`,
+    times in the texts shown in `shown` (default the same)."""
     results: list[CheckResult] = []
-    results += _phase_checks(inputs, zone)
+    results += _phase_checks(inputs, shown or zone)
     results.append(_execution_log_check(inputs))
     results.append(_queue_check(inputs))
     results += _orchestrator_checks(inputs, zone)

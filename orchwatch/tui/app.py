@@ -180,7 +180,7 @@ class OrchwatchApp(App[None]):
         """Show the audit log."""
         from orchwatch.tui.screens.audit import AuditScreen
 
-        self.push_screen(AuditScreen(self.audit.path, self.config.timezone))
+        self.push_screen(AuditScreen(self.audit.path, self.config.shown_zone))
 
     async def action_quit(self) -> None:
         """Quit; with a deploy running, ask first (cancel it, wait, or leave it running)."""

@@ -137,7 +137,7 @@ class DashboardScreen(Screen[None]):
         error: one failing source never holds the others back) starts the next pane."""
         pane = message.pane
         if pane is self.completions and self.completions.now is not None:
-            now = self.completions.now.astimezone(self.config.timezone)
+            now = self.completions.now.astimezone(self.config.shown_zone)
             self.query_one(StatusBar).set_now(now)
         self.update_status()
         if pane is self.logs and message.ok:

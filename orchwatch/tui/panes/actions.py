@@ -222,7 +222,7 @@ class ActionsPane(Vertical):
             else f"{len(done.failing)} functions failing, {done.errors} errors"
             + (f", {extra_failed} extra commands failed" if extra_failed else "")
         )
-        when = datetime.now(self.config.timezone).strftime("%H:%M:%S %Z")
+        when = datetime.now(self.config.shown_zone).strftime("%H:%M:%S %Z")
         self._verdict(f"validation at {when}: {verdict}", good=clean)
         self.notify(
             f"Validation: {verdict}", severity="information" if clean else "error", markup=False

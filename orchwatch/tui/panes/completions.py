@@ -141,7 +141,7 @@ class CompletionsPane(Pane):
         wanted = [*overview_dates, *([day] if day not in overview_dates else [])]
         statuses = reconcile_dates(self.config, self._completions, wanted, now)
         self.query_one(OverviewStrip).show({d: statuses[d] for d in overview_dates}, day)
-        self.grid.show(statuses[day], now, zone)
+        self.grid.show(statuses[day], now, self.config.shown_zone)
         held = self._completions.get(day)
         empty = held is not None and not (held.firestore or held.bigquery)
         note = " · no data for this date in Firestore or BigQuery" if empty else ""
@@ -169,7 +169,7 @@ class CompletionsPane(Pane):
         phase = grid.status.phase(message.target.phase)
         from orchwatch.tui.screens.completion_detail import CellDetailScreen, PhaseDetailScreen
 
-        zone = self.config.timezone
+        zone = self.config.shown_zone
         if message.target.cell is not None:
             self.app.push_screen(CellDetailScreen(message.target.cell, phase, zone))
             return

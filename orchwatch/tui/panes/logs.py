@@ -70,7 +70,7 @@ class LogsPane(Pane):
     def __init__(self, context: PaneContext, *, id: str = "logs") -> None:
         super().__init__(context, id=id)
         self.capacity = context.config.log_capacity
-        self.zone = context.config.timezone
+        self.zone = context.config.shown_zone
         self.groups: list[ErrorGroup] = []
         self.group_of_entry: dict[str, str] = {}
         self.notice = ""
@@ -181,7 +181,7 @@ class LogsPane(Pane):
             from orchwatch.tui.screens.traceback import TracebackScreen  # pulls in pygments
 
             now = self.sources.clock.now()
-            self.app.push_screen(TracebackScreen(group, now, self.config.timezone))
+            self.app.push_screen(TracebackScreen(group, now, self.config.shown_zone))
 
     def watch_health(self) -> None:
         self._update_status()

@@ -129,4 +129,4 @@ class RevisionsPane(Pane):
             return
         from orchwatch.tui.screens.revisions import RevisionHistoryScreen
 
-        self.app.push_screen(RevisionHistoryScreen(verdict, view.now, self.config.timezone))
+        self.app.push_screen(RevisionHistoryScreen(verdict, view.now, self.config.shown_zone))

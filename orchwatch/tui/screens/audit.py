@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -13,7 +13,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Static
 
-from orchwatch.actions.audit import read_audit
+from orchwatch.actions.audit import read_audit, shown_time
 from orchwatch.sanitize import inert_line
 from orchwatch.tui.widgets.keys import ListTable
 
@@ -28,15 +28,6 @@ class AuditScreen(ModalScreen[None]):
         self.path = path
         self.zone = zone
         """The dashboard's zone: the records are UTC, shown here as every other time is."""
-
-    def _when(self, recorded: object) -> str:
-        try:
-            moment = datetime.fromisoformat(str(recorded).replace("Z", "+00:00"))
-        except ValueError:
-            return inert_line(str(recorded), 19)  # a record is shown as it is, never dropped
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=UTC)
-        return moment.astimezone(self.zone).strftime("%Y-%m-%d %H:%M:%S")
 
     def compose(self) -> ComposeResult:
         with Vertical(id="audit-body"):
@@ -55,7 +46,7 @@ class AuditScreen(ModalScreen[None]):
         for entry in reversed(entries):
             started = entry.started
             table.add_row(
-                Text(self._when(started.get("time", ""))),
+                Text(shown_time(started.get("time", ""), self.zone)),
                 Text(inert_line(f"{started.get('user')}@{started.get('host')}", 40)),
                 Text(inert_line(str(started.get("action", "")))),
                 Text(inert_line(str(started.get("service", "")))),

@@ -89,9 +89,9 @@ class DailyScreen(Screen[tuple[Target, date] | None]):
 
     @work(thread=True, exclusive=True, group="daily", exit_on_error=False)
     def _evaluate(self, day: date) -> None:
-        app = self.app
-        inputs = gather_daily(app.config, app.sources, day)  # type: ignore[attr-defined]
-        self.post_message(DailyLoaded(day, evaluate(inputs, app.config.timezone)))  # type: ignore[attr-defined]
+        config = self.app.config  # type: ignore[attr-defined]
+        inputs = gather_daily(config, self.app.sources, day)  # type: ignore[attr-defined]
+        self.post_message(DailyLoaded(day, evaluate(inputs, config.timezone, config.shown_zone)))
 
     @on(DailyLoaded)
     def _loaded(self, message: DailyLoaded) -> None:
