@@ -192,7 +192,7 @@ async def test_the_status_bar_tells_stale_data_from_every_pane(
         assert "completions stale (6 h)" in text and "revisions stale" in text
 
 
-async def test_vi_keys_move_in_every_list_and_slash_outside_the_logs_says_where_it_works(
+async def test_vi_keys_move_in_every_list_and_slash_outside_a_list_says_where_it_works(
     config: Config, demo: Sources
 ) -> None:
     from orchwatch.tui.panes.logs import LogsPane
@@ -218,14 +218,14 @@ async def test_vi_keys_move_in_every_list_and_slash_outside_the_logs_says_where_
         await pilot.press("k")
         await settle(pilot)
         assert services.cursor_row == row - 1
-        await pilot.press("slash")
+        await pilot.press("1", "slash")  # the grid has no filter: it says where / works
         await settle(pilot)
-        assert any("/ searches the log tail" in str(n.message) for n in app._notifications)
+        assert any("/ filters a list: press 2" in str(n.message) for n in app._notifications)
         await pilot.press("3", "j")
         await settle(pilot)
         assert app.focused is app.query_one(ErrorGroupTable)
         assert app.query_one(ErrorGroupTable).cursor_row == 1
-        await pilot.press("slash")  # in the logs pane, / opens the search
+        await pilot.press("l", "slash")  # in the tail, / opens the search
         await settle(pilot)
         assert app.query_one(LogsPane).mode == "tail"
         assert app.focused is app.query_one("#logs-search")

@@ -243,3 +243,38 @@ async def test_ui_timezone_changes_every_time_shown_and_no_date(
         tail = [line.split("││")[-1] for line in screen_lines(app) if " ERRO " in line]
         times = [line.split()[0] for line in tail]
         assert times and all("09:00:00" <= t <= "11:30:00" for t in times), times  # 04:00…
+
+
+async def test_slash_filters_the_services_and_the_error_groups(
+    config: Config, demo: Sources
+) -> None:
+    """`/` narrows a list as the words are typed; Enter keeps the filter (named in the
+    pane's title) and goes back to the list, Esc drops it."""
+    from orchwatch.tui.widgets.list_filter import ListFilter
+
+    app = make_app(config, demo)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: all(p.answered for p in app.dashboard.panes))
+        services = app.dashboard.revisions.table
+        total = services.row_count
+        await pilot.press("2", "slash", *"rolled back")
+        await settle(pilot)
+        assert isinstance(app.focused, ListFilter)
+        assert [row.key.value for row in services.ordered_rows] == ["self-heal"]
+        await pilot.press("enter")
+        await settle(pilot)
+        assert app.focused is services
+        assert f"/rolled back/ 1 of {total}" in screen(app)
+        await pilot.press("slash", "escape")
+        await settle(pilot)
+        assert services.row_count == total and app.focused is services
+        assert "/rolled back/" not in screen(app)
+
+        groups = app.dashboard.logs.query_one(ErrorGroupTable)
+        await pilot.press("3", "slash", *"KEYERROR", "enter")
+        await settle(pilot)
+        assert [row.key.value for row in groups.ordered_rows] == [
+            g.fingerprint for g in app.dashboard.logs.groups if g.exception_type == "KeyError"
+        ]
+        assert "/KEYERROR/ 1 shown" in screen(app)
+        assert app.focused is groups

@@ -173,13 +173,20 @@ class DashboardScreen(Screen[None]):
         status.problem = " · ".join(problems)
 
     def on_key(self, event: Key) -> None:
-        """`/` searches the log tail only: elsewhere it says so, so the text typed next is
-        not taken for keys unawares."""
+        """`/` filters the lists (the services, the error groups) and searches the tail;
+        elsewhere it says so, so the text typed next is not taken for keys unawares."""
         focused = self.focused
-        in_logs = focused is not None and self.logs in focused.ancestors_with_self
-        if event.key == "slash" and not in_logs:  # in the logs pane, its binding takes it
+        in_list = focused is not None and any(
+            pane in focused.ancestors_with_self for pane in (self.logs, self.revisions)
+        )
+        if event.key == "slash" and not in_list:  # in those panes, their binding takes it
             event.stop()
-            self.notify("/ searches the log tail: press 3, then /.", markup=False, timeout=4)
+            self.notify(
+                "/ filters a list: press 2 (services) or 3 (errors; in the tail, a search), "
+                "then /.",
+                markup=False,
+                timeout=4,
+            )
 
     # --- links between panes -------------------------------------------------------------
 

@@ -27,6 +27,7 @@ from orchwatch.sanitize import inert_line
 from orchwatch.sources.base import LogBatch, StreamHealth
 from orchwatch.tui.panes.base import Pane, PaneContext
 from orchwatch.tui.styles import same_look, semantic_style
+from orchwatch.tui.widgets.list_filter import ListFilter
 from orchwatch.tui.widgets.logs import HEALTH_LIGHT, THRESHOLDS, ErrorGroupTable, LogView
 
 
@@ -59,7 +60,7 @@ class LogsPane(Pane):
         Binding("e", "show('groups')", "Errors", id="logs.errors"),
         Binding("l", "show('tail')", "Tail", id="logs.tail"),
         Binding("space", "pause", "Pause/follow", id="logs.pause"),
-        Binding("slash", "search", "Search", key_display="/", id="logs.search"),
+        Binding("slash", "search", "Filter/search", key_display="/", id="logs.search"),
         Binding("s", "severity", "Severity", id="logs.severity"),
         Binding("f", "service", "Service", id="logs.service"),
         Binding("escape", "clear_search", "Clear search", show=False, id="logs.clear"),
@@ -93,6 +94,7 @@ class LogsPane(Pane):
         with ContentSwitcher(initial="groups", id="logs-switcher"):
             yield ErrorGroupTable(id="groups")
             yield LogView(self.capacity, self.zone, id="tail")
+        yield ListFilter(id="groups-filter")
         yield Input(placeholder="regex; Enter applies, Esc clears", id="logs-search")
 
     def on_mount(self) -> None:
@@ -216,6 +218,9 @@ class LogsPane(Pane):
             self._status_text = status  # an unchanged line must not cost a relayout
             self.query_one("#logs-status", Static).update(status)
         title = f"Logs · {len(self.groups)} error groups"
+        table = self.query_one(ErrorGroupTable)
+        if table.words:
+            title += f" · /{table.words}/ {table.row_count} shown"
         if self.border_title != title:
             self.border_title = title
 
@@ -252,7 +257,10 @@ class LogsPane(Pane):
         self._update_status()
 
     def action_search(self) -> None:
-        """Open the search field (the tail is shown)."""
+        """Filter the error groups (in the errors view) or search the tail."""
+        if self.mode == "groups":
+            self.query_one(ListFilter).open(self.query_one(ErrorGroupTable))
+            return
         self.action_show("tail")
         field = self.query_one("#logs-search", Input)
         field.display = True
@@ -266,6 +274,12 @@ class LogsPane(Pane):
         self._search_text = ""
         self.view.set_filters(self.view.threshold, self.view.service, None)
         self.view.focus()
+        self._update_status()
+
+    @on(ListFilter.WordsChanged)
+    def _filtered(self, message: ListFilter.WordsChanged) -> None:
+        message.stop()
+        self.query_one(ErrorGroupTable).filter(message.words)
         self._update_status()
 
     @on(Input.Submitted, "#logs-search")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from textual import on, work
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.message import Message
 
 from orchwatch.analysis.revisions import Health
@@ -12,6 +13,7 @@ from orchwatch.analysis.runtime import RuntimeTally
 from orchwatch.gather import RevisionsView, gather_revisions, judge_runtime
 from orchwatch.model import Revision
 from orchwatch.tui.panes.base import Pane, PaneContext
+from orchwatch.tui.widgets.list_filter import ListFilter
 from orchwatch.tui.widgets.revisions import ServiceTable
 
 
@@ -27,6 +29,10 @@ class RevisionsPane(Pane):
     """Cloud Run services and their verdicts."""
 
     LABEL = "revisions"
+
+    BINDINGS = [
+        Binding("slash", "filter", "Filter", key_display="/", id="revisions.filter"),
+    ]
 
     class Updated(Message):
         """New verdicts are on screen (the logs and actions panes use them)."""
@@ -62,6 +68,17 @@ class RevisionsPane(Pane):
 
     def compose(self) -> ComposeResult:
         yield ServiceTable(id="services")
+        yield ListFilter(id="revisions-filter")
+
+    def action_filter(self) -> None:
+        """Narrow the services to those whose name, verdict or reason hold the words."""
+        self.query_one(ListFilter).open(self.table)
+
+    @on(ListFilter.WordsChanged)
+    def _filtered(self, message: ListFilter.WordsChanged) -> None:
+        message.stop()
+        self.table.words = message.words
+        self.render_data()
 
     def on_mount(self) -> None:
         self.border_title = "Cloud Run revisions"
@@ -96,9 +113,11 @@ class RevisionsPane(Pane):
             return
         self.table.show(view.verdicts, view.missing, view.where)
         bad = sum(1 for v in view.verdicts if v.health is Health.BAD)
-        self.border_title = (
-            f"Cloud Run revisions · {bad} need attention" if bad else "Cloud Run revisions"
-        )
+        title = f"Cloud Run revisions · {bad} need attention" if bad else "Cloud Run revisions"
+        if self.table.words:
+            total = len(view.verdicts) + len(view.missing)
+            title += f" · /{self.table.words}/ {self.table.row_count} of {total}"
+        self.border_title = title
 
     def highlight(self, service: str | None) -> None:
         """Mark `service` (the grid phase's orchestrator) in the table."""

@@ -40,6 +40,7 @@ class HelpScreen(ModalScreen[None]):
     def _keys(self) -> Table:
         from orchwatch.tui.dashboard import DashboardScreen
         from orchwatch.tui.panes.logs import LogsPane
+        from orchwatch.tui.panes.revisions import RevisionsPane
         from orchwatch.tui.widgets.logs import LogView
 
         table = Table(title="Keys", title_justify="left", show_header=False, box=None, expand=True)
@@ -47,6 +48,7 @@ class HelpScreen(ModalScreen[None]):
         table.add_column("action")
         sections = (
             ("everywhere", [*DashboardScreen.BINDINGS, *self.app.BINDINGS]),
+            ("revisions pane (2)", RevisionsPane.BINDINGS),
             ("logs pane (3)", LogsPane.BINDINGS),
             ("log tail", LogView.BINDINGS),
         )

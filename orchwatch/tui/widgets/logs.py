@@ -28,6 +28,7 @@ from orchwatch.model import ErrorGroup, LogEntry, severity_rank
 from orchwatch.sanitize import clip, clip_lines, inert_line
 from orchwatch.tui.styles import semantic_style
 from orchwatch.tui.widgets.keys import TABLE_ROWS, VIEW_ROWS
+from orchwatch.tui.widgets.list_filter import matches
 
 HEALTH_LIGHT: dict[str, tuple[str, str]] = {
     "live": ("●", "success"),
@@ -264,6 +265,8 @@ class ErrorGroupTable(DataTable[Text]):
         self._order: tuple[str, ...] = ()
         self._widths: dict[str, int] = {}
         self._last: tuple[Sequence[ErrorGroup], datetime] | None = None
+        self.words = ""
+        """The filter's words: only groups that hold them are shown."""
 
     def on_mount(self) -> None:
         self.show([], datetime.now().astimezone())  # the header before the first read
@@ -278,7 +281,8 @@ class ErrorGroupTable(DataTable[Text]):
         message keeps its room. Too narrow for the message beside its exception, both
         share one `error` column over two lines (`ModuleNotFoundError: No module named`,
         then the module). Fixed between resizes, so rows do not shift as counts change."""
-        exception = min(22, max((len(g.exception_type) for g in groups), default=9))
+        exception = min(22, max((len(g.exception_type) for g in groups), default=0))
+        exception = max(exception, len("exception"))
         message = min(90, max((len(g.message) for g in groups), default=7))
         services = min(34, max((len(", ".join(g.services)) for g in groups), default=8))
         room = max(self.size.width, 40) - 3 * 2 - 6 - exception  # the message's, for now
@@ -295,8 +299,13 @@ class ErrorGroupTable(DataTable[Text]):
         return {column: widths[column] for column in order if column in widths}
 
     def show(self, groups: Sequence[ErrorGroup], now: datetime) -> None:
-        """Show groups (already ordered), keeping the cursor on its group."""
+        """Show groups (already ordered) that the filter's words keep, keeping the cursor
+        on its group."""
         self._last = (groups, now)
+        if self.words:
+            groups = [
+                g for g in groups if matches(self.words, (g.exception_type, g.message, *g.services))
+            ]
         current = (
             self._order[self.cursor_row]
             if self._order and self.cursor_row < len(self._order)
@@ -341,6 +350,12 @@ class ErrorGroupTable(DataTable[Text]):
         self._order = tuple(g.fingerprint for g in groups)
         if current in self._order:
             self.move_cursor(row=self._order.index(current), animate=False)
+
+    def filter(self, words: str) -> None:
+        """Show only the groups that hold `words` (all of them for "")."""
+        self.words = words
+        if self._last is not None:
+            self.show(*self._last)
 
     def select(self, fingerprint: str) -> bool:
         """Move the cursor to a group; False when it is not on show."""

@@ -11,6 +11,7 @@ from orchwatch.analysis.revisions import Health, ServiceVerdict
 from orchwatch.sanitize import clip, clip_lines, distinct_width
 from orchwatch.tui.styles import same_look, semantic_style
 from orchwatch.tui.widgets.keys import TABLE_ROWS
+from orchwatch.tui.widgets.list_filter import matches
 
 COLUMNS = ("health", "service", "verdict", "why")
 Widths = tuple[int, ...]
@@ -48,6 +49,8 @@ class ServiceTable(DataTable[Text]):
         self._widths: Widths = (0, 0, 0, 0)
         self._heights: tuple[int, ...] = ()
         self._last: tuple[tuple[ServiceVerdict, ...], tuple[str, ...], str] | None = None
+        self.words = ""
+        """The filter's words: only services that hold them are shown."""
 
     def on_mount(self) -> None:
         self._fit_columns(self._fit((), ()))
@@ -89,8 +92,14 @@ class ServiceTable(DataTable[Text]):
         missing: tuple[str, ...],
         where: str = "Cloud Run",
     ) -> None:
-        """Show verdicts (already worst first) and the services Cloud Run does not have."""
+        """Show verdicts (already worst first) and the services Cloud Run does not have,
+        those the filter's words keep."""
         self._last = (verdicts, missing, where)
+        if self.words:
+            verdicts = tuple(
+                v for v in verdicts if matches(self.words, (v.service, v.text, v.reason))
+            )
+            missing = tuple(name for name in missing if matches(self.words, (name,)))
         cursor_service = (
             self._order[self.cursor_row]
             if self._order and self.cursor_row < len(self._order)
