@@ -61,9 +61,13 @@ class CompletionGrid(DataTable[Text]):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id, cursor_type="cell", zebra_stripes=False, show_row_labels=False)
         self._status: DateStatus | None = None
-        self._shape: tuple[tuple[str, ...], int, int | None] | None = None
+        self._shape: tuple[tuple[str, ...], int] | None = None
+        self._capped: int | None = None
+        """The cap the columns are cut to now (None: uncut)."""
         self._rendered: dict[tuple[str, str], Text] = {}
         self._last: tuple[DateStatus, datetime, ZoneInfo] | None = None
+        self._natural: dict[str, int] = {}
+        """Each phase column's width uncut, for the last status shown."""
 
     @property
     def status(self) -> DateStatus | None:
@@ -71,8 +75,10 @@ class CompletionGrid(DataTable[Text]):
         return self._status
 
     def on_resize(self, event: Resize) -> None:
+        """Re-fit the columns, when the new width changes how far they are cut."""
         if self._last is not None:
-            self.show(*self._last)
+            if self._cap(self._natural, len(self._natural)) != self._capped:
+                self.show(*self._last)
 
     def show(self, status: DateStatus, now: datetime, zone: ZoneInfo) -> None:
         """Show a date's status; only cells whose content changed are repainted."""
@@ -80,10 +86,16 @@ class CompletionGrid(DataTable[Text]):
         self._last = (status, now, zone)
         depth = max((len(p.cells) for p in status.phases), default=0)
         contents = self._contents(status, depth, now, zone, None)
-        cap = self._cap(contents, len(status.phases))
+        self._natural = {}
+        for (_, phase), text in contents.items():
+            self._natural[phase] = max(self._natural.get(phase, 0), text.cell_len)
+        cap = self._cap(self._natural, len(status.phases))
         if cap is not None:
             contents = self._contents(status, depth, now, zone, cap)
-        shape = (tuple(p.phase for p in status.phases), depth, cap)
+        self._capped = cap
+        # A new cap changes cells in place (their columns re-measure): a rebuild would
+        # cost a second layout pass of the whole screen on every resize.
+        shape = (tuple(p.phase for p in status.phases), depth)
         if shape != self._shape:
             self._rebuild(status, depth, contents)
             self._shape = shape
@@ -109,12 +121,10 @@ class CompletionGrid(DataTable[Text]):
         if self.row_count and cursor.row < self.row_count:
             self.move_cursor(row=cursor.row, column=cursor.column, animate=False)
 
-    def _cap(self, contents: dict[tuple[str, str], Text], columns: int) -> int | None:
+    def _cap(self, natural: dict[str, int], columns: int) -> int | None:
         """The widest a column may be so that every phase fits the table's width (each
-        column keeps what it needs up to the cap), or None when all fit as they are."""
-        natural: dict[str, int] = {}
-        for (_, phase), text in contents.items():
-            natural[phase] = max(natural.get(phase, 0), text.cell_len)
+        column keeps what it needs up to the cap, `natural` being what each needs), or
+        None when all fit as they are."""
         room = self.size.width - 2 * columns - 1  # a cell's padding each side, the scrollbar
         if not self.size.width or sum(natural.values()) <= room:
             return None

@@ -95,9 +95,12 @@ class OverviewStrip(DataTable[Text]):
         return dates[start : start + fit]
 
     def on_resize(self, event: Resize) -> None:
-        """Keep the selected date in view when the terminal narrows."""
+        """Keep the selected date in view when the terminal narrows (nothing to do when
+        the same dates fit)."""
         if self._last is not None:
-            self.show(*self._last)
+            statuses, selected = self._last
+            if self._window(tuple(statuses), selected) != self._dates:
+                self.show(statuses, selected)
 
     def _cell(self, phase: PhaseStatus) -> Text:
         worst = phase.worst_state or CellState.NOT_DUE
