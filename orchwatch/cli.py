@@ -157,6 +157,25 @@ def build_parser() -> argparse.ArgumentParser:
     daily.add_argument("--format", choices=("text", "markdown", "json"), default="text")
     daily.set_defaults(command=run_daily)
 
+    explain = verbs.add_parser(
+        "explain",
+        help="why a cell, phase, service or error group is not healthy: the chain of evidence",
+        description=(
+            "Follow a failure across Firestore, BigQuery, Cloud Run, the logs, the package "
+            "validator and git to its cause; exit 1 when something in the chain is broken."
+        ),
+    )
+    _source_options(explain, suppress=True)
+    explain.add_argument(
+        "--date", metavar="DATE", default=argparse.SUPPRESS, help="YYYY-MM-DD, today (default)…"
+    )
+    explain.add_argument("--phase", metavar="PHASE", help="a phase (its header and trigger)")
+    explain.add_argument("--processor", metavar="NAME", help="with --phase: one processor's cell")
+    explain.add_argument("--service", metavar="SERVICE", help="a Cloud Run service")
+    explain.add_argument("--group", metavar="FINGERPRINT", help="an error group (or a prefix)")
+    explain.add_argument("--format", choices=("text", "markdown", "json"), default="text")
+    explain.set_defaults(command=run_explain)
+
     audit = verbs.add_parser("audit", help="the actions audit log (who ran what, and how it ended)")
     audit.add_argument("--format", choices=("text", "markdown", "json"), default="text")
     audit.add_argument("--file", metavar="PATH", help="the audit log (default: the user data dir)")
@@ -313,6 +332,52 @@ def run_daily(args: argparse.Namespace) -> int:
     else:
         print(daily_text(results, day, inputs.now, config.shown_zone, config.pipeline_name))
     return EXIT_FOUND if overall(results) is CheckStatus.FAIL else EXIT_OK
+
+
+def run_explain(args: argparse.Namespace) -> int:
+    """`orchwatch explain`: exit 1 when a link of the chain is broken, 0 when none is."""
+    import json
+
+    from orchwatch.analysis.completion import business_date
+    from orchwatch.analysis.explain import (
+        UnknownSubject,
+        explain,
+        explanation_json,
+        explanation_lines,
+    )
+    from orchwatch.dates import parse_date
+    from orchwatch.gather import gather_explain
+    from orchwatch.sanitize import inert_line
+
+    if args.processor and not args.phase:
+        raise UsageError("--processor needs --phase (the phase the processor belongs to)")
+    if not (args.phase or args.service or args.group):
+        raise UsageError("say what to explain: --phase (and --processor), --service or --group")
+    config = _load_config(args)
+    sources = _sources(args, config)
+    today = business_date(sources.clock.now(), config.timezone)
+    try:
+        day = parse_date(getattr(args, "date", None) or "today", today)
+    except ValueError as exc:
+        raise UsageError(f"--date: {exc}") from None
+    inputs = gather_explain(config, sources, day)
+    try:
+        explanation = explain(
+            inputs,
+            config.shown_zone,
+            phase=args.phase,
+            processor=args.processor,
+            service=args.service,
+            group=args.group,
+        )
+    except UnknownSubject as exc:
+        raise UsageError(str(exc)) from None
+    if args.format == "json":
+        print(json.dumps(explanation_json(explanation), indent=2))
+    else:
+        lines = explanation_lines(explanation, config.shown_zone, args.format == "markdown")
+        print("\n".join(inert_line(line, 2000) for line in lines))
+    return EXIT_FOUND if explanation.root_cause is not None else EXIT_OK
 
 
 def run_audit(args: argparse.Namespace) -> int:

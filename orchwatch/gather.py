@@ -10,10 +10,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
+from pathlib import Path
 from typing import TypeVar
 
 from orchwatch.analysis.completion import reconcile_date
 from orchwatch.analysis.daily import CustomCheckResult, DailyInputs, Fetched
+from orchwatch.analysis.explain import Deployed, ExplainInputs, Package
 from orchwatch.analysis.revisions import (
     Drift,
     ServiceVerdict,
@@ -250,6 +252,106 @@ def _fetch(read: Callable[[], T]) -> Fetched[T]:
         return Fetched(None, reason)
 
 
+@dataclass(frozen=True)
+class DateReads:
+    """One date's completions, the error groups from its start to now and the services'
+    verdicts judged on those logs: what the walkthrough and explain both read."""
+
+    status: Fetched[DateStatus]
+    groups: Fetched[list[ErrorGroup]]
+    verdicts: Fetched[list[ServiceVerdict]]
+    logs_from: datetime | None
+    """The first log entry read, when any was."""
+
+
+def _date_reads(config: Config, sources: Sources, game_date: date, now: datetime) -> DateReads:
+    def reconcile() -> DateStatus:
+        data = sources.completions.fetch_completions([game_date])
+        return reconcile_date(config, data.get(game_date, DateCompletions(game_date)), now)
+
+    read: list[tuple[datetime, list[LogEntry]]] = []
+    """The error groups' read (from when, what), when it succeeded; it runs first."""
+
+    def groups() -> list[ErrorGroup]:
+        if sources.logs is None:
+            raise SourceError("this source has no logs")
+        start = datetime.combine(game_date, time(0), tzinfo=config.timezone)
+        since = start - timedelta(hours=1)
+        entries = sources.logs.fetch_log(since, None)
+        read.append((since, entries))
+        return group_entries(entries)
+
+    def verdicts() -> list[ServiceVerdict]:
+        # The groups' read starts before the date and runs to now, so when it covers
+        # the crash-loop window the verdicts are judged on it rather than listed again.
+        if not read or read[0][0] > now - RUNTIME_WINDOW:
+            return list(gather_revisions(config, sources).verdicts)
+        view = gather_revisions(config, sources, read_logs=False)
+        return list(judge_runtime(view, window_tally(read[0][1], view.now)).verdicts)
+
+    status = _fetch(reconcile)
+    error_groups = _fetch(groups)
+    first = read[0][1][0].timestamp if read and read[0][1] else None
+    return DateReads(status, error_groups, _fetch(verdicts), first)
+
+
+def package_reads(
+    config: Config, services: Sequence[str], verdicts: Sequence[ServiceVerdict], now: datetime
+) -> tuple[dict[str, Fetched[Package]], dict[str, Fetched[Deployed]]]:
+    """Each service's function package as the validator sees it, and the commits to it
+    since its serving revision's commit: the last links of an explain chain."""
+    packages: dict[str, Fetched[Package]] = {}
+    deployed: dict[str, Fetched[Deployed]] = {}
+    by_name = {v.service: v for v in verdicts}
+    for service in services:
+        folder = config.function_folder(service)
+        repo = config.repo_path
+        if repo is None or folder is None:
+            why = "no repo configured ([repo] path)" if repo is None else "no function folder"
+            packages[service], deployed[service] = Fetched(None, why), Fetched(None, why)
+            continue
+
+        def validated(name: str = folder.name, root: Path = repo) -> Package:
+            from orchwatch.preflight import validate
+
+            report = validate(config, root, only=name).report
+            return Package(name, report.findings)
+
+        packages[service] = _fetch(validated)
+        verdict = by_name.get(service)
+        commit = (
+            verdict.serving.commit_from(config.commit_from)
+            if verdict is not None and verdict.serving is not None
+            else None
+        )
+        reading = service_drift(config, service, commit, now)
+        deployed[service] = (
+            Fetched(None, reading.why)
+            if reading.why or not commit
+            else Fetched(Deployed(commit, reading.commits))
+        )
+    return packages, deployed
+
+
+def gather_explain(config: Config, sources: Sources, game_date: date) -> ExplainInputs:
+    """Read what an explain chain for `game_date` needs; each read may fail alone."""
+    sources.advance()
+    now = sources.clock.now()
+    reads = _date_reads(config, sources, game_date, now)
+    orchestrators = {p.name: p.orchestrator for p in config.phases if p.orchestrator}
+    packages, deployed = package_reads(config, config.services, reads.verdicts.value or [], now)
+    return ExplainInputs(
+        game_date=game_date,
+        now=now,
+        status=reads.status,
+        verdicts=reads.verdicts,
+        groups=reads.groups,
+        orchestrators=orchestrators,
+        packages=packages,
+        deployed=deployed,
+    )
+
+
 def gather_daily(
     config: Config,
     sources: Sources,
@@ -267,33 +369,7 @@ def gather_daily(
     sources.advance()
     now = sources.clock.now()
     completions = sources.completions
-
-    def reconcile() -> DateStatus:
-        data = completions.fetch_completions([game_date])
-        return reconcile_date(config, data.get(game_date, DateCompletions(game_date)), now)
-
-    logs_from: list[datetime] = []
-    read: list[tuple[datetime, list[LogEntry]]] = []
-    """The error groups' read (from when, what), when it succeeded; it runs first."""
-
-    def verdicts() -> list[ServiceVerdict]:
-        # The groups' read starts before the date and runs to now, so when it covers
-        # the crash-loop window the verdicts are judged on it rather than listed again.
-        if not read or read[0][0] > now - RUNTIME_WINDOW:
-            return list(gather_revisions(config, sources).verdicts)
-        view = gather_revisions(config, sources, read_logs=False)
-        return list(judge_runtime(view, window_tally(read[0][1], view.now)).verdicts)
-
-    def groups() -> list[ErrorGroup]:
-        if sources.logs is None:
-            raise SourceError("this source has no logs")
-        start = datetime.combine(game_date, time(0), tzinfo=config.timezone)
-        since = start - timedelta(hours=1)
-        entries = sources.logs.fetch_log(since, None)
-        read.append((since, entries))
-        if entries:
-            logs_from.append(entries[0].timestamp)
-        return group_entries(entries)
+    reads = _date_reads(config, sources, game_date, now)
 
     if validation is None and config.repo_path is not None:
         repo = config.repo_path
@@ -322,16 +398,15 @@ def gather_daily(
                 result.error or ("" if result.value is not None else "no rows"),
             )
         )
-    error_groups = _fetch(groups)
     return DailyInputs(
         game_date=game_date,
         now=now,
-        completions=_fetch(reconcile),
+        completions=reads.status,
         execution_log=_fetch(lambda: completions.fetch_execution_log(game_date)),
         failed_queue=_fetch(lambda: completions.fetch_failed_queue(game_date)),
-        services=_fetch(verdicts),
-        error_groups=error_groups,
-        logs_cover_from=logs_from[0] if logs_from else None,
+        services=reads.verdicts,
+        error_groups=reads.groups,
+        logs_cover_from=reads.logs_from,
         validation=validated,
         custom=custom,
         orchestrators=[p.orchestrator for p in config.phases if p.orchestrator],

@@ -92,3 +92,27 @@ def test_the_snapshot_command_writes_a_file_the_dashboard_opens(
     )
     assert "phase3-to-phase4-orchestrator" in result.stdout
     assert "HealthCheckContainerError" in result.stdout
+
+
+def test_the_explain_chain_is_the_same_from_a_snapshot(world: World, tmp_path: Path) -> None:
+    """The chain for the untracked cell, read from the local servers and from a snapshot
+    of them, link for link."""
+    from orchwatch.analysis.explain import explain, explanation_json
+    from orchwatch.gather import gather_explain
+
+    config, _, gcp, seeded = world
+    day = DEMO_START.date()
+    capture(config, gcp, seeded.dates[-3:], tmp_path / "incident.db", lambda *s: None)
+    offline = build_sources(SourceOptions(store_path=tmp_path / "incident.db"), config)
+    cell = {"phase": "phase3", "processor": "team_defense_game_summary"}
+    try:
+        chains = [
+            explanation_json(explain(gather_explain(config, s, day), config.shown_zone, **cell))
+            for s in (gcp, offline)
+        ]
+    finally:
+        offline.close()
+    assert chains[0] == chains[1]
+    kinds = [link["kind"] for link in chains[0]["links"]]  # type: ignore[index]
+    assert kinds[:3] == ["completion", "service", "errors"]
+    assert chains[0]["root_cause"] is not None

@@ -76,9 +76,10 @@ class CompletionGrid(DataTable[Text]):
 
     def on_resize(self, event: Resize) -> None:
         """Re-fit the columns, when the new width changes how far they are cut."""
-        if self._last is not None:
-            if self._cap(self._natural, len(self._natural)) != self._capped:
-                self.show(*self._last)
+        if self._last is not None and self._cap(self._natural, len(self._natural)) != (
+            self._capped
+        ):
+            self.show(*self._last)
 
     def show(self, status: DateStatus, now: datetime, zone: ZoneInfo) -> None:
         """Show a date's status; only cells whose content changed are repainted."""
