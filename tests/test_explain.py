@@ -92,7 +92,8 @@ def test_a_blocked_phase_is_explained_by_the_phase_that_blocks_it(
     text = "\n".join(lines)
     assert "2 completions BigQuery has and Firestore does not" in text
     assert "phase3 → phase4 NOT triggered" in text
-    assert lines[-1].startswith("Root cause (link ")
+    assert lines[-2].startswith("Root cause (link ")
+    assert lines[-1] == "times in America/New_York"
 
 
 def test_a_healthy_cell_has_no_root_cause_and_exits_0(

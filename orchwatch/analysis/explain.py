@@ -481,7 +481,7 @@ class _Chain:
                 tuple(
                     f"{c.sha[:8]} {self.when(c.when)} {c.author}: {c.subject}" for c in commits[:5]
                 ),
-                "a redeploy (d) ships them" if commits else "",
+                f"a redeploy (d) ships {'them' if len(commits) > 1 else 'it'}" if commits else "",
                 broken=False,
             )
         )
@@ -564,6 +564,11 @@ def explain(
     return Explanation(subject, tuple(chain.links))
 
 
+def link_when(link: Link, zone: ZoneInfo) -> str:
+    """A link's time in `zone` (`02-01 05:23`), or "" when it has none."""
+    return _when(link.at, zone) if link.at else ""
+
+
 def explanation_json(explanation: Explanation) -> dict[str, object]:
     """The stable JSON shape (`version` 1): see the README."""
     root = explanation.root_cause
@@ -598,7 +603,7 @@ def explanation_lines(
     root = explanation.root_cause
     for i, link in enumerate(explanation.links):
         mark = "✗" if link.broken else ("?" if link.unavailable else "✓")
-        when = f"{_when(link.at, zone)} · " if link.at else ""
+        when = f"{link_when(link, zone)} · " if link.at else ""
         note = " (inference: joined by time)" if link.inference else ""
         head = f"{i + 1}. {mark} {when}{link.source}{note}"
         lines.append(head)
@@ -612,6 +617,7 @@ def explanation_lines(
         lines.append(f"Root cause (link {root + 1}): {explanation.links[root].summary}")
     else:
         lines.append("Nothing broken in what was read.")
+    lines.append(f"times in {zone.key}")
     return lines
 
 
@@ -626,4 +632,5 @@ __all__: Sequence[str] = (
     "explain",
     "explanation_json",
     "explanation_lines",
+    "link_when",
 )

@@ -13,6 +13,7 @@ starts them, in one order, and carries what one pane's state means for another:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, timedelta
 
 from textual import on
@@ -27,13 +28,18 @@ from textual.widgets import Footer
 
 from orchwatch.actions.audit import AuditLog
 from orchwatch.analysis.completion import business_date
-from orchwatch.analysis.daily import Target
+from orchwatch.analysis.daily import Fetched, Target
+from orchwatch.analysis.explain import ExplainInputs
+from orchwatch.analysis.revisions import ServiceVerdict
+from orchwatch.gather import package_reads
+from orchwatch.model import ErrorGroup
 from orchwatch.tui.panes.actions import ActionsPane
 from orchwatch.tui.panes.base import Pane, PaneContext, format_age
 from orchwatch.tui.panes.completions import CompletionsPane
 from orchwatch.tui.panes.logs import LogsPane
 from orchwatch.tui.panes.revisions import RevisionsPane
 from orchwatch.tui.widgets.completion_grid import CompletionGrid
+from orchwatch.tui.widgets.logs import ErrorGroupTable
 from orchwatch.tui.widgets.overview import OverviewStrip
 from orchwatch.tui.widgets.revisions import ServiceTable
 from orchwatch.tui.widgets.status_bar import StatusBar
@@ -49,6 +55,7 @@ class DashboardScreen(Screen[None]):
         Binding("g", "goto_date", "Go to date", id="date.goto"),
         Binding("r", "refresh", "Refresh", id="data.refresh"),
         Binding("w", "walkthrough", "Walkthrough", id="app.walkthrough"),
+        Binding("x", "explain", "Why?", id="app.explain"),
         Binding("1", "focus_completions", "Completions pane", show=False, id="pane.completions"),
         Binding("2", "focus_revisions", "Revisions pane", show=False, id="pane.revisions"),
         Binding("3", "focus_logs", "Logs pane", show=False, id="pane.logs"),
@@ -252,6 +259,75 @@ class DashboardScreen(Screen[None]):
         for pane in self.panes:
             pane.refresh_now()
         self.notify("Refreshing…", timeout=1.5)
+
+    # --- why ---------------------------------------------------------------------------------
+
+    def action_explain(self) -> None:
+        """Why the cell, phase, service or group under the cursor is what it is: the chain
+        of evidence to its cause, from what the panes have loaded (the validator and git
+        are read when the chain gets there)."""
+        from orchwatch.tui.screens.explain import ExplainScreen
+
+        chosen = self._subject()
+        if chosen is None:
+            self.notify(
+                "x explains a grid cell or phase, a service (2) or an error group (3).",
+                markup=False,
+                timeout=4,
+            )
+            return
+        subject, day = chosen
+        inputs = self._explain_inputs(day)
+        self.app.push_screen(ExplainScreen(inputs, subject, self.config.shown_zone))
+
+    def _subject(self) -> tuple[dict[str, str], date] | None:
+        """What the focused list's cursor is on, as explain's keywords, and its date."""
+        focused, day = self.focused, self.selected_date
+        if day is None:
+            return None
+        if isinstance(focused, CompletionGrid) and focused.row_count:
+            key = focused.coordinate_to_cell_key(focused.cursor_coordinate)
+            target = focused.target_at(str(key.row_key.value), str(key.column_key.value))
+            if target is None:
+                return None
+            if target.cell is None:
+                return {"phase": target.phase}, day
+            return {"phase": target.phase, "processor": target.cell.processor}, day
+        if isinstance(focused, OverviewStrip) and focused.row_count:
+            key = focused.coordinate_to_cell_key(focused.cursor_coordinate)
+            return {"phase": str(key.row_key.value)}, date.fromisoformat(str(key.column_key.value))
+        if isinstance(focused, ServiceTable):
+            service = self.revisions.service_under_cursor()
+            return ({"service": service}, day) if service else None
+        if isinstance(focused, ErrorGroupTable):
+            fingerprint = focused.fingerprint_under_cursor()
+            return ({"group": fingerprint}, day) if fingerprint else None
+        return None
+
+    def _explain_inputs(self, day: date) -> Callable[[], ExplainInputs]:
+        """What the panes hold now, and a reader (for a worker thread) that adds the
+        packages and the commits."""
+        config = self.config
+        now = self.completions.now or self.context.sources.clock.now()
+        status = self.completions.status_of(day)
+        view = self.revisions.view
+        verdicts: Fetched[list[ServiceVerdict]] = (
+            Fetched(list(view.verdicts)) if view is not None else Fetched(None, "not read yet")
+        )
+        groups: Fetched[list[ErrorGroup]] = (
+            Fetched(list(self.logs.groups))
+            if self.logs.answered and not self.logs.failing
+            else Fetched(None, str(self.logs.border_subtitle) or "not read yet")
+        )
+        orchestrators = {p.name: p.orchestrator for p in config.phases if p.orchestrator}
+
+        def read() -> ExplainInputs:
+            packages, deployed = package_reads(config, config.services, verdicts.value or [], now)
+            return ExplainInputs(
+                day, now, status, verdicts, groups, orchestrators, packages, deployed
+            )
+
+        return read
 
     # --- the walkthrough -----------------------------------------------------------------
 

@@ -15,8 +15,9 @@ from textual.message import Message
 from textual.widgets import Static
 
 from orchwatch.analysis.completion import business_date, date_range, reconcile_dates
+from orchwatch.analysis.daily import Fetched
 from orchwatch.glyphs import STATE_COLOUR, STATE_GLYPH
-from orchwatch.model import DateCompletions, FailedQueueItem
+from orchwatch.model import DateCompletions, DateStatus, FailedQueueItem
 from orchwatch.tui.panes.base import Pane, PaneContext
 from orchwatch.tui.styles import semantic_style
 from orchwatch.tui.widgets.completion_grid import CompletionGrid
@@ -54,6 +55,8 @@ class CompletionsPane(Pane):
         """The time the data on screen is judged against."""
         self._completions: dict[date, DateCompletions] = {}
         self._queue: tuple[date, list[FailedQueueItem]] | None = None
+        self.statuses: dict[date, DateStatus] = {}
+        """The dates on show (the strip's and the selected one), reconciled."""
 
     def compose(self) -> ComposeResult:
         yield OverviewStrip(id="overview")
@@ -118,7 +121,10 @@ class CompletionsPane(Pane):
         self._completions = fetch.completions
         self._queue = (fetch.queue_date, fetch.queue)
         self.now = fetch.now
+        first = not self.statuses
         self.render_data()
+        if first:  # the grid opens on what needs attention
+            self.grid.to_attention(fetch.now, self.config.shown_zone)
         self.loaded()
 
     @work(thread=True, exclusive=True, group="watch", exit_on_error=False)
@@ -140,12 +146,19 @@ class CompletionsPane(Pane):
         overview_dates = date_range(business_date(now, zone), self.config.overview_days)
         wanted = [*overview_dates, *([day] if day not in overview_dates else [])]
         statuses = reconcile_dates(self.config, self._completions, wanted, now)
+        self.statuses = statuses
         self.query_one(OverviewStrip).show({d: statuses[d] for d in overview_dates}, day)
         self.grid.show(statuses[day], now, self.config.shown_zone)
         held = self._completions.get(day)
         empty = held is not None and not (held.firestore or held.bigquery)
         note = " · no data for this date in Firestore or BigQuery" if empty else ""
         self.border_title = f"Completions · {day:%Y-%m-%d (%a)}{note}"
+
+    def status_of(self, day: date) -> Fetched[DateStatus]:
+        """A date's reconciled status as shown, or why there is none."""
+        if day in self.statuses:
+            return Fetched(self.statuses[day])
+        return Fetched(None, str(self.border_subtitle) or f"{day} is not loaded")
 
     def show_phase(self, phase: str | None) -> None:
         """Focus the grid, on `phase`'s column when it has one."""

@@ -22,7 +22,7 @@ from orchwatch.analysis.daily import (
     evaluate,
     overall,
 )
-from orchwatch.gather import gather_daily
+from orchwatch.gather import gather_daily, gather_explain
 from orchwatch.sanitize import inert_line
 from orchwatch.tui.screens.goto_date import GotoDateScreen
 from orchwatch.tui.styles import semantic_style
@@ -48,6 +48,7 @@ class DailyScreen(Screen[tuple[Target, date] | None]):
         Binding("n", "move(1)", "Next date", id="daily.next"),
         Binding("t", "yesterday", "Yesterday", id="daily.yesterday"),
         Binding("g", "goto", "Go to date", id="daily.goto"),
+        Binding("x", "explain", "Why?", id="daily.explain"),
     ]
 
     def __init__(self, day: date, today: date) -> None:
@@ -139,6 +140,26 @@ class DailyScreen(Screen[tuple[Target, date] | None]):
             self.notify(inert_line(result.next_step), title=result.title, markup=False)
             return
         self.dismiss((result.target, self.day))
+
+    def action_explain(self) -> None:
+        """The chain of evidence behind the check under the cursor."""
+        from orchwatch.tui.screens.explain import ExplainScreen
+
+        table = self.query_one("#daily-table", DataTable)
+        if not self.results or not 0 <= table.cursor_row < len(self.results):
+            return
+        target = self.results[table.cursor_row].target
+        subject: dict[str, str] | None = None
+        if target is not None and target.key:
+            kind = "phase" if target.pane == "completions" else "service"
+            subject = {kind: target.key} if target.pane != "validate" else None
+        if subject is None:
+            self.notify("This check has no chain to follow; Enter shows where it looks.")
+            return
+        config, sources, day = self.app.config, self.app.sources, self.day  # type: ignore[attr-defined]
+        self.app.push_screen(
+            ExplainScreen(lambda: gather_explain(config, sources, day), subject, config.shown_zone)
+        )
 
     def action_close(self) -> None:
         """Back to the dashboard."""

@@ -234,6 +234,20 @@ class CompletionGrid(DataTable[Text]):
             )
         return text
 
+    def to_attention(self, now: datetime, zone: ZoneInfo) -> None:
+        """Put the cursor on the header of the first phase that needs attention (its
+        stores disagree, a processor is not done, or its trigger is late), if any."""
+        status = self._status
+        if status is None:
+            return
+        calm = (CellState.COMPLETE, CellState.NOT_DUE)
+        for index, phase in enumerate(status.phases):
+            late = phase.next_phase is not None and trigger_verdict(phase, now, zone)[0]
+            worst = phase.worst_state
+            if not phase.stores_agree or late or (worst is not None and worst not in calm):
+                self.move_cursor(row=0, column=index, animate=False)
+                return
+
     def target_at(self, row_key: str, column_key: str) -> GridTarget | None:
         """What the cell at (row, column) stands for, or None for an empty cell."""
         if self._status is None:

@@ -351,6 +351,12 @@ class ErrorGroupTable(DataTable[Text]):
         if current in self._order:
             self.move_cursor(row=self._order.index(current), animate=False)
 
+    def fingerprint_under_cursor(self) -> str | None:
+        """The group of the cursor's row."""
+        if not self._order or not 0 <= self.cursor_row < len(self._order):
+            return None
+        return self._order[self.cursor_row]
+
     def filter(self, words: str) -> None:
         """Show only the groups that hold `words` (all of them for "")."""
         self.words = words
