@@ -5,6 +5,7 @@ from __future__ import annotations
 from bench import (
     bench_corpus,
     bench_errors_file,
+    bench_explain,
     bench_gcp,
     bench_grid,
     bench_layout,
@@ -30,6 +31,8 @@ def main() -> None:
     bench_gcp.main()
     print()
     bench_errors_file.main()
+    print()
+    bench_explain.main()
 
 
 if __name__ == "__main__":
