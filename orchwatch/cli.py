@@ -176,6 +176,25 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("--format", choices=("text", "markdown", "json"), default="text")
     explain.set_defaults(command=run_explain)
 
+    timeline = verbs.add_parser(
+        "timeline",
+        help="the incident timeline of a date: every layer on one time axis",
+        description=(
+            "Revisions, error groups, completions as BigQuery and Firestore saw them, phase "
+            "triggers and audited actions, in time order; the markdown is a postmortem's "
+            "timeline section."
+        ),
+    )
+    _source_options(timeline, suppress=True)
+    timeline.add_argument(
+        "--date", metavar="DATE", default=argparse.SUPPRESS, help="YYYY-MM-DD, today (default)…"
+    )
+    timeline.add_argument("--format", choices=("text", "markdown", "json"), default="text")
+    timeline.add_argument(
+        "--audit-file", metavar="PATH", help="the audit log (default: the user data dir)"
+    )
+    timeline.set_defaults(command=run_timeline)
+
     audit = verbs.add_parser("audit", help="the actions audit log (who ran what, and how it ended)")
     audit.add_argument("--format", choices=("text", "markdown", "json"), default="text")
     audit.add_argument("--file", metavar="PATH", help="the audit log (default: the user data dir)")
@@ -378,6 +397,36 @@ def run_explain(args: argparse.Namespace) -> int:
         lines = explanation_lines(explanation, config.shown_zone, args.format == "markdown")
         print("\n".join(inert_line(line, 2000) for line in lines))
     return EXIT_FOUND if explanation.root_cause is not None else EXIT_OK
+
+
+def run_timeline(args: argparse.Namespace) -> int:
+    """`orchwatch timeline`: exit 0 (it reports; the other verbs judge)."""
+    import json
+
+    from orchwatch.actions.audit import default_audit_path
+    from orchwatch.analysis.completion import business_date
+    from orchwatch.analysis.timeline import timeline, timeline_json, timeline_lines
+    from orchwatch.dates import parse_date
+    from orchwatch.gather import gather_timeline
+    from orchwatch.sanitize import inert_line
+
+    config = _load_config(args)
+    sources = _sources(args, config)
+    today = business_date(sources.clock.now(), config.timezone)
+    try:
+        day = parse_date(getattr(args, "date", None) or "today", today)
+    except ValueError as exc:
+        raise UsageError(f"--date: {exc}") from None
+    audit = Path(args.audit_file) if args.audit_file else default_audit_path()
+    if audit.is_dir():
+        raise UsageError(f"{audit}: is a folder; --audit-file takes the audit log file")
+    line = timeline(gather_timeline(config, sources, day, audit), config.shown_zone)
+    if args.format == "json":
+        print(json.dumps(timeline_json(line), indent=2))
+    else:
+        lines = timeline_lines(line, config.shown_zone, args.format == "markdown")
+        print("\n".join(inert_line(text, 2000) for text in lines))
+    return EXIT_OK
 
 
 def run_audit(args: argparse.Namespace) -> int:

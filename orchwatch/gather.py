@@ -24,6 +24,7 @@ from orchwatch.analysis.revisions import (
     worst_first,
 )
 from orchwatch.analysis.runtime import RuntimeTally, judge
+from orchwatch.analysis.timeline import Action, TimelineInputs
 from orchwatch.analysis.tracebacks import group_entries, group_lines
 from orchwatch.config import Config
 from orchwatch.model import (
@@ -350,6 +351,31 @@ def gather_explain(config: Config, sources: Sources, game_date: date) -> Explain
         packages=packages,
         deployed=deployed,
     )
+
+
+def gather_timeline(
+    config: Config, sources: Sources, game_date: date, audit: Path | None = None
+) -> TimelineInputs:
+    """Read what the timeline of `game_date` needs; each read may fail alone. `audit`:
+    the actions audit log whose runs are events too."""
+    from orchwatch.actions.audit import read_audit
+
+    sources.advance()
+    now = sources.clock.now()
+    reads = _date_reads(config, sources, game_date, now)
+    actions: list[Action] = []
+    if audit is not None:
+        entries, _ = read_audit(audit)
+        for entry in entries:
+            started = entry.started
+            try:
+                at = datetime.fromisoformat(str(started.get("time", "")))
+            except ValueError:
+                continue  # a record without a time has no place on the axis
+            who = f"{started.get('user', '?')}@{started.get('host', '?')}"
+            service = str(started.get("service", "") or "")
+            actions.append(Action(at, who, str(started.get("action", "")), service, entry.outcome))
+    return TimelineInputs(game_date, now, reads.status, reads.verdicts, reads.groups, actions)
 
 
 def gather_daily(

@@ -116,3 +116,25 @@ def test_the_explain_chain_is_the_same_from_a_snapshot(world: World, tmp_path: P
     kinds = [link["kind"] for link in chains[0]["links"]]  # type: ignore[index]
     assert kinds[:3] == ["completion", "service", "errors"]
     assert chains[0]["root_cause"] is not None
+
+
+def test_the_timeline_is_the_same_from_a_snapshot(world: World, tmp_path: Path) -> None:
+    """The date's timeline from the local servers and from a snapshot of them, event for
+    event, with the incident in it."""
+    from orchwatch.analysis.timeline import timeline, timeline_json
+    from orchwatch.gather import gather_timeline
+
+    config, _, gcp, seeded = world
+    day = DEMO_START.date()
+    capture(config, gcp, seeded.dates[-3:], tmp_path / "incident.db", lambda *s: None)
+    offline = build_sources(SourceOptions(store_path=tmp_path / "incident.db"), config)
+    try:
+        lines = [
+            timeline_json(timeline(gather_timeline(config, s, day), config.shown_zone))
+            for s in (gcp, offline)
+        ]
+    finally:
+        offline.close()
+    assert lines[0] == lines[1]
+    kinds = {event["kind"] for event in lines[0]["events"]}
+    assert {"failed", "errors-first", "trigger-missed"} <= kinds
