@@ -11,6 +11,7 @@ from bench import (
     bench_layout,
     bench_logs,
     bench_revisions,
+    bench_timeline,
     bench_validate,
 )
 
@@ -33,6 +34,8 @@ def main() -> None:
     bench_errors_file.main()
     print()
     bench_explain.main()
+    print()
+    bench_timeline.main()
 
 
 if __name__ == "__main__":

@@ -124,3 +124,42 @@ async def test_x_on_a_blocked_check_of_the_walkthrough(config: Config, demo: Sou
         assert screen.explanation.links[0].summary == (
             "phase4 never ran: phase3 never triggered phase4"
         )
+
+
+async def test_the_timeline_screen_scrolls_zooms_and_opens_an_event(
+    config: Config, demo: Sources
+) -> None:
+    from textual.widgets import DataTable
+
+    from orchwatch.tui.screens.timeline import TimelineScreen
+
+    app = make_app(config, demo)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: all(p.answered for p in app.dashboard.panes))
+        await pilot.press("T")
+        await wait_for(
+            pilot, lambda: isinstance(app.screen, TimelineScreen) and app.screen.line is not None
+        )
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, TimelineScreen) and screen.line is not None
+        whole = len(screen.shown)
+        assert whole == len(screen.line.events) > 10
+        text = "\n".join(screen_lines(app))
+        assert "Timeline · 2026-02-01 (Sun)" in text
+        assert "01-29 20:39  ✗  Cloud Run      phase3-to-phase4-orchestrator 00026 FAILED" in text
+        table = screen.query_one("#timeline-table", DataTable)
+        await pilot.press("end", "plus", "plus")
+        await settle(pilot)
+        assert 0 < len(screen.shown) < whole
+        assert "1 h around the cursor" in "\n".join(screen_lines(app))
+        assert table.cursor_row == len(screen.shown) - 1  # still on the same (last) event
+        await pilot.press("minus", "minus")
+        await settle(pilot)
+        assert len(screen.shown) == whole
+        await pilot.press("home", "enter")
+        await settle(pilot)
+        assert any("00026 created" in str(n.message) for n in app._notifications)
+        await pilot.press("escape")
+        await settle(pilot)
+        assert not isinstance(app.screen, TimelineScreen)

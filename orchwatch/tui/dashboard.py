@@ -56,6 +56,7 @@ class DashboardScreen(Screen[None]):
         Binding("r", "refresh", "Refresh", id="data.refresh"),
         Binding("w", "walkthrough", "Walkthrough", id="app.walkthrough"),
         Binding("x", "explain", "Why?", id="app.explain"),
+        Binding("T", "timeline", "Timeline", id="app.timeline"),
         Binding("1", "focus_completions", "Completions pane", show=False, id="pane.completions"),
         Binding("2", "focus_revisions", "Revisions pane", show=False, id="pane.revisions"),
         Binding("3", "focus_logs", "Logs pane", show=False, id="pane.logs"),
@@ -328,6 +329,13 @@ class DashboardScreen(Screen[None]):
             )
 
         return read
+
+    def action_timeline(self) -> None:
+        """The selected date's incident timeline: every layer on one time axis."""
+        from orchwatch.tui.screens.timeline import TimelineScreen
+
+        day = self.selected_date or self._today()
+        self.app.push_screen(TimelineScreen(day, self.app.audit.path))  # type: ignore[attr-defined]
 
     # --- the walkthrough -----------------------------------------------------------------
 
