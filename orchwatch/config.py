@@ -126,11 +126,25 @@ class ValidateTable(_Table, kw_only=True):
     interpreters: dict[str, str] = {}
 
 
+DEFAULT_ROLLBACK = (
+    "gcloud",
+    "run",
+    "services",
+    "update-traffic",
+    "{service}",
+    "--to-revisions={revision}=100",
+    "--region",
+    "{region}",
+)
+"""`b`: all of a service's traffic to an older revision."""
+
+
 class ActionsTable(_Table, kw_only=True):
     enabled: bool = False
     timeout_seconds: float = 900.0
     validate_commands: list[list[str]] = []
     deploy: dict[str, list[str]] = {}
+    rollback: list[str] = msgspec.field(default_factory=lambda: list(DEFAULT_ROLLBACK))
 
 
 class DailyCheckTable(_Table, kw_only=True):
@@ -251,6 +265,8 @@ class Config:
     validate_commands: tuple[tuple[str, ...], ...] = ()
     deploy_commands: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     """Service -> the argument-list template that redeploys it."""
+    rollback_command: tuple[str, ...] = DEFAULT_ROLLBACK
+    """The argument-list template that moves a service's traffic to `{revision}`."""
     gcp: GcpSettings = field(default_factory=GcpSettings)
     """How the Google Cloud sources reach and spend on Google Cloud."""
     validate: ValidateOptions = field(default_factory=ValidateOptions)
@@ -532,6 +548,7 @@ def _build(table: ConfigFile, path: Path | None, display: Path | str) -> Config:
         action_timeout=table.actions.timeout_seconds,
         validate_commands=tuple(tuple(c) for c in table.actions.validate_commands),
         deploy_commands={k: tuple(v) for k, v in table.actions.deploy.items()},
+        rollback_command=tuple(table.actions.rollback),
         gcp=gcp,
         validate=ValidateOptions(
             runtime=table.validate.runtime,
@@ -684,6 +701,7 @@ def _check_actions(actions: ActionsTable, display: Path | str) -> None:
         (f"actions.validate_commands[{i}]", c) for i, c in enumerate(actions.validate_commands)
     ]
     commands += [(f'actions.deploy."{service}"', c) for service, c in actions.deploy.items()]
+    commands.append(("actions.rollback", actions.rollback))
     for key, command in commands:
         try:
             check_template(command)

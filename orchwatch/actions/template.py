@@ -12,7 +12,7 @@ import re
 import string
 from collections.abc import Mapping, Sequence
 
-FIELDS = frozenset({"service", "function", "phase", "date"})
+FIELDS = frozenset({"service", "function", "phase", "date", "revision", "region"})
 _SAFE_VALUE = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9._-]{0,127}\Z")
 r"""`\Z`, not `$`: `$` also matches before a final newline, which would let one through."""
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from orchwatch.analysis.revisions import Health, Marker, ServiceVerdict, age, short_name
-from orchwatch.model import LogEntry, severity_rank
+from orchwatch.model import ConditionState, LogEntry, severity_rank
 
 EXIT_PATTERNS = re.compile(
     r"Container called exit\(\d+\)"
@@ -86,6 +86,10 @@ class RuntimeTally:
             self.tallied += 1
             if len(tallied) > self.MAX_PER_REVISION:
                 del tallied[: len(tallied) - self.MAX_PER_REVISION]
+
+    def exits(self, revision: str) -> int:
+        """The exits and failed probes `revision` logged in what was read."""
+        return sum(1 for _, kind in self._events.get(revision, ()) if not kind)
 
     def evidence(self, verdict: ServiceVerdict) -> RuntimeEvidence | None:
         """The serving revision's exits and exceptions since it started serving; None
@@ -203,4 +207,65 @@ def judge(
     )
     return replace(
         verdict, health=Health.BAD, text=" · ".join([lead, *rest]), crashing=True, rows=rows
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class RollbackChoice:
+    """Where `b` would move a service's traffic, and the evidence; or why nowhere."""
+
+    service: str
+    serving: str
+    """The revision serving now."""
+    target: str | None
+    """The revision before it, when it served cleanly in the logs read."""
+    why: str
+
+
+def rollback_choice(verdict: ServiceVerdict, tally: RuntimeTally) -> RollbackChoice:
+    """A rollback is offered for a service whose serving revision is failing (Ready
+    failed) or crash-looping, to the Ready revision before it, and only when the logs
+    read reach back to when that one served and show no exit of it: a
+    revision nobody saw serve, or one that crash-looped too, is never offered."""
+    serving = verdict.serving
+    name = verdict.service
+    if serving is None:
+        return RollbackChoice(name, "", None, "nothing serves it")
+    here = short_name(serving.name)
+    ready = serving.ready
+    failed = ready is not None and ready.state is ConditionState.FAILED
+    if not (verdict.crashing or failed):
+        return RollbackChoice(name, serving.name, None, f"{here} is not failing")
+    older = [
+        row.revision
+        for row in verdict.rows
+        if row.revision.create_time < serving.create_time
+        and row.revision.ready is not None
+        and row.revision.ready.state is ConditionState.SUCCEEDED
+    ]
+    if not older:
+        return RollbackChoice(name, serving.name, None, "no older revision was Ready")
+    previous = max(older, key=lambda r: r.create_time)
+    there = short_name(previous.name)
+    since = serving_since(verdict)
+    if tally.start is None or since is None or tally.start >= since:
+        return RollbackChoice(
+            name,
+            serving.name,
+            None,
+            f"the logs read do not reach back to when {there} served; nothing shows it was healthy",
+        )
+    exits = tally.exits(previous.name)
+    if exits:
+        return RollbackChoice(
+            name,
+            serving.name,
+            None,
+            f"{there} exited {exits} times too (the logs read): rolling back would not help",
+        )
+    return RollbackChoice(
+        name,
+        serving.name,
+        previous.name,
+        f"{there} served until {here} took over, with no exit in the logs read",
     )

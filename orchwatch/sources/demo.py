@@ -45,7 +45,7 @@ from orchwatch.model import (
     RunStatus,
     TrafficStatus,
 )
-from orchwatch.sources.demo_logs import CRASH_SERVICE, FIXED_LABEL, DemoLogStream
+from orchwatch.sources.demo_logs import CRASH_SERVICE, FIXED_LABEL, LOOP_LABEL, DemoLogStream
 from orchwatch.sources.local import LocalStore
 
 DEMO_START = datetime(2026, 2, 1, 11, 30, tzinfo=UTC)
@@ -359,15 +359,21 @@ class DemoSimulator:
     def _read_spool(self, now: datetime) -> None:
         """Turn deploy requests into revision events: pending now, Ready (or failed,
         following the validator) half a minute later; a Ready fix of the crash-looping
-        orchestrator carries the label that stops its crash loop."""
+        orchestrator carries the label that stops its crash loop. A rollback request
+        moves the traffic 20 seconds later, as `update-traffic` does."""
         for request_path in sorted(self.spool.glob("*.json")):
             try:
                 request = json.loads(request_path.read_text(encoding="utf-8"))
-                service, ok = str(request["service"]), bool(request["ok"])
-            except (OSError, ValueError, KeyError):
+                service = str(request["service"])
+                target = str(request["revision"]) if "revision" in request else None
+                ok = bool(request.get("ok", False))
+            except (OSError, ValueError, KeyError, AttributeError):
                 request_path.unlink(missing_ok=True)
                 continue
             request_path.unlink(missing_ok=True)
+            if target is not None:
+                self._move_traffic(service, target, now + timedelta(seconds=20))
+                continue
             # The user's deploy supersedes whatever the scenario had scheduled for the service.
             self._events[self._next :] = [
                 e
@@ -397,6 +403,21 @@ class DemoSimulator:
                 ]
             for event in events:
                 bisect.insort(self._events, event, lo=self._next, key=lambda e: e.at)
+
+    def _move_traffic(self, service: str, revision: str, at: datetime) -> None:
+        """All of `service`'s traffic to `revision` (pinned), if it has that revision."""
+        found = self.store.fetch_services([service])
+        if not found or revision not in {r.name for r in found[0].revisions}:
+            return
+        state = found[0]
+        event = ServiceChanged(
+            at,
+            service,
+            state.latest_created_revision,
+            state.latest_ready_revision,
+            (TrafficStatus(revision, 100),),
+        )
+        bisect.insort(self._events, event, lo=self._next, key=lambda e: e.at)
 
     def _trigger_after_fix(self, now: datetime) -> None:
         """With no message lost any more, a phase whose required processors are all in
@@ -531,27 +552,28 @@ class ServingLookup:
 
     def __init__(self, store: LocalStore) -> None:
         self.store = store
-        self._cache: dict[str, tuple[str, bool]] = {}
+        self._cache: dict[str, tuple[str, bool, bool]] = {}
 
     def invalidate(self) -> None:
         """Forget every answer (a revision or service changed)."""
         self._cache.clear()
 
-    def get(self, service: str) -> tuple[str, bool]:
-        """(serving revision name, whether it carries the demo's fix)."""
+    def get(self, service: str) -> tuple[str, bool, bool]:
+        """(serving revision name, whether it carries the demo's fix, whether it
+        crash-loops)."""
         if service not in self._cache:
             self._cache[service] = self._lookup(service)
         return self._cache[service]
 
-    def _lookup(self, service: str) -> tuple[str, bool]:
+    def _lookup(self, service: str) -> tuple[str, bool, bool]:
         found = self.store.fetch_services([service])
         if not found:
-            return f"{service}-00001-dmo", False  # no such service: no fix deployed
+            return f"{service}-00001-dmo", False, False  # no such service: no fix deployed
         state = found[0]
         name = state.traffic[0].revision if state.traffic else state.latest_ready_revision
         revision = next((r for r in state.revisions if r.name == name), None)
-        fixed = revision is not None and revision.labels.get(FIXED_LABEL) == "true"
-        return name, fixed
+        labels = revision.labels if revision is not None else {}
+        return name, labels.get(FIXED_LABEL) == "true", labels.get(LOOP_LABEL) == "true"
 
 
 # --- Cloud Run revision histories ----------------------------------------------------------------
@@ -574,6 +596,10 @@ PENDING_SERVICE = "phase5-to-phase6-orchestrator"
 """Gets a revision that is pending for a while during the live demo."""
 ROLLBACK_SERVICE = "self-heal"
 """Traffic was moved back by hand from a Ready revision to the one before it."""
+LOOP_SERVICE = "auto-backfill-orchestrator"
+"""Three hours into the demo, a deploy that turns Ready and then crash-loops, while the
+revision before it served cleanly: the case a rollback (`b`) is for."""
+LOOP_AT = DEMO_START + timedelta(hours=3)
 
 
 def _pacific(year: int, month: int, day: int, hour: int, minute: int) -> datetime:
@@ -693,6 +719,17 @@ def _revision_history(service: str, rng: random.Random) -> list[Event]:
             settle=timedelta(minutes=45),
         )
         events += new
+    elif service == LOOP_SERVICE:
+        # Its own random stream: the histories generated before it stay as they were.
+        new, _, _ = _deploy(service, count + 1, LOOP_AT, random.Random(service), serving)
+        events += [
+            RevisionChanged(
+                e.at, replace(e.revision, labels={**e.revision.labels, LOOP_LABEL: "true"})
+            )
+            if isinstance(e, RevisionChanged)
+            else e
+            for e in new
+        ]
     elif service == ROLLBACK_SERVICE:
         previous = serving
         moved = _pacific(2026, 1, 30, 11, 5)

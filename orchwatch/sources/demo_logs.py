@@ -24,6 +24,8 @@ from orchwatch.model import LogEntry
 
 CRASH_SERVICE = "phase3-to-phase4-orchestrator"
 FIXED_LABEL = "orchwatch-demo-fix"
+LOOP_LABEL = "orchwatch-demo-loop"
+"""A revision of the demo that crash-loops while it serves (a rollback stops it)."""
 PROCESSOR_SERVICES = (
     "nba-phase2-raw-processors",
     "nba-phase3-analytics-processors",
@@ -71,6 +73,13 @@ GROUP = """  + Exception Group Traceback (most recent call last):
     | ConnectionError: retry 2: connection refused by stats.nba.com
     +------------------------------------"""
 
+LOOP = """Traceback (most recent call last):
+  File "/layers/google.python.pip/pip/lib/python3.11/site-packages/functions_framework/__init__.py", line 385, in _run
+    module = _function_registry.load_function_module(source)
+  File "/workspace/main.py", line 12, in <module>
+    from shared.backfill import BackfillPlanner
+ImportError: cannot import name 'BackfillPlanner' from 'shared.backfill' (/workspace/shared/backfill/__init__.py)"""
+
 INFO = (
     "Received completion message for {proc} game_date={date} correlation_id=corr-{id}",
     "Recorded completion of {proc}; {n}/5 processors complete for {date}",
@@ -90,12 +99,13 @@ class DemoLogStream:
         self,
         seed: int,
         services: Sequence[str],
-        serving_revision: Callable[[str], tuple[str, bool]],
+        serving_revision: Callable[[str], tuple[str, bool, bool]],
     ) -> None:
         """Args:
         seed: the scenario seed.
         services: the watched services (they all log INFO noise).
-        serving_revision: service -> (serving revision name, whether it is the fix).
+        serving_revision: service -> (serving revision name, whether it is the fix,
+            whether it crash-loops).
         """
         self.seed = seed
         self.services = tuple(dict.fromkeys([*services, *PROCESSOR_SERVICES]))
@@ -148,7 +158,7 @@ class DemoLogStream:
                     revision,
                     f"{service[:6]}-i0",
                 )
-        crash_revision, fixed = revisions.get(CRASH_SERVICE, ("", True))
+        crash_revision, fixed, _ = revisions.get(CRASH_SERVICE, ("", True, False))
         if not fixed and CRASH_SERVICE in self.services:
             for index, instance in enumerate(("00f1a2", "00c7d9")):
                 if (minute + index * 2) % 4 == 0:
@@ -162,6 +172,18 @@ class DemoLogStream:
                         crash_revision,
                         instance,
                     )
+        for service, (revision, _, loops) in revisions.items():
+            if loops and minute % 2 == 0:  # a deploy that crash-loops while it serves
+                at = base + timedelta(seconds=rng.uniform(1, 40))
+                yield from self._lines(LOOP, at, service, revision, "0a11b2")
+                yield self._entry(
+                    at + timedelta(seconds=1),
+                    "ERROR",
+                    "Container called exit(1).",
+                    service,
+                    revision,
+                    "0a11b2",
+                )
         if minute % 20 == 7:
             yield self._entry(
                 base + timedelta(seconds=rng.uniform(0, 59)),
