@@ -225,6 +225,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo_deploy.add_argument("--function", required=True)
     demo_deploy.add_argument("--repo", default=".")
     demo_deploy.set_defaults(command=run_demo_deploy)
+    demo_rollback = verbs.add_parser("demo-rollback", help=argparse.SUPPRESS)
+    demo_rollback.add_argument("--service", required=True)
+    demo_rollback.add_argument("--revision", required=True)
+    demo_rollback.set_defaults(command=run_demo_rollback)
 
     demo_repo = verbs.add_parser(
         "demo-repo", help="write the demo pipeline repo (with its incidents) to PATH"
@@ -548,6 +552,25 @@ def _progress_bar() -> Callable[[str, int, int], None]:
             bar.stop()
 
     return update
+
+
+def run_demo_rollback(args: argparse.Namespace) -> int:
+    """What `b` runs inside orchwatch's demo instead of `gcloud run services
+    update-traffic`: ask the demo (through its spool folder) to move the traffic."""
+    import json
+    import uuid
+
+    spool = os.environ.get("ORCHWATCH_DEMO_SPOOL")
+    if not spool:
+        raise UsageError("demo-rollback runs only inside orchwatch's demo (ORCHWATCH_DEMO_SPOOL)")
+    print(f"Updating traffic of {args.service}: 100% to {args.revision} (demo)")
+    request = {"service": args.service, "revision": args.revision}
+    path = Path(spool) / f"{uuid.uuid4().hex}.json"
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(request), encoding="utf-8")
+    os.replace(tmp, path)
+    print("Done: the traffic moves within the minute.")
+    return EXIT_OK
 
 
 def run_demo_deploy(args: argparse.Namespace) -> int:

@@ -23,7 +23,7 @@ from orchwatch.analysis.revisions import (
     service_verdict,
     worst_first,
 )
-from orchwatch.analysis.runtime import RuntimeTally, judge
+from orchwatch.analysis.runtime import RuntimeTally, judge, rollback_choice
 from orchwatch.analysis.timeline import Action, TimelineInputs
 from orchwatch.analysis.tracebacks import group_entries, group_lines
 from orchwatch.config import Config
@@ -263,6 +263,8 @@ class DateReads:
     verdicts: Fetched[list[ServiceVerdict]]
     logs_from: datetime | None
     """The first log entry read, when any was."""
+    tally: RuntimeTally | None = None
+    """The exits and exceptions of everything read (None when the logs were not)."""
 
 
 def _date_reads(config: Config, sources: Sources, game_date: date, now: datetime) -> DateReads:
@@ -293,7 +295,12 @@ def _date_reads(config: Config, sources: Sources, game_date: date, now: datetime
     status = _fetch(reconcile)
     error_groups = _fetch(groups)
     first = read[0][1][0].timestamp if read and read[0][1] else None
-    return DateReads(status, error_groups, _fetch(verdicts), first)
+    tally = None
+    if read:
+        tally = RuntimeTally()
+        tally.add(read[0][1])
+        tally.start = read[0][0]  # the read covers its whole window, entries or not
+    return DateReads(status, error_groups, _fetch(verdicts), first, tally)
 
 
 def package_reads(
@@ -341,7 +348,10 @@ def gather_explain(config: Config, sources: Sources, game_date: date) -> Explain
     reads = _date_reads(config, sources, game_date, now)
     orchestrators = {p.name: p.orchestrator for p in config.phases if p.orchestrator}
     packages, deployed = package_reads(config, config.services, reads.verdicts.value or [], now)
+    tally = reads.tally
+    rollbacks = {v.service: rollback_choice(v, tally) for v in reads.verdicts.value or () if tally}
     return ExplainInputs(
+        rollbacks=rollbacks,
         game_date=game_date,
         now=now,
         status=reads.status,

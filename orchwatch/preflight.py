@@ -98,6 +98,24 @@ def deploy_command(config: Config, service: str, day: date) -> list[str]:
         raise DeployRefused(f"Cannot build the deploy command: {exc}") from None
 
 
+def rollback_command(config: Config, service: str, revision: str) -> list[str]:
+    """The argv of the configured rollback for `service` to `revision`.
+
+    Raises:
+        DeployRefused: its template cannot be filled.
+    """
+    from orchwatch.actions.template import TemplateError, render_command
+
+    values = {"service": service, "revision": revision, "region": config.gcp_region}
+    folder = config.function_folder(service)
+    if folder is not None:
+        values["function"] = folder.name
+    try:
+        return render_command(config.rollback_command, values)
+    except TemplateError as exc:
+        raise DeployRefused(f"Cannot build the rollback command: {exc}") from None
+
+
 @dataclass(frozen=True)
 class DeployPreview:
     """Everything the confirmation shows."""

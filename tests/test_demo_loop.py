@@ -76,11 +76,13 @@ async def announced(pilot, app: OrchwatchApp, text: str) -> bool:  # type: ignor
     return False
 
 
-def crash_groups(app: OrchwatchApp) -> int:
+def crash_groups(app: OrchwatchApp, exception: str = "ModuleNotFoundError") -> int:
+    """The count shown for the group of `exception` (0 when it has none)."""
     table = app.dashboard.query_one(ErrorGroupTable)
-    for i in range(table.row_count):
-        if table.get_row_at(i)[1].plain == "ModuleNotFoundError":
-            return int(table.get_row_at(i)[0].plain)
+    for row in table.ordered_rows:
+        group = next(g for g in app.dashboard.logs.groups if g.fingerprint == row.key.value)
+        if group.exception_type == exception:
+            return int(table.get_row(row.key)[0].plain)
     return 0
 
 
@@ -100,6 +102,7 @@ async def test_fix_validate_deploy_and_the_pipeline_recovers(
         assert verdict.serving is not None and verdict.serving.name.startswith(f"{SERVICE}-00028-")
         assert await announced(pilot, app, "00028 is Ready and serving")
         before = crash_groups(app)
+        assert before > 0
         await later(pilot, app, 30)
         assert crash_groups(app) == before  # the crash loop stopped
         phase3 = app.dashboard.query_one("#grid").get_cell("counts", "phase3").plain
@@ -127,3 +130,62 @@ async def test_deploying_the_broken_package_gives_a_failed_revision(
         assert verdict.serving is not None and verdict.serving.name.startswith(f"{SERVICE}-00027-")
         assert await announced(pilot, app, "00028 failed")
         assert date(2026, 2, 1)
+
+
+LOOPING = "auto-backfill-orchestrator"
+
+
+async def test_b_rolls_a_crash_looping_deploy_back_to_the_clean_revision(
+    config: Config, demo: Sources, tmp_path: Path
+) -> None:
+    """Three hours in, auto-backfill-orchestrator's 00017 turns Ready and crash-loops;
+    00016 served cleanly before it. `b` previews, takes the typed name, runs, audits, and
+    00016 takes the traffic; the crash loop stops. The main incident's older revision
+    crash-looped too: no rollback is offered there."""
+    from orchwatch.actions.audit import read_audit
+    from orchwatch.tui.screens.confirm_rollback import ConfirmRollbackScreen
+
+    app = make_app(config, demo, allow_actions=True, audit_path=tmp_path / "audit.jsonl")
+    async with app.run_test(size=SIZE) as pilot:
+        await later(pilot, app, 60)
+        await later(pilot, app, 60)
+        await later(pilot, app, 60)
+        await later(pilot, app, 20)  # 00017 has crash-looped for about 20 minutes
+        table = app.dashboard.query_one(ServiceTable)
+        assert await wait_for(
+            pilot, lambda: LOOPING in {str(r.key.value) for r in table.ordered_rows}
+        )
+        verdict = app.dashboard.revisions.view.verdict(LOOPING)
+        assert verdict is not None and verdict.text.startswith("CRASHING 00017")
+        before = crash_groups(app, "ImportError")
+        assert before > 0
+
+        table.focus()
+        table.move_cursor(row=table.get_row_index(SERVICE))
+        await pilot.press("b")  # the main incident: 00025 crash-looped too
+        await settle(pilot)
+        assert not isinstance(app.screen, ConfirmRollbackScreen)
+        assert any("No rollback for " + SERVICE in str(n.message) for n in app._notifications)
+
+        table.move_cursor(row=table.get_row_index(LOOPING))
+        await pilot.press("b")
+        assert await wait_for(pilot, lambda: isinstance(app.screen, ConfirmRollbackScreen))
+        await pilot.press("enter")  # nothing typed: it says what it expects
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmRollbackScreen)
+        await pilot.press(*LOOPING, "enter")
+        await wait_for_finished_runs(pilot, app.audit.path)
+        assert "rollback auto-backfill-orchestrator: exit 0" in str(
+            app.dashboard.query_one("#actions-status").render()
+        )
+        entry = read_audit(app.audit.path)[0][-1]
+        assert (entry.started["action"], entry.started["service"]) == ("rollback", LOOPING)
+        assert entry.outcome == "exit 0"
+        await later(pilot, app, 1)  # the traffic moves
+        assert await announced(pilot, app, "00016 takes the traffic")
+        verdict = app.dashboard.revisions.view.verdict(LOOPING)
+        assert verdict is not None and verdict.serving is not None
+        assert verdict.serving.name.startswith(f"{LOOPING}-00016-")
+        stopped = crash_groups(app, "ImportError")
+        await later(pilot, app, 30)
+        assert crash_groups(app, "ImportError") == stopped  # the crash loop stopped

@@ -150,3 +150,20 @@ def test_a_group_is_explained_through_its_service(config: Config, demo: Sources)
     assert "CRASHING" in chain.links[1].summary
     with pytest.raises(UnknownSubject, match="no error group"):
         explain(inputs, config.shown_zone, group="not-a-group")
+
+
+def test_the_next_step_offers_a_rollback_only_to_a_revision_seen_serving_cleanly(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The main incident's older revision crash-looped too (or served before the logs
+    read): no rollback. Three hours into the demo, auto-backfill-orchestrator's 00017
+    crash-loops after 00016 served cleanly: roll back with b."""
+    args = ["explain", "--demo", "--date", "2026-02-01", "--format", "json", "--service"]
+    assert main(["--as-of", "2026-02-01T13:30", *args, "phase3-to-phase4-orchestrator"]) == 1
+    service = json.loads(capsys.readouterr().out)["links"][0]
+    assert "CRASHING 00027" in service["summary"]
+    assert "no rollback: 00025 exited" in service["next_step"]
+    assert main(["--as-of", "2026-02-01T15:00", *args, "auto-backfill-orchestrator"]) == 1
+    service = json.loads(capsys.readouterr().out)["links"][0]
+    assert "CRASHING 00017" in service["summary"]
+    assert service["next_step"].startswith("roll back to 00016 with b")

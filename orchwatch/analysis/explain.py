@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo
 from orchwatch.analysis.completion import blocked_phases, trigger_verdict
 from orchwatch.analysis.daily import Fetched
 from orchwatch.analysis.revisions import Health, ServiceVerdict, short_name
+from orchwatch.analysis.runtime import RollbackChoice
 from orchwatch.model import CellState, CompletionCell, DateStatus, ErrorGroup, PhaseStatus
 from orchwatch.sources.git import Commit
 from orchwatch.validate.model import Finding, Severity
@@ -96,6 +97,8 @@ class ExplainInputs:
     """Service -> its function's package as the validator sees it."""
     deployed: dict[str, Fetched[Deployed]] = field(default_factory=dict)
     """Service -> its serving commit and the commits since."""
+    rollbacks: dict[str, RollbackChoice] = field(default_factory=dict)
+    """Service -> where `b` would move its traffic, or why nowhere."""
 
 
 class UnknownSubject(LookupError):
@@ -328,12 +331,24 @@ class _Chain:
                     "Cloud Run",
                     f"{role}: {verdict.text}",
                     tuple(evidence),
-                    "fix its package, then redeploy with d" if bad else "",
+                    self.remedy(service) if bad else "",
                     broken=bad,
                 )
             )
         if groups:
             self.errors(service, at)
+
+    def remedy(self, service: str) -> str:
+        """A failing service's next step: roll back when the logs show the revision
+        before served cleanly, then fix and redeploy."""
+        choice = self.inputs.rollbacks.get(service)
+        if choice is not None and choice.target is not None:
+            return (
+                f"roll back to {short_name(choice.target)} with b ({choice.why}); then fix "
+                "its package and redeploy with d"
+            )
+        why = f" (no rollback: {choice.why})" if choice is not None else ""
+        return f"fix its package, then redeploy with d{why}"
 
     def errors(self, service: str, at: datetime | None) -> None:
         groups = self.inputs.groups

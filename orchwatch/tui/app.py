@@ -45,6 +45,14 @@ class OrchwatchApp(App[None]):
             id="actions.deploy",
             tooltip="Redeploy the selected service (off unless actions are on)",
         ),
+        Binding(
+            "b",
+            "rollback",
+            "Roll back",
+            id="actions.rollback",
+            tooltip="Move the selected service's traffic back to the revision before "
+            "(off unless actions are on)",
+        ),
         Binding("c", "cancel_action", "Cancel run", show=False, id="actions.cancel"),
         Binding("a", "audit", "Audit log", show=False, id="actions.audit"),
         Binding("question_mark", "help", "Help", key_display="?", id="app.help"),
@@ -154,13 +162,13 @@ class OrchwatchApp(App[None]):
 
     def on_key(self, event: Key) -> None:
         """Keys no binding took: a disabled action says why instead of doing nothing."""
-        if event.key in ("v", "d") and not self._actions_enabled:
+        if event.key in ("v", "d", "b") and not self._actions_enabled:
             event.stop()
             self.notify(self.ACTIONS_OFF, severity="warning", markup=False)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """One-key actions are shown dimmed (disabled) while actions are off."""
-        if action in ("validate", "deploy") and not self._actions_enabled:
+        if action in ("validate", "deploy", "rollback") and not self._actions_enabled:
             return None
         return True
 
@@ -171,6 +179,10 @@ class OrchwatchApp(App[None]):
     def action_deploy(self) -> None:
         """Redeploy the selected service, after a preview and a confirmation."""
         self.dashboard.deploy_selected()
+
+    def action_rollback(self) -> None:
+        """Move the selected service's traffic back, after a preview and a typed name."""
+        self.dashboard.rollback_selected()
 
     def action_cancel_action(self) -> None:
         """Cancel the running deploy."""

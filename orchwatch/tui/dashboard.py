@@ -31,6 +31,7 @@ from orchwatch.analysis.completion import business_date
 from orchwatch.analysis.daily import Fetched, Target
 from orchwatch.analysis.explain import ExplainInputs
 from orchwatch.analysis.revisions import ServiceVerdict
+from orchwatch.analysis.runtime import rollback_choice
 from orchwatch.gather import package_reads
 from orchwatch.model import ErrorGroup
 from orchwatch.tui.panes.actions import ActionsPane
@@ -321,11 +322,13 @@ class DashboardScreen(Screen[None]):
             else Fetched(None, str(self.logs.border_subtitle) or "not read yet")
         )
         orchestrators = {p.name: p.orchestrator for p in config.phases if p.orchestrator}
+        tally = self.logs.runtime
+        rollbacks = {v.service: rollback_choice(v, tally) for v in verdicts.value or ()}
 
         def read() -> ExplainInputs:
             packages, deployed = package_reads(config, config.services, verdicts.value or [], now)
             return ExplainInputs(
-                day, now, status, verdicts, groups, orchestrators, packages, deployed
+                day, now, status, verdicts, groups, orchestrators, packages, deployed, rollbacks
             )
 
         return read
@@ -385,6 +388,21 @@ class DashboardScreen(Screen[None]):
         view = self.revisions.view
         verdict = view.verdict(service) if view is not None else None
         self.actions.deploy(service, self.selected_date or self._today(), verdict)
+
+    def rollback_selected(self) -> None:
+        """Move the selected service's traffic to the revision before its failing one,
+        when the logs show that one served cleanly; else say why not."""
+        service = self._selected_service()
+        view = self.revisions.view
+        verdict = view.verdict(service) if view is not None and service else None
+        if service is None or verdict is None:
+            self.notify("Select a service (2) or a phase first.", markup=False)
+            return
+        choice = rollback_choice(verdict, self.logs.runtime)
+        if choice.target is None:
+            self.notify(f"No rollback for {service}: {choice.why}.", markup=False, timeout=8)
+            return
+        self.actions.rollback(choice, verdict)
 
     # --- focus and zoom ------------------------------------------------------------------
 

@@ -26,6 +26,7 @@ from textual.widgets import Log, Static
 from orchwatch.actions.audit import AuditLog
 from orchwatch.actions.runner import ActionGuard, ActionRun, RunResult
 from orchwatch.analysis.revisions import Marker, ServiceVerdict, short_name
+from orchwatch.analysis.runtime import RollbackChoice
 from orchwatch.config import Config
 from orchwatch.gather import RevisionsView
 from orchwatch.preflight import (
@@ -34,6 +35,7 @@ from orchwatch.preflight import (
     Validation,
     deploy_command,
     preview_deploy,
+    rollback_command,
     validate,
 )
 from orchwatch.sanitize import inert_line
@@ -67,11 +69,12 @@ class DeployPreviewReady(Message):
 
 
 class DeployDone(Message):
-    """A deploy command ended."""
+    """A deploy (or rollback) command ended."""
 
-    def __init__(self, service: str, result: RunResult) -> None:
+    def __init__(self, service: str, result: RunResult, kind: str = "deploy") -> None:
         self.service = service
         self.result = result
+        self.kind = kind
         super().__init__()
 
 
@@ -103,6 +106,8 @@ class ActionsPane(Vertical):
         """What was announced about deploys' new revisions, newest last."""
         self._watching: dict[str, str] = {}
         """Deployed services -> their latest revision before the deploy."""
+        self._moving: dict[str, str] = {}
+        """Rolled-back services -> the revision their traffic is moving to."""
         self._run: ActionRun | None = None
         self._run_id: str | None = None
         self._drain_timer: Timer | None = None
@@ -261,42 +266,90 @@ class ActionsPane(Vertical):
         self.app.push_screen(ConfirmDeployScreen(preview), confirmed)
 
     def _start_deploy(self, preview: DeployPreview) -> None:
-        if not self.guard.acquire("deploy", preview.service):
-            self.notify(f"A deploy of {preview.service} is already running.", markup=False)
-            return
-        self.start(f"deploy {preview.service}")
         verdict = (
             f"{preview.validator_errors} errors"
             if preview.validator_errors
             else (preview.validator_note or "clean")
         )
+        if self._start_run("deploy", preview.service, preview.argv, preview.cwd, verdict):
+            self._watching[preview.service] = preview.latest_revision
+
+    def _start_run(
+        self, kind: str, service: str, argv: Sequence[str], cwd: Path, verdict: str
+    ) -> bool:
+        """Run a deploy or a rollback of `service`, its output streamed into the pane and
+        recorded in the audit log; False when one of that kind already runs for it."""
+        if not self.guard.acquire(kind, service):
+            self.notify(f"A {kind} of {service} is already running.", markup=False)
+            return False
+        self.start(f"{kind} {service}")
         env = None
         spool = self.sources.demo_spool
-        if spool is not None:  # the demo: deploy scripts hand their deploy to the simulator
+        if spool is not None:  # the demo: its commands hand their work to the simulator
             env = {
                 **os.environ,
                 "ORCHWATCH_DEMO_SPOOL": str(spool),
                 "ORCHWATCH_PYTHON": sys.executable,
             }
-        run = ActionRun(preview.argv, preview.cwd, timeout=self.config.action_timeout, env=env)
+        run = ActionRun(list(argv), cwd, timeout=self.config.action_timeout, env=env)
         self._run = run
-        self._watching[preview.service] = preview.latest_revision
-        self._drain_timer = self.set_interval(0.1, lambda: self._drain(run, preview.service))
-        self._deploy(run, preview.service, verdict)
+        self._drain_timer = self.set_interval(0.1, lambda: self._drain(run, service, kind))
+        self._run_action(run, kind, service, verdict)
+        return True
 
     @work(thread=True, group="deploy", exit_on_error=False)
-    def _deploy(self, run: ActionRun, service: str, verdict: str) -> None:
+    def _run_action(self, run: ActionRun, kind: str, service: str, verdict: str) -> None:
         try:
-            run_id = self.audit.started("deploy", list(run.argv), run.cwd, service, verdict)
+            run_id = self.audit.started(kind, list(run.argv), run.cwd, service, verdict)
             self._run_id = run_id
             run.on_start = lambda pgid: self.audit.process(run_id, pgid)
             result = run.run()
             self.audit.finished(run_id, result)
-            self.post_message(DeployDone(service, result))
+            self.post_message(DeployDone(service, result, kind))
         finally:
-            self.guard.release("deploy", service)
+            self.guard.release(kind, service)
 
-    def _drain(self, run: ActionRun, service: str) -> None:
+    # --- rollbacks -----------------------------------------------------------------------
+
+    def rollback(self, choice: RollbackChoice, verdict: ServiceVerdict) -> None:
+        """Preview moving `choice.service`'s traffic to `choice.target`, and run it once
+        the service's name is typed."""
+        from orchwatch.tui.screens.confirm_rollback import ConfirmRollbackScreen
+
+        target = choice.target
+        if target is None:
+            return
+        try:
+            configured = rollback_command(self.config, choice.service, target)
+        except DeployRefused as exc:
+            self.notify(str(exc), severity="warning", markup=False)
+            return
+        argv = configured
+        if self.sources.demo_spool is not None:  # the demo moves its own traffic
+            argv = [
+                sys.executable,
+                "-m",
+                "orchwatch",
+                "demo-rollback",
+                "--service",
+                choice.service,
+                "--revision",
+                target,
+            ]
+        cwd = self.config.repo_path or Path.cwd()
+
+        def confirmed(go: bool | None) -> None:
+            if go and self._start_run("rollback", choice.service, argv, cwd, verdict.text):
+                self._moving[choice.service] = target
+
+        self.app.push_screen(
+            ConfirmRollbackScreen(
+                choice, verdict, argv, configured if argv != configured else None
+            ),
+            confirmed,
+        )
+
+    def _drain(self, run: ActionRun, service: str, kind: str = "deploy") -> None:
         """Move queued output into the pane: one write per tick, however many lines."""
         lines: list[str] = []
         while not run.lines.empty() and len(lines) < 2000:
@@ -305,7 +358,7 @@ class ActionsPane(Vertical):
         if lines:
             self.write(lines)
         self.set_status(
-            Text(f"deploy {service}: running {run.elapsed:.0f} s · c cancels", style="bold")
+            Text(f"{kind} {service}: running {run.elapsed:.0f} s · c cancels", style="bold")
         )
 
     @on(DeployDone)
@@ -314,18 +367,20 @@ class ActionsPane(Vertical):
         if self._drain_timer is not None:
             self._drain_timer.stop()
             self._drain_timer = None
+        kind = message.kind
         if run is not None:
-            self._drain(run, message.service)
+            self._drain(run, message.service, kind)
         self._run = None
         result = message.result
         if result.cancelled or result.timed_out or result.error:
             self._watching.pop(message.service, None)
+            self._moving.pop(message.service, None)
         else:
             self.post_message(self.Deployed(message.service))
         if result.ok:
-            text = f"deploy {message.service}: exit 0 in {result.duration:.1f} s"
+            text = f"{kind} {message.service}: exit 0 in {result.duration:.1f} s"
         elif result.error:
-            text = f"deploy {message.service}: {result.error}"
+            text = f"{kind} {message.service}: {result.error}"
         else:
             how = (
                 "timed out"
@@ -334,14 +389,23 @@ class ActionsPane(Vertical):
                 if result.cancelled
                 else f"exit {result.exit_code}"
             )
-            text = f"deploy {message.service}: {how} after {result.duration:.1f} s"
+            text = f"{kind} {message.service}: {how} after {result.duration:.1f} s"
         self._verdict(text, good=result.ok)
         self.notify(text, severity="information" if result.ok else "error", markup=False)
         if self._quit_when_done:
             self.app.exit()
 
     def revisions_updated(self, view: RevisionsView) -> None:
-        """After a deploy: say when its new revision is Ready and serving, or failed."""
+        """After a deploy: say when its new revision is Ready and serving, or failed;
+        after a rollback, when the older revision takes the traffic."""
+        for service, target in list(self._moving.items()):
+            verdict = view.verdict(service)
+            serving = verdict.serving if verdict is not None else None
+            if serving is not None and serving.name == target:
+                text = f"{service}: {short_name(target)} takes the traffic."
+                self.notify(text, timeout=15, markup=False)
+                self.announcements.append(text)
+                del self._moving[service]
         for service, before in list(self._watching.items()):
             verdict = view.verdict(service)
             if verdict is None or verdict.latest is None or verdict.latest.name == before:
