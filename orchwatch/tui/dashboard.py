@@ -52,7 +52,7 @@ class DashboardScreen(Screen[None]):
     BINDINGS = [
         Binding("p", "previous_date", "Prev date", id="date.previous"),
         Binding("n", "next_date", "Next date", id="date.next"),
-        Binding("t", "today", "Today", id="date.today"),
+        Binding("t", "today", "Today", show=False, id="date.today"),
         Binding("g", "goto_date", "Go to date", id="date.goto"),
         Binding("r", "refresh", "Refresh", id="data.refresh"),
         Binding("w", "walkthrough", "Walkthrough", id="app.walkthrough"),
