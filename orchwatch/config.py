@@ -113,6 +113,7 @@ class DemoTable(_Table, kw_only=True):
 class ServicesTable(_Table, kw_only=True):
     extra: list[str] = []
     functions: dict[str, str] = {}
+    cloud_run: dict[str, str] = {}
     drift_max_age_hours: float = 24.0
     commit_from: list[str] = msgspec.field(default_factory=lambda: list(COMMIT_SOURCES))
 
@@ -265,6 +266,8 @@ class Config:
     validate_commands: tuple[tuple[str, ...], ...] = ()
     deploy_commands: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     """Service -> the argument-list template that redeploys it."""
+    cloud_run_names: Mapping[str, str] = field(default_factory=dict)
+    """Watched name -> its Cloud Run service name, where it is not the name lowercased."""
     rollback_command: tuple[str, ...] = DEFAULT_ROLLBACK
     """The argument-list template that moves a service's traffic to `{revision}`."""
     gcp: GcpSettings = field(default_factory=GcpSettings)
@@ -301,6 +304,19 @@ class Config:
         """Every Cloud Run service to watch: the orchestrators, then the extra ones."""
         orchestrators = [p.orchestrator for p in self.phases if p.orchestrator]
         return tuple(dict.fromkeys([*orchestrators, *self.extra_services]))
+
+    def run_service(self, name: str) -> str:
+        """The Cloud Run service of a watched name: `[services] cloud_run`, else the name
+        lowercased, as a gen2 function's service is named (Cloud Run names are
+        lowercase; a function's may not be)."""
+        return self.cloud_run_names.get(name, name.lower())
+
+    @property
+    def run_aliases(self) -> dict[str, str]:
+        """Cloud Run service name -> the watched name, where the two differ."""
+        return {
+            self.run_service(name): name for name in self.services if self.run_service(name) != name
+        }
 
 
 # --- loading -----------------------------------------------------------------------------------
@@ -510,6 +526,14 @@ def _build(table: ConfigFile, path: Path | None, display: Path | str) -> Config:
                 f'expected an operator and a number, like "> 0" or "== 0", got "{check.expect}"',
             )
     _check_actions(table.actions, display)
+    for watched, run in table.services.cloud_run.items():
+        if not _RUN_NAME.match(run):
+            raise ConfigError(
+                display,
+                f'services.cloud_run."{watched}"',
+                "expected a Cloud Run service name (lowercase letters, digits and hyphens, "
+                f"starting with a letter, at most 49), got {run!r}",
+            )
     _check_validate(table.validate, display)
     for i, source in enumerate(table.services.commit_from):
         if not re.fullmatch(r"(label|env):[\w.-]+|image-tag", source):
@@ -549,6 +573,7 @@ def _build(table: ConfigFile, path: Path | None, display: Path | str) -> Config:
         validate_commands=tuple(tuple(c) for c in table.actions.validate_commands),
         deploy_commands={k: tuple(v) for k, v in table.actions.deploy.items()},
         rollback_command=tuple(table.actions.rollback),
+        cloud_run_names=dict(table.services.cloud_run),
         gcp=gcp,
         validate=ValidateOptions(
             runtime=table.validate.runtime,
@@ -709,6 +734,8 @@ def _check_actions(actions: ActionsTable, display: Path | str) -> None:
             raise ConfigError(display, key, f"expected an argument list: {exc}") from None
 
 
+_RUN_NAME = re.compile(r"\A[a-z](?:[a-z0-9-]{0,47}[a-z0-9])?\Z")
+"""A Cloud Run service name."""
 _EXPECTATION = re.compile(r"^\s*(==|!=|>=|<=|>|<)\s*-?\d+(?:\.\d+)?\s*$")
 _CLOCK = re.compile(r"^(\d{1,2}):([0-5]\d)$")
 

@@ -65,6 +65,11 @@ BAD_CONFIGS = [
         "key `ui.timezone`: expected an IANA time zone",
     ),
     (
+        "a Cloud Run name that is not one",
+        GOOD.replace("[services]\n", '[services]\ncloud_run = { "Phase3_Fn" = "Phase3_Fn" }\n'),
+        'key `services.cloud_run."Phase3_Fn"`: expected a Cloud Run service name',
+    ),
+    (
         "duplicate processor",
         GOOD.replace('{ name = "p2_odds_game_lines" }', '{ name = "p2_bdl_box_scores" }'),
         "key `phases[0].processors[1].name`: processor `p2_bdl_box_scores` is listed twice",

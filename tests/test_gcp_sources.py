@@ -270,3 +270,32 @@ def test_a_service_pinned_by_update_traffic_is_read_as_pinned(
     assert "new deploys will get no traffic" in view.verdicts[0].text
     [following] = demo.revisions.fetch_services([name])  # type: ignore[union-attr]
     assert following.pinned_to == ()
+
+
+def test_a_watched_name_reaches_its_cloud_run_service_as_gen2_names_it(
+    world: tuple[Config, Sources, Sources, Seeded],
+) -> None:
+    """A gen2 function's service is its name lowercased; `[services] cloud_run` maps the
+    rest. Revisions and logs come back under the watched name, never dropped."""
+    from dataclasses import replace
+
+    config, _, _, _ = world
+    watched = replace(
+        config,
+        extra_services=("Self-Heal", "backfill"),
+        cloud_run_names={"backfill": "auto-backfill-orchestrator"},
+    )
+    gcp = gcp_sources(watched, "orchwatch-world", FrozenClock(DEMO_START))
+    try:
+        view = gather_revisions(watched, gcp, ["Self-Heal", "backfill", "Nope"])
+        names = {v.service: v for v in view.verdicts}
+        assert set(names) == {"Self-Heal", "backfill"}
+        assert view.missing == ("Nope",)  # looked for as "nope", and said so
+        assert names["Self-Heal"].text.startswith("serving 00017")
+        assert names["backfill"].serving is not None
+        assert names["backfill"].serving.name.startswith("auto-backfill-orchestrator-00016-")
+        errors = gather_errors(watched, gcp, timedelta(hours=3), ["backfill"])
+        assert errors.groups and all(g.services == ("backfill",) for g in errors.groups)
+        assert errors.groups[0].exception_type == "RuntimeError"
+    finally:
+        gcp.close()

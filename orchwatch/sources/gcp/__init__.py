@@ -132,7 +132,7 @@ def build_gcp_sources(
     completions = GcpCompletions(config, clients, today)
     # Every Cloud Run service's logs: processors' tracebacks matter as much as the
     # orchestrators'. `[gcp] log_filter` narrows it for a project shared with others.
-    logs = CloudLogging(clients, (), config.log_capacity, clock.now)
+    logs = CloudLogging(clients, (), config.log_capacity, clock.now, aliases=config.run_aliases)
     endpoints = config.gcp.endpoints.values()
     where = ""
     if endpoints:
@@ -143,7 +143,7 @@ def build_gcp_sources(
         description=f"project {project}" + (f" ({where})" if where else ""),
         clock=clock,
         completions=completions,
-        revisions=RunRevisions(clients),
+        revisions=RunRevisions(clients, config.run_service),
         where=f"Cloud Run {config.gcp_region} (project {project})",
         logs=logs,
         closers=[completions, logs],

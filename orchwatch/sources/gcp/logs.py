@@ -20,7 +20,7 @@ import contextlib
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -41,9 +41,11 @@ SEEN_IDS = 20_000
 """insert ids remembered to drop entries both the stream and a backfill delivered."""
 
 
-def to_log_entry(entry: Any) -> LogEntry:
-    """A `logging_v2` LogEntry as the model's."""
+def to_log_entry(entry: Any, aliases: Mapping[str, str] | None = None) -> LogEntry:
+    """A `logging_v2` LogEntry as the model's; `aliases` turn a Cloud Run service's name
+    into the name orchwatch watches it by (`Config.run_aliases`)."""
     labels = entry.resource.labels
+    service = labels.get("service_name") or labels.get("function_name") or ""
     if entry.text_payload:
         text = entry.text_payload
     elif entry.json_payload:
@@ -54,7 +56,7 @@ def to_log_entry(entry: Any) -> LogEntry:
         timestamp=_utc(entry.timestamp),
         severity=severity_name(entry.severity),
         text=text,
-        service=labels.get("service_name") or labels.get("function_name") or "",
+        service=aliases.get(service, service) if aliases else service,
         revision=labels.get("revision_name", ""),
         instance=entry.labels.get("instanceId") or entry.labels.get("instance_id") or "",
         insert_id=entry.insert_id,
@@ -104,16 +106,20 @@ def build_filter(
     since: datetime | None = None,
     *,
     request_logs: bool = False,
+    run_names: Sequence[str] | None = None,
 ) -> str:
     """The Logging filter for the watched services' logs: their stdout, stderr and
     application logs, as Cloud Run revisions and as Cloud Functions (where a function's
     `CloudLoggingHandler` writes); request logs and the system log's INFO lines only when
-    asked for (its warnings and errors are the exits of a crash loop). In the Logging
-    query language OR binds tighter than AND: every group is parenthesized."""
+    asked for (its warnings and errors are the exits of a crash loop). A function's
+    Cloud Run service may be named differently (`run_names`, in the order of `services`;
+    gen2 lowercases). In the Logging query language OR binds tighter than AND: every
+    group is parenthesized."""
     if services:
         quoted = " OR ".join(f'"{s}"' for s in services)
+        run = " OR ".join(f'"{s}"' for s in dict.fromkeys(run_names or services))
         scope = (
-            f'((resource.type="cloud_run_revision" AND resource.labels.service_name=({quoted}))'
+            f'((resource.type="cloud_run_revision" AND resource.labels.service_name=({run}))'
             f' OR (resource.type="cloud_function" AND resource.labels.function_name=({quoted})))'
         )
     else:
@@ -142,8 +148,12 @@ class CloudLogging:
         now: Callable[[], datetime],
         initial_window: timedelta = timedelta(hours=6),
         monotonic: Callable[[], float] = time.monotonic,
+        aliases: Mapping[str, str] | None = None,
     ) -> None:
         self.clients = clients
+        self.aliases = dict(aliases or {})
+        """Cloud Run service name -> the watched name, where they differ."""
+        self._run_names = {watched: run for run, watched in self.aliases.items()}
         self.services = tuple(services)
         self.capacity = capacity
         self._now = now
@@ -174,11 +184,13 @@ class CloudLogging:
 
     def _filter_since(self, since: datetime | None, services: Sequence[str] | None = None) -> str:
         """The tail's filter for `services` (default the watched ones) from `since` on."""
+        names = self.services if services is None else services
         return build_filter(
-            self.services if services is None else services,
+            names,
             self.clients.settings.log_filter,
             since,
             request_logs=self.clients.settings.request_logs,
+            run_names=[self._run_names.get(n, n.lower()) for n in names],
         )
 
     # --- the LogSource contract ------------------------------------------------------------------
@@ -279,7 +291,7 @@ class CloudLogging:
             # backoff, and an outage shows as soon as a call fails.
             pages = client.list_log_entries(request=request, retry=None, timeout=LIST_TIMEOUT).pages
             for page in pages:
-                entries.extend(to_log_entry(e) for e in page.entries)
+                entries.extend(to_log_entry(e, self.aliases) for e in page.entries)
                 if max_entries is not None and len(entries) >= max_entries:
                     return entries[:max_entries]
                 if not page.next_page_token:
@@ -392,7 +404,7 @@ class CloudLogging:
         self._say("stopped")
 
     def _receive(self, response: Any) -> None:
-        entries = [to_log_entry(e) for e in response.entries]
+        entries = [to_log_entry(e, self.aliases) for e in response.entries]
         with self._lock:
             before = self._last_seen
             for entry in entries:

@@ -8,8 +8,9 @@ service that does not exist is left out, as the `RevisionSource` contract says.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -120,8 +121,10 @@ def _utc(value: object) -> datetime | None:
 class RunRevisions:
     """The `RevisionSource` over the Cloud Run Admin API v2."""
 
-    def __init__(self, clients: GcpClients) -> None:
+    def __init__(self, clients: GcpClients, run_name: Callable[[str], str] = str.lower) -> None:
         self.clients = clients
+        self.run_name = run_name
+        """A watched name -> its Cloud Run service's (`Config.run_service`)."""
 
     def service_path(self, name: str) -> str:
         """The full resource name of a service of this project and region."""
@@ -151,7 +154,7 @@ class RunRevisions:
             try:
                 self.clients.meter.count("run", "GetService")
                 service = self.clients.run_services().get_service(
-                    name=self.service_path(name), retry=None, timeout=CALL_TIMEOUT
+                    name=self.service_path(self.run_name(name)), retry=None, timeout=CALL_TIMEOUT
                 )
             except exceptions.NotFound:
                 return None
@@ -164,4 +167,5 @@ class RunRevisions:
             for page in pager.pages:
                 self.clients.meter.count("run", "ListRevisions")
                 revisions.extend(to_revision(r, name) for r in page.revisions)
-            return to_service(service, revisions)
+            # Known by the watched name, whatever Cloud Run calls it.
+            return replace(to_service(service, revisions), name=name)
