@@ -8,7 +8,7 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from orchwatch.analysis.daily import CHECK_GLYPH, CheckResult, CheckStatus, overall
-from orchwatch.analysis.revisions import MARKER_GLYPH, Health, short_name
+from orchwatch.analysis.revisions import MARKER_GLYPH, Health, short_name, short_names
 from orchwatch.gather import NO_COMMIT, ErrorsView, RevisionsView
 from orchwatch.model import Revision
 from orchwatch.sanitize import inert_line
@@ -109,7 +109,7 @@ def errors_text(view: ErrorsView, zone: ZoneInfo, samples: bool = False) -> str:
         lines.append(f"    {inert_line(group.message, 300)}")
         lines.append(
             f"    fingerprint {group.fingerprint} · revisions "
-            f"{inert_line(', '.join(short_name(r) for r in group.revisions))}"
+            f"{inert_line(short_names(group.revisions))}"
         )
         if samples:
             lines.extend(f"      {inert_line(line)}" for line in group.sample.splitlines())

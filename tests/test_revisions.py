@@ -335,3 +335,15 @@ def test_no_commit_is_said_once_with_the_flags_that_put_one_there() -> None:
     assert text.count("--update-labels=commit-sha=$(git rev-parse HEAD)") == 1
     assert "drift unknown for svc, svc-b: no commit on the serving revision" in text
     assert "--update-env-vars=BUILD_COMMIT=$(git rev-parse HEAD)" in text
+
+
+def test_revisions_of_several_services_are_told_apart() -> None:
+    from orchwatch.analysis.revisions import short_names
+
+    one = ["svc-a-00025-abc", "svc-a-00026-def"]
+    assert short_names(one) == "00025, 00026"
+    two = ["svc-a-00007-abc", "svc-b-00007-xyz"]
+    assert short_names(two) == "svc-a 00007, svc-b 00007"  # not "00007, 00007"
+    assert short_names(["odd", "svc-a-00007-abc", "svc-b-00001-q"]) == (
+        "odd, svc-a 00007, svc-b 00001"
+    )

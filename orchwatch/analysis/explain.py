@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 
 from orchwatch.analysis.completion import blocked_phases, trigger_verdict
 from orchwatch.analysis.daily import Fetched
-from orchwatch.analysis.revisions import Health, ServiceVerdict, short_name
+from orchwatch.analysis.revisions import Health, ServiceVerdict, short_name, short_names
 from orchwatch.analysis.runtime import RollbackChoice
 from orchwatch.model import CellState, CompletionCell, DateStatus, ErrorGroup, PhaseStatus
 from orchwatch.sources.git import Commit
@@ -391,7 +391,7 @@ class _Chain:
                 if during
                 else f"; it began at {self.when(group.first_seen)}, not around {self.when(at)}"
             )
-        revisions = ", ".join(short_name(r) for r in group.revisions)
+        revisions = short_names(group.revisions)
         self.add(
             Link(
                 "errors",

@@ -129,6 +129,17 @@ def short_name(revision: str) -> str:
     return revision
 
 
+def short_names(revisions: Sequence[str]) -> str:
+    """Revisions as a reader tells them apart: `00025, 00026` within one service, with
+    the service when they span several (`svc-a 00007, svc-b 00007`, not `00007, 00007`)."""
+    services = {r.rsplit("-", 2)[0] for r in revisions if short_name(r) != r}
+    if len(services) <= 1:
+        return ", ".join(short_name(r) for r in revisions)
+    return ", ".join(
+        f"{r.rsplit('-', 2)[0]} {short_name(r)}" if short_name(r) != r else r for r in revisions
+    )
+
+
 def age(delta: timedelta) -> str:
     """A compact age: `35 min`, `48 h`, `3 d`."""
     seconds = max(0, int(delta.total_seconds()))

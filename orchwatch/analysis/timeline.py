@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 
 from orchwatch.analysis.completion import trigger_verdict
 from orchwatch.analysis.daily import Fetched
-from orchwatch.analysis.revisions import Health, Marker, ServiceVerdict, short_name
+from orchwatch.analysis.revisions import Health, Marker, ServiceVerdict, short_name, short_names
 from orchwatch.model import CellState, ConditionState, DateStatus, ErrorGroup
 
 SCHEMA_VERSION = 1
@@ -216,7 +216,7 @@ def _groups(groups: Sequence[ErrorGroup], start: datetime) -> list[Event]:
             continue
         services = ", ".join(group.services)
         what = f"{group.exception_type}: {group.message}"
-        revisions = ", ".join(short_name(r) for r in group.revisions)
+        revisions = short_names(group.revisions)
         detail = (f"group {group.fingerprint}", f"revisions {revisions}")
         events.append(
             Event(

@@ -13,7 +13,7 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from orchwatch.analysis.revisions import short_name
+from orchwatch.analysis.revisions import short_name, short_names
 from orchwatch.model import ErrorGroup
 from orchwatch.sanitize import inert, inert_line
 
@@ -33,7 +33,7 @@ class TracebackScreen(ModalScreen[None]):
         group = self.group
         first = group.first_seen.astimezone(self._zone).strftime("%Y-%m-%d %H:%M:%S %Z")
         last = group.last_seen.astimezone(self._zone).strftime("%Y-%m-%d %H:%M:%S %Z")
-        revisions = ", ".join(short_name(r) for r in group.revisions)
+        revisions = short_names(group.revisions)
         with VerticalScroll(id="detail-body"):
             yield Static(
                 Text.assemble(
