@@ -86,6 +86,7 @@ class GcpTable(_Table, kw_only=True):
     bigquery_dataset: str = "orchestration"
     completion_table: str = "phase_completions"
     maximum_bytes_billed: int = 1_000_000_000
+    daily_scan_budget_bytes: int = 50_000_000_000
     log_filter: str = ""
     request_logs: bool = False
     log_list_calls_per_minute: int = 6
@@ -203,10 +204,13 @@ class GcpSettings:
 
     maximum_bytes_billed: int = 1_000_000_000
     """BigQuery refuses (and orchwatch's dry run rejects) any query that would bill more."""
+    daily_scan_budget: int = 50_000_000_000
+    """Bytes the completion refreshes of one dashboard may scan in a day: an unpruned
+    read is spaced out to stay under it."""
     log_filter: str = ""
+    """Appended (AND) to the Cloud Logging filter orchwatch builds from the services."""
     request_logs: bool = False
     """Also tail Cloud Run request and system logs (left out by default: never tracebacks)."""
-    """Appended (AND) to the Cloud Logging filter orchwatch builds from the services."""
     log_list_calls_per_minute: int = 6
     """ListLogEntries budget of one dashboard (the project's quota is 60 a minute)."""
     run_concurrency: int = 4
@@ -678,8 +682,15 @@ def _gcp_settings(gcp: GcpTable, display: Path | str) -> GcpSettings:
                 f'expected host:port (or http://host:port for bigquery), got "{value}"',
             )
         endpoints[api] = value
+    if gcp.daily_scan_budget_bytes < 10_000_000:
+        raise ConfigError(
+            display,
+            "gcp.daily_scan_budget_bytes",
+            "expected at least 10000000 (one query bills at least 10 MB)",
+        )
     return GcpSettings(
         maximum_bytes_billed=gcp.maximum_bytes_billed,
+        daily_scan_budget=gcp.daily_scan_budget_bytes,
         log_filter=gcp.log_filter,
         request_logs=gcp.request_logs,
         log_list_calls_per_minute=gcp.log_list_calls_per_minute,

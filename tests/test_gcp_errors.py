@@ -206,3 +206,13 @@ def error_info(reason: str, **metadata: str) -> object:
 )
 def test_a_403_says_which_fix_and_a_timeout_is_a_timeout(error: Exception, expected: str) -> None:
     assert str(translate(BIGQUERY, error)).startswith(expected)
+
+
+def test_reads_that_scan_a_whole_table_are_spaced_to_the_daily_budget() -> None:
+    from orchwatch.sources.gcp import spaced_interval
+
+    # 1 GB a read, 50 GB a day: 50 reads, one every 28.8 min.
+    assert spaced_interval(1_000_000_000, 50_000_000_000, 5.0) == pytest.approx(1728.0)
+    # A pruned read of a few MB: the refresh's own pace.
+    assert spaced_interval(2_000_000, 50_000_000_000, 5.0) == 5.0
+    assert spaced_interval(0, 50_000_000_000, 5.0) == 5.0

@@ -19,7 +19,7 @@ from orchwatch.clock import Clock, SystemClock
 from orchwatch.config import Config
 from orchwatch.model import BackupSummary, DateCompletions, ExecutionLogRow, FailedQueueItem
 from orchwatch.sources.base import SourceError, Sources
-from orchwatch.sources.gcp.bigquery import BigQueryTables
+from orchwatch.sources.gcp.bigquery import BigQueryTables, format_bytes
 from orchwatch.sources.gcp.clients import GcpClients, is_loopback
 from orchwatch.sources.gcp.firestore import FirestoreCompletions
 from orchwatch.sources.gcp.logs import CloudLogging
@@ -35,6 +35,12 @@ def resolve_project(
 ) -> str | None:
     """The project: `--project`, then the config's `[gcp] project`, then GOOGLE_CLOUD_PROJECT."""
     return flag or config.gcp_project or environ.get("GOOGLE_CLOUD_PROJECT") or None
+
+
+def spaced_interval(estimate: int, daily_budget: int, floor: float) -> float:
+    """Seconds between reads that each scan `estimate` bytes so that a day of them stays
+    within `daily_budget`, and never less than `floor`."""
+    return max(floor, estimate * 86_400 / daily_budget)
 
 
 class GcpCompletions:
@@ -71,10 +77,41 @@ class GcpCompletions:
         docs, summaries = documents.result(), backups.result()
         return {d: DateCompletions(d, docs.get(d, {}), summaries.get(d, {})) for d in wanted}
 
+    def backup_interval(self) -> float:
+        """How long a summary read is reused: half the refresh interval, or longer when
+        each read scans so much that the refreshes of a day would pass
+        `[gcp] daily_scan_budget_bytes` (an unpartitioned table)."""
+        estimate = self.bigquery.summary_estimate or 0
+        return spaced_interval(
+            estimate, self.config.gcp.daily_scan_budget, self.backup_min_interval
+        )
+
+    def notes(self) -> list[str]:
+        """What the completions pane should say about how it reads: a dead listener, and
+        what each BigQuery read scans when it cannot prune to the dates asked for."""
+        notes = []
+        if self.firestore.mode == "reading":
+            notes.append("Firestore: reading each refresh (the listener is down)")
+        estimate = self.bigquery.summary_estimate
+        if estimate is None:
+            return notes
+        try:
+            how = self.bigquery.partitioning(self.config.completion_table)
+        except SourceError:
+            how = "partitioning unknown"
+        interval = self.backup_interval()
+        if how != "by game_date" or interval > self.backup_min_interval:
+            line = f"BigQuery {self.config.completion_table} {how}: {format_bytes(estimate)} a read"
+            if interval > self.backup_min_interval:
+                budget = format_bytes(self.config.gcp.daily_scan_budget)
+                line += f", read every {interval / 60:.0f} min to stay under {budget} a day"
+            notes.append(line)
+        return notes
+
     def _summaries(self, dates: tuple[date, ...]) -> Backups:
         with self._lock:
             at, cached_dates, cached = self._backup
-            if cached_dates == dates and self._monotonic() - at < self.backup_min_interval:
+            if cached_dates == dates and self._monotonic() - at < self.backup_interval():
                 return cached
         result = self.bigquery.summaries(dates)
         with self._lock:

@@ -85,6 +85,9 @@ class BigQueryTables:
         """Bytes the last query's dry run said it would process."""
         self.estimates: list[int] = []
         """Every dry run's estimate, in order (the bench reports them)."""
+        self.summary_estimate: int | None = None
+        """Bytes the last completion summary's dry run said it would scan."""
+        self._partitioning: dict[str, str] = {}
 
     def table(self, name: str) -> str:
         """A table's full id in the configured dataset."""
@@ -131,6 +134,32 @@ class BigQueryTables:
             self.clients.meter.count("bigquery", "jobs.getQueryResults")
             return rows
 
+    def partitioning(self, name: str) -> str:
+        """How a table is partitioned, from its metadata, as the cost line says it:
+        `by game_date` (a read of some dates prunes to them), `by <column>` or
+        `by ingestion time` (a read by game_date scans every partition), or
+        `unpartitioned`. Read once per table.
+
+        Raises:
+            SourceError: the table's metadata cannot be read.
+        """
+        from google.cloud import bigquery
+
+        with self._lock:
+            if name in self._partitioning:
+                return self._partitioning[name]
+        with api_errors(self.clients.api("bigquery")):
+            table = self.clients.bigquery().get_table(
+                self.table(name),
+                retry=bigquery.DEFAULT_RETRY.with_deadline(CALL_DEADLINE),
+                timeout=CALL_DEADLINE,
+            )
+            self.clients.meter.count("bigquery", "tables.get")
+        described = describe_partitioning(table.time_partitioning, table.range_partitioning)
+        with self._lock:
+            self._partitioning[name] = described
+        return described
+
     def summaries(self, dates: Sequence[date]) -> dict[date, dict[str, dict[str, BackupSummary]]]:
         """The backup aggregated per phase, date and processor, in one query."""
         from google.cloud import bigquery
@@ -140,6 +169,8 @@ class BigQueryTables:
             return result
         sql = BACKUP_SUMMARY_SQL.format(table=self.table(self.config.completion_table))
         rows = self.query(sql, [bigquery.ArrayQueryParameter("dates", "DATE", list(dates))])
+        with self._lock:
+            self.summary_estimate = self.last_estimate
         for row in rows:
             last = row["last_run"] or {}
             day = row["game_date"]
@@ -221,6 +252,19 @@ class BigQueryTables:
         if not rows or rows[0][0] is None:
             return None
         return float(rows[0][0])
+
+
+def describe_partitioning(time_partitioning: Any, range_partitioning: Any) -> str:
+    """`by game_date`, `by <column>`, `by ingestion time` or `unpartitioned`, from a
+    table's `timePartitioning` and `rangePartitioning` (the REST resource's fields: a time
+    partitioning without a field is by ingestion time)."""
+    if time_partitioning is not None:
+        column = getattr(time_partitioning, "field", None)
+        return f"by {column}" if column else "by ingestion time"
+    if range_partitioning is not None:
+        column = getattr(range_partitioning, "field", None)
+        return f"by {column}" if column else "by range"
+    return "unpartitioned"
 
 
 def check_estimate(estimate: int, limit: int) -> None:

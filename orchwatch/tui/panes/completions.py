@@ -18,6 +18,7 @@ from orchwatch.analysis.completion import business_date, date_range, reconcile_d
 from orchwatch.analysis.daily import Fetched
 from orchwatch.glyphs import STATE_COLOUR, STATE_GLYPH
 from orchwatch.model import DateCompletions, DateStatus, FailedQueueItem
+from orchwatch.sanitize import inert_line
 from orchwatch.tui.panes.base import Pane, PaneContext
 from orchwatch.tui.styles import semantic_style
 from orchwatch.tui.widgets.completion_grid import CompletionGrid
@@ -32,6 +33,9 @@ class CompletionFetch:
     completions: dict[date, DateCompletions]
     queue: list[FailedQueueItem]
     queue_date: date
+    notes: tuple[str, ...] = ()
+    """How the source reads, where the pane should say so (a dead listener, a costly
+    unpartitioned read)."""
 
 
 class CompletionsLoaded(Message):
@@ -113,7 +117,9 @@ class CompletionsPane(Pane):
         day = queue_date or dates[-1]
         queue = source.fetch_failed_queue(day)
         now = self.sources.clock.now()
-        self.post_message(CompletionsLoaded(CompletionFetch(now, completions, queue, day)))
+        notes = getattr(source, "notes", None)  # only the Google Cloud source has any
+        said = tuple(notes()) if callable(notes) else ()
+        self.post_message(CompletionsLoaded(CompletionFetch(now, completions, queue, day, said)))
 
     @on(CompletionsLoaded)
     def _loaded(self, message: CompletionsLoaded) -> None:
@@ -126,6 +132,8 @@ class CompletionsPane(Pane):
         if first:  # the grid opens on what needs attention
             self.grid.to_attention(fetch.now, self.config.shown_zone)
         self.loaded()
+        if fetch.notes:
+            self.border_subtitle = inert_line(" · ".join(fetch.notes), 300)
 
     @work(thread=True, exclusive=True, group="watch", exit_on_error=False)
     def _watch_date(self, day: date) -> None:
