@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bench import (
     bench_corpus,
+    bench_cost,
     bench_errors_file,
     bench_explain,
     bench_gcp,
@@ -30,6 +31,8 @@ def main() -> None:
     bench_logs.main()
     print()
     bench_gcp.main()
+    print()
+    bench_cost.main()
     print()
     bench_errors_file.main()
     print()
