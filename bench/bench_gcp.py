@@ -67,9 +67,10 @@ def child(config_path: str, as_of: str) -> None:
 COLUMN_BYTES = {"DATE": 8, "TIMESTAMP": 8, "INT64": 8, "FLOAT64": 8, "BOOL": 1}
 
 
-def scanned_bytes(dates: list[date]) -> int:
-    """What BigQuery's on-demand pricing counts for the completion query over `dates`:
-    the referenced columns of the rows in the partitions read (STRING: 2 + length)."""
+def scanned_bytes(dates: list[date] | None) -> tuple[int, int]:
+    """What BigQuery's on-demand pricing counts for the completion query over `dates`
+    (every date for None: an unpartitioned table): the referenced columns of the rows in
+    the partitions read (STRING: 2 + length); and how many rows those are."""
     from orchwatch.clock import FrozenClock
     from orchwatch.config import load_config
     from orchwatch.sources.demo import DEMO_START, build_demo
@@ -87,18 +88,19 @@ def scanned_bytes(dates: list[date]) -> int:
         "correlation_id": "STRING",
         "execution_id": "STRING",
     }
-    wanted = {d.isoformat() for d in dates}
-    total = 0
+    wanted = {d.isoformat() for d in dates} if dates is not None else None
+    total = rows = 0
     for row in store.export_rows("phase_completions"):
-        if row["game_date"] not in wanted:
+        if wanted is not None and row["game_date"] not in wanted:
             continue
+        rows += 1
         for column, kind in kinds.items():
             value = row[column]
             if value is None:
                 continue
             total += 2 + len(str(value).encode()) if kind == "STRING" else COLUMN_BYTES[kind]
     store.close()
-    return total
+    return total, rows
 
 
 def main() -> None:
@@ -138,7 +140,7 @@ def main() -> None:
         f"({len(estimates)} dry runs; the emulator has no cost model and reports 0)"
     )
     dates = [DEMO_START.date().fromordinal(DEMO_START.date().toordinal() - i) for i in range(14)]
-    scanned = scanned_bytes(dates)
+    scanned, _ = scanned_bytes(dates)
     print(
         f"  BigQuery bytes the 14-date completion query reads on these rows: "
         f"{format_bytes(scanned)}, billed as the 10 MB minimum per query"
