@@ -10,6 +10,7 @@ from bench import (
     bench_gcp,
     bench_grid,
     bench_layout,
+    bench_log_filter,
     bench_logs,
     bench_revisions,
     bench_timeline,
@@ -33,6 +34,8 @@ def main() -> None:
     bench_gcp.main()
     print()
     bench_cost.main()
+    print()
+    bench_log_filter.main()
     print()
     bench_errors_file.main()
     print()
