@@ -90,6 +90,7 @@ class GcpTable(_Table, kw_only=True):
     log_filter: str = ""
     request_logs: bool = False
     log_list_calls_per_minute: int = 6
+    log_read_max_entries: int = 5000
     run_concurrency: int = 4
     endpoints: EndpointsTable = msgspec.field(default_factory=EndpointsTable)
 
@@ -213,6 +214,9 @@ class GcpSettings:
     """Also tail Cloud Run request and system logs (left out by default: never tracebacks)."""
     log_list_calls_per_minute: int = 6
     """ListLogEntries budget of one dashboard (the project's quota is 60 a minute)."""
+    log_read_max_entries: int = 5000
+    """The most entries one read of a window (a headless verb, a backfill) lists, newest
+    first: 5 pages, within a minute of the list budget."""
     run_concurrency: int = 4
     """Cloud Run services read in parallel."""
     endpoints: Mapping[str, str] = field(default_factory=dict)
@@ -668,6 +672,10 @@ def _gcp_settings(gcp: GcpTable, display: Path | str) -> GcpSettings:
             "gcp.log_list_calls_per_minute",
             "expected an integer from 1 to 60 (the project's quota is 60 a minute)",
         )
+    if not 100 <= gcp.log_read_max_entries <= 1_000_000:
+        raise ConfigError(
+            display, "gcp.log_read_max_entries", "expected an integer from 100 to 1000000"
+        )
     if not 1 <= gcp.run_concurrency <= 32:
         raise ConfigError(display, "gcp.run_concurrency", "expected an integer from 1 to 32")
     endpoints: dict[str, str] = {}
@@ -694,6 +702,7 @@ def _gcp_settings(gcp: GcpTable, display: Path | str) -> GcpSettings:
         log_filter=gcp.log_filter,
         request_logs=gcp.request_logs,
         log_list_calls_per_minute=gcp.log_list_calls_per_minute,
+        log_read_max_entries=gcp.log_read_max_entries,
         run_concurrency=gcp.run_concurrency,
         endpoints=endpoints,
     )

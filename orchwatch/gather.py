@@ -206,6 +206,8 @@ class ErrorsView:
     skipped: int = 0
     """Malformed records skipped while reading a file."""
     source: str = ""
+    unread: str = ""
+    """What the read left out, when it stopped at its budget."""
 
 
 def gather_errors(
@@ -228,7 +230,8 @@ def gather_errors(
         for state in sources.revisions.fetch_services(watched):
             revisions[state.name] = list(state.revisions)
     groups = group_entries(entries, revisions)
-    return ErrorsView(tuple(groups), len(entries), 0, sources.description)
+    unread = str(getattr(sources.logs, "unread", ""))  # only a paged source has a budget
+    return ErrorsView(tuple(groups), len(entries), 0, sources.description, unread)
 
 
 def file_errors(

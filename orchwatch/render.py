@@ -115,6 +115,8 @@ def errors_text(view: ErrorsView, zone: ZoneInfo, samples: bool = False) -> str:
             lines.extend(f"      {inert_line(line)}" for line in group.sample.splitlines())
     skipped = f", {view.skipped} malformed records skipped" if view.skipped else ""
     lines.append(f"{len(view.groups)} groups from {view.entries} entries{skipped}")
+    if view.unread:
+        lines.append(f"not read: {view.unread}")
     return "\n".join(lines)
 
 
@@ -141,6 +143,7 @@ def errors_json(view: ErrorsView) -> str:
             ],
             "entries": view.entries,
             "skipped": view.skipped,
+            "unread": view.unread,
         },
         indent=2,
     )

@@ -342,3 +342,33 @@ def test_an_unpartitioned_backup_says_what_a_read_scans_and_is_spaced_to_its_bud
         assert not [n for n in partitioned.notes() if n.startswith("BigQuery")]  # type: ignore[attr-defined]
     finally:
         sources.close()
+
+
+def test_a_read_larger_than_its_budget_keeps_the_newest_and_says_what_it_left(
+    loopback: Loopback, world: tuple[Config, Sources, Sources, Seeded]
+) -> None:
+    """`[gcp] log_read_max_entries` bounds a headless read (and its wait on the list
+    budget): it lists newest first, stops there, and the output names what it left."""
+    from dataclasses import replace
+
+    from orchwatch.render import errors_json, errors_text
+
+    config, demo, _, _ = world
+    small = replace(config, gcp=replace(config.gcp, log_read_max_entries=500))
+    loopback.grpc.max_page_size = 200
+    try:
+        paged = gcp_sources(small, "orchwatch-world", FrozenClock(DEMO_START))
+        since = DEMO_START - timedelta(hours=3)
+        view = gather_errors(small, paged, timedelta(hours=3))
+        calls = paged.meter.snapshot()  # type: ignore[attr-defined]
+        paged.close()
+    finally:
+        loopback.grpc.max_page_size = 1000
+    want = demo.logs.fetch_log(since, None)  # type: ignore[union-attr]
+    assert len(want) > 500 and view.entries == 500
+    assert calls[("logging", "ListLogEntries")] == 3  # 200 + 200 + 100
+    newest = want[-500:]
+    assert view.unread.startswith("read the newest 500 entries (gcp.log_read_max_entries)")
+    assert newest[0].timestamp.strftime("%Y-%m-%dT%H:%M:%S") in view.unread
+    assert errors_text(view, config.shown_zone).splitlines()[-1] == f"not read: {view.unread}"
+    assert '"unread": "read the newest 500' in errors_json(view)

@@ -152,6 +152,8 @@ class CloudLogging:
     ) -> None:
         self.clients = clients
         self.aliases = dict(aliases or {})
+        self.unread = ""
+        """What the last `fetch_log` did not read, when it stopped at its budget."""
         """Cloud Run service name -> the watched name, where they differ."""
         self._run_names = {watched: run for run, watched in self.aliases.items()}
         self.services = tuple(services)
@@ -227,8 +229,17 @@ class CloudLogging:
         query = self._filter_since(since, wanted)
         if min_severity:
             query += f" AND severity>={min_severity}"
-        listed = self._list(query, "asc")
-        return listed or []
+        budget = self.clients.settings.log_read_max_entries
+        # Newest first, so that a window larger than the budget keeps its latest entries.
+        listed = list(reversed(self._list(query, "desc", max_entries=budget) or []))
+        with self._lock:
+            self.unread = (
+                f"read the newest {budget:,} entries (gcp.log_read_max_entries): those "
+                f"before {rfc3339(listed[0].timestamp)} were not read"
+                if len(listed) >= budget
+                else ""
+            )
+        return listed
 
     @property
     def health(self) -> StreamHealth:
