@@ -13,6 +13,7 @@ from bench import (
     bench_log_filter,
     bench_logs,
     bench_revisions,
+    bench_suppression,
     bench_timeline,
     bench_validate,
 )
@@ -36,6 +37,8 @@ def main() -> None:
     bench_cost.main()
     print()
     bench_log_filter.main()
+    print()
+    bench_suppression.main()
     print()
     bench_errors_file.main()
     print()

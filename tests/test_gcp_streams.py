@@ -370,3 +370,23 @@ def test_the_default_filter_keeps_what_operators_need(
         "not watched",
         "Container called exit(1).",
     ]
+
+
+def test_a_listing_left_pending_by_the_storms_last_notice_is_made_by_the_next_read(
+    loopback: Loopback, tail: tuple[CloudLogging, Reader], gcp_project: str
+) -> None:
+    """When the budget is spent at a storm's last notice, no further response comes to
+    retry the listing: the pane's next read makes it once the budget has room."""
+    from orchwatch.sources.gcp.clients import RateLimiter
+
+    logs, reader = tail
+    tail_one(loopback, reader, gcp_project)
+    minute = [0.0]
+    logs.limiter = RateLimiter(1, clock=lambda: minute[0])
+    assert logs.limiter.try_acquire()  # the budget is spent
+    suppress_hidden(loopback, gcp_project, 3, SuppressionReason.RATE_LIMIT)
+    assert reader.until(lambda: "suppressed" in reader.last.notice), reader.texts  # type: ignore[union-attr]
+    assert not any(t.startswith("hidden") for t in reader.texts)
+    minute[0] = 61.0  # the budget has room again; the stream says nothing more
+    assert reader.until(lambda: "hidden 2" in reader.texts), reader.texts
+    assert [t for t in reader.texts if t.startswith("hidden")] == [f"hidden {i}" for i in range(3)]

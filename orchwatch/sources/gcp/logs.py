@@ -168,6 +168,9 @@ class CloudLogging:
         self._seen: deque[str] = deque(maxlen=SEEN_IDS)
         self._seen_set: set[str] = set()
         self._last_seen: datetime | None = None
+        self._read_from: datetime | None = None
+        """Where the first read began (the tail covers from there)."""
+        self._backfilling = threading.Lock()
         self._suppressed_since: datetime | None = None
         """Where a listing of suppressed entries must start (None: nothing pending)."""
         self._health: StreamHealth = "stopped"
@@ -211,6 +214,12 @@ class CloudLogging:
                 cursor = self._seq
             self._start_tail()
             return LogBatch(entries, cursor, self.health, self.notice)
+        if self._suppressed_since is not None:
+            # A storm's last notice leaves a listing pending that no further response
+            # would retry: the pane's next read does, when the budget has room.
+            said = self._backfill_suppressed()
+            if said and "when the list budget allows" not in said:
+                self._say(None, f"suppressed entries: {said}")
         with self._lock:
             fresh = [(seq, e) for seq, e in self._buffer if seq > cursor][:limit]
         new_cursor = fresh[-1][0] if fresh else cursor
@@ -272,6 +281,7 @@ class CloudLogging:
 
     def _initial(self, limit: int) -> list[LogEntry]:
         since = self._now() - self._initial_window
+        self._read_from = since
         newest = self._list(
             self._filter_since(since),
             "desc",
@@ -417,7 +427,8 @@ class CloudLogging:
     def _receive(self, response: Any) -> None:
         entries = [to_log_entry(e, self.aliases) for e in response.entries]
         with self._lock:
-            before = self._last_seen
+            # With nothing seen yet, what was suppressed is newer than the first read.
+            before = self._last_seen or self._read_from
             for entry in entries:
                 self._append(entry)
         suppressed = [
@@ -437,25 +448,28 @@ class CloudLogging:
             self._say(None, f"suppressed entries: {said}")
 
     def _backfill_suppressed(self) -> str:
-        """List a pending range of suppressed entries if the budget has room now."""
-        since = self._suppressed_since
-        if since is None:
+        """List a pending range of suppressed entries if the budget has room now (one
+        listing at a time: the tail's thread and the pane's reads both try)."""
+        if not self._backfilling.acquire(blocking=False):
             return ""
         try:
-            listed = self._list(
-                self._filter_since(since),
-                "asc",
-                wait=False,
-            )
-        except SourceError as exc:
-            self.last_error = str(exc)
-            return f"listing them failed ({exc}); will retry"
-        if listed is None:
-            return "listing them when the list budget allows"
-        self._suppressed_since = None
-        with self._lock:
-            added = sum(1 for e in listed if self._append(e))
-        return f"listed {added} the stream had not delivered"
+            since = self._suppressed_since
+            if since is None:
+                return ""
+            try:
+                listed = self._list(self._filter_since(since), "asc", wait=False)
+            except SourceError as exc:
+                self.last_error = str(exc)
+                return f"listing them failed ({exc}); will retry"
+            if listed is None:
+                return "listing them when the list budget allows"
+            with self._lock:
+                if self._suppressed_since == since:
+                    self._suppressed_since = None
+                added = sum(1 for e in listed if self._append(e))
+            return f"listed {added} the stream had not delivered"
+        finally:
+            self._backfilling.release()
 
     def _backfill(self, announce: bool) -> None:
         """List what was written while no stream was open (from the last entry seen)."""
