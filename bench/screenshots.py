@@ -34,11 +34,25 @@ async def focus_revisions_and(pilot: Pilot[None], *keys: str) -> None:
     await settle(pilot)
 
 
+async def explained(pilot: Pilot[None]) -> None:
+    """`x` on the first screen, once the chain is built (the validator and git read)."""
+    from orchwatch.tui.screens.explain import ExplainScreen
+
+    await press(pilot, "x")
+    app = pilot.app
+    while not (isinstance(app.screen, ExplainScreen) and app.screen.explanation is not None):
+        await pilot.pause()
+    await settle(pilot)
+
+
 SHOTS: dict[str, Callable[[Pilot[None]], Awaitable[None]]] = {
     "grid": settle,
     "grid-failed-date": lambda pilot: press(pilot, *"pppppppp"),
-    "cell-detail": lambda pilot: press(pilot, "down", "down", "down", "down", "right", "enter"),
-    "phase-detail": lambda pilot: press(pilot, "up", "up", "up", "up", "right", "enter"),
+    # The grid opens on phase 3's header, the phase that needs attention.
+    "cell-detail": lambda pilot: press(pilot, "down", "down", "down", "down", "enter"),
+    "phase-detail": lambda pilot: press(pilot, "enter"),
+    "explain": lambda pilot: explained(pilot),
+    "timeline": lambda pilot: press(pilot, "T"),
     "help": lambda pilot: press(pilot, "question_mark"),
     "revision-history": lambda pilot: focus_revisions_and(pilot, "enter"),
     "revision-detail": lambda pilot: focus_revisions_and(pilot, "enter", "enter"),
@@ -52,8 +66,22 @@ SIZES = {"small-terminal-80x24": (80, 24), "large-terminal-200x55": (200, 55)}
 """Shots at another size than SIZE."""
 
 
+WITH_REPO = {"explain"}
+"""Shots with `[repo] path` on the demo repository (the validator's finding, the commits)."""
+
+
 async def shoot(name: str, action: Callable[[Pilot[None]], Awaitable[None]]) -> Path:
     config = load_config(None)
+    if name in WITH_REPO:
+        from dataclasses import replace
+
+        from orchwatch.cli import _demo_deploys
+        from orchwatch.validate.demo_repo import commit_history, write_demo_repo
+
+        repo = Path(tempfile.mkdtemp(prefix="orchwatch-screenshot-repo-")) / "repo"
+        write_demo_repo(repo)
+        commit_history(repo, _demo_deploys())
+        config = replace(config, repo_path=repo)
     sources = build_sources(SourceOptions(demo=True), config, clock=FrozenClock(DEMO_START))
     audit = Path(tempfile.mkdtemp(prefix="orchwatch-screenshot-audit-")) / "audit.jsonl"
     app = OrchwatchApp(
