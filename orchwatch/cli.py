@@ -15,7 +15,7 @@ import re
 import sys
 import threading
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from types import FrameType
 
@@ -324,19 +324,11 @@ def run_errors(args: argparse.Namespace) -> int:
 
 def run_daily(args: argparse.Namespace) -> int:
     """`orchwatch daily`: exit 0 when nothing fails, 1 when a check fails."""
-    from orchwatch.analysis.completion import business_date
     from orchwatch.analysis.daily import CheckStatus, evaluate, overall
-    from orchwatch.dates import parse_date
     from orchwatch.gather import gather_daily
     from orchwatch.render import daily_json, daily_markdown, daily_text
 
-    config = _load_config(args)
-    sources = _sources(args, config)
-    today = business_date(sources.clock.now(), config.timezone)
-    try:
-        day = parse_date(getattr(args, "date", None) or "yesterday", today)
-    except ValueError as exc:
-        raise UsageError(f"--date: {exc}") from None
+    config, sources, day = _dated(args, "yesterday")
     inputs = gather_daily(config, sources, day)
     results = evaluate(inputs, config.timezone, config.shown_zone)
     if args.format == "json":
@@ -361,14 +353,12 @@ def run_explain(args: argparse.Namespace) -> int:
     """`orchwatch explain`: exit 1 when a link of the chain is broken, 0 when none is."""
     import json
 
-    from orchwatch.analysis.completion import business_date
     from orchwatch.analysis.explain import (
         UnknownSubject,
         explain,
         explanation_json,
         explanation_lines,
     )
-    from orchwatch.dates import parse_date
     from orchwatch.gather import gather_explain
     from orchwatch.sanitize import inert_line
 
@@ -376,13 +366,7 @@ def run_explain(args: argparse.Namespace) -> int:
         raise UsageError("--processor needs --phase (the phase the processor belongs to)")
     if not (args.phase or args.service or args.group):
         raise UsageError("say what to explain: --phase (and --processor), --service or --group")
-    config = _load_config(args)
-    sources = _sources(args, config)
-    today = business_date(sources.clock.now(), config.timezone)
-    try:
-        day = parse_date(getattr(args, "date", None) or "today", today)
-    except ValueError as exc:
-        raise UsageError(f"--date: {exc}") from None
+    config, sources, day = _dated(args, "today")
     inputs = gather_explain(config, sources, day)
     try:
         explanation = explain(
@@ -408,19 +392,11 @@ def run_timeline(args: argparse.Namespace) -> int:
     import json
 
     from orchwatch.actions.audit import default_audit_path
-    from orchwatch.analysis.completion import business_date
     from orchwatch.analysis.timeline import timeline, timeline_json, timeline_lines
-    from orchwatch.dates import parse_date
     from orchwatch.gather import gather_timeline
     from orchwatch.sanitize import inert_line
 
-    config = _load_config(args)
-    sources = _sources(args, config)
-    today = business_date(sources.clock.now(), config.timezone)
-    try:
-        day = parse_date(getattr(args, "date", None) or "today", today)
-    except ValueError as exc:
-        raise UsageError(f"--date: {exc}") from None
+    config, sources, day = _dated(args, "today")
     audit = Path(args.audit_file) if args.audit_file else default_audit_path()
     if audit.is_dir():
         raise UsageError(f"{audit}: is a folder; --audit-file takes the audit log file")
@@ -660,6 +636,25 @@ def _options(args: argparse.Namespace) -> SourceOptions:
         store_path=Path(args.source) if getattr(args, "source", None) else None,
         project=getattr(args, "project", None),
     )
+
+
+def _dated(args: argparse.Namespace, default: str) -> tuple[Config, Sources, date]:
+    """The config, the sources and the `--date` (else `default`) of a dated verb.
+
+    Raises:
+        UsageError: the date cannot be read.
+    """
+    from orchwatch.analysis.completion import business_date
+    from orchwatch.dates import parse_date
+
+    config = _load_config(args)
+    sources = _sources(args, config)
+    today = business_date(sources.clock.now(), config.timezone)
+    try:
+        day = parse_date(getattr(args, "date", None) or default, today)
+    except ValueError as exc:
+        raise UsageError(f"--date: {exc}") from None
+    return config, sources, day
 
 
 def _load_config(args: argparse.Namespace) -> Config:

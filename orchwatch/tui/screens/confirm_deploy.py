@@ -22,6 +22,19 @@ from orchwatch.sanitize import inert_line
 from orchwatch.tui.styles import semantic_style
 
 
+def typed_name(screen: ModalScreen[bool], typed: str, name: str, doing: str) -> None:
+    """A typed confirmation: dismiss True when `typed` is `name`; else say what it expects
+    (an empty or wrong entry never does nothing silently)."""
+    typed = typed.strip()
+    if typed == name:
+        screen.dismiss(True)
+        return
+    what = "Nothing typed" if not typed else f"{typed[:60]!r} is not the service name"
+    screen.notify(
+        f"{what}: type {name} to {doing}, or Esc to cancel.", severity="warning", markup=False
+    )
+
+
 class ConfirmDeployScreen(ModalScreen[bool]):
     """Dismisses True to deploy, False to cancel."""
 
@@ -92,13 +105,4 @@ class ConfirmDeployScreen(ModalScreen[bool]):
     @on(Input.Submitted, "#confirm-name")
     def _typed(self, event: Input.Submitted) -> None:
         event.stop()
-        typed = event.value.strip()
-        if typed == self.preview.service:
-            self.dismiss(True)
-            return
-        what = "Nothing typed" if not typed else f"{typed[:60]!r} is not the service name"
-        self.notify(
-            f"{what}: type {self.preview.service} to deploy anyway, or Esc to cancel.",
-            severity="warning",
-            markup=False,
-        )
+        typed_name(self, event.value, self.preview.service, "deploy anyway")

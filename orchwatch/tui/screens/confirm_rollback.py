@@ -20,6 +20,7 @@ from textual.widgets import Input, Static
 from orchwatch.analysis.revisions import ServiceVerdict, short_name
 from orchwatch.analysis.runtime import RollbackChoice
 from orchwatch.sanitize import inert_line
+from orchwatch.tui.screens.confirm_deploy import typed_name
 from orchwatch.tui.styles import semantic_style
 
 
@@ -88,13 +89,4 @@ class ConfirmRollbackScreen(ModalScreen[bool]):
     @on(Input.Submitted, "#confirm-name")
     def _typed(self, event: Input.Submitted) -> None:
         event.stop()
-        typed = event.value.strip()
-        if typed == self.choice.service:
-            self.dismiss(True)
-            return
-        what = "Nothing typed" if not typed else f"{typed[:60]!r} is not the service name"
-        self.notify(
-            f"{what}: type {self.choice.service} to roll back, or Esc to cancel.",
-            severity="warning",
-            markup=False,
-        )
+        typed_name(self, event.value, self.choice.service, "roll back")
