@@ -89,6 +89,7 @@ class GcpTable(_Table, kw_only=True):
     daily_scan_budget_bytes: int = 50_000_000_000
     log_filter: str = ""
     request_logs: bool = False
+    log_scope: str = "project"
     log_list_calls_per_minute: int = 6
     log_read_max_entries: int = 5000
     run_concurrency: int = 4
@@ -212,6 +213,9 @@ class GcpSettings:
     """Appended (AND) to the Cloud Logging filter orchwatch builds from the services."""
     request_logs: bool = False
     """Also tail Cloud Run request and system logs (left out by default: never tracebacks)."""
+    log_scope: str = "project"
+    """`project`: every Cloud Run service and function of the project (the processors'
+    tracebacks are half of an incident); `watched`: only the services orchwatch watches."""
     log_list_calls_per_minute: int = 6
     """ListLogEntries budget of one dashboard (the project's quota is 60 a minute)."""
     log_read_max_entries: int = 5000
@@ -672,6 +676,10 @@ def _gcp_settings(gcp: GcpTable, display: Path | str) -> GcpSettings:
             "gcp.log_list_calls_per_minute",
             "expected an integer from 1 to 60 (the project's quota is 60 a minute)",
         )
+    if gcp.log_scope not in ("project", "watched"):
+        raise ConfigError(
+            display, "gcp.log_scope", f'expected "project" or "watched", got "{gcp.log_scope}"'
+        )
     if not 100 <= gcp.log_read_max_entries <= 1_000_000:
         raise ConfigError(
             display, "gcp.log_read_max_entries", "expected an integer from 100 to 1000000"
@@ -701,6 +709,7 @@ def _gcp_settings(gcp: GcpTable, display: Path | str) -> GcpSettings:
         daily_scan_budget=gcp.daily_scan_budget_bytes,
         log_filter=gcp.log_filter,
         request_logs=gcp.request_logs,
+        log_scope=gcp.log_scope,
         log_list_calls_per_minute=gcp.log_list_calls_per_minute,
         log_read_max_entries=gcp.log_read_max_entries,
         run_concurrency=gcp.run_concurrency,

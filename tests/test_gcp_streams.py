@@ -7,7 +7,7 @@ import contextlib
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -361,8 +361,8 @@ def test_the_default_filter_keeps_what_operators_need(
         texts = [e.text for e in sources.logs.fetch_log(start, None)]  # type: ignore[union-attr]
     finally:
         sources.close()
-    # Every service of the project, as the demo's stream has (narrowing it to the watched
-    # services is for when the demo does the same).
+    # Every service of the project by default, as the demo's stream has: a processor's
+    # traceback is half of an incident.
     assert texts == [
         "stderr line",
         "stdout line",
@@ -370,6 +370,14 @@ def test_the_default_filter_keeps_what_operators_need(
         "not watched",
         "Container called exit(1).",
     ]
+    # `[gcp] log_scope = "watched"`: the watched services' alone.
+    watched = replace(gcp_config, gcp=replace(gcp_config.gcp, log_scope="watched"))
+    sources = build_gcp_sources(watched, gcp_project, FrozenClock(NOW))
+    try:
+        texts = [e.text for e in sources.logs.fetch_log(start, None)]  # type: ignore[union-attr]
+    finally:
+        sources.close()
+    assert "not watched" not in texts and "stderr line" in texts and "structured boom" in texts
 
 
 def test_a_listing_left_pending_by_the_storms_last_notice_is_made_by_the_next_read(

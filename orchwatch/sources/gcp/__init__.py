@@ -167,9 +167,12 @@ def build_gcp_sources(
         return business_date(clock.now(), config.timezone)
 
     completions = GcpCompletions(config, clients, today)
-    # Every Cloud Run service's logs: processors' tracebacks matter as much as the
-    # orchestrators'. `[gcp] log_filter` narrows it for a project shared with others.
-    logs = CloudLogging(clients, (), config.log_capacity, clock.now, aliases=config.run_aliases)
+    # Every Cloud Run service's logs by default: processors' tracebacks matter as much
+    # as the orchestrators'. `[gcp] log_scope = "watched"` (or `log_filter`) narrows it.
+    watched = config.services if config.gcp.log_scope == "watched" else ()
+    logs = CloudLogging(
+        clients, watched, config.log_capacity, clock.now, aliases=config.run_aliases
+    )
     endpoints = config.gcp.endpoints.values()
     where = ""
     if endpoints:
