@@ -106,6 +106,8 @@ class ActionsPane(Vertical):
         """What was announced about deploys' new revisions, newest last."""
         self._watching: dict[str, str] = {}
         """Deployed services -> their latest revision before the deploy."""
+        self._kind = "deploy"
+        """What the running command is (`deploy` or `rollback`), for what quitting says."""
         self._moving: dict[str, str] = {}
         """Rolled-back services -> the revision their traffic is moving to."""
         self._run: ActionRun | None = None
@@ -283,6 +285,7 @@ class ActionsPane(Vertical):
             self.notify(f"A {kind} of {service} is already running.", markup=False)
             return False
         self.start(f"{kind} {service}")
+        self._kind = kind
         env = None
         spool = self.sources.demo_spool
         if spool is not None:  # the demo: its commands hand their work to the simulator
@@ -426,7 +429,8 @@ class ActionsPane(Vertical):
     # --- cancelling and quitting ---------------------------------------------------------
 
     def cancel(self) -> None:
-        """Cancel the running deploy (SIGINT, SIGTERM, SIGKILL to its process group)."""
+        """Cancel the running deploy or rollback (SIGINT, SIGTERM, SIGKILL to its process
+        group)."""
         if self._run is None:
             self.notify("Nothing is running.", markup=False)
             return
@@ -434,7 +438,7 @@ class ActionsPane(Vertical):
         self.notify("Cancelling…", markup=False)
 
     def quit(self) -> None:
-        """Quit; with a deploy running, ask first (cancel it, wait, or leave it running)."""
+        """Quit; with a run going, ask first (cancel it, wait, or leave it running)."""
         run = self._run
         if run is None:
             self.app.exit()
@@ -445,13 +449,16 @@ class ActionsPane(Vertical):
             if choice == "cancel":
                 self._quit_when_done = True
                 run.cancel()
-                self.notify("Cancelling the deploy; quitting when it has stopped…", markup=False)
+                self.notify(
+                    f"Cancelling the {self._kind}; quitting when it has stopped…", markup=False
+                )
             elif choice == "wait":
                 self._quit_when_done = True
-                self.notify("Quitting when the deploy ends…", markup=False)
+                self.notify(f"Quitting when the {self._kind} ends…", markup=False)
             elif choice == "leave":
                 if self._run_id is not None:
                     self.audit.left_running(self._run_id)
                 self.app.exit()
 
-        self.app.push_screen(QuitWhileRunningScreen(f"A deploy ({shlex.join(run.argv)})"), chosen)
+        what = f"A {self._kind} ({shlex.join(run.argv)})"
+        self.app.push_screen(QuitWhileRunningScreen(what), chosen)
