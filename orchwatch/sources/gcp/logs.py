@@ -438,10 +438,14 @@ class CloudLogging:
         ]
         if suppressed and before is not None:
             # The suppressed entries are older than nothing this response brought: list
-            # from the last entry seen before it (or from an earlier pending start).
-            pending = self._suppressed_since
-            self._suppressed_since = before if pending is None else min(pending, before)
-        said = self._backfill_suppressed()
+            # from the last entry seen before it (or from an earlier pending start). The
+            # pane's read must not make this listing half-way: it waits.
+            with self._backfilling:
+                pending = self._suppressed_since
+                self._suppressed_since = before if pending is None else min(pending, before)
+                said = self._list_pending()
+        else:
+            said = self._backfill_suppressed()
         if suppressed:
             self._say(None, "; ".join([*suppressed, *([said] if said else [])]))
         elif said:
@@ -453,23 +457,27 @@ class CloudLogging:
         if not self._backfilling.acquire(blocking=False):
             return ""
         try:
-            since = self._suppressed_since
-            if since is None:
-                return ""
-            try:
-                listed = self._list(self._filter_since(since), "asc", wait=False)
-            except SourceError as exc:
-                self.last_error = str(exc)
-                return f"listing them failed ({exc}); will retry"
-            if listed is None:
-                return "listing them when the list budget allows"
-            with self._lock:
-                if self._suppressed_since == since:
-                    self._suppressed_since = None
-                added = sum(1 for e in listed if self._append(e))
-            return f"listed {added} the stream had not delivered"
+            return self._list_pending()
         finally:
             self._backfilling.release()
+
+    def _list_pending(self) -> str:
+        """The listing itself (the caller holds `_backfilling`)."""
+        since = self._suppressed_since
+        if since is None:
+            return ""
+        try:
+            listed = self._list(self._filter_since(since), "asc", wait=False)
+        except SourceError as exc:
+            self.last_error = str(exc)
+            return f"listing them failed ({exc}); will retry"
+        if listed is None:
+            return "listing them when the list budget allows"
+        with self._lock:
+            if self._suppressed_since == since:
+                self._suppressed_since = None
+            added = sum(1 for e in listed if self._append(e))
+        return f"listed {added} the stream had not delivered"
 
     def _backfill(self, announce: bool) -> None:
         """List what was written while no stream was open (from the last entry seen)."""
