@@ -23,7 +23,7 @@ from orchwatch.analysis.revisions import (
     service_verdict,
     worst_first,
 )
-from orchwatch.analysis.runtime import RuntimeTally, judge, rollback_choice
+from orchwatch.analysis.runtime import RollbackChoice, RuntimeTally, judge, rollback_choice
 from orchwatch.analysis.timeline import Action, TimelineInputs
 from orchwatch.analysis.tracebacks import group_entries, group_lines
 from orchwatch.config import Config
@@ -264,10 +264,13 @@ class DateReads:
     status: Fetched[DateStatus]
     groups: Fetched[list[ErrorGroup]]
     verdicts: Fetched[list[ServiceVerdict]]
-    logs_from: datetime | None
-    """The first log entry read, when any was."""
-    tally: RuntimeTally | None = None
-    """The exits and exceptions of everything read (None when the logs were not)."""
+    logs_read: tuple[datetime, list[LogEntry]] | None
+    """The logs read (from when, what), when they could be."""
+
+    @property
+    def logs_from(self) -> datetime | None:
+        """The first log entry read, when any was."""
+        return self.logs_read[1][0].timestamp if self.logs_read and self.logs_read[1] else None
 
 
 def _date_reads(config: Config, sources: Sources, game_date: date, now: datetime) -> DateReads:
@@ -297,13 +300,7 @@ def _date_reads(config: Config, sources: Sources, game_date: date, now: datetime
 
     status = _fetch(reconcile)
     error_groups = _fetch(groups)
-    first = read[0][1][0].timestamp if read and read[0][1] else None
-    tally = None
-    if read:
-        tally = RuntimeTally()
-        tally.add(read[0][1])
-        tally.start = read[0][0]  # the read covers its whole window, entries or not
-    return DateReads(status, error_groups, _fetch(verdicts), first, tally)
+    return DateReads(status, error_groups, _fetch(verdicts), read[0] if read else None)
 
 
 def package_reads(
@@ -344,26 +341,42 @@ def package_reads(
     return packages, deployed
 
 
-def gather_explain(config: Config, sources: Sources, game_date: date) -> ExplainInputs:
-    """Read what an explain chain for `game_date` needs; each read may fail alone."""
-    sources.advance()
-    now = sources.clock.now()
-    reads = _date_reads(config, sources, game_date, now)
-    orchestrators = {p.name: p.orchestrator for p in config.phases if p.orchestrator}
-    packages, deployed = package_reads(config, config.services, reads.verdicts.value or [], now)
-    tally = reads.tally
-    rollbacks = {v.service: rollback_choice(v, tally) for v in reads.verdicts.value or () if tally}
+def explain_inputs(
+    config: Config,
+    game_date: date,
+    now: datetime,
+    reads: DateReads,
+    rollbacks: dict[str, RollbackChoice],
+) -> ExplainInputs:
+    """What the panes or the sources gave, with the packages and the commits read (the
+    validator, git): an explain chain's inputs, for `orchwatch explain` and `x` alike."""
+    verdicts = reads.verdicts.value or []
+    packages, deployed = package_reads(config, config.services, verdicts, now)
     return ExplainInputs(
-        rollbacks=rollbacks,
         game_date=game_date,
         now=now,
         status=reads.status,
         verdicts=reads.verdicts,
         groups=reads.groups,
-        orchestrators=orchestrators,
+        orchestrators={p.name: p.orchestrator for p in config.phases if p.orchestrator},
         packages=packages,
         deployed=deployed,
+        rollbacks=rollbacks,
     )
+
+
+def gather_explain(config: Config, sources: Sources, game_date: date) -> ExplainInputs:
+    """Read what an explain chain for `game_date` needs; each read may fail alone."""
+    sources.advance()
+    now = sources.clock.now()
+    reads = _date_reads(config, sources, game_date, now)
+    rollbacks = {}
+    if reads.logs_read is not None:
+        tally = RuntimeTally()
+        tally.add(reads.logs_read[1])
+        tally.start = reads.logs_read[0]  # the read covers its whole window, entries or not
+        rollbacks = {v.service: rollback_choice(v, tally) for v in reads.verdicts.value or ()}
+    return explain_inputs(config, game_date, now, reads, rollbacks)
 
 
 def gather_timeline(

@@ -32,7 +32,7 @@ from orchwatch.analysis.daily import Fetched, Target
 from orchwatch.analysis.explain import ExplainInputs
 from orchwatch.analysis.revisions import ServiceVerdict
 from orchwatch.analysis.runtime import rollback_choice
-from orchwatch.gather import package_reads
+from orchwatch.gather import DateReads, explain_inputs
 from orchwatch.model import ErrorGroup
 from orchwatch.tui.panes.actions import ActionsPane
 from orchwatch.tui.panes.base import Pane, PaneContext, format_age
@@ -321,17 +321,11 @@ class DashboardScreen(Screen[None]):
             if self.logs.answered and not self.logs.failing
             else Fetched(None, str(self.logs.border_subtitle) or "not read yet")
         )
-        orchestrators = {p.name: p.orchestrator for p in config.phases if p.orchestrator}
+        # Judged here, on the UI thread that feeds the tally, not in the reader's thread.
         tally = self.logs.runtime
         rollbacks = {v.service: rollback_choice(v, tally) for v in verdicts.value or ()}
-
-        def read() -> ExplainInputs:
-            packages, deployed = package_reads(config, config.services, verdicts.value or [], now)
-            return ExplainInputs(
-                day, now, status, verdicts, groups, orchestrators, packages, deployed, rollbacks
-            )
-
-        return read
+        reads = DateReads(status, groups, verdicts, None)
+        return lambda: explain_inputs(config, day, now, reads, rollbacks)
 
     def action_timeline(self) -> None:
         """The selected date's incident timeline: every layer on one time axis."""
