@@ -502,12 +502,16 @@ class _Chain:
         )
 
 
-def _cell(status: DateStatus, phase: str, processor: str) -> tuple[PhaseStatus, CompletionCell]:
+def _phase(status: DateStatus, phase: str) -> PhaseStatus:
     try:
-        found = status.phase(phase)
+        return status.phase(phase)
     except KeyError:
         names = ", ".join(p.phase for p in status.phases)
         raise UnknownSubject(f"no phase {phase!r}; expected one of: {names}") from None
+
+
+def _cell(status: DateStatus, phase: str, processor: str) -> tuple[PhaseStatus, CompletionCell]:
+    found = _phase(status, phase)
     cell = next((c for c in found.cells if c.processor == processor), None)
     if cell is None:
         names = ", ".join(c.processor for c in found.cells)
@@ -545,11 +549,7 @@ def explain(
         chain.cell(found, cell)
     elif phase is not None:
         status = _status(inputs)
-        try:
-            found = status.phase(phase)
-        except KeyError:
-            names = ", ".join(p.phase for p in status.phases)
-            raise UnknownSubject(f"no phase {phase!r}; expected one of: {names}") from None
+        found = _phase(status, phase)
         subject = f"{day} {phase}"
         blocker = blocked_phases(status, inputs.now, zone).get(phase)
         if blocker is not None:
