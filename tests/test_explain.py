@@ -167,3 +167,15 @@ def test_the_next_step_offers_a_rollback_only_to_a_revision_seen_serving_cleanly
     service = json.loads(capsys.readouterr().out)["links"][0]
     assert "CRASHING 00017" in service["summary"]
     assert service["next_step"].startswith("roll back to 00016 with b")
+
+
+def test_a_group_no_service_is_known_for_ends_at_the_logs(config: Config, demo: Sources) -> None:
+    """A group read from entries without a service label (a log file, say) has no
+    service to follow: the chain says what the logs show, and stops there."""
+    inputs = gather_explain(config, demo, DAY)
+    groups = inputs.groups.value or []
+    orphan = replace(groups[0], services=())
+    chain = explain(
+        replace(inputs, groups=Fetched([orphan])), config.shown_zone, group=orphan.fingerprint
+    )
+    assert [link.kind for link in chain.links] == ["errors"]

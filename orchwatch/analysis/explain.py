@@ -573,7 +573,8 @@ def explain(
         chain.group(found_group, None)
         for name in found_group.services:
             chain.service(name, None, groups=False)
-        chain.package(found_group.services[0], found_group)
+        if found_group.services:  # a group read without service labels ends at its logs
+            chain.package(found_group.services[0], found_group)
     else:
         raise UnknownSubject("say what to explain: --phase (and --processor), --service or --group")
     return Explanation(subject, tuple(chain.links))
