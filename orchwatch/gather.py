@@ -384,7 +384,7 @@ def gather_timeline(
 ) -> TimelineInputs:
     """Read what the timeline of `game_date` needs; each read may fail alone. `audit`:
     the actions audit log whose runs are events too."""
-    from orchwatch.actions.audit import read_audit
+    from orchwatch.actions.audit import read_audit, recorded_at
 
     sources.advance()
     now = sources.clock.now()
@@ -394,9 +394,8 @@ def gather_timeline(
         entries, _ = read_audit(audit)
         for entry in entries:
             started = entry.started
-            try:
-                at = datetime.fromisoformat(str(started.get("time", "")))
-            except ValueError:
+            at = recorded_at(started.get("time", ""))
+            if at is None:
                 continue  # a record without a time has no place on the axis
             who = f"{started.get('user', '?')}@{started.get('host', '?')}"
             service = str(started.get("service", "") or "")

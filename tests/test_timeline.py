@@ -115,3 +115,24 @@ def test_audited_actions_are_events(config: Config, demo: Sources) -> None:
     event = next(e for e in line.events if e.kind == "action")
     assert event.summary == "ana@laptop ran deploy on phase3-to-phase4-orchestrator: exit 0"
     assert event.at == at
+
+
+def test_each_audit_record_is_placed_by_its_own_time(
+    config: Config, demo: Sources, tmp_path: Path
+) -> None:
+    """A time with `Z`, one without a zone (UTC, as orchwatch writes), and one that does
+    not parse (left off the axis): one odd record never stops the timeline."""
+    import json
+
+    audit = tmp_path / "audit.jsonl"
+    base = {"command": ["x"], "user": "ana", "host": "laptop", "action": "deploy", "service": ""}
+    times = {"a": "2026-02-01T10:00:00Z", "b": "2026-02-01T10:30:00", "c": "yesterday-ish"}
+    audit.write_text(
+        "".join(
+            json.dumps({**base, "event": "started", "id": run, "time": at}) + "\n"
+            for run, at in times.items()
+        )
+    )
+    line = timeline(gather_timeline(config, demo, DAY, audit), config.shown_zone)
+    placed = [e.at.isoformat() for e in line.events if e.kind == "action"]
+    assert placed == ["2026-02-01T10:00:00+00:00", "2026-02-01T10:30:00+00:00"]

@@ -227,15 +227,22 @@ def _well_formed(record: object) -> bool:
     )
 
 
-def shown_time(recorded: object, zone: ZoneInfo) -> str:
-    """A record's UTC time in the zone times are shown in; a time that does not parse is
-    shown as it is (a record is never dropped)."""
+def recorded_at(recorded: object) -> datetime | None:
+    """A record's time, aware (a time without a zone is UTC, as orchwatch writes them);
+    None when it does not parse."""
     try:
         moment = datetime.fromisoformat(str(recorded).replace("Z", "+00:00"))
     except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def shown_time(recorded: object, zone: ZoneInfo) -> str:
+    """A record's UTC time in the zone times are shown in; a time that does not parse is
+    shown as it is (a record is never dropped)."""
+    moment = recorded_at(recorded)
+    if moment is None:
         return inert_line(str(recorded), 19)
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
     return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S")
 
 
