@@ -147,14 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="the morning walkthrough for a date (default: yesterday)",
         description="Run the morning checklist; exit 1 when a check fails.",
     )
-    _source_options(daily, suppress=True)
-    daily.add_argument(
-        "--date",
-        metavar="DATE",
-        default=argparse.SUPPRESS,
-        help="YYYY-MM-DD, yesterday (default), today or -N",
-    )
-    daily.add_argument("--format", choices=("text", "markdown", "json"), default="text")
+    _dated_options(daily, "yesterday")
     daily.set_defaults(command=run_daily)
 
     explain = verbs.add_parser(
@@ -165,15 +158,11 @@ def build_parser() -> argparse.ArgumentParser:
             "validator and git to its cause; exit 1 when something in the chain is broken."
         ),
     )
-    _source_options(explain, suppress=True)
-    explain.add_argument(
-        "--date", metavar="DATE", default=argparse.SUPPRESS, help="YYYY-MM-DD, today (default)…"
-    )
+    _dated_options(explain, "today")
     explain.add_argument("--phase", metavar="PHASE", help="a phase (its header and trigger)")
     explain.add_argument("--processor", metavar="NAME", help="with --phase: one processor's cell")
     explain.add_argument("--service", metavar="SERVICE", help="a Cloud Run service")
     explain.add_argument("--group", metavar="FINGERPRINT", help="an error group (or a prefix)")
-    explain.add_argument("--format", choices=("text", "markdown", "json"), default="text")
     explain.set_defaults(command=run_explain)
 
     timeline = verbs.add_parser(
@@ -185,11 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
             "timeline section."
         ),
     )
-    _source_options(timeline, suppress=True)
-    timeline.add_argument(
-        "--date", metavar="DATE", default=argparse.SUPPRESS, help="YYYY-MM-DD, today (default)…"
-    )
-    timeline.add_argument("--format", choices=("text", "markdown", "json"), default="text")
+    _dated_options(timeline, "today")
     timeline.add_argument(
         "--audit-file", metavar="PATH", help="the audit log (default: the user data dir)"
     )
@@ -328,7 +313,7 @@ def run_daily(args: argparse.Namespace) -> int:
     from orchwatch.gather import gather_daily
     from orchwatch.render import daily_json, daily_markdown, daily_text
 
-    config, sources, day = _dated(args, "yesterday")
+    config, sources, day = _dated(args)
     inputs = gather_daily(config, sources, day)
     results = evaluate(inputs, config.timezone, config.shown_zone)
     if args.format == "json":
@@ -366,7 +351,7 @@ def run_explain(args: argparse.Namespace) -> int:
         raise UsageError("--processor needs --phase (the phase the processor belongs to)")
     if not (args.phase or args.service or args.group):
         raise UsageError("say what to explain: --phase (and --processor), --service or --group")
-    config, sources, day = _dated(args, "today")
+    config, sources, day = _dated(args)
     inputs = gather_explain(config, sources, day)
     try:
         explanation = explain(
@@ -396,7 +381,7 @@ def run_timeline(args: argparse.Namespace) -> int:
     from orchwatch.gather import gather_timeline
     from orchwatch.sanitize import inert_line
 
-    config, sources, day = _dated(args, "today")
+    config, sources, day = _dated(args)
     audit = Path(args.audit_file) if args.audit_file else default_audit_path()
     if audit.is_dir():
         raise UsageError(f"{audit}: is a folder; --audit-file takes the audit log file")
@@ -638,8 +623,22 @@ def _options(args: argparse.Namespace) -> SourceOptions:
     )
 
 
-def _dated(args: argparse.Namespace, default: str) -> tuple[Config, Sources, date]:
-    """The config, the sources and the `--date` (else `default`) of a dated verb.
+def _dated_options(verb: argparse.ArgumentParser, default: str) -> None:
+    """The options of a verb about one date: the sources, `--date` (else `default`), and
+    `--format`."""
+    _source_options(verb, suppress=True)
+    verb.add_argument(
+        "--date",
+        metavar="DATE",
+        default=argparse.SUPPRESS,
+        help=f"YYYY-MM-DD, today, yesterday or -N (default: {default})",
+    )
+    verb.add_argument("--format", choices=("text", "markdown", "json"), default="text")
+    verb.set_defaults(default_date=default)
+
+
+def _dated(args: argparse.Namespace) -> tuple[Config, Sources, date]:
+    """The config, the sources and the `--date` (else the verb's default) of a dated verb.
 
     Raises:
         UsageError: the date cannot be read.
@@ -651,7 +650,7 @@ def _dated(args: argparse.Namespace, default: str) -> tuple[Config, Sources, dat
     sources = _sources(args, config)
     today = business_date(sources.clock.now(), config.timezone)
     try:
-        day = parse_date(getattr(args, "date", None) or default, today)
+        day = parse_date(getattr(args, "date", None) or args.default_date, today)
     except ValueError as exc:
         raise UsageError(f"--date: {exc}") from None
     return config, sources, day
