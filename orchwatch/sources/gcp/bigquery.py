@@ -99,6 +99,15 @@ class BigQueryTables:
         Raises:
             SourceError: the query is refused, fails, or would bill more than the cap.
         """
+        return self.estimated_query(sql, parameters)[0]
+
+    def estimated_query(self, sql: str, parameters: Sequence[Any]) -> tuple[list[Any], int]:
+        """`query`, with the bytes its own dry run estimated (`last_estimate` may be
+        another thread's query by the time a caller reads it).
+
+        Raises:
+            SourceError: the query is refused, fails, or would bill more than the cap.
+        """
         from google.cloud import bigquery
 
         limit = self.config.gcp.maximum_bytes_billed
@@ -132,7 +141,7 @@ class BigQueryTables:
             self.clients.meter.count("bigquery", "jobs.insert")
             rows = list(job.result(retry=retry, timeout=CALL_DEADLINE))
             self.clients.meter.count("bigquery", "jobs.getQueryResults")
-            return rows
+            return rows, estimate
 
     def partitioning(self, name: str) -> str:
         """How a table is partitioned, from its metadata, as the cost line says it:
@@ -168,9 +177,10 @@ class BigQueryTables:
         if not dates:
             return result
         sql = BACKUP_SUMMARY_SQL.format(table=self.table(self.config.completion_table))
-        rows = self.query(sql, [bigquery.ArrayQueryParameter("dates", "DATE", list(dates))])
+        parameters = [bigquery.ArrayQueryParameter("dates", "DATE", list(dates))]
+        rows, estimate = self.estimated_query(sql, parameters)
         with self._lock:
-            self.summary_estimate = self.last_estimate
+            self.summary_estimate = estimate
         for row in rows:
             last = row["last_run"] or {}
             day = row["game_date"]
