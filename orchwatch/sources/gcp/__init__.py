@@ -171,7 +171,12 @@ def build_gcp_sources(
     # as the orchestrators'. `[gcp] log_scope = "watched"` (or `log_filter`) narrows it.
     watched = config.services if config.gcp.log_scope == "watched" else ()
     logs = CloudLogging(
-        clients, watched, config.log_capacity, clock.now, aliases=config.run_aliases
+        clients,
+        watched,
+        config.log_capacity,
+        clock.now,
+        aliases=config.run_aliases,
+        run_name=config.run_service,
     )
     endpoints = config.gcp.endpoints.values()
     where = ""

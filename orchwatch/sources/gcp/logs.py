@@ -149,13 +149,15 @@ class CloudLogging:
         initial_window: timedelta = timedelta(hours=6),
         monotonic: Callable[[], float] = time.monotonic,
         aliases: Mapping[str, str] | None = None,
+        run_name: Callable[[str], str] = str.lower,
     ) -> None:
         self.clients = clients
         self.aliases = dict(aliases or {})
         self.unread = ""
         """What the last `fetch_log` did not read, when it stopped at its budget."""
         """Cloud Run service name -> the watched name, where they differ."""
-        self._run_names = {watched: run for run, watched in self.aliases.items()}
+        self.run_name = run_name
+        """A watched name -> its Cloud Run service's (`Config.run_service`)."""
         self.services = tuple(services)
         self.capacity = capacity
         self._now = now
@@ -195,7 +197,7 @@ class CloudLogging:
             self.clients.settings.log_filter,
             since,
             request_logs=self.clients.settings.request_logs,
-            run_names=[self._run_names.get(n, n.lower()) for n in names],
+            run_names=[self.run_name(n) for n in names],
         )
 
     # --- the LogSource contract ------------------------------------------------------------------
