@@ -580,6 +580,15 @@ def explain(
     return Explanation(subject, tuple(chain.links))
 
 
+LINK_MARK = {"broken": "✗", "unavailable": "?", "holds": "✓"}
+"""A link's mark by its state, as the text and the screen show it."""
+
+
+def link_state(link: Link) -> str:
+    """`broken`, `unavailable` (its source could not be read) or `holds`."""
+    return "broken" if link.broken else ("unavailable" if link.unavailable else "holds")
+
+
 def link_when(link: Link, zone: ZoneInfo) -> str:
     """A link's time in `zone` (`02-01 05:23`), or "" when it has none."""
     return _when(link.at, zone) if link.at else ""
@@ -618,7 +627,7 @@ def explanation_lines(
     lines = [f"## Why: {explanation.subject}" if markdown else f"Why: {explanation.subject}"]
     root = explanation.root_cause
     for i, link in enumerate(explanation.links):
-        mark = "✗" if link.broken else ("?" if link.unavailable else "✓")
+        mark = LINK_MARK[link_state(link)]
         when = f"{link_when(link, zone)} · " if link.at else ""
         note = " (inference: joined by time)" if link.inference else ""
         head = f"{i + 1}. {mark} {when}{link.source}{note}"
@@ -638,6 +647,7 @@ def explanation_lines(
 
 
 __all__: Sequence[str] = (
+    "LINK_MARK",
     "SCHEMA_VERSION",
     "Deployed",
     "ExplainInputs",
@@ -648,5 +658,6 @@ __all__: Sequence[str] = (
     "explain",
     "explanation_json",
     "explanation_lines",
+    "link_state",
     "link_when",
 )

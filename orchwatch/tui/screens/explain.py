@@ -18,10 +18,12 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from orchwatch.analysis.explain import (
+    LINK_MARK,
     ExplainInputs,
     Explanation,
     UnknownSubject,
     explain,
+    link_state,
     link_when,
 )
 from orchwatch.sanitize import inert_line
@@ -102,13 +104,14 @@ class ExplainScreen(ModalScreen[None]):
                 head.append(f"\nnext: {inert_line(cause.next_step, 500)}", style="bold")
             parts.append(head)
             parts.append(Text(""))
+        styles = {
+            "broken": error,
+            "unavailable": semantic_style(self.app, "warning", bold=True),
+            "holds": good,
+        }
         for i, link in enumerate(explanation.links):
-            if link.broken:
-                mark, style = "✗", error
-            elif link.unavailable:
-                mark, style = "?", semantic_style(self.app, "warning", bold=True)
-            else:
-                mark, style = "✓", good
+            state = link_state(link)
+            mark, style = LINK_MARK[state], styles[state]
             when = link_when(link, self._zone)
             line = Text.assemble(
                 (f"{i + 1} {mark} ", style),
