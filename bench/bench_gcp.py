@@ -30,13 +30,14 @@ STEADY_SECONDS = 60.0
 def child(config_path: str, as_of: str) -> None:
     """Run the dashboard headless; print first-data times and steady-state call counts."""
     started = time.monotonic()
-    from orchwatch.cli import _as_of
+    from orchwatch.clock import FrozenClock
     from orchwatch.config import load_config
+    from orchwatch.dates import parse_instant
     from orchwatch.sources.factory import SourceOptions, build_sources
     from orchwatch.tui.app import OrchwatchApp
 
     config = load_config(Path(config_path))
-    sources = build_sources(SourceOptions(), config, clock=_as_of(as_of))
+    sources = build_sources(SourceOptions(), config, clock=FrozenClock(parse_instant(as_of)))
     app = OrchwatchApp(config, sources)
     result: dict[str, object] = {}
 

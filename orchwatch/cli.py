@@ -11,27 +11,55 @@ import argparse
 import contextlib
 import errno
 import os
-import re
 import sys
 import threading
 from collections.abc import Callable, Sequence
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from types import FrameType
+from typing import NoReturn, TypeVar
 
 from orchwatch import __version__
 from orchwatch.clock import FrozenClock
 from orchwatch.config import Config, ConfigError, find_config_file, load_config
+from orchwatch.dates import parse_duration, parse_instant, parse_seconds
 from orchwatch.sources.base import SourceError, Sources
 from orchwatch.sources.factory import SourceOptions, build_sources
 
 EXIT_OK, EXIT_FOUND, EXIT_USAGE = 0, 1, 2
 EXIT_IO = 74
 """EX_IOERR: the output could not be written (a full disk)."""
+T = TypeVar("T")
 
 
 class UsageError(Exception):
     """Bad arguments; the message says what is expected."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a bad argument answered as every other usage error is: one line that
+    starts with `orchwatch:`, made inert (an argument may hold anything), and exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        from orchwatch.sanitize import inert_line
+
+        self.exit(
+            EXIT_USAGE,
+            f"orchwatch: {inert_line(message, 500)} (see: {self.prog} --help)\n",
+        )
+
+
+def _typed(parse: Callable[[str], T]) -> Callable[[str], T]:
+    """An argparse `type=` from a parser of orchwatch.dates: its ValueError's message is
+    the one the user sees."""
+
+    def convert(text: str) -> T:
+        try:
+            return parse(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    return convert
 
 
 def _source_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
@@ -56,7 +84,7 @@ def _source_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
     group.add_argument(
         "--timeout",
         metavar="SECONDS",
-        type=float,
+        type=_typed(parse_seconds),
         default=default,
         help="headless verbs: give up after this long, exit 2 and say which source did not "
         "answer (default 60; snapshot 600; 0 for none)",
@@ -65,7 +93,7 @@ def _source_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of `orchwatch` and its verbs."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="orchwatch",
         description="A terminal dashboard for the on-call engineers of an event-driven pipeline.",
     )
@@ -82,6 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--as-of",
         metavar="TIME",
+        type=_typed(parse_instant),
         help="judge dates, due times and ages as of this UTC time (2026-02-01T11:30)",
     )
     parser.add_argument("--exit-after-first-data", action="store_true", help=argparse.SUPPRESS)
@@ -127,7 +156,12 @@ def build_parser() -> argparse.ArgumentParser:
         description="Reassemble split tracebacks and group them by fingerprint.",
     )
     _source_options(errors, suppress=True)
-    errors.add_argument("--since", default="1h", help="how far back: 90s, 30m, 1h, 2d (default 1h)")
+    errors.add_argument(
+        "--since",
+        type=_typed(parse_duration),
+        default="1h",
+        help="how far back: 90s, 30m, 1h, 2d (default 1h)",
+    )
     errors.add_argument(
         "--service", action="append", metavar="S", help="only this service (repeatable)"
     )
@@ -268,25 +302,12 @@ def run_revisions(args: argparse.Namespace) -> int:
     return EXIT_FOUND if behind or view.missing else EXIT_OK
 
 
-def parse_duration(text: str) -> timedelta:
-    """`90s`, `30m`, `1h`, `2d` as a timedelta.
-
-    Raises:
-        UsageError: with what is accepted.
-    """
-    match = re.fullmatch(r"\s*(\d+)\s*([smhd])\s*", text)
-    if not match:
-        raise UsageError(f"--since {text!r}: expected a number and a unit, like 90s, 30m, 1h or 2d")
-    unit = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}[match[2]]
-    return timedelta(**{unit: int(match[1])})
-
-
 def run_errors(args: argparse.Namespace) -> int:
     """`orchwatch errors`: exit 0 (informational; the groups are the answer)."""
     from orchwatch.gather import gather_errors
     from orchwatch.render import errors_json, errors_text
 
-    since = parse_duration(args.since)
+    since: timedelta = args.since
     config = _load_config(args)
     if args.from_file:
         from orchwatch.gather import file_errors
@@ -436,13 +457,14 @@ def run_snapshot(args: argparse.Namespace) -> int:
     """`orchwatch snapshot`: exit 0 once the file is written."""
     from orchwatch.analysis.completion import business_date, date_range
     from orchwatch.dates import parse_date
+    from orchwatch.files import NotReplaceable, check_target
     from orchwatch.snapshot import capture
 
     out = Path(args.output)
-    if out.is_dir():
-        raise UsageError(f"-o {out}: is a folder; give the path of the file to write")
-    if out.exists() and not args.force:
-        raise UsageError(f"{out} exists; pass --force to replace it")
+    try:
+        check_target(out, replace=args.force)
+    except NotReplaceable as exc:
+        raise UsageError(f"-o {exc}") from None
     _check_writable(out)
     if not 1 <= args.days <= 92:
         raise UsageError(f"--days {args.days}: expected a number of days from 1 to 92")
@@ -456,7 +478,9 @@ def run_snapshot(args: argparse.Namespace) -> int:
             raise UsageError(f"--date: {exc}") from None
         dates = date_range(last, args.days)
         try:
-            summary = capture(config, sources, dates, out, _progress_bar())
+            summary = capture(config, sources, dates, out, _progress_bar(), replace=args.force)
+        except NotReplaceable as exc:
+            raise UsageError(f"-o {exc}") from None
         except OSError as exc:
             raise UsageError(f"-o {out}: cannot be written ({exc.strerror or exc})") from None
     finally:
@@ -496,11 +520,15 @@ def _progress_bar() -> Callable[[str, int, int], None]:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
+    from orchwatch.sanitize import inert_line
+
     bar = Progress(
-        TextColumn("{task.description:<40}"),
+        TextColumn("{task.description:<40}", markup=False),
         BarColumn(),
         MofNCompleteColumn(),
-        console=Console(stderr=True),
+        # The bar's own escape codes go to the terminal itself, past the verb's sanitizer;
+        # its text is made inert here instead.
+        console=Console(file=getattr(sys.stderr, "stream", sys.stderr)),
         transient=True,
     )
     task = bar.add_task("starting", total=1)
@@ -508,7 +536,7 @@ def _progress_bar() -> Callable[[str, int, int], None]:
     def update(what: str, done: int, total: int) -> None:
         if not bar.live.is_started:
             bar.start()
-        bar.update(task, description=what, completed=done, total=total)
+        bar.update(task, description=inert_line(what, 80), completed=done, total=total)
         if done >= total:
             bar.stop()
 
@@ -667,14 +695,8 @@ def _sources(args: argparse.Namespace, config: Config) -> Sources:
     return build_sources(_options(args), config, clock=_as_of(args.as_of))
 
 
-def _as_of(text: str | None) -> FrozenClock | None:
-    if not text:
-        return None
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise UsageError(f"--as-of {text!r}: expected a time like 2026-02-01T11:30") from None
-    return FrozenClock(moment if moment.tzinfo else moment.replace(tzinfo=UTC))
+def _as_of(moment: datetime | None) -> FrozenClock | None:
+    return FrozenClock(moment) if moment is not None else None
 
 
 def run_tui(args: argparse.Namespace) -> int:
@@ -753,6 +775,9 @@ def _start_deadline(seconds: float, verb: str) -> threading.Timer:
     (a client library's retries or threads must not keep a cron job alive)."""
 
     def give_up() -> None:
+        from orchwatch.files import remove_partials
+
+        remove_partials()  # os._exit skips every `finally`: no half-written file is left
         waiting = _waiting_on()
         sys.stderr.write(
             f"orchwatch: {verb} timed out after {seconds:g} s{waiting}: the source is "
@@ -772,16 +797,48 @@ def entry() -> None:
     background thread of a client library keeps a finished verb alive."""
     code = main()
     for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(OSError):  # a closed reader was already answered in main
+        with contextlib.suppress(OSError, AttributeError):  # closed, or never open
             stream.flush()
     os._exit(code)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run `orchwatch` with these arguments; returns the exit code."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    if sys.stdout is None:  # started with standard output closed (`orchwatch daily >&-`)
+        if sys.stderr is not None:
+            print("orchwatch: cannot write the output: standard output is closed", file=sys.stderr)
+        return EXIT_IO
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as done:  # --help, --version, or a usage error already said
+        return _flushed(done.code if isinstance(done.code, int) else EXIT_USAGE)
     handler: Callable[[argparse.Namespace], int] = args.command or run_tui
+    if args.command is None:
+        return _run(handler, args)
+    # A headless verb prints through one sanitizer: nothing it prints can be an escape.
+    from orchwatch.sanitize import InertWriter
+
+    stdout, stderr = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = InertWriter(stdout), InertWriter(stderr)
+    try:
+        return _run(handler, args)
+    finally:
+        sys.stdout, sys.stderr = stdout, stderr
+
+
+def _flushed(code: int) -> int:
+    """`code`, once stdout is flushed; a reader that went away (`orchwatch --help | true`)
+    ends the command quietly, as git and grep do."""
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return code
+
+
+def _run(handler: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
+    """Run a verb (or the dashboard) within its deadline; every failure is a message and
+    an exit code."""
     verb = handler.__name__.removeprefix("run_")
     limit = getattr(args, "timeout", None)
     deadline = DEFAULT_DEADLINES.get(verb) if limit is None else limit

@@ -10,6 +10,7 @@ these, the built-in configuration of the pipeline in the example file is used.
 
 from __future__ import annotations
 
+import errno
 import math
 import os
 import re
@@ -355,20 +356,36 @@ def find_config_file(
     for named, origin in ((explicit, "--config"), (environ.get(CONFIG_ENV), CONFIG_ENV)):
         if named:
             path = Path(named).expanduser()
-            if path.is_dir():
+            if _is(path, os.path.isdir, origin):
                 raise ConfigError(
                     path, None, f"is a directory, not a config file (named by {origin})"
                 )
-            if not path.is_file():
+            if not _is(path, os.path.isfile, origin):
                 raise ConfigError(path, None, f"no such file (named by {origin})")
             return path
     local = (cwd or Path.cwd()) / CONFIG_NAME
-    if local.is_file():
+    if _is(local, os.path.isfile, "the current folder"):
         return local
     import platformdirs
 
     user = Path(platformdirs.user_config_dir("orchwatch")) / CONFIG_NAME
-    return user if user.is_file() else None
+    return user if _is(user, os.path.isfile, "the user config folder") else None
+
+
+def _is(path: Path, test: typing.Callable[[str], bool], origin: str) -> bool:
+    """`test(path)`, where a folder on the way that cannot be entered is a config error
+    naming the file (os.path's tests answer False only for a path that does not exist)."""
+    try:
+        os.stat(path)
+    except FileNotFoundError:
+        return False
+    except OSError as exc:
+        if exc.errno in (errno.ENOTDIR, errno.ENAMETOOLONG, errno.ELOOP):
+            return False
+        raise ConfigError(
+            path, None, f"cannot be read ({exc.strerror or exc}; named by {origin})"
+        ) from None
+    return test(str(path))
 
 
 def load_config(path: Path | None) -> Config:
@@ -397,12 +414,40 @@ def parse_config(text: str, path: Path | None, display: Path | str = "<config>")
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(display, None, f"is not valid TOML: {exc}") from None
+    except RecursionError:
+        raise ConfigError(display, None, "is nested too deeply to be a config file") from None
+    _check_integers(raw, display)
     try:
         table = msgspec.convert(raw, ConfigFile)
     except msgspec.ValidationError as exc:
         key, expected = _explain(str(exc))
         raise ConfigError(display, key, expected) from None
+    except RecursionError:
+        raise ConfigError(display, None, "is nested too deeply to be a config file") from None
     return _build(table, path, display)
+
+
+_INT64 = (-(2**63), 2**63 - 1)
+
+
+def _check_integers(raw: dict[str, object], display: Path | str) -> None:
+    """TOML 1.0 integers are 64-bit; Python's reader accepts any size, so a larger one is
+    refused here, naming its key (walked without recursion: nesting has no limit here)."""
+    pending: list[tuple[str, object]] = [("", raw)]
+    while pending:
+        key, value = pending.pop()
+        if isinstance(value, dict):
+            pending.extend((f"{key}.{k}" if key else str(k), v) for k, v in value.items())
+        elif isinstance(value, list):
+            pending.extend((f"{key}[{i}]", v) for i, v in enumerate(value))
+        elif (
+            isinstance(value, int)
+            and not isinstance(value, bool)
+            and not _INT64[0] <= value <= _INT64[1]
+        ):
+            raise ConfigError(
+                display, key, "expected an integer TOML can hold (64 bits); got a larger one"
+            )
 
 
 _AT = re.compile(r"^(?P<what>.*?)(?: - at `\$(?P<path>[^`]*)`)?$")
@@ -633,20 +678,27 @@ def _number(display: Path | str, key: str, value: float, low: float, high: float
 
 
 def _check_cycles(phases: list[PhaseTable], display: Path | str) -> None:
+    """No chain of next_phase comes back on itself (each phase is walked once: linear in
+    the number of phases)."""
     following = {p.name: p.next_phase for p in phases}
-    for i, phase in enumerate(phases):
-        seen = [phase.name]
-        current = phase.next_phase
-        while current is not None and current in following:
-            if current in seen:
-                chain = " → ".join([*seen, current])
+    index = {p.name: i for i, p in enumerate(phases)}
+    done: set[str] = set()
+    for phase in phases:
+        path: list[str] = []
+        on_path: set[str] = set()
+        current: str | None = phase.name
+        while current is not None and current in following and current not in done:
+            if current in on_path:
+                chain = " → ".join([*path[path.index(current) :], current])
                 raise ConfigError(
                     display,
-                    f"phases[{i}].next_phase",
+                    f"phases[{index[current]}].next_phase",
                     f"the phases form a cycle ({chain}); the last phase has no next_phase",
                 )
-            seen.append(current)
+            path.append(current)
+            on_path.add(current)
             current = following[current]
+        done.update(path)
 
 
 def _check_one_phase_per_processor(phases: list[PhaseTable], display: Path | str) -> None:

@@ -10,9 +10,11 @@ Markup is never an issue where the text goes into `rich.text.Text` (never parsed
 
 from __future__ import annotations
 
+import io
 import re
 import textwrap
 from collections.abc import Sequence
+from typing import TextIO
 
 _C0_PICTURES = {code: chr(0x2400 + code) for code in range(0x20)}  # ␀ ... ␟
 _C0_PICTURES[0x7F] = "␡"
@@ -76,3 +78,44 @@ def distinct_width(names: Sequence[str], least: int, most: int) -> int:
 def decode(data: bytes) -> str:
     """Bytes from a log file as text; invalid UTF-8 becomes U+FFFD, never an error."""
     return data.decode("utf-8", errors="replace")
+
+
+class InertWriter(io.TextIOBase):
+    """A text stream that makes everything written to it inert before it reaches `stream`.
+
+    The headless verbs write through one of these (stdout and stderr), so a file name, a
+    config value, a path or a server's message can never reach the terminal as an escape
+    sequence, whichever line of code printed it. JSON escapes control characters itself;
+    text and markdown rely on this.
+    """
+
+    def __init__(self, stream: TextIO) -> None:
+        super().__init__()
+        self.stream = stream
+        """The stream written to (a progress bar that means its escape codes uses it)."""
+
+    def write(self, text: str) -> int:
+        """Write `text`, inert; returns its length as given."""
+        self.stream.write(_CONTROL.sub(_picture, text))
+        return len(text)
+
+    def flush(self) -> None:
+        """Flush the stream below."""
+        self.stream.flush()
+
+    def fileno(self) -> int:
+        """The stream's file descriptor."""
+        return self.stream.fileno()
+
+    def isatty(self) -> bool:
+        """Whether the stream is a terminal."""
+        return self.stream.isatty()
+
+    def writable(self) -> bool:
+        """Always: this is an output stream."""
+        return True
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        """The stream's encoding."""
+        return getattr(self.stream, "encoding", "utf-8")

@@ -17,7 +17,6 @@ postmortems. What is captured, for the dates asked for:
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time
@@ -25,6 +24,7 @@ from pathlib import Path
 
 from orchwatch.analysis.tracebacks import Reassembler
 from orchwatch.config import Config
+from orchwatch.files import atomic_target
 from orchwatch.model import BackupRow, BackupSummary, LogEntry, RunStatus, severity_rank
 from orchwatch.sources.base import Sources
 from orchwatch.sources.local import LocalStore, to_text
@@ -108,8 +108,11 @@ def capture(
     dates: Sequence[date],
     out: Path,
     progress: Progress = lambda what, done, total: None,
+    *,
+    replace: bool = False,
 ) -> SnapshotSummary:
-    """Read everything the panes show for `dates` and write it to `out` (atomically).
+    """Read everything the panes show for `dates` and write it to `out` (atomically; an
+    existing regular file is replaced only with `replace`).
 
     Raises:
         SourceError: a source cannot be read (nothing is written).
@@ -124,68 +127,61 @@ def capture(
         progress(what, done, steps)
         done += 1
 
-    tmp = out.with_name(out.name + ".partial")
-    tmp.unlink(missing_ok=True)
-    store = LocalStore(tmp)
-    try:
-        step("completions (Firestore and BigQuery)")
-        completions = sources.completions.fetch_completions(dates)
-        documents = backup_rows = 0
-        for day, found in completions.items():
-            for document in found.firestore.values():
-                store.put_document(document)
-                documents += 1
-            rows = [
-                row
-                for phase, by_processor in found.bigquery.items()
-                for summary in by_processor.values()
-                for row in summary_rows(phase, day, summary)
-            ]
-            store.insert_backup_rows(rows)
-            backup_rows += len(rows)
-        for day in dates:
-            step(f"execution log {day}")
-            store.insert_execution_log(sources.completions.fetch_execution_log(day))
-            step(f"failed processor queue {day}")
-            for item in sources.completions.fetch_failed_queue(day):
-                store.upsert_failed_queue(item)
-        step("Cloud Run services and revisions")
-        services = sources.revisions.fetch_services(config.services) if sources.revisions else []
-        revisions = 0
-        for state in services:
-            for revision in state.revisions:
-                store.put_revision(revision)
-                revisions += 1
-            store.put_service(
-                state.name,
-                state.latest_created_revision,
-                state.latest_ready_revision,
-                state.traffic,
-                state.terminal_condition,
-                state.uri,
-                state.pinned_to,
-                state.reconciling,
+    with atomic_target(out, replace=replace) as tmp:
+        store = LocalStore(tmp)
+        try:
+            step("completions (Firestore and BigQuery)")
+            completions = sources.completions.fetch_completions(dates)
+            documents = backup_rows = 0
+            for day, found in completions.items():
+                for document in found.firestore.values():
+                    store.put_document(document)
+                    documents += 1
+                rows = [
+                    row
+                    for phase, by_processor in found.bigquery.items()
+                    for summary in by_processor.values()
+                    for row in summary_rows(phase, day, summary)
+                ]
+                store.insert_backup_rows(rows)
+                backup_rows += len(rows)
+            for day in dates:
+                step(f"execution log {day}")
+                store.insert_execution_log(sources.completions.fetch_execution_log(day))
+                step(f"failed processor queue {day}")
+                for item in sources.completions.fetch_failed_queue(day):
+                    store.upsert_failed_queue(item)
+            step("Cloud Run services and revisions")
+            services = (
+                sources.revisions.fetch_services(config.services) if sources.revisions else []
             )
-        step("error log entries")
-        kept: list[LogEntry] = []
-        if sources.logs is not None:
-            since = datetime.combine(dates[0], time(0), config.timezone)
-            kept = error_entries(sources.logs.fetch_log(since, None))
-            store.insert_log(kept)
-        store.set_meta("captured_at", to_text(captured_at) or "")
-        store.set_meta("captured_from", sources.description)
-        store.set_meta("dates", ",".join(d.isoformat() for d in dates))
-        progress("done", steps, steps)
-    except BaseException:
-        store.close()
-        tmp.unlink(missing_ok=True)
-        raise
-    store.close()
-    try:
-        os.replace(tmp, out)
-    except OSError:
-        tmp.unlink(missing_ok=True)  # no .partial left behind, whatever happens
-        raise
+            revisions = 0
+            for state in services:
+                for revision in state.revisions:
+                    store.put_revision(revision)
+                    revisions += 1
+                store.put_service(
+                    state.name,
+                    state.latest_created_revision,
+                    state.latest_ready_revision,
+                    state.traffic,
+                    state.terminal_condition,
+                    state.uri,
+                    state.pinned_to,
+                    state.reconciling,
+                )
+            step("error log entries")
+            kept: list[LogEntry] = []
+            if sources.logs is not None:
+                since = datetime.combine(dates[0], time(0), config.timezone)
+                kept = error_entries(sources.logs.fetch_log(since, None))
+                store.insert_log(kept)
+            store.set_meta("captured_at", to_text(captured_at) or "")
+            store.set_meta("captured_from", sources.description)
+            store.set_meta("dates", ",".join(d.isoformat() for d in dates))
+            progress("done", steps, steps)
+        finally:
+            store.close()
     return SnapshotSummary(
         out,
         captured_at,

@@ -124,7 +124,35 @@ CASES: dict[str, Case] = {
     "snapshot: onto a folder": lambda t, c: ["snapshot", "--demo", "-o", str(t), "--force"],
     "daily: a date that is not one": lambda t, c: ["daily", "--demo", "--date", "2026-13-45"],
     "errors: a bad duration": lambda t, c: ["errors", "--demo", "--since", "forever"],
+    "source: labels a list": lambda t, c: [
+        "revisions",
+        "--source",
+        str(store(t, c, "UPDATE cloud_run_revision SET labels = '[1, 2]'")),
+    ],
+    "source: conditions of numbers": lambda t, c: [
+        "revisions",
+        "--source",
+        str(store(t, c, "UPDATE cloud_run_revision SET conditions = '[1]'")),
+    ],
+    "audit: pgid -1": lambda t, c: ["audit", "--file", str(file(t, "a", _audit_with(-1)))],
+    "audit: pgid 2**70": lambda t, c: ["audit", "--file", str(file(t, "a", _audit_with(2**70)))],
+    "daily: year 9999": lambda t, c: ["daily", "--demo", "--date", "9999-12-31"],
+    "as-of: year 1": lambda t, c: ["--as-of", "0001-01-01T00:00", "daily", "--demo"],
+    "errors: since 99999999d": lambda t, c: ["errors", "--demo", "--since", "99999999d"],
+    "config: nested 50,000 deep": lambda t, c: [
+        "--config",
+        str(file(t, "deep.toml", "a = " + "[" * 50_000 + "]" * 50_000)),
+        "daily",
+        "--demo",
+    ],
+    "timeout: 1e300": lambda t, c: ["daily", "--demo", "--timeout", "1e300"],
 }
+
+
+def _audit_with(pgid: int) -> str:
+    started = {"event": "started", "id": "r", "time": "2026-02-01T11:00:00Z", "command": []}
+    process = {"event": "process", "id": "r", "time": "2026-02-01T11:00:01Z", "pgid": pgid}
+    return f"{json.dumps(started)}\n{json.dumps(process)}\n"
 
 
 @pytest.mark.parametrize("name", list(CASES))

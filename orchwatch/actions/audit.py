@@ -217,13 +217,28 @@ def _well_formed(record: object) -> bool:
     if not isinstance(record, dict) or not isinstance(record.get("id"), str):
         return False
     types = _FIELD_TYPES.get(str(record.get("event")))
-    if types is None or (record.get("event") == "process" and "pgid" not in record):
+    if types is None:
+        return False
+    if record.get("event") == "process" and not valid_pgid(record.get("pgid")):
         return False
     return all(
-        isinstance(record[key], kinds)
-        and not (kinds == (int, float) and isinstance(record[key], bool))
+        isinstance(record[key], kinds) and not (bool not in kinds and isinstance(record[key], bool))
         for key, kinds in types.items()
         if key in record
+    )
+
+
+PGID_RANGE = (2, 2**22)
+"""Process group ids a run of ours can have: a new session's leader is neither init (1) nor
+0 (which `killpg` reads as "our own group"), and Linux's pid_max is at most 2**22."""
+
+
+def valid_pgid(value: object) -> bool:
+    """Whether `value` can be the process group a run was started in."""
+    return (
+        isinstance(value, int)
+        and not isinstance(value, bool)
+        and PGID_RANGE[0] <= value <= PGID_RANGE[1]
     )
 
 

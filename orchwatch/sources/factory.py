@@ -10,7 +10,7 @@ from pathlib import Path
 from orchwatch.clock import AcceleratedClock, Clock, FrozenClock, SystemClock
 from orchwatch.config import Config
 from orchwatch.sources.base import SourceError, Sources
-from orchwatch.sources.demo import DEMO_START, build_demo
+from orchwatch.sources.demo import DEMO_START, REPLAY_SPAN, build_demo
 from orchwatch.sources.local import LocalStore
 
 
@@ -40,6 +40,12 @@ def build_sources(options: SourceOptions, config: Config, clock: Clock | None = 
         SourceError: the options name nothing usable; the message says what to pass.
     """
     if options.demo:
+        if clock is not None and not REPLAY_SPAN[0] <= clock.now() <= REPLAY_SPAN[1]:
+            first, last = (f"{moment:%Y-%m-%dT%H:%M}Z" for moment in REPLAY_SPAN)
+            raise SourceError(
+                f"--as-of {clock.now():%Y-%m-%dT%H:%M%z}: the demo covers {first} to {last}; "
+                "pick a moment inside it"
+            )
         demo_clock = clock or AcceleratedClock(DEMO_START, config.demo_speed)
         store, simulator = build_demo(config, demo_clock, cache_dir=demo_cache_dir())
         speed = getattr(demo_clock, "speed", None)

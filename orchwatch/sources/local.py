@@ -17,7 +17,9 @@ import functools
 import json
 import os
 import re
+import shutil
 import sqlite3
+import tempfile
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -180,6 +182,7 @@ class LocalStore:
         self.log_health: StreamHealth = "stopped"
         """A store file is a snapshot: its log stream is stopped. The live demo says "live"."""
         self._lock = threading.Lock()
+        self._copies: list[Path] = []
         if not create:
             self._db = self._open_read_only()
             return
@@ -204,9 +207,20 @@ class LocalStore:
         if not path.is_file():
             raise SourceError(f"{self.path}: no such store file")
         uri = path.resolve().as_uri()
+        if _is_wal(path):
+            # A WAL store opened read-only still makes its -wal and -shm files beside it;
+            # reading must not change the folder read. Without a -wal file everything is
+            # in the main file, and `immutable` reads it without touching anything; with
+            # one, a private copy of both is read.
+            if not Path(f"{path}-wal").exists():
+                uri = f"{uri}?immutable=1&"
+            else:
+                uri = self._private_copy(path).as_uri() + "?"
+        else:
+            uri += "?"
         for mode in ("mode=ro", "mode=ro&immutable=1"):
             try:
-                db = sqlite3.connect(f"{uri}?{mode}", uri=True, check_same_thread=False)
+                db = sqlite3.connect(f"{uri}{mode}", uri=True, check_same_thread=False)
                 self._check_is_store(db)
                 return db
             except sqlite3.OperationalError as exc:
@@ -217,6 +231,18 @@ class LocalStore:
                 reason = str(exc)
                 break
         raise SourceError(f"{self.path}: not an orchwatch store ({reason})")
+
+    def _private_copy(self, path: Path) -> Path:
+        """The store and its -wal file copied into a private folder, removed on close."""
+        folder = Path(tempfile.mkdtemp(prefix="orchwatch-store-"))
+        self._copies.append(folder)
+        copy = folder / "store.db"
+        try:
+            shutil.copyfile(path, copy)
+            shutil.copyfile(f"{path}-wal", f"{copy}-wal")
+        except OSError as exc:
+            raise SourceError(f"{self.path}: cannot be read ({exc.strerror or exc})") from None
+        return copy
 
     def _check_is_store(self, db: sqlite3.Connection) -> None:
         tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
@@ -264,9 +290,11 @@ class LocalStore:
                 source.close()
 
     def close(self) -> None:
-        """Close the connection."""
+        """Close the connection (and remove a private copy it read)."""
         with self._lock:
             self._db.close()
+        for folder in self._copies:
+            shutil.rmtree(folder, ignore_errors=True)
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
@@ -572,15 +600,15 @@ class LocalStore:
                     service=str(service),
                     create_time=from_text(str(created)) or datetime.min.replace(tzinfo=UTC),
                     creator=str(creator or ""),
-                    labels=json.loads(str(labels)),
+                    labels=_json_strings(labels, "labels"),
                     image=str(image or ""),
-                    env=json.loads(str(env)),
-                    conditions=tuple(_condition(c) for c in json.loads(str(conditions))),
+                    env=_json_strings(env, "env"),
+                    conditions=tuple(_condition(c) for c in _json_list(conditions, "conditions")),
                 )
             )
         result = []
         for name, latest_created, latest_ready, traffic, terminal, uri in services:
-            routing = json.loads(str(traffic))
+            routing = _json_list(traffic, "traffic")
             routed = next((s for s in routing if isinstance(s, dict)), {})
             result.append(
                 ServiceState(
@@ -736,7 +764,43 @@ def _condition_json(condition: Condition) -> dict[str, object]:
     }
 
 
-def _condition(data: dict[str, object]) -> Condition:
+def _is_wal(path: Path) -> bool:
+    """Whether a SQLite file is in WAL mode (bytes 18 and 19 of its header are 2)."""
+    try:
+        with path.open("rb") as handle:
+            header = handle.read(20)
+    except OSError:
+        return False
+    return header.startswith(b"SQLite format 3\x00") and header[18:20] == b"\x02\x02"
+
+
+def _json_strings(text: object, column: str) -> dict[str, str]:
+    """A column holding a JSON object of strings (labels, env).
+
+    Raises:
+        ValueError: it holds anything else (a store row is judged by its shape, not trusted).
+    """
+    value = json.loads(str(text))
+    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+        raise ValueError(f"{column}: expected a JSON object of strings")
+    return value
+
+
+def _json_list(text: object, column: str) -> list[Any]:
+    """A column holding a JSON array (conditions, traffic).
+
+    Raises:
+        ValueError: it holds anything else.
+    """
+    value = json.loads(str(text))
+    if not isinstance(value, list):
+        raise ValueError(f"{column}: expected a JSON array")
+    return value
+
+
+def _condition(data: object) -> Condition:
+    if not isinstance(data, dict):
+        raise ValueError("a condition: expected a JSON object")
     return Condition(
         type=str(data["type"]),
         state=ConditionState(str(data["state"])),

@@ -67,6 +67,8 @@ class _Check:
         self.repo = repo
         self.tree = package.tree
         self.facts_for = facts_for
+        self.outside_includes: list[str] = []
+        """Requirement includes that lead out of the repository (not read)."""
         self.declared = self._declared() | RUNTIME_PROVIDES
         self.findings: list[Finding] = []
         self.absent_tops: set[str] = set()
@@ -89,7 +91,7 @@ class _Check:
                     names.add(normalize(token))
             return names
         if entry is not None and entry.real is not None:
-            return parse_requirements(Path(entry.real))
+            return parse_requirements(Path(entry.real), self.repo, self.outside_includes)
         return set()
 
     def finding(
@@ -135,6 +137,18 @@ class _Check:
                     "carries it, the validator does not read it",
                     "ship files from the repository, so that what deploys is reviewed",
                 )
+        for include in self.outside_includes:
+            entry = self.tree.files["requirements.txt"]
+            self.finding(
+                Rule.OUTSIDE_REPO,
+                Severity.WARNING,
+                entry.shown,
+                None,
+                None,
+                f"requirements.txt includes {include}, outside the repository: not read, so "
+                "nothing it lists counts as declared (the deploy's pip cannot read it either)",
+                "list the requirements in the function's own requirements.txt",
+            )
         main = self.tree.files.get("main.py")
         if main is None or main.broken is not None:
             self.finding(

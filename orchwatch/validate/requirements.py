@@ -295,24 +295,39 @@ def normalize(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
-def parse_requirements(path: Path, _seen: frozenset[Path] = frozenset()) -> set[str]:
+_INCLUDE = re.compile(r"^(-r|--requirement|-c|--constraint)(?:\s*=\s*|\s+|(?=[^\s=-]))(\S.*)$")
+"""`-r file`, `-rfile`, `--requirement file`, `--requirement=file` (and `-c` likewise)."""
+
+
+def parse_requirements(
+    path: Path, root: Path, outside: list[str] | None = None, _seen: frozenset[Path] = frozenset()
+) -> set[str]:
     """Normalised distribution names declared in a requirements file (following `-r`).
 
-    A missing file declares nothing.
+    Nothing outside `root` (the repository) is opened: an include that leads out of it is
+    appended to `outside` as written, and declares nothing. Constraint files (`-c`) declare
+    nothing and are never opened. A missing file declares nothing.
     """
     try:
         text = path.read_text(encoding="utf-8", errors="replace")
     except OSError:
         return set()
     names: set[str] = set()
+    top = root.resolve()
     for raw in text.splitlines():
         line = raw.split(" #", 1)[0].strip()
         if not line or line.startswith("#"):
             continue
-        if line.startswith(("-r ", "--requirement ")):
-            included = (path.parent / line.split(None, 1)[1].strip()).resolve()
+        if include := _INCLUDE.match(line):
+            if include[1] in ("-c", "--constraint"):
+                continue
+            included = (path.parent / include[2].strip()).resolve()
+            if not included.is_relative_to(top):
+                if outside is not None:
+                    outside.append(include[2].strip())
+                continue
             if included not in _seen:
-                names |= parse_requirements(included, _seen | {path.resolve()})
+                names |= parse_requirements(included, root, outside, _seen | {path.resolve()})
             continue
         if line.startswith("-"):
             continue
