@@ -116,19 +116,22 @@ def write_gcloud_array(path: Path, size: int, seed: int = 16) -> int:
     return count
 
 
-def _peak_run(args: list[str]) -> tuple[float, int, str]:
-    """Seconds, peak RSS in bytes and stdout of a child process."""
+def _peak_run(args: list[str], stdin: Path | None = None) -> tuple[float, int, str]:
+    """Seconds, peak RSS in bytes and stdout of a child process (reading `stdin`, if given)."""
     script = (
-        "import resource, subprocess, sys, time\n"
+        "import os, resource, subprocess, sys, time\n"
+        "source = os.environ.get('BENCH_STDIN')\n"
+        "stdin = open(source, 'rb') if source else subprocess.DEVNULL\n"
         "start = time.perf_counter()\n"
-        "done = subprocess.run(sys.argv[1:], capture_output=True, text=True)\n"
+        "done = subprocess.run(sys.argv[1:], capture_output=True, text=True, stdin=stdin)\n"
         "seconds = time.perf_counter() - start\n"
         "peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024\n"
         "print(seconds, peak, done.returncode)\n"
         "sys.stdout.write(done.stdout[:4000])\n"
     )
+    env = {**os.environ, "BENCH_STDIN": str(stdin) if stdin else ""}
     done = subprocess.run(
-        [sys.executable, "-c", script, *args], capture_output=True, text=True, check=True
+        [sys.executable, "-c", script, *args], capture_output=True, text=True, check=True, env=env
     )
     head, _, rest = done.stdout.partition("\n")
     seconds, peak, code = head.split()
@@ -163,6 +166,44 @@ def from_file(size: int = GIB) -> None:
     print("  " + (out.strip().splitlines() or ["(no output)"])[0])
 
 
+def one_line_copy(pretty: Path, out: Path) -> None:
+    """The same array on one line: each line's indent and newline dropped (a JSON string
+    holds no raw newline, so no string changes)."""
+    with pretty.open("rb") as source, out.open("wb") as sink:
+        for line in source:
+            sink.write(line.strip())
+
+
+def layouts(size: int = 200 * 10**6) -> None:
+    """Issue 25: the same entries as gcloud's indented array and as one line, and `size`
+    bytes of whitespace on stdin: time and peak memory, each beside the indented array's."""
+    errors = [sys.executable, "-m", "orchwatch", "errors", "--from-file"]
+    with tempfile.TemporaryDirectory() as folder:
+        pretty, one_line, blank = (Path(folder) / n for n in ("a.json", "b.json", "c.json"))
+        count = write_gcloud_array(pretty, size)
+        one_line_copy(pretty, one_line)
+        with blank.open("wb") as out:
+            for _ in range(size // (1 << 20)):
+                out.write(b" \n\t  " * ((1 << 20) // 5))
+        print(
+            f"  {count:,} entries: an indented array of {pretty.stat().st_size / 1e6:,.0f} MB, "
+            f"the same on one line {one_line.stat().st_size / 1e6:,.0f} MB; whitespace "
+            f"{blank.stat().st_size / 1e6:,.0f} MB on stdin"
+        )
+        base_seconds, base_peak, _ = _peak_run([*errors, str(pretty)])
+        report("indented array: seconds", base_seconds, "s")
+        report("indented array: peak memory", base_peak / 2**20, "MiB", 300)
+        for name, args, stdin in (
+            ("one-line array", [*errors, str(one_line)], None),
+            ("whitespace on stdin", [*errors, "-"], blank),
+        ):
+            seconds, peak, out = _peak_run(args, stdin)
+            report(f"{name}: seconds", seconds, "s")
+            report(f"{name}: time / the indented array's", seconds / base_seconds, "x", 2)
+            report(f"{name}: peak memory", peak / 2**20, "MiB", 300)
+            print("    " + (out.strip().splitlines() or ["(no output)"])[0])
+
+
 def unreachable_daily(timeout: int = 5) -> None:
     """`orchwatch daily` with every backend at a port that accepts and never answers."""
     with silent_port() as port:
@@ -192,6 +233,8 @@ def _daily_against(where: str, timeout: int) -> tuple[float, subprocess.Complete
 def main() -> None:
     print("hardening (issue 16)")
     from_file(int(os.environ.get("ORCHWATCH_BENCH_LOG_BYTES", GIB)))
+    print("log layouts (issue 25)")
+    layouts(int(os.environ.get("ORCHWATCH_BENCH_LAYOUT_BYTES", 200 * 10**6)))
     unreachable_daily()
 
 

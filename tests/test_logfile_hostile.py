@@ -85,14 +85,15 @@ def test_deep_nesting_and_a_huge_message_do_not_stop_the_verb(
     assert log.skipped_by_reason.get("larger than 4 MiB") == 1
 
 
-def test_a_stream_of_zeros_is_skipped_record_by_record() -> None:
+def test_a_stream_of_zeros_is_one_oversized_record() -> None:
     zeros = bytes(10 * 1024 * 1024)  # like /dev/zero for a while: no record boundary at all
     from orchwatch.sources.logfile import read_log_stream
 
     stream = io.BytesIO(zeros)
     log = read_log_stream(stream.read)
     assert log.entries == []
-    assert log.skipped >= 2 and stream.tell() == len(zeros)  # read to the end, a record at a time
+    # read to the end in bounded memory; no boundary in it, so it is one record, skipped once
+    assert log.skipped_by_reason == {"larger than 4 MiB": 1} and stream.tell() == len(zeros)
 
 
 def test_the_text_summary_counts_skips(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -103,3 +104,80 @@ def test_the_text_summary_counts_skips(tmp_path: Path, capsys: pytest.CaptureFix
     assert main(["errors", "--from-file", str(path), "--since", "3650d"]) == 0
     out = capsys.readouterr().out
     assert "1 groups from 9 entries, 1 malformed records skipped" in out
+
+
+# --- any layout, read with bounded memory: the second hardening pass ------------------------
+
+TRICKY = [
+    record(0),
+    record(1, textPayload='a payload with }, { and },{ and "},{" inside its string'),
+    record(2, jsonPayload={"message": "nested", "items": [{"a": 1}, {"b": [2, {"c": 3}]}]}),
+    record(3, textPayload='"},{\\'),  # a quote and a backslash, escaped in the JSON
+    *(record(n) for n in range(4, 40)),
+]
+
+LAYOUTS = {
+    "gcloud (indent 2)": lambda rs: json.dumps(rs, indent=2),
+    "one line, compact": lambda rs: json.dumps(rs, separators=(",", ":")),
+    "one line, spaced": lambda rs: json.dumps(rs),
+    "indent 4": lambda rs: json.dumps(rs, indent=4),
+    "json lines": lambda rs: "\n".join(json.dumps(r) for r in rs),
+}
+
+
+def _read(text: bytes, block: int, monkeypatch: pytest.MonkeyPatch) -> Any:
+    from orchwatch.sources import logfile
+
+    monkeypatch.setattr(logfile, "_BLOCK", block)
+    return logfile.read_log_stream(io.BytesIO(text).read)
+
+
+@pytest.mark.parametrize("layout", list(LAYOUTS))
+@pytest.mark.parametrize("block", [7, 64, 331, 1 << 20])
+def test_every_layout_reads_the_same_entries_at_any_block_size(
+    layout: str, block: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    expected = parse_log_text(gcloud_array(TRICKY)).entries
+    assert len(expected) == len(TRICKY)
+    log = _read(LAYOUTS[layout](TRICKY).encode(), block, monkeypatch)
+    assert log.skipped_by_reason == {}
+    assert log.entries == expected
+
+
+@pytest.mark.parametrize("layout", list(LAYOUTS))
+def test_a_byte_order_mark_and_leading_whitespace_lose_nothing(
+    layout: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    text = b"\xef\xbb\xbf" + b" \n\t" * 500 + LAYOUTS[layout](TRICKY).encode()
+    log = _read(text, 64, monkeypatch)
+    assert log.skipped == 0 and len(log.entries) == len(TRICKY)
+
+
+@pytest.mark.parametrize("layout", ["one line, compact", "one line, spaced", "indent 4"])
+def test_one_bad_record_in_a_one_line_array_costs_only_itself(
+    layout: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    text = LAYOUTS[layout](TRICKY)
+    broken = text.replace('"insertId": "id000020"', '"insertId": id000020').replace(
+        '"insertId":"id000020"', '"insertId":id000020'
+    )
+    assert broken != text
+    log = _read(broken.encode(), 331, monkeypatch)
+    assert log.skipped == 1 and len(log.entries) == len(TRICKY) - 1
+
+
+@pytest.mark.parametrize("layout", list(LAYOUTS))
+def test_an_oversized_record_is_one_skip_and_the_next_is_read(
+    layout: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from orchwatch.sources.logfile import MAX_RECORD_BYTES
+
+    records = [record(0), record(1, textPayload="x" * (MAX_RECORD_BYTES + 1000)), record(2)]
+    log = _read(LAYOUTS[layout](records).encode(), 1 << 16, monkeypatch)
+    assert log.skipped_by_reason == {"larger than 4 MiB": 1}
+    assert [e.insert_id for e in log.entries] == ["id000000", "id000002"]
+
+
+def test_whitespace_alone_is_no_entries() -> None:
+    log = parse_log_text(" \n" * 3_000_000)
+    assert log.entries == [] and log.skipped == 0

@@ -77,6 +77,43 @@ indentation. Inside a string a newline is escaped, so this cannot match within o
 _PRETTY_SEPARATOR = b"\n  },"
 """Between two elements of gcloud's indented array."""
 
+_COMPACT_SEPARATOR = re.compile(rb"\}\s*,\s*\{")
+"""Where two objects of an array meet; also found inside strings and nested arrays, so a
+cut here is checked before it is made."""
+_TOKEN = re.compile(rb'"(?:[^"\\]++|\\.)*+"|[\[\]{},"]')
+"""A JSON string (escapes included), a bracket or comma, or a lone quote (a string that
+does not end in the data read so far): what the exact scan reads."""
+
+
+def _last(matches: Iterator[re.Match[bytes]]) -> re.Match[bytes] | None:
+    """The last of `matches`, or None."""
+    last = None
+    for last in matches:  # noqa: B007 (the loop only walks to the end)
+        pass
+    return last
+
+
+def _top_level_commas(elements: bytes | bytearray | memoryview) -> list[int]:
+    """The commas between the elements of an array (given without its `[`): the exact cut
+    points, found by a scan that steps over strings and counts brackets."""
+    depth = 0
+    commas: list[int] = []
+    data = bytes(elements)
+    for token in _TOKEN.finditer(data):
+        first = data[token.start()]
+        if first == 0x22:  # "
+            if token.end() - token.start() == 1:
+                break  # a string still open: all that follows is inside it
+            continue
+        if first in b"[{":
+            depth += 1
+        elif first in b"]}":
+            depth -= 1
+        elif first == 0x2C and depth == 0:  # ,
+            commas.append(token.start())
+    return commas
+
+
 _ONE = msgspec.json.Decoder(_Entry)
 _MANY = msgspec.json.Decoder(list[_Entry])
 _RAWS = msgspec.json.Decoder(list[msgspec.Raw])
@@ -141,8 +178,8 @@ class LogReader:
     for batches of lines. A batch is decoded in one call; a batch with a bad record is
     judged again record by record, so only the bad one is skipped (and counted by reason).
 
-    Memory holds a block at a time, except for a JSON array that is not indented as gcloud
-    prints it, which is read whole and split by the JSON decoder.
+    Memory holds a block at a time and the record in progress, whatever the layout (one
+    line, gcloud's indent or another); time is linear in the input.
     """
 
     def __init__(self, read: Callable[[int], bytes]) -> None:
@@ -166,51 +203,108 @@ class LogReader:
 
     def _chunks(self) -> Iterator[tuple[bytes, str]]:
         """(bytes, kind): whole records, about a block at a time. Kinds: "pretty" (elements
-        of gcloud's indented array, as an array), "lines", "compact" (a whole array) and
-        "record" (one oversized record, to be judged and skipped)."""
+        of gcloud's indented array, as an array), "lines", "compact" (elements of any other
+        array, as an array) and "record" (one oversized record, to be judged and skipped).
+        Memory holds a block and the record in progress (at most MAX_RECORD_BYTES of it)."""
         buffer = bytearray()
-        while not buffer.strip():
+        while len(buffer) < 64:  # enough to tell the layout; whitespace before it is dropped
             block = self._block()
             if not block:
-                return
-            buffer += block
-        start = bytes(buffer[:64]).lstrip()
-        if start.startswith(b"[") and not re.match(rb"\[\s*\n  \{", start):
-            whole = [bytes(buffer)]
-            while block := self._block():
-                whole.append(block)
-            yield b"".join(whole), "compact"
+                break
+            if self.bytes_read == len(block):
+                block = block.removeprefix(b"\xef\xbb\xbf")  # a byte order mark (UTF-8)
+            buffer += block.lstrip() if not buffer else block
+        if not buffer:
             return
-        pretty = start.startswith(b"[")
+        if buffer.startswith(b"[") and not re.match(rb"\[\s*\n  \{", buffer[:64]):
+            yield from self._compact(buffer)
+            return
+        pretty = buffer.startswith(b"[")
         if pretty:
-            del buffer[: buffer.index(b"[") + 1]
+            del buffer[:1]
         separator = _PRETTY_SEPARATOR if pretty else b"\n"
         kind = "pretty" if pretty else "lines"
+        skipping = False
         while True:
-            end = buffer.rfind(separator)
+            if skipping:  # inside an oversized record: drop it, up to the next separator
+                end = buffer.find(separator)
+                if end < 0:
+                    del buffer[: -len(separator)]
+                else:
+                    del buffer[: end + len(separator)]
+                    skipping = False
+            end = buffer.rfind(separator) if not skipping else -1
             if end >= 0:
                 cut = end + len(separator)
                 with memoryview(buffer) as view:  # one copy: a block is most of the time
                     chunk = b"".join((b"[", view[: cut - 1], b"]") if pretty else (view[:cut],))
                 yield chunk, kind
                 del buffer[:cut]
-            elif len(buffer) > MAX_RECORD_BYTES:  # no end in sight: skip to the next one
+            elif not skipping and len(buffer) > MAX_RECORD_BYTES:
                 yield bytes(buffer[: MAX_RECORD_BYTES + 1]), "record"
-                buffer.clear()
+                skipping = True
+                del buffer[: -len(separator)]
             block = self._block()
             if not block:
                 break
             buffer += block
-        tail = bytes(buffer).strip()
+        tail = b"" if skipping else bytes(buffer).strip()
         if pretty:
             tail = tail.removesuffix(b"]").rstrip()
         if tail:
             yield (b"[" + tail + b"]" if pretty else tail), kind
 
+    def _compact(self, buffer: bytearray) -> Iterator[tuple[bytes, str]]:
+        """The elements of an array in any layout but gcloud's (one line, another indent),
+        a block at a time. A cut is first guessed where one element ends and the next
+        begins (`}` `,` `{`) and checked by decoding the elements before it as raw JSON: a
+        guess inside a string or a nested array cannot decode. Where it fails, a scan that
+        knows strings finds the last element's end."""
+        del buffer[:1]
+        searched = 0
+        skipping = False
+        while True:
+            found = _COMPACT_SEPARATOR.finditer(buffer, max(searched - 16, 0))
+            # the first separator ends a record being skipped; the last one cuts a batch
+            guess = next(found, None) if skipping else _last(found)
+            searched = len(buffer)
+            cut: tuple[int, int] | None = None
+            if guess is not None and skipping:
+                del buffer[: guess.end() - 1]
+                skipping, searched = False, 0
+            elif guess is not None:
+                elements = b"[" + bytes(buffer[: guess.start() + 1]) + b"]"
+                try:
+                    _RAWS.decode(elements)
+                    cut = (guess.start() + 1, guess.end() - 1)
+                except (msgspec.DecodeError, RecursionError):
+                    commas = _top_level_commas(buffer)
+                    cut = (commas[-1], commas[-1] + 1) if commas else None
+                    elements = b"[" + bytes(buffer[: cut[0]]) + b"]" if cut else b""
+            if cut is not None:
+                yield elements, "compact"
+                del buffer[: cut[1]]
+                searched = 0
+            elif skipping:
+                del buffer[:-16]
+                searched = len(buffer)
+            elif len(buffer) > MAX_RECORD_BYTES:
+                yield bytes(buffer[: MAX_RECORD_BYTES + 1]), "record"
+                skipping = True
+                del buffer[:-16]
+                searched = 0
+            block = self._block()
+            if not block:
+                break
+            buffer += block
+        tail = b"" if skipping else bytes(buffer).strip().removesuffix(b"]").rstrip()
+        if tail:
+            yield b"[" + tail + b"]", "compact"
+
     def _decode(self, chunk: bytes, kind: str) -> list[LogLine]:
         raws: list[_Entry] | None = None
         try:
-            if kind == "compact" or (kind == "pretty" and len(chunk) <= MAX_RECORD_BYTES):
+            if kind in ("compact", "pretty") and len(chunk) <= MAX_RECORD_BYTES:
                 raws = _MANY.decode(chunk)  # (a bigger chunk may hold a record over the cap)
             elif kind == "lines" and len(chunk) <= MAX_RECORD_BYTES:
                 raws = _ONE.decode_lines(chunk)
@@ -244,7 +338,12 @@ def _records(chunk: bytes, kind: str) -> Iterator[bytes | memoryview]:
         try:
             yield from _RAWS.decode(chunk)
         except (msgspec.DecodeError, RecursionError):
-            yield from _records(chunk, "lines")  # an array, then other lines: each on its own
+            elements = memoryview(chunk)[1:-1]  # each element between the array's commas
+            cut = 0
+            for comma in [*_top_level_commas(elements), len(elements)]:
+                if record := bytes(elements[cut:comma]).strip():
+                    yield record
+                cut = comma + 1
     else:
         for line in chunk.split(b"\n"):
             line = line.strip().rstrip(b",")
