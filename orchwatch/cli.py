@@ -737,11 +737,24 @@ def run_tui(args: argparse.Namespace) -> int:
         exit_after_first_data=args.exit_after_first_data,
         allow_actions=args.allow_actions,
     )
+    import logging
+
+    # A client library's warning ("Background thread did not exit.") must not be printed
+    # over the screen, nor after the terminal is restored: the panes say what failed.
+    logging.getLogger().addHandler(logging.NullHandler())
     try:
         app.run(headless=args.exit_after_first_data)
     finally:
-        sources.close()
+        _close_within(sources, 0.5)
     return app.return_code or EXIT_OK
+
+
+def _close_within(sources: Sources, seconds: float) -> None:
+    """Close the sources, waiting at most `seconds` (a stream to a silent backend may take
+    longer to close; the process is about to end and takes it with it)."""
+    closing = threading.Thread(target=sources.close, name="close-sources", daemon=True)
+    closing.start()
+    closing.join(seconds)
 
 
 _API_OF_MODULE = {

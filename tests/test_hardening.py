@@ -371,3 +371,76 @@ def test_an_impossible_process_group_is_an_unreadable_record(
     assert entries[0].outcome == "incomplete (orchwatch stopped during the run)"
     assert main(["audit", "--file", str(log)]) == 0
     assert "(1 unreadable lines)" in capsys.readouterr().out
+
+
+# --- quitting is immediate, whatever is still waiting ----------------------------------------
+
+
+_ESCAPE = __import__("re").compile(rb"\x1b\[[0-9;?]*[A-Za-z]|\x1b[()][A-Z0-9]|[\r\n]")
+"""Escape sequences (and line ends) between the characters a terminal program draws."""
+
+
+def _read_until(fd: int, wanted: bytes | None, seconds: float) -> bytes:
+    """What the terminal received until `wanted` appears (None: until the program ends),
+    within `seconds`."""
+    import select
+    import time
+
+    seen = b""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        ready, _, _ = select.select([fd], [], [], 0.2)
+        if not ready:
+            continue
+        try:
+            data = os.read(fd, 65536)
+        except OSError:  # EIO: the program ended and closed the terminal
+            return seen
+        if not data:
+            return seen
+        seen += data
+        if wanted is not None and wanted in _ESCAPE.sub(b"", seen):
+            return seen
+    raise AssertionError(f"not seen within {seconds} s: {wanted!r}; last: {seen[-300:]!r}")
+
+
+def test_q_on_a_silent_backend_returns_to_the_shell_at_once(tmp_path: Path) -> None:
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    with silent_port() as port:
+        where = f"127.0.0.1:{port}"
+        config = write_config(
+            tmp_path,
+            {"firestore": where, "bigquery": f"http://{where}", "run": where, "logging": where},
+            "orchwatch-silent",
+        )
+        fd, terminal = pty.openpty()
+        fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 35, 120, 0, 0))
+        child = subprocess.Popen(
+            [*ORCHWATCH, "--config", str(config)],
+            stdin=terminal,
+            stdout=terminal,
+            stderr=terminal,
+            env={**os.environ, "TERM": "xterm-256color", "ORCHWATCH_CACHE_DIR": str(tmp_path)},
+            start_new_session=True,
+        )
+        os.close(terminal)
+        try:
+            _read_until(fd, b"unavailable", 120)  # a pane said its source failed: the app is up
+            os.write(fd, b"q")
+            # Every source is still waiting on the silent port (their reads give up after
+            # 20 s and more); quitting must not wait for them.
+            after = _read_until(fd, None, 15)
+            code = child.wait(timeout=5)
+        finally:
+            child.kill()
+            child.wait()
+            os.close(fd)
+    assert code == 0
+    restored = after.rfind(b"\x1b[?1049l")  # the alternate screen left: the shell's again
+    assert restored >= 0, after[-300:]
+    printed = _ESCAPE.sub(b"", after[restored:])
+    assert printed == b"", printed  # nothing printed after the terminal is restored

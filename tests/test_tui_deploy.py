@@ -242,5 +242,16 @@ async def test_leaving_a_deploy_running_is_recorded(
             entry.outcome
             == f"incomplete: left running by choice; its process group {pgid} is still running"
         )
+        # Its output goes to files of its own, not to a pipe that orchwatch's exit would
+        # break (SIGPIPE would end the deploy on its next line): the record names them.
+        import json
+
+        left = next(
+            json.loads(line)
+            for line in (tmp_path / "audit.jsonl").read_text().splitlines()
+            if '"left"' in line
+        )
+        stdout = os.readlink(f"/proc/{pgid}/fd/1")
+        assert stdout == f"{left['output']}/stdout.log"
     finally:
         os.killpg(pgid, signal.SIGKILL)

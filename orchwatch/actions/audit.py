@@ -55,9 +55,13 @@ class AuditLog:
             {"event": "process", "id": run_id, "time": datetime.now(UTC).isoformat(), "pgid": pgid}
         )
 
-    def left_running(self, run_id: str) -> None:
-        """Record that orchwatch quit and left a run going, by the user's choice."""
-        self._append({"event": "left", "id": run_id, "time": datetime.now(UTC).isoformat()})
+    def left_running(self, run_id: str, output: Path | None = None) -> None:
+        """Record that orchwatch quit and left a run going, by the user's choice, and the
+        folder its output goes on being written to."""
+        record = {"event": "left", "id": run_id, "time": datetime.now(UTC).isoformat()}
+        if output is not None:
+            record["output"] = str(output)
+        self._append(record)
 
     def _append(self, record: dict[str, Any]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -187,7 +191,7 @@ _FIELD_TYPES: dict[str, dict[str, tuple[type, ...]]] = {
         "service": (str,),
     },
     "process": {"time": (str,), "pgid": (int,)},
-    "left": {"time": (str,)},
+    "left": {"time": (str,), "output": (str,)},
     "finished": {
         "time": (str,),
         "exit_code": (int, type(None)),

@@ -2,15 +2,19 @@
 
 Cancel sends SIGINT to the whole process group, then SIGTERM, then SIGKILL, each
 after a grace period, so a deploy script's children (gcloud, rsync) stop with it.
-Output lines are queued by reader threads; the UI drains them once per frame.
+The child writes its output to two files in a folder of its own, which reader threads
+follow and queue line by line (the UI drains them once per frame): a run the user leaves
+running when orchwatch quits goes on writing there, where a pipe would have broken it.
 """
 
 from __future__ import annotations
 
 import os
 import queue
+import shutil
 import signal
 import subprocess
+import tempfile
 import threading
 import time
 from collections import deque
@@ -58,6 +62,7 @@ class ActionRun:
     _process: subprocess.Popen[bytes] | None = None
     _started: float = 0.0
     _cancel: threading.Event = field(default_factory=threading.Event)
+    _ended: threading.Event = field(default_factory=threading.Event)
     _cancelled: bool = False
     _timed_out: bool = False
 
@@ -71,6 +76,9 @@ class ActionRun:
         """Seconds since the start."""
         return time.monotonic() - self._started if self._started else 0.0
 
+    output_dir: Path | None = None
+    """The folder the child writes its output to, once it started (kept while it runs)."""
+
     def cancel(self) -> None:
         """Ask the run to stop (SIGINT, SIGTERM, SIGKILL to its group, with grace periods)."""
         self._cancel.set()
@@ -78,25 +86,30 @@ class ActionRun:
     def run(self) -> RunResult:
         """Run to completion (blocking: call from a worker thread)."""
         self._started = time.monotonic()
+        folder = Path(tempfile.mkdtemp(prefix="orchwatch-run-"))
+        files = {name: folder / f"{name}.log" for name in ("stdout", "stderr")}
         try:
-            self._process = subprocess.Popen(
-                list(self.argv),
-                cwd=self.cwd,
-                stdin=subprocess.DEVNULL,
-                env=self.env,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                start_new_session=True,  # its own process group, for cancel
-            )
+            with files["stdout"].open("wb") as out, files["stderr"].open("wb") as err:
+                self._process = subprocess.Popen(
+                    list(self.argv),
+                    cwd=self.cwd,
+                    stdin=subprocess.DEVNULL,
+                    env=self.env,
+                    stdout=out,
+                    stderr=err,
+                    start_new_session=True,  # its own process group, for cancel
+                )
         except OSError as exc:
+            shutil.rmtree(folder, ignore_errors=True)
             return RunResult(
                 None, 0.0, (), error=f"cannot start {self.argv[0]}: {exc.strerror or exc}"
             )
+        self.output_dir = folder
         if self.on_start is not None:
             self.on_start(self._process.pid)
         readers = [
-            threading.Thread(target=self._read, args=(self._process.stdout, "stdout"), daemon=True),
-            threading.Thread(target=self._read, args=(self._process.stderr, "stderr"), daemon=True),
+            threading.Thread(target=self._follow, args=(path, name), daemon=True)
+            for name, path in files.items()
         ]
         for reader in readers:
             reader.start()
@@ -111,16 +124,35 @@ class ActionRun:
                 self._stop()
                 break
         code = self._process.wait()
+        self._ended.set()
         for reader in readers:
             reader.join(timeout=self.grace)
+        shutil.rmtree(folder, ignore_errors=True)
         return RunResult(code, self.elapsed, tuple(self._tail), self._cancelled, self._timed_out)
 
-    def _read(self, stream: object, name: str) -> None:
-        assert stream is not None
-        for raw in iter(stream.readline, b""):  # type: ignore[attr-defined]
-            line = raw.decode("utf-8", errors="replace").rstrip("\n")
-            self._tail.append(line)
-            self.lines.put((name, line))
+    def _follow(self, path: Path, name: str) -> None:
+        """Queue the lines of an output file as the child writes them, until it has ended
+        and all it wrote is read."""
+        pending = b""
+        with path.open("rb") as handle:
+            while True:
+                ended = self._ended.is_set()  # before the read: then the read sees it all
+                data = handle.read(65536)
+                if data:
+                    *lines, pending = (pending + data).split(b"\n")
+                    for raw in lines:
+                        self._line(name, raw)
+                    continue
+                if ended:
+                    break
+                time.sleep(0.02)
+        if pending:
+            self._line(name, pending)
+
+    def _line(self, name: str, raw: bytes) -> None:
+        line = raw.decode("utf-8", errors="replace")
+        self._tail.append(line)
+        self.lines.put((name, line))
 
     def _stop(self) -> None:
         """SIGINT, then SIGTERM, then SIGKILL to the process group, each given `grace`

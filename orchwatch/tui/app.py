@@ -6,8 +6,10 @@ links between panes live in `orchwatch/tui/dashboard.py`.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from pathlib import Path
 
@@ -22,6 +24,15 @@ from orchwatch.config import Config
 from orchwatch.sources.base import Sources
 from orchwatch.tui.dashboard import DashboardScreen
 from orchwatch.tui.panes.base import HowTo, PaneContext
+
+
+class _DetachedExecutor(ThreadPoolExecutor):
+    """The threads the app's workers run in. Quitting does not wait for them: a read stuck
+    on a silent backend, or a deploy the user chose to leave running, must not hold the
+    terminal (asyncio joins its default executor's threads when the loop ends)."""
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        super().shutdown(wait=False, cancel_futures=True)
 
 
 class OrchwatchApp(App[None]):
@@ -117,6 +128,11 @@ class OrchwatchApp(App[None]):
         screen = self.screen_stack[0]
         assert isinstance(screen, DashboardScreen)
         return screen
+
+    def on_load(self) -> None:
+        asyncio.get_running_loop().set_default_executor(
+            _DetachedExecutor(thread_name_prefix="orchwatch-worker")
+        )
 
     def on_mount(self) -> None:
         if self.config.theme in self.available_themes:

@@ -457,7 +457,7 @@ class ActionsPane(Vertical):
                 self.notify(f"Quitting when the {self._kind} ends…", markup=False)
             elif choice == "leave":
                 if self._run_id is not None:
-                    self.audit.left_running(self._run_id)
+                    self.audit.left_running(self._run_id, run.output_dir)
                 self.app.exit()
 
         what = f"A {self._kind} ({shlex.join(run.argv)})"
