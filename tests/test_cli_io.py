@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from loopback.seed import write_config
+from loopback.seed import silent_config
 from loopback.silent import silent_port as silent
 from repo_builder import build, function
 
@@ -87,12 +87,7 @@ def silent_port() -> Iterator[int]:
 def test_a_silent_backend_ends_the_verb_at_its_deadline(
     tmp_path: Path, silent_port: int, verb: list[str]
 ) -> None:
-    where = f"127.0.0.1:{silent_port}"
-    config = write_config(
-        tmp_path,
-        {"firestore": where, "bigquery": f"http://{where}", "run": where, "logging": where},
-        "orchwatch-silent",
-    )
+    config = silent_config(tmp_path, silent_port)
     started = time.monotonic()
     done = run(
         ["--config", str(config), *verb, "--timeout", "3"],

@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from loopback.seed import write_config
+from loopback.seed import silent_config
 from loopback.silent import silent_port
 from repo_builder import build, function
 
@@ -175,12 +175,7 @@ def test_a_snapshot_past_its_deadline_leaves_nothing(tmp_path: Path) -> None:
     out = tmp_path / "out"
     out.mkdir()
     with silent_port() as port:
-        where = f"127.0.0.1:{port}"
-        config = write_config(
-            tmp_path,
-            {"firestore": where, "bigquery": f"http://{where}", "run": where, "logging": where},
-            "orchwatch-silent",
-        )
+        config = silent_config(tmp_path, port)
         done = cli(
             tmp_path,
             *("--config", str(config), "snapshot", "--timeout", "3", "-o", str(out / "x.db")),
@@ -411,12 +406,7 @@ def test_q_on_a_silent_backend_returns_to_the_shell_at_once(tmp_path: Path) -> N
     import termios
 
     with silent_port() as port:
-        where = f"127.0.0.1:{port}"
-        config = write_config(
-            tmp_path,
-            {"firestore": where, "bigquery": f"http://{where}", "run": where, "logging": where},
-            "orchwatch-silent",
-        )
+        config = silent_config(tmp_path, port)
         fd, terminal = pty.openpty()
         fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 35, 120, 0, 0))
         child = subprocess.Popen(

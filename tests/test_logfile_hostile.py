@@ -181,3 +181,13 @@ def test_an_oversized_record_is_one_skip_and_the_next_is_read(
 def test_whitespace_alone_is_no_entries() -> None:
     log = parse_log_text(" \n" * 3_000_000)
     assert log.entries == [] and log.skipped == 0
+
+
+@pytest.mark.parametrize("block", [7, 331, 1 << 20])
+def test_a_one_line_array_then_other_lines_reads_both(
+    block: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    text = json.dumps(TRICKY[:5]) + "\n\xff not json\n" + json.dumps(record(99)) + "\n"
+    log = _read(text.encode("utf-8", "surrogateescape"), block, monkeypatch)
+    assert [e.insert_id for e in log.entries] == [*(f"id{n:06d}" for n in range(5)), "id000099"]
+    assert log.skipped == 1

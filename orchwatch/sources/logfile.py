@@ -93,9 +93,10 @@ def _last(matches: Iterator[re.Match[bytes]]) -> re.Match[bytes] | None:
     return last
 
 
-def _top_level_commas(elements: bytes | bytearray | memoryview) -> list[int]:
-    """The commas between the elements of an array (given without its `[`): the exact cut
-    points, found by a scan that steps over strings and counts brackets."""
+def _top_level_commas(elements: bytes | bytearray | memoryview) -> tuple[list[int], int | None]:
+    """The commas between the elements of an array (given without its `[`), and where the
+    `]` that closes it stands (None when it does not in `elements`): the exact cut points,
+    found by a scan that steps over strings and counts brackets."""
     depth = 0
     commas: list[int] = []
     data = bytes(elements)
@@ -109,9 +110,11 @@ def _top_level_commas(elements: bytes | bytearray | memoryview) -> list[int]:
             depth += 1
         elif first in b"]}":
             depth -= 1
+            if depth < 0:
+                return commas, token.start()
         elif first == 0x2C and depth == 0:  # ,
             commas.append(token.start())
-    return commas
+    return commas, None
 
 
 _ONE = msgspec.json.Decoder(_Entry)
@@ -278,7 +281,7 @@ class LogReader:
                     _RAWS.decode(elements)
                     cut = (guess.start() + 1, guess.end() - 1)
                 except (msgspec.DecodeError, RecursionError):
-                    commas = _top_level_commas(buffer)
+                    commas, _ = _top_level_commas(buffer)
                     cut = (commas[-1], commas[-1] + 1) if commas else None
                     elements = b"[" + bytes(buffer[: cut[0]]) + b"]" if cut else b""
             if cut is not None:
@@ -339,11 +342,14 @@ def _records(chunk: bytes, kind: str) -> Iterator[bytes | memoryview]:
             yield from _RAWS.decode(chunk)
         except (msgspec.DecodeError, RecursionError):
             elements = memoryview(chunk)[1:-1]  # each element between the array's commas
+            commas, end = _top_level_commas(elements)
             cut = 0
-            for comma in [*_top_level_commas(elements), len(elements)]:
+            for comma in [*commas, len(elements) if end is None else end]:
                 if record := bytes(elements[cut:comma]).strip():
                     yield record
                 cut = comma + 1
+            if end is not None:  # an array, then other lines: each judged on its own
+                yield from _records(bytes(elements[end + 1 :]), "lines")
     else:
         for line in chunk.split(b"\n"):
             line = line.strip().rstrip(b",")

@@ -61,6 +61,14 @@ SCHEMAS: dict[str, list[bigquery.SchemaField]] = {
 EXAMPLE = Path(__file__).parents[2] / "orchwatch" / "examples" / "orchwatch.toml"
 
 
+def silent_config(folder: Path, port: int) -> Path:
+    """`folder/orchwatch.toml` with every Google Cloud API at `port` on loopback (a port that
+    accepts connections and never answers: `loopback.silent`)."""
+    where = f"127.0.0.1:{port}"
+    endpoints = {"firestore": where, "bigquery": f"http://{where}", "run": where}
+    return write_config(folder, {**endpoints, "logging": where}, "orchwatch-silent")
+
+
 def write_config(folder: Path, endpoints: dict[str, str], project: str) -> Path:
     """`folder/orchwatch.toml`: the example config with `project` and the servers' endpoints."""
     text = EXAMPLE.read_text().replace(
