@@ -11,6 +11,7 @@ import argparse
 import contextlib
 import errno
 import os
+import signal
 import sys
 import threading
 from collections.abc import Callable, Sequence
@@ -833,10 +834,26 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     stdout, stderr = sys.stdout, sys.stderr
     sys.stdout, sys.stderr = InertWriter(stdout), InertWriter(stderr)
+    terminate = _on_sigterm()
     try:
         return _run(handler, args)
     finally:
         sys.stdout, sys.stderr = stdout, stderr
+        if terminate is not None:
+            signal.signal(signal.SIGTERM, terminate)
+
+
+def _on_sigterm() -> signal.Handlers | Callable[[int, FrameType | None], object] | int | None:
+    """Make SIGTERM (`timeout`, a CI job's end, `kill`) end a headless verb as Ctrl-C does,
+    through every `finally`, so no half-written file is left; returns the handler it
+    replaced (None off the main thread, where handlers cannot be set)."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def terminated(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    return signal.signal(signal.SIGTERM, terminated)
 
 
 def _flushed(code: int) -> int:
@@ -880,7 +897,7 @@ def _run(handler: Callable[[argparse.Namespace], int], args: argparse.Namespace)
         if how_to:
             print(f"\n{how_to}", file=sys.stderr)
         return EXIT_USAGE
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # Ctrl-C, or SIGTERM (see _on_sigterm)
         return 130
     except Exception as exc:
         return _internal_error(exc)

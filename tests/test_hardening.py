@@ -186,6 +186,33 @@ def test_a_snapshot_past_its_deadline_leaves_nothing(tmp_path: Path) -> None:
     assert list(out.iterdir()) == []
 
 
+def test_a_terminated_snapshot_leaves_nothing(tmp_path: Path) -> None:
+    import signal
+    import time
+
+    out = tmp_path / "out"
+    out.mkdir()
+    with silent_port() as port:
+        config = silent_config(tmp_path, port)
+        process = subprocess.Popen(
+            [*ORCHWATCH, "--config", str(config), "snapshot", "-o", str(out / "x.db")],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            env={**os.environ, "ORCHWATCH_CACHE_DIR": str(tmp_path / "cache")},
+        )
+        try:
+            deadline = time.monotonic() + 60
+            while not any(out.iterdir()):  # the partial file appears: it is capturing
+                assert process.poll() is None and time.monotonic() < deadline
+                time.sleep(0.05)
+            process.send_signal(signal.SIGTERM)  # as `timeout` or a CI job's end sends it
+            assert process.wait(timeout=60) == 130
+        finally:
+            process.kill()
+            process.wait()
+    assert list(out.iterdir()) == []
+
+
 # --- pipes and closed streams ---------------------------------------------------------------
 
 
