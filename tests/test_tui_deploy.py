@@ -237,21 +237,13 @@ async def test_leaving_a_deploy_running_is_recorded(
         assert await wait_for(pilot, lambda: app.return_code is not None)
     try:
         [entry], _ = read_audit(tmp_path / "audit.jsonl")
-        assert entry.left_running and entry.finished is None
-        assert (
-            entry.outcome
-            == f"incomplete: left running by choice; its process group {pgid} is still running"
+        assert entry.left_running and entry.finished is None and entry.output
+        assert entry.outcome == (
+            f"incomplete: left running by choice; its process group {pgid} is still running "
+            f"(output in {entry.output})"
         )
         # Its output goes to files of its own, not to a pipe that orchwatch's exit would
         # break (SIGPIPE would end the deploy on its next line): the record names them.
-        import json
-
-        left = next(
-            json.loads(line)
-            for line in (tmp_path / "audit.jsonl").read_text().splitlines()
-            if '"left"' in line
-        )
-        stdout = os.readlink(f"/proc/{pgid}/fd/1")
-        assert stdout == f"{left['output']}/stdout.log"
+        assert os.readlink(f"/proc/{pgid}/fd/1") == f"{entry.output}/stdout.log"
     finally:
         os.killpg(pgid, signal.SIGKILL)

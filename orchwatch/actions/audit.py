@@ -128,6 +128,8 @@ class AuditEntry:
     """The run's process group, when it was recorded."""
     left_running: bool = False
     """orchwatch quit and left it running, as the user chose."""
+    output: str | None = None
+    """Where a run left running goes on writing its output."""
 
     @property
     def outcome(self) -> str:
@@ -138,7 +140,8 @@ class AuditEntry:
                 return "incomplete (orchwatch stopped during the run)"
             left = "left running by choice; " if self.left_running else ""
             if group_alive(self.pgid):
-                return f"incomplete: {left}its process group {self.pgid} is still running"
+                where = f" (output in {self.output})" if self.output else ""
+                return f"incomplete: {left}its process group {self.pgid} is still running{where}"
             if left:
                 return f"incomplete: {left}its process group {self.pgid} has ended"
             return f"incomplete: its process group {self.pgid} is gone; how it ended is unknown"
@@ -158,7 +161,7 @@ def read_audit(path: Path) -> tuple[list[AuditEntry], int]:
     starts: dict[str, dict[str, Any]] = {}
     ends: dict[str, dict[str, Any]] = {}
     groups: dict[str, int] = {}
-    left: set[str] = set()
+    left: dict[str, str | None] = {}
     bad = 0
     for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
         try:
@@ -172,11 +175,11 @@ def read_audit(path: Path) -> tuple[list[AuditEntry], int]:
         if record["event"] == "process":
             groups[record["id"]] = int(record["pgid"])
         elif record["event"] == "left":
-            left.add(record["id"])
+            left[record["id"]] = record.get("output")
         else:
             (starts if record["event"] == "started" else ends)[record["id"]] = record
     return [
-        AuditEntry(start, ends.get(run_id), groups.get(run_id), run_id in left)
+        AuditEntry(start, ends.get(run_id), groups.get(run_id), run_id in left, left.get(run_id))
         for run_id, start in starts.items()
     ], bad
 
