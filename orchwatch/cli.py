@@ -330,8 +330,9 @@ def run_errors(args: argparse.Namespace) -> int:
 
 
 def run_daily(args: argparse.Namespace) -> int:
-    """`orchwatch daily`: exit 0 when nothing fails, 1 when a check fails."""
-    from orchwatch.analysis.daily import CheckStatus, evaluate, overall
+    """`orchwatch daily`: exit 1 when a check fails, else 2 when one could not be checked,
+    else 0."""
+    from orchwatch.analysis.daily import VERDICT_EXIT, evaluate, overall
     from orchwatch.gather import gather_daily
     from orchwatch.render import daily_json, daily_markdown, daily_text
 
@@ -353,7 +354,7 @@ def run_daily(args: argparse.Namespace) -> int:
         )
     else:
         print(daily_text(results, day, inputs.now, config.shown_zone, config.pipeline_name))
-    return EXIT_FOUND if overall(results) is CheckStatus.FAIL else EXIT_OK
+    return VERDICT_EXIT.get(overall(results), EXIT_OK)
 
 
 def run_explain(args: argparse.Namespace) -> int:

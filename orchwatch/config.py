@@ -156,6 +156,7 @@ class DailyCheckTable(_Table, kw_only=True):
     name: str
     sql: str
     expect: str
+    phase: str | None = None
 
 
 class DailyTable(_Table, kw_only=True):
@@ -243,6 +244,17 @@ class ValidateOptions:
 
 
 @dataclass(frozen=True, slots=True)
+class DailyCheck:
+    """A configured SQL check of the walkthrough: one number against an expectation."""
+
+    name: str
+    sql: str
+    expect: str
+    phase: str | None = None
+    """The phase whose data it counts: not due before that phase is, blocked with it."""
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     """Validated settings for one pipeline."""
 
@@ -272,7 +284,7 @@ class Config:
     drift_max_age: timedelta = timedelta(hours=24)
     commit_from: tuple[str, ...] = COMMIT_SOURCES
     """Where a revision's deployed commit is read (`label:NAME`, `env:NAME`, `image-tag`)."""
-    daily_checks: tuple[tuple[str, str, str], ...] = ()
+    daily_checks: tuple[DailyCheck, ...] = ()
     """(name, sql, expectation) of the custom morning checks; `@date` is the date."""
     actions_enabled: bool = False
     action_timeout: float = 900.0
@@ -624,7 +636,7 @@ def _build(table: ConfigFile, path: Path | None, display: Path | str) -> Config:
         service_functions=dict(table.services.functions),
         drift_max_age=timedelta(hours=table.services.drift_max_age_hours),
         commit_from=tuple(table.services.commit_from),
-        daily_checks=tuple((c.name, c.sql, c.expect) for c in table.daily.checks),
+        daily_checks=_daily_checks(table.daily.checks, {p.name for p in phases}, display),
         actions_enabled=table.actions.enabled,
         action_timeout=table.actions.timeout_seconds,
         validate_commands=tuple(tuple(c) for c in table.actions.validate_commands),
@@ -675,6 +687,19 @@ def _number(display: Path | str, key: str, value: float, low: float, high: float
     timers spin or date arithmetic overflow further on."""
     if not (math.isfinite(value) and low <= value <= high):
         raise ConfigError(display, key, f"expected a number from {low:g} to {high:g}, got {value}")
+
+
+def _daily_checks(
+    checks: list[DailyCheckTable], phases: set[str], display: Path | str
+) -> tuple[DailyCheck, ...]:
+    for i, check in enumerate(checks):
+        if check.phase is not None and check.phase not in phases:
+            raise ConfigError(
+                display,
+                f"daily.checks[{i}].phase",
+                f"unknown phase `{check.phase}`; expected one of: {', '.join(sorted(phases))}",
+            )
+    return tuple(DailyCheck(c.name, c.sql, c.expect, c.phase) for c in checks)
 
 
 def _check_cycles(phases: list[PhaseTable], display: Path | str) -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from orchwatch.analysis.completion import reconcile_date
-from orchwatch.analysis.daily import CustomCheckResult, DailyInputs, Fetched
+from orchwatch.analysis.daily import NO_REPO, CustomCheckResult, DailyInputs, Fetched
 from orchwatch.analysis.explain import Deployed, ExplainInputs, Package
 from orchwatch.analysis.revisions import (
     Drift,
@@ -432,21 +432,22 @@ def gather_daily(
             return done.errors, done.warnings, list(done.failing)
 
     validated: Fetched[tuple[int, int, list[str]]] = (
-        _fetch(validation) if validation is not None else Fetched(None, "no repo configured")
+        _fetch(validation) if validation is not None else Fetched(None, NO_REPO)
     )
     custom = []
-    for name, sql, expect in config.daily_checks:
+    for check in config.daily_checks:
 
-        def run(query: str = sql) -> float | None:
+        def run(query: str = check.sql) -> float | None:
             return completions.scalar_query(query, game_date)
 
         result = _fetch(run)
         custom.append(
             CustomCheckResult(
-                name,
-                expect,
+                check.name,
+                check.expect,
                 result.value,
                 result.error or ("" if result.value is not None else "no rows"),
+                check.phase,
             )
         )
     return DailyInputs(

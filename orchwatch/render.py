@@ -149,16 +149,29 @@ def errors_json(view: ErrorsView) -> str:
     )
 
 
-def _daily_header(results: Sequence[CheckResult]) -> tuple[CheckStatus, str]:
-    verdict = overall(results)
+def daily_summary(results: Sequence[CheckResult]) -> str:
+    """The counts behind the verdict; an UNKNOWN verdict first names what it could not
+    check (the CLI's header and the walkthrough screen's)."""
     counts = {s: sum(1 for r in results if r.status is s) for s in CheckStatus}
     summary = (
         f"{counts[CheckStatus.FAIL]} fail, {counts[CheckStatus.WARN]} warn, "
         f"{counts[CheckStatus.PASS]} pass, {counts[CheckStatus.UNKNOWN]} unknown"
     )
-    if counts[CheckStatus.BLOCKED]:
-        summary += f", {counts[CheckStatus.BLOCKED]} blocked by an earlier failure"
-    return verdict, summary
+    for status, words in (
+        (CheckStatus.BLOCKED, "blocked by an earlier failure"),
+        (CheckStatus.NOT_DUE, "not due"),
+        (CheckStatus.SKIPPED, "skipped"),
+    ):
+        if counts[status]:
+            summary += f", {counts[status]} {words}"
+    if overall(results) is CheckStatus.UNKNOWN:
+        unread = ", ".join(r.title for r in results if r.status is CheckStatus.UNKNOWN)
+        summary = f"could not check: {unread}; {summary}"
+    return summary
+
+
+def _daily_header(results: Sequence[CheckResult]) -> tuple[CheckStatus, str]:
+    return overall(results), daily_summary(results)
 
 
 def daily_text(

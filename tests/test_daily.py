@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 from datetime import UTC, date, datetime
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 from tui_helpers import SIZE, make_app, settle
 
 from orchwatch.analysis.daily import (
+    VERDICT_EXIT,
+    CheckResult,
     CheckStatus,
     CustomCheckResult,
     DailyInputs,
@@ -41,7 +44,7 @@ def test_incident_date_fails_on_the_story(config: Config, demo: Sources) -> None
     assert by_id["phase3.trigger"] == "fail"
     assert by_id["orchestrator.phase3-to-phase4-orchestrator"] == "fail"
     assert by_id["phase2.completion"] == "pass"
-    assert by_id["validate"] == "unknown"  # no repo configured
+    assert by_id["validate"] == "skipped"  # no repo configured: said, not unknown
     evidence = {r.id: r.evidence for r in results}
     assert "team_defense_game_summary untracked" in evidence["phase3.completion"]
     assert "ModuleNotFoundError" in evidence["orchestrator.phase3-to-phase4-orchestrator"]
@@ -69,15 +72,21 @@ def test_what_a_missing_trigger_stops_is_blocked_by_it_not_failed_again(
 def test_the_markdown_names_what_each_failure_blocks(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["daily", "--demo", "--date", "2026-02-01", "--format", "markdown"]) == 1
     out = capsys.readouterr().out
-    assert "3 blocked by an earlier failure" in out
+    assert "4 blocked by an earlier failure" in out
     trigger = out.index("- **phase3 → phase4 trigger**")
     assert out[trigger:].splitlines()[1] == (
-        "  - blocked by it: phase4 completion, phase4 → phase5 trigger, phase5 completion"
+        "  - blocked by it: phase4 completion, phase4 → phase5 trigger, phase5 completion, "
+        "predictions generated"
     )
 
 
 def test_healthy_date_passes(config: Config, demo: Sources) -> None:
-    results = evaluate(gather_daily(config, demo, date(2026, 1, 28)), config.timezone)
+    # As read where the logs reach back to the date (the demo's reach two hours back).
+    inputs = replace(
+        gather_daily(config, demo, date(2026, 1, 28)),
+        logs_cover_from=datetime(2026, 1, 28, tzinfo=UTC),
+    )
+    results = evaluate(inputs, config.timezone)
     assert overall(results) is CheckStatus.PASS
     assert "fail" not in statuses(results).values()
     assert statuses(results)["custom.predictions generated"] == "pass"
@@ -196,12 +205,23 @@ def test_formats_and_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
     assert markdown.startswith("## Morning walkthrough · nba-props-platform · 2026-02-01 (Sun)")
     assert "**Needs action**" in markdown
     assert "| ✗ fail | phase3 completion |" in markdown
-    assert main(["daily", "--demo", "--date", "2026-01-28", "--format", "json"]) == 0
+    # 01-28 is clean in every store, but no log covers it: the orchestrators could not be
+    # checked, so the morning is UNKNOWN (exit 2), never PASS.
+    assert main(["daily", "--demo", "--date", "2026-01-28", "--format", "json"]) == 2
     document = json.loads(capsys.readouterr().out)
-    assert (document["version"], document["date"], document["status"]) == (1, "2026-01-28", "pass")
-    assert {c["status"] for c in document["checks"]} <= {"pass", "unknown"}
-    assert main(["daily", "--demo", "--date", "2026-01-28"]) == 0
-    assert "PASS" in capsys.readouterr().out.splitlines()[0]
+    assert (document["version"], document["date"], document["status"]) == (
+        1,
+        "2026-01-28",
+        "unknown",
+    )
+    assert {c["status"] for c in document["checks"]} == {"pass", "unknown", "skipped"}
+    assert main(["daily", "--demo", "--date", "2026-01-28"]) == 2
+    assert capsys.readouterr().out.splitlines()[0] == (
+        "nba-props-platform · 2026-01-28 (Wed) · UNKNOWN (could not check: orchestrator "
+        "phase2-to-phase3-orchestrator, orchestrator phase3-to-phase4-orchestrator, orchestrator "
+        "phase4-to-phase5-orchestrator, orchestrator phase5-to-phase6-orchestrator; 0 fail, "
+        "0 warn, 10 pass, 4 unknown, 1 skipped)"
+    )
     assert main(["daily", "--demo", "--date", "someday"]) == 2
     assert "is not a date" in capsys.readouterr().err
 
@@ -276,3 +296,96 @@ def test_the_walkthrough_reads_the_logs_once(config: Config, demo: Sources) -> N
     assert orchestrator.evidence.startswith(
         "CRASHING 00025 · latest 00026 FAILED 57 h ago · 30 exits"
     )
+
+
+# --- the verdict: unknown is never a pass, not due is never a failure -------------------------
+
+
+def _result(status: CheckStatus) -> CheckResult:
+    return CheckResult(f"c.{status.value}", status.value, status, "", "")
+
+
+@pytest.mark.parametrize(
+    ("statuses_seen", "verdict", "code"),
+    [
+        ((CheckStatus.PASS,), CheckStatus.PASS, 0),
+        ((CheckStatus.PASS, CheckStatus.WARN), CheckStatus.WARN, 0),
+        ((CheckStatus.PASS, CheckStatus.UNKNOWN), CheckStatus.UNKNOWN, 2),
+        ((CheckStatus.WARN, CheckStatus.UNKNOWN), CheckStatus.UNKNOWN, 2),
+        ((CheckStatus.UNKNOWN, CheckStatus.FAIL), CheckStatus.FAIL, 1),
+        ((CheckStatus.FAIL, CheckStatus.BLOCKED), CheckStatus.FAIL, 1),
+        ((CheckStatus.PASS, CheckStatus.NOT_DUE, CheckStatus.SKIPPED), CheckStatus.PASS, 0),
+        ((CheckStatus.UNKNOWN,), CheckStatus.UNKNOWN, 2),
+    ],
+)
+def test_the_verdict_rule(
+    statuses_seen: tuple[CheckStatus, ...], verdict: CheckStatus, code: int
+) -> None:
+    results = [_result(s) for s in statuses_seen]
+    assert overall(results) is verdict
+    assert VERDICT_EXIT.get(verdict, 0) == code
+
+
+def test_a_phase_and_its_check_not_due_yet_are_not_due_not_failed(
+    config: Config, demo: Sources
+) -> None:
+    # 2026-02-01 at 06:30 New York, with phase 3's crash loop mended: phase 5 is not due
+    # until its due time, and neither is the predictions check tied to it.
+    results = evaluate(base_inputs(config, demo, date(2026, 2, 1)), NY)
+    by_id = {r.id: r for r in results}
+    phase5 = by_id["phase5.completion"]
+    assert phase5.status in (CheckStatus.BLOCKED, CheckStatus.NOT_DUE)
+    predictions = by_id["custom.predictions generated"]
+    assert predictions.status is phase5.status  # waits with its phase, never "fail"
+    assert predictions.evidence.startswith("phase5: ")
+
+
+def test_a_phase_with_only_cells_not_due_is_not_due(config: Config, demo: Sources) -> None:
+    status = gather_daily(config, demo, date(2026, 2, 2)).completions.value
+    assert status is not None
+    inputs = replace(base_inputs(config, demo), completions=Fetched(status))
+    by_id = {r.id: r for r in evaluate(inputs, NY)}
+    assert by_id["phase2.completion"].status is CheckStatus.NOT_DUE
+    assert "not due yet" in by_id["phase2.completion"].evidence
+
+
+def test_an_unknown_phase_for_a_custom_check_is_a_config_error() -> None:
+    from orchwatch.config import EXAMPLE_CONFIG, ConfigError, parse_config
+
+    text = EXAMPLE_CONFIG.read_text().replace('> 0"\nphase = "phase5"', '> 0"\nphase = "phase9"')
+    with pytest.raises(ConfigError) as raised:
+        parse_config(text, None)
+    assert raised.value.key == "daily.checks[0].phase"
+
+
+DAILY_0131 = ["daily", "--date", "2026-01-31", "--timeout", "30"]
+
+
+def test_every_source_refusing_is_unknown_and_exit_2_at_once(tmp_path: Path) -> None:
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    from loopback.seed import write_config
+
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))  # bound, never listening: connections are refused
+    where = f"127.0.0.1:{closed.getsockname()[1]}"
+    endpoints = {"firestore": where, "bigquery": f"http://{where}", "run": where}
+    config = write_config(tmp_path, {**endpoints, "logging": where}, "orchwatch-refused")
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "orchwatch", "--config", str(config), *DAILY_0131],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "ORCHWATCH_CACHE_DIR": str(tmp_path)},
+            timeout=120,
+        )
+    finally:
+        closed.close()
+    assert done.returncode == 2, done.stderr
+    assert "timed out" not in done.stderr  # answered, not given up on at the deadline
+    first = done.stdout.splitlines()[0]
+    assert " · UNKNOWN (could not check: phase completion, " in first
+    assert "0 pass" in first

@@ -29,7 +29,11 @@ def test_verbs_read_a_store_file(store_file: Path, capsys: pytest.CaptureFixture
     assert capsys.readouterr().out.startswith("✗ phase3-to-phase4-orchestrator")
     assert main(["--source", str(store_file), "errors", "--since", "30d"]) == 0
     assert "ModuleNotFoundError ×" in capsys.readouterr().out
-    assert main(["daily", "--source", str(store_file), "--date", "2026-01-28"]) == 0
+    # No log of 01-28 is in the file: its orchestrators could not be checked, which is
+    # not a pass (exit 2, saying what could not be checked).
+    assert main(["daily", "--source", str(store_file), "--date", "2026-01-28"]) == 2
+    first = capsys.readouterr().out.splitlines()[0]
+    assert "UNKNOWN (could not check: orchestrator phase2-to-phase3-orchestrator" in first
 
 
 async def test_the_dashboard_opens_a_store_file(config: Config, store_file: Path) -> None:
@@ -66,7 +70,7 @@ def test_reading_a_store_never_changes_it(
 ) -> None:
     before = fingerprint(store_file)
     store_file.chmod(0o444)
-    assert main(["daily", "--source", str(store_file), "--date", "2026-01-28"]) == 0
+    assert main(["daily", "--source", str(store_file), "--date", "2026-01-28"]) == 2
     assert main(["revisions", "--source", str(store_file)]) == 1
     assert fingerprint(store_file) == before
     assert sorted(p.name for p in store_file.parent.iterdir()) == [store_file.name]

@@ -1,13 +1,15 @@
 """The morning checklist for one business date. Pure: the inputs are already read.
 
-Each check returns pass / warn / fail / unknown (its source was unavailable),
-the evidence (numbers, names, times) and a next step naming the pane or command
-that shows more. Rules:
+Each check returns pass / warn / fail / blocked (by an earlier failure) / not due /
+skipped (the config turns it off) / unknown (its source could not be read), the
+evidence (numbers, names, times) and a next step naming the pane or command that shows
+more. The walkthrough's verdict is `overall`: FAIL if a check fails, else UNKNOWN if one
+could not be checked, else WARN if one warns, else PASS. Rules:
 
 | check                  | fail when                              | warn when            |
 |------------------------|----------------------------------------|----------------------|
 | phase N completion     | untracked/unbacked/failed processor,   | optional missing,    |
-|                        | or a required one missing once due     | partial, not due yet |
+|                        | or a required one missing once due     | or partial           |
 | phase N -> N+1 trigger | all required done, not triggered       | not triggered yet    |
 | phase_execution_log    | a triggered transition has no row, or  | no transition ran    |
 |                        | a row that did not succeed             |                      |
@@ -18,9 +20,13 @@ that shows more. Rules:
 | deployment packages    | the validator reports an error         | it reports warnings  |
 | custom check           | the number misses its expectation      | -                    |
 
+A phase with nothing wrong but cells not due yet is `not due`; so is a custom check
+tied to that phase (`phase = ...`).
+
 The date's window runs from its start to noon of the next day (the walkthrough is
 done the morning after). Live state (what serves now) is judged only for the two
-latest dates; older dates report it as unknown.
+latest dates; an older date is judged by the revisions that failed and the tracebacks
+logged in its window, and is unknown when no log read covers it.
 """
 
 from __future__ import annotations
@@ -49,6 +55,11 @@ class CheckStatus(StrEnum):
     """Not met because an earlier phase never triggered this one: a consequence of that
     failure, not another one (it names its cause)."""
     UNKNOWN = "unknown"
+    """Its source could not be read: not a pass (the walkthrough's verdict is UNKNOWN)."""
+    NOT_DUE = "not due"
+    """Its data is not due yet: neither a pass nor a failure."""
+    SKIPPED = "skipped"
+    """The configuration turns it off (no repository for the validator): said, not run."""
 
 
 CHECK_GLYPH = {
@@ -57,14 +68,21 @@ CHECK_GLYPH = {
     CheckStatus.FAIL: "✗",
     CheckStatus.BLOCKED: "⊘",
     CheckStatus.UNKNOWN: "?",
+    CheckStatus.NOT_DUE: "◷",
+    CheckStatus.SKIPPED: "–",
 }
 CHECK_COLOUR = {
     CheckStatus.PASS: "success",
     CheckStatus.WARN: "warning",
     CheckStatus.FAIL: "error",
     CheckStatus.BLOCKED: "warning",
-    CheckStatus.UNKNOWN: "muted",
+    CheckStatus.UNKNOWN: "warning",
+    CheckStatus.NOT_DUE: "muted",
+    CheckStatus.SKIPPED: "muted",
 }
+VERDICT_EXIT = {CheckStatus.FAIL: 1, CheckStatus.UNKNOWN: 2}
+"""The walkthrough's exit code by its verdict (0 for the rest): a cron gate reads an
+unreadable morning as exit 2, never as a pass."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +127,8 @@ class CustomCheckResult:
     expect: str
     value: float | None
     error: str = ""
+    phase: str | None = None
+    """The phase whose data it counts (it is not due or blocked with it)."""
 
 
 @dataclass(frozen=True)
@@ -171,14 +191,17 @@ def evaluate(
     results.append(_queue_check(inputs))
     results += _orchestrator_checks(inputs, zone)
     results.append(_validation_check(inputs))
-    results += [_custom_check(check) for check in inputs.custom]
+    phases = {r.id.removesuffix(".completion"): r for r in results if r.id.endswith(".completion")}
+    results += [_custom_check(check, phases.get(check.phase or "")) for check in inputs.custom]
     return results
 
 
 def overall(results: Sequence[CheckResult]) -> CheckStatus:
-    """FAIL if any check fails, else WARN if any warns, else PASS (unknowns do not fail)."""
+    """The walkthrough's verdict: FAIL if a check fails, else UNKNOWN if one could not be
+    checked (nothing read is never a pass), else WARN if one warns, else PASS. Blocked
+    checks wait on a failure; not-due and skipped ones judge nothing."""
     statuses = {r.status for r in results}
-    for status in (CheckStatus.FAIL, CheckStatus.WARN):
+    for status in (CheckStatus.FAIL, CheckStatus.UNKNOWN, CheckStatus.WARN):
         if status in statuses:
             return status
     return CheckStatus.PASS
@@ -231,8 +254,10 @@ def _phase_checks(inputs: DailyInputs, zone: ZoneInfo) -> list[CheckResult]:
             evidence += f"; {len(not_due)} not due yet"
         if bad or any(c.required for c in missing):
             outcome = CheckStatus.FAIL
-        elif missing or not_due or any(c.state is CellState.PARTIAL for c in phase.cells):
+        elif missing or any(c.state is CellState.PARTIAL for c in phase.cells):
             outcome = CheckStatus.WARN
+        elif not_due:
+            outcome = CheckStatus.NOT_DUE
         else:
             outcome = CheckStatus.PASS
         if blocker is not None and outcome is not CheckStatus.PASS:
@@ -388,8 +413,8 @@ def _orchestrator_checks(inputs: DailyInputs, zone: ZoneInfo) -> list[CheckResul
                 or verdict.serving != verdict.latest
             ):
                 problems.append(verdict.text)
-        else:
-            unknown.append("what serves now is not judged for an older date")
+        # (What serves now says nothing of an older date: its failed revisions and its
+        # logs do, below.)
         failed = [
             r
             for r in verdict.rows
@@ -431,6 +456,10 @@ def _orchestrator_checks(inputs: DailyInputs, zone: ZoneInfo) -> list[CheckResul
     return results
 
 
+NO_REPO = "no repo configured"
+"""The validation's error when the config names no repository: a skipped check."""
+
+
 def _validation_check(inputs: DailyInputs) -> CheckResult:
     title = "deployment packages (orchwatch validate)"
     value = inputs.validation.value
@@ -438,7 +467,7 @@ def _validation_check(inputs: DailyInputs) -> CheckResult:
         return CheckResult(
             "validate",
             title,
-            CheckStatus.UNKNOWN,
+            CheckStatus.SKIPPED if inputs.validation.error == NO_REPO else CheckStatus.UNKNOWN,
             inputs.validation.error,
             "set [repo] path in orchwatch.toml, or run orchwatch validate REPO",
         )
@@ -464,8 +493,19 @@ def _validation_check(inputs: DailyInputs) -> CheckResult:
     return CheckResult("validate", title, CheckStatus.PASS, "clean", "nothing to do")
 
 
-def _custom_check(check: CustomCheckResult) -> CheckResult:
+def _custom_check(check: CustomCheckResult, phase: CheckResult | None) -> CheckResult:
+    """A configured SQL check; tied to a phase, it waits with it (blocked, not due)."""
     title = check.name
+    if phase is not None and phase.status in (CheckStatus.BLOCKED, CheckStatus.NOT_DUE):
+        return CheckResult(
+            f"custom.{check.name}",
+            title,
+            phase.status,
+            f"{check.phase}: {phase.evidence}",
+            phase.next_step,
+            phase.target,
+            phase.cause,
+        )
     if check.value is None:
         return CheckResult(
             f"custom.{check.name}",

@@ -10,6 +10,7 @@ history stay cheap.
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -25,6 +26,49 @@ from orchwatch.sources.gcp.errors import api_errors
 QUEUE_TTL = 120.0
 CALL_DEADLINE = 30.0
 """How long one query may take, retries included (the library's default is 10 minutes)."""
+
+_UNREACHABLE = (
+    "Connection refused",
+    "Name or service not known",
+    "Temporary failure in name resolution",
+    "nodename nor servname provided",
+    "No address associated with hostname",
+)
+"""What a refused connection or a failed name lookup says, through requests and urllib3."""
+
+
+def unreachable(exc: BaseException) -> bool:
+    """Whether `exc` says nothing listens at the address or the name does not resolve:
+    the same answer will come back, so it is not worth the deadline's retries."""
+    seen: set[int] = set()
+    walk: BaseException | None = exc
+    while walk is not None and id(walk) not in seen:
+        seen.add(id(walk))
+        if isinstance(walk, ConnectionRefusedError | socket.gaierror):
+            return True
+        if any(marker in str(walk) for marker in _UNREACHABLE):
+            return True
+        walk = walk.__cause__ or walk.__context__
+    return False
+
+
+def call_retry() -> Any:
+    """The retry of one BigQuery call: transient errors within `CALL_DEADLINE`, but a
+    refused connection or an unknown host only once (a morning check against a dead
+    endpoint answers in seconds, not at its deadline). One per call: it counts."""
+    from google.api_core.retry import Retry, if_transient_error
+
+    refused = 0
+
+    def predicate(exc: Exception) -> bool:
+        nonlocal refused
+        if unreachable(exc):
+            refused += 1
+            return refused <= 1
+        return bool(if_transient_error(exc))
+
+    return Retry(predicate=predicate, initial=0.2, maximum=5.0, timeout=CALL_DEADLINE)
+
 
 BACKUP_SUMMARY_SQL = """
 SELECT phase, game_date, processor_name,
@@ -113,13 +157,12 @@ class BigQueryTables:
         limit = self.config.gcp.maximum_bytes_billed
         with api_errors(self.clients.api("bigquery")):
             client = self.clients.bigquery()
-            retry = bigquery.DEFAULT_RETRY.with_deadline(CALL_DEADLINE)
             dry = client.query(
                 sql,
                 job_config=bigquery.QueryJobConfig(
                     dry_run=True, use_query_cache=False, query_parameters=list(parameters)
                 ),
-                retry=retry,
+                retry=call_retry(),
                 timeout=CALL_DEADLINE,
                 job_retry=None,  # the library's default wraps each call in a 600 s retry
             )
@@ -134,12 +177,12 @@ class BigQueryTables:
                 job_config=bigquery.QueryJobConfig(
                     maximum_bytes_billed=limit, query_parameters=list(parameters)
                 ),
-                retry=retry,
+                retry=call_retry(),
                 timeout=CALL_DEADLINE,
                 job_retry=None,
             )
             self.clients.meter.count("bigquery", "jobs.insert")
-            rows = list(job.result(retry=retry, timeout=CALL_DEADLINE))
+            rows = list(job.result(retry=call_retry(), timeout=CALL_DEADLINE))
             self.clients.meter.count("bigquery", "jobs.getQueryResults")
             return rows, estimate
 
@@ -152,7 +195,6 @@ class BigQueryTables:
         Raises:
             SourceError: the table's metadata cannot be read.
         """
-        from google.cloud import bigquery
 
         with self._lock:
             if name in self._partitioning:
@@ -160,7 +202,7 @@ class BigQueryTables:
         with api_errors(self.clients.api("bigquery")):
             table = self.clients.bigquery().get_table(
                 self.table(name),
-                retry=bigquery.DEFAULT_RETRY.with_deadline(CALL_DEADLINE),
+                retry=call_retry(),
                 timeout=CALL_DEADLINE,
             )
             self.clients.meter.count("bigquery", "tables.get")

@@ -23,6 +23,7 @@ from orchwatch.analysis.daily import (
     overall,
 )
 from orchwatch.gather import gather_daily, gather_explain
+from orchwatch.render import daily_summary
 from orchwatch.sanitize import inert_line
 from orchwatch.tui.screens.goto_date import GotoDateScreen
 from orchwatch.tui.styles import semantic_style
@@ -100,13 +101,12 @@ class DailyScreen(Screen[tuple[Target, date] | None]):
             return
         self.results = message.results
         verdict = overall(self.results)
-        counts = {s: sum(1 for r in self.results if r.status is s) for s in CHECK_GLYPH}
         heading = Text.assemble(
             (
                 f"{CHECK_GLYPH[verdict]} {verdict.value.upper()}  ",
                 semantic_style(self.app, CHECK_COLOUR[verdict], bold=True),
             ),
-            ", ".join(f"{n} {s.value}" for s, n in counts.items() if n),
+            inert_line(daily_summary(self.results), 400),
             ("   Enter: show the evidence · r: re-run", "dim"),
         )
         self.query_one("#daily-heading", Static).update(heading)
