@@ -406,13 +406,10 @@ def _orchestrator_checks(inputs: DailyInputs, zone: ZoneInfo) -> list[CheckResul
             continue
         problems: list[str] = []
         unknown: list[str] = []
-        if latest_dates:
-            if (
-                verdict.serving is None
-                or verdict.latest is None
-                or verdict.serving != verdict.latest
-            ):
-                problems.append(verdict.text)
+        if latest_dates and (
+            verdict.serving is None or verdict.latest is None or verdict.serving != verdict.latest
+        ):
+            problems.append(verdict.text)
         # (What serves now says nothing of an older date: its failed revisions and its
         # logs do, below.)
         failed = [
