@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Sequence
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
@@ -165,8 +166,15 @@ def daily_summary(results: Sequence[CheckResult]) -> str:
         if counts[status]:
             summary += f", {counts[status]} {words}"
     if overall(results) is CheckStatus.UNKNOWN:
-        unread = ", ".join(r.title for r in results if r.status is CheckStatus.UNKNOWN)
-        summary = f"could not check: {unread}; {summary}"
+        titles = [r.title for r in results if r.status is CheckStatus.UNKNOWN]
+        kinds = Counter(title.split()[0] for title in titles)
+        named: list[str] = []  # "orchestrator ×4" for checks of one kind (rows name each)
+        for title in titles:
+            kind = title.split()[0]
+            shown = f"{kind} ×{kinds[kind]}" if kinds[kind] > 1 else title
+            if shown not in named:
+                named.append(shown)
+        summary = f"could not check: {', '.join(named)}; {summary}"
     return summary
 
 

@@ -71,9 +71,11 @@ def test_queue_execution_log_and_custom_checks_match_the_demo(
     want = evaluate(gather_daily(config, demo, day), config.timezone)
     got = evaluate(gather_daily(config, gcp, day), config.timezone)
     assert got == want
-    custom = [r for r in got if r.title == "predictions generated"]
-    # The query ran in BigQuery (a failure would be "unknown" with the error as evidence).
-    assert custom and custom[0].evidence == "0 (expected > 0)"
+    # The query ran in BigQuery (a failure would carry the error and no value); the check
+    # itself waits with phase 5, which phase 3's missed trigger blocks.
+    [custom] = gather_daily(config, gcp, day).custom
+    assert (custom.name, custom.value, custom.error) == ("predictions generated", 0.0, "")
+    assert next(r for r in got if r.title == "predictions generated").status.value == "blocked"
 
 
 def test_revision_verdicts_match_the_demo(world: tuple[Config, Sources, Sources, Seeded]) -> None:

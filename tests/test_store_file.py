@@ -33,7 +33,7 @@ def test_verbs_read_a_store_file(store_file: Path, capsys: pytest.CaptureFixture
     # not a pass (exit 2, saying what could not be checked).
     assert main(["daily", "--source", str(store_file), "--date", "2026-01-28"]) == 2
     first = capsys.readouterr().out.splitlines()[0]
-    assert "UNKNOWN (could not check: orchestrator phase2-to-phase3-orchestrator" in first
+    assert "UNKNOWN (could not check: orchestrator ×4; 0 fail" in first
 
 
 async def test_the_dashboard_opens_a_store_file(config: Config, store_file: Path) -> None:
