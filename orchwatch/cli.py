@@ -24,6 +24,7 @@ from orchwatch import __version__
 from orchwatch.clock import FrozenClock
 from orchwatch.config import Config, ConfigError, find_config_file, load_config
 from orchwatch.dates import parse_duration, parse_instant, parse_seconds
+from orchwatch.names import UnknownName, no_such
 from orchwatch.sources.base import SourceError, Sources
 from orchwatch.sources.factory import SourceOptions, build_sources
 
@@ -295,6 +296,9 @@ def run_revisions(args: argparse.Namespace) -> int:
     config = _load_config(args)
     sources = _sources(args, config)
     view = gather_revisions(config, sources, args.service)
+    for name in view.missing:  # a watched service that is gone is a finding; a typo is not
+        if name not in config.services:
+            raise UsageError(no_such("service", name, config.services, f"in {sources.where}"))
     if args.format == "json":
         print(revisions_json(view, config.shown_zone))
     else:
@@ -362,7 +366,6 @@ def run_explain(args: argparse.Namespace) -> int:
     import json
 
     from orchwatch.analysis.explain import (
-        UnknownSubject,
         explain,
         explanation_json,
         explanation_lines,
@@ -385,7 +388,7 @@ def run_explain(args: argparse.Namespace) -> int:
             service=args.service,
             group=args.group,
         )
-    except UnknownSubject as exc:
+    except UnknownName as exc:
         raise UsageError(str(exc)) from None
     if args.format == "json":
         print(json.dumps(explanation_json(explanation), indent=2))
@@ -892,7 +895,7 @@ def _run(handler: Callable[[argparse.Namespace], int], args: argparse.Namespace)
     except ConfigError as exc:
         print(f"orchwatch: config error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    except (SourceError, UsageError) as exc:
+    except (SourceError, UsageError, UnknownName) as exc:
         print(f"orchwatch: {exc}", file=sys.stderr)
         how_to = getattr(exc, "how_to", None)
         if how_to:

@@ -35,6 +35,7 @@ from orchwatch.model import (
     LogLine,
     Revision,
 )
+from orchwatch.names import UnknownName, no_such
 from orchwatch.sources.base import SourceError, Sources
 from orchwatch.sources.git import Commit, commits_since, function_paths
 from orchwatch.sources.logfile import LogReader
@@ -220,15 +221,21 @@ def gather_errors(
 
     Raises:
         SourceError: the source has no logs or cannot be read.
+        UnknownName: a service asked for is neither watched, nor in Cloud Run, nor in the
+            logs read.
     """
     if sources.logs is None:
         raise SourceError("this source has no logs")
     entries = sources.logs.fetch_log(sources.clock.now() - since, services)
     revisions: dict[str, list[Revision]] = {}
+    seen = {e.service for e in entries if e.service}
+    unseen = sorted(set(services or ()) - seen - set(config.services))
     if sources.revisions is not None:
-        watched = sorted({e.service for e in entries if e.service})
-        for state in sources.revisions.fetch_services(watched):
+        for state in sources.revisions.fetch_services(sorted(seen | set(unseen))):
             revisions[state.name] = list(state.revisions)
+    for name in unseen:  # neither watched, nor in Cloud Run, nor in the logs read
+        if name not in revisions:
+            raise UnknownName(no_such("service", name, config.services, "in the logs read"))
     groups = group_entries(entries, revisions)
     unread = str(getattr(sources.logs, "unread", ""))  # only a paged source has a budget
     return ErrorsView(tuple(groups), len(entries), 0, sources.description, unread)
@@ -240,10 +247,18 @@ def file_errors(
     """Group the tracebacks of a log file read once, batch by batch, in bounded memory;
     the records it skipped as malformed are counted once the read is done."""
     batches: Iterable[list[LogLine]] = reader
+    seen: set[str] = set()
     if services:
         wanted = set(services)
-        batches = ([line for line in batch if line[2][0] in wanted] for batch in reader)
+
+        def kept(batch: list[LogLine]) -> list[LogLine]:
+            seen.update(line[2][0] for line in batch)
+            return [line for line in batch if line[2][0] in wanted]
+
+        batches = (kept(batch) for batch in reader)
     groups, count = group_lines(batches)
+    for name in sorted(set(services or ()) - seen):
+        raise UnknownName(no_such("service", name, seen, f"in {source}"))
     return ErrorsView(tuple(groups), count, reader.skipped, source)
 
 

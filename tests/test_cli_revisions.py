@@ -60,9 +60,22 @@ def test_json_schema(capsys: pytest.CaptureFixture[str]) -> None:
     assert {r["marker"] for r in service["revisions"][1:]} == {"retired"}
 
 
-def test_unknown_service_exits_1(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["revisions", "--demo", "--service", "nope"]) == 1
-    assert "nope  not found in the demo's Cloud Run" in capsys.readouterr().out
+def test_a_name_that_is_neither_watched_nor_found_exits_2(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["revisions", "--demo", "--service", "nope"]) == 2
+    assert "no service 'nope' in the demo's Cloud Run; known: " in capsys.readouterr().err
+
+
+def test_a_watched_service_gone_from_cloud_run_is_a_finding_exit_1(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = EXAMPLE_CONFIG.read_text().replace('"self-heal"]', '"self-heal", "retired-service"]')
+    (tmp_path / "o.toml").write_text(text)
+    assert main(["--config", str(tmp_path / "o.toml"), "revisions", "--demo"]) == 1
+    [row] = [line for line in capsys.readouterr().out.splitlines() if "retired-service" in line]
+    assert row.startswith("? retired-service ")
+    assert row.endswith(" not found in the demo's Cloud Run")  # never an invented history
 
 
 def test_source_option_after_the_verb_and_before(capsys: pytest.CaptureFixture[str]) -> None:

@@ -109,7 +109,7 @@ def test_a_healthy_cell_has_no_root_cause_and_exits_0(
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--phase", "phase9"], "no phase 'phase9'; expected one of: phase2, phase3"),
+        (["--phase", "phase9"], "no phase 'phase9'; did you mean 'phase2' or 'phase3' or"),
         (["--phase", "phase3", "--processor", "nope"], "no processor 'nope' in phase3"),
         (["--processor", "x"], "--processor needs --phase"),
         ([], "say what to explain"),

@@ -26,6 +26,7 @@ from orchwatch.analysis.daily import Fetched
 from orchwatch.analysis.revisions import Health, ServiceVerdict, short_name, short_names
 from orchwatch.analysis.runtime import RollbackChoice
 from orchwatch.model import CellState, CompletionCell, DateStatus, ErrorGroup, PhaseStatus
+from orchwatch.names import UnknownName, no_such
 from orchwatch.sources.git import Commit
 from orchwatch.validate.model import Finding, Severity
 
@@ -101,7 +102,7 @@ class ExplainInputs:
     """Service -> where `b` would move its traffic, or why nowhere."""
 
 
-class UnknownSubject(LookupError):
+class UnknownSubject(UnknownName):
     """No such phase, processor, service or group: the message names what exists."""
 
 
@@ -506,17 +507,32 @@ def _phase(status: DateStatus, phase: str) -> PhaseStatus:
     try:
         return status.phase(phase)
     except KeyError:
-        names = ", ".join(p.phase for p in status.phases)
-        raise UnknownSubject(f"no phase {phase!r}; expected one of: {names}") from None
+        raise UnknownSubject(no_such("phase", phase, (p.phase for p in status.phases))) from None
 
 
 def _cell(status: DateStatus, phase: str, processor: str) -> tuple[PhaseStatus, CompletionCell]:
     found = _phase(status, phase)
     cell = next((c for c in found.cells if c.processor == processor), None)
     if cell is None:
-        names = ", ".join(c.processor for c in found.cells)
-        raise UnknownSubject(f"no processor {processor!r} in {phase}; expected one of: {names}")
+        names = (c.processor for c in found.cells)
+        raise UnknownSubject(no_such("processor", processor, names, f"in {phase}"))
     return found, cell
+
+
+def _known_service(inputs: ExplainInputs, service: str) -> None:
+    """A service to explain exists: watched, read from Cloud Run, or in the logs read.
+
+    Raises:
+        UnknownSubject: it is none of these (where Cloud Run could be read: when it could
+            not, the chain says so at its link).
+    """
+    verdicts = inputs.verdicts.value
+    known = set(inputs.orchestrators.values()) | {
+        name for group in inputs.groups.value or [] for name in group.services
+    }
+    known |= {v.service for v in verdicts or []}
+    if service not in known and verdicts is not None:
+        raise UnknownSubject(no_such("service", service, known))
 
 
 def _status(inputs: ExplainInputs) -> DateStatus:
@@ -557,6 +573,7 @@ def explain(
         else:
             chain.phase(found)
     elif service is not None:
+        _known_service(inputs, service)
         subject = service
         chain.service(service, None)
     elif group is not None:

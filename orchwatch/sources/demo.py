@@ -187,6 +187,19 @@ def _firestore_record(row: BackupRow) -> CompletionRecord:
     )
 
 
+STORY_SERVICES = frozenset({"auto-backfill-orchestrator", "self-heal"})
+"""The services besides the orchestrators that the demo's story has revisions and logs
+for; another name in `[services] extra` is not in the demo's Cloud Run, and is said to
+be missing, never given an invented healthy history."""
+
+
+def scenario_services(config: Config) -> tuple[str, ...]:
+    """The watched services the demo's Cloud Run has: the phases' orchestrators and the
+    story's own services."""
+    orchestrators = {p.orchestrator for p in config.phases if p.orchestrator}
+    return tuple(s for s in config.services if s in orchestrators or s in STORY_SERVICES)
+
+
 def generate_events(config: Config, seed: int) -> list[Event]:
     """The whole scenario, oldest first, for the configured phases and processors."""
     rng = random.Random(seed)
@@ -195,7 +208,7 @@ def generate_events(config: Config, seed: int) -> list[Event]:
     while day <= LAST_DATE:
         events.extend(_day_events(config, day, rng))
         day += timedelta(days=1)
-    for service in config.services:
+    for service in scenario_services(config):
         events.extend(_revision_history(service, random.Random(f"{seed}:{service}")))
     events.sort(key=lambda e: e.at)
     return events
@@ -479,7 +492,7 @@ def build_demo(
     store = LocalStore(path)
     store.log_health = "live"
     serving = ServingLookup(store)
-    logs = DemoLogStream(scenario_seed, config.services, serving.get)
+    logs = DemoLogStream(scenario_seed, scenario_services(config), serving.get)
     starts_at_demo_start = DEMO_START <= clock.now() < DEMO_START + timedelta(minutes=1)
     cache = _cache_paths(cache_dir, config, scenario_seed) if starts_at_demo_start else None
     future = _restore(store, cache) if cache and path == ":memory:" else None
@@ -523,7 +536,9 @@ def _cache_paths(cache_dir: Path | None, config: Config, seed: int) -> tuple[Pat
     ):
         digest.update(module.read_bytes())
     digest.update(
-        repr((seed, config.phases, config.services, str(config.timezone), DEMO_START)).encode()
+        repr(
+            (seed, config.phases, scenario_services(config), str(config.timezone), DEMO_START)
+        ).encode()
     )
     name = f"demo-{digest.hexdigest()[:16]}"
     return cache_dir / f"{name}.db", cache_dir / f"{name}.events"
