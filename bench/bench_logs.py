@@ -146,7 +146,7 @@ class LoadSource:
         return LogBatch(self.entries[start:end], end, "live")
 
     def fetch_log(
-        self, since: datetime, services: object, min_severity: str = ""
+        self, since: datetime, services: object, evidence_only: bool = False
     ) -> list[LogEntry]:
         return []
 

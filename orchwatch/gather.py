@@ -124,7 +124,7 @@ def read_runtime(sources: Sources, services: Sequence[str], now: datetime) -> Ru
     """
     if sources.logs is None:
         raise SourceError(f"{sources.description} has no logs")
-    listed = sources.logs.fetch_log(now - RUNTIME_WINDOW, services, min_severity="WARNING")
+    listed = sources.logs.fetch_log(now - RUNTIME_WINDOW, services, evidence_only=True)
     return window_tally(listed, now)
 
 

@@ -397,6 +397,37 @@ def severity_rank(severity: str) -> int:
         return 0
 
 
+EXIT_PATTERNS = re.compile(
+    r"Container called exit\(\d+\)"
+    r"|(?:STARTUP|LIVENESS) (?:TCP|HTTP|GRPC) probe failed"
+    r"|Uncaught signal: \d+"
+    r"|Memory limit of \S+ exceeded",
+    re.IGNORECASE,
+)
+"""Lines Cloud Run writes when an instance dies or fails its probes."""
+
+EXCEPTION_LINE = re.compile(r"^([A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt|Group))\b")
+"""The last line of a Python traceback: `ModuleNotFoundError: No module named 'x'`."""
+
+_WARNING = 4  # SEVERITIES.index("WARNING")
+
+
+def may_be_evidence(severity: str, text: str) -> bool:
+    """Whether an entry can be the evidence of a crash (an exit, a failed probe or a
+    traceback's last line): at WARNING or above, or without a severity and shaped like
+    one. Cloud Run writes a container's plain stdout and stderr with no severity (DEFAULT):
+    that is where a Python traceback arrives, one line per entry. An entry a structured
+    logger marked INFO or DEBUG is not."""
+    rank = severity_rank(severity)
+    if rank >= _WARNING:
+        return True
+    if rank != 0:
+        return False
+    return any(
+        EXIT_PATTERNS.search(line) or EXCEPTION_LINE.match(line) for line in text.splitlines()
+    )
+
+
 class LogEntry(msgspec.Struct, frozen=True, gc=False):
     """One Cloud Logging entry, reduced to what orchwatch reads.
 

@@ -374,3 +374,29 @@ def test_a_read_larger_than_its_budget_keeps_the_newest_and_says_what_it_left(
     assert newest[0].timestamp.strftime("%Y-%m-%dT%H:%M:%S") in view.unread
     assert errors_text(view, config.shown_zone).splitlines()[-1] == f"not read: {view.unread}"
     assert '"unread": "read the newest 500' in errors_json(view)
+
+
+def test_a_crash_loop_logged_without_severity_is_counted(
+    world: tuple[Config, Sources, Sources, Seeded],
+) -> None:
+    """Cloud Run writes a container's stderr with no severity: the tracebacks of the crash
+    loop arrive as DEFAULT, one line per entry, and are still its evidence (the read's
+    filter asks Cloud Logging for them by their text, `EVIDENCE_FILTER`)."""
+    import re
+
+    from orchwatch.gather import RUNTIME_WINDOW
+
+    config, demo, gcp, _ = world
+    assert demo.logs is not None and gcp.logs is not None
+    now = demo.clock.now()
+    seeded = demo.logs.fetch_log(now - RUNTIME_WINDOW, ["phase3-to-phase4-orchestrator"])
+    last_lines = [e for e in seeded if e.text.startswith("ModuleNotFoundError")]
+    assert last_lines and {e.severity for e in last_lines} == {"DEFAULT"}
+    evidence = gcp.logs.fetch_log(
+        now - RUNTIME_WINDOW, ["phase3-to-phase4-orchestrator"], evidence_only=True
+    )
+    assert {e.insert_id for e in last_lines} <= {e.insert_id for e in evidence}
+    assert len(evidence) < len(seeded)  # the traceback's other lines are not paged
+    view = gather_revisions(config, gcp, ["phase3-to-phase4-orchestrator"])
+    counted = re.search(r"(\d+) ModuleNotFoundError in the last 1 h", view.verdicts[0].text)
+    assert view.verdicts[0].crashing and counted and int(counted[1]) == len(last_lines)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from orchwatch.analysis.revisions import Health, service_verdict
 from orchwatch.analysis.runtime import RuntimeTally, judge
 from orchwatch.model import (
@@ -109,3 +111,36 @@ def test_a_count_that_starts_after_serving_says_its_window() -> None:
     )
     judged = judge(verdict, runtime.evidence(verdict), NOW)
     assert "3 exits, 3 ModuleNotFoundError in the last 5 min of logs" in judged.text
+
+
+@pytest.mark.parametrize(
+    ("severity", "text", "evidence"),
+    [
+        ("DEFAULT", "ModuleNotFoundError: No module named 'x'", True),  # plain stderr
+        ("", "Container called exit(1).", True),  # no severity at all
+        ("DEFAULT", "processed batch 7", False),  # print() noise
+        ("DEFAULT", '  File "/workspace/main.py", line 3, in <module>', False),
+        ("INFO", "ModuleNotFoundError: No module named 'x'", False),  # a logger said INFO
+        ("WARNING", "anything at all", True),
+        ("ERROR", "KeyError: 'a'", True),
+        ("NOTICE", "Container called exit(1).", False),
+        ("weird", "ValueError: bad", True),  # an unknown severity ranks as DEFAULT
+    ],
+)
+def test_what_may_be_crash_evidence(severity: str, text: str, evidence: bool) -> None:
+    from orchwatch.model import may_be_evidence
+
+    assert may_be_evidence(severity, text) is evidence
+
+
+def test_a_traceback_without_severity_is_tallied() -> None:
+    from orchwatch.analysis.runtime import runtime_events
+    from orchwatch.model import LogEntry
+
+    at = datetime(2026, 2, 1, 12, tzinfo=UTC)
+    lines = ["Traceback (most recent call last):", '  File "main.py", line 1', "KeyError: 'a'"]
+    entries = [
+        LogEntry(at, "DEFAULT", line, "svc", "svc-00001-abc", "i1", str(n))
+        for n, line in enumerate(lines)
+    ]
+    assert runtime_events(entries)[1] == [("svc-00001-abc", at, "KeyError")]

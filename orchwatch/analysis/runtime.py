@@ -10,26 +10,19 @@ revision that keeps exiting into a BAD verdict that says so.
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from orchwatch.analysis.revisions import Health, Marker, ServiceVerdict, age, short_name
-from orchwatch.model import ConditionState, LogEntry, severity_rank
-
-EXIT_PATTERNS = re.compile(
-    r"Container called exit\(\d+\)"
-    r"|(?:STARTUP|LIVENESS) (?:TCP|HTTP|GRPC) probe failed"
-    r"|Uncaught signal: \d+"
-    r"|Memory limit of \S+ exceeded",
-    re.IGNORECASE,
+from orchwatch.model import (
+    EXCEPTION_LINE,
+    EXIT_PATTERNS,
+    ConditionState,
+    LogEntry,
+    may_be_evidence,
 )
-"""Lines Cloud Run writes when an instance dies or fails its probes."""
-
-EXCEPTION_LINE = re.compile(r"^([A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt|Group))\b")
-"""The last line of a Python traceback: `ModuleNotFoundError: No module named 'x'`."""
 
 CRASH_EXITS = 3
 """Exits (or failed probes) of the serving revision, since it started serving, that make
@@ -58,7 +51,8 @@ class RuntimeEvidence:
 class RuntimeTally:
     """Each revision's exits and exceptions, fed entry by entry: the log pane's worker
     feeds it as the stream arrives, a headless verb feeds it what it listed. Only lines
-    at WARNING or above are looked at, and only those that match are kept."""
+    that may be evidence (`may_be_evidence`) are looked at, and only those that match are
+    kept."""
 
     MAX_PER_REVISION = 10_000
 
@@ -124,15 +118,14 @@ RuntimeEvents = tuple[datetime | None, list[tuple[str, datetime, str]]]
 
 
 def runtime_events(entries: Iterable[LogEntry]) -> RuntimeEvents:
-    """The exits and exception lines in a batch, at WARNING or above, with the revision
-    that logged them."""
-    warning = severity_rank("WARNING")
+    """The exits and exception lines in a batch (at WARNING or above, or without a
+    severity: `may_be_evidence`), with the revision that logged them."""
     first: datetime | None = None
     found: list[tuple[str, datetime, str]] = []
     for entry in entries:
         if first is None or entry.timestamp < first:
             first = entry.timestamp
-        if not entry.revision or severity_rank(entry.severity) < warning:
+        if not entry.revision or not may_be_evidence(entry.severity, entry.text):
             continue
         for line in entry.text.splitlines():
             kind = _kind(line)

@@ -264,6 +264,12 @@ _CONTINUES = re.compile(
 )
 
 
+def in_traceback(text: str) -> bool:
+    """Whether a one-line entry's text can be a line of a traceback, its first included
+    (what a severity threshold must not hide when Cloud Run gave it no severity)."""
+    return _is_start(text) is not None or continues_traceback(text)
+
+
 def continues_traceback(text: str) -> bool:
     """Whether a one-line entry's text can be a line of a traceback.
 

@@ -102,10 +102,11 @@ class LogSource(Protocol):
         ...
 
     def fetch_log(
-        self, since: datetime, services: Sequence[str] | None, min_severity: str = ""
+        self, since: datetime, services: Sequence[str] | None, evidence_only: bool = False
     ) -> list[LogEntry]:
-        """Every entry since a time (of the given services, at `min_severity` or above
-        when given: the crash-loop read needs only warnings), oldest first."""
+        """Every entry since a time (of the given services; with `evidence_only`, those
+        that may be crash evidence, `model.may_be_evidence`: the crash-loop read needs no
+        more), oldest first."""
         ...
 
 

@@ -216,9 +216,16 @@ class DemoLogStream:
     def _lines(
         self, text: str, at: datetime, service: str, revision: str, instance: str
     ) -> Iterator[LogEntry]:
+        """A traceback as Cloud Run writes a container's stderr: one entry per line, with
+        no severity (DEFAULT)."""
         for offset, line in enumerate(text.splitlines()):
             yield self._entry(
-                at + timedelta(milliseconds=3 * offset), "ERROR", line, service, revision, instance
+                at + timedelta(milliseconds=3 * offset),
+                "DEFAULT",
+                line,
+                service,
+                revision,
+                instance,
             )
 
     def _entry(

@@ -41,7 +41,7 @@ from orchwatch.model import (
     Revision,
     ServiceState,
     TrafficStatus,
-    severity_rank,
+    may_be_evidence,
 )
 from orchwatch.sources.base import LogBatch, SourceError, StreamHealth
 
@@ -518,19 +518,18 @@ class LocalStore:
         return LogBatch(entries, last, self.log_health)
 
     def fetch_log(
-        self, since: datetime, services: Sequence[str] | None, min_severity: str = ""
+        self, since: datetime, services: Sequence[str] | None, evidence_only: bool = False
     ) -> list[LogEntry]:
-        """Every entry since a time (of the given services, at `min_severity` or above),
-        oldest first."""
+        """Every entry since a time (of the given services; with `evidence_only`, those
+        that may be crash evidence), oldest first."""
         sql = "SELECT * FROM log_entry WHERE timestamp >= ?"
         params: list[object] = [to_text(since)]
         if services:
             sql += f" AND service IN ({', '.join('?' * len(services))})"
             params += list(services)
         entries = [_log_entry(row) for row in self._query(sql + " ORDER BY timestamp, id", params)]
-        if min_severity:
-            floor = severity_rank(min_severity)
-            entries = [e for e in entries if severity_rank(e.severity) >= floor]
+        if evidence_only:
+            entries = [e for e in entries if may_be_evidence(e.severity, e.text)]
         return entries
 
     def put_revision(self, revision: Revision) -> None:

@@ -51,25 +51,26 @@ class FilterError(ValueError):
 
 _TOKEN = re.compile(
     r"""\s*(?:
-        (?P<clause>[\w.]+(?:>=|<=|!=|=|>|<|:)(?:"[^"]*"|\((?:\s*"[^"]*"\s*(?:OR)?)+\)|[A-Z]+\b))
+        (?P<clause>[\w.]+(?:>=|<=|!=|=~|=|>|<|:)(?:"[^"]*"|\((?:\s*"[^"]*"\s*(?:OR)?)+\)|[A-Z]+\b))
       | (?P<op>AND|OR|NOT)\b
       | (?P<paren>[()])
     )""",
     re.X,
 )
-_CLAUSE = re.compile(r"^(?P<field>[\w.]+)(?P<op>>=|<=|!=|=|>|<|:)(?P<value>.*)$")
+_CLAUSE = re.compile(r"^(?P<field>[\w.]+)(?P<op>>=|<=|!=|=~|=|>|<|:)(?P<value>.*)$")
 _FIELDS: dict[str, Callable[[LogEntry], str]] = {
     "resource.type": lambda e: e.resource.type,
     "resource.labels.service_name": lambda e: e.resource.labels.get("service_name", ""),
     "resource.labels.function_name": lambda e: e.resource.labels.get("function_name", ""),
     "logName": lambda e: e.log_name,
+    "textPayload": lambda e: e.text_payload,
 }
 
 
 def entry_filter(text: str) -> Callable[[LogEntry], bool]:
     """A predicate for the Logging query language's subset orchwatch sends: clauses
     (`field="v"`, `field=("a" OR "b")`, `logName:"part"`, `timestamp>="..."`,
-    `severity<WARNING`), NOT, OR, AND
+    `severity<WARNING`, `severity=DEFAULT`, `textPayload=~"regex"`), NOT, OR, AND
     and parentheses, with the language's precedence (NOT, then OR, then AND; see "Logging
     query language", boolean operators).
 
@@ -143,13 +144,16 @@ def _clause(raw: str) -> Predicate:
     match = _CLAUSE.match(raw)
     assert match is not None
     field, op, value = match["field"], match["op"], match["value"]
-    if field == "severity" and op in ("<", ">="):
-        # LogSeverity's numbers are its order (DEFAULT 0 ... WARNING 400 ... EMERGENCY 800).
+    if field == "severity" and op in ("<", ">=", "="):
+        # LogSeverity's numbers are its order (DEFAULT 0 ... WARNING 400 ... EMERGENCY 800);
+        # an entry written without one has DEFAULT.
         from google.logging.type import log_severity_pb2
 
         bound_severity = log_severity_pb2.LogSeverity.Value(value.strip('"'))
         if op == "<":
             return lambda e: int(e.severity) < bound_severity
+        if op == "=":
+            return lambda e: int(e.severity) == bound_severity
         return lambda e: int(e.severity) >= bound_severity
     if field == "timestamp" and op in (">=", ">"):
         bound = _parse_time(value.strip('"'))
@@ -158,6 +162,9 @@ def _clause(raw: str) -> Predicate:
     if read is None:
         raise FilterError(f"unsupported filter field: {field}")
     wanted = re.findall(r'"([^"]*)"', value)
+    if op == "=~":  # RE2 in the service; Python's re reads the subset orchwatch sends
+        pattern = re.compile(wanted[0])
+        return lambda e: pattern.search(read(e)) is not None
     if op == "=":
         return lambda e: read(e) in wanted
     if op == ":":

@@ -100,6 +100,19 @@ failed probes of a crash loop (`Container called exit(1).`, `STARTUP TCP probe f
 at WARNING and above, which the verdict of a Ready revision needs (`analysis.runtime`)."""
 
 
+EVIDENCE_FILTER = (
+    '(severity>=WARNING OR (severity=DEFAULT AND textPayload=~"(?im)'
+    "^[a-z_][a-z0-9_.]*(error|exception|exit|interrupt|group)(:|$)"
+    '|container called exit|probe failed|uncaught signal|memory limit of"))'
+)
+"""The entries that may be crash evidence (`model.may_be_evidence`) in the Logging query
+language: WARNING and above, or no severity (DEFAULT: Cloud Run's plain stdout and
+stderr, where a traceback arrives one line per entry) with a traceback's last line or an
+exit in the text (an RE2 regular expression, `=~`). A busy project's print() noise at
+DEFAULT and its INFO lines are not paged. The pattern is a superset of what the tally
+matches (case-insensitive, ASCII names); it holds no quote or backslash to escape."""
+
+
 def build_filter(
     services: Sequence[str],
     extra: str = "",
@@ -228,18 +241,19 @@ class CloudLogging:
         return LogBatch([e for _, e in fresh], new_cursor, self.health, self.notice)
 
     def fetch_log(
-        self, since: datetime, services: Sequence[str] | None, min_severity: str = ""
+        self, since: datetime, services: Sequence[str] | None, evidence_only: bool = False
     ) -> list[LogEntry]:
-        """Every entry since a time (at `min_severity` or above, in the filter, so Cloud
-        Logging pages only those), oldest first, paged through ListLogEntries.
+        """Every entry since a time (with `evidence_only`, those that may be crash
+        evidence, in the filter, so Cloud Logging pages only those: `EVIDENCE_FILTER`),
+        oldest first, paged through ListLogEntries.
 
         Raises:
             SourceError: Cloud Logging cannot be read.
         """
         wanted = tuple(services) if services else self.services
         query = self._filter_since(since, wanted)
-        if min_severity:
-            query += f" AND severity>={min_severity}"
+        if evidence_only:
+            query += f" AND {EVIDENCE_FILTER}"
         budget = self.clients.settings.log_read_max_entries
         # Newest first, so that a window larger than the budget keeps its latest entries.
         listed = list(reversed(self._list(query, "desc", max_entries=budget) or []))

@@ -24,6 +24,7 @@ from textual.strip import Strip
 from textual.widgets import DataTable
 
 from orchwatch.analysis.revisions import age, short_name
+from orchwatch.analysis.tracebacks import in_traceback
 from orchwatch.model import ErrorGroup, LogEntry, severity_rank
 from orchwatch.sanitize import clip, clip_lines, inert_line
 from orchwatch.tui.styles import semantic_style
@@ -128,8 +129,9 @@ class LogView(ScrollView, can_focus=True):
         self.refresh()
 
     def _passes(self, entry: LogEntry) -> bool:
-        if severity_rank(entry.severity) < severity_rank(self.threshold):
-            return False
+        rank = severity_rank(entry.severity)
+        if rank < severity_rank(self.threshold) and not (rank == 0 and in_traceback(entry.text)):
+            return False  # (a line with no severity that is part of a traceback always shows)
         return self.service is None or entry.service == self.service
 
     def _recompute(self) -> None:
