@@ -525,3 +525,58 @@ def test_the_users_code_never_warns_onto_the_terminal() -> None:
         facts = analyse_source(b'import re\nPATTERN = "\\d+"\n\ndef handler(e):\n    return e\n')
     assert facts.functions == ("handler",)
     assert caught == []
+
+
+def _script_that_stops(tmp_path: Path) -> Path:
+    """A deploy script that stops before it deploys: rsync -L exits 23 on a dangling link,
+    and `set -e` ends the script (the incident's typo'd espon_nba_team_ids.py)."""
+    repo = build(
+        tmp_path / "r",
+        {
+            **function("fn_a", "def h(e):\n    return e\n"),
+            "bin/deploy_fn_a.sh": (
+                "#!/bin/bash\nset -e\nSOURCE_DIR=orchestration/cloud_functions/fn_a\n"
+                'BUILD_DIR=$(mktemp -d)\nrsync -aL "$SOURCE_DIR/" "$BUILD_DIR/"\n'
+                'gcloud functions deploy fn-a --gen2 --source="$BUILD_DIR" --entry-point=h\n'
+            ),
+        },
+    )
+    (repo / "orchestration/cloud_functions/fn_a/espon_nba_team_ids.py").symlink_to("nowhere")
+    return repo
+
+
+def test_a_script_that_stops_before_deploying_is_a_finding_of_its_function(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo = _script_that_stops(tmp_path)
+    assert main(["validate", str(repo), "--no-cache", "--format", "json"]) == 1
+    findings = json.loads(capsys.readouterr().out)["findings"]
+    aborts = [f for f in findings if f["rule"] == "deploy-aborts"]
+    assert [(f["function"], f["variant"]) for f in aborts] == [
+        ("fn_a", "script:bin/deploy_fn_a.sh")
+    ]
+
+
+@pytest.mark.parametrize("shape", ["script that stops", "demo repo"])
+def test_the_text_prints_every_finding_the_json_holds(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], shape: str
+) -> None:
+    from orchwatch.validate.demo_repo import write_demo_repo
+
+    if shape == "demo repo":
+        repo = tmp_path / "demo"
+        write_demo_repo(repo)
+    else:
+        repo = _script_that_stops(tmp_path)
+    main(["validate", str(repo), "--no-cache", "--format", "json"])
+    findings = json.loads(capsys.readouterr().out)["findings"]
+    main(["validate", str(repo), "--no-cache"])
+    text = capsys.readouterr().out
+    printed = [line for line in text.splitlines() if line.startswith("  ") and "  [" in line]
+    assert len(printed) == len(findings)
+    for f in findings:
+        where = f"{f['path']}:{f['line']}" if f["line"] else f["path"]
+        assert any(f["rule"] in line and f"{where}  [{f['variant']}]" in line for line in printed)
+    counted = text.splitlines()[-1]
+    errors = sum(1 for f in findings if f["severity"] == "error")
+    assert f" {errors} errors, " in counted

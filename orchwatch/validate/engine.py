@@ -562,7 +562,7 @@ class Validator:
         findings: list[Finding] = []
         source_keys: set[tuple[object, ...]] = set()
         for deploy_path in paths:
-            merged = self._merge_outcomes(deploy_path)
+            merged = self._merge_outcomes(deploy_path, folder.name)
             if deploy_path.name == "source":
                 source_keys = {_key(f) for f in merged}
             elif deploy_path.same_as_source:
@@ -589,9 +589,10 @@ class Validator:
             ]
         return _dedupe(findings)
 
-    def _merge_outcomes(self, deploy_path: _DeployPath) -> list[Finding]:
+    def _merge_outcomes(self, deploy_path: _DeployPath, function: str) -> list[Finding]:
         """Findings that hold on every outcome keep their severity; the rest are warnings
-        that name the branches taken to reach them."""
+        that name the branches taken to reach them. A script that stops before it deploys
+        is a finding of `function`, the folder it ships (it built no package to name it)."""
         outcomes = deploy_path.outcomes
         if not outcomes:
             return []
@@ -599,13 +600,12 @@ class Validator:
         for outcome in outcomes:
             if outcome.abort is not None:
                 line, reason = outcome.abort
-                folder = deploy_path.outcomes[0].package
                 per_outcome.append(
                     [
                         Finding(
                             Rule.DEPLOY_ABORTS,
                             Severity.ERROR,
-                            folder.function if folder else "",
+                            function,
                             deploy_path.name,
                             deploy_path.name.removeprefix("script:"),
                             line,

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from orchwatch import __version__
-from orchwatch.validate.model import RULE_HELP, Rule, Severity, ValidationReport
+from orchwatch.validate.model import RULE_HELP, Finding, Rule, Severity, ValidationReport
 
 _MARK = {Severity.ERROR: "✗ error  ", Severity.WARNING: "! warning", Severity.INFO: "· info   "}
 
@@ -22,15 +23,17 @@ def to_text(report: ValidationReport, *, show_info: bool = True) -> str:
             for v in function.variants
         ]
         lines.append(f"{function.name}  {verdict}  ({function.path}; {', '.join(variants)})")
-        order = {Severity.ERROR: 0, Severity.WARNING: 1, Severity.INFO: 2}
-        for finding in sorted(findings, key=lambda f: (order[f.severity], f.path, f.line or 0)):
-            where = f"{finding.path}:{finding.line}" if finding.line else finding.path
-            lines.append(
-                f"  {_MARK[finding.severity]} {finding.rule:<20} {where}  [{finding.variant}]"
-            )
-            lines.append(f"      {finding.message}")
-            if finding.hint:
-                lines.append(f"      fix: {finding.hint}")
+        lines += _finding_lines(findings)
+    # Whatever no function above holds is printed too: the count line below counts it.
+    named = {function.name for function in report.functions}
+    stray = [
+        f
+        for f in report.findings
+        if f.function not in named and (show_info or f.severity is not Severity.INFO)
+    ]
+    if stray:
+        lines.append("(not attributed to a function)")
+        lines += _finding_lines(stray)
     errors, warnings = report.count(Severity.ERROR), report.count(Severity.WARNING)
     failing = len(report.failing)
     lines.append(
@@ -38,6 +41,19 @@ def to_text(report: ValidationReport, *, show_info: bool = True) -> str:
         f"{warnings} warnings ({report.seconds:.2f} s)"
     )
     return "\n".join(lines)
+
+
+def _finding_lines(findings: Sequence[Finding]) -> list[str]:
+    """Findings, errors first, each with file:line, its message and its fix."""
+    lines: list[str] = []
+    order = {Severity.ERROR: 0, Severity.WARNING: 1, Severity.INFO: 2}
+    for finding in sorted(findings, key=lambda f: (order[f.severity], f.path, f.line or 0)):
+        where = f"{finding.path}:{finding.line}" if finding.line else finding.path
+        lines.append(f"  {_MARK[finding.severity]} {finding.rule:<20} {where}  [{finding.variant}]")
+        lines.append(f"      {finding.message}")
+        if finding.hint:
+            lines.append(f"      fix: {finding.hint}")
+    return lines
 
 
 def to_json_data(report: ValidationReport) -> dict[str, Any]:
