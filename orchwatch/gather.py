@@ -410,11 +410,13 @@ def gather_timeline(
         for entry in entries:
             started = entry.started
             at = recorded_at(started.get("time", ""))
-            if at is None:
-                continue  # a record without a time has no place on the axis
+            if at is None or at > now:
+                continue  # no time, no place on the axis; after `now`, not yet (--as-of)
             who = f"{started.get('user', '?')}@{started.get('host', '?')}"
             service = str(started.get("service", "") or "")
-            actions.append(Action(at, who, str(started.get("action", "")), service, entry.outcome))
+            ended = recorded_at((entry.finished or {}).get("time", ""))
+            outcome = "running" if ended is not None and ended > now else entry.outcome
+            actions.append(Action(at, who, str(started.get("action", "")), service, outcome))
     return TimelineInputs(game_date, now, reads.status, reads.verdicts, reads.groups, actions)
 
 

@@ -379,3 +379,38 @@ def test_lines_of_one_timestamp_are_ordered_by_insert_id() -> None:
     groups = group_entries(log.entries)
     assert [g.exception_type for g in groups] == ["google.api_core.exceptions.ServiceUnavailable"]
     assert groups[0].sample.startswith("Traceback (most recent call last):")
+
+
+GROUP_313 = """  + Exception Group Traceback (most recent call last):
+  |   File "/workspace/main.py", line 40, in retry_all
+  |     raise ExceptionGroup(f"{n} retries failed", errors)
+  |     ~~~~~~~~~~~~~~~~~~~~^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^
+  | ExceptionGroup: 2 retries failed (2 sub-exceptions)
+  +-+---------------- 1 ----------------
+    | Traceback (most recent call last):
+    |   File "/workspace/main.py", line 33, in retry_all
+    |     fetch(game)
+    |     ~~~~~^^^^^^
+    | ValueError: a
+    +---------------- 2 ----------------
+    | KeyError: 'b'
+    +------------------------------------"""
+
+
+@pytest.mark.parametrize("split", [False, True])
+def test_a_top_level_exception_group_is_grouped_by_its_outermost_exception(split: bool) -> None:
+    """CPython prints a top-level group from two spaces in (`  + Exception Group ...`),
+    with 3.13's caret lines; in one entry or one entry a line (Cloud Run's stderr)."""
+    from datetime import UTC, datetime, timedelta
+
+    at = datetime(2026, 2, 1, 12, tzinfo=UTC)
+    texts = GROUP_313.splitlines() if split else [GROUP_313]
+    entries = [
+        LogEntry(at + timedelta(milliseconds=n), "DEFAULT", text, "svc", "svc-1", "i", str(n))
+        for n, text in enumerate(texts)
+    ]
+    [group] = group_entries(entries, {})
+    assert (group.exception_type, group.message) == (
+        "ExceptionGroup",
+        "<n> retries failed (<n> sub-exceptions)",
+    )

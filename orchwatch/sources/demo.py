@@ -347,31 +347,49 @@ class DemoSimulator:
         self._lock = threading.Lock()  # panes refresh from several worker threads
 
     def advance(self) -> int:
-        """Apply every event due by the clock's now; returns how many were applied."""
+        """Apply every event due by the clock's now, and write the logs up to it; returns
+        how many events and log entries were written.
+
+        Time is walked forward: the logs up to a revision or service event are written
+        with what served before it, then the event is applied. So a replay to any moment
+        (`--as-of`) holds the logs the live demo wrote by then, and no service logs from a
+        revision before that revision exists."""
         with self._lock:
             now = self.clock.now()
             self._read_spool(now)
             fixed = self.serving is not None and self.serving.get(CRASH_SERVICE)[1]
-            end = self._next
-            while end < len(self._events) and self._events[end].at <= now:
-                end += 1
-            batch = self._events[self._next : end]
-            if batch:
+            applied = written = 0
+            while self._next < len(self._events) and self._events[self._next].at <= now:
+                end = self._next
+                while end < len(self._events) and self._events[end].at <= now:
+                    if isinstance(self._events[end], RevisionChanged | ServiceChanged):
+                        break
+                    end += 1
+                if end == self._next:  # a revision or service event: logs up to it first
+                    written += self._log_until(self._events[end].at)
+                    end += 1
+                batch = self._events[self._next : end]
                 apply_events(self.store, batch, track_all=fixed)
-                if self.serving is not None and any(
-                    isinstance(e, RevisionChanged | ServiceChanged) for e in batch
+                if self.serving is not None and isinstance(
+                    batch[-1], RevisionChanged | ServiceChanged
                 ):
                     self.serving.invalidate()
-            self._next = end
+                self._next = end
+                applied += len(batch)
             if fixed:
                 self._trigger_after_fix(now)
-            written = 0
-            if self.logs is not None and now > self._logged_until:
-                entries = self.logs.between(self._logged_until, now)
-                self.store.insert_log(entries)
-                self._logged_until = now
-                written = len(entries)
-            return len(batch) + written
+            written += self._log_until(now)
+            return applied + written
+
+    def _log_until(self, moment: datetime) -> int:
+        """Write the services' logs from where they stopped up to `moment` (with what
+        serves now); returns how many entries."""
+        if self.logs is None or moment <= self._logged_until:
+            return 0
+        entries = self.logs.between(self._logged_until, moment)
+        self.store.insert_log(entries)
+        self._logged_until = moment
+        return len(entries)
 
     def _read_spool(self, now: datetime) -> None:
         """Turn deploy requests into revision events: pending now, Ready (or failed,
@@ -504,7 +522,10 @@ def build_demo(
         store.set_meta("scenario", "demo")
         store.set_meta("seed", str(scenario_seed))
         events = generate_events(config, scenario_seed)
-        simulator = DemoSimulator(store, events, FrozenAt(DEMO_START), logs, serving, config=config)
+        # Built as of the demo's start, or of an earlier moment asked for (nothing after it
+        # may be in the store), then moved on with the clock.
+        built_at = min(DEMO_START, clock.now())
+        simulator = DemoSimulator(store, events, FrozenAt(built_at), logs, serving, config=config)
         simulator.advance()
         if cache and path == ":memory:":
             _save(store, events[simulator.applied :], cache)

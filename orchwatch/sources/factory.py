@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from orchwatch.clock import AcceleratedClock, Clock, FrozenClock, SystemClock
 from orchwatch.config import Config
-from orchwatch.sources.base import SourceError, Sources
+from orchwatch.model import LogEntry
+from orchwatch.sources.base import LogBatch, LogSource, SourceError, Sources
 from orchwatch.sources.demo import DEMO_START, REPLAY_SPAN, build_demo
 from orchwatch.sources.local import LocalStore
 
@@ -31,6 +34,40 @@ def demo_cache_dir() -> Path:
     import platformdirs
 
     return Path(platformdirs.user_cache_dir("orchwatch")) / "demo"
+
+
+class LogsAsOf:
+    """A log source read as of its clock's moment (`--as-of` on a snapshot or Google Cloud,
+    which hold entries written after it): no entry after the moment is read."""
+
+    def __init__(self, inner: LogSource, clock: Clock) -> None:
+        self.inner = inner
+        self.clock = clock
+
+    def read_log(self, cursor: int | None, limit: int) -> LogBatch:
+        """The inner batch, less what came after the moment."""
+        batch = self.inner.read_log(cursor, limit)
+        return replace(batch, entries=self._until_now(batch.entries))
+
+    def fetch_log(
+        self, since: datetime, services: Sequence[str] | None, evidence_only: bool = False
+    ) -> list[LogEntry]:
+        """The inner read, less what came after the moment."""
+        return self._until_now(self.inner.fetch_log(since, services, evidence_only))
+
+    def _until_now(self, entries: list[LogEntry]) -> list[LogEntry]:
+        now = self.clock.now()
+        return [e for e in entries if e.timestamp <= now]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)  # health, unread, notices: the inner source's
+
+
+def _as_of(sources: Sources, clock: Clock | None) -> Sources:
+    """`sources` read as of `clock` when one was given (`--as-of`)."""
+    if clock is None or sources.logs is None:
+        return sources
+    return replace(sources, logs=LogsAsOf(sources.logs, clock))
 
 
 def build_sources(options: SourceOptions, config: Config, clock: Clock | None = None) -> Sources:
@@ -63,6 +100,7 @@ def build_sources(options: SourceOptions, config: Config, clock: Clock | None = 
             closers=[store],
         )
     if options.store_path is not None:
+        asked = clock  # --as-of, if given: the capture time below is no such request
         store = LocalStore(options.store_path, create=False)
         captured = store.get_meta("captured_at")
         if clock is None and captured:
@@ -77,21 +115,24 @@ def build_sources(options: SourceOptions, config: Config, clock: Clock | None = 
         description = f"{options.store_path}" + (
             f" (captured {captured[:16]}Z)" if captured else ""
         )
-        return Sources(
-            kind="file",
-            description=description,
-            where=f"the snapshot {options.store_path}",
-            clock=clock or SystemClock(),
-            completions=store,
-            revisions=store,
-            logs=store,
-            closers=[store],
+        return _as_of(
+            Sources(
+                kind="file",
+                description=description,
+                where=f"the snapshot {options.store_path}",
+                clock=clock or SystemClock(),
+                completions=store,
+                revisions=store,
+                logs=store,
+                closers=[store],
+            ),
+            asked,
         )
     from orchwatch.sources.gcp import build_gcp_sources, resolve_project
 
     project = resolve_project(options.project, config)
     if project:
-        return build_gcp_sources(config, project, clock)
+        return _as_of(build_gcp_sources(config, project, clock), clock)
     raise SourceError(
         "no data source: pass --project PROJECT (or set [gcp] project in orchwatch.toml, or "
         "GOOGLE_CLOUD_PROJECT), --source FILE for a snapshot, or --demo"
