@@ -26,7 +26,7 @@ from orchwatch.config import Config, ConfigError, find_config_file, load_config
 from orchwatch.dates import parse_duration, parse_instant, parse_seconds
 from orchwatch.names import UnknownName, no_such
 from orchwatch.sources.base import SourceError, Sources
-from orchwatch.sources.factory import SourceOptions, build_sources
+from orchwatch.sources.factory import SourceOptions, build_sources, read_as_of
 
 EXIT_OK, EXIT_FOUND, EXIT_USAGE = 0, 1, 2
 EXIT_IO = 74
@@ -697,7 +697,8 @@ def _sources(args: argparse.Namespace, config: Config) -> Sources:
     """The sources the options name, judged as of `--as-of` when given (every verb: the
     demo replays its scenario to that moment, a snapshot and Google Cloud are read as
     they are and judged at that time)."""
-    return build_sources(_options(args), config, clock=_as_of(args.as_of))
+    sources = build_sources(_options(args), config, clock=_as_of(args.as_of))
+    return read_as_of(sources) if args.as_of is not None else sources
 
 
 def _as_of(moment: datetime | None) -> FrozenClock | None:

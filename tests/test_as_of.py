@@ -146,3 +146,47 @@ def test_a_snapshot_read_as_of_an_earlier_moment_shows_no_later_entry(
                  "3h", "--format", "json"]) == 0  # fmt: skip
     seen = _times(json.loads(capsys.readouterr().out), ("first_seen", "last_seen"))
     assert seen and max(seen) <= earlier
+
+
+async def test_a_replay_says_so_in_the_logs_light(config: Config) -> None:
+    """A frozen moment is not a live stream: the logs light says "replay"."""
+    from tui_helpers import SIZE, make_app, settle, wait_for
+
+    from orchwatch.sources.factory import read_as_of
+
+    moment = DEMO_START + timedelta(hours=1)
+    sources = read_as_of(build_sources(SourceOptions(demo=True), config, clock=FrozenClock(moment)))
+    app = make_app(config, sources)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        status = app.query_one("#logs-status")
+        assert await wait_for(pilot, lambda: "replay" in str(status.render()))
+        assert "◆ replay" in str(status.render()) and "live" not in str(status.render())
+
+
+async def test_the_groups_table_says_what_a_group_is_new_since(config: Config) -> None:
+    """auto-backfill's 00017 deploys at 09:30 New York and crash-loops on an ImportError:
+    its group is new since 00017, in the table, not only behind Enter."""
+    from textual.widgets import DataTable
+    from tui_helpers import make_app, settle, wait_for
+
+    from orchwatch.sources.factory import read_as_of
+    from orchwatch.tui.widgets.logs import ErrorGroupTable
+
+    moment = datetime(2026, 2, 1, 15, tzinfo=UTC)
+    sources = read_as_of(build_sources(SourceOptions(demo=True), config, clock=FrozenClock(moment)))
+    app = make_app(config, sources)
+    async with app.run_test(size=(200, 55)) as pilot:
+        await settle(pilot)
+        table = app.query_one(ErrorGroupTable)
+
+        def import_error_row() -> list[str]:
+            for key in table.rows:
+                row = [str(cell) for cell in table.get_row(key)]
+                if any("ImportError" in cell for cell in row):
+                    return row
+            return []
+
+        assert await wait_for(pilot, lambda: bool(import_error_row()))
+        assert isinstance(table, DataTable)
+        assert "00017" in import_error_row()

@@ -103,3 +103,18 @@ def test_times_are_shown_in_the_ui_timezone(
     config.write_text(EXAMPLE_CONFIG.read_text().replace("[ui]\n", '[ui]\ntimezone = "UTC"\n'))
     assert main(["--config", str(config), "--as-of", "2026-02-01T13:30", "revisions", "--demo"])
     assert capsys.readouterr().out.splitlines()[-1] == "as of 2026-02-01 13:30 UTC"
+
+
+def test_a_crash_looping_revision_left_serving_is_marked_crashing_not_stuck(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """One marker a revision: 00025 serves because 00026 failed (stuck) and crash-loops
+    (crashing); it is crashing, and its reason keeps why it still serves."""
+    import json
+
+    main(["revisions", "--demo", "--service", "phase3-to-phase4-orchestrator", "--format", "json"])
+    [service] = json.loads(capsys.readouterr().out)["services"]
+    markers = {row["marker"] for row in service["revisions"]}
+    assert "stuck" not in markers and "crashing" in markers
+    [row] = [r for r in service["revisions"] if r["marker"] == "crashing"]
+    assert row["reason"].endswith("; a newer revision never became Ready")

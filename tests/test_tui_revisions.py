@@ -58,7 +58,8 @@ async def test_history_and_revision_detail(config: Config, demo: Sources) -> Non
         history = app.screen.query_one("#history-table")
         first, second = history.row_plain(0), history.row_plain(1)
         assert first[0] == "00026" and first[5] == "✗ failed" and first[6] == ""
-        assert second[0] == "00025" and second[5] == "⚠ stuck" and second[6] == "100%"
+        # one marker a revision: it serves because 00026 failed, and it crash-loops
+        assert second[0] == "00025" and second[5] == "↻ crashing" and second[6] == "100%"
         await pilot.press("enter")  # the failed revision
         await wait_for(pilot, lambda: isinstance(app.screen, RevisionDetailScreen))
         assert isinstance(app.screen, RevisionDetailScreen)

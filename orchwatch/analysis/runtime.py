@@ -192,9 +192,15 @@ def judge(
     ]
     lead = " · ".join([f"CRASHING {name}", *rest[:1], f"{what} {when}"])
     rest = rest[1:]
+    # One marker a revision: a crash-looping serving revision is CRASHING, also when it is
+    # the one left serving after a newer one failed (STUCK: that stays in its reason).
     rows = tuple(
-        replace(row, marker=Marker.CRASHING, reason=f"{what} {when}")
-        if row.revision.name == evidence.revision and row.marker is Marker.SERVING
+        replace(
+            row,
+            marker=Marker.CRASHING,
+            reason=f"{what} {when}" + (f"; {row.reason}" if row.marker is Marker.STUCK else ""),
+        )
+        if row.revision.name == evidence.revision and row.marker in (Marker.SERVING, Marker.STUCK)
         else row
         for row in verdict.rows
     )

@@ -24,7 +24,9 @@ from orchwatch.model import (
 )
 
 SourceKind = Literal["demo", "file", "gcp"]
-StreamHealth = Literal["live", "reconnecting", "gap backfilled", "stopped"]
+StreamHealth = Literal["live", "reconnecting", "gap backfilled", "stopped", "replay"]
+"""How a log stream is: "replay" is a moment of the past (`--as-of`), where nothing new
+arrives however long one waits."""
 
 
 class SourceError(Exception):

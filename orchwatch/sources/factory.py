@@ -37,8 +37,9 @@ def demo_cache_dir() -> Path:
 
 
 class LogsAsOf:
-    """A log source read as of its clock's moment (`--as-of` on a snapshot or Google Cloud,
-    which hold entries written after it): no entry after the moment is read."""
+    """A log source read as of its clock's moment (`--as-of`): no entry after the moment is
+    read (a snapshot or Google Cloud hold later ones), and its stream says "replay", not
+    "live": nothing new will arrive."""
 
     def __init__(self, inner: LogSource, clock: Clock) -> None:
         self.inner = inner
@@ -47,7 +48,7 @@ class LogsAsOf:
     def read_log(self, cursor: int | None, limit: int) -> LogBatch:
         """The inner batch, less what came after the moment."""
         batch = self.inner.read_log(cursor, limit)
-        return replace(batch, entries=self._until_now(batch.entries))
+        return replace(batch, entries=self._until_now(batch.entries), health="replay")
 
     def fetch_log(
         self, since: datetime, services: Sequence[str] | None, evidence_only: bool = False
@@ -63,11 +64,12 @@ class LogsAsOf:
         return getattr(self.inner, name)  # health, unread, notices: the inner source's
 
 
-def _as_of(sources: Sources, clock: Clock | None) -> Sources:
-    """`sources` read as of `clock` when one was given (`--as-of`)."""
-    if clock is None or sources.logs is None:
+def read_as_of(sources: Sources) -> Sources:
+    """`sources`, built on the frozen clock of `--as-of`, read as of its moment: one clock
+    for every source (the demo replays to it; a snapshot or Google Cloud is cut at it)."""
+    if sources.logs is None:
         return sources
-    return replace(sources, logs=LogsAsOf(sources.logs, clock))
+    return replace(sources, logs=LogsAsOf(sources.logs, sources.clock))
 
 
 def build_sources(options: SourceOptions, config: Config, clock: Clock | None = None) -> Sources:
@@ -100,7 +102,6 @@ def build_sources(options: SourceOptions, config: Config, clock: Clock | None = 
             closers=[store],
         )
     if options.store_path is not None:
-        asked = clock  # --as-of, if given: the capture time below is no such request
         store = LocalStore(options.store_path, create=False)
         captured = store.get_meta("captured_at")
         if clock is None and captured:
@@ -115,24 +116,21 @@ def build_sources(options: SourceOptions, config: Config, clock: Clock | None = 
         description = f"{options.store_path}" + (
             f" (captured {captured[:16]}Z)" if captured else ""
         )
-        return _as_of(
-            Sources(
-                kind="file",
-                description=description,
-                where=f"the snapshot {options.store_path}",
-                clock=clock or SystemClock(),
-                completions=store,
-                revisions=store,
-                logs=store,
-                closers=[store],
-            ),
-            asked,
+        return Sources(
+            kind="file",
+            description=description,
+            where=f"the snapshot {options.store_path}",
+            clock=clock or SystemClock(),
+            completions=store,
+            revisions=store,
+            logs=store,
+            closers=[store],
         )
     from orchwatch.sources.gcp import build_gcp_sources, resolve_project
 
     project = resolve_project(options.project, config)
     if project:
-        return _as_of(build_gcp_sources(config, project, clock), clock)
+        return build_gcp_sources(config, project, clock)
     raise SourceError(
         "no data source: pass --project PROJECT (or set [gcp] project in orchwatch.toml, or "
         "GOOGLE_CLOUD_PROJECT), --source FILE for a snapshot, or --demo"

@@ -36,6 +36,7 @@ HEALTH_LIGHT: dict[str, tuple[str, str]] = {
     "reconnecting": ("◌", "warning"),
     "gap backfilled": ("◍", "accent"),
     "stopped": ("■", "muted"),
+    "replay": ("◆", "accent"),
 }
 SEVERITY_COLOUR = {
     "WARNING": "warning",
