@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+import pytest
+
 from orchwatch.analysis.completion import reconcile_date, trigger_verdict
 from orchwatch.clock import FrozenClock
 from orchwatch.config import Config
 from orchwatch.model import CellState
 from orchwatch.sources.base import Sources
-from orchwatch.sources.demo import generate_events
+from orchwatch.sources.demo import DEMO_START, generate_events
+from orchwatch.sources.factory import SourceOptions, build_sources
 
 
 def status_of(demo: Sources, config: Config, day: date):  # type: ignore[no-untyped-def]
@@ -147,3 +150,52 @@ def test_a_user_deploy_supersedes_the_scenarios_scheduled_revision(config: Confi
     assert names[0].startswith(f"{CRASH_SERVICE}-00027-")
     assert sum(1 for n in names if "-00027-" in n) == 1  # the scheduled 00027 never lands
     assert state.revisions[0].labels.get("orchwatch-demo-fix") == "true"
+
+
+# --- one story: what the logs say, the stores hold -------------------------------------------
+
+_RECORDED = __import__("re").compile(
+    r"^Recorded completion of (\S+) for (\S+): (\d+)/(\d+) processors complete$"
+)
+
+
+@pytest.mark.parametrize("hours", [0, 1.5, 4])
+def test_the_tail_never_says_what_the_stores_contradict(config: Config, hours: float) -> None:
+    """Each orchestrator line claims a Firestore count: it is what Firestore holds for the
+    date, a lost completion has no such line, and a phase is triggered only after every
+    required processor completed."""
+    from orchwatch.sources.demo import UNTRACKED
+
+    moment = DEMO_START + timedelta(hours=hours)
+    sources = build_sources(SourceOptions(demo=True), config, clock=FrozenClock(moment))
+    try:
+        assert sources.logs is not None
+        claims = [
+            (e, m)
+            for e in sources.logs.fetch_log(moment - timedelta(hours=2), None)
+            if (m := _RECORDED.match(e.text))
+        ]
+        assert claims  # the orchestrators log what they record
+        dates = sorted({date.fromisoformat(m[2]) for _, m in claims})
+        stored = sources.completions.fetch_completions(dates)
+        phases = {p.orchestrator: p for p in config.phases}
+        for entry, match in claims:
+            processor, day = match[1], date.fromisoformat(match[2])
+            phase = phases[entry.service]
+            document = stored[day].firestore[phase.name]
+            assert processor in document.records, entry.text  # it is in Firestore
+            assert int(match[3]) <= len(document.records), entry.text  # never more than held
+            assert int(match[4]) == len(phase.processors)
+            assert processor not in UNTRACKED.get(day, {}).get(phase.name, ()), entry.text
+        for day in dates:
+            for phase in config.phases:
+                document = stored[day].firestore.get(phase.name)
+                if document is None or not document.triggered or document.triggered_at is None:
+                    continue
+                backup = stored[day].bigquery.get(phase.name, {})
+                for spec in phase.processors:
+                    if spec.required:
+                        first = backup[spec.name].first_completed_at
+                        assert first is not None and first <= document.triggered_at
+    finally:
+        sources.close()

@@ -41,11 +41,19 @@ from orchwatch.model import (
     ConditionState,
     ExecutionLogRow,
     FailedQueueItem,
+    LogEntry,
     Revision,
     RunStatus,
     TrafficStatus,
 )
-from orchwatch.sources.demo_logs import CRASH_SERVICE, FIXED_LABEL, LOOP_LABEL, DemoLogStream
+from orchwatch.sources.demo_logs import (
+    CRASH_SERVICE,
+    FIXED_LABEL,
+    LOOP_LABEL,
+    PROCESSOR_SERVICES,
+    DemoLogStream,
+    completion_lines,
+)
 from orchwatch.sources.local import LocalStore
 
 DEMO_START = datetime(2026, 2, 1, 11, 30, tzinfo=UTC)
@@ -344,6 +352,10 @@ class DemoSimulator:
         self._events = list(events)
         self._next = 0
         self._logged_until = logged_until or clock.now() - LOG_HISTORY
+        self._logs_from = self._logged_until
+        """The log window's start: a run before it is in the stores, not in the logs."""
+        self._recorded: dict[tuple[str, date], set[str]] = {}
+        """(phase, date) -> the processors Firestore holds, kept as runs are applied."""
         self._lock = threading.Lock()  # panes refresh from several worker threads
 
     def advance(self) -> int:
@@ -369,6 +381,7 @@ class DemoSimulator:
                     written += self._log_until(self._events[end].at)
                     end += 1
                 batch = self._events[self._next : end]
+                self._log_completions(batch, fixed)
                 apply_events(self.store, batch, track_all=fixed)
                 if self.serving is not None and isinstance(
                     batch[-1], RevisionChanged | ServiceChanged
@@ -380,6 +393,44 @@ class DemoSimulator:
                 self._trigger_after_fix(now)
             written += self._log_until(now)
             return applied + written
+
+    def _log_completions(self, batch: Sequence[Event], fixed: bool) -> None:
+        """The log lines of the runs in `batch` inside the log window: each processor's
+        rows written and, when its message reached the orchestrator, the orchestrator's
+        record with the Firestore count it makes (`completion_lines`)."""
+        runs = [e for e in batch if isinstance(e, Run) and e.at > self._logs_from]
+        if not runs or self.logs is None or self.config is None:
+            return
+        phases = {phase.name: phase for phase in self.config.phases}
+        entries: list[LogEntry] = []
+        for run in runs:
+            phase = phases.get(run.row.phase)
+            if phase is None or not phase.orchestrator:
+                continue
+            key = (run.row.phase, run.row.game_date)
+            if key not in self._recorded:
+                found = self.store.fetch_completions([run.row.game_date])[run.row.game_date]
+                document = found.firestore.get(run.row.phase)
+                self._recorded[key] = set(document.records) if document is not None else set()
+            recorded: int | None = None
+            if run.tracked or fixed:
+                self._recorded[key].add(run.row.processor_name)
+                recorded = len(self._recorded[key])
+            processors = next(
+                (s for s in PROCESSOR_SERVICES if s.startswith(f"nba-{run.row.phase}-")), None
+            )
+            entries += completion_lines(
+                run.at,
+                (phase.orchestrator, self._serving(phase.orchestrator)),
+                (processors, self._serving(processors)) if processors else None,
+                run.row,
+                recorded,
+                len(phase.processors),
+            )
+        self.store.insert_log(entries)
+
+    def _serving(self, service: str) -> str:
+        return self.serving.get(service)[0] if self.serving is not None else ""
 
     def _log_until(self, moment: datetime) -> int:
         """Write the services' logs from where they stopped up to `moment` (with what

@@ -20,7 +20,7 @@ import random
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 
-from orchwatch.model import LogEntry
+from orchwatch.model import BackupRow, LogEntry
 
 CRASH_SERVICE = "phase3-to-phase4-orchestrator"
 FIXED_LABEL = "orchwatch-demo-fix"
@@ -81,11 +81,61 @@ LOOP = """Traceback (most recent call last):
 ImportError: cannot import name 'BackfillPlanner' from 'shared.backfill' (/workspace/shared/backfill/__init__.py)"""
 
 INFO = (
-    "Received completion message for {proc} game_date={date} correlation_id=corr-{id}",
-    "Recorded completion of {proc}; {n}/5 processors complete for {date}",
-    "Wrote {n} rows to nba_analytics.{proc} in 1.{n}s",
     "Health check OK (pid {n})",
+    "Connection pool ready ({n} connections)",
+    "Loaded configuration for {date} in 1.{n}s",
+    "Heartbeat {id}",
 )
+"""A service's idle lines. They claim nothing about completions: what an orchestrator
+recorded and what a processor wrote are logged from the completions themselves
+(`completion_lines`), so the tail never says what the stores contradict."""
+
+
+def completion_lines(
+    at: datetime,
+    orchestrator: tuple[str, str],
+    processor_service: tuple[str, str] | None,
+    row: BackupRow,
+    recorded: int | None,
+    expected: int,
+) -> list[LogEntry]:
+    """What a processor run logs: the processor's rows written, and, when its completion
+    message reached the orchestrator (`recorded` is the phase's Firestore count after it),
+    the orchestrator's record of it. A lost message logs nothing at the orchestrator.
+    Services are (name, serving revision); ids come from the run, so a replay and the
+    live demo write the same lines."""
+    run = (row.correlation_id or "")[-3:]
+    key = f"{row.phase}{row.game_date:%m%d}{row.processor_name}{run}"
+    lines: list[LogEntry] = []
+    if processor_service is not None:
+        service, revision = processor_service
+        lines.append(
+            LogEntry(
+                at - timedelta(milliseconds=400),
+                "INFO",
+                f"{row.processor_name} {row.game_date}: wrote {row.record_count} rows, "
+                f"published the completion ({row.status})",
+                service,
+                revision,
+                f"{service[:6]}-i0",
+                f"w{key}",
+            )
+        )
+    if recorded is not None:
+        service, revision = orchestrator
+        lines.append(
+            LogEntry(
+                at,
+                "INFO",
+                f"Recorded completion of {row.processor_name} for {row.game_date}: "
+                f"{recorded}/{expected} processors complete",
+                service,
+                revision,
+                f"{service[:6]}-i0",
+                f"r{key}",
+            )
+        )
+    return lines
 
 
 def _minute_rng(seed: int, minute: int) -> random.Random:
