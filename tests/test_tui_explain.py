@@ -159,7 +159,10 @@ async def test_the_timeline_screen_scrolls_zooms_and_opens_an_event(
         assert len(screen.shown) == whole
         await pilot.press("home", "enter")
         await settle(pilot)
-        assert any("00026 created" in str(n.message) for n in app._notifications)
+        # the first event: the crash-looping 00025's creation (the incident still open)
+        first = screen.shown[0]
+        assert (first.subject, first.kind) == ("phase3-to-phase4-orchestrator", "revision")
+        assert any("00025 created" in str(n.message) for n in app._notifications)
         await pilot.press("escape")
         await settle(pilot)
         assert not isinstance(app.screen, TimelineScreen)

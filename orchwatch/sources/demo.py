@@ -356,6 +356,9 @@ class DemoSimulator:
         """The log window's start: a run before it is in the stores, not in the logs."""
         self._recorded: dict[tuple[str, date], set[str]] = {}
         """(phase, date) -> the processors Firestore holds, kept as runs are applied."""
+        self._pending: list[LogEntry] = []
+        """Lines of the runs applied, written with the others in time order (the tail
+        shows lines in the order they were written)."""
         self._lock = threading.Lock()  # panes refresh from several worker threads
 
     def advance(self) -> int:
@@ -427,19 +430,24 @@ class DemoSimulator:
                 recorded,
                 len(phase.processors),
             )
-        self.store.insert_log(entries)
+        self._pending += entries
 
     def _serving(self, service: str) -> str:
         return self.serving.get(service)[0] if self.serving is not None else ""
 
     def _log_until(self, moment: datetime) -> int:
         """Write the services' logs from where they stopped up to `moment` (with what
-        serves now); returns how many entries."""
-        if self.logs is None or moment <= self._logged_until:
+        serves now), the runs' lines among them, in time order; returns how many."""
+        if self.logs is None:
             return 0
-        entries = self.logs.between(self._logged_until, moment)
+        due = [e for e in self._pending if e.timestamp <= moment]
+        self._pending = [e for e in self._pending if e.timestamp > moment]
+        entries = due
+        if moment > self._logged_until:
+            entries += self.logs.between(self._logged_until, moment)
+            self._logged_until = moment
+        entries.sort(key=lambda e: (e.timestamp, e.insert_id))
         self.store.insert_log(entries)
-        self._logged_until = moment
         return len(entries)
 
     def _read_spool(self, now: datetime) -> None:

@@ -9,6 +9,7 @@ skipped.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import shutil
@@ -17,6 +18,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -44,7 +46,38 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@dataclass
+_RUNNING: list[Emulator] = []
+"""Every emulator this process started and has not stopped."""
+_HANDLED: list[int] = []
+
+
+def stop_all() -> None:
+    """Stop every emulator still running (at exit, and on SIGTERM or SIGHUP)."""
+    for emulator in list(_RUNNING):
+        emulator.stop()
+
+
+def _stop_and_die(signum: int, frame: object) -> None:
+    """A termination signal: stop the emulators, then die of the signal as before, so
+    the exit status says what happened (a CI timeout, a closed terminal)."""
+    stop_all()
+    signal.signal(signum, signal.SIG_DFL)
+    os.kill(os.getpid(), signum)
+
+
+def _handle_termination() -> None:
+    """Stop the emulators however this process ends: normally (atexit), by Ctrl-C
+    (KeyboardInterrupt unwinds to atexit), or by SIGTERM or SIGHUP (handled here; Python's
+    default dies running neither). Installed on import, from the main thread: emulators
+    are started from worker threads, where no signal handler can be set."""
+    atexit.register(stop_all)
+    if threading.current_thread() is threading.main_thread():
+        for signum in (signal.SIGTERM, signal.SIGHUP):
+            signal.signal(signum, _stop_and_die)
+            _HANDLED.append(signum)
+
+
+@dataclass(eq=False)
 class Emulator:
     """A running emulator process."""
 
@@ -68,8 +101,13 @@ class Emulator:
             return "(no log)"
         return "\n".join(text.splitlines()[-lines:])
 
+    def __post_init__(self) -> None:
+        _RUNNING.append(self)
+
     def stop(self) -> None:
-        """Stop the emulator and everything it started."""
+        """Stop the emulator and everything it started (its process group)."""
+        if self in _RUNNING:
+            _RUNNING.remove(self)
         if self.process.poll() is None:
             try:
                 os.killpg(self.process.pid, signal.SIGTERM)
@@ -219,3 +257,6 @@ def start_bigquery(port: int | None = None, project: str = "orchwatch-local") ->
         lambda status, body: status == 200,
     )
     return emulator
+
+
+_handle_termination()
