@@ -103,9 +103,15 @@ def compare(result: ValidationReport, document: dict[str, object]) -> dict[str, 
             tp.append((key, errors, ["the script stopped before deploying"]))
         else:
             unconfirmed.append((key, errors, []))
+    warned: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for finding in result.findings:  # what it said of a path it gave no error: a warning
+        if finding.severity is Severity.WARNING:
+            folder = next(f.path for f in result.functions if f.name == finding.function)
+            warned[(folder, finding.variant)].append(f"(warning) {finding.message}"[:400])
     for key, failures in oracle.items():
         if failures and not mine.get(key):
-            fn.append((key, mine.get(key, ["(path not found by the validator)"]), failures))
+            said = warned.get(key) or mine.get(key) or ["(path not found by the validator)"]
+            fn.append((key, said, failures))
     flagged = len(tp) + len(fp) + len(unconfirmed)
     actual = len(tp) + len(fn)
     return {
@@ -186,7 +192,7 @@ def main(verbose: bool = False) -> None:
         for label in ("fp", "unconfirmed", "fn"):
             for key, mine, theirs in outcome[label][: None if verbose else 5]:
                 print(f"    {label}: {key[0]} [{key[1]}]")
-                print(f"        validator: {'; '.join(mine)[:200]}")
+                print(f"        validator: {'; '.join(mine)[:400]}")
                 print(f"        oracle:    {'; '.join(theirs)[:200] or 'started'}")
         baseline = deptry_seconds(root, [f.path for f in result.functions])
         if baseline is None:

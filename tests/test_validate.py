@@ -580,3 +580,107 @@ def test_the_text_prints_every_finding_the_json_holds(
     counted = text.splitlines()[-1]
     errors = sum(1 for f in findings if f["severity"] == "error")
     assert f" {errors} errors, " in counted
+
+
+# --- Cloud Build triggers: which function a Cloud Build file ships --------------------------
+
+CLOUDBUILD = """steps:
+  - name: 'gcr.io/cloud-builders/gsutil'
+    entrypoint: bash
+    args:
+      - '-c'
+      - |
+        mkdir -p /workspace/deploy_pkg
+        cp ${_SOURCE_DIR}/main.py /workspace/deploy_pkg/
+        cp -r shared /workspace/deploy_pkg/
+  - name: 'gcr.io/google.com/cloudsdktool/cloud-sdk'
+    entrypoint: gcloud
+    args: ['functions', 'deploy', '${_FUNCTION_NAME}', '--gen2', '--source=/workspace/deploy_pkg',
+           '--entry-point=${_ENTRY_POINT}', '--runtime=python311']
+substitutions:
+  _SOURCE_DIR: ''
+  _FUNCTION_NAME: ''
+  _ENTRY_POINT: 'main'
+"""
+
+TRIGGERS_SCRIPT = """#!/bin/bash
+set -euo pipefail
+BUILD_CONFIG="cloudbuild-functions.yaml"
+create() {
+    local name=$1 function=$2 source_dir=$3
+    local cmd=(
+        gcloud builds triggers create github
+        --name="${name}"
+        --build-config="${BUILD_CONFIG}"
+        --substitutions="_FUNCTION_NAME=${function},_ENTRY_POINT=h,_SOURCE_DIR=${source_dir}"
+    )
+    if [[ "${DRY_RUN:-false}" == "true" ]]; then
+        echo "${cmd[*]}"
+    else
+        "${cmd[@]}"
+    fi
+}
+create deploy-fn-a fn-a orchestration/cloud_functions/fn_a
+"""
+
+
+def _triggered_repo(tmp_path: Path, how: str) -> Path:
+    """fn_a imports shared.util, which its folder lacks: bare, it fails; the Cloud Build
+    file its trigger runs copies shared/ in."""
+    files = {
+        **function("fn_a", "import shared.util\n\ndef h(e):\n    return e\n"),
+        "shared/__init__.py": "",
+        "shared/util.py": "X = 1\n",
+        "cloudbuild-functions.yaml": CLOUDBUILD,
+    }
+    if how == "script":
+        files["bin/create_triggers.sh"] = TRIGGERS_SCRIPT
+    else:
+        files["triggers/deploy-fn-a.trigger.yaml"] = (
+            "name: deploy-fn-a\nfilename: cloudbuild-functions.yaml\nsubstitutions:\n"
+            "  _FUNCTION_NAME: fn-a\n  _ENTRY_POINT: h\n"
+            "  _SOURCE_DIR: orchestration/cloud_functions/fn_a\n"
+        )
+    return build(tmp_path / "r", files)
+
+
+@pytest.mark.parametrize("how", ["script", "exported"])
+def test_a_cloud_build_trigger_ships_its_function(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], how: str
+) -> None:
+    repo = _triggered_repo(tmp_path, how)
+    assert main(["validate", str(repo), "--no-cache", "--format", "json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    [fn] = report["functions"]
+    [via] = [v for v in fn["variants"] if "via trigger deploy-fn-a" in v]
+    assert via.startswith("cloudbuild:cloudbuild-functions.yaml via trigger deploy-fn-a (")
+    where = "bin/create_triggers.sh:" if how == "script" else "triggers/deploy-fn-a.trigger.yaml"
+    assert where in via
+    # the bare folder lacks shared/: a warning naming the trigger, not an error
+    [bare] = [f for f in report["findings"] if f["variant"] == "source"]
+    assert bare["severity"] == "warning" and bare["rule"] == "missing-module"
+    assert f"not how it ships: {via} ships it" in bare["message"]
+
+
+def test_without_its_trigger_the_bare_folder_fails(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo = _triggered_repo(tmp_path, "script")
+    (repo / "bin/create_triggers.sh").unlink()
+    assert main(["validate", str(repo), "--no-cache"]) == 1
+    assert "No module named 'shared'" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("text", "parsed"),
+    [
+        ("_A=x,_B=y/z", {"_A": "x", "_B": "y/z"}),
+        ("_SOURCE_DIR=", {"_SOURCE_DIR": ""}),
+        ("not a dict", None),
+        ("A=x", None),  # user substitutions start with an underscore
+    ],
+)
+def test_trigger_substitutions(text: str, parsed: dict[str, str] | None) -> None:
+    from orchwatch.validate.triggers import parse_substitutions
+
+    assert parse_substitutions(text) == parsed

@@ -20,6 +20,7 @@ from __future__ import annotations
 import os
 import re
 import shlex
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -77,8 +78,11 @@ def discover_ci_files(repo: Path) -> list[Path]:
     return found
 
 
-def read_ci_file(path: Path, repo: Path) -> CiFile | None:
-    """The file's steps as one bash script; None when it deploys nothing and runs no script."""
+def read_ci_file(
+    path: Path, repo: Path, substitutions: Mapping[str, str] | None = None
+) -> CiFile | None:
+    """The file's steps as one bash script; None when it deploys nothing and runs no script.
+    `substitutions`: a Cloud Build trigger's, over the file's own defaults."""
     import yaml
 
     try:
@@ -97,18 +101,23 @@ def read_ci_file(path: Path, repo: Path) -> CiFile | None:
         return CiFile(path, kind, "", problem="nested too deeply to read")
     if not isinstance(document, dict):
         return None
-    ci = _cloud_build(path, document) if kind == "cloudbuild" else _workflow(path, document, repo)
+    ci = (
+        _cloud_build(path, document, substitutions or {})
+        if kind == "cloudbuild"
+        else _workflow(path, document, repo)
+    )
     has_deploy = "functions deploy" in ci.script or (
         "run deploy" in ci.script and "--source" in ci.script
     )
     return ci if has_deploy or ci.runs_scripts else None
 
 
-def _cloud_build(path: Path, document: dict[str, Any]) -> CiFile:
+def _cloud_build(path: Path, document: dict[str, Any], trigger: Mapping[str, str]) -> CiFile:
     given = document.get("substitutions") or {}
     defaults: dict[str, str] = (
         {str(k): str(v) for k, v in given.items()} if isinstance(given, dict) else {}
     )
+    defaults.update(trigger)
 
     def substitute(text: str) -> str:
         protected = text.replace("$$", "\x00")

@@ -64,6 +64,12 @@ from orchwatch.validate.tree import (
     gcloud_upload,
     resolve_copied_links,
 )
+from orchwatch.validate.triggers import (
+    BuildTrigger,
+    discover_trigger_files,
+    parse_substitutions,
+    read_trigger_file,
+)
 from orchwatch.validate.words import Unknown
 
 if TYPE_CHECKING:
@@ -132,7 +138,11 @@ def discover_scripts(repo: Path, extra_globs: Iterable[str] = ()) -> list[Path]:
                 data = path.read_bytes()[:2_000_000]
             except OSError:
                 continue
-            if b"functions deploy" in data or (b"run deploy" in data and b"--source" in data):
+            if (
+                b"functions deploy" in data
+                or (b"run deploy" in data and b"--source" in data)
+                or b"builds triggers create" in data  # which function a Cloud Build file ships
+            ):
                 found[path] = None  # `run deploy --image` uploads no package: not a path
     for pattern in extra_globs:
         for path in sorted(repo.glob(pattern)):
@@ -209,6 +219,11 @@ class Validator:
             for ci in ci_files
             if ci.problem is None
         ]
+        scripts += [
+            result
+            for trigger in self._build_triggers(scripts)
+            if (result := self._triggered_build(trigger, walks)) is not None
+        ]
         functions = self._functions(scripts)
         self._pins = self._pinned(functions, scripts, ci_files)
         if not functions:
@@ -282,6 +297,54 @@ class Validator:
             return None
         return digest.hexdigest()
 
+    def _build_triggers(self, scripts: list[ScriptResult]) -> list[BuildTrigger]:
+        """The Cloud Build triggers the repository defines, in its scripts (with known
+        values) and in exported trigger files; each build file and substitutions once."""
+        found: dict[tuple[str, tuple[tuple[str, str], ...]], BuildTrigger] = {}
+        for result in scripts:
+            for call in result.triggers:
+                config, given = call.build_config, call.substitutions
+                if not isinstance(config, str) or not isinstance(given, str):
+                    continue  # a value the evaluator could not know: no trigger to follow
+                substitutions = parse_substitutions(given)
+                if substitutions is None:
+                    continue
+                where = f"{self._rel(result.script)}:{call.line}"
+                name = call.name if isinstance(call.name, str) else where
+                trigger = BuildTrigger(name, config, substitutions, where)
+                found.setdefault((config, tuple(sorted(substitutions.items()))), trigger)
+        for path in discover_trigger_files(self.repo):
+            for trigger in read_trigger_file(path, self._rel(path)):
+                key = (trigger.build_config, tuple(sorted(trigger.substitutions.items())))
+                found.setdefault(key, trigger)
+        return list(found.values())
+
+    def _triggered_build(
+        self, trigger: BuildTrigger, walks: dict[tuple[str, bool], Walk]
+    ) -> ScriptResult | None:
+        """The trigger's Cloud Build file evaluated with its substitutions (None when the
+        file is outside the repository, missing, or deploys nothing)."""
+        config = (self.repo / trigger.build_config.lstrip("/")).resolve()
+        if not config.is_relative_to(self.repo) or not config.is_file():
+            return None
+        try:
+            ci = read_ci_file(config, self.repo, trigger.substitutions)
+        except Exception:  # a hostile file is read as no trigger, never a crash
+            return None
+        if ci is None or ci.problem is not None or ci.kind != "cloudbuild":
+            return None
+        result = ScriptEvaluator(
+            ci.path,
+            self.repo,
+            source_text=ci.script.encode(),
+            walks=walks,
+            kind="cloudbuild",
+            aliases={"/workspace": str(self.repo)},
+            start_dir=self.repo,
+        ).run()
+        result.via = f"trigger {trigger.name} ({trigger.where})"
+        return result
+
     def _read_ci(self, path: Path) -> CiFile | None:
         try:
             return read_ci_file(path, self.repo)
@@ -307,9 +370,7 @@ class Validator:
                 if result.kind == "cloudbuild" and any(
                     self._ships(d, folder, real) for d in result.deploys
                 ):
-                    shipped.setdefault(folder.name, set()).add(
-                        f"cloudbuild:{self._rel(result.script)}"
-                    )
+                    shipped.setdefault(folder.name, set()).add(self._path_name(result))
         pins = {name: next(iter(paths)) for name, paths in shipped.items() if len(paths) == 1}
         pins.update(self.settings.deploy_paths)
         return pins
@@ -352,6 +413,12 @@ class Validator:
         if folder not in self._uploads:
             self._uploads[folder] = gcloud_upload(folder, self.repo)
         return self._uploads[folder]
+
+    def _path_name(self, script: ScriptResult) -> str:
+        """A deploy path's name: `script:bin/x.sh`, `cloudbuild:cloudbuild.yaml`, and a
+        Cloud Build file read through a trigger names it (`... via trigger deploy-x (...)`)."""
+        name = f"{script.kind}:{self._rel(script.script)}"
+        return f"{name} via {script.via}" if script.via else name
 
     def _rel(self, path: Path | str) -> str:
         text = str(path)
@@ -449,7 +516,7 @@ class Validator:
     def _script_path(
         self, folder: Path, real_folder: Path, script: ScriptResult, deploys: list[Deploy]
     ) -> _DeployPath:
-        name = f"{script.kind}:{self._rel(script.script)}"
+        name = self._path_name(script)
         path = _DeployPath(name, [])
         for deploy in deploys:
             if isinstance(deploy.source, Unknown):
@@ -572,9 +639,15 @@ class Validator:
         pinned = self._pins.get(folder.name)
         if pinned:
             shipped = {_key(f) for f in findings if f.variant == pinned}
+            # A trigger says how CI ships the function; a deploy script still deploys it
+            # when someone runs it, so only the bare folder's errors are not how it ships.
+            by_trigger = " via trigger " in pinned
             findings = [
                 f
-                if f.variant == pinned or f.severity is not Severity.ERROR or _key(f) in shipped
+                if f.variant == pinned
+                or f.severity is not Severity.ERROR
+                or _key(f) in shipped
+                or (by_trigger and f.variant != "source")
                 else replace(
                     f,
                     severity=Severity.WARNING,

@@ -137,6 +137,16 @@ class ScriptIssue:
 
 
 @dataclass
+class TriggerCall:
+    """One `gcloud builds triggers create` a path through the script reaches."""
+
+    name: Value | None
+    build_config: Value | None
+    substitutions: Value | None
+    line: int
+
+
+@dataclass
 class ScriptResult:
     """What evaluating one deploy script gave."""
 
@@ -146,6 +156,10 @@ class ScriptResult:
     deploys: list[Deploy] = field(default_factory=list)
     aborts: list[Abort] = field(default_factory=list)
     issues: list[ScriptIssue] = field(default_factory=list)
+    triggers: list[TriggerCall] = field(default_factory=list)
+    """The Cloud Build triggers the script creates (triggers.py)."""
+    via: str = ""
+    """For a Cloud Build file read with a trigger's substitutions: which trigger."""
 
 
 class _Stop(Exception):
@@ -172,6 +186,9 @@ class _Path:
     """Set while evaluating a command substitution: what the commands print."""
     bound: dict[Unknown, str] = field(default_factory=dict)
     """Unknowns this path has narrowed to a value (the script's `$1` after a `case`)."""
+    arrays: dict[str, tuple[Value, ...]] = field(default_factory=dict)
+    """Arrays assigned whole (`cmd=(gcloud builds ...)`): a command built in one and run
+    as `"${cmd[@]}"` is a command like any other."""
 
     def fork(self, label: str | None = None) -> _Path:
         return _Path(
@@ -188,6 +205,7 @@ class _Path:
             self.breaking,
             list(self.stdout) if self.stdout is not None else None,
             dict(self.bound),
+            dict(self.arrays),
         )
 
     def narrow(self, unknown: Unknown, value: str) -> None:
@@ -201,6 +219,7 @@ class _Path:
         builds = tuple(sorted((root, tree.signature()) for root, tree in self.builds.items()))
         return (
             tuple(sorted(self.vars.items(), key=lambda kv: kv[0])),
+            tuple(sorted(self.arrays.items(), key=lambda kv: kv[0])),
             self.cwd,
             builds,
             self.errexit,
@@ -412,6 +431,18 @@ class ScriptEvaluator:
         path.status = 0
         if name_node is not None and name_node.type == "subscript":
             return [path]  # array elements are not tracked
+        if value_node is not None and value_node.type == "array":
+            if any(child.type == "+=" for child in node.children):
+                path.arrays.pop(name, None)  # appending is not modelled: the array is unknown
+                path.vars[name] = Unknown(f"the array {name}")
+                return [path]
+            words = tuple(
+                word for child in value_node.named_children for word in self._fields(child, path)
+            )
+            path.arrays[name] = words
+            path.vars[name] = words[0] if words else ""  # $name is its first element
+            return [path]
+        path.arrays.pop(name, None)
         value: Value = self._value(value_node, path) if value_node is not None else ""
         if any(child.type == "+=" for child in node.children):
             old = path.vars.get(name, "")
@@ -1381,31 +1412,22 @@ class ScriptEvaluator:
         is_run = words[:2] == ["run", "deploy"] and any(
             isinstance(a, str) and a.startswith("--source") for a in words
         )
+        if words[:3] == ["builds", "triggers", "create"]:
+            _, options = _gcloud_options(words[3:])
+            self.result.triggers.append(
+                TriggerCall(
+                    options.get("name"),
+                    options.get("build-config"),
+                    options.get("substitutions"),
+                    line,
+                )
+            )
+            path.status = None
+            return [path]
         if not (is_function or is_run):
             path.status = None
             return [path]
-        positional: list[Value] = []
-        options: dict[str, Value] = {}
-        rest = words[2:]
-        i = 0
-        while i < len(rest):
-            arg = rest[i]
-            if isinstance(arg, str) and arg.startswith("--"):
-                key, eq, value = arg[2:].partition("=")
-                if eq:
-                    options[key] = value
-                elif (
-                    key not in _BOOLEAN_FLAGS
-                    and i + 1 < len(rest)
-                    and not (isinstance(rest[i + 1], str) and str(rest[i + 1]).startswith("--"))
-                ):
-                    options[key] = rest[i + 1]
-                    i += 1
-                else:
-                    options[key] = ""
-            else:
-                positional.append(arg)
-            i += 1
+        positional, options = _gcloud_options(words[2:])
         source = options.get("source")
         source_abs: Value = self._abs(source, path) if source is not None else path.cwd
         package = None
@@ -1831,6 +1853,13 @@ class ScriptEvaluator:
             if path.positional is None:
                 return [Unknown("the script's arguments")]
             return list(path.positional)
+        whole = _ALL_ELEMENTS.fullmatch(node.text) if node.type == "string" else None
+        if whole is not None:  # "${name[@]}": each element its own word
+            name = whole[1].decode()
+            if name in path.arrays:
+                elements = list(path.arrays[name])
+                return elements if whole[2] == b"@" else [concat(_spaced(elements))]
+            return [Unknown(f"the array {name}")]
         value = self._value(node, path)
         kind = node.type
         if isinstance(value, Unknown):
@@ -1922,6 +1951,20 @@ def _reads_arguments(node: Any) -> bool:
     return bool(_ARGUMENT_TOKENS.search(node.text))
 
 
+_ALL_ELEMENTS = re.compile(rb'"\$\{(\w+)\[([@*])\]\}"')
+"""`"${name[@]}"` (each element a word) or `"${name[*]}"` (one word)."""
+
+
+def _spaced(values: list[Value]) -> list[Value]:
+    """Values with a space between each two (`"${name[*]}"` joins them so)."""
+    joined: list[Value] = []
+    for value in values:
+        if joined:
+            joined.append(" ")
+        joined.append(value)
+    return joined
+
+
 def _is_all_arguments(node: Any) -> bool:
     """`"$@"` or `"${@}"` (a quoted word that is only the arguments)."""
     return node.type == "string" and node.text in (b'"$@"', b'"${@}"')
@@ -1930,6 +1973,32 @@ def _is_all_arguments(node: Any) -> bool:
 def _named(nodes: list[Any]) -> list[Any]:
     """Field lists hold anonymous tokens (`;`, `in`) too; the statements are the named ones."""
     return [n for n in nodes if n.is_named and n.type != "comment"]
+
+
+def _gcloud_options(rest: list[Value]) -> tuple[list[Value], dict[str, Value]]:
+    """A gcloud command's positional arguments and `--flag[=value]` options."""
+    positional: list[Value] = []
+    options: dict[str, Value] = {}
+    i = 0
+    while i < len(rest):
+        arg = rest[i]
+        if isinstance(arg, str) and arg.startswith("--"):
+            key, eq, value = arg[2:].partition("=")
+            if eq:
+                options[key] = value
+            elif (
+                key not in _BOOLEAN_FLAGS
+                and i + 1 < len(rest)
+                and not (isinstance(rest[i + 1], str) and str(rest[i + 1]).startswith("--"))
+            ):
+                options[key] = rest[i + 1]
+                i += 1
+            else:
+                options[key] = ""
+        else:
+            positional.append(arg)
+        i += 1
+    return positional, options
 
 
 def _subtree(tree: PackageTree, inside: str) -> PackageTree:
