@@ -169,6 +169,7 @@ class DashboardScreen(Screen[None]):
         loaded = [p.loaded_at for p in panes if p.loaded_at is not None]
         if loaded:
             status.age = now - min(loaded)
+        status.nothing_read = not loaded and all(p.answered for p in panes)
         problems = []
         failing = [p.LABEL for p in panes if p.failing]
         if failing:

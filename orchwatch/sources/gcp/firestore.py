@@ -20,6 +20,7 @@ from typing import Any
 
 from orchwatch.config import Config
 from orchwatch.model import CompletionRecord, PhaseDocument
+from orchwatch.sources.base import SourceError
 from orchwatch.sources.gcp.clients import GcpClients
 from orchwatch.sources.gcp.errors import api_errors
 
@@ -127,6 +128,12 @@ class FirestoreCompletions:
         self.resubscribes = 0
         """How many times dead listeners were replaced."""
         self.last_listener_error = ""
+        self._reachable = False
+        """Whether the last `get_all` answered. Listeners are opened only then: against an
+        endpoint that refuses connections, the library's Listen stream reopens at once,
+        again and again, and spins a core (measured: 100% for as long as it is left)."""
+        self._wanted: tuple[date, Callable[[], None]] | None = None
+        """The date to listen to once Firestore answers a read."""
 
     @property
     def _collections(self) -> dict[str, str]:
@@ -159,12 +166,37 @@ class FirestoreCompletions:
                 else:
                     wanted.append(day)
         if wanted:
-            read = self._get_all(wanted)
+            try:
+                read = self._get_all(wanted)
+            except SourceError:
+                self._unreachable()
+                raise
             with self._lock:
                 for day in wanted:
                     result[day] = read.get(day, {})
                     self._settled[day] = (now, result[day])
+            self._answered()
         return result
+
+    def _unreachable(self) -> None:
+        """A read failed: close the listeners (they would spin reopening), keep the date."""
+        with self._lock:
+            self._reachable = False
+            if self._watched is not None and self._on_change is not None:
+                self._wanted = (self._watched, self._on_change)
+        self.unwatch()
+
+    def _answered(self) -> None:
+        """A read answered: open the listeners on the date asked for, if none are open."""
+        with self._lock:
+            self._reachable = True
+            wanted, self._wanted = self._wanted, None
+            listening = bool(self._watches)
+        if wanted is not None and not listening:
+            try:
+                self.watch(*wanted)
+            except SourceError as exc:  # the refresh reads with get_all; the next tries again
+                self.last_listener_error = str(exc)
 
     def _get_all(self, dates: Sequence[date]) -> dict[date, dict[str, PhaseDocument]]:
         client_api = self.clients.api("firestore")
@@ -214,12 +246,14 @@ class FirestoreCompletions:
         listeners start or after they died), or "" when no date is watched."""
         with self._lock:
             if self._watched is None:
-                return ""
+                return "reading" if self._wanted is not None else ""
             live = len(self._live) == len(self._collections)
             return "listening" if live and self._watches else "reading"
 
     def watch(self, day: date, on_change: Callable[[], None]) -> None:
         """Listen to `day`'s documents; `on_change` is called (from a client thread) on news.
+        Firestore must answer a read first: if it does not, the date is only remembered and
+        the listeners open after the next read that answers (see `_reachable`).
 
         Raises:
             SourceError: the listeners cannot be opened.
@@ -228,6 +262,16 @@ class FirestoreCompletions:
             if day == self._watched and self._watches:
                 self._on_change = on_change
                 return
+            reachable = self._reachable
+        if not reachable:  # one read first: does Firestore answer at all?
+            try:
+                self._get_all([day])
+            except SourceError:
+                with self._lock:
+                    self._wanted = (day, on_change)
+                return
+            with self._lock:
+                self._reachable = True
         self.unwatch()
         with api_errors(self.clients.api("firestore")):
             client = self.clients.firestore()

@@ -23,6 +23,8 @@ class StatusBar(Static):
     selected: reactive[date | None] = reactive(None)
     now_text: reactive[str] = reactive("")
     age: reactive[float | None] = reactive(None)
+    nothing_read: reactive[bool] = reactive(False)
+    """Every pane answered, and none with data: not "loading", never "fresh"."""
     problem: reactive[str] = reactive("")
 
     def set_now(self, now: datetime) -> None:
@@ -42,7 +44,9 @@ class StatusBar(Static):
         if self.now_text:
             parts += [" │ now ", self.now_text]
         parts.append(" │ ")
-        if self.age is None:
+        if self.age is None and self.nothing_read:
+            parts.append(("nothing read", "bold red"))
+        elif self.age is None:
             parts.append(("loading…", "dim"))
         else:
             parts.append(f"updated {humanize_age(self.age)} ago")
