@@ -686,6 +686,11 @@ def _dated(args: argparse.Namespace) -> tuple[Config, Sources, date]:
         day = parse_date(getattr(args, "date", None) or args.default_date, today)
     except ValueError as exc:
         raise UsageError(f"--date: {exc}") from None
+    if sources.dates is not None and not sources.dates[0] <= day <= sources.dates[1]:
+        first, last = sources.dates
+        raise UsageError(
+            f"--date {day}: {sources.description} holds no data for it (it holds {first} to {last})"
+        )
     return config, sources, day
 
 

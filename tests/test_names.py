@@ -89,3 +89,33 @@ def test_a_service_that_is_not_in_the_file_is_exit_2(
     err = capsys.readouterr().err
     assert f"no service 'svc-b' in {path}; did you mean 'svc-a'; known: svc-a" in err
     assert main(["errors", "--from-file", str(path), "--service", "svc-a"]) == 0
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["daily", "--demo", "--date", "2025-06-01"],
+        ["explain", "--demo", "--date", "2026-03-01", "--phase", "phase3"],
+        ["timeline", "--demo", "--date", "2026-01-02"],
+    ],
+)
+def test_a_date_the_source_holds_no_data_for_is_exit_2(
+    args: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A date outside the demo's story (or a snapshot's capture) names nothing: said so,
+    never judged as an empty day (which the walkthrough would call missing, or pass)."""
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "holds no data for it (it holds 2026-01-19 to 2026-02-03)" in err
+
+
+def test_a_date_outside_a_snapshot_is_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = tmp_path / "s.db"
+    assert main(["snapshot", "--demo", "--days", "2", "-o", str(store)]) == 0
+    capsys.readouterr()
+    assert main(["daily", "--source", str(store), "--date", "2026-01-20"]) == 2
+    assert "holds no data for it (it holds 2026-01-31 to 2026-02-01)" in capsys.readouterr().err
+    assert main(["daily", "--source", str(store), "--date", "2026-01-31"]) in (0, 1, 2)
+    assert "holds no data" not in capsys.readouterr().err

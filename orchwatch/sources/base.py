@@ -148,6 +148,10 @@ class Sources:
     demo_spool: Path | None = None
     """The demo's spool folder: a deploy run with it in ORCHWATCH_DEMO_SPOOL hands its
     deploy to the demo's simulator instead of Google Cloud."""
+    dates: tuple[date, date] | None = None
+    """The first and last date the source holds data for (the demo's story, a snapshot's
+    capture); None where any date may have data (Google Cloud): a date outside names
+    nothing, and the dated verbs say so (exit 2) instead of judging an empty day."""
     closers: list[Closable] = field(default_factory=list)
     meter: object | None = None
     """Google Cloud sources count their API calls here (`ApiMeter`); None elsewhere."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +13,7 @@ from orchwatch.clock import AcceleratedClock, Clock, FrozenClock, SystemClock
 from orchwatch.config import Config
 from orchwatch.model import LogEntry
 from orchwatch.sources.base import LogBatch, LogSource, SourceError, Sources
-from orchwatch.sources.demo import DEMO_START, REPLAY_SPAN, build_demo
+from orchwatch.sources.demo import DEMO_START, FIRST_DATE, REPLAY_SPAN, build_demo
 from orchwatch.sources.local import LocalStore
 
 
@@ -72,6 +72,15 @@ def read_as_of(sources: Sources) -> Sources:
     return replace(sources, logs=LogsAsOf(sources.logs, sources.clock))
 
 
+def _held_dates(meta: str | None) -> tuple[date, date] | None:
+    """The first and last date a snapshot captured (its `dates` meta), if it says."""
+    try:
+        days = sorted(date.fromisoformat(d) for d in (meta or "").split(",") if d)
+    except ValueError:
+        return None
+    return (days[0], days[-1]) if days else None
+
+
 def build_sources(options: SourceOptions, config: Config, clock: Clock | None = None) -> Sources:
     """The sources the options ask for.
 
@@ -99,6 +108,7 @@ def build_sources(options: SourceOptions, config: Config, clock: Clock | None = 
             where="the demo's Cloud Run",
             live=simulator,
             demo_spool=simulator.spool,
+            dates=(FIRST_DATE, REPLAY_SPAN[1].date()),
             closers=[store],
         )
     if options.store_path is not None:
@@ -116,6 +126,7 @@ def build_sources(options: SourceOptions, config: Config, clock: Clock | None = 
         description = f"{options.store_path}" + (
             f" (captured {captured[:16]}Z)" if captured else ""
         )
+        held = _held_dates(store.get_meta("dates"))
         return Sources(
             kind="file",
             description=description,
@@ -124,6 +135,7 @@ def build_sources(options: SourceOptions, config: Config, clock: Clock | None = 
             completions=store,
             revisions=store,
             logs=store,
+            dates=held,
             closers=[store],
         )
     from orchwatch.sources.gcp import build_gcp_sources, resolve_project
