@@ -65,6 +65,8 @@ def busy(app: App[object]) -> bool:
 async def _quiet(pilot: Pilot[None]) -> None:
     quiet = 0
     for _ in range(MAX_CHECKS):
+        if not pilot.app.is_running:
+            return  # an app that exited (a test that quit it) has nothing left to settle
         await wait_workers(pilot.app)
         await pilot.pause()
         quiet = 0 if busy(pilot.app) else quiet + 1
@@ -73,8 +75,11 @@ async def _quiet(pilot: Pilot[None]) -> None:
 
 
 async def settle(pilot: Pilot[None]) -> None:
-    """Return once the app is quiet and its screen is up to date."""
+    """Return once the app is quiet and its screen is up to date (at once when it has
+    exited)."""
     await _quiet(pilot)
+    if not pilot.app.is_running:
+        return
     for screen in pilot.app.screen_stack:
         screen.refresh(layout=True)
         for widget in screen.walk_children():

@@ -14,6 +14,7 @@ from loopback.seed import write_config
 
 from orchwatch.analysis.completion import reconcile_dates
 from orchwatch.cli import main
+from orchwatch.clock import FrozenClock
 from orchwatch.config import Config
 from orchwatch.gather import gather_errors, gather_revisions
 from orchwatch.snapshot import capture
@@ -27,7 +28,15 @@ World = tuple[Config, Sources, Sources, Seeded]
 def test_a_snapshot_opens_offline_showing_what_the_cloud_showed(
     world: World, tmp_path: Path
 ) -> None:
-    config, _, gcp, seeded = world
+    from dataclasses import replace
+
+    from gcp_helpers import gcp_sources
+
+    config, _, _, seeded = world
+    # This test compares a snapshot with the servers, not the Logging call budget (its own
+    # tests pin that): the highest budget allowed, so it never waits out a minute.
+    config = replace(config, gcp=replace(config.gcp, log_list_calls_per_minute=60))
+    gcp = gcp_sources(config, "orchwatch-world", FrozenClock(DEMO_START))
     days = seeded.dates[-3:]
     steps: list[tuple[str, int, int]] = []
     summary = capture(config, gcp, days, tmp_path / "incident.db", lambda *s: steps.append(s))
@@ -55,6 +64,7 @@ def test_a_snapshot_opens_offline_showing_what_the_cloud_showed(
         assert got == want and got
     finally:
         offline.close()
+        gcp.close()
 
 
 def test_the_snapshot_command_writes_a_file_the_dashboard_opens(
