@@ -379,17 +379,14 @@ def run_explain(args: argparse.Namespace) -> int:
         raise UsageError("say what to explain: --phase (and --processor), --service or --group")
     config, sources, day = _dated(args)
     inputs = gather_explain(config, sources, day)
-    try:
-        explanation = explain(
-            inputs,
-            config.shown_zone,
-            phase=args.phase,
-            processor=args.processor,
-            service=args.service,
-            group=args.group,
-        )
-    except UnknownName as exc:
-        raise UsageError(str(exc)) from None
+    explanation = explain(  # an unknown subject is an UnknownName: exit 2 (see _run)
+        inputs,
+        config.shown_zone,
+        phase=args.phase,
+        processor=args.processor,
+        service=args.service,
+        group=args.group,
+    )
     if args.format == "json":
         print(json.dumps(explanation_json(explanation), indent=2))
     else:
@@ -872,8 +869,14 @@ def _flushed(code: int) -> int:
     try:
         sys.stdout.flush()
     except BrokenPipeError:
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        _silence_stdout()
     return code
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null (its reader went away, or the disk is full), so the
+    interpreter's last flush is silent."""
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 def _run(handler: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
@@ -888,14 +891,13 @@ def _run(handler: Callable[[argparse.Namespace], int], args: argparse.Namespace)
         sys.stdout.flush()  # a closed reader or a full disk shows here, not at exit
         return code
     except BrokenPipeError:
-        # The reader went away (`orchwatch daily | head -1`): end quietly, as git and grep
-        # do, with stdout pointed at /dev/null so the interpreter's last flush is silent.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        # The reader went away (`orchwatch daily | head -1`): end quietly, as git and grep do.
+        _silence_stdout()
         return EXIT_OK
     except OSError as exc:
         if exc.errno not in (errno.ENOSPC, errno.EIO, errno.EDQUOT, errno.EFBIG):
             return _internal_error(exc)
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        _silence_stdout()
         print(f"orchwatch: cannot write the output: {exc.strerror}", file=sys.stderr)
         return EXIT_IO
     except ConfigError as exc:
