@@ -62,7 +62,7 @@ incident date. phase3-to-phase4-orchestrator has served 00025 since 00026 failed
 Jan 29; 00027 lands at 04:28 Pacific, about a minute into the demo."""
 FIRST_DATE = date(2026, 1, 19)
 LAST_DATE = date(2026, 2, 1)
-REPLAY_SPAN = (datetime(2026, 1, 19, tzinfo=UTC), DEMO_START + timedelta(days=2))
+REPLAY_SPAN = (datetime.combine(FIRST_DATE, time(0), UTC), DEMO_START + timedelta(days=2))
 """The moments a frozen clock (`--as-of`) may replay the demo to: its story's dates, and two
 days of the live demo after its start. Past that the simulator would invent log lines for
 every minute up to the moment asked for (a month took 7 s and 800 MB)."""
