@@ -206,19 +206,7 @@ class Validator:
             for path in discover_scripts(self.repo, self.settings.script_globs)
         ]
         ci_files = [c for c in map(self._read_ci, discover_ci_files(self.repo)) if c is not None]
-        scripts += [
-            ScriptEvaluator(
-                ci.path,
-                self.repo,
-                source_text=ci.script.encode(),
-                walks=walks,
-                kind=ci.kind,
-                aliases={"/workspace": str(self.repo)},
-                start_dir=self.repo,
-            ).run()
-            for ci in ci_files
-            if ci.problem is None
-        ]
+        scripts += [self._evaluate_ci(ci, walks) for ci in ci_files if ci.problem is None]
         scripts += [
             result
             for trigger in self._build_triggers(scripts)
@@ -300,7 +288,7 @@ class Validator:
     def _build_triggers(self, scripts: list[ScriptResult]) -> list[BuildTrigger]:
         """The Cloud Build triggers the repository defines, in its scripts (with known
         values) and in exported trigger files; each build file and substitutions once."""
-        found: dict[tuple[str, tuple[tuple[str, str], ...]], BuildTrigger] = {}
+        found: dict[tuple[str, tuple[tuple[str, str], ...]], BuildTrigger] = {}  # by build
         for result in scripts:
             for call in result.triggers:
                 config, given = call.build_config, call.substitutions
@@ -312,11 +300,10 @@ class Validator:
                 where = f"{self._rel(result.script)}:{call.line}"
                 name = call.name if isinstance(call.name, str) else where
                 trigger = BuildTrigger(name, config, substitutions, where)
-                found.setdefault((config, tuple(sorted(substitutions.items()))), trigger)
+                found.setdefault(trigger.build, trigger)
         for path in discover_trigger_files(self.repo):
             for trigger in read_trigger_file(path, self._rel(path)):
-                key = (trigger.build_config, tuple(sorted(trigger.substitutions.items())))
-                found.setdefault(key, trigger)
+                found.setdefault(trigger.build, trigger)
         return list(found.values())
 
     def _triggered_build(
@@ -333,17 +320,21 @@ class Validator:
             return None
         if ci is None or ci.problem is not None or ci.kind != "cloudbuild":
             return None
-        result = ScriptEvaluator(
+        result = self._evaluate_ci(ci, walks)
+        result.via = f"trigger {trigger.name} ({trigger.where})"
+        return result
+
+    def _evaluate_ci(self, ci: CiFile, walks: dict[tuple[str, bool], Walk]) -> ScriptResult:
+        """A CI file's steps evaluated as bash, `/workspace` being the repository."""
+        return ScriptEvaluator(
             ci.path,
             self.repo,
             source_text=ci.script.encode(),
             walks=walks,
-            kind="cloudbuild",
+            kind=ci.kind,
             aliases={"/workspace": str(self.repo)},
             start_dir=self.repo,
         ).run()
-        result.via = f"trigger {trigger.name} ({trigger.where})"
-        return result
 
     def _read_ci(self, path: Path) -> CiFile | None:
         try:

@@ -40,6 +40,11 @@ class BuildTrigger:
     where: str = ""
     """Where the repository defines it: `bin/x.sh:101` or `triggers/x.yaml`."""
 
+    @property
+    def build(self) -> tuple[str, tuple[tuple[str, str], ...]]:
+        """What the trigger builds: its file and substitutions (two triggers alike are one)."""
+        return self.build_config, tuple(sorted(self.substitutions.items()))
+
 
 def parse_substitutions(text: str) -> dict[str, str] | None:
     """gcloud's `--substitutions=_A=x,_B=y` (a dict flag); None when it is not one."""
