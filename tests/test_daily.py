@@ -292,7 +292,7 @@ def test_the_walkthrough_reads_the_logs_once(config: Config, demo: Sources) -> N
     assert len(reads) == 1
     [orchestrator] = [r for r in results if r.id == "orchestrator.phase3-to-phase4-orchestrator"]
     assert orchestrator.evidence.startswith(
-        "CRASHING 00025 · latest 00026 FAILED 57 h ago · 30 exits"
+        "CRASHING 00025 · latest 00026 FAILED 57 h ago · 24 exits"
     )
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 import pytest
 
@@ -197,5 +197,53 @@ def test_the_tail_never_says_what_the_stores_contradict(config: Config, hours: f
                     if spec.required:
                         first = backup[spec.name].first_completed_at
                         assert first is not None and first <= document.triggered_at
+    finally:
+        sources.close()
+
+
+_CRASH_GAP = timedelta(minutes=5)
+"""Exits of a crash loop further apart than this are two stretches (its instances exit
+every two minutes or so while it loops)."""
+
+
+@pytest.mark.parametrize("hours", [0, 1.5, 4])
+def test_no_completion_is_recorded_while_its_orchestrator_crash_loops(
+    config: Config, hours: float
+) -> None:
+    """A Firestore record is the orchestrator answering a completion message: none falls
+    inside a stretch of its orchestrator's exits as the logs show them (the messages that
+    arrived then were lost), and records resume in the healthy stretch between two."""
+    moment = DEMO_START + timedelta(hours=hours)
+    since = moment - timedelta(hours=2)
+    sources = build_sources(SourceOptions(demo=True), config, clock=FrozenClock(moment))
+    try:
+        assert sources.logs is not None
+        exits: dict[str, list[datetime]] = {}
+        for entry in sources.logs.fetch_log(since, None):
+            if entry.text == "Container called exit(1).":
+                exits.setdefault(entry.service, []).append(entry.timestamp)
+        assert exits.get("phase3-to-phase4-orchestrator"), "the story's crash loop is in the logs"
+        days = sorted(
+            {(since + timedelta(hours=h)).astimezone(config.timezone).date() for h in range(0, 3)}
+        )
+        stored = sources.completions.fetch_completions(days)
+        checked = 0
+        for phase in config.phases:
+            times = sorted(exits.get(phase.orchestrator or "", []))
+            for day in days:
+                document = stored[day].firestore.get(phase.name)
+                for record in document.records.values() if document else ():
+                    at = record.completed_at
+                    if not times or at <= since or at < times[0]:
+                        continue
+                    before = [t for t in times if t <= at]
+                    after = [t for t in times if t >= at]
+                    looping = bool(before and after) and (
+                        at - before[-1] <= _CRASH_GAP and after[0] - at <= _CRASH_GAP
+                    )
+                    assert not looping, (phase.orchestrator, record.processor, at)
+                    checked += 1
+        if hours == 0:  # the Feb 1 records were made between the two windows
+            assert checked >= 3
     finally:
         sources.close()

@@ -10,8 +10,12 @@ live data, fully determined by (config, seed, clock).
 The incidents it replays:
 - 2026-01-24: p2_bdl_box_scores fails (GSW@MIN, 0022500644, final with no box
   score) and sits in failed_processor_queue;
-- 2026-01-31 and 2026-02-01: two phase-3 processors write to BigQuery but their
-  completion messages are lost, so Firestore shows 3/5 and phase 4 never triggers;
+- 2026-01-31 and 2026-02-01: phase3-to-phase4-orchestrator crash-loops in windows. The
+  completion messages pushed to it during a window are lost: three phase-3 processors
+  finish before the window opens and are recorded, two finish inside it and are not, so
+  Firestore shows 3/5 while all 5 wrote to BigQuery, and phase 4 never triggers. The
+  Jan 31 window closes before the phases of Feb 1 start (a short healthy stretch, whose
+  records are the Feb 1 three); the Feb 1 window stays open until a fix serves;
 - upcoming_team_game_context runs twice a day by design, every day.
 """
 
@@ -71,7 +75,10 @@ UNTRACKED: dict[date, dict[str, frozenset[str]]] = {
     day: {"phase3": frozenset({"team_defense_game_summary", "upcoming_player_game_context"})}
     for day in (date(2026, 1, 31), date(2026, 2, 1))
 }
-"""Processors whose completion messages the orchestrator lost, per date and phase."""
+"""Processors whose completion messages the orchestrator lost, per date and phase: they
+first finish after the phase's orchestrator started crash-looping (`CrashWindow`)."""
+_CRASH_AFTER = timedelta(minutes=1)
+"""How long after the last recorded processor's first run a crash window opens."""
 
 FAILED_RUNS: dict[date, dict[str, frozenset[str]]] = {
     date(2026, 1, 24): {"phase2": frozenset({"p2_bdl_box_scores"})},
@@ -129,6 +136,22 @@ class Queued:
 
 
 @dataclass(frozen=True, slots=True)
+class CrashWindow:
+    """A service crash-looping from `at` until `until` (None: until a fix serves).
+
+    A completion message pushed to the service inside the window is lost; the service
+    logs its traceback and exit only inside one."""
+
+    at: datetime
+    service: str
+    until: datetime | None
+
+    def covers(self, moment: datetime) -> bool:
+        """Whether the service is crash-looping at `moment`."""
+        return self.at <= moment and (self.until is None or moment < self.until)
+
+
+@dataclass(frozen=True, slots=True)
 class RevisionChanged:
     """A revision appears or its conditions change."""
 
@@ -147,7 +170,9 @@ class ServiceChanged:
     traffic: tuple[TrafficStatus, ...]
 
 
-Event = Run | Trigger | Queued | RevisionChanged | ServiceChanged
+Event = Run | Trigger | Queued | CrashWindow | RevisionChanged | ServiceChanged
+BOUNDARIES = (CrashWindow, RevisionChanged, ServiceChanged)
+"""Events that change what the services log: the logs before one are written first."""
 
 
 def apply_events(store: LocalStore, events: Sequence[Event], track_all: bool = False) -> None:
@@ -172,6 +197,12 @@ def apply_events(store: LocalStore, events: Sequence[Event], track_all: bool = F
             store.insert_execution_log([event.log])
         elif isinstance(event, Queued):
             store.upsert_failed_queue(event.item)
+        elif isinstance(event, CrashWindow):
+            windows = json.loads(store.get_meta(_WINDOWS_META) or "[]")
+            windows.append(
+                [event.service, event.at.isoformat(), event.until and event.until.isoformat()]
+            )
+            store.set_meta(_WINDOWS_META, json.dumps(windows))
         elif isinstance(event, RevisionChanged):
             store.put_revision(event.revision)
         elif isinstance(event, ServiceChanged):
@@ -182,6 +213,20 @@ def apply_events(store: LocalStore, events: Sequence[Event], track_all: bool = F
                 event.traffic,
                 uri=f"https://{event.service}-demo.a.run.app",
             )
+
+
+_WINDOWS_META = "crash_windows"
+"""The crash windows applied so far, kept with the store (a restored cache has them)."""
+
+
+def stored_windows(store: LocalStore) -> list[CrashWindow]:
+    """The crash windows the store's events have opened."""
+    return [
+        CrashWindow(
+            datetime.fromisoformat(at), service, datetime.fromisoformat(until) if until else None
+        )
+        for service, at, until in json.loads(store.get_meta(_WINDOWS_META) or "[]")
+    ]
 
 
 def _firestore_record(row: BackupRow) -> CompletionRecord:
@@ -212,24 +257,46 @@ def generate_events(config: Config, seed: int) -> list[Event]:
     """The whole scenario, oldest first, for the configured phases and processors."""
     rng = random.Random(seed)
     events: list[Event] = []
+    starts: dict[tuple[date, str], datetime] = {}
     day = FIRST_DATE
     while day <= LAST_DATE:
-        events.extend(_day_events(config, day, rng))
+        events.extend(_day_events(config, day, rng, starts))
         day += timedelta(days=1)
+    # A window closes when the phase's processors of the next day start (the orchestrator
+    # was healthy again by then); the last one stays open until a fix serves.
+    phase_of = {p.orchestrator: p.name for p in config.phases if p.orchestrator}
+    events = [
+        replace(
+            e,
+            until=starts.get(
+                (e.at.astimezone(config.timezone).date() + timedelta(days=1), phase_of[e.service])
+            ),
+        )
+        if isinstance(e, CrashWindow)
+        else e
+        for e in events
+    ]
     for service in scenario_services(config):
         events.extend(_revision_history(service, random.Random(f"{seed}:{service}")))
     events.sort(key=lambda e: e.at)
     return events
 
 
-def _day_events(config: Config, day: date, rng: random.Random) -> Iterable[Event]:
+def _day_events(
+    config: Config, day: date, rng: random.Random, starts: dict[tuple[date, str], datetime]
+) -> Iterable[Event]:
+    """One day of the pipeline; `starts` gets each phase's start (when its processors
+    begin to run)."""
     zone = config.timezone
     midnight = datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC)
     start: datetime | None = midnight + _FIRST_PHASE_START
     for phase in config.phases:
         if start is None:  # the previous phase never triggered this one
             return
-        runs, first_tracked = _phase_runs(phase, day, start, midnight + _LAST_RUN, rng)
+        starts[(day, phase.name)] = start
+        runs, first_tracked, crash = _phase_runs(phase, day, start, midnight + _LAST_RUN, rng)
+        if crash is not None and phase.orchestrator:
+            yield CrashWindow(crash, phase.orchestrator, None)
         yield from runs
         for run in runs:
             if run.row.status == RunStatus.FAILED and run.at == first_tracked.get(
@@ -260,15 +327,18 @@ def _day_events(config: Config, day: date, rng: random.Random) -> Iterable[Event
 
 def _phase_runs(
     phase: PhaseSpec, day: date, start: datetime, last: datetime, rng: random.Random
-) -> tuple[list[Run], dict[str, datetime]]:
-    """Every run of a phase's processors on one day, and each tracked processor's first run."""
+) -> tuple[list[Run], dict[str, datetime], datetime | None]:
+    """Every run of a phase's processors on one day, each recorded processor's first run,
+    and when the phase's orchestrator started crash-looping that day (None: it did not).
+
+    On a date with lost completions, the orchestrator starts crash-looping a minute after
+    the last recorded processor's first run; the processors whose messages it lost run
+    only after that, and no run after it is recorded."""
     untracked = UNTRACKED.get(day, {}).get(phase.name, frozenset())
     failing = FAILED_RUNS.get(day, {}).get(phase.name, frozenset())
     runs: list[Run] = []
-    first_tracked: dict[str, datetime] = {}
     for processor in phase.processors:
         times = _run_times(processor, start, last, rng)
-        tracked = processor.name not in untracked
         status = RunStatus.FAILED if processor.name in failing else RunStatus.SUCCESS
         for k, at in enumerate(times):
             runs.append(
@@ -287,12 +357,38 @@ def _phase_runs(
                         execution_id=f"{rng.getrandbits(48):012x}",
                         is_incremental=k > 0,
                     ),
-                    tracked,
+                    True,
                 )
             )
-        if tracked and times:
-            first_tracked[processor.name] = times[0]
-    return runs, first_tracked
+    crash: datetime | None = None
+    if untracked:
+        crash = _CRASH_AFTER + max(
+            (
+                min(r.at for r in runs if r.row.processor_name == name)
+                for name in {r.row.processor_name for r in runs} - untracked
+            ),
+            default=start,
+        )
+        runs = [
+            _lost(run, crash - start)
+            if run.row.processor_name in untracked
+            else run._replace(tracked=run.at < crash)
+            for run in runs
+        ]
+        runs = [run for run in runs if run.at <= last]
+    first_tracked: dict[str, datetime] = {}
+    for run in runs:
+        name = run.row.processor_name
+        if run.tracked and (name not in first_tracked or run.at < first_tracked[name]):
+            first_tracked[name] = run.at
+    return runs, first_tracked, crash
+
+
+def _lost(run: Run, shift: timedelta) -> Run:
+    """A run of a processor whose messages were lost: moved to after the crash loop began
+    (the same draws, so the rest of the scenario does not change), and not recorded."""
+    at = run.at + shift
+    return Run(at, run.row._replace(completed_at=at), False)
 
 
 def _run_times(
@@ -377,7 +473,7 @@ class DemoSimulator:
             while self._next < len(self._events) and self._events[self._next].at <= now:
                 end = self._next
                 while end < len(self._events) and self._events[end].at <= now:
-                    if isinstance(self._events[end], RevisionChanged | ServiceChanged):
+                    if isinstance(self._events[end], BOUNDARIES):
                         break
                     end += 1
                 if end == self._next:  # a revision or service event: logs up to it first
@@ -386,9 +482,7 @@ class DemoSimulator:
                 batch = self._events[self._next : end]
                 self._log_completions(batch, fixed)
                 apply_events(self.store, batch, track_all=fixed)
-                if self.serving is not None and isinstance(
-                    batch[-1], RevisionChanged | ServiceChanged
-                ):
+                if self.serving is not None and isinstance(batch[-1], BOUNDARIES):
                     self.serving.invalidate()
                 self._next = end
                 applied += len(batch)
@@ -569,7 +663,7 @@ def build_demo(
     store = LocalStore(path)
     store.log_health = "live"
     serving = ServingLookup(store)
-    logs = DemoLogStream(scenario_seed, scenario_services(config), serving.get)
+    logs = DemoLogStream(scenario_seed, scenario_services(config), serving.get, serving.crashing)
     starts_at_demo_start = DEMO_START <= clock.now() < DEMO_START + timedelta(minutes=1)
     cache = _cache_paths(cache_dir, config, scenario_seed) if starts_at_demo_start else None
     future = _restore(store, cache) if cache and path == ":memory:" else None
@@ -652,10 +746,12 @@ class ServingLookup:
     def __init__(self, store: LocalStore) -> None:
         self.store = store
         self._cache: dict[str, tuple[str, bool, bool]] = {}
+        self._windows: list[CrashWindow] | None = None
 
     def invalidate(self) -> None:
-        """Forget every answer (a revision or service changed)."""
+        """Forget every answer (a revision, a service or a crash window changed)."""
         self._cache.clear()
+        self._windows = None
 
     def get(self, service: str) -> tuple[str, bool, bool]:
         """(serving revision name, whether it carries the demo's fix, whether it
@@ -673,6 +769,12 @@ class ServingLookup:
         revision = next((r for r in state.revisions if r.name == name), None)
         labels = revision.labels if revision is not None else {}
         return name, labels.get(FIXED_LABEL) == "true", labels.get(LOOP_LABEL) == "true"
+
+    def crashing(self, service: str, moment: datetime) -> bool:
+        """Whether `service` is inside one of its crash windows at `moment`."""
+        if self._windows is None:
+            self._windows = stored_windows(self.store)
+        return any(w.service == service and w.covers(moment) for w in self._windows)
 
 
 # --- Cloud Run revision histories ----------------------------------------------------------------

@@ -4,9 +4,10 @@ Generated lazily, one minute of scenario time at a time, each minute from its ow
 seeded generator: any window of the stream is the same whatever was asked before,
 and building the demo costs only the minutes before its start.
 
-- phase3-to-phase4-orchestrator crash-loops on the missing module: two instances
-  print the traceback one line per entry, interleaved, every few minutes, until a
-  revision labelled as fixed serves (the deploy action of the demo);
+- phase3-to-phase4-orchestrator crash-loops on the missing module inside its crash
+  windows: two instances print the traceback one line per entry, interleaved, every few
+  minutes, until the window closes or a revision labelled as fixed serves (the deploy
+  action of the demo);
 - nba-phase3-analytics-processors: a KeyError, the whole traceback in one entry
   (jsonPayload.message + stack_trace style);
 - auto-backfill-orchestrator: a chained exception, one line per entry;
@@ -150,16 +151,20 @@ class DemoLogStream:
         seed: int,
         services: Sequence[str],
         serving_revision: Callable[[str], tuple[str, bool, bool]],
+        crashing: Callable[[str, datetime], bool] = lambda service, moment: True,
     ) -> None:
         """Args:
         seed: the scenario seed.
         services: the watched services (they all log INFO noise).
         serving_revision: service -> (serving revision name, whether it is the fix,
             whether it crash-loops).
+        crashing: (service, moment) -> whether the service is inside a crash window then
+            (the crash loop of the story logs only inside one).
         """
         self.seed = seed
         self.services = tuple(dict.fromkeys([*services, *PROCESSOR_SERVICES]))
         self.serving_revision = serving_revision
+        self.crashing = crashing
         self._counter = itertools.count()
         """Numbers the entries of the minute being generated (ids must not depend on which
         windows were asked for before, or a restored demo would differ from a fresh one)."""
@@ -213,6 +218,8 @@ class DemoLogStream:
             for index, instance in enumerate(("00f1a2", "00c7d9")):
                 if (minute + index * 2) % 4 == 0:
                     at = base + timedelta(seconds=rng.uniform(1, 40))
+                    if not self.crashing(CRASH_SERVICE, at):
+                        continue
                     yield from self._lines(CRASH, at, CRASH_SERVICE, crash_revision, instance)
                     yield self._entry(
                         at + timedelta(seconds=1),
