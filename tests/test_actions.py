@@ -311,3 +311,63 @@ def test_action_run_reports_its_process_group(tmp_path: Path) -> None:
     result = run.run()
     assert result.exit_code == 0
     assert seen == [run.pid]
+
+
+# --- the run manager ---------------------------------------------------------------------------
+
+
+def test_the_manager_runs_several_at_once_one_per_key_each_audited(tmp_path: Path) -> None:
+    from orchwatch.actions.manager import RunKey, RunManager
+
+    ended: list[str] = []
+    audit = AuditLog(tmp_path / "audit.jsonl")
+    manager = RunManager(audit, timeout=30, on_end=lambda h: ended.append(str(h.key)))
+    go = tmp_path / "go"
+    argv = [
+        sys.executable,
+        "-c",
+        f"import pathlib,time\nwhile not pathlib.Path({str(go)!r}).exists(): time.sleep(0.02)\nprint('ok')",
+    ]
+    first = manager.start(RunKey("deploy", "a"), argv, tmp_path, service="a")
+    second = manager.start(RunKey("deploy", "b"), argv, tmp_path, service="b")
+    assert first is not None and second is not None
+    assert manager.start(RunKey("deploy", "a"), argv, tmp_path) is None  # one per key
+    assert [str(h.key) for h in manager.running()] == ["deploy a", "deploy b"]
+    assert manager.cancel(RunKey("deploy", "a"))
+    cancelled = first.wait(10)
+    assert cancelled is not None and cancelled.cancelled
+    assert [str(h.key) for h in manager.running()] == ["deploy b"]
+    go.touch()
+    done = second.wait(10)
+    assert done is not None and done.ok and done.output_tail == ("ok",)
+    assert sorted(ended) == ["deploy a", "deploy b"]
+    assert manager.running() == []
+    entries, bad = read_audit(audit.path)
+    assert bad == 0
+    assert {e.started["service"]: e.outcome for e in entries} == {"a": "cancelled", "b": "exit 0"}
+    assert all(e.pgid for e in entries)  # each process group was recorded
+
+
+def test_work_done_inside_orchwatch_is_guarded_and_audited_even_when_it_raises(
+    tmp_path: Path,
+) -> None:
+    from orchwatch.actions.manager import RunKey, RunManager
+
+    audit = AuditLog(tmp_path / "audit.jsonl")
+    manager = RunManager(audit, timeout=30)
+    key = RunKey("validate", str(tmp_path))
+
+    def job() -> tuple[RunResult, object]:
+        assert manager.call(key, ["again"], tmp_path, job) is None  # refused while it runs
+        raise LookupError("no Cloud Function found")
+
+    with pytest.raises(LookupError):
+        manager.call(key, ["orchwatch", "validate"], tmp_path, job)
+    assert manager.running() == []
+    [entry], _ = read_audit(audit.path)
+    assert entry.outcome == "exit 2"
+    assert entry.finished is not None and "no Cloud Function found" in entry.finished["error"]
+    result = manager.call(
+        key, ["orchwatch", "validate"], tmp_path, lambda: (RunResult(0, 0.1, ()), 7)
+    )
+    assert result is not None and result[1] == 7  # released: it can run again

@@ -57,9 +57,7 @@ async def test_a_validation_that_cannot_run_says_so_and_completes_its_audit(
         [entry], bad = read_audit(tmp_path / "audit.jsonl")
         assert bad == 0
         assert entry.outcome == "exit 2"
-        assert app.dashboard.actions.guard.acquire(
-            "validate", str(repo)
-        )  # released: v can run again
+        assert app.dashboard.actions.running == []  # ended: v can run again
 
 
 async def test_validate_shows_findings_and_is_audited(

@@ -247,3 +247,53 @@ async def test_leaving_a_deploy_running_is_recorded(
         assert os.readlink(f"/proc/{pgid}/fd/1") == f"{entry.output}/stdout.log"
     finally:
         os.killpg(pgid, signal.SIGKILL)
+
+
+async def test_two_deploys_at_once_each_own_their_run(
+    config: Config, demo: Sources, tmp_path: Path
+) -> None:
+    """Runs of different services go at once: each has its status line, `c` cancels the one
+    under the cursor while the other goes on to its end, quitting names every run going,
+    and the audit has both records."""
+    from orchwatch.tui.screens.quit_running import QuitWhileRunningScreen
+
+    go = tmp_path / "go"
+    wait_then_exit = (
+        "import pathlib, time\n"
+        f"while not pathlib.Path({str(go)!r}).exists(): time.sleep(0.02)\n"
+        "print('deployed')\n"
+    )
+    app = make(config, demo, tmp_path, [sys.executable, "-c", wait_then_exit])
+    async with app.run_test(size=SIZE) as pilot:
+        pane = app.dashboard.query_one(ActionsPane)
+        await open_confirmation(pilot, HEALTHY)
+        await pilot.press("enter")
+        await open_confirmation(pilot, BROKEN)
+        await pilot.press(*BROKEN, "enter")
+        assert await wait_for(pilot, lambda: len(pane.running) == 2)
+        assert await wait_for(
+            pilot,
+            lambda: f"deploy {HEALTHY}: running" in pane_text(app)
+            and f"deploy {BROKEN}: running" in pane_text(app),
+        )
+        await pilot.press("q")
+        assert await wait_for(pilot, lambda: isinstance(app.screen, QuitWhileRunningScreen))
+        said = " ".join(str(label.render()) for label in app.screen.query("Label"))
+        assert f"deploy {HEALTHY}" in said and f"deploy {BROKEN}" in said
+        assert "are still running" in said
+        await pilot.press("escape")
+        assert await wait_for(pilot, lambda: not isinstance(app.screen, QuitWhileRunningScreen))
+        # the cursor is on BROKEN's row (its confirmation was opened from there)
+        await pilot.press("c")
+        await wait_for_finished_runs(pilot, tmp_path / "audit.jsonl", count=1)
+        assert [h.key.subject for h in pane.running] == [HEALTHY]
+        assert f"deploy {HEALTHY}: running" in pane_text(app)
+        assert f"deploy {BROKEN}: cancelled" in pane_text(app)
+        go.touch()
+        await wait_for_finished_runs(pilot, tmp_path / "audit.jsonl", count=2)
+        assert f"deploy {HEALTHY}: exit 0" in pane_text(app)
+        assert pane.running == []
+    entries, bad = read_audit(tmp_path / "audit.jsonl")
+    assert bad == 0
+    outcomes = {e.started["service"]: e.outcome for e in entries}
+    assert outcomes == {BROKEN: "cancelled", HEALTHY: "exit 0"}

@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from pathlib import Path
 from typing import Literal, Protocol
 
 from orchwatch.clock import Clock
@@ -128,6 +127,18 @@ class Closable(Protocol):
         ...
 
 
+class ActionTarget(Protocol):
+    """A source that takes actions itself (the demo), instead of Google Cloud."""
+
+    def environment(self) -> dict[str, str]:
+        """The environment an action command runs in."""
+        ...
+
+    def rollback_argv(self, service: str, revision: str) -> list[str]:
+        """The command that moves `service`'s traffic to `revision` here."""
+        ...
+
+
 @dataclass
 class Sources:
     """Everything the app and the headless commands read from, built once by the CLI."""
@@ -145,9 +156,9 @@ class Sources:
     where: str = "Cloud Run"
     """Where the revisions source looks for services, for "not found in ..." (a region
     and project on Google Cloud)."""
-    demo_spool: Path | None = None
-    """The demo's spool folder: a deploy run with it in ORCHWATCH_DEMO_SPOOL hands its
-    deploy to the demo's simulator instead of Google Cloud."""
+    actions: ActionTarget | None = None
+    """Where action commands act, when not on Google Cloud: the demo hands its deploys and
+    rollbacks to its simulator. None: the configured commands run as they are."""
     dates: tuple[date, date] | None = None
     """The first and last date the source holds data for (the demo's story, a snapshot's
     capture); None where any date may have data (Google Cloud): a date outside names

@@ -27,6 +27,7 @@ import json
 import os
 import pickle
 import random
+import sys
 import tempfile
 import threading
 from collections.abc import Iterable, Sequence
@@ -738,6 +739,36 @@ def _save(store: LocalStore, future: Sequence[Event], cache: tuple[Path, Path]) 
         os.replace(tmp, events)
     except OSError:  # a read-only cache dir only costs speed
         return
+
+
+class DemoActions:
+    """The demo takes its actions itself: a deploy script run with the spool in
+    ORCHWATCH_DEMO_SPOOL hands its deploy to the simulator (`orchwatch demo-deploy`), and a
+    rollback moves the simulator's traffic (`orchwatch demo-rollback`), never Google Cloud."""
+
+    def __init__(self, spool: Path) -> None:
+        self.spool = spool
+
+    def environment(self) -> dict[str, str]:
+        """orchwatch's environment, with the spool and the Python that serves the demo."""
+        return {
+            **os.environ,
+            "ORCHWATCH_DEMO_SPOOL": str(self.spool),
+            "ORCHWATCH_PYTHON": sys.executable,
+        }
+
+    def rollback_argv(self, service: str, revision: str) -> list[str]:
+        """`orchwatch demo-rollback`, which asks the simulator to move the traffic."""
+        return [
+            sys.executable,
+            "-m",
+            "orchwatch",
+            "demo-rollback",
+            "--service",
+            service,
+            "--revision",
+            revision,
+        ]
 
 
 class ServingLookup:

@@ -13,7 +13,13 @@ from orchwatch.clock import AcceleratedClock, Clock, FrozenClock, SystemClock
 from orchwatch.config import Config
 from orchwatch.model import LogEntry
 from orchwatch.sources.base import LogBatch, LogSource, SourceError, Sources
-from orchwatch.sources.demo import DEMO_START, FIRST_DATE, REPLAY_SPAN, build_demo
+from orchwatch.sources.demo import (
+    DEMO_START,
+    FIRST_DATE,
+    REPLAY_SPAN,
+    DemoActions,
+    build_demo,
+)
 from orchwatch.sources.local import LocalStore
 
 
@@ -107,7 +113,7 @@ def build_sources(options: SourceOptions, config: Config, clock: Clock | None = 
             logs=store,
             where="the demo's Cloud Run",
             live=simulator,
-            demo_spool=simulator.spool,
+            actions=DemoActions(simulator.spool),
             dates=(FIRST_DATE, REPLAY_SPAN[1].date()),
             closers=[store],
         )

@@ -201,8 +201,8 @@ class OrchwatchApp(App[None]):
         self.dashboard.rollback_selected()
 
     def action_cancel_action(self) -> None:
-        """Cancel the running deploy."""
-        self.dashboard.actions.cancel()
+        """Cancel the run of the service under the cursor (or the only run)."""
+        self.dashboard.actions.cancel(self.dashboard.selected_service())
 
     def action_audit(self) -> None:
         """Show the audit log."""

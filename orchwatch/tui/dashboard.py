@@ -362,7 +362,7 @@ class DashboardScreen(Screen[None]):
 
     # --- deploys ------------------------------------------------------------------------
 
-    def _selected_service(self) -> str | None:
+    def selected_service(self) -> str | None:
         """The service the deploy key means: the revisions pane's row, else the grid's phase."""
         if isinstance(self.focused, ServiceTable):
             service = self.revisions.service_under_cursor()
@@ -376,7 +376,7 @@ class DashboardScreen(Screen[None]):
 
     def deploy_selected(self) -> None:
         """Redeploy the selected service, after a preview and a confirmation."""
-        service = self._selected_service()
+        service = self.selected_service()
         if service is None:
             self.notify("Select a service (2) or a phase first.", markup=False)
             return
@@ -387,7 +387,7 @@ class DashboardScreen(Screen[None]):
     def rollback_selected(self) -> None:
         """Move the selected service's traffic to the revision before its failing one,
         when the logs show that one served cleanly; else say why not."""
-        service = self._selected_service()
+        service = self.selected_service()
         view = self.revisions.view
         verdict = view.verdict(service) if view is not None and service else None
         if service is None or verdict is None:

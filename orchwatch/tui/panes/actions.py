@@ -1,18 +1,17 @@
-"""The actions pane: the package validator and redeploys, run off the UI thread, each
-recorded in the audit log, their output and verdict shown here.
+"""The actions pane: the package validator, redeploys and rollbacks, run off the UI thread
+by the run manager (`orchwatch.actions.manager`), their output and verdicts shown here.
 
-Hidden until the first run. A deploy is previewed (`orchwatch.preflight`), confirmed,
-then run in its own process group; `c` cancels it, and quitting while it runs asks first.
+Hidden until the first run. Any number of runs go at once, one per (kind, subject) as
+the manager's guard keys them; each one's output is headed by its name when the writer
+changes. A deploy is previewed (`orchwatch.preflight`) and confirmed first; `c` cancels
+the run of the service under the cursor (or the only one), and quitting while runs go
+asks first, naming them.
 """
 
 from __future__ import annotations
 
-import os
-import shlex
-import sys
-import time
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 
 from rich.text import Text
@@ -24,7 +23,8 @@ from textual.timer import Timer
 from textual.widgets import Log, Static
 
 from orchwatch.actions.audit import AuditLog
-from orchwatch.actions.runner import ActionGuard, ActionRun, RunResult
+from orchwatch.actions.manager import RunHandle, RunKey, RunManager
+from orchwatch.actions.runner import RunResult
 from orchwatch.analysis.revisions import Marker, ServiceVerdict, short_name
 from orchwatch.analysis.runtime import RollbackChoice
 from orchwatch.config import Config
@@ -68,18 +68,16 @@ class DeployPreviewReady(Message):
         super().__init__()
 
 
-class DeployDone(Message):
-    """A deploy (or rollback) command ended."""
+class RunEnded(Message):
+    """A run of a command ended (the manager has recorded it)."""
 
-    def __init__(self, service: str, result: RunResult, kind: str = "deploy") -> None:
-        self.service = service
-        self.result = result
-        self.kind = kind
+    def __init__(self, handle: RunHandle) -> None:
+        self.handle = handle
         super().__init__()
 
 
 class ActionsPane(Vertical):
-    """Validation and deploy runs: a status line over the run's output."""
+    """Validation, deploy and rollback runs: their status lines over their output."""
 
     class Deployed(Message):
         """A deploy command ended on its own (not cancelled, timed out or unable to start):
@@ -101,21 +99,30 @@ class ActionsPane(Vertical):
         self.config = config
         self.sources = sources
         self.audit = audit
-        self.guard = ActionGuard()
+        target = sources.actions
+        self.manager = RunManager(
+            audit,
+            timeout=config.action_timeout,
+            env=target.environment() if target is not None else None,
+            on_end=self._ended_in_thread,
+        )
         self.announcements: list[str] = []
         """What was announced about deploys' new revisions, newest last."""
         self._watching: dict[str, str] = {}
         """Deployed services -> their latest revision before the deploy."""
-        self._kind = "deploy"
-        """What the running command is (`deploy` or `rollback`), for what quitting says."""
         self._moving: dict[str, str] = {}
         """Rolled-back services -> the revision their traffic is moving to."""
-        self._run: ActionRun | None = None
-        self._run_id: str | None = None
-        self._drain_timer: Timer | None = None
+        self._ended: list[Text] = []
+        """The verdicts of the runs that ended, newest last (the last few are shown)."""
+        self._writer: RunKey | None = None
+        """Whose output the log shows last (a header is written when it changes)."""
+        self._ticker: Timer | None = None
         self._quit_when_done = False
         self.has_run = False
         """Whether a run has started (the pane is shown from the first one on)."""
+
+    def _ended_in_thread(self, handle: RunHandle) -> None:
+        self.post_message(RunEnded(handle))
 
     def compose(self) -> ComposeResult:
         yield Static(id="actions-status")
@@ -130,32 +137,78 @@ class ActionsPane(Vertical):
     class Started(Message):
         """A run started: the pane has something to show."""
 
-    def start(self, title: str) -> None:
-        """Show the pane for a new run."""
+    SHOWN_VERDICTS = 3
+    """How many ended runs' verdicts stay under the running ones."""
+
+    def _started(self, key: RunKey) -> None:
+        """Show the pane for a new run, and keep its status and output moving."""
         self.has_run = True
         self.display = True
         self.post_message(self.Started())
-        self.border_title = f"Actions · {title}"
-        self.query_one(Log).clear()
-        self.set_status(Text(f"{title}: running…", style="bold"))
+        self.border_title = "Actions"
+        self._header(key)
+        if self._ticker is None:
+            self._ticker = self.set_interval(0.1, self._tick)
+        self._refresh_status()
 
     def write(self, lines: Sequence[str]) -> None:
         """Append output lines (already inert), as one batch."""
         self.query_one(Log).write_lines(lines)
 
+    def _header(self, key: RunKey) -> None:
+        if key != self._writer:
+            self._writer = key
+            self.write([inert_line(f"── {key} ──", 1000)])
+
     def set_status(self, status: Text) -> None:
-        """The one-line result shown above the output."""
+        """The lines shown above the output."""
         self.query_one("#actions-status", Static).update(status)
 
+    def _refresh_status(self) -> None:
+        """One line per run going, then the last runs' verdicts."""
+        lines: list[Text] = []
+        running = self.manager.running()
+        for handle in running:
+            cancel = " · c cancels" if handle.process is not None else ""
+            lines.append(
+                Text(f"{handle.key}: running {handle.elapsed:.0f} s{cancel}", style="bold")
+            )
+        lines += self._ended[-self.SHOWN_VERDICTS :]
+        self.set_status(Text("\n").join(lines))
+
     def _verdict(self, text: str, good: bool) -> None:
-        self.set_status(
-            Text(text, style=semantic_style(self.app, "success" if good else "error", bold=True))
+        style = semantic_style(self.app, "success" if good else "error", bold=True)
+        self._ended.append(Text(text, style=style))
+        del self._ended[: -self.SHOWN_VERDICTS]
+        self._refresh_status()
+
+    def _tick(self) -> None:
+        """Move every run's queued output into the log (one write per run per tick) and
+        keep the running times current; stops when nothing runs."""
+        running = self.manager.running()
+        for handle in running:
+            self._drain(handle)
+        self._refresh_status()
+        if not running and self._ticker is not None:
+            self._ticker.stop()
+            self._ticker = None
+
+    def _drain(self, handle: RunHandle) -> None:
+        pairs = handle.drain()
+        if not pairs:
+            return
+        self._header(handle.key)
+        self.write(
+            [
+                inert_line(line if stream == "stdout" else f"! {line}", 1000)
+                for stream, line in pairs
+            ]
         )
 
     @property
-    def running(self) -> ActionRun | None:
-        """The deploy running now, if any."""
-        return self._run
+    def running(self) -> list[RunHandle]:
+        """The runs going now, oldest first."""
+        return self.manager.running()
 
     # --- validation ----------------------------------------------------------------------
 
@@ -169,56 +222,52 @@ class ActionsPane(Vertical):
                 markup=False,
             )
             return
-        if not self.guard.acquire("validate", str(repo)):
+        key = RunKey("validate", str(repo))
+        if self.manager.get(key) is not None:
             self.notify("A validation is already running.", markup=False)
             return
-        self.start("validation")
-        self._validate(repo)
+        self._validate(key, repo)
 
     @work(thread=True, group="validate", exit_on_error=False)
-    def _validate(self, repo: Path) -> None:
-        started = time.monotonic()
-        try:
-            run_id = self.audit.started("validate", ["orchwatch", "validate", str(repo)], repo)
-            try:
-                done = validate(self.config, repo)
-            except Exception as exc:  # a state of the pane and a finished audit record
-                reason = (
-                    str(exc) if isinstance(exc, LookupError) else f"{type(exc).__name__}: {exc}"
-                )
-                self.audit.finished(
-                    run_id, RunResult(2, time.monotonic() - started, (reason,), error=reason)
-                )
-                self.post_message(ValidationFailed(reason))
-                return
-            tail = tuple(done.lines[-50:])
+    def _validate(self, key: RunKey, repo: Path) -> None:
+        def job() -> tuple[RunResult, object]:
+            self.app.call_from_thread(self._started, key)
+            done = validate(self.config, repo)
             code = 1 if done.errors else 0
-            self.audit.finished(run_id, RunResult(code, time.monotonic() - started, tail))
-            extra = []
-            for command in self.config.validate_commands:
-                run = ActionRun(list(command), repo, timeout=self.config.action_timeout)
-                extra_id = self.audit.started("validate", list(command), repo)
-                result = run.run()
-                self.audit.finished(extra_id, result)
-                extra.append(result)
-            self.post_message(ValidationDone(done, extra))
-        finally:
-            self.guard.release("validate", str(repo))
+            return RunResult(code, 0.0, tuple(done.lines[-50:])), done
+
+        try:
+            ran = self.manager.call(key, ["orchwatch", "validate", str(repo)], repo, job)
+        except Exception as exc:  # recorded by the manager; a state of the pane
+            reason = str(exc) if isinstance(exc, LookupError) else f"{type(exc).__name__}: {exc}"
+            self.post_message(ValidationFailed(reason))
+            return
+        if ran is None:
+            self.post_message(ValidationFailed("a validation is already running"))
+            return
+        _, done = ran
+        assert isinstance(done, Validation)
+        extra = [
+            self.manager.run(RunKey("validate", " ".join(command)), list(command), repo)
+            for command in self.config.validate_commands
+        ]
+        self.post_message(ValidationDone(done, extra))
 
     @on(ValidationFailed)
     def _validation_failed(self, message: ValidationFailed) -> None:
-        self.write([f"validation could not run: {message.reason}"])
+        self.write([inert_line(f"validation could not run: {message.reason}", 1000)])
         self._verdict(f"validation failed: {message.reason}"[:200], good=False)
 
     @on(ValidationDone)
     def _validation_done(self, message: ValidationDone) -> None:
         done = message.validation
+        self._header(RunKey("validate", str(self.config.repo_path)))
         self.write(done.lines)
         for result in message.extra:
             self.write(
                 [
                     f"$ extra validation command: {result.error or f'exit {result.exit_code}'}",
-                    *(f"  {line}" for line in result.output_tail),
+                    *(inert_line(f"  {line}", 1000) for line in result.output_tail),
                 ]
             )
         extra_failed = sum(1 for r in message.extra if not r.ok)
@@ -229,8 +278,8 @@ class ActionsPane(Vertical):
             else f"{len(done.failing)} functions failing, {done.errors} errors"
             + (f", {extra_failed} extra commands failed" if extra_failed else "")
         )
-        when = datetime.now(self.config.shown_zone).strftime("%H:%M:%S %Z")
-        self._verdict(f"validation at {when}: {verdict}", good=clean)
+        when = self.sources.clock.now().astimezone(self.config.shown_zone)
+        self._verdict(f"validation at {when:%H:%M:%S %Z}: {verdict}", good=clean)
         self.notify(
             f"Validation: {verdict}", severity="information" if clean else "error", markup=False
         )
@@ -251,9 +300,17 @@ class ActionsPane(Vertical):
         self, service: str, argv: list[str], verdict: ServiceVerdict | None
     ) -> None:
         now = self.sources.clock.now()
-        self.post_message(
-            DeployPreviewReady(preview_deploy(self.config, service, argv, verdict, now))
-        )
+        try:
+            preview = preview_deploy(self.config, service, argv, verdict, now)
+        except Exception as exc:  # never a silent key: the preview could not be made
+            self.app.call_from_thread(
+                self.notify,
+                f"No deploy preview for {service}: {type(exc).__name__}: {exc}",
+                severity="error",
+                markup=False,
+            )
+            return
+        self.post_message(DeployPreviewReady(preview))
 
     @on(DeployPreviewReady)
     def _confirm_deploy(self, message: DeployPreviewReady) -> None:
@@ -279,38 +336,14 @@ class ActionsPane(Vertical):
     def _start_run(
         self, kind: str, service: str, argv: Sequence[str], cwd: Path, verdict: str
     ) -> bool:
-        """Run a deploy or a rollback of `service`, its output streamed into the pane and
-        recorded in the audit log; False when one of that kind already runs for it."""
-        if not self.guard.acquire(kind, service):
+        """Start a deploy or a rollback of `service` through the manager; False when one of
+        that kind already runs for it."""
+        key = RunKey(kind, service)
+        if self.manager.start(key, argv, cwd, service=service, verdict=verdict) is None:
             self.notify(f"A {kind} of {service} is already running.", markup=False)
             return False
-        self.start(f"{kind} {service}")
-        self._kind = kind
-        env = None
-        spool = self.sources.demo_spool
-        if spool is not None:  # the demo: its commands hand their work to the simulator
-            env = {
-                **os.environ,
-                "ORCHWATCH_DEMO_SPOOL": str(spool),
-                "ORCHWATCH_PYTHON": sys.executable,
-            }
-        run = ActionRun(list(argv), cwd, timeout=self.config.action_timeout, env=env)
-        self._run = run
-        self._drain_timer = self.set_interval(0.1, lambda: self._drain(run, service, kind))
-        self._run_action(run, kind, service, verdict)
+        self._started(key)
         return True
-
-    @work(thread=True, group="deploy", exit_on_error=False)
-    def _run_action(self, run: ActionRun, kind: str, service: str, verdict: str) -> None:
-        try:
-            run_id = self.audit.started(kind, list(run.argv), run.cwd, service, verdict)
-            self._run_id = run_id
-            run.on_start = lambda pgid: self.audit.process(run_id, pgid)
-            result = run.run()
-            self.audit.finished(run_id, result)
-            self.post_message(DeployDone(service, result, kind))
-        finally:
-            self.guard.release(kind, service)
 
     # --- rollbacks -----------------------------------------------------------------------
 
@@ -327,18 +360,8 @@ class ActionsPane(Vertical):
         except DeployRefused as exc:
             self.notify(str(exc), severity="warning", markup=False)
             return
-        argv = configured
-        if self.sources.demo_spool is not None:  # the demo moves its own traffic
-            argv = [
-                sys.executable,
-                "-m",
-                "orchwatch",
-                "demo-rollback",
-                "--service",
-                choice.service,
-                "--revision",
-                target,
-            ]
+        here = self.sources.actions
+        argv = here.rollback_argv(choice.service, target) if here is not None else configured
         cwd = self.config.repo_path or Path.cwd()
 
         def confirmed(go: bool | None) -> None:
@@ -352,38 +375,25 @@ class ActionsPane(Vertical):
             confirmed,
         )
 
-    def _drain(self, run: ActionRun, service: str, kind: str = "deploy") -> None:
-        """Move queued output into the pane: one write per tick, however many lines."""
-        lines: list[str] = []
-        while not run.lines.empty() and len(lines) < 2000:
-            stream, line = run.lines.get_nowait()
-            lines.append(inert_line(line if stream == "stdout" else f"! {line}", 1000))
-        if lines:
-            self.write(lines)
-        self.set_status(
-            Text(f"{kind} {service}: running {run.elapsed:.0f} s · c cancels", style="bold")
-        )
-
-    @on(DeployDone)
-    def _deploy_done(self, message: DeployDone) -> None:
-        run = self._run
-        if self._drain_timer is not None:
-            self._drain_timer.stop()
-            self._drain_timer = None
-        kind = message.kind
-        if run is not None:
-            self._drain(run, message.service, kind)
-        self._run = None
-        result = message.result
-        if result.cancelled or result.timed_out or result.error:
-            self._watching.pop(message.service, None)
-            self._moving.pop(message.service, None)
-        else:
-            self.post_message(self.Deployed(message.service))
+    @on(RunEnded)
+    def _run_ended(self, message: RunEnded) -> None:
+        handle = message.handle
+        result = handle.result
+        assert result is not None
+        self._drain(handle)
+        kind, service = handle.key.kind, handle.key.subject
+        if kind in ("deploy", "rollback"):
+            if result.cancelled or result.timed_out or result.error:
+                self._watching.pop(service, None)
+                self._moving.pop(service, None)
+            else:
+                self.post_message(self.Deployed(service))
+        if kind == "validate":
+            return  # extra validation commands: told with the validation's verdict
         if result.ok:
-            text = f"{kind} {message.service}: exit 0 in {result.duration:.1f} s"
+            text = f"{handle.key}: exit 0 in {result.duration:.1f} s"
         elif result.error:
-            text = f"{kind} {message.service}: {result.error}"
+            text = f"{handle.key}: {result.error}"
         else:
             how = (
                 "timed out"
@@ -392,10 +402,10 @@ class ActionsPane(Vertical):
                 if result.cancelled
                 else f"exit {result.exit_code}"
             )
-            text = f"{kind} {message.service}: {how} after {result.duration:.1f} s"
+            text = f"{handle.key}: {how} after {result.duration:.1f} s"
         self._verdict(text, good=result.ok)
         self.notify(text, severity="information" if result.ok else "error", markup=False)
-        if self._quit_when_done:
+        if self._quit_when_done and not self.manager.running():
             self.app.exit()
 
     def revisions_updated(self, view: RevisionsView) -> None:
@@ -428,19 +438,33 @@ class ActionsPane(Vertical):
 
     # --- cancelling and quitting ---------------------------------------------------------
 
-    def cancel(self) -> None:
-        """Cancel the running deploy or rollback (SIGINT, SIGTERM, SIGKILL to its process
-        group)."""
-        if self._run is None:
+    def cancel(self, service: str | None = None) -> None:
+        """Cancel a run (SIGINT, SIGTERM, SIGKILL to its process group): the one of
+        `service` (the service under the cursor) if it has one, else the only one."""
+        cancellable = [h for h in self.manager.running() if h.process is not None]
+        chosen = [h for h in cancellable if service is not None and h.key.subject == service]
+        if not chosen and len(cancellable) == 1:
+            chosen = cancellable
+        if not cancellable:
             self.notify("Nothing is running.", markup=False)
             return
-        self._run.cancel()
-        self.notify("Cancelling…", markup=False)
+        if not chosen:
+            names = ", ".join(str(h.key) for h in cancellable)
+            self.notify(
+                f"{len(cancellable)} runs are going ({names}): put the cursor on the "
+                "service whose run to cancel, then press c.",
+                markup=False,
+                timeout=8,
+            )
+            return
+        for handle in chosen:
+            self.manager.cancel(handle.key)
+        self.notify(f"Cancelling {', '.join(str(h.key) for h in chosen)}…", markup=False)
 
     def quit(self) -> None:
-        """Quit; with a run going, ask first (cancel it, wait, or leave it running)."""
-        run = self._run
-        if run is None:
+        """Quit; with runs going, ask first (cancel them, wait, or leave them running)."""
+        running = self.manager.running()
+        if not running:
             self.app.exit()
             return
         from orchwatch.tui.screens.quit_running import QuitWhileRunningScreen
@@ -448,17 +472,15 @@ class ActionsPane(Vertical):
         def chosen(choice: str | None) -> None:
             if choice == "cancel":
                 self._quit_when_done = True
-                run.cancel()
-                self.notify(
-                    f"Cancelling the {self._kind}; quitting when it has stopped…", markup=False
-                )
+                self.manager.cancel_all()
+                self.notify("Cancelling; quitting when every run has stopped…", markup=False)
             elif choice == "wait":
                 self._quit_when_done = True
-                self.notify(f"Quitting when the {self._kind} ends…", markup=False)
+                self.notify("Quitting when every run has ended…", markup=False)
             elif choice == "leave":
-                if self._run_id is not None:
-                    self.audit.left_running(self._run_id, run.output_dir)
+                self.manager.leave_all()
                 self.app.exit()
 
-        what = f"A {self._kind} ({shlex.join(run.argv)})"
-        self.app.push_screen(QuitWhileRunningScreen(what), chosen)
+        what = "; ".join(f"{h.key} ({h.command})" for h in running)
+        plural = len(running) > 1
+        self.app.push_screen(QuitWhileRunningScreen(what, plural), chosen)

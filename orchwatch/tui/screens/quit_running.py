@@ -1,4 +1,4 @@
-"""Quitting while a deploy runs: cancel it, wait for it, or leave it running (recorded)."""
+"""Quitting while runs go: cancel them, wait for them, or leave them running (recorded)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ QuitChoice = Literal["cancel", "wait", "leave", "stay"]
 
 
 class QuitWhileRunningScreen(ModalScreen[QuitChoice]):
-    """Asks what to do with the running deploy before orchwatch quits."""
+    """Asks what to do with the runs going before orchwatch quits."""
 
     BINDINGS = [
         Binding("c", "choose('cancel')", "Cancel it and quit", id="quit.cancel"),
@@ -23,17 +23,20 @@ class QuitWhileRunningScreen(ModalScreen[QuitChoice]):
         Binding("escape", "choose('stay')", "Stay", id="quit.stay"),
     ]
 
-    def __init__(self, what: str) -> None:
+    def __init__(self, what: str, plural: bool = False) -> None:
+        """`what`: the runs going, named; `plural`: whether there are several."""
         super().__init__()
         self._what = what
+        self._plural = plural
 
     def compose(self) -> ComposeResult:
         with Vertical(id="quit-body"):
-            yield Label(f"{self._what} is still running.", markup=False)
+            them, are, its = ("them", "are", "their") if self._plural else ("it", "is", "its")
+            yield Label(f"{self._what} {are} still running.", markup=False)
             yield Label("")
-            yield Label("c  cancel it (SIGINT, SIGTERM, SIGKILL to its group) and quit")
-            yield Label("w  quit when it ends")
-            yield Label("l  leave it running and quit (the audit log records that)")
+            yield Label(f"c  cancel {them} (SIGINT, SIGTERM, SIGKILL to {its} group) and quit")
+            yield Label("w  quit when " + ("they end" if self._plural else "it ends"))
+            yield Label(f"l  leave {them} running and quit (the audit log records that)")
             yield Label("esc  stay")
 
     def action_choose(self, choice: QuitChoice) -> None:
