@@ -457,8 +457,7 @@ def run_audit(args: argparse.Namespace) -> int:
 
 def run_snapshot(args: argparse.Namespace) -> int:
     """`orchwatch snapshot`: exit 0 once the file is written."""
-    from orchwatch.analysis.completion import business_date, date_range
-    from orchwatch.dates import parse_date
+    from orchwatch.dates import business_date, date_range, parse_date
     from orchwatch.files import NotReplaceable, check_target
     from orchwatch.snapshot import capture
 
@@ -673,8 +672,7 @@ def _dated(args: argparse.Namespace) -> tuple[Config, Sources, date]:
     Raises:
         UsageError: the date cannot be read.
     """
-    from orchwatch.analysis.completion import business_date
-    from orchwatch.dates import parse_date
+    from orchwatch.dates import business_date, parse_date
 
     config = _load_config(args)
     sources = _sources(args, config)
@@ -725,8 +723,7 @@ def run_tui(args: argparse.Namespace) -> int:
                 "use a headless verb: orchwatch daily, revisions, errors, validate, audit"
             )
     sources = _sources(args, config)
-    from orchwatch.analysis.completion import business_date
-    from orchwatch.dates import parse_date
+    from orchwatch.dates import business_date, parse_date
 
     initial = None
     if args.date:

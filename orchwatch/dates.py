@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import re
 from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 _RELATIVE = re.compile(r"^([+-]\d{1,4})d?$")
 
@@ -132,3 +133,13 @@ def humanize_age(seconds: float) -> str:
     if seconds < 86400 * 2:
         return f"{int(seconds // 3600)} h"
     return f"{int(seconds // 86400)} d"
+
+
+def date_range(end: date, days: int) -> list[date]:
+    """The `days` dates ending with `end`, oldest first."""
+    return [end - timedelta(days=offset) for offset in range(days - 1, -1, -1)]
+
+
+def business_date(moment: datetime, zone: ZoneInfo) -> date:
+    """The business date `moment` falls on in the pipeline's timezone."""
+    return moment.astimezone(zone).date()

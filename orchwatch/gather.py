@@ -335,9 +335,9 @@ def package_reads(
             continue
 
         def validated(name: str = folder.name, root: Path = repo) -> Package:
-            from orchwatch.preflight import validate
+            from orchwatch.validate.summary import validate
 
-            report = validate(config, root, only=name).report
+            report = validate(config.validate, root, only=name).report
             return Package(name, report.findings)
 
         packages[service] = _fetch(validated)
@@ -443,9 +443,9 @@ def gather_daily(
         repo = config.repo_path
 
         def validation() -> tuple[int, int, list[str]]:
-            from orchwatch.preflight import validate
+            from orchwatch.validate.summary import validate
 
-            done = validate(config, repo)
+            done = validate(config.validate, repo)
             return done.errors, done.warnings, list(done.failing)
 
     validated: Fetched[tuple[int, int, list[str]]] = (

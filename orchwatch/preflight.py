@@ -2,7 +2,8 @@
 
 Headless, like `gather.py`: the TUI's validate and deploy keys call these, and so does
 the morning walkthrough, so the confirmation dialog, the pane and `orchwatch revisions`
-judge a service from the same code (`gather.service_drift`).
+judge a service from the same code (`gather.service_drift`). The validator's run, counted,
+is `orchwatch.validate.summary`.
 """
 
 from __future__ import annotations
@@ -14,60 +15,7 @@ from pathlib import Path
 from orchwatch.analysis.revisions import ServiceVerdict, short_name
 from orchwatch.config import Config
 from orchwatch.gather import service_drift
-from orchwatch.sanitize import inert_line
-from orchwatch.validate.model import Severity, ValidationReport
-
-
-def validation_lines(report: ValidationReport, show_info: bool = False) -> list[str]:
-    """Per function: ok, or its findings with file:line and the fix hint (inert text)."""
-    lines: list[str] = []
-    for function in report.functions:
-        findings = report.for_function(function.name, info=show_info)
-        mark = "✓" if function.ok else "✗"
-        lines.append(f"{mark} {function.name}" + ("" if findings else "  ok"))
-        for finding in findings:
-            where = f"{finding.path}:{finding.line}" if finding.line else finding.path
-            lines.append(f"    {finding.severity.value} {finding.rule.value}  {where}")
-            lines.append(f"      {finding.message}")
-            if finding.hint:
-                lines.append(f"      fix: {finding.hint}")
-    return [inert_line(line, 1000) for line in lines]
-
-
-@dataclass(frozen=True)
-class Validation:
-    """One run of the package validator, counted."""
-
-    report: ValidationReport
-    errors: int
-    warnings: int
-    failing: tuple[str, ...]
-    """Functions with an error."""
-
-    @property
-    def lines(self) -> list[str]:
-        """The findings as the actions pane and the confirmation show them."""
-        return validation_lines(self.report)
-
-
-def validate(config: Config, repo: Path, only: str | None = None) -> Validation:
-    """Run the validator on `repo` (or one function folder of it) with the config's settings.
-
-    Raises:
-        LookupError: no function folder in the repo (or none named `only`).
-    """
-    from orchwatch.validate.cache import FactsCache
-    from orchwatch.validate.engine import settings_from, validate_repo
-
-    report = validate_repo(
-        repo, only=only, settings=settings_from(config.validate), cache=FactsCache.default()
-    )
-    return Validation(
-        report,
-        errors=report.count(Severity.ERROR),
-        warnings=report.count(Severity.WARNING),
-        failing=report.failing,
-    )
+from orchwatch.validate.summary import validate
 
 
 class DeployRefused(Exception):
@@ -158,7 +106,7 @@ def preview_deploy(
     errors, lines, validator_note = 0, [], "no repo configured"
     if repo is not None and folder is not None:
         try:
-            validation = validate(config, repo, only=folder.name)
+            validation = validate(config.validate, repo, only=folder.name)
             errors, lines, validator_note = validation.errors, validation.lines, ""
         except LookupError:
             validator_note = f"no function folder {folder.name} in the repo"

@@ -9,13 +9,13 @@ import pytest
 
 from orchwatch.analysis.completion import (
     cell_state,
-    date_range,
     due_at,
     reconcile_date,
     reconcile_phase,
     trigger_verdict,
 )
 from orchwatch.config import Config, PhaseSpec, ProcessorSpec
+from orchwatch.dates import date_range
 from orchwatch.model import (
     BackupSummary,
     CellState,

@@ -273,8 +273,10 @@ async def test_two_deploys_at_once_each_own_their_run(
         assert await wait_for(pilot, lambda: len(pane.running) == 2)
         assert await wait_for(
             pilot,
-            lambda: f"deploy {HEALTHY}: running" in pane_text(app)
-            and f"deploy {BROKEN}: running" in pane_text(app),
+            lambda: (
+                f"deploy {HEALTHY}: running" in pane_text(app)
+                and f"deploy {BROKEN}: running" in pane_text(app)
+            ),
         )
         await pilot.press("q")
         assert await wait_for(pilot, lambda: isinstance(app.screen, QuitWhileRunningScreen))

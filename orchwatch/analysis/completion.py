@@ -20,7 +20,7 @@ run is as complete as one with two hundred.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
 from orchwatch.config import Config, PhaseSpec, ProcessorSpec
@@ -202,13 +202,3 @@ def blocked_phases(status: DateStatus, now: datetime, zone: ZoneInfo) -> dict[st
 def blocked_text(blocker: PhaseStatus) -> str:
     """`blocked: phase3 never triggered phase4`."""
     return f"blocked: {blocker.phase} never triggered {blocker.next_phase}"
-
-
-def date_range(end: date, days: int) -> list[date]:
-    """The `days` dates ending with `end`, oldest first."""
-    return [end - timedelta(days=offset) for offset in range(days - 1, -1, -1)]
-
-
-def business_date(moment: datetime, zone: ZoneInfo) -> date:
-    """The business date `moment` falls on in the pipeline's timezone."""
-    return moment.astimezone(zone).date()

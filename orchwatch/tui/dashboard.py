@@ -27,11 +27,11 @@ from textual.widget import Widget
 from textual.widgets import Footer
 
 from orchwatch.actions.audit import AuditLog
-from orchwatch.analysis.completion import business_date
 from orchwatch.analysis.daily import Fetched, Target
 from orchwatch.analysis.explain import ExplainInputs
 from orchwatch.analysis.revisions import ServiceVerdict
 from orchwatch.analysis.runtime import rollback_choice
+from orchwatch.dates import business_date
 from orchwatch.gather import DateReads, explain_inputs
 from orchwatch.model import ErrorGroup
 from orchwatch.tui.panes.actions import ActionsPane

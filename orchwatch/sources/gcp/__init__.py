@@ -162,7 +162,7 @@ def build_gcp_sources(
     clients = GcpClients(project, config.gcp_region, config.gcp, environ)
 
     def today() -> date:
-        from orchwatch.analysis.completion import business_date
+        from orchwatch.dates import business_date
 
         return business_date(clock.now(), config.timezone)
 

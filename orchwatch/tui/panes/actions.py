@@ -32,15 +32,14 @@ from orchwatch.gather import RevisionsView
 from orchwatch.preflight import (
     DeployPreview,
     DeployRefused,
-    Validation,
     deploy_command,
     preview_deploy,
     rollback_command,
-    validate,
 )
 from orchwatch.sanitize import inert_line
 from orchwatch.sources.base import Sources
 from orchwatch.tui.styles import semantic_style
+from orchwatch.validate.summary import Validation, validate
 
 
 class ValidationFailed(Message):
@@ -232,7 +231,7 @@ class ActionsPane(Vertical):
     def _validate(self, key: RunKey, repo: Path) -> None:
         def job() -> tuple[RunResult, object]:
             self.app.call_from_thread(self._started, key)
-            done = validate(self.config, repo)
+            done = validate(self.config.validate, repo)
             code = 1 if done.errors else 0
             return RunResult(code, 0.0, tuple(done.lines[-50:])), done
 
