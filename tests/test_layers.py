@@ -153,3 +153,15 @@ def test_no_module_imports_itself_round_a_circle() -> None:
         if node not in index:
             visit(node)
     assert circles == []
+
+
+def test_the_ui_needs_no_type_escapes() -> None:
+    """Screens read the app through typed accessors (`tui/context.py`), not `type: ignore`."""
+    root = Path(orchwatch.__file__).parent / "tui"
+    escapes = [
+        f"{path.relative_to(root.parent)}:{number}"
+        for path in sorted(root.rglob("*.py"))
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if "type: ignore" in line
+    ]
+    assert escapes == []

@@ -34,6 +34,7 @@ from orchwatch.analysis.runtime import rollback_choice
 from orchwatch.dates import business_date
 from orchwatch.gather import DateReads, explain_inputs
 from orchwatch.model import ErrorGroup
+from orchwatch.tui.context import context
 from orchwatch.tui.panes.actions import ActionsPane
 from orchwatch.tui.panes.base import Pane, PaneContext, format_age
 from orchwatch.tui.panes.completions import CompletionsPane
@@ -320,7 +321,7 @@ class DashboardScreen(Screen[None]):
         groups: Fetched[list[ErrorGroup]] = (
             Fetched(list(self.logs.groups))
             if self.logs.answered and not self.logs.failing
-            else Fetched(None, str(self.logs.border_subtitle) or "not read yet")
+            else Fetched(None, self.logs.last_error or "not read yet")
         )
         # Judged here, on the UI thread that feeds the tally, not in the reader's thread.
         tally = self.logs.runtime
@@ -333,7 +334,7 @@ class DashboardScreen(Screen[None]):
         from orchwatch.tui.screens.timeline import TimelineScreen
 
         day = self.selected_date or self._today()
-        self.app.push_screen(TimelineScreen(day, self.app.audit.path))  # type: ignore[attr-defined]
+        self.app.push_screen(TimelineScreen(day, context(self).audit.path))
 
     # --- the walkthrough -----------------------------------------------------------------
 

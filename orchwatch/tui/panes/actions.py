@@ -38,6 +38,7 @@ from orchwatch.preflight import (
 )
 from orchwatch.sanitize import inert_line
 from orchwatch.sources.base import Sources
+from orchwatch.tui.failures import FailsInPlace
 from orchwatch.tui.styles import semantic_style
 from orchwatch.validate.summary import Validation, validate
 
@@ -75,7 +76,7 @@ class RunEnded(Message):
         super().__init__()
 
 
-class ActionsPane(Vertical):
+class ActionsPane(FailsInPlace, Vertical):
     """Validation, deploy and rollback runs: their status lines over their output."""
 
     class Deployed(Message):
@@ -144,7 +145,6 @@ class ActionsPane(Vertical):
         self.has_run = True
         self.display = True
         self.post_message(self.Started())
-        self.border_title = "Actions"
         self._header(key)
         if self._ticker is None:
             self._ticker = self.set_interval(0.1, self._tick)
@@ -163,10 +163,18 @@ class ActionsPane(Vertical):
         """The lines shown above the output."""
         self.query_one("#actions-status", Static).update(status)
 
+    @staticmethod
+    def _title(key: RunKey) -> str:
+        return "validation" if key.kind == "validate" else str(key)
+
     def _refresh_status(self) -> None:
-        """One line per run going, then the last runs' verdicts."""
+        """One line per run going, then the last runs' verdicts; the border names the runs
+        going (or the last one)."""
         lines: list[Text] = []
         running = self.manager.running()
+        if running:
+            titles = dict.fromkeys(self._title(h.key) for h in running)
+            self.border_title = "Actions · " + ", ".join(titles)
         for handle in running:
             cancel = " · c cancels" if handle.process is not None else ""
             lines.append(
@@ -299,17 +307,17 @@ class ActionsPane(Vertical):
         self, service: str, argv: list[str], verdict: ServiceVerdict | None
     ) -> None:
         now = self.sources.clock.now()
-        try:
-            preview = preview_deploy(self.config, service, argv, verdict, now)
-        except Exception as exc:  # never a silent key: the preview could not be made
-            self.app.call_from_thread(
-                self.notify,
-                f"No deploy preview for {service}: {type(exc).__name__}: {exc}",
-                severity="error",
-                markup=False,
-            )
-            return
-        self.post_message(DeployPreviewReady(preview))
+        self.post_message(
+            DeployPreviewReady(preview_deploy(self.config, service, argv, verdict, now))
+        )
+
+    def failed(self, group: str, reason: str) -> None:
+        """A worker of the pane raised: the preview could not be made, or the validator
+        failed in a way it does not report itself. Said, never a silent key."""
+        what = "No deploy preview" if group == "deploy-preview" else f"The {group} failed"
+        self.notify(inert_line(f"{what}: {reason}", 400), severity="error", markup=False)
+        if group == "validate":
+            self._verdict(f"validation failed: {reason}"[:200], good=False)
 
     @on(DeployPreviewReady)
     def _confirm_deploy(self, message: DeployPreviewReady) -> None:

@@ -21,7 +21,8 @@ from textual.worker import Worker, WorkerState
 
 from orchwatch.config import Config
 from orchwatch.sanitize import inert_line
-from orchwatch.sources.base import SourceError, Sources
+from orchwatch.sources.base import Sources
+from orchwatch.tui.failures import failure_text
 
 
 def retry_delay(base: float, failures: int, cap: float = 300.0) -> float:
@@ -75,6 +76,11 @@ class Pane(Vertical):
         self.failing = False
         self.failures = 0
         """Consecutive failed refreshes: the retry interval doubles with each."""
+        self.last_error: str | None = None
+        """What the last failed read said (None once a read succeeds)."""
+        self.helper_errors: dict[str, str] = {}
+        """Helper workers that failed (a live listener), by group: the pane goes on
+        polling without them."""
         self._timer: Timer | None = None
 
     # --- what a pane implements ----------------------------------------------------------
@@ -120,6 +126,7 @@ class Pane(Vertical):
         self.loaded_at = self.context.wall()
         self.failing = False
         self.failures = 0
+        self.last_error = None
         self.border_subtitle = ""
         self.remove_class("-error")
         self._timer = self.set_timer(self.interval, self.refresh_now)
@@ -134,10 +141,21 @@ class Pane(Vertical):
         return age if age > max(3 * self.interval, 30.0) else None
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        """A failed read is a state of the pane; the last good data stays on screen."""
-        if event.worker.group != self.id or event.state is not WorkerState.ERROR:
+        """A failed read is a state of the pane; the last good data stays on screen. A
+        helper worker's failure (a live listener that could not open) is said, and the
+        pane goes on polling."""
+        if event.state is not WorkerState.ERROR:
             return
         error = event.worker.error
+        what = failure_text(error)
+        if event.worker.group != self.id:
+            self.helper_errors[event.worker.group] = what
+            self.notify(
+                inert_line(f"{self.LABEL or self.id}: {event.worker.group}: {what}", 400),
+                severity="warning",
+                markup=False,
+            )
+            return
         self.add_class("-error")
         self.failures += 1
         delay = retry_delay(self.context.refresh_seconds, self.failures)
@@ -146,7 +164,7 @@ class Pane(Vertical):
             if self.loaded_at is not None
             else ""
         )
-        what = str(error) if isinstance(error, SourceError) else f"{type(error).__name__}: {error}"
+        self.last_error = what
         self.border_subtitle = inert_line(f"⚠ {what}{age} · retrying in {delay:g} s", 400)
         how_to = getattr(error, "how_to", None)
         if isinstance(how_to, str):

@@ -167,7 +167,7 @@ class CompletionsPane(Pane):
         """A date's reconciled status as shown, or why there is none."""
         if day in self.statuses:
             return Fetched(self.statuses[day])
-        return Fetched(None, str(self.border_subtitle) or f"{day} is not loaded")
+        return Fetched(None, self.last_error or f"{day} is not loaded")
 
     def show_phase(self, phase: str | None) -> None:
         """Focus the grid, on `phase`'s column when it has one."""

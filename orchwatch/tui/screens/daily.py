@@ -25,6 +25,8 @@ from orchwatch.analysis.daily import (
 from orchwatch.gather import gather_daily, gather_explain
 from orchwatch.render import daily_summary
 from orchwatch.sanitize import inert_line
+from orchwatch.tui.context import context
+from orchwatch.tui.failures import FailsInPlace
 from orchwatch.tui.screens.goto_date import GotoDateScreen
 from orchwatch.tui.styles import semantic_style
 from orchwatch.tui.widgets.keys import ListTable
@@ -39,7 +41,7 @@ class DailyLoaded(Message):
         super().__init__()
 
 
-class DailyScreen(Screen[tuple[Target, date] | None]):
+class DailyScreen(FailsInPlace, Screen[tuple[Target, date] | None]):
     """Dismisses with (target, date) of the row Enter was pressed on (None when closed)."""
 
     BINDINGS = [
@@ -91,9 +93,24 @@ class DailyScreen(Screen[tuple[Target, date] | None]):
 
     @work(thread=True, exclusive=True, group="daily", exit_on_error=False)
     def _evaluate(self, day: date) -> None:
-        config = self.app.config  # type: ignore[attr-defined]
-        inputs = gather_daily(config, self.app.sources, day)  # type: ignore[attr-defined]
+        app = context(self)
+        config = app.config
+        inputs = gather_daily(config, app.sources, day)
         self.post_message(DailyLoaded(day, evaluate(inputs, config.timezone, config.shown_zone)))
+
+    def failed(self, group: str, reason: str) -> None:
+        """The checklist could not be evaluated: said where the verdict goes, never a
+        `checking…` left on screen."""
+        self.results = []
+        self._show()
+        self.query_one("#daily-heading", Static).update(
+            Text.assemble(
+                ("? UNKNOWN  ", semantic_style(self.app, "warning", bold=True)),
+                inert_line(f"the walkthrough could not be evaluated: {reason}", 400),
+                ("   r: re-run", "dim"),
+            )
+        )
+        self.notify(inert_line(f"Walkthrough: {reason}", 400), severity="error", markup=False)
 
     @on(DailyLoaded)
     def _loaded(self, message: DailyLoaded) -> None:
@@ -156,7 +173,8 @@ class DailyScreen(Screen[tuple[Target, date] | None]):
         if subject is None:
             self.notify("This check has no chain to follow; Enter shows where it looks.")
             return
-        config, sources, day = self.app.config, self.app.sources, self.day  # type: ignore[attr-defined]
+        app = context(self)
+        config, sources, day = app.config, app.sources, self.day
         self.app.push_screen(
             ExplainScreen(lambda: gather_explain(config, sources, day), subject, config.shown_zone)
         )

@@ -27,6 +27,7 @@ from orchwatch.analysis.explain import (
     link_when,
 )
 from orchwatch.sanitize import inert_line
+from orchwatch.tui.failures import FailsInPlace
 from orchwatch.tui.styles import semantic_style
 
 
@@ -39,7 +40,7 @@ class Explained(Message):
         super().__init__()
 
 
-class ExplainScreen(ModalScreen[None]):
+class ExplainScreen(FailsInPlace, ModalScreen[None]):
     """Reads what the chain needs off the UI thread (the validator, git), then shows it."""
 
     BINDINGS = [Binding("escape,q,x", "dismiss", "Close", id="explain.close")]
@@ -69,10 +70,11 @@ class ExplainScreen(ModalScreen[None]):
         except UnknownSubject as exc:
             self.post_message(Explained(None, str(exc)))
             return
-        except Exception as exc:  # a source that fails is the screen's message, never a crash
-            self.post_message(Explained(None, f"{type(exc).__name__}: {exc}"))
-            return
         self.post_message(Explained(explanation))
+
+    def failed(self, group: str, reason: str) -> None:
+        """A source failed while the chain was built: the screen's message, never a crash."""
+        self.post_message(Explained(None, reason))
 
     @on(Explained)
     def _explained(self, message: Explained) -> None:

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 from rich.table import Table
 from rich.text import Text
 from textual import on
-from textual.app import ComposeResult
+from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
@@ -31,7 +31,9 @@ from orchwatch.tui.widgets.virtual_table import VirtualTable
 HISTORY_COLUMNS = ("revision", "age", "created", "creator", "commit", "marker", "traffic", "reason")
 
 
-def history_cells(row: RevisionRow, now: datetime, zone: ZoneInfo, app) -> tuple[Text, ...]:  # type: ignore[no-untyped-def]
+def history_cells(
+    row: RevisionRow, now: datetime, zone: ZoneInfo, app: App[object]
+) -> tuple[Text, ...]:
     """One history row's cells; revision data is shown as text, never markup."""
     revision = row.revision
     style = semantic_style(

@@ -19,6 +19,8 @@ from textual.widgets import DataTable, Footer, Static
 from orchwatch.analysis.timeline import Event, Severity, Timeline, timeline
 from orchwatch.gather import gather_timeline
 from orchwatch.sanitize import clip, inert_line
+from orchwatch.tui.context import context
+from orchwatch.tui.failures import FailsInPlace
 from orchwatch.tui.styles import semantic_style
 from orchwatch.tui.widgets.keys import ListTable
 
@@ -46,7 +48,7 @@ class TimelineLoaded(Message):
         super().__init__()
 
 
-class TimelineScreen(Screen[None]):
+class TimelineScreen(FailsInPlace, Screen[None]):
     """Events oldest first; `+`/`-` zoom around the cursor's event."""
 
     BINDINGS = [
@@ -89,9 +91,26 @@ class TimelineScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="timeline", exit_on_error=False)
     def _read(self, day: date) -> None:
-        config, sources = self.app.config, self.app.sources  # type: ignore[attr-defined]
+        app = context(self)
+        config, sources = app.config, app.sources
         line = timeline(gather_timeline(config, sources, day, self._audit), config.shown_zone)
         self.post_message(TimelineLoaded(day, line))
+
+    def failed(self, group: str, reason: str) -> None:
+        """The timeline could not be read: said where it goes, never `reading…` forever."""
+        self.line = None
+        self.shown = []
+        self.query_one("#timeline-table", DataTable).clear(columns=True)
+        self.query_one("#timeline-heading", Static).update(
+            Text.assemble(
+                (
+                    inert_line(f"⚠ the timeline could not be read: {reason}", 400),
+                    semantic_style(self.app, "error", bold=True),
+                ),
+                ("   r: re-read", "dim"),
+            )
+        )
+        self.notify(inert_line(f"Timeline: {reason}", 400), severity="error", markup=False)
 
     @on(TimelineLoaded)
     def _loaded(self, message: TimelineLoaded) -> None:
@@ -104,7 +123,7 @@ class TimelineScreen(Screen[None]):
         line = self.line
         if line is None:
             return
-        zone = self.app.config.shown_zone  # type: ignore[attr-defined]
+        zone = context(self).config.shown_zone
         span = ZOOMS[self.zoom]
         events = list(line.events)
         if span is not None and around is not None:
@@ -162,7 +181,7 @@ class TimelineScreen(Screen[None]):
         chosen = self._cursor_event()
         if chosen is None:
             return
-        zone = self.app.config.shown_zone  # type: ignore[attr-defined]
+        zone = context(self).config.shown_zone
         lines = [
             f"{chosen.at.astimezone(zone):%Y-%m-%d %H:%M:%S %Z} · {chosen.source}",
             chosen.summary,
