@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bench.common import report
-from orchwatch.sources.demo_logs import CHAINED, CRASH, GROUP, KEY_ERROR
+from orchwatch.sources.demo.logs import CHAINED, CRASH, GROUP, KEY_ERROR
 from tests.loopback.seed import write_config
 from tests.loopback.silent import silent_port
 

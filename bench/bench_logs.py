@@ -17,7 +17,7 @@ from bench.common import report
 from orchwatch.analysis.tracebacks import group_entries
 from orchwatch.model import LogEntry
 from orchwatch.sources.base import LogBatch
-from orchwatch.sources.demo_logs import CHAINED, CRASH, GROUP, KEY_ERROR
+from orchwatch.sources.demo.logs import CHAINED, CRASH, GROUP, KEY_ERROR
 from orchwatch.sources.logfile import parse_log_text
 
 T0 = datetime(2026, 2, 1, 12, tzinfo=UTC)

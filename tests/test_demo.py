@@ -134,7 +134,7 @@ def test_a_user_deploy_supersedes_the_scenarios_scheduled_revision(config: Confi
     import json
 
     from orchwatch.sources.demo import DEMO_START, build_demo
-    from orchwatch.sources.demo_logs import CRASH_SERVICE
+    from orchwatch.sources.demo.logs import CRASH_SERVICE
 
     clock = FrozenClock(DEMO_START)
     store, simulator = build_demo(config, clock)
@@ -247,3 +247,66 @@ def test_no_completion_is_recorded_while_its_orchestrator_crash_loops(
             assert checked >= 3
     finally:
         sources.close()
+
+
+# --- the cache: data, not code, and shared safely ---------------------------------------------
+
+
+def test_the_cache_keeps_every_event_as_data(config: Config) -> None:
+    import json
+
+    from orchwatch.sources.demo.cache import decode, encode
+
+    events = generate_events(config, config.demo_seed)
+    kept = json.loads(json.dumps(encode(tuple(events))))
+    assert list(decode(kept)) == events  # every kind of event, whole
+
+
+def test_a_cache_naming_any_other_type_is_foreign_and_rebuilt(
+    config: Config,
+    tmp_path,
+    monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
+) -> None:
+    import json
+    import subprocess
+
+    from orchwatch.sources.demo import build_demo
+
+    build_demo(config, FrozenClock(DEMO_START), cache_dir=tmp_path)
+    [events] = tmp_path.glob("*.events.json")
+    ran: list[object] = []
+    monkeypatch.setattr(subprocess, "Popen", lambda *a, **k: ran.append(a))
+    hostile = {"$tuple": [{"$record": "Popen", "fields": {"args": "touch /tmp/owned"}}]}
+    events.write_text(json.dumps(hostile))
+    store, _ = build_demo(config, FrozenClock(DEMO_START), cache_dir=tmp_path)
+    phase3 = store.fetch_completions([date(2026, 2, 1)])[date(2026, 2, 1)].firestore["phase3"]
+    assert len(phase3.records) == 3  # built afresh
+    assert ran == []
+    assert "Popen" not in events.read_text()  # and written again, whole
+
+
+def test_five_demos_starting_at_once_on_an_empty_cache_all_reach_their_first_frame(
+    tmp_path,  # type: ignore[no-untyped-def]
+) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "ORCHWATCH_CACHE_DIR": str(tmp_path / "cache")}
+    starts = [
+        subprocess.Popen(
+            [sys.executable, "-m", "orchwatch", "--demo", "--exit-after-first-data"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
+        )
+        for _ in range(5)
+    ]
+    outcomes = [(p.wait(timeout=120), p.stderr.read().decode()) for p in starts]  # type: ignore[union-attr]
+    for p in starts:
+        p.stdout.close()  # type: ignore[union-attr]
+        p.stderr.close()  # type: ignore[union-attr]
+    assert [code for code, _ in outcomes] == [0] * 5, outcomes
+    left = sorted(path.name for path in (tmp_path / "cache" / "demo").iterdir())
+    assert not [name for name in left if name.endswith(".partial")], left
+    assert sum(name.endswith(".events.json") for name in left) == 1

@@ -24,7 +24,7 @@ from orchwatch.analysis.tracebacks import (
 from orchwatch.cli import main
 from orchwatch.gather import file_errors
 from orchwatch.model import LogEntry, TracebackEvent, log_line
-from orchwatch.sources.demo_logs import CHAINED, CRASH
+from orchwatch.sources.demo.logs import CHAINED, CRASH
 from orchwatch.sources.logfile import LogReader, read_log_file
 
 T0 = datetime(2026, 2, 1, 12, tzinfo=UTC)

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 import re
 import shutil
 import sqlite3
@@ -27,6 +26,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
+from orchwatch.files import atomic_target
 from orchwatch.model import (
     BackupRow,
     BackupSummary,
@@ -265,16 +265,14 @@ class LocalStore:
             )
 
     def backup_to(self, path: Path) -> None:
-        """Write the whole store to a file (atomically replacing it)."""
-        tmp = path.with_suffix(".tmp")
-        tmp.unlink(missing_ok=True)
-        with self._lock:
+        """Write the whole store to a file, replacing it whole: written under a name of its
+        own first, so that processes writing the same file at once never share one."""
+        with self._lock, atomic_target(path, replace=True) as tmp:
             target = sqlite3.connect(tmp)
             try:
                 self._db.backup(target)
             finally:
                 target.close()
-        os.replace(tmp, path)
 
     def restore_from(self, path: Path) -> None:
         """Replace the store's contents with a file's (written by `backup_to`).
