@@ -19,7 +19,8 @@ from textual.widgets import DataTable
 from orchwatch.analysis.completion import blocked_phases, trigger_verdict
 from orchwatch.model import CellState, CompletionCell, DateStatus, PhaseStatus, RunStatus
 from orchwatch.sanitize import clip
-from orchwatch.tui.styles import same_look, semantic_style, state_glyph
+from orchwatch.tui.styles import semantic_style, state_glyph
+from orchwatch.tui.widgets.diff_table import DiffTable
 from orchwatch.tui.widgets.keys import TABLE_COLUMNS, TABLE_ROWS
 
 HEADER_ROWS = ("counts", "required", "trigger")
@@ -35,7 +36,7 @@ class GridTarget:
     cell: CompletionCell | None
 
 
-class CompletionGrid(DataTable[Text]):
+class CompletionGrid(DiffTable):
     """Processors x phases for the selected date."""
 
     BINDINGS = [*TABLE_ROWS, *TABLE_COLUMNS]
@@ -59,12 +60,10 @@ class CompletionGrid(DataTable[Text]):
             super().__init__()
 
     def __init__(self, *, id: str | None = None) -> None:
-        super().__init__(id=id, cursor_type="cell", zebra_stripes=False, show_row_labels=False)
+        super().__init__(id=id, cursor_type="cell", show_row_labels=False)
         self._status: DateStatus | None = None
-        self._shape: tuple[tuple[str, ...], int] | None = None
         self._capped: int | None = None
         """The cap the columns are cut to now (None: uncut)."""
-        self._rendered: dict[tuple[str, str], Text] = {}
         self._last: tuple[DateStatus, datetime, ZoneInfo] | None = None
         self._natural: dict[str, int] = {}
         """Each phase column's width uncut, for the last status shown."""
@@ -97,15 +96,7 @@ class CompletionGrid(DataTable[Text]):
         # A new cap changes cells in place (their columns re-measure): a rebuild would
         # cost a second layout pass of the whole screen on every resize.
         shape = (tuple(p.phase for p in status.phases), depth)
-        if shape != self._shape:
-            self._rebuild(status, depth, contents)
-            self._shape = shape
-            return
-        with self.app.batch_update():
-            for key, text in contents.items():
-                if not same_look(self._rendered.get(key), text):
-                    self.update_cell(key[0], key[1], text, update_width=True)
-                    self._rendered[key] = text
+        self.paint(shape, contents, lambda: self._rebuild(status, depth, contents))
 
     def _rebuild(
         self, status: DateStatus, depth: int, contents: dict[tuple[str, str], Text]
@@ -118,7 +109,6 @@ class CompletionGrid(DataTable[Text]):
         row_keys = [*HEADER_ROWS, *(f"p{i}" for i in range(depth))]
         for row in row_keys:
             self.add_row(*(contents[(row, p.phase)] for p in status.phases), key=row)
-        self._rendered = dict(contents)
         if self.row_count and cursor.row < self.row_count:
             self.move_cursor(row=cursor.row, column=cursor.column, animate=False)
 

@@ -12,14 +12,15 @@ from textual.widgets import DataTable
 
 from orchwatch.glyphs import STATE_COLOUR, STATE_GLYPH
 from orchwatch.model import CellState, DateStatus, PhaseStatus
-from orchwatch.tui.styles import same_look, semantic_style
+from orchwatch.tui.styles import semantic_style
+from orchwatch.tui.widgets.diff_table import DiffTable
 from orchwatch.tui.widgets.keys import TABLE_COLUMNS
 
 DATE_COLUMN = 7
 """A date's column: `Mo 19` or `◐3/5` and a cell's padding each side."""
 
 
-class OverviewStrip(DataTable[Text]):
+class OverviewStrip(DiffTable):
     """Dates as columns, phases as rows; Enter on a column selects its date."""
 
     BINDINGS = [*TABLE_COLUMNS]
@@ -36,10 +37,9 @@ class OverviewStrip(DataTable[Text]):
             super().__init__()
 
     def __init__(self, *, id: str | None = None) -> None:
-        super().__init__(id=id, cursor_type="cell", show_row_labels=True, zebra_stripes=False)
+        super().__init__(id=id, cursor_type="cell", show_row_labels=True)
         self._dates: tuple[date, ...] = ()
         self._phases: tuple[str, ...] = ()
-        self._rendered: dict[tuple[str, str], Text] = {}
         self._selected: date | None = None
         self._last: tuple[Mapping[date, DateStatus], date] | None = None
 
@@ -55,14 +55,11 @@ class OverviewStrip(DataTable[Text]):
             for day, status in statuses.items()
             for phase in status.phases
         }
-        if dates != self._dates or phases != self._phases or selected != self._selected:
-            self._rebuild(dates, phases, contents, selected)
-            return
-        with self.app.batch_update():
-            for key, text in contents.items():
-                if not same_look(self._rendered.get(key), text):
-                    self.update_cell(key[0], key[1], text, update_width=True)
-                    self._rendered[key] = text
+        self.paint(
+            (dates, phases, selected),
+            contents,
+            lambda: self._rebuild(dates, phases, contents, selected),
+        )
 
     def _rebuild(
         self,
@@ -79,7 +76,6 @@ class OverviewStrip(DataTable[Text]):
         for phase in phases:
             self.add_row(*(contents[(phase, d.isoformat())] for d in dates), key=phase, label=phase)
         self._dates, self._phases, self._selected = dates, phases, selected
-        self._rendered = dict(contents)
         if selected in dates:
             self.move_cursor(column=dates.index(selected), animate=False)
 

@@ -9,7 +9,8 @@ from textual.widgets import DataTable
 
 from orchwatch.analysis.revisions import Health, ServiceVerdict
 from orchwatch.sanitize import clip, clip_lines, distinct_width
-from orchwatch.tui.styles import same_look, semantic_style
+from orchwatch.tui.styles import semantic_style
+from orchwatch.tui.widgets.diff_table import DiffTable
 from orchwatch.tui.widgets.keys import TABLE_ROWS
 from orchwatch.tui.widgets.list_filter import matches
 
@@ -25,7 +26,7 @@ HEALTH_GLYPH = {
 }
 
 
-class ServiceTable(DataTable[Text]):
+class ServiceTable(DiffTable):
     """Services and their verdicts; Enter opens a service's revision history."""
 
     BINDINGS = [*TABLE_ROWS]
@@ -42,9 +43,8 @@ class ServiceTable(DataTable[Text]):
             super().__init__()
 
     def __init__(self, *, id: str | None = None) -> None:
-        super().__init__(id=id, cursor_type="row", zebra_stripes=False)
+        super().__init__(id=id, cursor_type="row")
         self._order: tuple[str, ...] = ()
-        self._rendered: dict[tuple[str, str], Text] = {}
         self._highlight: str | None = None
         self._widths: Widths = (0, 0, 0, 0)
         self._heights: tuple[int, ...] = ()
@@ -85,6 +85,7 @@ class ServiceTable(DataTable[Text]):
         for key, width in zip(COLUMNS, widths, strict=False):
             self.add_column("" if key == "health" else key, key=key, width=width)
         self._order, self._heights = (), ()
+        self.forget_shape()
 
     def show(
         self,
@@ -141,16 +142,12 @@ class ServiceTable(DataTable[Text]):
             )
         order = tuple(rows)
         heights = tuple(cells[2].plain.count("\n") + 1 for cells in rows.values())
-        if order != self._order or heights != self._heights:
+
+        def rebuild() -> None:
             self.clear()
             for (name, cells), height in zip(rows.items(), heights, strict=True):
                 self.add_row(*cells[:shown], key=name, height=height)
             self._order, self._heights = order, heights
-            self._rendered = {
-                (n, c): t
-                for n, cells in rows.items()
-                for c, t in zip(COLUMNS[:shown], cells, strict=False)
-            }
             # The user's own row while they are in the table; else the grid's linked service.
             keep: str | None
             if self.has_focus and cursor_service in order:
@@ -159,13 +156,13 @@ class ServiceTable(DataTable[Text]):
                 keep = self._highlight if self._highlight in order else cursor_service
             if keep in order:
                 self.move_cursor(row=order.index(keep), animate=False)
-            return
-        with self.app.batch_update():
-            for name, cells in rows.items():
-                for column, text in zip(COLUMNS[:shown], cells, strict=False):
-                    if not same_look(self._rendered.get((name, column)), text):
-                        self.update_cell(name, column, text, update_width=True)
-                        self._rendered[(name, column)] = text
+
+        cells = {
+            (name, column): text
+            for name, row in rows.items()
+            for column, text in zip(COLUMNS[:shown], row, strict=False)
+        }
+        self.paint((widths, order, heights), cells, rebuild)
 
     def to_attention(self) -> None:
         """Put the cursor on the first row that needs attention (rows are worst first), if
