@@ -41,10 +41,10 @@ from orchwatch.tui.panes.completions import CompletionsPane
 from orchwatch.tui.panes.logs import LogsPane
 from orchwatch.tui.panes.revisions import RevisionsPane
 from orchwatch.tui.widgets.completion_grid import CompletionGrid
-from orchwatch.tui.widgets.logs import ErrorGroupTable
 from orchwatch.tui.widgets.overview import OverviewStrip
 from orchwatch.tui.widgets.revisions import ServiceTable
 from orchwatch.tui.widgets.status_bar import StatusBar
+from orchwatch.tui.widgets.subject import Explainable, Subject
 
 
 class DashboardScreen(Screen[None]):
@@ -284,29 +284,12 @@ class DashboardScreen(Screen[None]):
         inputs = self._explain_inputs(day)
         self.app.push_screen(ExplainScreen(inputs, subject, self.config.shown_zone))
 
-    def _subject(self) -> tuple[dict[str, str], date] | None:
+    def _subject(self) -> Subject | None:
         """What the focused list's cursor is on, as explain's keywords, and its date."""
         focused, day = self.focused, self.selected_date
-        if day is None:
+        if day is None or not isinstance(focused, Explainable):
             return None
-        if isinstance(focused, CompletionGrid) and focused.row_count:
-            key = focused.coordinate_to_cell_key(focused.cursor_coordinate)
-            target = focused.target_at(str(key.row_key.value), str(key.column_key.value))
-            if target is None:
-                return None
-            if target.cell is None:
-                return {"phase": target.phase}, day
-            return {"phase": target.phase, "processor": target.cell.processor}, day
-        if isinstance(focused, OverviewStrip) and focused.row_count:
-            key = focused.coordinate_to_cell_key(focused.cursor_coordinate)
-            return {"phase": str(key.row_key.value)}, date.fromisoformat(str(key.column_key.value))
-        if isinstance(focused, ServiceTable):
-            service = self.revisions.service_under_cursor()
-            return ({"service": service}, day) if service else None
-        if isinstance(focused, ErrorGroupTable):
-            fingerprint = focused.fingerprint_under_cursor()
-            return ({"group": fingerprint}, day) if fingerprint else None
-        return None
+        return focused.subject(day)
 
     def _explain_inputs(self, day: date) -> Callable[[], ExplainInputs]:
         """What the panes hold now, and a reader (for a worker thread) that adds the
@@ -458,13 +441,8 @@ class DashboardScreen(Screen[None]):
             self.call_after_refresh(self._focus_in, self._current)
 
     def _focus_in(self, pane: Widget) -> None:
-        if pane is self.completions:
-            self.completions.grid.focus()
-        elif pane is self.revisions:
-            self.revisions.table.to_attention()
-            self.revisions.table.focus()
-        elif pane is self.logs:
-            self.logs.focus_current()
+        if isinstance(pane, Pane):
+            pane.focus_inside()
 
     @property
     def _arranged(self) -> tuple[Widget, ...]:

@@ -95,6 +95,12 @@ class Pane(Vertical):
         message's handler must call `loaded` once the data is on screen."""
         raise NotImplementedError
 
+    def focus_inside(self) -> None:
+        """Put the focus on the pane's list (the first focusable widget by default)."""
+        target = next((w for w in self.query("*") if w.focusable), None)
+        if target is not None:
+            target.focus()
+
     def extra_problems(self) -> list[str]:
         """Problems beyond "unavailable" and "stale" the status bar should name."""
         return []

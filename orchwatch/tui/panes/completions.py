@@ -176,6 +176,10 @@ class CompletionsPane(Pane):
         if phase and phase in {str(c.value) for c in grid.columns}:
             grid.move_cursor(row=0, column=grid.get_column_index(phase))
 
+    def focus_inside(self) -> None:
+        """Focus the grid."""
+        self.grid.focus()
+
     def phase_under_cursor(self) -> str | None:
         """The phase of the grid's cursor column."""
         grid = self.grid

@@ -172,7 +172,7 @@ class LogsPane(Pane):
         if match is not None:
             self.query_one(ErrorGroupTable).select(match.fingerprint)
 
-    def focus_current(self) -> None:
+    def focus_inside(self) -> None:
         """Focus the view shown (the errors or the tail)."""
         self.query_one(f"#{self.mode}").focus()
 

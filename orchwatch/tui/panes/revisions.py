@@ -132,10 +132,12 @@ class RevisionsPane(Pane):
 
     def service_under_cursor(self) -> str | None:
         """The service of the table's cursor row."""
-        table = self.table
-        if not table.row_count:
-            return None
-        return str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
+        return self.table.service_under_cursor()
+
+    def focus_inside(self) -> None:
+        """Focus the services, on the first one that needs attention."""
+        self.table.to_attention()
+        self.table.focus()
 
     @on(ServiceTable.ServiceChosen)
     def _chosen(self, message: ServiceTable.ServiceChosen) -> None:

@@ -8,7 +8,7 @@ that changes three cells repaints three cells.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from rich.text import Text
@@ -22,6 +22,7 @@ from orchwatch.sanitize import clip
 from orchwatch.tui.styles import semantic_style, state_glyph
 from orchwatch.tui.widgets.diff_table import DiffTable
 from orchwatch.tui.widgets.keys import TABLE_COLUMNS, TABLE_ROWS
+from orchwatch.tui.widgets.subject import Subject
 
 HEADER_ROWS = ("counts", "required", "trigger")
 NARROWEST = 22
@@ -237,6 +238,18 @@ class CompletionGrid(DiffTable):
             if not phase.stores_agree or late or (worst is not None and worst not in calm):
                 self.move_cursor(row=0, column=index, animate=False)
                 return
+
+    def subject(self, day: date) -> Subject | None:
+        """The cell's processor and phase, or the phase of a header cell."""
+        if not self.row_count:
+            return None
+        key = self.coordinate_to_cell_key(self.cursor_coordinate)
+        target = self.target_at(str(key.row_key.value), str(key.column_key.value))
+        if target is None:
+            return None
+        if target.cell is None:
+            return {"phase": target.phase}, day
+        return {"phase": target.phase, "processor": target.cell.processor}, day
 
     def target_at(self, row_key: str, column_key: str) -> GridTarget | None:
         """What the cell at (row, column) stands for, or None for an empty cell."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections import deque
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from rich.style import Style
@@ -30,6 +30,7 @@ from orchwatch.sanitize import clip, clip_lines, inert_line
 from orchwatch.tui.styles import semantic_style
 from orchwatch.tui.widgets.keys import TABLE_ROWS, VIEW_ROWS
 from orchwatch.tui.widgets.list_filter import matches
+from orchwatch.tui.widgets.subject import Subject
 
 HEALTH_LIGHT: dict[str, tuple[str, str]] = {
     "live": ("●", "success"),
@@ -359,6 +360,11 @@ class ErrorGroupTable(DataTable[Text]):
         if not self._order or not 0 <= self.cursor_row < len(self._order):
             return None
         return self._order[self.cursor_row]
+
+    def subject(self, day: date) -> Subject | None:
+        """The error group of the cursor's row."""
+        fingerprint = self.fingerprint_under_cursor()
+        return ({"group": fingerprint}, day) if fingerprint else None
 
     def filter(self, words: str) -> None:
         """Show only the groups that hold `words` (all of them for "")."""

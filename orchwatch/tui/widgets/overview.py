@@ -15,6 +15,7 @@ from orchwatch.model import CellState, DateStatus, PhaseStatus
 from orchwatch.tui.styles import semantic_style
 from orchwatch.tui.widgets.diff_table import DiffTable
 from orchwatch.tui.widgets.keys import TABLE_COLUMNS
+from orchwatch.tui.widgets.subject import Subject
 
 DATE_COLUMN = 7
 """A date's column: `Mo 19` or `◐3/5` and a cell's padding each side."""
@@ -78,6 +79,13 @@ class OverviewStrip(DiffTable):
         self._dates, self._phases, self._selected = dates, phases, selected
         if selected in dates:
             self.move_cursor(column=dates.index(selected), animate=False)
+
+    def subject(self, day: date) -> Subject | None:
+        """The phase of the cursor's row, on the date of its column (not `day`)."""
+        if not self.row_count:
+            return None
+        key = self.coordinate_to_cell_key(self.cursor_coordinate)
+        return {"phase": str(key.row_key.value)}, date.fromisoformat(str(key.column_key.value))
 
     def _window(self, dates: tuple[date, ...], selected: date) -> tuple[date, ...]:
         """The dates that fit the width without scrolling (a scrolled table hides the

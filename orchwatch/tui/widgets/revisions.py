@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from rich.text import Text
 from textual.events import Resize
 from textual.message import Message
@@ -13,6 +15,7 @@ from orchwatch.tui.styles import semantic_style
 from orchwatch.tui.widgets.diff_table import DiffTable
 from orchwatch.tui.widgets.keys import TABLE_ROWS
 from orchwatch.tui.widgets.list_filter import matches
+from orchwatch.tui.widgets.subject import Subject
 
 COLUMNS = ("health", "service", "verdict", "why")
 Widths = tuple[int, ...]
@@ -163,6 +166,17 @@ class ServiceTable(DiffTable):
             for column, text in zip(COLUMNS[:shown], row, strict=False)
         }
         self.paint((widths, order, heights), cells, rebuild)
+
+    def service_under_cursor(self) -> str | None:
+        """The service of the cursor's row."""
+        if not self._order or not 0 <= self.cursor_row < len(self._order):
+            return None
+        return self._order[self.cursor_row]
+
+    def subject(self, day: date) -> Subject | None:
+        """The service of the cursor's row."""
+        service = self.service_under_cursor()
+        return ({"service": service}, day) if service else None
 
     def to_attention(self) -> None:
         """Put the cursor on the first row that needs attention (rows are worst first), if
