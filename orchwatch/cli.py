@@ -25,6 +25,7 @@ from orchwatch.clock import FrozenClock
 from orchwatch.config import Config, ConfigError, find_config_file, load_config
 from orchwatch.dates import parse_duration, parse_instant, parse_seconds
 from orchwatch.names import UnknownName, no_such
+from orchwatch.plural import counted
 from orchwatch.sources.base import SourceError, Sources
 from orchwatch.sources.factory import SourceOptions, build_sources, read_as_of
 
@@ -91,6 +92,14 @@ def _source_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
         help="headless verbs: give up after this long, exit 2 and say which source did not "
         "answer (default 60; snapshot 600; 0 for none)",
     )
+    if suppress:  # the root parser has its own, with the dashboard's options
+        parser.add_argument(
+            "--as-of",
+            metavar="TIME",
+            type=_typed(parse_instant),
+            default=argparse.SUPPRESS,
+            help="judge dates, due times and ages as of this UTC time (2026-02-01T11:30)",
+        )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -241,12 +250,12 @@ def build_parser() -> argparse.ArgumentParser:
     snapshot.add_argument("--force", action="store_true", help="replace FILE if it exists")
     snapshot.set_defaults(command=run_snapshot)
 
-    demo_deploy = verbs.add_parser("demo-deploy", help=argparse.SUPPRESS)
+    demo_deploy = verbs.add_parser("demo-deploy")
     demo_deploy.add_argument("--service", required=True)
     demo_deploy.add_argument("--function", required=True)
     demo_deploy.add_argument("--repo", default=".")
     demo_deploy.set_defaults(command=run_demo_deploy)
-    demo_rollback = verbs.add_parser("demo-rollback", help=argparse.SUPPRESS)
+    demo_rollback = verbs.add_parser("demo-rollback")
     demo_rollback.add_argument("--service", required=True)
     demo_rollback.add_argument("--revision", required=True)
     demo_rollback.set_defaults(command=run_demo_rollback)
@@ -256,6 +265,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo_repo.add_argument("path", help="an empty or new folder")
     demo_repo.set_defaults(command=run_demo_repo)
+    # The demo's stand-ins for the deploy and rollback commands stay out of --help
+    # (argparse lists a verb with help=SUPPRESS as "==SUPPRESS==").
+    verbs._choices_actions = [
+        a for a in verbs._choices_actions if a.dest not in ("demo-deploy", "demo-rollback")
+    ]
     return parser
 
 
@@ -451,7 +465,10 @@ def run_audit(args: argparse.Namespace) -> int:
                     500,
                 )
             )
-        print(f"{len(entries)} runs in {path}" + (f" ({bad} unreadable lines)" if bad else ""))
+        print(
+            f"{counted(len(entries), 'run')} in {path}"
+            + (f" ({counted(bad, 'unreadable line')})" if bad else "")
+        )
     return EXIT_OK
 
 
@@ -487,10 +504,13 @@ def run_snapshot(args: argparse.Namespace) -> int:
     finally:
         sources.close()
     print(
-        f"{summary.path}: {len(summary.dates)} dates ({summary.dates[0]} to {summary.dates[-1]}), "
-        f"{summary.documents} Firestore documents, {summary.backup_rows} backup rows, "
-        f"{summary.services} services with {summary.revisions} revisions, "
-        f"{summary.log_entries} error log entries; captured {summary.captured_at:%Y-%m-%d %H:%M} "
+        f"{summary.path}: {counted(len(summary.dates), 'date')} "
+        f"({summary.dates[0]} to {summary.dates[-1]}), "
+        f"{counted(summary.documents, 'Firestore document')}, "
+        f"{counted(summary.backup_rows, 'backup row')}, "
+        f"{counted(summary.services, 'service')} with {counted(summary.revisions, 'revision')}, "
+        f"{counted(summary.log_entries, 'error log entry', 'error log entries')}; "
+        f"captured {summary.captured_at:%Y-%m-%d %H:%M} "
         f"UTC from {sources.description}. Open it with: orchwatch --source {summary.path}"
     )
     return EXIT_OK

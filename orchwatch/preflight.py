@@ -15,6 +15,8 @@ from pathlib import Path
 from orchwatch.analysis.revisions import ServiceVerdict, short_name
 from orchwatch.config import Config
 from orchwatch.gather import service_drift
+from orchwatch.sources.base import SourceError
+from orchwatch.sources.git import function_paths, uncommitted
 from orchwatch.validate.summary import validate
 
 
@@ -80,6 +82,11 @@ class DeployPreview:
     validator_note: str = ""
     latest_revision: str = ""
     """The service's latest revision before the deploy: a newer one is the deploy's."""
+    uncommitted: list[str] = field(default_factory=list)
+    """The function's package files that differ from the repository's HEAD (`git status`
+    short form): the deploy would ship them, though no commit holds them."""
+    uncommitted_note: str = ""
+    """Why the working tree could not be checked, when it could not."""
 
 
 def preview_deploy(
@@ -104,12 +111,19 @@ def preview_deploy(
         commits = [f"{c.sha[:10]} {c.subject}" for c in reading.commits]
         commits_note = reading.why or ("" if commits else "nothing new")
     errors, lines, validator_note = 0, [], "no repo configured"
+    changed: list[str] = []
+    changed_note = "no repo configured"
     if repo is not None and folder is not None:
         try:
             validation = validate(config.validate, repo, only=folder.name)
             errors, lines, validator_note = validation.errors, validation.lines, ""
         except LookupError:
             validator_note = f"no function folder {folder.name} in the repo"
+        try:
+            changed = uncommitted(repo, function_paths(repo, folder) if folder.is_dir() else [])
+            changed_note = ""
+        except SourceError as exc:
+            changed_note = str(exc)
     return DeployPreview(
         service,
         argv,
@@ -122,4 +136,6 @@ def preview_deploy(
         lines,
         validator_note,
         latest,
+        changed,
+        changed_note,
     )

@@ -12,6 +12,7 @@ from orchwatch.analysis.daily import CHECK_GLYPH, CheckResult, CheckStatus, over
 from orchwatch.analysis.revisions import MARKER_GLYPH, Health, short_name, short_names
 from orchwatch.gather import NO_COMMIT, ErrorsView, RevisionsView
 from orchwatch.model import Revision
+from orchwatch.plural import counted
 from orchwatch.sanitize import inert_line
 
 _HEALTH_MARK = {Health.BAD: "✗", Health.WARN: "!", Health.OK: "✓"}
@@ -114,8 +115,10 @@ def errors_text(view: ErrorsView, zone: ZoneInfo, samples: bool = False) -> str:
         )
         if samples:
             lines.extend(f"      {inert_line(line)}" for line in group.sample.splitlines())
-    skipped = f", {view.skipped} malformed records skipped" if view.skipped else ""
-    lines.append(f"{len(view.groups)} groups from {view.entries} entries{skipped}")
+    skipped = f", {counted(view.skipped, 'malformed record')} skipped" if view.skipped else ""
+    lines.append(
+        f"{counted(len(view.groups), 'group')} from {counted(view.entries, 'entry')}{skipped}"
+    )
     if view.unread:
         lines.append(f"not read: {view.unread}")
     return "\n".join(lines)

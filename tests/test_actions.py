@@ -274,7 +274,7 @@ def test_audit_counts_malformed_records_and_never_crashes(
         handle.write(line + "\n")
     for fmt in ("text", "markdown", "json"):
         assert main(["audit", "--file", str(path), "--format", fmt]) == 0
-    assert "1 runs in" in capsys.readouterr().out
+    assert "1 run in" in capsys.readouterr().out
     entries, bad = read_audit(path)
     assert (len(entries), bad) == (1, 1)
 

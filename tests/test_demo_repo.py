@@ -106,3 +106,27 @@ def test_the_demo_repo_has_the_history_its_revisions_were_built_from(
     # And the files are those the validator judges: the history changes none of them.
     report = validate_repo(repo, only="phase3_to_phase4", cache=FactsCache())
     assert not report.functions[0].ok
+
+
+def test_the_deploy_preview_names_what_no_commit_holds(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], config: Config, demo: Sources
+) -> None:
+    """A redeploy ships the working tree: files of the function's package that differ from
+    HEAD are named in the confirmation, files elsewhere are not."""
+    repo = tmp_path / "repo"
+    assert main(["demo-repo", str(repo)]) == 0
+    capsys.readouterr()
+    ours = replace(config, repo_path=repo)
+    service = "phase3-to-phase4-orchestrator"
+    view = gather_revisions(ours, demo, [service], read_logs=False)
+    clean = preview_deploy(ours, service, ["true"], view.verdicts[0], view.now)
+    assert clean.uncommitted == [] and clean.uncommitted_note == ""
+    folder = repo / "orchestration" / "cloud_functions" / "phase3_to_phase4"
+    (folder / "main.py").write_text("# edited, not committed\n", encoding="utf-8")
+    (folder / "scratch.py").write_text("x = 1\n", encoding="utf-8")
+    (repo / "README.md").write_text("elsewhere\n", encoding="utf-8")
+    dirty = preview_deploy(ours, service, ["true"], view.verdicts[0], view.now)
+    assert dirty.uncommitted == [
+        "M orchestration/cloud_functions/phase3_to_phase4/main.py",
+        "?? orchestration/cloud_functions/phase3_to_phase4/scratch.py",
+    ]

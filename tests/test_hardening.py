@@ -392,7 +392,7 @@ def test_an_impossible_process_group_is_an_unreadable_record(
     assert bad == 1
     assert entries[0].outcome == "incomplete (orchwatch stopped during the run)"
     assert main(["audit", "--file", str(log)]) == 0
-    assert "(1 unreadable lines)" in capsys.readouterr().out
+    assert "(1 unreadable line)" in capsys.readouterr().out
 
 
 # --- quitting is immediate, whatever is still waiting ----------------------------------------

@@ -52,6 +52,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "orchwatch.clock",
         "orchwatch.dates",
         "orchwatch.names",
+        "orchwatch.plural",
         "orchwatch.sanitize",
         "orchwatch.glyphs",
         "orchwatch.files",

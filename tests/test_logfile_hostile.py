@@ -103,7 +103,7 @@ def test_the_text_summary_counts_skips(tmp_path: Path, capsys: pytest.CaptureFix
     path.write_text(gcloud_array(records))
     assert main(["errors", "--from-file", str(path), "--since", "3650d"]) == 0
     out = capsys.readouterr().out
-    assert "1 groups from 9 entries, 1 malformed records skipped" in out
+    assert "1 group from 9 entries, 1 malformed record skipped" in out
 
 
 # --- any layout, read with bounded memory: the second hardening pass ------------------------

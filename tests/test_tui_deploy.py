@@ -128,7 +128,7 @@ async def test_validator_errors_require_typing_the_service(
         await wait_run(pilot)
         [entry], _ = read_audit(tmp_path / "audit.jsonl")
         assert entry.started["service"] == BROKEN
-        assert "errors" in entry.started["validator_verdict"]
+        assert "error" in entry.started["validator_verdict"]
 
 
 def alive(pid: int) -> bool:

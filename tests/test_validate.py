@@ -577,9 +577,9 @@ def test_the_text_prints_every_finding_the_json_holds(
     for f in findings:
         where = f"{f['path']}:{f['line']}" if f["line"] else f["path"]
         assert any(f["rule"] in line and f"{where}  [{f['variant']}]" in line for line in printed)
-    counted = text.splitlines()[-1]
+    count_line = text.splitlines()[-1]
     errors = sum(1 for f in findings if f["severity"] == "error")
-    assert f" {errors} errors, " in counted
+    assert f" {errors} error{'' if errors == 1 else 's'}, " in count_line
 
 
 # --- Cloud Build triggers: which function a Cloud Build file ships --------------------------

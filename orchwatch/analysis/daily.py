@@ -43,6 +43,7 @@ from zoneinfo import ZoneInfo
 from orchwatch.analysis.completion import blocked_phases, blocked_text, trigger_verdict
 from orchwatch.analysis.revisions import Marker, ServiceVerdict, short_name
 from orchwatch.model import CellState, DateStatus, ErrorGroup, ExecutionLogRow, FailedQueueItem
+from orchwatch.plural import counted
 
 
 class CheckStatus(StrEnum):
@@ -318,7 +319,7 @@ def _execution_log_check(inputs: DailyInputs) -> CheckResult:
             problems.append(f"no row for {name}")
         elif row.status != "success":
             problems.append(f"{name} {row.status}")
-    evidence = f"{len(rows)} rows for {len(triggered)} triggered transitions"
+    evidence = f"{counted(len(rows), 'row')} for {counted(len(triggered), 'triggered transition')}"
     if problems:
         return CheckResult(
             "execution_log",
@@ -354,7 +355,8 @@ def _queue_check(inputs: DailyInputs) -> CheckResult:
             "failed_queue", title, CheckStatus.PASS, "no open items", "nothing to do"
         )
     evidence = "; ".join(
-        f"{i.processor_name} {i.status} ({i.retry_count} retries): {i.error_message[:120]}"
+        f"{i.processor_name} {i.status} ({counted(i.retry_count, 'retry')}): "
+        f"{i.error_message[:120]}"
         for i in open_items
     )
     worst = (
@@ -474,7 +476,8 @@ def _validation_check(inputs: DailyInputs) -> CheckResult:
             "validate",
             title,
             CheckStatus.FAIL,
-            f"{errors} errors, {warnings} warnings; failing: {', '.join(failing)}",
+            f"{counted(errors, 'error')}, {counted(warnings, 'warning')}; "
+            f"failing: {', '.join(failing)}",
             "orchwatch validate",
             Target("validate"),
         )
@@ -483,7 +486,7 @@ def _validation_check(inputs: DailyInputs) -> CheckResult:
             "validate",
             title,
             CheckStatus.WARN,
-            f"{warnings} warnings",
+            counted(warnings, "warning"),
             "orchwatch validate",
             Target("validate"),
         )

@@ -27,6 +27,7 @@ from orchwatch.analysis.revisions import Health, ServiceVerdict, short_name, sho
 from orchwatch.analysis.runtime import RollbackChoice
 from orchwatch.model import CellState, CompletionCell, DateStatus, ErrorGroup, PhaseStatus
 from orchwatch.names import UnknownName, no_such
+from orchwatch.plural import counted
 from orchwatch.sources.git import Commit
 from orchwatch.validate.model import Finding, Severity
 
@@ -139,7 +140,7 @@ class _Chain:
                     f"BigQuery has {name}'s completion since "
                     f"{self.when(backup.first_completed_at)} but Firestore does not",
                     (
-                        f"BigQuery: {backup.runs} runs, first "
+                        f"BigQuery: {counted(backup.runs, 'run')}, first "
                         f"{self.when(backup.first_completed_at)}, last "
                         f"{self.when(backup.last_completed_at)} ({backup.last_status})",
                         f"Firestore {phase.phase}/{phase.game_date}: no record of {name}",
@@ -399,7 +400,7 @@ class _Chain:
                 group.first_seen,
                 "Cloud Logging",
                 f"{', '.join(group.services)} logged {group.exception_type}: {group.message} "
-                f"{group.count} times{then}",
+                f"{counted(group.count, 'time')}{then}",
                 (
                     f"first {self.when(group.first_seen)}, last {self.when(group.last_seen)}",
                     f"revisions {revisions}" if revisions else "revisions unknown",

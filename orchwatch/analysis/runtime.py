@@ -23,6 +23,7 @@ from orchwatch.model import (
     LogEntry,
     may_be_evidence,
 )
+from orchwatch.plural import counted
 
 CRASH_EXITS = 3
 """Exits (or failed probes) of the serving revision, since it started serving, that make
@@ -174,7 +175,7 @@ def judge(
     300 ModuleNotFoundError since it started serving 12 min ago`."""
     if evidence is None or not crashing(evidence, now):
         return verdict
-    what = f"{evidence.exits} exits"
+    what = counted(evidence.exits, "exit")
     if evidence.exceptions:
         kind, count = evidence.exceptions[0]
         what += f", {count} {kind}"

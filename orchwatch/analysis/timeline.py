@@ -22,6 +22,7 @@ from orchwatch.analysis.completion import trigger_verdict
 from orchwatch.analysis.daily import Fetched
 from orchwatch.analysis.revisions import Health, Marker, ServiceVerdict, short_name, short_names
 from orchwatch.model import CellState, ConditionState, DateStatus, ErrorGroup
+from orchwatch.plural import counted
 
 SCHEMA_VERSION = 1
 WINDOW = timedelta(hours=36)
@@ -262,7 +263,7 @@ def _completions(status: DateStatus, now: datetime, zone: ZoneInfo) -> list[Even
                         f"{name} completed (BigQuery)"
                         + ("; Firestore never recorded it: untracked" if lost else ""),
                         Severity.BAD if lost else Severity.OK,
-                        (f"{backup.runs} runs, last {backup.last_status}",),
+                        (f"{counted(backup.runs, 'run')}, last {backup.last_status}",),
                     )
                 )
             if record is not None and record.completed_at is not None:
@@ -336,7 +337,7 @@ def timeline_lines(line: Timeline, zone: ZoneInfo, markdown: bool = False) -> li
             for e in line.events
         ]
     else:
-        lines = [f"timeline {start} to {end} ({zone.key}), {len(line.events)} events"]
+        lines = [f"timeline {start} to {end} ({zone.key}), {counted(len(line.events), 'event')}"]
         lines += [
             f"{_shown(e.at, zone)}  {_MARK[e.severity]} {e.source:<13} {e.summary}"
             for e in line.events

@@ -74,3 +74,37 @@ def commits_since(
         sha, when, author, subject = [*line.split("\t", 3), "", "", ""][:4]
         commits.append(Commit(sha, datetime.fromisoformat(when), author, subject))
     return commits
+
+
+def uncommitted(repo: Path, paths: Sequence[str], timeout: float = 10.0) -> list[str]:
+    """Paths under `paths` whose working-tree content differs from HEAD (modified, added,
+    deleted, renamed or untracked), as `git status` names them: a deploy from this
+    folder would ship them, though no commit holds them.
+
+    Raises:
+        SourceError: git failed (not a repo...); the message says why.
+    """
+    try:
+        result = subprocess.run(
+            ["git", "-C", str(repo), "status", "--porcelain=v1", "-z", "--", *paths],
+            capture_output=True,
+            timeout=timeout,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise SourceError(f"git status failed: {exc}") from None
+    if result.returncode != 0:
+        lines = result.stderr.decode("utf-8", "replace").strip().splitlines()
+        raise SourceError(
+            f"git status failed: {lines[-1] if lines else f'exit {result.returncode}'}"
+        )
+    changed: list[str] = []
+    entries = iter(result.stdout.decode("utf-8", "replace").split("\0"))
+    for entry in entries:
+        if len(entry) < 4:
+            continue
+        state, path = entry[:2], entry[3:]
+        changed.append(f"{state.strip() or '?'} {path}")
+        if "R" in state or "C" in state:
+            next(entries, None)  # the path it was renamed or copied from
+    return changed

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from orchwatch import __version__
+from orchwatch.plural import counted
 from orchwatch.validate.model import RULE_HELP, Finding, Rule, Severity, ValidationReport
 
 _MARK = {Severity.ERROR: "✗ error  ", Severity.WARNING: "! warning", Severity.INFO: "· info   "}
@@ -37,8 +38,8 @@ def to_text(report: ValidationReport, *, show_info: bool = True) -> str:
     errors, warnings = report.count(Severity.ERROR), report.count(Severity.WARNING)
     failing = len(report.failing)
     lines.append(
-        f"{len(report.functions)} functions, {failing} failing: {errors} errors, "
-        f"{warnings} warnings ({report.seconds:.2f} s)"
+        f"{counted(len(report.functions), 'function')}, {failing} failing: "
+        f"{counted(errors, 'error')}, {counted(warnings, 'warning')} ({report.seconds:.2f} s)"
     )
     return "\n".join(lines)
 

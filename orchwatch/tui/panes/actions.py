@@ -29,6 +29,7 @@ from orchwatch.analysis.revisions import Marker, ServiceVerdict, short_name
 from orchwatch.analysis.runtime import RollbackChoice
 from orchwatch.config import Config
 from orchwatch.gather import RevisionsView
+from orchwatch.plural import counted
 from orchwatch.preflight import (
     DeployPreview,
     DeployRefused,
@@ -282,8 +283,9 @@ class ActionsPane(FailsInPlace, Vertical):
         verdict = (
             "clean"
             if clean
-            else f"{len(done.failing)} functions failing, {done.errors} errors"
-            + (f", {extra_failed} extra commands failed" if extra_failed else "")
+            else f"{counted(len(done.failing), 'function')} failing, "
+            f"{counted(done.errors, 'error')}"
+            + (f", {counted(extra_failed, 'extra command')} failed" if extra_failed else "")
         )
         when = self.sources.clock.now().astimezone(self.config.shown_zone)
         self._verdict(f"validation at {when:%H:%M:%S %Z}: {verdict}", good=clean)
@@ -333,7 +335,7 @@ class ActionsPane(FailsInPlace, Vertical):
 
     def _start_deploy(self, preview: DeployPreview) -> None:
         verdict = (
-            f"{preview.validator_errors} errors"
+            counted(preview.validator_errors, "error")
             if preview.validator_errors
             else (preview.validator_note or "clean")
         )

@@ -17,6 +17,7 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
+from orchwatch.plural import counted
 from orchwatch.preflight import DeployPreview
 from orchwatch.sanitize import inert_line
 from orchwatch.tui.styles import semantic_style
@@ -65,8 +66,21 @@ class ConfirmDeployScreen(ModalScreen[bool]):
         if len(p.commits) > 20:
             shipped += f"\n… and {len(p.commits) - 20} more"
         table.add_row("would ship", Text(shipped))
+        if p.uncommitted:
+            shown = "\n".join(inert_line(path, 200) for path in p.uncommitted[:10])
+            if len(p.uncommitted) > 10:
+                shown += f"\n… and {len(p.uncommitted) - 10} more"
+            table.add_row(
+                "uncommitted",
+                Text(
+                    f"{counted(len(p.uncommitted), 'file')} no commit holds would ship:\n" + shown,
+                    style=semantic_style(self.app, "warning", bold=True),
+                ),
+            )
+        elif p.uncommitted_note:
+            table.add_row("uncommitted", Text(inert_line(f"not checked: {p.uncommitted_note}")))
         bad = p.validator_errors > 0
-        verdict = f"{p.validator_errors} errors" if bad else (p.validator_note or "clean")
+        verdict = counted(p.validator_errors, "error") if bad else (p.validator_note or "clean")
         table.add_row(
             "validator",
             Text(verdict, style=semantic_style(self.app, "error" if bad else "success", bold=True)),
