@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from settle import wait_workers
 from textual.widgets import Log
-from tui_helpers import SIZE, make_app, settle, wait_for
+from tui_helpers import SIZE, make_app, settle, static_text, wait_for
 
 from orchwatch.actions.audit import read_audit
 from orchwatch.config import EXAMPLE_CONFIG, Config, ConfigError, parse_config
@@ -88,7 +88,17 @@ async def test_validate_shows_findings_and_is_audited(
         assert isinstance(app.screen, AuditScreen)
         table = app.screen.query_one("#audit-table")
         assert table.row_count == 1
-        assert table.get_row_at(0)[5].plain == "exit 1"
+        assert [str(c.label) for c in table.columns.values()][3] == "outcome"
+        assert table.get_row_at(0)[3].plain == "exit 1"  # beside the action, no scrolling
+        # Enter shows the record whole
+        from orchwatch.tui.screens.audit import AuditRecordScreen
+
+        await pilot.press("enter")
+        assert await wait_for(pilot, lambda: isinstance(app.screen, AuditRecordScreen))
+        whole = static_text(app.screen)
+        assert "outcome   exit 1" in whole and f"command   orchwatch validate {repo}" in whole
+        await pilot.press("escape")
+        assert await wait_for(pilot, lambda: isinstance(app.screen, AuditScreen))
         # recorded in UTC, shown in the dashboard's zone like every other time
         from datetime import datetime
 

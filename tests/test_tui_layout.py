@@ -282,3 +282,46 @@ async def test_slash_filters_the_services_and_the_error_groups(
         ]
         assert "/KEYERROR/ 1 shown" in screen(app)
         assert app.focused is groups
+
+
+async def test_esc_on_a_list_drops_its_kept_filter(config: Config, demo: Sources) -> None:
+    """A filter kept with Enter is dropped by Esc on the list itself (no `/` first)."""
+    app = make_app(config, demo)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: all(p.answered for p in app.dashboard.panes))
+        services = app.dashboard.revisions.table
+        total = services.row_count
+        await pilot.press("2", "slash", *"rolled back", "enter")
+        await settle(pilot)
+        assert services.row_count == 1 and app.focused is services
+        await pilot.press("escape")
+        await settle(pilot)
+        assert services.row_count == total and app.focused is services
+        assert "/rolled back/" not in screen(app)
+
+        groups = app.dashboard.logs.query_one(ErrorGroupTable)
+        shown = groups.row_count
+        await pilot.press("3", "slash", *"KEYERROR", "enter")
+        await settle(pilot)
+        assert groups.row_count < shown and app.focused is groups
+        await pilot.press("escape")
+        await settle(pilot)
+        assert groups.row_count == shown and app.focused is groups
+        assert "/KEYERROR/" not in screen(app)
+
+
+@pytest.mark.parametrize(("size", "whole"), [((200, 55), True), ((120, 35), False)])
+async def test_the_tail_shows_a_service_whole_or_cut_with_an_ellipsis(
+    config: Config, demo: Sources, size: tuple[int, int], whole: bool
+) -> None:
+    app = make_app(config, demo)
+    async with app.run_test(size=size) as pilot:
+        await wait_for(pilot, lambda: all(p.answered for p in app.dashboard.panes))
+        await pilot.press("3", "l")
+        await settle(pilot)
+        lines = [line for line in screen_lines(app) if "phase3-to-phase4-orchestrat" in line]
+        assert lines, "the crash loop's lines are in the tail"
+        if whole:
+            assert all("phase3-to-phase4-orchestrator " in line for line in lines)
+        else:
+            assert all("phase3-to-phase4-orchestrat…" in line for line in lines)

@@ -11,7 +11,9 @@ import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date
+from functools import partial
 from pathlib import Path
+from typing import ClassVar
 
 from textual import on
 from textual.app import App, SystemCommand
@@ -220,27 +222,43 @@ class OrchwatchApp(App[None]):
 
         self.push_screen(HelpScreen())
 
+    PALETTE: ClassVar[dict[str, tuple[str, str]]] = {
+        "previous_date": ("Previous date", "Select the day before"),
+        "next_date": ("Next date", "Select the day after"),
+        "today": ("Today", "Select today in the pipeline's timezone"),
+        "goto_date": ("Go to date…", "Select a date (YYYY-MM-DD, yesterday, -3)"),
+        "refresh": ("Refresh now", "Re-read every source"),
+        "walkthrough": ("Morning walkthrough", "The checklist of the selected date"),
+        "explain": ("Why? Explain what is under the cursor", "From a red cell to its cause"),
+        "timeline": ("Timeline of the selected date", "Every layer on one time axis"),
+        "focus_completions": ("Completions pane", "Focus the completion grid"),
+        "focus_revisions": ("Revisions pane", "Focus the Cloud Run revisions"),
+        "focus_logs": ("Logs pane", "Focus the log pane (errors and tail)"),
+        "focus_actions": ("Actions pane", "Focus the runs' output"),
+        "zoom": ("Zoom the focused pane", "Show it alone, or every pane again"),
+        "validate": ("Validate the deployment packages", "Run the package validator"),
+        "deploy": ("Deploy: redeploy the selected service", "After a preview and a confirmation"),
+        "rollback": ("Roll back the selected service", "Move its traffic to the revision before"),
+        "cancel_action": ("Cancel a run", "The run of the service under the cursor"),
+        "audit": ("Audit log", "Every action run: who, what, how it ended"),
+        "help": ("Help", "Keys and legend"),
+    }
+    """The palette's command for each key's action: a title with the words an operator
+    types (explain, deploy, time...) and what it does; the key is shown beside it."""
+
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
+        """Textual's own commands, then one per key of the dashboard and the app, each
+        named with its key, so the palette and the footer never disagree."""
         yield from super().get_system_commands(screen)
         dashboard = self.dashboard
-        yield SystemCommand(
-            "Go to date…", "Select a date (YYYY-MM-DD, yesterday, -3)", dashboard.action_goto_date
-        )
-        yield SystemCommand(
-            "Today", "Select today in the pipeline's timezone", dashboard.action_today
-        )
-        yield SystemCommand(
-            "Previous date", "Select the day before", dashboard.action_previous_date
-        )
-        yield SystemCommand("Next date", "Select the day after", dashboard.action_next_date)
-        yield SystemCommand("Refresh now", "Re-read every source", dashboard.action_refresh)
-        yield SystemCommand(
-            "Revisions", "Focus the Cloud Run revisions pane", dashboard.action_focus_revisions
-        )
-        yield SystemCommand(
-            "Logs", "Focus the log pane (errors and tail)", dashboard.action_focus_logs
-        )
-        yield SystemCommand(
-            "Morning walkthrough", "The checklist for yesterday (w)", dashboard.action_walkthrough
-        )
-        yield SystemCommand("Help", "Keys and legend", self.action_help)
+        for node, bindings in ((dashboard, dashboard.BINDINGS), (self, self.BINDINGS)):
+            for binding in bindings:
+                if not isinstance(binding, Binding) or binding.action not in self.PALETTE:
+                    continue
+                title, help_text = self.PALETTE[binding.action]
+                key = binding.key_display or binding.key.split(",")[0]
+                yield SystemCommand(
+                    f"{title} ({key})",
+                    help_text,
+                    partial(self.run_action, binding.action, node),
+                )

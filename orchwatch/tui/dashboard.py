@@ -62,6 +62,7 @@ class DashboardScreen(Screen[None]):
         Binding("1", "focus_completions", "Completions pane", show=False, id="pane.completions"),
         Binding("2", "focus_revisions", "Revisions pane", show=False, id="pane.revisions"),
         Binding("3", "focus_logs", "Logs pane", show=False, id="pane.logs"),
+        Binding("4", "focus_actions", "Actions pane", show=False, id="pane.actions"),
         Binding("z", "zoom", "Zoom", id="pane.zoom"),
     ]
 
@@ -397,6 +398,18 @@ class DashboardScreen(Screen[None]):
         """Move the focus to the log pane."""
         self._show(self.logs)
 
+    def action_focus_actions(self) -> None:
+        """Move the focus to the actions pane (once a run has shown it)."""
+        if not self.actions.has_run:
+            self.notify(
+                "No run yet: the actions pane opens with the first one (v validates, "
+                "d redeploys, b rolls back; actions need --allow-actions).",
+                markup=False,
+                timeout=5,
+            )
+            return
+        self._show(self.actions)
+
     def action_zoom(self) -> None:
         """Show the focused pane alone, full screen, or all the panes again."""
         if self.compact:
@@ -441,7 +454,7 @@ class DashboardScreen(Screen[None]):
             self.call_after_refresh(self._focus_in, self._current)
 
     def _focus_in(self, pane: Widget) -> None:
-        if isinstance(pane, Pane):
+        if isinstance(pane, Pane | ActionsPane):
             pane.focus_inside()
 
     @property

@@ -151,6 +151,10 @@ class ActionsPane(FailsInPlace, Vertical):
             self._ticker = self.set_interval(0.1, self._tick)
         self._refresh_status()
 
+    def focus_inside(self) -> None:
+        """Focus the runs' output."""
+        self.query_one(Log).focus()
+
     def write(self, lines: Sequence[str]) -> None:
         """Append output lines (already inert), as one batch."""
         self.query_one(Log).write_lines(lines)

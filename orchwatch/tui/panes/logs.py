@@ -268,7 +268,11 @@ class LogsPane(Pane):
         field.focus()
 
     def action_clear_search(self) -> None:
-        """Drop the search; every line is shown again."""
+        """Drop the groups' kept filter, or the tail's search: every row is shown again."""
+        if self.mode == "groups":
+            if self.query_one(ListFilter).drop_kept():
+                self.app.notify("Filter cleared.", timeout=2, markup=False)
+            return
         field = self.query_one("#logs-search", Input)
         field.display = False
         self._search_text = ""

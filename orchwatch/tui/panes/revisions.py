@@ -32,6 +32,7 @@ class RevisionsPane(Pane):
 
     BINDINGS = [
         Binding("slash", "filter", "Filter", key_display="/", id="revisions.filter"),
+        Binding("escape", "clear_filter", "Clear filter", show=False, id="revisions.clear"),
     ]
 
     class Updated(Message):
@@ -73,6 +74,11 @@ class RevisionsPane(Pane):
     def action_filter(self) -> None:
         """Narrow the services to those whose name, verdict or reason hold the words."""
         self.query_one(ListFilter).open(self.table)
+
+    def action_clear_filter(self) -> None:
+        """Drop a kept filter: every service is shown again."""
+        if self.query_one(ListFilter).drop_kept():
+            self.app.notify("Filter cleared.", timeout=2, markup=False)
 
     @on(ListFilter.WordsChanged)
     def _filtered(self, message: ListFilter.WordsChanged) -> None:

@@ -1,6 +1,7 @@
 """`/` on a list: a field under it that narrows the rows as you type (k9s, lazygit).
 
-Enter keeps the filter and goes back to the list; Esc drops it. The list decides what a
+Enter keeps the filter and goes back to the list; Esc drops it, in the field or (once
+kept) on the list. The list decides what a
 row's text is; a row is kept when it contains every word typed, in any case.
 """
 
@@ -68,6 +69,16 @@ class ListFilter(Input):
     def _submitted(self, event: Input.Submitted) -> None:
         event.stop()
         self._close()
+
+    def drop_kept(self) -> bool:
+        """Drop a kept filter without touching the focus (Esc on the list); returns
+        whether there was one."""
+        if not self.words:
+            return False
+        self.value = ""
+        self.words = ""
+        self.post_message(self.WordsChanged(""))
+        return True
 
     def action_drop(self) -> None:
         """Clear the filter and go back to the list."""

@@ -203,7 +203,8 @@ class LogView(ScrollView, can_focus=True):
         text.append(
             f"{severity[:4]:<4} ", style=semantic_style(self.app, SEVERITY_COLOUR.get(severity, ""))
         )
-        text.append(f"{inert_line(entry.service)[:28]:<28} ", style="bold")
+        width = 36 if self.size.width >= 140 else 28  # wide: every name whole
+        text.append(f"{clip(inert_line(entry.service), width):<{width}} ", style="bold")
         body = Text(inert_line(entry.text))
         if self.search is not None:
             body.highlight_regex(self.search, style=Style(reverse=True, bold=True))
