@@ -197,6 +197,8 @@ def daily_text(
             f"{CHECK_GLYPH[r.status]} {r.status.value:<7} {r.title:<{width}}  "
             f"{inert_line(r.evidence, 300)}"
         )
+        if r.status in (CheckStatus.FAIL, CheckStatus.UNKNOWN, CheckStatus.WARN):
+            lines.append(f"{'':<{width + 12}}→ {inert_line(r.next_step, 300)}")
     lines.append(f"as of {now.astimezone(zone):%Y-%m-%d %H:%M %Z}")
     return "\n".join(lines)
 

@@ -119,3 +119,45 @@ class InertWriter(io.TextIOBase):
     def encoding(self) -> str:  # type: ignore[override]
         """The stream's encoding."""
         return getattr(self.stream, "encoding", "utf-8")
+
+
+_BREAKS = ("/.", "-:,;=)]", "_")
+"""Where a word too long for its line may be broken, best first: after a path or module
+separator, then after other punctuation, an underscore last."""
+
+
+def wrap_at_boundaries(text: str, width: int) -> list[str]:
+    """`text` as lines of at most `width` characters, broken at spaces; a word longer
+    than a line is broken after one of its separators (`/` `.` `-` `_` ...), so that no
+    identifier is split mid-name; only a run with no separator that is itself longer
+    than the line is cut at the width."""
+    width = max(width, 1)
+    pieces: list[tuple[str, bool]] = []
+    """(text, whether it continues the word before it: joined with no space)."""
+    for word in text.split():
+        first = True
+        while len(word) > width:
+            cut = next(
+                (
+                    at + 1
+                    for group in _BREAKS
+                    if (at := max(word.rfind(c, 0, width) for c in group)) >= 0
+                ),
+                width,
+            )
+            pieces.append((word[:cut], not first))
+            word, first = word[cut:], False
+        pieces.append((word, not first))
+    lines: list[str] = []
+    line = ""
+    for piece, continues in pieces:
+        joined = (line + piece if continues else f"{line} {piece}") if line else piece
+        if len(joined) <= width:
+            line = joined
+        else:
+            if line:
+                lines.append(line)
+            line = piece
+    if line:
+        lines.append(line)
+    return lines or [""]

@@ -9,7 +9,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from tui_helpers import SIZE, make_app, settle
+from tui_helpers import SIZE, make_app, settle, static_text, wait_for
 
 from orchwatch.analysis.daily import (
     VERDICT_EXIT,
@@ -247,32 +247,84 @@ def test_bad_custom_check_config(tmp_path, capsys: pytest.CaptureFixture[str]) -
 
 
 async def test_checklist_screen_and_jump(config: Config, demo: Sources) -> None:
+    """`w` opens on the selected date with the cursor on the first check to act on; Enter
+    shows its evidence, g shows it in the dashboard; `w` again comes back to it."""
+    from orchwatch.tui.screens.daily import CheckScreen
+
     app = make_app(config, demo)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
+        assert app.dashboard.selected_date == date(2026, 2, 1)
         await pilot.press("w")
         await settle(pilot)
         assert isinstance(app.screen, DailyScreen)
-        assert app.screen.day == date(2026, 1, 31)
-        await pilot.press("n")  # 2026-02-01
-        await settle(pilot)
+        assert app.screen.day == date(2026, 2, 1)  # the selected date, not always yesterday
         table = app.screen.query_one("#daily-table")
         rows = {
             table.get_row_at(i)[1].plain: table.get_row_at(i)[0].plain
             for i in range(table.row_count)
         }
         assert rows["phase3 completion"] == "✗ fail"
-        row = next(
-            i for i in range(table.row_count) if table.get_row_at(i)[1].plain == "phase3 completion"
-        )
-        table.move_cursor(row=row)
+        assert table.get_row_at(table.cursor_row)[1].plain == "phase3 completion"
         await pilot.press("enter")
+        assert await wait_for(pilot, lambda: isinstance(app.screen, CheckScreen))
+        await pilot.press("g")
         await settle(pilot)
-        assert not isinstance(app.screen, DailyScreen)
+        assert not isinstance(app.screen, DailyScreen | CheckScreen)
         grid = app.dashboard.query_one(CompletionGrid)
         assert app.dashboard.selected_date == date(2026, 2, 1)
         assert grid.has_focus
         assert str(list(grid.columns)[grid.cursor_column].value) == "phase3"
+        await pilot.press("w")
+        await settle(pilot)
+        assert isinstance(app.screen, DailyScreen)
+        table = app.screen.query_one("#daily-table")
+        assert table.get_row_at(table.cursor_row)[1].plain == "phase3 completion"
+
+
+async def test_every_failing_checks_evidence_in_at_most_eight_keys(
+    config: Config, demo: Sources, tmp_path: Path
+) -> None:
+    """From the first screen: w, Enter, then j through the checks to act on."""
+    from dataclasses import replace
+
+    from orchwatch.tui.screens.daily import CheckScreen
+    from orchwatch.validate.demo_repo import write_demo_repo
+
+    repo = tmp_path / "repo"
+    write_demo_repo(repo)
+    app = make_app(replace(config, repo_path=repo), demo)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        keys = ["w", "enter", "j", "j", "j"]
+        seen: list[str] = []
+        await pilot.press("w")
+        assert await wait_for(
+            pilot, lambda: isinstance(app.screen, DailyScreen) and bool(app.screen.results)
+        )
+        daily = app.screen
+        assert isinstance(daily, DailyScreen)
+        failing = [r.title for r in daily.results if r.status is CheckStatus.FAIL]
+        assert len(failing) == 4  # the three of the incident and the broken package
+        await pilot.press("enter")
+        assert await wait_for(pilot, lambda: isinstance(app.screen, CheckScreen))
+        for key in keys[2:]:
+            screen = app.screen
+            assert isinstance(screen, CheckScreen)
+            seen.append(screen.results[screen.index].title)
+            await pilot.press(key)
+            await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, CheckScreen)
+        seen.append(screen.results[screen.index].title)
+        assert seen == failing and len(keys) <= 8
+        text = static_text(screen)
+        assert "No module named" in text or "phase3_to_phase4" in text  # evidence, whole
+        await pilot.press("escape")
+        assert await wait_for(pilot, lambda: app.screen is daily)
+        table = daily.query_one("#daily-table")
+        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        assert key == next(r.id for r in daily.results if r.title == failing[-1])
 
 
 def test_the_walkthrough_reads_the_logs_once(config: Config, demo: Sources) -> None:

@@ -80,7 +80,7 @@ def test_traceback_sample(snap_compare, config: Config, demo: Sources) -> None: 
 def test_walkthrough_failing_date(snap_compare, config: Config, demo: Sources) -> None:  # type: ignore[no-untyped-def]
     async def open_checklist(pilot) -> None:  # type: ignore[no-untyped-def]
         await settle(pilot)
-        await pilot.press("w", "n")  # 2026-02-01
+        await pilot.press("w")  # the selected date, 2026-02-01
         await settle(pilot)
 
     assert snap_compare(make_app(config, demo), terminal_size=SIZE, run_before=open_checklist)
@@ -89,7 +89,7 @@ def test_walkthrough_failing_date(snap_compare, config: Config, demo: Sources) -
 def test_walkthrough_healthy_date(snap_compare, config: Config, demo: Sources) -> None:  # type: ignore[no-untyped-def]
     async def open_checklist(pilot) -> None:  # type: ignore[no-untyped-def]
         await settle(pilot)
-        await pilot.press("w", "p", "p", "p")  # 2026-01-28
+        await pilot.press("w", "p", "p", "p", "p")  # 2026-01-28
         await settle(pilot)
 
     assert snap_compare(make_app(config, demo), terminal_size=SIZE, run_before=open_checklist)

@@ -101,8 +101,6 @@ async def test_x_on_a_blocked_check_of_the_walkthrough(config: Config, demo: Sou
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: all(p.answered for p in app.dashboard.panes))
         await pilot.press("w")
-        await wait_for(pilot, lambda: isinstance(app.screen, DailyScreen) and app.screen.results)
-        await pilot.press("n")  # 2026-02-01
         await wait_for(
             pilot,
             lambda: (

@@ -270,7 +270,7 @@ def _phase_checks(inputs: DailyInputs, zone: ZoneInfo) -> list[CheckResult]:
                 f"{phase.phase} completion",
                 outcome,
                 evidence,
-                f"orchwatch --date {status.game_date} (grid, {phase.phase} column)",
+                f"orchwatch explain --date {status.game_date} --phase {phase.phase}",
                 target,
                 cause if outcome is CheckStatus.BLOCKED else "",
             )
@@ -294,7 +294,7 @@ def _phase_checks(inputs: DailyInputs, zone: ZoneInfo) -> list[CheckResult]:
                 f"{phase.phase} → {phase.next_phase} trigger",
                 outcome,
                 trigger_evidence,
-                "Enter on the phase header shows the Firestore document",
+                f"orchwatch explain --date {status.game_date} --phase {phase.phase}",
                 target,
                 cause if outcome is CheckStatus.BLOCKED else "",
             )
@@ -369,8 +369,27 @@ def _queue_check(inputs: DailyInputs) -> CheckResult:
         title,
         worst,
         evidence,
-        "Enter on the phase header shows the queue items",
+        _queue_next_step(inputs, open_items[0].processor_name),
         Target("completions", ""),
+    )
+
+
+def _queue_next_step(inputs: DailyInputs, processor: str) -> str:
+    """Explain the first open item's processor, on its phase, when the grid names it."""
+    status = inputs.completions.value
+    phase = next(
+        (
+            p.phase
+            for p in (status.phases if status else ())
+            for c in p.cells
+            if c.processor == processor
+        ),
+        None,
+    )
+    where = f" --phase {phase} --processor {processor}" if phase else ""
+    return (
+        f"orchwatch explain --date {inputs.game_date}{where}; "
+        "fix the source, then let the auto-retry run"
     )
 
 

@@ -40,6 +40,7 @@ from orchwatch.tui.panes.base import Pane, PaneContext, format_age
 from orchwatch.tui.panes.completions import CompletionsPane
 from orchwatch.tui.panes.logs import LogsPane
 from orchwatch.tui.panes.revisions import RevisionsPane
+from orchwatch.tui.screens.daily import WalkPlace
 from orchwatch.tui.widgets.completion_grid import CompletionGrid
 from orchwatch.tui.widgets.overview import OverviewStrip
 from orchwatch.tui.widgets.revisions import ServiceTable
@@ -90,6 +91,8 @@ class DashboardScreen(Screen[None]):
         self._initial_date = initial_date
         self._exit_after_first_data = exit_after_first_data
         self._zoomed = False
+        self._walk_place = WalkPlace()
+        """Where the walkthrough was left (`w` reopens there)."""
         """`z`: the current pane alone, full screen."""
         self._current: Widget | None = None
         """The pane the focus is in (or was sent to with 1 2 3)."""
@@ -323,11 +326,12 @@ class DashboardScreen(Screen[None]):
     # --- the walkthrough -----------------------------------------------------------------
 
     def action_walkthrough(self) -> None:
-        """Open the morning checklist for yesterday."""
+        """Open the morning checklist of the selected date, on the check last looked at."""
         from orchwatch.tui.screens.daily import DailyScreen
 
         today = self._today()
-        self.app.push_screen(DailyScreen(today - timedelta(days=1), today), self._show_target)
+        day = self.selected_date or today - timedelta(days=1)
+        self.app.push_screen(DailyScreen(day, today, self._walk_place), self._show_target)
 
     def _show_target(self, chosen: tuple[Target, date] | None) -> None:
         """Select the evidence a checklist row points at."""
