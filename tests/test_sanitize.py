@@ -73,3 +73,34 @@ def test_errors_command_prints_hostile_text_inert(
 )
 def test_bidirectional_and_invisible_characters_are_shown(text: str, shown: str) -> None:
     assert inert(text) == shown
+
+
+@pytest.mark.parametrize("width", [20, 26, 30, 41])  # no name is longer than 20
+def test_wrapping_breaks_at_spaces_and_separators_never_inside_a_name(width: int) -> None:
+    from orchwatch.sanitize import wrap_at_boundaries
+
+    text = (
+        "orchestrator phase3-to-phase4-orchestrator: ModuleNotFoundError: No module named "
+        "'shared.validation.phase3_data_quality_check' (fix: shared/validation/x.py)"
+    )
+    lines = wrap_at_boundaries(text, width)
+    assert all(len(line) <= width for line in lines)
+    assert " ".join(lines).replace(" ", "") == text.replace(" ", "")  # nothing lost
+    names = ("orchestrator", "phase3", "phase4", "ModuleNotFoundError", "validation", "shared")
+    for line in lines[:-1]:
+        last = line.split()[-1] if line.split() else ""
+        # a line ends at a space or a separator, never in the middle of a name
+        assert (
+            last[-1:] in "/.-:,;=)]_'"
+            or any(last.endswith(n) for n in names)
+            or last in text.split()
+        ), (
+            width,
+            lines,
+        )
+
+
+def test_a_run_longer_than_the_line_with_no_separator_is_cut_at_the_width() -> None:
+    from orchwatch.sanitize import wrap_at_boundaries
+
+    assert wrap_at_boundaries("a" * 25, 10) == ["a" * 10, "a" * 10, "a" * 5]
