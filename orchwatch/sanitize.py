@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import io
 import re
-import textwrap
 from collections.abc import Sequence
 from typing import TextIO
 
@@ -57,9 +56,9 @@ def clip(text: str, width: int) -> str:
 
 
 def clip_lines(text: str, width: int, lines: int) -> list[str]:
-    """At most `lines` lines of at most `width` characters, wrapped at spaces (a word
-    longer than a line is split), the last cut with `…` when the text is longer."""
-    wrapped = textwrap.wrap(" ".join(text.split()), max(width, 1), break_on_hyphens=False) or [""]
+    """At most `lines` lines of at most `width` characters, wrapped at spaces and
+    separators (`wrap_at_boundaries`), the last cut with `…` when the text is longer."""
+    wrapped = wrap_at_boundaries(text, width)
     if len(wrapped) <= lines:
         return wrapped
     return [*wrapped[: lines - 1], clip(" ".join(wrapped[lines - 1 :]), width)]

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 from settle import wait_workers
-from textual.widgets import Log
 from tui_helpers import SIZE, make_app, settle, static_text, wait_for
 
 from orchwatch.actions.audit import read_audit
@@ -73,7 +72,7 @@ async def test_validate_shows_findings_and_is_audited(
         await settle(pilot)
         pane = app.dashboard.query_one(ActionsPane)
         assert pane.display
-        text = "\n".join(str(line) for line in pane.query_one(Log).lines)
+        text = "\n".join(pane.output)
         assert "✗ phase3_to_phase4" in text
         assert "fix: add a symlink shared/validation/phase3_data_quality_check.py" in text
         assert "✓ phase2_to_phase3  ok" in text

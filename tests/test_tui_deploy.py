@@ -7,7 +7,6 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from textual.widgets import Log
 from tui_helpers import SIZE, make_app, settle, wait_for, wait_for_finished_runs
 
 from orchwatch.actions.audit import read_audit
@@ -57,11 +56,7 @@ async def open_confirmation(pilot, service: str) -> ConfirmDeployScreen:  # type
 
 def pane_text(app: OrchwatchApp) -> str:
     pane = app.dashboard.query_one(ActionsPane)
-    return (
-        "\n".join(str(line) for line in pane.query_one(Log).lines)
-        + "\n"
-        + str(pane.query_one("#actions-status").render())
-    )
+    return "\n".join(pane.output) + "\n" + str(pane.query_one("#actions-status").render())
 
 
 async def wait_run(pilot) -> None:  # type: ignore[no-untyped-def]
@@ -146,10 +141,10 @@ async def test_cancel_during_a_run_stops_the_process_group(
     async with app.run_test(size=SIZE) as pilot:
         await open_confirmation(pilot, HEALTHY)
         await pilot.press("enter")
-        log = app.dashboard.query_one(ActionsPane).query_one(Log)
+        pane = app.dashboard.query_one(ActionsPane)
 
         def grandchild_line() -> str:
-            return next((str(line) for line in log.lines if str(line).startswith("grandchild")), "")
+            return next((line for line in pane.output if line.startswith("grandchild")), "")
 
         assert await wait_for(pilot, lambda: bool(grandchild_line()))
         grandchild = int(grandchild_line().split()[1])

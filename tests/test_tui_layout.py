@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from settle import wait_workers
+from textual.widgets import Log
 from tui_helpers import SIZE, make_app, reads, screen_lines, settle, wait_for
 
 from orchwatch.config import Config
@@ -41,13 +42,13 @@ async def test_a_small_terminal_shows_one_pane_at_a_time(config: Config, demo: S
         await wait_for(pilot, lambda: all(p.answered for p in app.dashboard.panes))
         await settle(pilot)
         assert shown(app) == {"completions"}
-        assert "p2_bdl_box_scores" in screen(app)  # the processors, not only the phases
+        assert "p2_bdl_box_" in screen(app)  # the processors, not only the phases
         await pilot.press("2")
         await settle(pilot)
         assert shown(app) == {"revisions"}
         row = next(line for line in screen_lines(app) if "phase3-to-phase4" in line)
         assert "CRASHING 00025 · latest 00026 FAILED" in row  # the state, then the failed fix
-        assert reads(screen_lines(app), "HealthCheckContainerError: The user-provided")  # below
+        assert reads(screen_lines(app), "ModuleNotFoundError: No module named")  # below, the cause
         assert app.focused is app.dashboard.revisions.table
         await pilot.press("3")
         await settle(pilot)
@@ -67,7 +68,7 @@ async def test_a_small_terminal_shows_one_pane_at_a_time(config: Config, demo: S
 async def test_what_carries_the_verdict_reads_at_every_size(
     config: Config, demo: Sources, size: tuple[int, int]
 ) -> None:
-    """The failed revision's FAILED and the first 40 characters of its reason, the crash
+    """The failed revision's FAILED and the start of its reason (its logs' cause), the crash
     loop's message up to the module, and PAUSED in the tail, at each size (1 2 3 bring a
     pane forward where only one shows)."""
     app = make_app(config, demo)
@@ -77,7 +78,8 @@ async def test_what_carries_the_verdict_reads_at_every_size(
         await settle(pilot)
         lines = screen_lines(app)
         assert reads(lines, "CRASHING 00025 · latest 00026 FAILED"), "\n".join(lines)
-        assert reads(lines, "HealthCheckContainerError: The user-prov"), "\n".join(lines)
+        # the reason leads with the cause the revision's logs name
+        assert reads(lines, "ModuleNotFoundError: No module named"), "\n".join(lines)
         await pilot.press("3")
         await settle(pilot)
         lines = screen_lines(app)
@@ -117,7 +119,7 @@ async def test_the_selected_date_stays_in_the_strip_across_resizes(
             strip = next(line for line in screen_lines(app) if "Sa 31" in line)
             assert "Su 01" in strip, (width, height, strip)
         # 200x55: the lower panes stacked, full width: the whole message and its services.
-        row = next(line for line in screen_lines(app) if "No module named" in line)
+        row = [line for line in screen_lines(app) if "No module named" in line][-1]  # the logs
         assert "No module named 'shared.validation.phase3_data_quality_check'" in row
         assert "phase3-to-phase4-orchestrator" in row
 
@@ -325,3 +327,90 @@ async def test_the_tail_shows_a_service_whole_or_cut_with_an_ellipsis(
             assert all("phase3-to-phase4-orchestrator " in line for line in lines)
         else:
             assert all("phase3-to-phase4-orchestrat…" in line for line in lines)
+
+
+async def test_80x24_keeps_every_phase_the_verdicts_and_the_keys(
+    config: Config, demo: Sources
+) -> None:
+    app = make_app(config, demo)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: all(p.answered for p in app.dashboard.panes))
+        text = screen(app)
+        for phase in ("phase2 raw", "phase3 analytics", "phase4 precompute", "phase5 predictions"):
+            assert phase in text, phase
+        assert "✗ NOT triggered" in text and "⊘ blocked" in text  # state words whole
+        assert "◐ upc… untracked" in text  # a name is cut before a state word is
+        assert "? Help" in text and "q Quit" in text
+        top = screen_lines(app)[0]
+        assert "2026-02-01 (Sun)" in top and "now 06:30" in top and "updated" in top
+        assert "not due" in text  # the legend wraps instead of being cut
+
+
+async def test_a_resize_round_trip_keeps_the_cursor_in_view(config: Config, demo: Sources) -> None:
+    app = make_app(config, demo)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: all(p.answered for p in app.dashboard.panes))
+        grid = app.dashboard.completions.grid
+        grid.focus()
+        grid.move_cursor(row=grid.row_count - 1, column=0)
+        await settle(pilot)
+        name = grid.get_cell_at(grid.cursor_coordinate).plain.split(" ")[1].rstrip("…")
+        for size in ((200, 55), (80, 24)):
+            await pilot.resize_terminal(*size)
+            await settle(pilot)
+            assert name in screen(app), (size, name)
+
+
+def _joined(cell: str) -> str:
+    """A wrapped cell's text as one line: lines broken at a separator join without a space."""
+    out = ""
+    for line in cell.splitlines():
+        line = line.strip()
+        out += line if not out or out[-1] in "/.-_:" else f" {line}"
+    return out
+
+
+async def test_120x35_shows_the_missing_module_in_the_revisions_pane(
+    config: Config, demo: Sources
+) -> None:
+    """The failed revision's reason leads with the cause its logs name, wrapped into the
+    rows the pane has free, inside the column."""
+    app = make_app(config, demo)
+    async with app.run_test(size=(120, 35)) as pilot:
+        await wait_for(pilot, lambda: all(p.answered for p in app.dashboard.panes))
+        table = app.dashboard.revisions.table
+        cell = table.get_cell("phase3-to-phase4-orchestrator", "verdict").plain
+        assert (
+            "ModuleNotFoundError: No module named 'shared.validation.phase3_data_quality_check'"
+            in _joined(cell)
+        )
+        width = next(c.width for k, c in table.columns.items() if k.value == "verdict")
+        assert all(len(line) <= width for line in cell.splitlines())
+
+
+async def test_120x35_the_actions_pane_wraps_its_fixes_whole(
+    config: Config, demo: Sources, tmp_path: Path
+) -> None:
+    from orchwatch.tui.panes.actions import ActionsPane
+
+    repo = tmp_path / "repo"
+    write_demo_repo(repo)
+    app = make_app(
+        replace(config, repo_path=repo), demo, allow_actions=True, audit_path=tmp_path / "a"
+    )
+    async with app.run_test(size=(120, 35)) as pilot:
+        await wait_for(pilot, lambda: all(p.answered for p in app.dashboard.panes))
+        await pilot.press("v")
+        await wait_workers(app)
+        await settle(pilot)
+        pane = app.dashboard.query_one(ActionsPane)
+        fixes = [line.strip() for line in pane.output if line.strip().startswith("fix: ")]
+        assert fixes
+        shown = "\n".join(screen_lines(app))
+        log = pane.query_one(Log)
+        log_lines = [str(line) for line in log.lines]
+        assert all(len(line) < log.size.width for line in log_lines)  # nothing runs off
+        joined = _joined("\n".join(line.strip() for line in log_lines))
+        for fix in fixes:  # each fix whole once its wrapped lines are read together
+            assert fix.replace(" ", "") in joined.replace(" ", ""), fix
+        assert "functions failing" in shown  # the verdict wraps, not cut

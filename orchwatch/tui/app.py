@@ -68,9 +68,9 @@ class OrchwatchApp(App[None]):
         ),
         Binding("c", "cancel_action", "Cancel run", show=False, id="actions.cancel"),
         Binding("a", "audit", "Audit log", show=False, id="actions.audit"),
-        Binding("question_mark", "help", "Help", key_display="?", id="app.help"),
+        Binding("question_mark", "help", "Help", key_display="?", show=False, id="app.help"),
         Binding("ctrl+t", "change_theme", "Theme", show=False, id="app.theme"),
-        Binding("q", "quit", "Quit", id="app.quit"),
+        Binding("q", "quit", "Quit", show=False, id="app.quit"),
     ]
 
     def __init__(

@@ -52,6 +52,10 @@ class DashboardScreen(Screen[None]):
     """Completions on top; revisions, logs and actions below."""
 
     BINDINGS = [
+        # First, so that the footer keeps them on the narrowest terminal (the app's own
+        # bindings, shown after the screen's, would be cut first).
+        Binding("question_mark", "app.help", "Help", key_display="?", id="dashboard.help"),
+        Binding("q", "app.quit", "Quit", id="dashboard.quit"),
         Binding("p", "previous_date", "Prev date", id="date.previous"),
         Binding("n", "next_date", "Next date", id="date.next"),
         Binding("t", "today", "Today", show=False, id="date.today"),

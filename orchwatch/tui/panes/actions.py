@@ -18,6 +18,7 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Vertical
+from textual.events import Resize
 from textual.message import Message
 from textual.timer import Timer
 from textual.widgets import Log, Static
@@ -37,7 +38,7 @@ from orchwatch.preflight import (
     preview_deploy,
     rollback_command,
 )
-from orchwatch.sanitize import inert_line
+from orchwatch.sanitize import inert_line, wrap_at_boundaries
 from orchwatch.sources.base import Sources
 from orchwatch.tui.failures import FailsInPlace
 from orchwatch.tui.styles import semantic_style
@@ -119,6 +120,9 @@ class ActionsPane(FailsInPlace, Vertical):
         """Whose output the log shows last (a header is written when it changes)."""
         self._ticker: Timer | None = None
         self._quit_when_done = False
+        self.output: list[str] = []
+        """Every output line shown (inert, unwrapped), oldest first."""
+        self._wrapped_at = 0
         self.has_run = False
         """Whether a run has started (the pane is shown from the first one on)."""
 
@@ -127,7 +131,7 @@ class ActionsPane(FailsInPlace, Vertical):
 
     def compose(self) -> ComposeResult:
         yield Static(id="actions-status")
-        yield Log(id="actions-log", max_lines=5000)
+        yield Log(id="actions-log", max_lines=self.OUTPUT_LINES * 2)
 
     def on_mount(self) -> None:
         self.border_title = "Actions"
@@ -155,9 +159,40 @@ class ActionsPane(FailsInPlace, Vertical):
         """Focus the runs' output."""
         self.query_one(Log).focus()
 
+    OUTPUT_LINES = 5000
+    """Output lines kept (the oldest go first)."""
+
     def write(self, lines: Sequence[str]) -> None:
-        """Append output lines (already inert), as one batch."""
-        self.query_one(Log).write_lines(lines)
+        """Append output lines (already inert), as one batch, wrapped to the pane."""
+        self.output += lines
+        del self.output[: -self.OUTPUT_LINES]
+        self.query_one(Log).write_lines(self._wrapped(lines))
+
+    def _wrapped(self, lines: Sequence[str]) -> list[str]:
+        """Lines wrapped to the log's width at spaces and separators (never inside a
+        name), continuation lines indented under their line's text."""
+        log = self.query_one(Log)
+        width = max((log.scrollable_content_region.width or log.size.width) - 1, 20)
+        out: list[str] = []
+        for line in lines:
+            text = line.lstrip()
+            indent = " " * min(len(line) - len(text), width // 2)
+            if len(line) <= width:
+                out.append(line)
+                continue
+            parts = wrap_at_boundaries(text, width - len(indent) - 2)
+            out.append(indent + parts[0])
+            out += [f"{indent}  {part}" for part in parts[1:]]
+        return out
+
+    @on(Resize)
+    def _rewrap(self, event: Resize) -> None:
+        """A new width: the output wrapped again to it."""
+        log = self.query_one(Log)
+        if self.output and event.size.width != self._wrapped_at:
+            self._wrapped_at = event.size.width
+            log.clear()
+            log.write_lines(self._wrapped(self.output))
 
     def _header(self, key: RunKey) -> None:
         if key != self._writer:

@@ -73,11 +73,25 @@ class CompletionsPane(Pane):
         self.app.theme_changed_signal.subscribe(self, self._on_theme_changed)
 
     def _legend(self) -> Text:
-        parts: list[Text | str] = []
+        """Every state's glyph and word, on as many lines as the width needs, an entry
+        never split across two."""
+        width = max(self.size.width - 4, 20)
+        legend, line = Text(), 0
         for state, glyph in STATE_GLYPH.items():
-            style = semantic_style(self.app, STATE_COLOUR[state], bold=True)
-            parts += [Text(glyph, style=style), f" {state.value}  "]
-        return Text.assemble(*parts)
+            entry = f"{glyph} {state.value}"
+            if line and line + 2 + len(entry) > width:
+                legend.append("\n")
+                line = 0
+            elif line:
+                legend.append("  ")
+                line += 2
+            legend.append(glyph, style=semantic_style(self.app, STATE_COLOUR[state], bold=True))
+            legend.append(f" {state.value}")
+            line += len(entry)
+        return legend
+
+    def on_resize(self) -> None:
+        self.query_one("#legend", Static).update(self._legend())
 
     def _on_theme_changed(self, _theme: object) -> None:
         self.query_one("#legend", Static).update(self._legend())

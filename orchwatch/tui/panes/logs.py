@@ -267,6 +267,9 @@ class LogsPane(Pane):
         field.value = self._search_text
         field.focus()
 
+    def on_resize(self) -> None:
+        self.query_one(ErrorGroupTable).refit()
+
     def action_clear_search(self) -> None:
         """Drop the groups' kept filter, or the tail's search: every row is shown again."""
         if self.mode == "groups":

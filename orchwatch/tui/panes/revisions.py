@@ -71,6 +71,9 @@ class RevisionsPane(Pane):
         yield ServiceTable(id="services")
         yield ListFilter(id="revisions-filter")
 
+    def on_resize(self) -> None:
+        self.table.refit()
+
     def action_filter(self) -> None:
         """Narrow the services to those whose name, verdict or reason hold the words."""
         self.query_one(ListFilter).open(self.table)

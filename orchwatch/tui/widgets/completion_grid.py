@@ -25,8 +25,9 @@ from orchwatch.tui.widgets.keys import TABLE_COLUMNS, TABLE_ROWS
 from orchwatch.tui.widgets.subject import Subject
 
 HEADER_ROWS = ("counts", "required", "trigger")
-NARROWEST = 22
-"""A column is never cut below this: `◐ upcoming_p… untracked` still says which and what."""
+NARROWEST = 16
+"""A column is never cut below this: `◐ upco… untracked` still says which and what (at
+80 columns, four phases fit)."""
 
 
 @dataclass(frozen=True)
@@ -132,16 +133,14 @@ class CompletionGrid(DiffTable):
         blocked = blocked_phases(status, now, zone)
         for phase in status.phases:
             contents[("counts", phase.phase)] = self._counts(phase, cap)
-            contents[("required", phase.phase)] = self._required(phase)
+            contents[("required", phase.phase)] = self._required(phase, cap)
             blocker = blocked.get(phase.phase)
             trigger = (
                 Text(f"⊘ blocked by {blocker.phase}", style=semantic_style(self.app, "warning"))
                 if blocker is not None
                 else self._trigger(phase, now, zone)
             )
-            if cap is not None and trigger.cell_len > cap:
-                trigger = Text(clip(trigger.plain, cap), style=trigger.spans[-1].style)
-            contents[("trigger", phase.phase)] = trigger
+            contents[("trigger", phase.phase)] = trigger if cap is None else _fit(trigger, cap)
             for i in range(depth):
                 cell = phase.cells[i] if i < len(phase.cells) else None
                 contents[(f"p{i}", phase.phase)] = self._cell(cell, cap)
@@ -167,13 +166,14 @@ class CompletionGrid(DiffTable):
             (f"{phase.bigquery_count}/{phase.expected}", "bold"),
         )
 
-    def _required(self, phase: PhaseStatus) -> Text:
+    def _required(self, phase: PhaseStatus, cap: int | None = None) -> Text:
         required = [c for c in phase.cells if c.required]
         optional = [c for c in phase.cells if not c.required]
         done_required = len(required) - len(phase.required_missing)
         colour = "success" if not phase.required_missing else "warning"
+        short = cap is not None and cap < len("required 0/0 · optional 0/0")
         text = Text.assemble(
-            ("required ", "dim"),
+            ("req " if short else "required ", "dim"),
             (f"{done_required}/{len(required)}", semantic_style(self.app, colour)),
         )
         if optional:
@@ -181,7 +181,10 @@ class CompletionGrid(DiffTable):
                 1 for c in optional if c.firestore and c.firestore.status != RunStatus.FAILED
             )
             text.append_text(
-                Text.assemble((" · optional ", "dim"), f"{done_optional}/{len(optional)}")
+                Text.assemble(
+                    (" opt " if short else " · optional ", "dim"),
+                    f"{done_optional}/{len(optional)}",
+                )
             )
         return text
 
@@ -204,6 +207,8 @@ class CompletionGrid(DiffTable):
         if cell is None:
             return Text("")
         runs = f" {cell.backup.runs}" if cell.backup and cell.backup.runs else ""
+        if cap is not None and cap < 20 and cell.state is not CellState.COMPLETE:
+            runs = ""  # narrow: the state word before the run count (the detail has it)
         state = (
             f" {cell.state.value}"
             if cell.state not in (CellState.COMPLETE, CellState.NOT_DUE)
@@ -211,7 +216,7 @@ class CompletionGrid(DiffTable):
         )
         name = cell.processor
         if cap is not None:
-            name = clip(name, max(cap - 2 - len(runs) - len(state), 8))
+            name = clip(name, max(cap - 2 - len(runs) - len(state), 4))
         name_style = "" if cell.required else "italic"
         text = Text.assemble(state_glyph(self.app, cell.state), " ", (name, name_style))
         if runs:
@@ -277,3 +282,22 @@ class CompletionGrid(DiffTable):
     def on_data_table_cell_highlighted(self, event: DataTable.CellHighlighted) -> None:
         event.stop()
         self.post_message(self.PhaseHighlighted(str(event.cell_key.column_key.value)))
+
+
+def _fit(trigger: Text, cap: int) -> Text:
+    """A trigger verdict within `cap` cells: whole if it fits, else without its arrow, then
+    without the reason in brackets, then cut with an ellipsis; the glyph and the verdict's
+    words (NOT triggered, at 04:55) go last."""
+    style = trigger.spans[-1].style if trigger.spans else ""
+    forms = [trigger.plain]
+    plain = trigger.plain.replace("→ ", "", 1)
+    forms.append(plain)
+    if "(" in plain:
+        forms.append(plain[: plain.index("(")].rstrip())
+    words = plain.split(" ", 2)  # glyph, next phase, verdict
+    if "→" in trigger.plain and len(words) == 3:
+        forms.append(f"{words[0]} {words[2].split('(')[0].rstrip()}")
+    elif plain.startswith("⊘ blocked"):
+        forms.append("⊘ blocked")
+    fitting = next((form for form in forms if len(form) <= cap), None)
+    return Text(fitting if fitting is not None else clip(forms[-1], cap), style=style)

@@ -8,6 +8,7 @@ from collections.abc import Callable, Hashable, Mapping
 from typing import Literal
 
 from rich.text import Text
+from textual.widget import Widget
 from textual.widgets import DataTable
 
 from orchwatch.tui.styles import same_look
@@ -54,3 +55,11 @@ class DiffTable(DataTable[Text]):
     def forget_shape(self) -> None:
         """The next `paint` rebuilds (the columns were laid out again)."""
         self._shape = None
+
+
+def container_width(table: DataTable[Text]) -> int:
+    """The width a table may fill: its container's (a table sized to its content never
+    shrinks on its own when its pane does), else its own."""
+    parent = table.parent
+    width = parent.content_size.width if isinstance(parent, Widget) else 0
+    return width or table.size.width

@@ -7,12 +7,13 @@ from datetime import date
 from rich.text import Text
 from textual.events import Resize
 from textual.message import Message
+from textual.widget import Widget
 from textual.widgets import DataTable
 
 from orchwatch.analysis.revisions import Health, ServiceVerdict
 from orchwatch.sanitize import clip, clip_lines, distinct_width
 from orchwatch.tui.styles import semantic_style
-from orchwatch.tui.widgets.diff_table import DiffTable
+from orchwatch.tui.widgets.diff_table import DiffTable, container_width
 from orchwatch.tui.widgets.keys import TABLE_ROWS
 from orchwatch.tui.widgets.list_filter import matches
 from orchwatch.tui.widgets.subject import Subject
@@ -59,6 +60,10 @@ class ServiceTable(DiffTable):
         self._fit_columns(self._fit((), ()))
 
     def on_resize(self, event: Resize) -> None:
+        self.refit()
+
+    def refit(self) -> None:
+        """Lay the columns out again for the room there is now (the pane was resized)."""
         if self._last is not None:
             self.show(*self._last)
 
@@ -69,14 +74,14 @@ class ServiceTable(DiffTable):
         screen has the whole name).
         Widths are fixed between resizes: a live table whose columns move as verdicts
         change is hard to read, and fixed columns need no measuring after each update."""
-        inner = max(self.size.width, 40) - 2 * len(COLUMNS)  # a cell's padding each side
+        inner = max(container_width(self), 30) - 2 * len(COLUMNS)  # each cell's padding
         names = [v.service for v in verdicts] + list(missing)
         texts = [v.text for v in verdicts] + [""]
         longest = min(max(map(len, names), default=7), 30)
         # Enough for the state, both revisions and FAILED (`CRASHING 00025 · latest 00026
         # FAILED`); the name keeps its distinguishing part.
         service = min(longest, max(distinct_width(names, 10, longest), inner - 1 - 40))
-        verdict = min(max(map(len, texts)), max(20, inner - 1 - service))
+        verdict = min(max(map(len, texts)), max(12, inner - 1 - service))
         why = inner - 1 - service - verdict
         if why < 12:  # no room for a readable reason: no column (the history has it)
             return (1, service, min(max(map(len, texts)), inner + 2 - 1 - service))
@@ -116,22 +121,31 @@ class ServiceTable(DiffTable):
         why_width = widths[3] if len(widths) > 3 else 0
         shown = len(widths)
         rows: dict[str, tuple[Text, Text, Text, Text]] = {}
+        # Rows the pane has to spare go to the worst verdict's text and reason (wrapped,
+        # never cut while rows sit empty below).
+        spare = max(0, self._room() - 1 - len(verdicts) - len(missing))
+        spare -= sum(REASON_LINES for v in verdicts if v.reason and not why_width)
         for verdict in verdicts:
             glyph, colour = HEALTH_GLYPH[verdict.health]
             style = semantic_style(self.app, colour, bold=verdict.health is not Health.OK)
             name_style = "bold underline" if verdict.service == self._highlight else "bold"
+            extra = spare if verdict.health is Health.BAD and spare > 0 else 0
+            spare -= extra
+            verdict_lines = clip_lines(verdict.text, verdict_width, 1 + min(extra, 2))
+            extra -= len(verdict_lines) - 1
             text = Text(
-                clip(verdict.text, verdict_width),
+                "\n".join(verdict_lines),
                 style=style if verdict.health is not Health.OK else "",
             )
-            if not why_width and verdict.reason:  # no why column: two lines below
-                for line in clip_lines(verdict.reason, verdict_width, REASON_LINES):
+            reason = lead_with_cause(verdict.reason)
+            if not why_width and reason:  # no why column: the reason below the verdict
+                for line in clip_lines(reason, verdict_width, REASON_LINES + max(extra, 0)):
                     text.append("\n" + line, style="dim")
             rows[verdict.service] = (
                 Text(glyph, style=style),
                 Text(clip(verdict.service, service_width), style=name_style),
                 text,
-                Text(clip(verdict.reason, why_width), style=style, no_wrap=True),
+                Text(clip(reason, why_width), style=style, no_wrap=True),
             )
         for name in missing:
             rows[name] = (
@@ -178,6 +192,11 @@ class ServiceTable(DiffTable):
         service = self.service_under_cursor()
         return ({"service": service}, day) if service else None
 
+    def _room(self) -> int:
+        """Rows the table may take: its container's height (0 before the first layout)."""
+        parent = self.parent
+        return parent.content_size.height if isinstance(parent, Widget) else 0
+
     def to_attention(self) -> None:
         """Put the cursor on the first row that needs attention (rows are worst first), if
         any; else leave it where it is (on the grid's linked orchestrator)."""
@@ -194,3 +213,14 @@ class ServiceTable(DiffTable):
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         event.stop()
         self.post_message(self.ServiceChosen(str(event.row_key.value)))
+
+
+def lead_with_cause(reason: str) -> str:
+    """A revision's reason with the cause its logs name first: Cloud Run ends a failed
+    health check's message with `Logs: <the exception>`, and that exception is what an
+    operator needs (a cut message would hide it)."""
+    head, found, logs = reason.partition("Logs: ")
+    if not found or not logs.strip():
+        return reason
+    kind = head.split(":", 1)[0].strip()
+    return f"{logs.strip()} ({kind})" if kind else logs.strip()

@@ -32,17 +32,26 @@ class StatusBar(Static):
         self.now_text = now.strftime("%Y-%m-%d %H:%M %Z")
 
     def render(self) -> Text:
-        parts: list[Text | tuple[str, str] | str] = [
-            ("orchwatch", "bold"),
-            " │ ",
-            (self.pipeline, "bold"),
-            " │ source: ",
-            self.source,
-        ]
+        """The widest form that fits: on a narrow terminal the labels go first, then the
+        pipeline's name, so the selected date, "now" and the freshness always stay."""
+        width = max(self.size.width, 1)
+        forms = [self._form(level) for level in range(3)]
+        return next((form for form in forms if form.cell_len <= width), forms[-1])
+
+    def _form(self, level: int) -> Text:
+        """0: every label; 1: no labels; 2: no pipeline name, "now" as a time of day."""
+        parts: list[Text | tuple[str, str] | str] = []
+        if level == 0:
+            parts += [("orchwatch", "bold"), " │ ", (self.pipeline, "bold"), " │ source: "]
+        elif level == 1:
+            parts += [(self.pipeline, "bold"), " │ "]
+        parts.append(self.source)
         if self.selected is not None:
-            parts += [" │ date ", (f"{self.selected:%Y-%m-%d (%a)}", "bold")]
+            day = f"{self.selected:%Y-%m-%d (%a)}"
+            parts += [" │ date " if level == 0 else " │ ", (day, "bold")]
         if self.now_text:
-            parts += [" │ now ", self.now_text]
+            now = self.now_text if level < 2 else self.now_text.split(" ", 1)[-1]
+            parts += [" │ now ", now]
         parts.append(" │ ")
         if self.age is None and self.nothing_read:
             parts.append(("nothing read", "bold red"))
