@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date, timedelta
+from typing import TYPE_CHECKING
 
 from textual import on
 from textual.app import ComposeResult
@@ -40,12 +41,14 @@ from orchwatch.tui.panes.base import Pane, PaneContext, format_age
 from orchwatch.tui.panes.completions import CompletionsPane
 from orchwatch.tui.panes.logs import LogsPane
 from orchwatch.tui.panes.revisions import RevisionsPane
-from orchwatch.tui.screens.daily import WalkPlace
 from orchwatch.tui.widgets.completion_grid import CompletionGrid
 from orchwatch.tui.widgets.overview import OverviewStrip
 from orchwatch.tui.widgets.revisions import ServiceTable
 from orchwatch.tui.widgets.status_bar import StatusBar
 from orchwatch.tui.widgets.subject import Explainable, Subject
+
+if TYPE_CHECKING:
+    from orchwatch.tui.screens.daily import WalkPlace
 
 
 class DashboardScreen(Screen[None]):
@@ -95,8 +98,9 @@ class DashboardScreen(Screen[None]):
         self._initial_date = initial_date
         self._exit_after_first_data = exit_after_first_data
         self._zoomed = False
-        self._walk_place = WalkPlace()
-        """Where the walkthrough was left (`w` reopens there)."""
+        self._walk_place: WalkPlace | None = None
+        """Where the walkthrough was left (`w` reopens there); made on the first `w` (the
+        walkthrough's module is not loaded before the first frame)."""
         """`z`: the current pane alone, full screen."""
         self._current: Widget | None = None
         """The pane the focus is in (or was sent to with 1 2 3)."""
@@ -331,10 +335,12 @@ class DashboardScreen(Screen[None]):
 
     def action_walkthrough(self) -> None:
         """Open the morning checklist of the selected date, on the check last looked at."""
-        from orchwatch.tui.screens.daily import DailyScreen
+        from orchwatch.tui.screens.daily import DailyScreen, WalkPlace
 
         today = self._today()
         day = self.selected_date or today - timedelta(days=1)
+        if self._walk_place is None:
+            self._walk_place = WalkPlace()
         self.app.push_screen(DailyScreen(day, today, self._walk_place), self._show_target)
 
     def _show_target(self, chosen: tuple[Target, date] | None) -> None:
