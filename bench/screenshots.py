@@ -58,7 +58,7 @@ SHOTS: dict[str, Callable[[Pilot[None]], Awaitable[None]]] = {
     "revision-detail": lambda pilot: focus_revisions_and(pilot, "enter", "enter"),
     "log-tail-search": lambda pilot: press(pilot, "3", "l", "slash", *"ModuleNotFound", "enter"),
     "traceback-sample": lambda pilot: press(pilot, "3", "enter"),
-    "walkthrough": lambda pilot: press(pilot, "w", "n"),
+    "walkthrough": lambda pilot: press(pilot, "w"),
     "small-terminal-80x24": lambda pilot: press(pilot, "2"),
     "large-terminal-200x55": settle,
 }
