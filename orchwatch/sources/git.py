@@ -47,30 +47,13 @@ def commits_since(
     """
     if not commit or not all(c in "0123456789abcdefABCDEF" for c in commit):
         raise SourceError(f"not a commit id: {commit!r}")
-    try:
-        result = subprocess.run(
-            [
-                "git",
-                "-C",
-                str(repo),
-                "log",
-                "--format=%H%x09%cI%x09%an%x09%s",
-                f"{commit}..HEAD",
-                "--",
-                *paths,
-            ],
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise SourceError(f"git log failed: {exc}") from None
-    if result.returncode != 0:
-        lines = result.stderr.strip().splitlines()
-        raise SourceError(f"git log failed: {lines[-1] if lines else f'exit {result.returncode}'}")
+    out = _git(
+        repo,
+        ["log", "--format=%H%x09%cI%x09%an%x09%s", f"{commit}..HEAD", "--", *paths],
+        timeout,
+    )
     commits = []
-    for line in result.stdout.splitlines():
+    for line in out.splitlines():
         sha, when, author, subject = [*line.split("\t", 3), "", "", ""][:4]
         commits.append(Commit(sha, datetime.fromisoformat(when), author, subject))
     return commits
@@ -84,22 +67,9 @@ def uncommitted(repo: Path, paths: Sequence[str], timeout: float = 10.0) -> list
     Raises:
         SourceError: git failed (not a repo...); the message says why.
     """
-    try:
-        result = subprocess.run(
-            ["git", "-C", str(repo), "status", "--porcelain=v1", "-z", "--", *paths],
-            capture_output=True,
-            timeout=timeout,
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise SourceError(f"git status failed: {exc}") from None
-    if result.returncode != 0:
-        lines = result.stderr.decode("utf-8", "replace").strip().splitlines()
-        raise SourceError(
-            f"git status failed: {lines[-1] if lines else f'exit {result.returncode}'}"
-        )
+    out = _git(repo, ["status", "--porcelain=v1", "-z", "--", *paths], timeout)
     changed: list[str] = []
-    entries = iter(result.stdout.decode("utf-8", "replace").split("\0"))
+    entries = iter(out.split("\0"))
     for entry in entries:
         if len(entry) < 4:
             continue
@@ -108,3 +78,23 @@ def uncommitted(repo: Path, paths: Sequence[str], timeout: float = 10.0) -> list
         if "R" in state or "C" in state:
             next(entries, None)  # the path it was renamed or copied from
     return changed
+
+
+def _git(repo: Path, args: Sequence[str], timeout: float) -> str:
+    """What `git -C repo ARGS` prints (decoded leniently: paths need not be UTF-8).
+
+    Raises:
+        SourceError: git could not run, ran past `timeout`, or failed; the message names
+            the subcommand and git's last line.
+    """
+    what = f"git {args[0]}"
+    try:
+        result = subprocess.run(
+            ["git", "-C", str(repo), *args], capture_output=True, timeout=timeout, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise SourceError(f"{what} failed: {exc}") from None
+    if result.returncode != 0:
+        lines = result.stderr.decode("utf-8", "replace").strip().splitlines()
+        raise SourceError(f"{what} failed: {lines[-1] if lines else f'exit {result.returncode}'}")
+    return result.stdout.decode("utf-8", "replace")
