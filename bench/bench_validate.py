@@ -113,7 +113,11 @@ def deptry_found(root: Path) -> tuple[float, set[tuple[str, str]]] | None:
         )
         if out.exists():
             for issue in json.loads(out.read_text(encoding="utf-8")):
-                if issue["error"]["code"] == "DEP001":
+                # DEP001: not installed and not declared; DEP003: installed only as another
+                # package's dependency and not declared. Either way the function's
+                # requirements.txt lacks it (the planted case), and which one deptry says
+                # depends only on what this bench's own environment happens to hold.
+                if issue["error"]["code"] in ("DEP001", "DEP003"):
                     module = issue["module"]
                     dist = next(
                         (d for m, d in THIRD_PARTY.items() if m.split(".")[0] == module), module
