@@ -196,7 +196,8 @@ async def ingest(rate: int = 1000, seconds: float = 30.0) -> None:
         shown = len(app.dashboard.query_one(LogView).entries)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     p95 = statistics.quantiles(latencies, n=20)[18] * 1000
-    report(f"UI ingest {rate}/s for {seconds:.0f} s: keypress-to-repaint p95", p95, "ms", 100)
+    # issue 27 tightened the goal from 100 ms
+    report(f"UI ingest {rate}/s for {seconds:.0f} s: keypress-to-repaint p95", p95, "ms", 50)
     report("  keypress-to-repaint median", statistics.median(latencies) * 1000, "ms")
     print(
         f"  {shown:,} lines in the tail (ring of {config.log_capacity:,}); "
