@@ -161,6 +161,11 @@ class DailyCheckTable(_Table, kw_only=True):
 
 class DailyTable(_Table, kw_only=True):
     checks: list[DailyCheckTable] = []
+    execution_ok: list[str] = msgspec.field(default_factory=lambda: ["success", "complete"])
+    queue_open: list[str] = msgspec.field(default_factory=lambda: ["pending", "retrying"])
+    queue_handled: list[str] = msgspec.field(
+        default_factory=lambda: ["failed_permanent", "succeeded", "resolved"]
+    )
 
 
 class ConfigFile(_Table, kw_only=True):
@@ -254,6 +259,20 @@ class DailyCheck:
     """The phase whose data it counts: not due before that phase is, blocked with it."""
 
 
+@dataclass(frozen=True)
+class StatusWords:
+    """What the pipeline's status values mean to the walkthrough (`[daily]`): the team's
+    runbook writes `complete` in phase_execution_log, and sets `failed_permanent` on a
+    queue item on purpose to stop its retries."""
+
+    execution_ok: frozenset[str] = frozenset({"success", "complete"})
+    """phase_execution_log statuses of a transition that ran."""
+    queue_open: frozenset[str] = frozenset({"pending", "retrying"})
+    """failed_processor_queue states still waiting on the auto-retry (a warning)."""
+    queue_handled: frozenset[str] = frozenset({"failed_permanent", "succeeded", "resolved"})
+    """Terminal states someone or the retry set (nothing to do); any other is a warning."""
+
+
 @dataclass(frozen=True, slots=True)
 class Config:
     """Validated settings for one pipeline."""
@@ -286,6 +305,8 @@ class Config:
     """Where a revision's deployed commit is read (`label:NAME`, `env:NAME`, `image-tag`)."""
     daily_checks: tuple[DailyCheck, ...] = ()
     """(name, sql, expectation) of the custom morning checks; `@date` is the date."""
+    daily_words: StatusWords = StatusWords()
+    """Which status values mean what, in phase_execution_log and failed_processor_queue."""
     actions_enabled: bool = False
     action_timeout: float = 900.0
     validate_commands: tuple[tuple[str, ...], ...] = ()
@@ -637,6 +658,11 @@ def _build(table: ConfigFile, path: Path | None, display: Path | str) -> Config:
         drift_max_age=timedelta(hours=table.services.drift_max_age_hours),
         commit_from=tuple(table.services.commit_from),
         daily_checks=_daily_checks(table.daily.checks, {p.name for p in phases}, display),
+        daily_words=StatusWords(
+            execution_ok=frozenset(table.daily.execution_ok),
+            queue_open=frozenset(table.daily.queue_open),
+            queue_handled=frozenset(table.daily.queue_handled),
+        ),
         actions_enabled=table.actions.enabled,
         action_timeout=table.actions.timeout_seconds,
         validate_commands=tuple(tuple(c) for c in table.actions.validate_commands),

@@ -479,5 +479,6 @@ def gather_daily(
         validation=validated,
         custom=custom,
         orchestrators=[p.orchestrator for p in config.phases if p.orchestrator],
+        words=config.daily_words,
         where=sources.where,
     )

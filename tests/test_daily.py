@@ -130,6 +130,14 @@ def base_inputs(config: Config, demo: Sources, day: date = date(2026, 1, 28)) ->
             ],
             "pass",
         ),
+        (  # the runbook's own word for a transition that ran
+            [
+                ("phase2_to_phase3", "complete"),
+                ("phase3_to_phase4", "complete"),
+                ("phase4_to_phase5", "complete"),
+            ],
+            "pass",
+        ),
     ],
 )
 def test_execution_log_rule(
@@ -148,8 +156,9 @@ def test_execution_log_rule(
     [
         ("pending", "warn"),
         ("retrying", "warn"),
-        ("failed_permanent", "fail"),
+        ("failed_permanent", "pass"),  # the runbook's fix closes a retry loop with it
         ("succeeded", "pass"),
+        ("exploded", "warn"),  # a state [daily] does not name: said, never a pass
     ],
 )
 def test_queue_rule(config: Config, demo: Sources, status: str, expected: str) -> None:
@@ -439,3 +448,26 @@ def test_every_source_refusing_is_unknown_and_exit_2_at_once(tmp_path: Path) -> 
     first = done.stdout.splitlines()[0]
     assert " · UNKNOWN (could not check: phase completion, " in first
     assert "0 pass" in first
+
+
+def test_the_status_words_are_the_configs(tmp_path: Path, demo: Sources) -> None:
+    """A team whose queue closes items as `abandoned` says so in [daily], and the
+    walkthrough follows; a config that gives a word list of the wrong type exits 2."""
+    from orchwatch.config import EXAMPLE_CONFIG, ConfigError, parse_config
+
+    text = EXAMPLE_CONFIG.read_text(encoding="utf-8").replace(
+        "[[daily.checks]]",
+        '[daily]\nqueue_handled = ["abandoned"]\nexecution_ok = ["done"]\n\n[[daily.checks]]',
+        1,
+    )
+    ours = parse_config(text, tmp_path / "orchwatch.toml")
+    item = FailedQueueItem(date(2026, 1, 28), "p", "abandoned", 2, "boom", None, None)
+    inputs = replace(base_inputs(ours, demo), failed_queue=Fetched([item]), words=ours.daily_words)
+    assert statuses(evaluate(inputs, NY))["failed_queue"] == "pass"
+    gone = replace(inputs, failed_queue=Fetched([replace(item, status="failed_permanent")]))
+    assert statuses(evaluate(gone, NY))["failed_queue"] == "warn"  # not named any more
+    bad = EXAMPLE_CONFIG.read_text(encoding="utf-8").replace(
+        "[[daily.checks]]", '[daily]\nqueue_handled = "abandoned"\n\n[[daily.checks]]', 1
+    )
+    with pytest.raises(ConfigError, match="queue_handled"):
+        parse_config(bad, tmp_path / "orchwatch.toml")

@@ -12,8 +12,15 @@ could not be checked, else WARN if one warns, else PASS. Rules:
 |                        | or a required one missing once due     | or partial           |
 | phase N -> N+1 trigger | all required done, not triggered       | not triggered yet    |
 | phase_execution_log    | a triggered transition has no row, or  | no transition ran    |
-|                        | a row that did not succeed             |                      |
-| failed_processor_queue | an item failed_permanent               | pending or retrying  |
+|                        | a row whose status is not an ok one    |                      |
+|                        | (`[daily] execution_ok`)               |                      |
+| failed_processor_queue | -                                      | an item open (pending|
+|                        |                                        | retrying) or in a    |
+|                        |                                        | state not configured |
+
+The status words are the team's (`[daily]`, `config.StatusWords`): `complete` and
+`success` are a transition that ran; `failed_permanent` is a queue item someone closed
+on purpose to stop its retries (the runbook's own fix), so it is handled, not a failure.
 | orchestrator S         | not serving its latest revision, a     | -                    |
 |                        | revision failed or a traceback group   |                      |
 |                        | was seen in the date's window          |                      |
@@ -42,6 +49,7 @@ from zoneinfo import ZoneInfo
 
 from orchwatch.analysis.completion import blocked_phases, blocked_text, trigger_verdict
 from orchwatch.analysis.revisions import Marker, ServiceVerdict, short_name
+from orchwatch.config import StatusWords
 from orchwatch.model import CellState, DateStatus, ErrorGroup, ExecutionLogRow, FailedQueueItem
 from orchwatch.plural import counted
 
@@ -148,6 +156,8 @@ class DailyInputs:
     """(errors, warnings, failing function names); error says why it did not run."""
     custom: Sequence[CustomCheckResult] = field(default_factory=tuple)
     orchestrators: Sequence[str] = field(default_factory=tuple)
+    words: StatusWords = field(default_factory=StatusWords)
+    """What the status values mean (`[daily]`)."""
     where: str = "Cloud Run"
     """Where the services were looked for (`Sources.where`)."""
 
@@ -317,7 +327,7 @@ def _execution_log_check(inputs: DailyInputs) -> CheckResult:
         row = by_phase.get(name)
         if row is None:
             problems.append(f"no row for {name}")
-        elif row.status != "success":
+        elif row.status not in inputs.words.execution_ok:
             problems.append(f"{name} {row.status}")
     evidence = f"{counted(len(rows), 'row')} for {counted(len(triggered), 'triggered transition')}"
     if problems:
@@ -349,26 +359,33 @@ def _queue_check(inputs: DailyInputs) -> CheckResult:
         return _unknown(
             "failed_queue", title, inputs.failed_queue.error, "query failed_processor_queue"
         )
-    open_items = [i for i in items if i.status in ("pending", "retrying", "failed_permanent")]
+    words = inputs.words
+    handled = [i for i in items if i.status in words.queue_handled]
+    open_items = [i for i in items if i.status not in words.queue_handled]
+    closed = (
+        f"; handled: {', '.join(f'{i.processor_name} {i.status}' for i in handled)}"
+        if handled
+        else ""
+    )
     if not open_items:
         return CheckResult(
-            "failed_queue", title, CheckStatus.PASS, "no open items", "nothing to do"
+            "failed_queue",
+            title,
+            CheckStatus.PASS,
+            f"no open items{closed}",
+            "nothing to do",
         )
     evidence = "; ".join(
-        f"{i.processor_name} {i.status} ({counted(i.retry_count, 'retry')}): "
-        f"{i.error_message[:120]}"
+        f"{i.processor_name} {i.status}"
+        + ("" if i.status in words.queue_open else " (a state [daily] does not name)")
+        + f" ({counted(i.retry_count, 'retry')}): {i.error_message[:120]}"
         for i in open_items
-    )
-    worst = (
-        CheckStatus.FAIL
-        if any(i.status == "failed_permanent" for i in open_items)
-        else CheckStatus.WARN
     )
     return CheckResult(
         "failed_queue",
         title,
-        worst,
-        evidence,
+        CheckStatus.WARN,
+        evidence + closed,
         _queue_next_step(inputs, open_items[0].processor_name),
         Target("completions", ""),
     )
