@@ -367,7 +367,14 @@ def test_work_done_inside_orchwatch_is_guarded_and_audited_even_when_it_raises(
     [entry], _ = read_audit(audit.path)
     assert entry.outcome == "exit 2"
     assert entry.finished is not None and "no Cloud Function found" in entry.finished["error"]
-    result = manager.call(
-        key, ["orchwatch", "validate"], tmp_path, lambda: (RunResult(0, 0.1, ()), 7)
-    )
+
+    def slow() -> tuple[RunResult, object]:
+        time.sleep(0.05)
+        return RunResult(0, 0.0, ()), 7
+
+    result = manager.call(key, ["orchwatch", "validate"], tmp_path, slow)
     assert result is not None and result[1] == 7  # released: it can run again
+    # the duration is the manager's measure, not what the job put in its result
+    assert result[0].duration >= 0.05
+    entries, _ = read_audit(audit.path)
+    assert entries[-1].finished is not None and entries[-1].finished["duration_s"] >= 0.05

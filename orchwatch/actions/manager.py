@@ -14,7 +14,7 @@ import shlex
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from orchwatch.actions.audit import AuditLog
@@ -154,14 +154,16 @@ class RunManager:
     ) -> tuple[RunResult, object] | None:
         """Do `job` in this thread (work orchwatch does itself, such as the validator),
         guarded and audited as a run: `argv` is what the audit records, the job returns
-        its result and a value for the caller. None when a run of `key` is going. An
-        exception from the job is recorded as the run's error and raised again."""
+        its result (its duration is the manager's to measure) and a value for the caller.
+        None when a run of `key` is going. An exception from the job is recorded as the
+        run's error and raised again."""
         handle = self._claim(key, argv, cwd, "", "", external=False)
         if handle is None:
             return None
         result = RunResult(None, 0.0, (), error="did not end")
         try:
             result, value = job()
+            result = replace(result, duration=handle.elapsed)
         except Exception as exc:
             reason = f"{type(exc).__name__}: {exc}"
             result = RunResult(2, handle.elapsed, (reason,), error=reason)

@@ -100,7 +100,6 @@ class ActionsPane(FailsInPlace, Vertical):
         super().__init__(id=id, classes="pane")
         self.config = config
         self.sources = sources
-        self.audit = audit
         target = sources.actions
         self.manager = RunManager(
             audit,
@@ -220,7 +219,7 @@ class ActionsPane(FailsInPlace, Vertical):
             lines.append(
                 Text(f"{handle.key}: running {handle.elapsed:.0f} s{cancel}", style="bold")
             )
-        lines += self._ended[-self.SHOWN_VERDICTS :]
+        lines += self._ended  # `_verdict` keeps the last SHOWN_VERDICTS
         self.set_status(Text("\n").join(lines))
 
     def _verdict(self, text: str, good: bool) -> None:
