@@ -8,6 +8,7 @@ from collections.abc import Callable, Hashable, Mapping
 from typing import Literal
 
 from rich.text import Text
+from textual.geometry import Size
 from textual.widget import Widget
 from textual.widgets import DataTable
 
@@ -57,9 +58,11 @@ class DiffTable(DataTable[Text]):
         self._shape = None
 
 
-def container_width(table: DataTable[Text]) -> int:
-    """The width a table may fill: its container's (a table sized to its content never
-    shrinks on its own when its pane does), else its own."""
+def container_size(table: DataTable[Text]) -> Size:
+    """The room a table may fill: its container's content size (a table sized to its
+    content never shrinks on its own when its pane does). Before the container is laid
+    out, the table's own width and no height (never its own height: a table that grows
+    into the rows it is offered would offer itself more)."""
     parent = table.parent
-    width = parent.content_size.width if isinstance(parent, Widget) else 0
-    return width or table.size.width
+    room = parent.content_size if isinstance(parent, Widget) else Size(0, 0)
+    return Size(room.width or table.size.width, room.height)

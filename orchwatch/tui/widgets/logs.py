@@ -28,7 +28,7 @@ from orchwatch.analysis.tracebacks import in_traceback
 from orchwatch.model import ErrorGroup, LogEntry, severity_rank
 from orchwatch.sanitize import clip, clip_lines, inert_line
 from orchwatch.tui.styles import semantic_style
-from orchwatch.tui.widgets.diff_table import container_width
+from orchwatch.tui.widgets.diff_table import container_size
 from orchwatch.tui.widgets.keys import TABLE_ROWS, VIEW_ROWS
 from orchwatch.tui.widgets.list_filter import matches
 from orchwatch.tui.widgets.subject import Subject
@@ -295,7 +295,7 @@ class ErrorGroupTable(DataTable[Text]):
         exception = max(exception, len("exception"))
         message = min(90, max((len(g.message) for g in groups), default=7))
         services = min(34, max((len(", ".join(g.services)) for g in groups), default=8))
-        room = max(container_width(self), 24) - 3 * 2 - 6 - exception  # the message's, for now
+        room = max(container_size(self).width, 24) - 3 * 2 - 6 - exception  # the message's, for now
         if room < message and room < NARROW_MESSAGE:
             return {"count": 6, "error": room + exception + 2}
         widths = {"count": 6, "exception": exception}

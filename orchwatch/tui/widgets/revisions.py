@@ -7,13 +7,12 @@ from datetime import date
 from rich.text import Text
 from textual.events import Resize
 from textual.message import Message
-from textual.widget import Widget
 from textual.widgets import DataTable
 
 from orchwatch.analysis.revisions import Health, ServiceVerdict
 from orchwatch.sanitize import clip, clip_lines, distinct_width
 from orchwatch.tui.styles import semantic_style
-from orchwatch.tui.widgets.diff_table import DiffTable, container_width
+from orchwatch.tui.widgets.diff_table import DiffTable, container_size
 from orchwatch.tui.widgets.keys import TABLE_ROWS
 from orchwatch.tui.widgets.list_filter import matches
 from orchwatch.tui.widgets.subject import Subject
@@ -74,7 +73,7 @@ class ServiceTable(DiffTable):
         screen has the whole name).
         Widths are fixed between resizes: a live table whose columns move as verdicts
         change is hard to read, and fixed columns need no measuring after each update."""
-        inner = max(container_width(self), 30) - 2 * len(COLUMNS)  # each cell's padding
+        inner = max(container_size(self).width, 30) - 2 * len(COLUMNS)  # each cell's padding
         names = [v.service for v in verdicts] + list(missing)
         texts = [v.text for v in verdicts] + [""]
         longest = min(max(map(len, names), default=7), 30)
@@ -123,7 +122,7 @@ class ServiceTable(DiffTable):
         rows: dict[str, tuple[Text, Text, Text, Text]] = {}
         # Rows the pane has to spare go to the worst verdict's text and reason (wrapped,
         # never cut while rows sit empty below).
-        spare = max(0, self._room() - 1 - len(verdicts) - len(missing))
+        spare = max(0, container_size(self).height - 1 - len(verdicts) - len(missing))
         spare -= sum(REASON_LINES for v in verdicts if v.reason and not why_width)
         for verdict in verdicts:
             glyph, colour = HEALTH_GLYPH[verdict.health]
@@ -191,11 +190,6 @@ class ServiceTable(DiffTable):
         """The service of the cursor's row."""
         service = self.service_under_cursor()
         return ({"service": service}, day) if service else None
-
-    def _room(self) -> int:
-        """Rows the table may take: its container's height (0 before the first layout)."""
-        parent = self.parent
-        return parent.content_size.height if isinstance(parent, Widget) else 0
 
     def to_attention(self) -> None:
         """Put the cursor on the first row that needs attention (rows are worst first), if
