@@ -225,6 +225,46 @@ def build_parser() -> argparse.ArgumentParser:
     )
     timeline.set_defaults(command=run_timeline)
 
+    pubsub = verbs.add_parser(
+        "pubsub",
+        help="each phase's Pub/Sub hop: published, delivered, refused, waiting, dropped",
+        description=(
+            "Each phase's completion topic and the subscriptions that deliver it to the "
+            "orchestrator, with their configuration and the date's counts from Cloud "
+            "Monitoring; exit 1 when a hop failed or could not be judged."
+        ),
+    )
+    _dated_options(pubsub, "today")
+    pubsub.set_defaults(command=run_pubsub)
+
+    replay = verbs.add_parser(
+        "replay",
+        help="republish the completions Firestore lacks (BigQuery has them) to their topic",
+        description=(
+            "Rebuild the untracked completions of a phase and date from their BigQuery rows "
+            "as the processors publish them, show every message, publish them (or seek the "
+            "subscription back) and watch Firestore reach N/N and the next phase trigger. "
+            "Exit 0 done, 1 nothing to replay, refused or not recorded, 2 usage or source "
+            "errors."
+        ),
+    )
+    _dated_options(replay, "today")
+    replay.add_argument("--phase", metavar="PHASE", required=True, help="the phase to replay")
+    replay.add_argument("--dry-run", action="store_true", help="show the messages; publish nothing")
+    replay.add_argument(
+        "--allow-actions",
+        action="store_true",
+        help="allow the publish even if [actions] enabled is false",
+    )
+    replay.add_argument(
+        "--watch",
+        metavar="SECONDS",
+        type=_typed(parse_seconds),
+        default=None,
+        help="how long to watch Firestore after publishing (default 120)",
+    )
+    replay.set_defaults(command=run_replay)
+
     audit = verbs.add_parser("audit", help="the actions audit log (who ran what, and how it ended)")
     audit.add_argument("--format", choices=("text", "markdown", "json"), default="text")
     audit.add_argument("--file", metavar="PATH", help="the audit log (default: the user data dir)")
@@ -429,6 +469,109 @@ def run_timeline(args: argparse.Namespace) -> int:
         lines = timeline_lines(line, config.shown_zone, args.format == "markdown")
         print("\n".join(inert_line(text, 2000) for text in lines))
     return EXIT_OK
+
+
+def run_pubsub(args: argparse.Namespace) -> int:
+    """`orchwatch pubsub`: exit 1 when a hop failed or could not be judged."""
+    import json
+
+    from orchwatch.analysis.pubsub import HopLevel, hop_json, hop_lines
+    from orchwatch.gather import gather_pubsub
+    from orchwatch.sanitize import inert_line
+
+    config, sources, day = _dated(args)
+    view = gather_pubsub(config, sources, day)
+    if view.hops.value is None:
+        raise SourceError(f"Pub/Sub: {view.hops.error}")
+    hops = view.hops.value
+    if args.format == "json":
+        window = [t.isoformat() for t in view.window] if view.window else None
+        print(
+            json.dumps(
+                {"date": day.isoformat(), "window": window, "hops": [hop_json(h) for h in hops]},
+                indent=2,
+            )
+        )
+    else:
+        lines = hop_lines(hops, view.window, config.shown_zone, args.format == "markdown")
+        print("\n".join(inert_line(line, 2000) for line in lines))
+    bad = {HopLevel.FAIL, HopLevel.UNKNOWN}
+    return EXIT_FOUND if any(h.level in bad for h in hops) else EXIT_OK
+
+
+def run_replay(args: argparse.Namespace) -> int:
+    """`orchwatch replay`: exit 0 done, 1 nothing to replay, refused or not recorded."""
+    import json
+
+    from orchwatch.actions.audit import AuditLog, default_audit_path
+    from orchwatch.actions.manager import RunKey, RunManager
+    from orchwatch.actions.replay import WATCH_FOR, replay_argv, run_replay
+    from orchwatch.actions.runner import RunResult
+    from orchwatch.analysis.replay import plan_replay, preview_lines
+    from orchwatch.gather import gather_pubsub
+    from orchwatch.sanitize import inert_line
+
+    config, sources, day = _dated(args)
+    if args.phase not in {p.name for p in config.phases}:
+        raise UsageError(no_such("phase", args.phase, [p.name for p in config.phases]))
+    view = gather_pubsub(config, sources, day, now_too=True)
+    if view.status.value is None:
+        raise SourceError(f"completions: {view.status.error}")
+    plan = plan_replay(config, view.status.value, args.phase, view.hop(args.phase), view.now)
+    if args.format == "json":
+        print(
+            json.dumps(
+                {
+                    "phase": plan.phase,
+                    "date": plan.game_date,
+                    "topic": plan.topic,
+                    "method": str(plan.method),
+                    "why": plan.why,
+                    "refused": plan.refused,
+                    "processors": list(plan.processors),
+                    "messages": [
+                        {"data": m.data.decode("utf-8"), "attributes": dict(m.attributes)}
+                        for m in plan.messages
+                    ],
+                },
+                indent=2,
+            )
+        )
+    else:
+        for line in preview_lines(plan, config.shown_zone):
+            print(inert_line(line, 4000))
+    if not plan.runnable:
+        return EXIT_FOUND
+    if args.dry_run:
+        return EXIT_OK
+    if not (args.allow_actions or config.actions_enabled):
+        print(
+            "refused: actions are off ([actions] enabled = false); pass --allow-actions to "
+            "publish, or --dry-run to only look",
+            file=sys.stderr,
+        )
+        return EXIT_FOUND
+    if view.hops.error and sources.pubsub is not None:
+        print(
+            f"note: Pub/Sub could not be read ({view.hops.error}); publishing anyway",
+            file=sys.stderr,
+        )
+    manager = RunManager(AuditLog(default_audit_path()), timeout=config.action_timeout)
+    watch = WATCH_FOR if args.watch is None else args.watch
+
+    def job() -> tuple[RunResult, object]:
+        outcome = run_replay(
+            plan, config, sources, lambda line: print(inert_line(line, 4000)), watch_for=watch
+        )
+        return RunResult(0 if outcome.ok else 1, 0.0, outcome.lines[-20:]), outcome
+
+    done = manager.call(
+        RunKey("replay", f"{plan.phase} {plan.game_date}"), replay_argv(plan), Path.cwd(), job
+    )
+    if done is None:
+        raise UsageError(f"a replay of {plan.phase} {plan.game_date} is already running")
+    result, _ = done
+    return EXIT_OK if result.ok else EXIT_FOUND
 
 
 def run_audit(args: argparse.Namespace) -> int:

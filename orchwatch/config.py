@@ -66,6 +66,10 @@ class PhaseTable(_Table, kw_only=True):
     orchestrator: str | None = None
     next_phase: str | None = None
     due_after: str = "00:00"
+    completion_topic: str | None = None
+    trigger_topic: str | None = None
+    message_phase: str | None = None
+    output_dataset: str | None = None
     processors: list[ProcessorTable]
 
 
@@ -205,6 +209,15 @@ class PhaseSpec:
     orchestrator: str | None
     next_phase: str | None
     processors: tuple[ProcessorSpec, ...]
+    completion_topic: str | None = None
+    """The Pub/Sub topic its processors publish their completions to (the orchestrator's
+    trigger); None: orchwatch does not read or replay this hop."""
+    trigger_topic: str | None = None
+    """The topic its orchestrator publishes to trigger the next phase."""
+    message_phase: str | None = None
+    """The `phase` field of its processors' completion messages (`phase_3_analytics`)."""
+    output_dataset: str | None = None
+    """The `output_dataset` field of those messages (the processors' BigQuery dataset)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -544,6 +557,25 @@ def _zone(display: Path | str, key: str, name: str) -> ZoneInfo:
         ) from None
 
 
+_TOPIC_ID = re.compile(r"[A-Za-z][A-Za-z0-9_.~+%-]{2,254}")
+"""Pub/Sub's rule for a topic ID: a letter first, 3 to 255 of letters, digits and
+`-_.~+%`, and never starting with `goog`."""
+
+
+def _topic(display: Path | str, key: str, name: str | None) -> str | None:
+    """A topic ID as Pub/Sub allows it (not a path: the project is `[gcp] project`)."""
+    if name is None:
+        return None
+    if not _TOPIC_ID.fullmatch(name) or name.lower().startswith("goog"):
+        raise ConfigError(
+            display,
+            key,
+            "expected a Pub/Sub topic ID (3-255 letters, digits or -_.~+%, starting with a "
+            "letter, not `goog`), not a path",
+        )
+    return name
+
+
 def _build(table: ConfigFile, path: Path | None, display: Path | str) -> Config:
     """Cross-field checks that the schema alone cannot express."""
     zone = _zone(display, "pipeline.timezone", table.pipeline.timezone)
@@ -589,6 +621,10 @@ def _build(table: ConfigFile, path: Path | None, display: Path | str) -> Config:
                 orchestrator=phase.orchestrator,
                 next_phase=phase.next_phase,
                 processors=tuple(processors),
+                completion_topic=_topic(display, f"{key}.completion_topic", phase.completion_topic),
+                trigger_topic=_topic(display, f"{key}.trigger_topic", phase.trigger_topic),
+                message_phase=phase.message_phase or phase.name,
+                output_dataset=phase.output_dataset,
             )
         )
     _check_cycles(table.phases, display)

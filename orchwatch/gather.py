@@ -16,6 +16,9 @@ from typing import TypeVar
 from orchwatch.analysis.completion import reconcile_date
 from orchwatch.analysis.daily import NO_REPO, CustomCheckResult, DailyInputs, Fetched
 from orchwatch.analysis.explain import Deployed, ExplainInputs, Package
+from orchwatch.analysis.pubsub import Hop, topics_of
+from orchwatch.analysis.pubsub import judge as judge_hops
+from orchwatch.analysis.pubsub import window as pubsub_window
 from orchwatch.analysis.revisions import (
     Drift,
     ServiceVerdict,
@@ -362,10 +365,15 @@ def explain_inputs(
     now: datetime,
     reads: DateReads,
     rollbacks: dict[str, RollbackChoice],
+    sources: Sources | None = None,
 ) -> ExplainInputs:
     """What the panes or the sources gave, with the packages and the commits read (the
-    validator, git): an explain chain's inputs, for `orchwatch explain` and `x` alike."""
+    validator, git) and, given the sources, the date's Pub/Sub hops: an explain chain's
+    inputs, for `orchwatch explain` and `x` alike."""
     verdicts = reads.verdicts.value or []
+    hops: Fetched[list[Hop]] | None = None
+    if sources is not None and sources.pubsub is not None:
+        hops = _hops(config, sources, game_date, now)
     packages, deployed = package_reads(config, config.services, verdicts, now)
     return ExplainInputs(
         game_date=game_date,
@@ -377,6 +385,7 @@ def explain_inputs(
         packages=packages,
         deployed=deployed,
         rollbacks=rollbacks,
+        hops=hops,
     )
 
 
@@ -391,7 +400,7 @@ def gather_explain(config: Config, sources: Sources, game_date: date) -> Explain
         tally.add(reads.logs_read[1])
         tally.start = reads.logs_read[0]  # the read covers its whole window, entries or not
         rollbacks = {v.service: rollback_choice(v, tally) for v in reads.verdicts.value or ()}
-    return explain_inputs(config, game_date, now, reads, rollbacks)
+    return explain_inputs(config, game_date, now, reads, rollbacks, sources)
 
 
 def gather_timeline(
@@ -482,3 +491,71 @@ def gather_daily(
         words=config.daily_words,
         where=sources.where,
     )
+
+
+@dataclass(frozen=True)
+class PubSubView:
+    """One date's Pub/Sub hops, and its completions (what a replay would bring back)."""
+
+    game_date: date
+    now: datetime
+    window: tuple[datetime, datetime] | None
+    """The moments read (None: the date has not begun)."""
+    hops: Fetched[list[Hop]]
+    status: Fetched[DateStatus]
+
+    def hop(self, phase: str) -> Hop | None:
+        """The phase's hop, when it was read."""
+        return next((h for h in self.hops.value or () if h.phase == phase), None)
+
+
+RECENT = timedelta(minutes=15)
+"""How far back "does the orchestrator refuse now?" looks, for a date that has ended."""
+
+
+def gather_pubsub(
+    config: Config, sources: Sources, game_date: date, *, now_too: bool = False
+) -> PubSubView:
+    """Read the date's Pub/Sub hops and completions; each read may fail alone. With
+    `now_too` (a replay's preview), whether each orchestrator refuses its pushes now is
+    read from the last minutes even when the date ended earlier."""
+    sources.advance()
+    now = sources.clock.now()
+    span = pubsub_window(game_date, config.timezone, now)
+
+    def hops() -> list[Hop]:
+        judged = _read_hops(config, sources, game_date, span)
+        if (
+            now_too
+            and span is not None
+            and sources.pubsub is not None
+            and span[1] < now - RECENT / 3
+        ):
+            topics = topics_of(config)
+            recent = {
+                h.phase: h.refusing_now
+                for h in judge_hops(config, sources.pubsub.read_pubsub(topics, now - RECENT, now))
+            }
+            judged = [replace(h, refusing_now=recent.get(h.phase, False)) for h in judged]
+        return judged
+
+    def reconcile() -> DateStatus:
+        data = sources.completions.fetch_completions([game_date])
+        return reconcile_date(config, data.get(game_date, DateCompletions(game_date)), now)
+
+    return PubSubView(game_date, now, span, _fetch(hops), _fetch(reconcile))
+
+
+def _read_hops(
+    config: Config, sources: Sources, game_date: date, span: tuple[datetime, datetime] | None
+) -> list[Hop]:
+    if sources.pubsub is None:
+        raise SourceError("this source has no Pub/Sub (a snapshot holds none)")
+    if span is None:
+        raise SourceError(f"{game_date} has not begun: there is no traffic to read yet")
+    return judge_hops(config, sources.pubsub.read_pubsub(topics_of(config), *span))
+
+
+def _hops(config: Config, sources: Sources, game_date: date, now: datetime) -> Fetched[list[Hop]]:
+    span = pubsub_window(game_date, config.timezone, now)
+    return _fetch(lambda: _read_hops(config, sources, game_date, span))

@@ -51,22 +51,29 @@ def test_json_schema_v1_names_the_missing_module_as_the_root_cause(
     for link in out["links"]:
         assert {"kind", "at", "source", "summary", "evidence", "next_step"} <= set(link)
     kinds = [link["kind"] for link in out["links"]]
-    assert kinds == ["completion", "service", "errors", "package", "commits"]
+    assert kinds == ["completion", "pubsub", "service", "errors", "package", "commits"]
     first = out["links"][0]
     assert "BigQuery has team_defense_game_summary's completion" in first["summary"]
     assert "Firestore does not" in first["summary"]
     assert first["at"].startswith("2026-02-01T")  # ISO 8601, UTC
-    assert "CRASHING 00025" in out["links"][1]["summary"]
-    errors = out["links"][2]
+    hop = out["links"][1]  # where the completion went: refused and dropped, not waiting
+    assert hop["source"] == "Pub/Sub, Cloud Monitoring" and hop["broken"]
+    assert (
+        "pushed the completion of team_defense_game_summary to phase3-to-phase4" in (hop["summary"])
+    )
+    assert "dropped: not acknowledged, not waiting, no dead-letter topic" in hop["summary"]
+    assert "orchwatch replay --date 2026-02-01 --phase phase3" in hop["next_step"]
+    assert "CRASHING 00025" in out["links"][2]["summary"]
+    errors = out["links"][3]
     assert f"ModuleNotFoundError: No module named '{MODULE}'" in errors["summary"]
     assert errors["inference"]  # joined to the completion by time: it says so
     root = out["root_cause"]
-    assert root["link"] == 3
+    assert root["link"] == 4
     assert root["summary"] == f"the module {MODULE} is missing from phase3_to_phase4's package"
-    package = out["links"][3]
+    package = out["links"][4]
     assert "phase3_to_phase4/shared/validation/__init__.py:2" in package["evidence"][0]
     assert package["next_step"].startswith("fix: add a symlink")
-    commits = out["links"][4]
+    commits = out["links"][5]
     assert "since the deployed commit" in commits["summary"]
     assert any("gate phase 4 on the quality check" in e for e in commits["evidence"])
 
@@ -76,7 +83,7 @@ def test_without_a_repo_the_chain_says_so_and_ends_at_the_logs(
 ) -> None:
     assert main(["explain", "--demo", *CELL, "--format", "json"]) == 1
     out = json.loads(capsys.readouterr().out)
-    package = out["links"][3]
+    package = out["links"][4]
     assert package["unavailable"] and not package["broken"]
     assert "no repo configured" in package["summary"]
     assert out["links"][out["root_cause"]["link"]]["kind"] == "errors"

@@ -49,6 +49,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     (
         "orchwatch",
         "orchwatch.model",
+        "orchwatch.pubsub",
         "orchwatch.clock",
         "orchwatch.dates",
         "orchwatch.names",

@@ -49,6 +49,8 @@ class RunHandle:
     started: float = field(default_factory=time.monotonic)
     result: RunResult | None = None
     """Set when the run has ended."""
+    stop: threading.Event | None = None
+    """For work inside orchwatch that can stop (a replay's watch): set to ask it to."""
     _done: threading.Event = field(default_factory=threading.Event)
 
     @property
@@ -57,6 +59,11 @@ class RunHandle:
         if self.result is not None:
             return self.result.duration
         return time.monotonic() - self.started
+
+    @property
+    def cancellable(self) -> bool:
+        """Whether `cancel` can stop it: a child process, or work that watches `stop`."""
+        return self.process is not None or self.stop is not None
 
     @property
     def command(self) -> str:
@@ -151,15 +158,19 @@ class RunManager:
         argv: Sequence[str],
         cwd: Path,
         job: Callable[[], tuple[RunResult, object]],
+        *,
+        stop: threading.Event | None = None,
     ) -> tuple[RunResult, object] | None:
         """Do `job` in this thread (work orchwatch does itself, such as the validator),
         guarded and audited as a run: `argv` is what the audit records, the job returns
         its result (its duration is the manager's to measure) and a value for the caller.
         None when a run of `key` is going. An exception from the job is recorded as the
-        run's error and raised again."""
+        run's error and raised again. With `stop`, `cancel` sets it (the job watches it and
+        ends early)."""
         handle = self._claim(key, argv, cwd, "", "", external=False)
         if handle is None:
             return None
+        handle.stop = stop
         result = RunResult(None, 0.0, (), error="did not end")
         try:
             result, value = job()
@@ -231,11 +242,15 @@ class RunManager:
 
     def cancel(self, key: RunKey) -> bool:
         """Ask the run of `key` to stop (SIGINT, SIGTERM, SIGKILL to its process group);
-        False when no such run is going or it cannot be cancelled (work inside orchwatch)."""
+        work inside orchwatch is asked through its `stop` event. False when no such run is
+        going or it cannot be cancelled."""
         handle = self.get(key)
-        if handle is None or handle.process is None:
+        if handle is None or not handle.cancellable:
             return False
-        handle.process.cancel()
+        if handle.stop is not None:
+            handle.stop.set()
+        if handle.process is not None:
+            handle.process.cancel()
         return True
 
     def cancel_all(self) -> list[RunHandle]:

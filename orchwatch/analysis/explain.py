@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 
 from orchwatch.analysis.completion import blocked_phases, trigger_verdict
 from orchwatch.analysis.daily import Fetched
+from orchwatch.analysis.pubsub import Hop, HopLevel
 from orchwatch.analysis.revisions import Health, ServiceVerdict, short_name, short_names
 from orchwatch.analysis.runtime import RollbackChoice
 from orchwatch.model import CellState, CompletionCell, DateStatus, ErrorGroup, PhaseStatus
@@ -40,7 +41,7 @@ class Link:
     """One step of the chain: what one source shows."""
 
     kind: str
-    """completion, phase, trigger, blocked, service, errors, package or commits."""
+    """completion, phase, trigger, blocked, pubsub, service, errors, package or commits."""
     at: datetime | None
     source: str
     summary: str
@@ -101,6 +102,8 @@ class ExplainInputs:
     """Service -> its serving commit and the commits since."""
     rollbacks: dict[str, RollbackChoice] = field(default_factory=dict)
     """Service -> where `b` would move its traffic, or why nowhere."""
+    hops: Fetched[list[Hop]] | None = None
+    """Each phase's Pub/Sub hop on the date; None where the source has no Pub/Sub."""
 
 
 class UnknownSubject(UnknownName):
@@ -145,11 +148,12 @@ class _Chain:
                         f"{self.when(backup.last_completed_at)} ({backup.last_status})",
                         f"Firestore {phase.phase}/{phase.game_date}: no record of {name}",
                     ),
-                    "once the orchestrator records again, re-publish the processor's "
-                    "completion for this date (or write the record): Firestore will not "
-                    "count a completion it missed",
+                    "once the orchestrator records again, replay the completion: "
+                    f"`orchwatch replay --date {phase.game_date} --phase {phase.phase}` "
+                    "(R in the grid); Firestore will not count a completion it missed",
                 )
             )
+            self.hop(phase.phase, (name,))
             self.orchestrator(phase.phase, backup.first_completed_at)
             return
         if state is CellState.FAILED:
@@ -247,7 +251,8 @@ class _Chain:
                         for c in untracked
                         if c.backup
                     ),
-                    "the lost completions need re-publishing once the orchestrator is fixed",
+                    "once the orchestrator is fixed, replay them: `orchwatch replay --date "
+                    f"{phase.game_date} --phase {phase.phase}` (R in the grid)",
                 )
             )
             if alarm:
@@ -261,6 +266,7 @@ class _Chain:
                         f"once the completions are recorded, {phase.next_phase} is triggered",
                     )
                 )
+            self.hop(phase.phase, tuple(c.processor for c in untracked))
             self.orchestrator(phase.phase, first)
             return
         if missing or failed:
@@ -283,6 +289,57 @@ class _Chain:
                 "Firestore, BigQuery phase_completions",
                 f"{phase.phase}: {counts}; {verdict}",
                 broken=alarm,
+            )
+        )
+
+    # --- Pub/Sub: where the completions went ----------------------------------------------
+
+    def hop(self, phase: str, lost: tuple[str, ...]) -> None:
+        """The completion topic's delivery to the orchestrator: were the lost completions
+        refused and dropped, are they waiting, or was nothing refused?"""
+        hops = self.inputs.hops
+        if hops is None:
+            return  # the source has no Pub/Sub: the chain goes from Firestore to the service
+        hop = next((h for h in hops.value or () if h.phase == phase), None)
+        if hop is None:
+            why = hops.error or f"{phase} has no completion_topic in the configuration"
+            self.add(
+                Link(
+                    "pubsub",
+                    None,
+                    "Pub/Sub, Cloud Monitoring",
+                    f"where {', '.join(lost)}'s completion went could not be read: {why}",
+                    broken=False,
+                    unavailable=True,
+                )
+            )
+            return
+        target = hop.orchestrator or "the orchestrator"
+        if hop.refused and hop.dropped:
+            what = "completions" if len(lost) > 1 else "completion"
+            them = "them" if len(lost) > 1 else "it"
+            summary = (
+                f"{hop.topic} pushed the {what} of {', '.join(lost)} to {target}, which "
+                f"refused {them}; {hop.verdict}"
+            )
+        elif hop.backlog:
+            summary = f"{hop.topic}: the completions are waiting to be delivered; {hop.verdict}"
+        else:
+            summary = f"{hop.topic} → {target}: {hop.verdict}"
+        broken = hop.level in (HopLevel.FAIL, HopLevel.WARN)
+        self.add(
+            Link(
+                "pubsub",
+                hop.refused_span[0] if hop.refused_span else None,
+                "Pub/Sub, Cloud Monitoring",
+                summary,
+                hop.details,
+                f"after the fix: `orchwatch replay --date {self.inputs.game_date} --phase "
+                f"{phase}` republishes them"
+                if hop.dropped
+                else "",
+                broken=broken,
+                unavailable=hop.level is HopLevel.UNKNOWN,
             )
         )
 

@@ -21,6 +21,7 @@ from orchwatch.model import (
     LogEntry,
     ServiceState,
 )
+from orchwatch.pubsub import OutgoingMessage, PubSubReading
 
 SourceKind = Literal["demo", "file", "gcp"]
 StreamHealth = Literal["live", "reconnecting", "gap backfilled", "stopped", "replay"]
@@ -111,6 +112,32 @@ class LogSource(Protocol):
         ...
 
 
+class PubSubSource(Protocol):
+    """Pub/Sub topics and subscriptions, and Cloud Monitoring's counts of their messages."""
+
+    def read_pubsub(self, topics: Sequence[str], since: datetime, until: datetime) -> PubSubReading:
+        """The topics (with every subscription attached to each) and the window's series.
+
+        Contract: a topic that does not exist is in the result with `exists=False`; the
+        metrics are read with one aggregated call per metric, whatever the number of
+        subscriptions; when only the metrics cannot be read, the reading says why in
+        `metrics_error` and still holds the configuration.
+
+        Raises:
+            SourceError: Pub/Sub cannot be read; the message says why.
+        """
+        ...
+
+    def publish(self, topic: str, messages: Sequence[OutgoingMessage]) -> list[str]:
+        """Publish messages to a topic, in order; returns their message IDs.
+
+        Raises:
+            SourceError: a message was not published; the message says which and why
+                (the ones before it were).
+        """
+        ...
+
+
 class Refreshable(Protocol):
     """A source whose data moves on by itself when polled (the live demo)."""
 
@@ -151,6 +178,8 @@ class Sources:
     revisions: RevisionSource | None = None
     """None when the source has no Cloud Run data; the pane says so."""
     logs: LogSource | None = None
+    pubsub: PubSubSource | None = None
+    """None when the source has no Pub/Sub (a store file); the view says so."""
     live: Refreshable | None = None
     """Set for the demo: advanced before every refresh."""
     where: str = "Cloud Run"

@@ -18,6 +18,7 @@ from orchwatch.sources.demo import (
     FIRST_DATE,
     REPLAY_SPAN,
     DemoActions,
+    DemoPubSub,
     build_demo,
 )
 from orchwatch.sources.local import LocalStore
@@ -113,6 +114,7 @@ def build_sources(options: SourceOptions, config: Config, clock: Clock | None = 
             logs=store,
             where="the demo's Cloud Run",
             live=simulator,
+            pubsub=DemoPubSub(store, config, simulator.deliver, demo_clock.now),
             actions=DemoActions(simulator.spool),
             dates=(FIRST_DATE, REPLAY_SPAN[1].date()),
             closers=[store],

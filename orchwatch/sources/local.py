@@ -143,6 +143,8 @@ _READS = (
     "scalar_query",
     "fetch_failed_queue",
     "fetch_execution_log",
+    "completion_times",
+    "trigger_times",
     "get_meta",
 )
 _ROW_ERRORS = (ValueError, TypeError, KeyError, IndexError, sqlite3.DatabaseError)
@@ -736,6 +738,27 @@ class LocalStore:
             )
             for at, phase, day, corr, duration, games, status in rows
         ]
+
+    def completion_times(self, since: datetime, until: datetime) -> list[tuple[str, datetime]]:
+        """(phase, completed_at) of every processor run that completed in [since, until),
+        oldest first: when each completion message was published."""
+        rows = self._query(
+            "SELECT phase, completed_at FROM phase_completions "
+            "WHERE completed_at >= ? AND completed_at < ? ORDER BY completed_at",
+            (to_text(since), to_text(until)),
+        )
+        return [(str(phase), from_text(str(at)) or since) for phase, at in rows]
+
+    def trigger_times(self, since: datetime, until: datetime) -> list[tuple[str, datetime]]:
+        """(phase_name, execution_timestamp) of every transition run in [since, until),
+        oldest first: when each trigger message was published."""
+        rows = self._query(
+            "SELECT phase_name, execution_timestamp FROM phase_execution_log "
+            "WHERE execution_timestamp >= ? AND execution_timestamp < ? "
+            "ORDER BY execution_timestamp",
+            (to_text(since), to_text(until)),
+        )
+        return [(str(name), from_text(str(at)) or since) for name, at in rows]
 
 
 def _log_entry(row: tuple[object, ...]) -> LogEntry:

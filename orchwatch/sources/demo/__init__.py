@@ -6,6 +6,7 @@ One job per module:
 - `revisions`: the services' invented Cloud Run histories, the story's revisions in them;
 - `logs`: the services' log lines for any window of time;
 - `serving`: which revision serves a service, and its crash windows;
+- `pubsub`: the completion messages, pushed to the orchestrators, and what became of them;
 - `simulator`: the live demo, and the stand-ins for the deploy and rollback commands;
 - `cache`: the state at the demo's start kept on disk (data, never code), shared safely;
 - `moments`: when the story starts and what a replay may reach.
@@ -29,6 +30,7 @@ from orchwatch.sources.demo.moments import (
     LOG_HISTORY,
     REPLAY_SPAN,
 )
+from orchwatch.sources.demo.pubsub import DemoPubSub
 from orchwatch.sources.demo.scenario import UNTRACKED, generate_events, scenario_services
 from orchwatch.sources.demo.serving import ServingLookup
 from orchwatch.sources.demo.simulator import DemoActions, DemoSimulator, FrozenAt
@@ -42,6 +44,7 @@ __all__ = [
     "REPLAY_SPAN",
     "UNTRACKED",
     "DemoActions",
+    "DemoPubSub",
     "DemoSimulator",
     "build_demo",
     "generate_events",

@@ -100,7 +100,7 @@ def apply_events(store: LocalStore, events: Sequence[Event], track_all: bool = F
         if run.tracked or track_all
     }
     store.record_firestore(
-        (run.row.phase, run.row.game_date, _firestore_record(run.row)) for run in latest.values()
+        (run.row.phase, run.row.game_date, firestore_record(run.row)) for run in latest.values()
     )
     for event in events:
         if isinstance(event, Trigger):
@@ -140,7 +140,7 @@ def stored_windows(store: LocalStore) -> list[CrashWindow]:
     ]
 
 
-def _firestore_record(row: BackupRow) -> CompletionRecord:
+def firestore_record(row: BackupRow) -> CompletionRecord:
     return CompletionRecord(
         processor=row.processor_name,
         status=row.status,

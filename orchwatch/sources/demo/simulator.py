@@ -18,10 +18,12 @@ from pathlib import Path
 from orchwatch.clock import Clock
 from orchwatch.config import Config
 from orchwatch.model import (
+    BackupRow,
     ExecutionLogRow,
     LogEntry,
     TrafficStatus,
 )
+from orchwatch.pubsub import OutgoingMessage, processor_key
 from orchwatch.sources.demo.events import (
     BOUNDARIES,
     Event,
@@ -29,6 +31,7 @@ from orchwatch.sources.demo.events import (
     Run,
     ServiceChanged,
     apply_events,
+    firestore_record,
 )
 from orchwatch.sources.demo.logs import (
     CRASH_SERVICE,
@@ -38,6 +41,7 @@ from orchwatch.sources.demo.logs import (
     completion_lines,
 )
 from orchwatch.sources.demo.moments import LOG_HISTORY
+from orchwatch.sources.demo.pubsub import FIXED_AT
 from orchwatch.sources.demo.revisions import _deploy
 from orchwatch.sources.demo.scenario import UNTRACKED
 from orchwatch.sources.demo.serving import ServingLookup
@@ -87,9 +91,10 @@ class DemoSimulator:
         with self._lock:
             now = self.clock.now()
             self._read_spool(now)
-            fixed = self.serving is not None and self.serving.get(CRASH_SERVICE)[1]
+            fixed = self._fixed(now)
             applied = written = 0
             while self._next < len(self._events) and self._events[self._next].at <= now:
+                fixed = self._fixed(self._events[self._next - 1].at if self._next else now)
                 end = self._next
                 while end < len(self._events) and self._events[end].at <= now:
                     if isinstance(self._events[end], BOUNDARIES):
@@ -109,6 +114,15 @@ class DemoSimulator:
                 self._trigger_after_fix(now)
             written += self._log_until(now)
             return applied + written
+
+    def _fixed(self, since: datetime) -> bool:
+        """Whether the fix of the crash-looping orchestrator serves; the first time it
+        does, `since` (the event that made it serve) is kept as when pushes began to be
+        accepted. Asked before every batch: batches end at revision and service events."""
+        fixed = self.serving is not None and self.serving.get(CRASH_SERVICE)[1]
+        if fixed and self.store.get_meta(FIXED_AT) is None:
+            self.store.set_meta(FIXED_AT, since.isoformat())
+        return fixed
 
     def _log_completions(self, batch: Sequence[Event], fixed: bool) -> None:
         """The log lines of the runs in `batch` inside the log window: each processor's
@@ -233,26 +247,92 @@ class DemoSimulator:
             return
         for day, phases in UNTRACKED.items():
             for phase_name in phases:
-                spec = self.config.phase(phase_name)
-                document = self.store.fetch_completions([day])[day].firestore.get(phase_name)
-                required = [p.name for p in spec.processors if p.required]
-                if document is None or document.triggered or spec.next_phase is None:
-                    continue
-                if all(name in document.records for name in required):
-                    self.store.mark_triggered(phase_name, day, now, "all_complete", "same_day")
-                    self.store.insert_execution_log(
-                        [
-                            ExecutionLogRow(
-                                now,
-                                f"{phase_name}_to_{spec.next_phase}",
-                                day,
-                                f"corr-{day:%Y%m%d}-{phase_name}-fix",
-                                1.2,
-                                9,
-                                "success",
-                            )
-                        ]
+                self._trigger_if_complete(phase_name, day, now)
+
+    def _trigger_if_complete(self, phase_name: str, day: date, now: datetime) -> bool:
+        """Trigger the next phase if every required processor is in Firestore and it was
+        not triggered yet, as the orchestrator does on the completion that completes it."""
+        assert self.config is not None
+        spec = self.config.phase(phase_name)
+        document = self.store.fetch_completions([day])[day].firestore.get(phase_name)
+        required = [p.name for p in spec.processors if p.required]
+        if document is None or document.triggered or spec.next_phase is None:
+            return False
+        if not all(name in document.records for name in required):
+            return False
+        self.store.mark_triggered(phase_name, day, now, "all_complete", "same_day")
+        self.store.insert_execution_log(
+            [
+                ExecutionLogRow(
+                    now,
+                    f"{phase_name}_to_{spec.next_phase}",
+                    day,
+                    f"corr-{day:%Y%m%d}-{phase_name}-fix",
+                    1.2,
+                    9,
+                    "success",
+                )
+            ]
+        )
+        return True
+
+    def deliver(self, topic: str, messages: Sequence[OutgoingMessage]) -> bool:
+        """Push published messages to the orchestrator of the phase whose completion topic
+        `topic` is: a healthy one records each completion (and triggers the next phase when
+        it completes the phase); a crash-looping one refuses them (and they are gone).
+        Returns whether they were accepted."""
+        if self.config is None:
+            return False
+        phase = next((p for p in self.config.phases if p.completion_topic == topic), None)
+        if phase is None or not phase.orchestrator:
+            return True  # a trigger topic: its processors accept, and nothing here moves
+        with self._lock:
+            now = self.clock.now()
+            service = phase.orchestrator
+            healthy = self.serving is None or (
+                self.serving.get(service)[1] or not self.serving.crashing(service, now)
+            )
+            if not healthy:
+                return False
+            expected = [p.name for p in phase.processors]
+            entries: list[LogEntry] = []
+            days: set[date] = set()
+            for message in messages:
+                try:
+                    data = json.loads(message.data)
+                    day = date.fromisoformat(str(data["game_date"]))
+                    name = processor_key(
+                        str(data["processor_name"]), data.get("output_table"), expected
                     )
+                except (ValueError, KeyError, TypeError):
+                    continue  # the orchestrator logs a bad message and acks it
+                row = BackupRow(
+                    phase.name,
+                    day,
+                    name,
+                    str(data.get("status", "success")),
+                    now,
+                    int(data.get("record_count") or 0),
+                    data.get("correlation_id"),
+                    data.get("execution_id"),
+                )
+                self.store.record_firestore([(phase.name, day, firestore_record(row))])
+                key = (phase.name, day)
+                document = self.store.fetch_completions([day])[day].firestore.get(phase.name)
+                self._recorded[key] = set(document.records) if document is not None else set()
+                entries += completion_lines(
+                    now,
+                    (service, self._serving(service)),
+                    None,
+                    row,
+                    len(self._recorded[key]),
+                    len(phase.processors),
+                )
+                days.add(day)
+            for day in sorted(days):
+                self._trigger_if_complete(phase.name, day, now)
+            self._pending += entries
+            return True
 
     @property
     def applied(self) -> int:

@@ -1,0 +1,288 @@
+"""The Pub/Sub hop on the demo: what the source reads, how it is judged, and the replay
+that brings the dropped completions back (headless; the TUI's is in test_demo_loop)."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime, timedelta
+
+import pytest
+
+from orchwatch.actions.audit import AuditLog, read_audit
+from orchwatch.actions.manager import RunKey, RunManager
+from orchwatch.actions.replay import replay_argv, run_replay
+from orchwatch.actions.runner import RunResult
+from orchwatch.analysis.completion import reconcile_date
+from orchwatch.analysis.pubsub import HopLevel, judge, topics_of, window
+from orchwatch.analysis.replay import Method, plan_replay
+from orchwatch.clock import FrozenClock
+from orchwatch.config import Config
+from orchwatch.gather import gather_pubsub
+from orchwatch.pubsub import Subscription, processor_key
+from orchwatch.sources.base import Sources
+from orchwatch.sources.demo.events import stored_windows
+from orchwatch.sources.demo.logs import CRASH_SERVICE
+from orchwatch.sources.demo.simulator import DemoSimulator
+from orchwatch.sources.local import LocalStore
+
+FEB1 = date(2026, 2, 1)
+
+
+def store_of(sources: Sources) -> LocalStore:
+    assert isinstance(sources.completions, LocalStore)
+    return sources.completions
+
+
+def test_the_phase3_hop_counts_what_the_stores_and_the_crash_window_say(
+    config: Config, demo: Sources
+) -> None:
+    """Counted independently from the BigQuery rows and the crash window: every phase-3
+    message published after the window opened was refused, and none waits."""
+    now = demo.clock.now()
+    since, until = window(FEB1, config.timezone, now) or (now, now)
+    [crash] = [w for w in stored_windows(store_of(demo)) if w.until is None]
+    rows = store_of(demo).export_rows("phase_completions")
+    phase3 = [
+        r
+        for r in rows
+        if r["phase"] == "phase3"
+        and since <= datetime.fromisoformat(str(r["completed_at"])) < until
+    ]
+    refused = [r for r in phase3 if datetime.fromisoformat(str(r["completed_at"])) >= crash.at]
+    assert demo.pubsub is not None
+    hop = judge(config, demo.pubsub.read_pubsub(topics_of(config), since, until))[1]
+    assert hop.phase == "phase3" and hop.level is HopLevel.FAIL
+    assert hop.published == len(phase3)
+    assert sum(hop.refused.values()) == len(refused) > 0
+    assert hop.dropped == len(refused) and hop.backlog == 0 and hop.dead_lettered == 0
+    assert hop.acked == len(phase3) - len(refused)
+    assert hop.subscription is not None and hop.subscription.delivers_to(CRASH_SERVICE)
+    assert hop.subscription.dead_letter_topic == ""
+    assert hop.verdict.startswith("pushes refused 02-01 ")
+    assert f"{len(refused)} messages dropped" in hop.verdict
+    assert "no dead-letter topic" in hop.verdict
+    lost = {r["processor_name"] for r in refused}
+    assert {"team_defense_game_summary", "upcoming_player_game_context"} <= lost
+
+
+def test_a_quiet_hop_is_unknown_not_ok(config: Config, demo: Sources) -> None:
+    """Phase 4 never triggered on Feb 1: nothing was published, which is no evidence that
+    its hop works."""
+    view = gather_pubsub(config, demo, FEB1)
+    hop = view.hop("phase4")
+    assert hop is not None and hop.level is HopLevel.UNKNOWN
+    assert "nothing published" in hop.verdict
+
+
+def test_the_json_verb_lists_topics_subscriptions_and_counts(
+    config: Config, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from orchwatch.cli import main
+
+    code = main(
+        [
+            "pubsub",
+            "--demo",
+            "--as-of",
+            "2026-02-01T11:30",
+            "--date",
+            "2026-02-01",
+            "--format",
+            "json",
+        ]
+    )
+    out = json.loads(capsys.readouterr().out)
+    assert code == 1  # phase 3 failed
+    hops = {h["phase"]: h for h in out["hops"]}
+    phase3 = hops["phase3"]
+    assert phase3["topic"] == "nba-phase3-analytics-complete"
+    sub = phase3["subscription"]
+    assert sub["name"].startswith("eventarc-") and sub["push_endpoint"].startswith("https://")
+    assert sub["dead_letter_policy"] is None
+    assert sub["retry_policy"] == {"minimum_backoff_s": 10.0, "maximum_backoff_s": 600.0}
+    assert sub["message_retention_s"] == 86400 and sub["retain_acked_messages"] is False
+    counts = phase3["counts"]
+    assert counts["dropped"] == counts["refused"]["remote_server_5xx"] > 0
+    assert counts["waiting"] == 0
+    assert hops["phase2"]["level"] == "ok"
+
+
+def test_replay_dry_run_prints_the_two_messages_built_from_the_backup_rows(
+    config: Config, capsys: pytest.CaptureFixture[str], demo: Sources
+) -> None:
+    from orchwatch.cli import main
+
+    code = main(
+        [
+            "replay",
+            "--demo",
+            "--as-of",
+            "2026-02-01T11:30",
+            "--date",
+            "2026-02-01",
+            "--phase",
+            "phase3",
+            "--dry-run",
+            "--format",
+            "json",
+        ]
+    )
+    out = json.loads(capsys.readouterr().out)
+    assert code == 1  # the orchestrator still refuses: a replay now is refused
+    assert "still refuses" in out["refused"]
+    newest: dict[str, dict[str, object]] = {}
+    for row in store_of(demo).export_rows("phase_completions"):
+        if row["phase"] == "phase3" and row["game_date"] == "2026-02-01":
+            name = str(row["processor_name"])
+            if name not in newest or str(row["completed_at"]) > str(newest[name]["completed_at"]):
+                newest[name] = row
+    messages = [json.loads(m["data"]) for m in out["messages"]]
+    assert (
+        [m["processor_name"] for m in messages]
+        == out["processors"]
+        == [
+            "team_defense_game_summary",
+            "upcoming_player_game_context",
+        ]
+    )
+    for message in messages:
+        row = newest[message["processor_name"]]
+        assert message["execution_id"] == row["execution_id"]
+        assert message["correlation_id"] == row["correlation_id"]
+        assert message["record_count"] == row["record_count"]
+        assert message["status"] == row["status"] == "success"
+        assert message["game_date"] == "2026-02-01"
+        assert message["phase"] == "phase_3_analytics"
+        assert message["output_dataset"] == "nba_analytics"
+    assert all(m["attributes"] == {"replayed_by": "orchwatch"} for m in out["messages"])
+
+
+def fix_the_orchestrator(sources: Sources, clock: FrozenClock) -> None:
+    """Deploy the fix through the demo's spool, as `d` does, and let it serve."""
+    simulator = sources.live
+    assert isinstance(simulator, DemoSimulator)
+    (simulator.spool / "fix.json").write_text(json.dumps({"service": CRASH_SERVICE, "ok": True}))
+    clock.advance(timedelta(minutes=62))  # 00027 lands, then the fix replaces it
+    sources.advance()
+    clock.advance(timedelta(minutes=5))
+    sources.advance()
+
+
+def test_after_the_fix_only_a_replay_completes_phase3_and_triggers_phase4(
+    config: Config, demo: Sources, clock: FrozenClock, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    fix_the_orchestrator(demo, clock)
+    clock.advance(timedelta(hours=3))  # no later run brings the lost completions back
+    demo.advance()
+    before = reconcile_date(
+        config, demo.completions.fetch_completions([FEB1])[FEB1], clock.now()
+    ).phase("phase3")
+    assert before.firestore_count == 3 and not before.triggered
+
+    view = gather_pubsub(config, demo, FEB1, now_too=True)
+    assert view.status.value is not None
+    plan = plan_replay(config, view.status.value, "phase3", view.hop("phase3"), view.now)
+    assert plan.runnable and plan.method is Method.PUBLISH, plan.refused
+    assert "does not keep acknowledged messages" in plan.why
+    said: list[str] = []
+    manager = RunManager(AuditLog(tmp_path / "audit.jsonl"), timeout=60)
+
+    def job() -> tuple[RunResult, object]:
+        outcome = run_replay(plan, config, demo, said.append, watch_for=5)
+        return RunResult(0 if outcome.ok else 1, 0.0, outcome.lines), outcome
+
+    done = manager.call(RunKey("replay", "phase3 2026-02-01"), replay_argv(plan), tmp_path, job)
+    assert done is not None and done[0].ok, said
+    assert said[0].startswith("published 2 messages to nba-phase3-analytics-complete")
+    assert "Firestore phase3 2026-02-01: 5/5" in said[1]
+    assert said[2] == "phase4 triggered"
+    after = reconcile_date(
+        config, demo.completions.fetch_completions([FEB1])[FEB1], clock.now()
+    ).phase("phase3")
+    assert after.firestore_count == 5 and after.triggered
+    [entry] = read_audit(tmp_path / "audit.jsonl")[0]
+    assert entry.started["action"] == "replay" and entry.outcome == "exit 0"
+    assert entry.started["command"] == [
+        "orchwatch",
+        "replay",
+        "--date",
+        "2026-02-01",
+        "--phase",
+        "phase3",
+    ]
+    # The replay is counted where it went: published, and acknowledged.
+    hop = gather_pubsub(config, demo, FEB1).hop("phase3")
+    assert hop is not None and hop.acked is not None
+    assert not hop.refusing_now
+
+
+def test_a_replay_while_the_orchestrator_refuses_is_refused_before_anything_is_sent(
+    config: Config, demo: Sources
+) -> None:
+    view = gather_pubsub(config, demo, date(2026, 1, 31), now_too=True)
+    assert view.status.value is not None
+    plan = plan_replay(config, view.status.value, "phase3", view.hop("phase3"), view.now)
+    assert not plan.runnable and "still refuses" in plan.refused
+    assert len(plan.messages) == 2  # still shown, so the operator sees what waits
+
+
+def test_nothing_to_replay_says_why(config: Config, demo: Sources) -> None:
+    view = gather_pubsub(config, demo, date(2026, 1, 30))
+    assert view.status.value is not None
+    plan = plan_replay(config, view.status.value, "phase3", view.hop("phase3"), view.now)
+    assert not plan.runnable
+    assert plan.refused.startswith("nothing to replay: Firestore has every completion")
+
+
+def test_a_subscription_that_keeps_acked_messages_is_sought_back_instead(
+    config: Config, demo: Sources
+) -> None:
+    from dataclasses import replace
+
+    fix_the_orchestrator(demo, demo.clock)  # type: ignore[arg-type]
+    view = gather_pubsub(config, demo, FEB1)
+    hop = view.hop("phase3")
+    assert hop is not None and hop.subscription is not None and hop.refused_span is not None
+    keeping = replace(hop, subscription=replace(hop.subscription, retain_acked=True))
+    assert view.status.value is not None
+    plan = plan_replay(config, view.status.value, "phase3", keeping, view.now)
+    assert plan.method is Method.SEEK and plan.seek_to == hop.refused_span[0]
+    assert "keeps acknowledged messages" in plan.why
+
+
+@pytest.mark.parametrize(
+    ("raw", "table", "expected"),
+    [
+        ("team_defense_game_summary", None, "team_defense_game_summary"),
+        ("PlayerGameSummaryProcessor", "player_game_summary", "player_game_summary"),
+        ("AsyncUpcomingPlayerGameContextProcessor", None, "upcoming_player_game_context"),
+        ("TeamOffenseGameSummaryProcessor", None, "team_offense_game_summary"),
+    ],
+)
+def test_processor_names_are_normalised_as_the_orchestrator_does(
+    raw: str, table: str | None, expected: str
+) -> None:
+    names = {
+        "player_game_summary",
+        "team_defense_game_summary",
+        "team_offense_game_summary",
+        "upcoming_player_game_context",
+    }
+    assert processor_key(raw, table, names) == expected
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "name", "delivers"),
+    [
+        ("https://phase3-to-phase4-orchestrator-756957797294.us-west2.run.app/", "s", True),
+        ("https://phase3-to-phase4-orchestrator-abc123-wl.a.run.app?x=1", "s", True),
+        ("https://phase3-to-phase4-orchestrator2-abc.a.run.app/", "s", False),
+        ("", "eventarc-us-west2-phase3-to-phase4-orchestrator-123-sub-456", True),
+        ("", "phase3-to-phase4-orchestrator-copy", False),
+    ],
+)
+def test_a_subscription_is_the_orchestrators_by_its_endpoint_or_eventarc_name(
+    endpoint: str, name: str, delivers: bool
+) -> None:
+    sub = Subscription(name=name, topic="t", push_endpoint=endpoint)
+    assert sub.delivers_to("phase3-to-phase4-orchestrator") is delivers
