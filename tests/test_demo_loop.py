@@ -1,5 +1,6 @@
 """The demo closes the loop: fix the symlink, validate clean, deploy, and the new revision
-is Ready, the crash loop stops and phase 3 completes."""
+is Ready, the crash loop stops; the replay of the dropped completions completes phase 3
+and triggers phase 4."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pathlib import Path
 
 from tui_helpers import SIZE, make_app, settle, wait_for, wait_for_finished_runs
 
+from orchwatch.actions.audit import read_audit
 from orchwatch.clock import FrozenClock
 from orchwatch.config import Config
 from orchwatch.sources.base import Sources
@@ -105,13 +107,38 @@ async def test_fix_validate_deploy_and_the_pipeline_recovers(
         assert before > 0
         await later(pilot, app, 30)
         assert crash_groups(app) == before  # the crash loop stopped
-        phase3 = app.dashboard.query_one("#grid").get_cell("counts", "phase3").plain
-        assert phase3.startswith("Firestore 5/5")
-        assert (
-            app.dashboard.query_one("#grid")
-            .get_cell("trigger", "phase3")
-            .plain.startswith("✓ → phase4 at")
-        )
+        grid = app.dashboard.query_one("#grid")
+        # The fix does not bring back what was dropped: only a replay does.
+        assert grid.get_cell("counts", "phase3").plain.startswith("Firestore 3/5")
+        assert not grid.get_cell("trigger", "phase3").plain.startswith("✓")
+        await replay(pilot, app, "phase3")
+        await later(pilot, app, 1)
+        assert grid.get_cell("counts", "phase3").plain.startswith("Firestore 5/5")
+        assert grid.get_cell("trigger", "phase3").plain.startswith("✓ → phase4 at")
+        entries = read_audit(app.audit.path)[0]
+        assert [(e.started["action"], e.outcome) for e in entries][-1] == ("replay", "exit 0")
+        output = "\n".join(app.dashboard.actions.output)
+        assert "published 2 messages to nba-phase3-analytics-complete" in output
+        assert "Firestore phase3 2026-02-01: 5/5" in output
+        assert "phase4 triggered" in output
+
+
+async def replay(pilot, app: OrchwatchApp, phase: str) -> None:  # type: ignore[no-untyped-def]
+    """R on the grid, every message previewed, the phase's name typed, the run's end."""
+    from orchwatch.tui.screens.confirm_replay import ConfirmReplayScreen
+
+    app.dashboard.completions.show_phase(phase)
+    await pilot.press("R")
+    assert await wait_for(pilot, lambda: isinstance(app.screen, ConfirmReplayScreen))
+    screen = app.screen
+    assert isinstance(screen, ConfirmReplayScreen) and screen.plan.runnable
+    assert len(screen.plan.messages) == 2
+    runs = len(read_audit(app.audit.path)[0]) if app.audit.path.exists() else 0
+    await pilot.press(*phase, "enter")
+    assert await wait_for(
+        pilot,
+        lambda: len([e for e in read_audit(app.audit.path)[0][runs:] if e.finished]) == 1,
+    )
 
 
 async def test_deploying_the_broken_package_gives_a_failed_revision(

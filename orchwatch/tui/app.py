@@ -26,6 +26,7 @@ from orchwatch.config import Config
 from orchwatch.sources.base import Sources
 from orchwatch.tui.dashboard import DashboardScreen
 from orchwatch.tui.panes.base import HowTo, PaneContext
+from orchwatch.tui.requests import ReplayRequested
 
 
 class _DetachedExecutor(ThreadPoolExecutor):
@@ -64,6 +65,14 @@ class OrchwatchApp(App[None]):
             "Roll back",
             id="actions.rollback",
             tooltip="Move the selected service's traffic back to the revision before "
+            "(off unless actions are on)",
+        ),
+        Binding(
+            "R",
+            "replay",
+            "Replay",
+            id="actions.replay",
+            tooltip="Republish the completions of the selected phase that Firestore lacks "
             "(off unless actions are on)",
         ),
         Binding("c", "cancel_action", "Cancel run", show=False, id="actions.cancel"),
@@ -180,13 +189,13 @@ class OrchwatchApp(App[None]):
 
     def on_key(self, event: Key) -> None:
         """Keys no binding took: a disabled action says why instead of doing nothing."""
-        if event.key in ("v", "d", "b") and not self._actions_enabled:
+        if event.key in ("v", "d", "b", "R") and not self._actions_enabled:
             event.stop()
             self.notify(self.ACTIONS_OFF, severity="warning", markup=False)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """One-key actions are shown dimmed (disabled) while actions are off."""
-        if action in ("validate", "deploy", "rollback") and not self._actions_enabled:
+        if action in ("validate", "deploy", "rollback", "replay") and not self._actions_enabled:
             return None
         return True
 
@@ -201,6 +210,19 @@ class OrchwatchApp(App[None]):
     def action_rollback(self) -> None:
         """Move the selected service's traffic back, after a preview and a typed name."""
         self.dashboard.rollback_selected()
+
+    def action_replay(self) -> None:
+        """Replay the lost completions of the selected phase (the grid's), after a preview
+        of every message and the phase's name typed."""
+        self.dashboard.replay_selected()
+
+    @on(ReplayRequested)
+    def _replay_requested(self, message: ReplayRequested) -> None:
+        """A screen asked for a replay of a phase and date (the Pub/Sub view's `R`)."""
+        if not self._actions_enabled:
+            self.notify(self.ACTIONS_OFF, severity="warning", markup=False)
+            return
+        self.dashboard.actions.prepare_replay(message.phase, message.day)
 
     def action_cancel_action(self) -> None:
         """Cancel the run of the service under the cursor (or the only run)."""
@@ -239,6 +261,11 @@ class OrchwatchApp(App[None]):
         "validate": ("Validate the deployment packages", "Run the package validator"),
         "deploy": ("Deploy: redeploy the selected service", "After a preview and a confirmation"),
         "rollback": ("Roll back the selected service", "Move its traffic to the revision before"),
+        "replay": (
+            "Replay the lost completions (Pub/Sub)",
+            "Republish what BigQuery has and Firestore lacks, for the selected phase",
+        ),
+        "pubsub": ("Pub/Sub: where the completions went", "Each phase's hop, refusals, backlog"),
         "cancel_action": ("Cancel a run", "The run of the service under the cursor"),
         "audit": ("Audit log", "Every action run: who, what, how it ended"),
         "help": ("Help", "Keys and legend"),

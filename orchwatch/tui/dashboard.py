@@ -67,6 +67,7 @@ class DashboardScreen(Screen[None]):
         Binding("w", "walkthrough", "Walkthrough", id="app.walkthrough"),
         Binding("x", "explain", "Why?", id="app.explain"),
         Binding("T", "timeline", "Timeline", id="app.timeline"),
+        Binding("P", "pubsub", "Pub/Sub", id="app.pubsub"),
         Binding("1", "focus_completions", "Completions pane", show=False, id="pane.completions"),
         Binding("2", "focus_revisions", "Revisions pane", show=False, id="pane.revisions"),
         Binding("3", "focus_logs", "Logs pane", show=False, id="pane.logs"),
@@ -322,7 +323,8 @@ class DashboardScreen(Screen[None]):
         tally = self.logs.runtime
         rollbacks = {v.service: rollback_choice(v, tally) for v in verdicts.value or ()}
         reads = DateReads(status, groups, verdicts, None)
-        return lambda: explain_inputs(config, day, now, reads, rollbacks)
+        sources = self.context.sources
+        return lambda: explain_inputs(config, day, now, reads, rollbacks, sources)
 
     def action_timeline(self) -> None:
         """The selected date's incident timeline: every layer on one time axis."""
@@ -382,6 +384,25 @@ class DashboardScreen(Screen[None]):
         view = self.revisions.view
         verdict = view.verdict(service) if view is not None else None
         self.actions.deploy(service, self.selected_date or self._today(), verdict)
+
+    def replay_selected(self) -> None:
+        """Replay the lost completions of the grid's phase (else the selected date's first
+        phase that has some), after a preview."""
+        day = self.selected_date or self._today()
+        phase = self.completions.phase_under_cursor()
+        status = self.completions.status_of(day).value
+        if status is not None and (phase is None or not status.phase(phase).untracked):
+            phase = next((p.phase for p in status.phases if p.untracked), phase)
+        if phase is None:
+            self.notify("Select a phase in the grid (1) first.", markup=False)
+            return
+        self.actions.prepare_replay(phase, day)
+
+    def action_pubsub(self) -> None:
+        """The selected date's Pub/Sub hops: published, delivered, refused, dropped."""
+        from orchwatch.tui.screens.pubsub import PubSubScreen
+
+        self.app.push_screen(PubSubScreen(self.selected_date or self._today()))
 
     def rollback_selected(self) -> None:
         """Move the selected service's traffic to the revision before its failing one,

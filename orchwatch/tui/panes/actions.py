@@ -10,7 +10,9 @@ asks first, naming them.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
@@ -25,11 +27,13 @@ from textual.widgets import Log, Static
 
 from orchwatch.actions.audit import AuditLog
 from orchwatch.actions.manager import RunHandle, RunKey, RunManager
+from orchwatch.actions.replay import replay_argv, run_replay
 from orchwatch.actions.runner import RunResult
+from orchwatch.analysis.replay import ReplayPlan, plan_replay
 from orchwatch.analysis.revisions import Marker, ServiceVerdict, short_name
 from orchwatch.analysis.runtime import RollbackChoice
 from orchwatch.config import Config
-from orchwatch.gather import RevisionsView
+from orchwatch.gather import RevisionsView, gather_pubsub
 from orchwatch.plural import counted
 from orchwatch.preflight import (
     DeployPreview,
@@ -39,7 +43,7 @@ from orchwatch.preflight import (
     rollback_command,
 )
 from orchwatch.sanitize import inert_line, wrap_at_boundaries
-from orchwatch.sources.base import Sources
+from orchwatch.sources.base import SourceError, Sources
 from orchwatch.tui.failures import FailsInPlace
 from orchwatch.tui.styles import semantic_style
 from orchwatch.validate.summary import Validation, validate
@@ -67,6 +71,14 @@ class DeployPreviewReady(Message):
 
     def __init__(self, preview: DeployPreview) -> None:
         self.preview = preview
+        super().__init__()
+
+
+class ReplayPlanReady(Message):
+    """What a replay would do was read: show it for confirmation."""
+
+    def __init__(self, plan: ReplayPlan) -> None:
+        self.plan = plan
         super().__init__()
 
 
@@ -215,7 +227,7 @@ class ActionsPane(FailsInPlace, Vertical):
             titles = dict.fromkeys(self._title(h.key) for h in running)
             self.border_title = "Actions · " + ", ".join(titles)
         for handle in running:
-            cancel = " · c cancels" if handle.process is not None else ""
+            cancel = " · c cancels" if handle.cancellable else ""
             lines.append(
                 Text(f"{handle.key}: running {handle.elapsed:.0f} s{cancel}", style="bold")
             )
@@ -354,10 +366,14 @@ class ActionsPane(FailsInPlace, Vertical):
     def failed(self, group: str, reason: str) -> None:
         """A worker of the pane raised: the preview could not be made, or the validator
         failed in a way it does not report itself. Said, never a silent key."""
-        what = "No deploy preview" if group == "deploy-preview" else f"The {group} failed"
+        what = {
+            "deploy-preview": "No deploy preview",
+            "replay-preview": "No replay preview",
+        }.get(group, f"The {group} failed")
         self.notify(inert_line(f"{what}: {reason}", 400), severity="error", markup=False)
-        if group == "validate":
-            self._verdict(f"validation failed: {reason}"[:200], good=False)
+        if group in ("validate", "replay"):
+            what = "validation" if group == "validate" else "replay"
+            self._verdict(f"{what} failed: {reason}"[:200], good=False)
 
     @on(DeployPreviewReady)
     def _confirm_deploy(self, message: DeployPreviewReady) -> None:
@@ -391,6 +407,59 @@ class ActionsPane(FailsInPlace, Vertical):
             return False
         self._started(key)
         return True
+
+    # --- replays -------------------------------------------------------------------------
+
+    def prepare_replay(self, phase: str, day: date) -> None:
+        """Read what a replay of `phase` on `day` would do (Pub/Sub, the completions),
+        then preview it for confirmation."""
+        self._plan_replay(phase, day)
+
+    @work(thread=True, group="replay-preview", exit_on_error=False)
+    def _plan_replay(self, phase: str, day: date) -> None:
+        view = gather_pubsub(self.config, self.sources, day, now_too=True)
+        if view.status.value is None:
+            raise SourceError(f"the completions could not be read: {view.status.error}")
+        plan = plan_replay(self.config, view.status.value, phase, view.hop(phase), view.now)
+        if view.hops.error and plan.runnable:
+            plan = replace(plan, why=f"{plan.why} (Pub/Sub could not be read: {view.hops.error})")
+        self.post_message(ReplayPlanReady(plan))
+
+    @on(ReplayPlanReady)
+    def _confirm_replay(self, message: ReplayPlanReady) -> None:
+        self.replay(message.plan)
+
+    def replay(self, plan: ReplayPlan) -> None:
+        """Preview a replay (every message), and run it once the phase's name is typed."""
+        from orchwatch.tui.screens.confirm_replay import ConfirmReplayScreen
+
+        def confirmed(go: bool | None) -> None:
+            if go:
+                self._replay(plan)
+
+        self.app.push_screen(ConfirmReplayScreen(plan, self.config.shown_zone), confirmed)
+
+    @work(thread=True, group="replay", exit_on_error=False)
+    def _replay(self, plan: ReplayPlan) -> None:
+        key = RunKey("replay", f"{plan.phase} {plan.game_date}")
+        stop = threading.Event()
+
+        def say(line: str) -> None:
+            self.app.call_from_thread(self._replay_said, key, line)
+
+        def job() -> tuple[RunResult, object]:
+            self.app.call_from_thread(self._started, key)
+            outcome = run_replay(plan, self.config, self.sources, say, stop)
+            lines = outcome.lines[-20:]
+            return RunResult(0 if outcome.ok else 1, 0.0, lines, cancelled=stop.is_set()), outcome
+
+        cwd = self.config.repo_path or Path.cwd()
+        if self.manager.call(key, replay_argv(plan), cwd, job, stop=stop) is None:
+            self.app.call_from_thread(self.notify, f"A {key} is already running.", markup=False)
+
+    def _replay_said(self, key: RunKey, line: str) -> None:
+        self._header(key)
+        self.write([inert_line(line, 1000)])
 
     # --- rollbacks -----------------------------------------------------------------------
 
@@ -488,7 +557,7 @@ class ActionsPane(FailsInPlace, Vertical):
     def cancel(self, service: str | None = None) -> None:
         """Cancel a run (SIGINT, SIGTERM, SIGKILL to its process group): the one of
         `service` (the service under the cursor) if it has one, else the only one."""
-        cancellable = [h for h in self.manager.running() if h.process is not None]
+        cancellable = [h for h in self.manager.running() if h.cancellable]
         chosen = [h for h in cancellable if service is not None and h.key.subject == service]
         if not chosen and len(cancellable) == 1:
             chosen = cancellable

@@ -30,7 +30,7 @@ def typed_name(screen: ModalScreen[bool], typed: str, name: str, doing: str) -> 
     if typed == name:
         screen.dismiss(True)
         return
-    what = "Nothing typed" if not typed else f"{typed[:60]!r} is not the service name"
+    what = "Nothing typed" if not typed else f"{typed[:60]!r} is not {name}"
     screen.notify(
         f"{what}: type {name} to {doing}, or Esc to cancel.", severity="warning", markup=False
     )
