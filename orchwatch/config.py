@@ -83,6 +83,8 @@ class EndpointsTable(_Table, kw_only=True):
     bigquery: str | None = None
     run: str | None = None
     logging: str | None = None
+    pubsub: str | None = None
+    monitoring: str | None = None
 
 
 class GcpTable(_Table, kw_only=True):
@@ -244,8 +246,9 @@ class GcpSettings:
     run_concurrency: int = 4
     """Cloud Run services read in parallel."""
     endpoints: Mapping[str, str] = field(default_factory=dict)
-    """API -> endpoint (`firestore`, `bigquery`, `run`, `logging`) for emulators and local
-    servers; absent ones use Google's (FIRESTORE_EMULATOR_HOST is honoured too)."""
+    """API -> endpoint (`firestore`, `bigquery`, `run`, `logging`, `pubsub`, `monitoring`)
+    for emulators and local servers; absent ones use Google's (FIRESTORE_EMULATOR_HOST and
+    PUBSUB_EMULATOR_HOST are honoured too)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -826,7 +829,7 @@ def _gcp_settings(gcp: GcpTable, display: Path | str) -> GcpSettings:
     if not 1 <= gcp.run_concurrency <= 32:
         raise ConfigError(display, "gcp.run_concurrency", "expected an integer from 1 to 32")
     endpoints: dict[str, str] = {}
-    for api in ("firestore", "bigquery", "run", "logging"):
+    for api in ("firestore", "bigquery", "run", "logging", "pubsub", "monitoring"):
         value = getattr(gcp.endpoints, api)
         if value is None:
             continue

@@ -10,7 +10,13 @@ from dataclasses import dataclass, replace
 
 import pytest
 from gcp_helpers import Seeded
-from loopback.emulators import Emulator, EmulatorError, start_bigquery, start_firestore
+from loopback.emulators import (
+    Emulator,
+    EmulatorError,
+    start_bigquery,
+    start_firestore,
+    start_pubsub,
+)
 from loopback.grpc_server import LocalGcpServer
 
 from orchwatch.clock import FrozenClock
@@ -59,10 +65,11 @@ def demo(config: Config, clock: FrozenClock) -> Iterator[Sources]:
 
 @dataclass
 class Loopback:
-    """The three local servers of a test run and how to point orchwatch at them."""
+    """The local servers of a test run and how to point orchwatch at them."""
 
     firestore: Emulator
     bigquery: Emulator
+    pubsub: Emulator
     grpc: LocalGcpServer
 
     def endpoints(self) -> dict[str, str]:
@@ -72,6 +79,8 @@ class Loopback:
             "bigquery": f"http://{self.bigquery.host}",
             "run": self.grpc.endpoint,
             "logging": self.grpc.endpoint,
+            "pubsub": self.pubsub.host,
+            "monitoring": self.grpc.endpoint,
         }
 
     def config(self, base: Config, project: str, **gcp: object) -> Config:
@@ -82,17 +91,19 @@ class Loopback:
 
 @pytest.fixture(scope="session")
 def loopback() -> Iterator[Loopback]:
-    """The Firestore emulator, the BigQuery emulator and the local gRPC server.
+    """The Firestore, BigQuery and Pub/Sub emulators and the local gRPC server (Cloud Run,
+    Cloud Logging, Cloud Monitoring).
 
     Started in parallel (about 5 s). A server that cannot start fails the tests that need it
     with the reason; they are never skipped.
     """
-    with ThreadPoolExecutor(2) as pool:
+    with ThreadPoolExecutor(3) as pool:
         firestore = pool.submit(start_firestore)
         bigquery = pool.submit(start_bigquery)
+        pubsub = pool.submit(start_pubsub)
         started: list[Emulator] = []
         errors: list[str] = []
-        for future in (firestore, bigquery):
+        for future in (firestore, bigquery, pubsub):
             try:
                 started.append(future.result())
             except EmulatorError as exc:
@@ -103,7 +114,7 @@ def loopback() -> Iterator[Loopback]:
         pytest.fail("a loopback server could not start:\n" + "\n".join(errors), pytrace=False)
     server = LocalGcpServer().start()
     try:
-        yield Loopback(started[0], started[1], server)
+        yield Loopback(started[0], started[1], started[2], server)
     finally:
         server.stop()
         for emulator in started:

@@ -19,10 +19,11 @@ CHILD = """
 import sys, threading
 sys.path.insert(0, sys.argv[1])
 from concurrent.futures import ThreadPoolExecutor
-from loopback.emulators import start_bigquery, start_firestore
+from loopback.emulators import start_bigquery, start_firestore, start_pubsub
 
-with ThreadPoolExecutor(2) as pool:  # as the loopback fixture starts them
-    started = [f.result() for f in (pool.submit(start_firestore), pool.submit(start_bigquery))]
+with ThreadPoolExecutor(3) as pool:  # as the loopback fixture starts them
+    futures = [pool.submit(s) for s in (start_firestore, start_bigquery, start_pubsub)]
+    started = [f.result() for f in futures]
 print(" ".join(str(e.process.pid) for e in started), flush=True)
 threading.Event().wait()
 """
@@ -49,7 +50,7 @@ def test_the_emulators_stop_when_the_process_that_started_them_is_signalled(
     groups: list[int] = []
     try:
         assert child.stdout is not None
-        line = child.stdout.readline()  # the emulators answer: both are up
+        line = child.stdout.readline()  # the emulators answer: all are up
         assert line.strip(), child.stderr.read() if child.stderr else ""
         groups = [int(pid) for pid in line.split()]  # each leads its own process group
         assert all(_group_alive(g) for g in groups)

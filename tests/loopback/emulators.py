@@ -32,6 +32,12 @@ FIRESTORE_EMULATOR = Path(
         "/usr/lib/google-cloud-sdk/platform/cloud-firestore-emulator/cloud_firestore_emulator",
     )
 )
+PUBSUB_EMULATOR = Path(
+    os.environ.get(
+        "ORCHWATCH_PUBSUB_EMULATOR",
+        "/usr/lib/google-cloud-sdk/platform/pubsub-emulator/bin/cloud-pubsub-emulator",
+    )
+)
 START_TIMEOUT = 60.0
 
 
@@ -172,6 +178,35 @@ def start_firestore(port: int | None = None) -> Emulator:
         start_new_session=True,
     )
     emulator = Emulator("Firestore emulator", process, port, log, scratch)
+    _wait_http(emulator, f"http://127.0.0.1:{port}/", lambda status, body: body.strip() == "Ok")
+    return emulator
+
+
+def start_pubsub(port: int | None = None) -> Emulator:
+    """The Pub/Sub emulator of the Google Cloud CLI (gRPC, Java 17), on 127.0.0.1. It
+    delivers push subscriptions for real, over HTTP, with their retry policy.
+
+    Raises:
+        EmulatorError: it is not installed, Java is missing, or it did not come up.
+    """
+    if not PUBSUB_EMULATOR.exists():
+        raise EmulatorError(
+            f"the Pub/Sub emulator is not at {PUBSUB_EMULATOR}: install the Google Cloud "
+            "CLI's pubsub-emulator component (or set ORCHWATCH_PUBSUB_EMULATOR)"
+        )
+    if shutil.which("java") is None:
+        raise EmulatorError("the Pub/Sub emulator needs Java 17 or newer on PATH; none found")
+    port = port or free_port()
+    scratch = Path(tempfile.mkdtemp(prefix="orchwatch-pubsub-"))
+    log = scratch / "emulator.log"
+    process = subprocess.Popen(
+        [str(PUBSUB_EMULATOR), "--host=127.0.0.1", f"--port={port}"],
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    emulator = Emulator("Pub/Sub emulator", process, port, log, scratch)
     _wait_http(emulator, f"http://127.0.0.1:{port}/", lambda status, body: body.strip() == "Ok")
     return emulator
 

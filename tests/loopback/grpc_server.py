@@ -1,6 +1,7 @@
-"""A local gRPC server for the Cloud Run Admin API v2 and the Cloud Logging API v2.
+"""A local gRPC server for the Cloud Run Admin API v2, the Cloud Logging API v2 and
+Cloud Monitoring's MetricService.ListTimeSeries (`monitoring.py`).
 
-No emulator exists for either, so orchwatch's tests (and `make gcp-local`) run
+No emulator exists for any of them, so orchwatch's tests (and `make gcp-local`) run
 this one. It speaks the real wire protocol with the client packages' own
 message types (their `serialize` / `deserialize`), and behaves like the
 service where orchwatch depends on it:
@@ -31,7 +32,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import grpc
-from google.cloud import run_v2
+from google.cloud import monitoring_v3, run_v2
 from google.cloud.logging_v2.types import (
     ListLogEntriesRequest,
     ListLogEntriesResponse,
@@ -39,6 +40,8 @@ from google.cloud.logging_v2.types import (
     TailLogEntriesRequest,
     TailLogEntriesResponse,
 )
+
+from loopback.monitoring import METRIC_SERVICE, RawSeries, list_time_series
 
 RUN_SERVICES = "google.cloud.run.v2.Services"
 RUN_REVISIONS = "google.cloud.run.v2.Revisions"
@@ -231,6 +234,8 @@ class LocalGcpServer:
         self._generation = 0
         """Bumped by `end_tails()`: open streams of an older generation end."""
         self._server: grpc.Server | None = None
+        self.series: list[RawSeries] = []
+        """Cloud Monitoring's stored time series (raw points)."""
 
     # --- lifecycle ---------------------------------------------------------------------------------
 
@@ -301,6 +306,11 @@ class LocalGcpServer:
             )
             self._lock.notify_all()
 
+    def add_series(self, series: RawSeries) -> None:
+        """Store a Cloud Monitoring time series (ListTimeSeries aligns and reduces it)."""
+        with self._lock:
+            self.series.append(series)
+
     def end_tails(self) -> None:
         """End every open tail stream normally (as the service does about hourly)."""
         with self._lock:
@@ -337,6 +347,16 @@ class LocalGcpServer:
                         self._list_revisions,
                         run_v2.ListRevisionsRequest,
                         run_v2.ListRevisionsResponse,
+                    ),
+                },
+            ),
+            grpc.method_handlers_generic_handler(
+                METRIC_SERVICE,
+                {
+                    "ListTimeSeries": unary(
+                        self._list_time_series,
+                        monitoring_v3.ListTimeSeriesRequest,
+                        monitoring_v3.ListTimeSeriesResponse,
                     ),
                 },
             ),
@@ -420,6 +440,16 @@ class LocalGcpServer:
             revisions = list(self.revisions.get(request.parent, []))
         page, token = self._page(revisions, request.page_size, request.page_token, context)
         return run_v2.ListRevisionsResponse(revisions=page, next_page_token=token)
+
+    def _list_time_series(
+        self, request: monitoring_v3.ListTimeSeriesRequest, context: grpc.ServicerContext
+    ) -> monitoring_v3.ListTimeSeriesResponse:
+        self._enter("ListTimeSeries", context, request.name)
+        with self._lock:
+            stored = list(self.series)
+        found = list_time_series(stored, request, context)
+        page, token = self._page(found, request.page_size, request.page_token, context)
+        return monitoring_v3.ListTimeSeriesResponse(time_series=page, next_page_token=token)
 
     def _list_entries(
         self, request: ListLogEntriesRequest, context: grpc.ServicerContext

@@ -1,4 +1,5 @@
-"""Google Cloud sources: Firestore, BigQuery, Cloud Run and Cloud Logging.
+"""Google Cloud sources: Firestore, BigQuery, Cloud Run, Cloud Logging, Pub/Sub and
+Cloud Monitoring.
 
 Importing this package imports no google library: the clients (and their
 libraries) are built by the first worker that needs them, after orchwatch has
@@ -23,6 +24,7 @@ from orchwatch.sources.gcp.bigquery import BigQueryTables, format_bytes
 from orchwatch.sources.gcp.clients import GcpClients, is_loopback
 from orchwatch.sources.gcp.firestore import FirestoreCompletions
 from orchwatch.sources.gcp.logs import CloudLogging
+from orchwatch.sources.gcp.pubsub import GcpPubSub
 from orchwatch.sources.gcp.run import RunRevisions
 
 Backups = dict[date, dict[str, dict[str, BackupSummary]]]
@@ -191,6 +193,7 @@ def build_gcp_sources(
         revisions=RunRevisions(clients, config.run_service),
         where=f"Cloud Run {config.gcp_region} (project {project})",
         logs=logs,
+        pubsub=GcpPubSub(clients),
         closers=[completions, logs],
         meter=clients.meter,
     )

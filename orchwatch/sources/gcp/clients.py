@@ -24,6 +24,7 @@ from orchwatch.config import GcpSettings
 from orchwatch.sources.gcp.errors import Api
 
 FIRESTORE_EMULATOR_HOST = "FIRESTORE_EMULATOR_HOST"
+PUBSUB_EMULATOR_HOST = "PUBSUB_EMULATOR_HOST"
 _LOOPBACK = ("127.0.0.1", "localhost", "[::1]", "::1", "0.0.0.0")
 
 ROLES: Mapping[str, tuple[str, ...]] = {
@@ -31,12 +32,16 @@ ROLES: Mapping[str, tuple[str, ...]] = {
     "bigquery": ("roles/bigquery.jobUser", "roles/bigquery.dataViewer"),
     "run": ("roles/run.viewer",),
     "logging": ("roles/logging.viewer",),
+    "pubsub": ("roles/pubsub.viewer", "roles/pubsub.publisher"),
+    "monitoring": ("roles/monitoring.viewer",),
 }
 API_NAMES: Mapping[str, str] = {
     "firestore": "Firestore",
     "bigquery": "BigQuery",
     "run": "Cloud Run",
     "logging": "Cloud Logging",
+    "pubsub": "Pub/Sub",
+    "monitoring": "Cloud Monitoring",
 }
 
 
@@ -140,6 +145,8 @@ class GcpClients:
         configured = self.settings.endpoints.get(api)
         if configured is None and api == "firestore":
             return self._environ.get(FIRESTORE_EMULATOR_HOST) or None
+        if configured is None and api == "pubsub":
+            return self._environ.get(PUBSUB_EMULATOR_HOST) or None
         return configured
 
     def api(self, api: str) -> Api:
@@ -172,7 +179,53 @@ class GcpClients:
         """A generated `logging_v2` LoggingServiceV2Client (List and Tail)."""
         return self._get("logging", self._build_logging)
 
+    def pubsub_publisher(self) -> Any:
+        """A generated `pubsub_v1` PublisherClient (topics, their subscriptions, Publish)."""
+        return self._get("pubsub.publisher", lambda: self._build_pubsub("Publisher"))
+
+    def pubsub_subscriber(self) -> Any:
+        """A generated `pubsub_v1` SubscriberClient (GetSubscription, Seek)."""
+        return self._get("pubsub.subscriber", lambda: self._build_pubsub("Subscriber"))
+
+    def monitoring(self) -> Any:
+        """A `monitoring_v3.MetricServiceClient` (ListTimeSeries)."""
+        return self._get("monitoring", self._build_monitoring)
+
     # --- builders ------------------------------------------------------------------------------
+
+    def _build_pubsub(self, which: str) -> Any:
+        # The generated clients, not `google.cloud.pubsub_v1`'s wrappers: one request per
+        # call with a deadline of ours, no background batching or streaming threads.
+        import google.pubsub_v1 as pubsub
+
+        client_class = getattr(pubsub, f"{which}Client")
+        endpoint = self.endpoint("pubsub")
+        if endpoint is None:
+            return client_class()
+        if is_loopback(endpoint):
+            import grpc
+            from google.pubsub_v1.services import publisher, subscriber
+
+            module = publisher if which == "Publisher" else subscriber
+            transport = getattr(module.transports, f"{which}GrpcTransport")
+            return client_class(transport=transport(channel=grpc.insecure_channel(endpoint)))
+        return client_class(client_options={"api_endpoint": endpoint})
+
+    def _build_monitoring(self) -> Any:
+        from google.cloud import monitoring_v3
+
+        endpoint = self.endpoint("monitoring")
+        if endpoint is None:
+            return monitoring_v3.MetricServiceClient()
+        if is_loopback(endpoint):
+            import grpc
+            from google.cloud.monitoring_v3.services.metric_service import transports
+
+            channel = grpc.insecure_channel(endpoint)
+            return monitoring_v3.MetricServiceClient(
+                transport=transports.MetricServiceGrpcTransport(channel=channel)
+            )
+        return monitoring_v3.MetricServiceClient(client_options={"api_endpoint": endpoint})
 
     def _build_firestore(self) -> Any:
         endpoint = self.endpoint("firestore")

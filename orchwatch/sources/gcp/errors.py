@@ -67,6 +67,10 @@ def _missing_role(api: Api, message: str) -> str:
         return "roles/bigquery.jobUser"
     if api.name == "BigQuery" and len(api.roles) > 1:
         return "roles/bigquery.dataViewer"
+    if api.name == "Pub/Sub" and ("publish" in message.lower() or "seek" in message.lower()):
+        return (
+            "roles/pubsub.publisher" if "publish" in message.lower() else "roles/pubsub.subscriber"
+        )
     return api.roles[0]
 
 
