@@ -426,7 +426,8 @@ def gather_timeline(
             ended = recorded_at((entry.finished or {}).get("time", ""))
             outcome = "running" if ended is not None and ended > now else entry.outcome
             actions.append(Action(at, who, str(started.get("action", "")), service, outcome))
-    return TimelineInputs(game_date, now, reads.status, reads.verdicts, reads.groups, actions)
+    hops = _hops(config, sources, game_date, now) if sources.pubsub is not None else None
+    return TimelineInputs(game_date, now, reads.status, reads.verdicts, reads.groups, actions, hops)
 
 
 def gather_daily(

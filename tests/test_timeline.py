@@ -136,3 +136,21 @@ def test_each_audit_record_is_placed_by_its_own_time(
     line = timeline(gather_timeline(config, demo, DAY, audit), config.shown_zone)
     placed = [e.at.isoformat() for e in line.events if e.kind == "action"]
     assert placed == ["2026-02-01T10:00:00+00:00", "2026-02-01T10:30:00+00:00"]
+
+
+def test_the_pubsub_lane_shows_when_pushes_were_refused_and_where_they_went(
+    config: Config, demo: Sources
+) -> None:
+    line = timeline(gather_timeline(config, demo, date(2026, 2, 1)), config.shown_zone)
+    refused = [e for e in line.events if e.source == "Pub/Sub"]
+    assert [e.kind for e in refused] == ["pushes-refused", "pushes-refused-last"]
+    assert all(e.subject == "phase3" for e in refused)
+    first, last = refused
+    assert "refused from here" in first.summary and first.severity.value == "bad"
+    assert "messages dropped" in last.summary
+    # The refusals began after a recorded processor's completion, and by the time the
+    # first of the lost ones completed.
+    seen = {e.subject: e.at for e in line.events if e.kind == "bigquery"}
+    assert seen["player_game_summary"] < first.at <= seen["team_defense_game_summary"]
+    healthy = timeline(gather_timeline(config, demo, date(2026, 1, 30)), config.shown_zone)
+    assert not [e for e in healthy.events if e.source == "Pub/Sub"]

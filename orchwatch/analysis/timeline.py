@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 
 from orchwatch.analysis.completion import trigger_verdict
 from orchwatch.analysis.daily import Fetched
+from orchwatch.analysis.pubsub import Hop
 from orchwatch.analysis.revisions import Health, Marker, ServiceVerdict, short_name, short_names
 from orchwatch.model import CellState, ConditionState, DateStatus, ErrorGroup
 from orchwatch.plural import counted
@@ -45,7 +46,7 @@ class Event:
     at: datetime
     kind: str
     """revision, ready, failed, errors-first, errors-last, bigquery, firestore, trigger,
-    trigger-missed, action or verdict."""
+    trigger-missed, pushes-refused, pushes-refused-last, action or verdict."""
     source: str
     subject: str
     summary: str
@@ -74,6 +75,8 @@ class TimelineInputs:
     verdicts: Fetched[list[ServiceVerdict]]
     groups: Fetched[list[ErrorGroup]]
     actions: Sequence[Action] = field(default_factory=tuple)
+    hops: Fetched[list[Hop]] | None = None
+    """The date's Pub/Sub hops; None where the source has no Pub/Sub."""
 
 
 @dataclass(frozen=True)
@@ -134,6 +137,10 @@ def timeline(inputs: TimelineInputs, zone: ZoneInfo) -> Timeline:
         unavailable.append(f"Firestore and BigQuery: {inputs.status.error}")
     else:
         events += _completions(inputs.status.value, inputs.now, zone)
+    if inputs.hops is not None and inputs.hops.value is None:
+        unavailable.append(f"Pub/Sub: {inputs.hops.error}")
+    elif inputs.hops is not None and inputs.hops.value is not None:
+        events += _hops(inputs.hops.value)
     events += [
         Event(
             a.at,
@@ -207,6 +214,47 @@ def _revisions(verdicts: Sequence[ServiceVerdict], now: datetime) -> list[Event]
                     (verdict.reason,) if verdict.reason else (),
                 )
             )
+    return events
+
+
+def _hops(hops: Sequence[Hop]) -> list[Event]:
+    """Each hop's refusals: when the pushes began to be refused, and when the last one
+    was, with where the messages went."""
+    events: list[Event] = []
+    for hop in hops:
+        if hop.refused_span is None:
+            continue
+        first, last = hop.refused_span
+        target = hop.orchestrator or "the orchestrator"
+        refused = sum(hop.refused.values())
+        detail = (hop.verdict, *hop.details)
+        events.append(
+            Event(
+                first,
+                "pushes-refused",
+                "Pub/Sub",
+                hop.phase,
+                f"{hop.topic}: pushes to {target} refused from here",
+                Severity.BAD,
+                detail,
+            )
+        )
+        fate = (
+            f"{counted(hop.dropped, 'message')} dropped"
+            if hop.dropped
+            else f"{counted(hop.backlog or 0, 'message')} waiting"
+        )
+        events.append(
+            Event(
+                last,
+                "pushes-refused-last",
+                "Pub/Sub",
+                hop.phase,
+                f"{hop.topic}: pushes to {target} refused until here ({refused} refused; {fate})",
+                Severity.BAD if hop.dropped else Severity.WARN,
+                detail,
+            )
+        )
     return events
 
 
