@@ -25,6 +25,7 @@ BENCHMARKS = (
     "bench_errors_file",
     "bench_explain",
     "bench_timeline",
+    "bench_pubsub",
 )
 
 

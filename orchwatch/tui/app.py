@@ -125,6 +125,11 @@ class OrchwatchApp(App[None]):
         self._told: set[str] = set()
         """How-tos already shown (each is shown once)."""
 
+    @property
+    def refresh_seconds(self) -> float:
+        """How often the panes (and views that poll, such as Pub/Sub's) read again."""
+        return self._pane_context.refresh_seconds
+
     def get_default_screen(self) -> DashboardScreen:
         return DashboardScreen(
             self._pane_context,

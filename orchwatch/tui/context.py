@@ -22,6 +22,11 @@ class AppContext(Protocol):
     sources: Sources
     audit: AuditLog
 
+    @property
+    def refresh_seconds(self) -> float:
+        """How often views that poll read again."""
+        ...
+
 
 def context(node: DOMNode) -> AppContext:
     """The orchwatch app `node` runs in."""

@@ -41,7 +41,7 @@ from google.cloud.logging_v2.types import (
     TailLogEntriesResponse,
 )
 
-from loopback.monitoring import METRIC_SERVICE, RawSeries, list_time_series
+from .monitoring import METRIC_SERVICE, RawSeries, list_time_series
 
 RUN_SERVICES = "google.cloud.run.v2.Services"
 RUN_REVISIONS = "google.cloud.run.v2.Revisions"

@@ -1,11 +1,12 @@
 """Pub/Sub through the admin API (`google.pubsub_v1`) and its counts through Cloud
 Monitoring (`monitoring_v3.MetricService.ListTimeSeries`).
 
-A read costs, per topic, one GetTopic and one ListTopicSubscriptions (paged), one
-GetSubscription per subscription, and then one aggregated ListTimeSeries per metric
-(five, paged), whatever the number of subscriptions: the series are grouped by
-subscription (and response class) on Monitoring's side. The view reads on demand (the
-Pub/Sub view, explain, a replay's preview), never on the dashboard's refresh.
+A read costs one aggregated ListTimeSeries per metric (five, paged), whatever the number
+of subscriptions: the series are grouped by subscription (and response class) on
+Monitoring's side. At most once a minute (`CONFIG_TTL`) it also reads, per topic, one
+GetTopic and one ListTopicSubscriptions (paged), and one GetSubscription per
+subscription. The Pub/Sub view reads at the dashboard's refresh while it is open;
+explain and a replay's preview read once; the dashboard's panes never do.
 
 Metric and label names are the ones Cloud Monitoring documents for Pub/Sub:
 `subscription/push_request_count` (DELTA, `response_class`),
@@ -17,7 +18,9 @@ resources (`subscription_id`), and `topic/send_message_operation_count` (DELTA) 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -86,12 +89,34 @@ def _short(resource: str) -> str:
     return resource.rsplit("/", 1)[-1]
 
 
+CONFIG_TTL = 60.0
+"""Seconds a topic's subscriptions and their settings are reused: they change with a
+deploy, not from one refresh to the next (the counts are read every time)."""
+
+
 class GcpPubSub:
     """The `PubSubSource` of a Google Cloud project."""
 
-    def __init__(self, clients: GcpClients) -> None:
+    def __init__(
+        self, clients: GcpClients, monotonic: Callable[[], float] = time.monotonic
+    ) -> None:
         self.clients = clients
         self.project = clients.project
+        self._monotonic = monotonic
+        self._lock = threading.Lock()
+        self._config: dict[str, tuple[float, TopicReading]] = {}
+        """Topic -> when it was read, and what."""
+
+    def _topic_cached(self, topic: str) -> TopicReading:
+        now = self._monotonic()
+        with self._lock:
+            kept = self._config.get(topic)
+        if kept is not None and now - kept[0] < CONFIG_TTL:
+            return kept[1]
+        reading = self._topic(topic)
+        with self._lock:
+            self._config[topic] = (now, reading)
+        return reading
 
     # --- configuration ---------------------------------------------------------------------
 
@@ -131,7 +156,7 @@ class GcpPubSub:
     def read_pubsub(self, topics: Sequence[str], since: datetime, until: datetime) -> PubSubReading:
         """The topics with their subscriptions, then the window's series (five calls)."""
         with api_errors(self.clients.api("pubsub")):
-            readings = {topic: self._topic(topic) for topic in topics}
+            readings = {topic: self._topic_cached(topic) for topic in topics}
         step = step_for(since, until)
         subscriptions = sorted({s.name for r in readings.values() for s in r.subscriptions})
         existing = [t for t, r in readings.items() if r.exists]

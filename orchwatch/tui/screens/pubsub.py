@@ -1,6 +1,6 @@
 """The Pub/Sub hops of a date: each phase's completions published, delivered to its
 orchestrator, refused, waiting or dropped; the hop under the cursor in full; `R` replays
-its lost completions."""
+its lost completions. Read again at the dashboard's refresh while open."""
 
 from __future__ import annotations
 
@@ -70,6 +70,9 @@ class PubSubScreen(FailsInPlace, Screen[None]):
     def on_mount(self) -> None:
         self.query_one("#pubsub-table", DataTable).focus()
         self.action_reload()
+        # The backlog moves: read again at the dashboard's pace while the view is open
+        # (Monitoring: one call per metric per read, whatever the number of subscriptions).
+        self.set_interval(context(self).refresh_seconds, lambda: self._read(self.day))
 
     def on_resize(self, event: Resize) -> None:
         self._show()
