@@ -284,19 +284,19 @@ def _refusing_now(metrics: SubscriptionMetrics, reading: PubSubReading) -> bool:
 def _fate(sub: Subscription) -> str:
     """Why a refused message was not kept, from the subscription's settings."""
     retry = (
-        f"retried every {sub.retry_backoff[0]:g}–{sub.retry_backoff[1]:g} s"
+        f"set to retry every {sub.retry_backoff[0]:g}–{sub.retry_backoff[1]:g} s"
         if sub.retry_backoff
-        else "redelivered at once"
+        else "set to redeliver at once"
     )
     trigger = (
-        "; a Cloud Functions trigger without retries gives each message one delivery attempt"
+        " (a Cloud Functions trigger without retries gives each message one delivery attempt)"
         if sub.eventarc
         else ""
     )
     return (
-        f"no dead-letter topic ({retry}, retention "
-        f"{humanize_age(sub.retention.total_seconds())}): a refused message that is not "
-        f"waiting was discarded{trigger}"
+        f"no dead-letter topic: the subscription is {retry} for "
+        f"{humanize_age(sub.retention.total_seconds())}, yet the refused messages are not "
+        f"waiting, so they were discarded{trigger}"
     )
 
 
