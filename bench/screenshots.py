@@ -53,6 +53,8 @@ SHOTS: dict[str, Callable[[Pilot[None]], Awaitable[None]]] = {
     "phase-detail": lambda pilot: press(pilot, "enter"),
     "explain": lambda pilot: explained(pilot),
     "timeline": lambda pilot: press(pilot, "T"),
+    "pubsub": lambda pilot: press(pilot, "P"),
+    "replay-preview": lambda pilot: press(pilot, "R"),
     "help": lambda pilot: press(pilot, "question_mark"),
     "revision-history": lambda pilot: focus_revisions_and(pilot, "enter"),
     "revision-detail": lambda pilot: focus_revisions_and(pilot, "enter", "enter"),
@@ -65,6 +67,9 @@ SHOTS: dict[str, Callable[[Pilot[None]], Awaitable[None]]] = {
 SIZES = {"small-terminal-80x24": (80, 24), "large-terminal-200x55": (200, 55)}
 """Shots at another size than SIZE."""
 
+
+WITH_ACTIONS = {"replay-preview"}
+"""Shots with the actions allowed."""
 
 WITH_REPO = {"explain"}
 """Shots with `[repo] path` on the demo repository (the validator's finding, the commits)."""
@@ -90,6 +95,7 @@ async def shoot(name: str, action: Callable[[Pilot[None]], Awaitable[None]]) -> 
         refresh_seconds=3600,
         log_poll_seconds=3600,
         wall=lambda: 0.0,
+        allow_actions=name in WITH_ACTIONS,
         audit_path=audit,  # what the screen shows must not depend on this machine's runs
     )
     async with app.run_test(size=SIZES.get(name, SIZE)) as pilot:
