@@ -1,7 +1,7 @@
 """`make gcp-local`: orchwatch on its Google Cloud sources, against local servers.
 
-Starts the Firestore emulator, the BigQuery emulator and the local gRPC server
-(Cloud Run, Cloud Logging), seeds them with the demo's data, writes a config
+Starts the Firestore, BigQuery and Pub/Sub emulators and the local gRPC server
+(Cloud Run, Cloud Logging, Cloud Monitoring), seeds them with the demo's data, writes a config
 naming their endpoints, and opens the dashboard on it, as of the demo's
 moment. `--serve` only starts and seeds them, prints the config's path, and
 waits (for the headless verbs, `orchwatch snapshot` or `make bench`).
@@ -24,7 +24,7 @@ from orchwatch.sources.demo import DEMO_START, build_demo
 from orchwatch.sources.gcp import build_gcp_sources
 
 from . import seed
-from .emulators import Emulator, EmulatorError, start_bigquery, start_firestore
+from .emulators import Emulator, EmulatorError, start_bigquery, start_firestore, start_pubsub
 from .grpc_server import LocalGcpServer
 
 PROJECT = "orchwatch-local"
@@ -32,16 +32,25 @@ PROJECT = "orchwatch-local"
 
 def start_and_seed(folder: Path) -> tuple[list[Emulator], LocalGcpServer, Path]:
     """Start the three servers, seed them with the demo, write the config."""
-    print("starting the Firestore and BigQuery emulators and the local gRPC server…")
-    with ThreadPoolExecutor(2) as pool:
-        firestore, bigquery = pool.submit(start_firestore), pool.submit(start_bigquery)
-        emulators = [firestore.result(), bigquery.result()]
+    print("starting the Firestore, BigQuery and Pub/Sub emulators and the local gRPC server…")
+    with ThreadPoolExecutor(3) as pool:
+        futures = [pool.submit(s) for s in (start_firestore, start_bigquery, start_pubsub)]
+        emulators = []
+        try:
+            for future in futures:
+                emulators.append(future.result())
+        except EmulatorError:
+            for started in emulators:
+                started.stop()
+            raise
     server = LocalGcpServer().start()
     endpoints = {
         "firestore": emulators[0].host,
         "bigquery": f"http://{emulators[1].host}",
         "run": server.endpoint,
         "logging": server.endpoint,
+        "pubsub": emulators[2].host,
+        "monitoring": server.endpoint,
     }
     config = load_config(None)
     config = replace(config, gcp_project=PROJECT, gcp=GcpSettings(endpoints=endpoints))
@@ -53,12 +62,13 @@ def start_and_seed(folder: Path) -> tuple[list[Emulator], LocalGcpServer, Path]:
     rows = seed.seed_bigquery(clients.bigquery(), store, config.bigquery_dataset)
     services = seed.seed_run(server, store, config, PROJECT)
     entries = seed.seed_logging(server, store, config, PROJECT)
+    subscriptions = seed.seed_pubsub(clients, server, store, config, PROJECT)
     writer.close()
     store.close()
     print(
         f"seeded project {PROJECT}: {documents} Firestore documents, "
         f"{sum(rows.values())} BigQuery rows, {services} Cloud Run services, "
-        f"{entries} log entries"
+        f"{entries} log entries, {subscriptions} Pub/Sub subscriptions"
     )
     return emulators, server, seed.write_config(folder, endpoints, PROJECT)
 

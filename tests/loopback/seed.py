@@ -8,7 +8,7 @@ here are the inverse of orchwatch's own (`orchwatch/sources/gcp/*.py`).
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from google.api import monitored_resource_pb2
@@ -18,6 +18,7 @@ from google.logging.type import log_severity_pb2
 
 from orchwatch.config import Config
 from orchwatch.model import Condition, LogEntry, Revision, ServiceState
+from orchwatch.sources.gcp.clients import GcpClients
 from orchwatch.sources.gcp.firestore import document_fields
 from orchwatch.sources.gcp.run import snake_reason
 from orchwatch.sources.local import LocalStore
@@ -66,7 +67,8 @@ def silent_config(folder: Path, port: int) -> Path:
     accepts connections and never answers: `loopback.silent`)."""
     where = f"127.0.0.1:{port}"
     endpoints = {"firestore": where, "bigquery": f"http://{where}", "run": where}
-    return write_config(folder, {**endpoints, "logging": where}, "orchwatch-silent")
+    endpoints |= {"logging": where, "pubsub": where, "monitoring": where}
+    return write_config(folder, endpoints, "orchwatch-silent")
 
 
 def write_config(folder: Path, endpoints: dict[str, str], project: str) -> Path:
@@ -272,3 +274,85 @@ def seed_logging(server: LocalGcpServer, store: LocalStore, config: Config, proj
     entries = store.fetch_log(datetime(1970, 1, 1, tzinfo=UTC), None)
     server.add_entries(entry_protos(entries, project, config.gcp_region))
     return len(entries)
+
+
+def seed_pubsub(
+    clients: GcpClients, server: LocalGcpServer, store: LocalStore, config: Config, project: str
+) -> int:
+    """The demo's Pub/Sub on the emulator (its topics and subscriptions, with their
+    settings) and its counts in the local MetricService (the emulator keeps none), over the
+    whole story; returns how many subscriptions were made."""
+    from datetime import timedelta
+
+    from google.protobuf import duration_pb2
+    from google.pubsub_v1 import PushConfig, RetryPolicy
+    from google.pubsub_v1 import Subscription as PbSubscription
+
+    from orchwatch.analysis.pubsub import topics_of
+    from orchwatch.sources.demo import DEMO_START, FIRST_DATE
+    from orchwatch.sources.demo.pubsub import DemoPubSub
+    from orchwatch.sources.gcp.pubsub import BACKLOG, PUBLISHED, PUSHES
+
+    from .monitoring import RawSeries
+
+    since = datetime.combine(FIRST_DATE, datetime.min.time(), tzinfo=UTC)
+    reading = DemoPubSub(store, config).read_pubsub(topics_of(config), since, DEMO_START)
+    publisher, subscriber = clients.pubsub_publisher(), clients.pubsub_subscriber()
+    path = f"projects/{project}"
+    made = 0
+    for topic, found in reading.topics.items():
+        publisher.create_topic(name=f"{path}/topics/{topic}")
+        end = [(p.at + reading.step, p.value) for p in found.published]
+        server.add_series(
+            RawSeries(
+                PUBLISHED, "pubsub_topic", {"project_id": project, "topic_id": topic}, points=end
+            )
+        )
+        for sub in found.subscriptions:
+            backoff = sub.retry_backoff or (10.0, 600.0)
+            subscriber.create_subscription(
+                request=PbSubscription(
+                    name=f"{path}/subscriptions/{sub.name}",
+                    topic=f"{path}/topics/{topic}",
+                    push_config=PushConfig(push_endpoint=sub.push_endpoint),
+                    ack_deadline_seconds=sub.ack_deadline_seconds,
+                    retry_policy=RetryPolicy(
+                        minimum_backoff=duration_pb2.Duration(seconds=int(backoff[0])),
+                        maximum_backoff=duration_pb2.Duration(seconds=int(backoff[1])),
+                    ),
+                    message_retention_duration=duration_pb2.Duration(
+                        seconds=int(sub.retention / timedelta(seconds=1))
+                    ),
+                    labels=dict(sub.labels),
+                )
+            )
+            made += 1
+            labels = {"project_id": project, "subscription_id": sub.name}
+            metrics = reading.metrics.get(sub.name)
+            if metrics is None:
+                continue
+            for kind in sorted({p.response_class for p in metrics.pushes}):
+                points = [
+                    (p.at + reading.step, float(p.count))
+                    for p in metrics.pushes
+                    if p.response_class == kind
+                ]
+                server.add_series(
+                    RawSeries(
+                        PUSHES,
+                        "pubsub_subscription",
+                        labels,
+                        {"response_class": kind},
+                        points=points,
+                    )
+                )
+            server.add_series(
+                RawSeries(
+                    BACKLOG,
+                    "pubsub_subscription",
+                    labels,
+                    kind="GAUGE",
+                    points=[(p.at + reading.step, p.value) for p in metrics.backlog],
+                )
+            )
+    return made
