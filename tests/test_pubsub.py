@@ -286,3 +286,30 @@ def test_a_subscription_is_the_orchestrators_by_its_endpoint_or_eventarc_name(
 ) -> None:
     sub = Subscription(name=name, topic="t", push_endpoint=endpoint)
     assert sub.delivers_to("phase3-to-phase4-orchestrator") is delivers
+
+
+def test_the_hop_is_told_step_by_step(config: Config, demo: Sources) -> None:
+    """The steps add up to the totals, and the refusals sit after the acknowledgements."""
+    hop = gather_pubsub(config, demo, FEB1).hop("phase3")
+    assert hop is not None and hop.buckets
+    assert sum(b.published for b in hop.buckets) == hop.published
+    assert sum(b.acked for b in hop.buckets) == hop.acked
+    assert sum(b.refused for b in hop.buckets) == sum(hop.refused.values())
+    last_ack = max(b.at for b in hop.buckets if b.acked)
+    first_refusal = min(b.at for b in hop.buckets if b.refused)
+    assert last_ack < first_refusal
+
+
+@pytest.mark.parametrize(
+    ("values", "width", "line"),
+    [
+        ([0, 0, 0], 3, "   "),
+        ([0, 4, 8], 3, " ▄█"),
+        ([1, 0, 0, 8], 2, "▁█"),
+        ([], 5, ""),
+    ],
+)
+def test_spark(values: list[int], width: int, line: str) -> None:
+    from orchwatch.analysis.pubsub import spark
+
+    assert spark(values, width) == line

@@ -48,12 +48,13 @@ async def test_the_pubsub_view_leads_with_the_failing_hop(config: Config, demo: 
         assert hop is not None and hop.phase == "phase3"
         lines = screen_lines(app)
         row = next(line for line in lines if " phase3 " in line and "✗" in line)
-        assert row.split()[3:8] == [
+        assert row.split()[3:9] == [
             str(hop.published),
             str(hop.acked),
             str(hop.dropped),
             "0",
             str(hop.dropped),
+            "3/5",  # what reached Firestore
         ]
         assert any("no dead-letter topic" in line for line in lines)
         assert any("nba-phase4-trigger is delivered by" in line for line in lines)

@@ -47,6 +47,18 @@ GROWING_FOR = timedelta(minutes=10)
 """A backlog that has grown for this long, point after point, is a verdict of its own."""
 
 
+@dataclass(frozen=True, slots=True)
+class HopBucket:
+    """One step of the window: what was published, acknowledged and refused in it, and
+    the backlog at its end."""
+
+    at: datetime
+    published: int
+    acked: int
+    refused: int
+    backlog: int
+
+
 @dataclass(frozen=True)
 class Hop:
     """One phase's completion hop: topic -> the orchestrator's subscription -> Firestore."""
@@ -77,6 +89,8 @@ class Hop:
     trigger_topic: str | None = None
     trigger_subscriptions: tuple[Subscription, ...] = ()
     """What delivers the next phase's trigger (empty: nothing does)."""
+    buckets: tuple[HopBucket, ...] = ()
+    """The window step by step (empty when the counts are unknown)."""
     refusing_now: bool = False
     """The latest pushes (in the window's last two buckets) were all refused: the
     orchestrator still refuses, and a message published now would be refused too."""
@@ -273,6 +287,55 @@ def _counted_hop(
         dropped=dropped,
         trigger_subscriptions=trigger_subs,
         refusing_now=refusing_now,
+        buckets=_buckets(topic, metrics, reading),
+    )
+
+
+def _buckets(
+    topic: TopicReading, metrics: SubscriptionMetrics, reading: PubSubReading
+) -> tuple[HopBucket, ...]:
+    """The window in steps, from the series (a step with no point counts nothing)."""
+    steps = max(1, -(-(reading.until - reading.since) // reading.step))
+    start = reading.since
+    table = {k: [0, 0, 0, 0] for k in range(steps)}
+
+    def index(at: datetime) -> int:
+        return min(max(int((at - start) // reading.step), 0), steps - 1)
+
+    for point in topic.published:
+        table[index(point.at)][0] += round(point.value)
+    for push in metrics.pushes:
+        table[index(push.at)][1 if push.response_class == PUSH_ACK else 2] += push.count
+    for point in metrics.backlog:
+        row = table[index(point.at)]
+        row[3] = max(row[3], round(point.value))
+    return tuple(HopBucket(start + reading.step * k, *table[k]) for k in range(steps))
+
+
+SPARKS = " ▁▂▃▄▅▆▇█"
+
+
+def spark(values: Sequence[int], width: int) -> str:
+    """Values as a line of `width` block characters (each the most of the values it
+    covers; blank for none), scaled to the largest."""
+    if not values or width <= 0:
+        return ""
+    width = min(width, len(values))
+    columns = [
+        max(
+            values[
+                len(values) * c // width : max(
+                    len(values) * (c + 1) // width, len(values) * c // width + 1
+                )
+            ]
+        )
+        for c in range(width)
+    ]
+    top = max(columns)
+    if top <= 0:
+        return SPARKS[0] * width
+    return "".join(
+        SPARKS[0] if v <= 0 else SPARKS[max(1, round(v / top * (len(SPARKS) - 1)))] for v in columns
     )
 
 

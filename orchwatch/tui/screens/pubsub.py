@@ -16,8 +16,9 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
-from orchwatch.analysis.pubsub import Hop, HopLevel
+from orchwatch.analysis.pubsub import Hop, HopLevel, spark
 from orchwatch.gather import PubSubView, gather_pubsub
+from orchwatch.model import DateStatus
 from orchwatch.pubsub import REFUSAL_CLASSES
 from orchwatch.sanitize import clip, inert_line, wrap_at_boundaries
 from orchwatch.tui.context import context
@@ -32,7 +33,17 @@ MARK = {
     HopLevel.UNKNOWN: ("?", "muted"),
     HopLevel.OK: ("✓", "success"),
 }
-COLUMNS = ("", "phase", "published", "acked", "refused", "waiting", "dropped", "verdict")
+COLUMNS = (
+    "",
+    "phase",
+    "published",
+    "acked",
+    "refused",
+    "waiting",
+    "dropped",
+    "recorded",
+    "verdict",
+)
 
 
 class PubSubLoaded(Message):
@@ -129,13 +140,14 @@ class PubSubScreen(FailsInPlace, Screen[None]):
         start, end = view.window or (view.now, view.now)
         heading = Text.assemble(
             f"{start.astimezone(zone):%Y-%m-%d %H:%M}–{end.astimezone(zone):%H:%M %Z}: "
-            "completion topic → the orchestrator's subscription → Firestore",
+            "published → pushed to the orchestrator → recorded in Firestore",
             ("   R: replay the phase under the cursor · Enter: the hop whole", "dim"),
         )
         self.query_one("#pubsub-heading", Static).update(heading)
         table: DataTable[Text] = self.query_one("#pubsub-table", DataTable)
         row = table.cursor_row if table.row_count else self._worst()
-        width = max(table.size.width, 60) - 60
+        width = max(table.size.width, 60) - 70
+        status = view.status.value
         table.clear(columns=True)
         for column in COLUMNS:
             table.add_column(column, key=column or "mark")
@@ -151,6 +163,7 @@ class PubSubScreen(FailsInPlace, Screen[None]):
                 Text(_count(refused if hop.published is not None else None), justify="right"),
                 Text(_count(hop.backlog), justify="right"),
                 Text(_count(hop.dropped), justify="right", style=style if hop.dropped else ""),
+                Text(_recorded(status, hop.phase), justify="right"),
                 Text(clip(inert_line(hop.verdict, 600), max(width, 20)), style=style),
             )
         if self.hops:
@@ -189,6 +202,21 @@ class PubSubScreen(FailsInPlace, Screen[None]):
                 "refused by class: "
                 + ", ".join(f"{REFUSAL_CLASSES.get(c, c)} {n}" for c, n in hop.refused.items())
             )
+        width = max(detail.size.width - 14, 20)
+        if hop.buckets:
+            zone = context(self).config.shown_zone
+            first, last = hop.buckets[0].at, hop.buckets[-1].at
+            lines.append(
+                f"over {first.astimezone(zone):%H:%M}–{last.astimezone(zone):%H:%M}, "
+                "one column per step (each the most in it):"
+            )
+            for name, values in (
+                ("published", [b.published for b in hop.buckets]),
+                ("acked", [b.acked for b in hop.buckets]),
+                ("refused", [b.refused for b in hop.buckets]),
+                ("waiting", [b.backlog for b in hop.buckets]),
+            ):
+                lines.append(f"  {name:<9} {spark(values, width)}│ max {max(values)}")
         if hop.others:
             lines.append("other subscriptions: " + ", ".join(s.name for s in hop.others))
         if hop.trigger_topic:
@@ -197,6 +225,9 @@ class PubSubScreen(FailsInPlace, Screen[None]):
         width = max(detail.size.width - 2, 40)
         wrapped: list[str] = []
         for line in lines:
+            if line.startswith("  ") and "│ max" in line:
+                wrapped.append(line)  # a sparkline is never wrapped
+                continue
             parts = wrap_at_boundaries(inert_line(line, 2000), width)
             wrapped += [parts[0], *(f"  {p}" for p in parts[1:])]
         detail.update(Text("\n".join(wrapped)))
@@ -230,6 +261,17 @@ class PubSubScreen(FailsInPlace, Screen[None]):
             timeout=15,
             markup=False,
         )
+
+
+def _recorded(status: DateStatus | None, phase: str) -> str:
+    """Firestore's count of the phase (what the orchestrator recorded), `?` unread."""
+    if status is None:
+        return "?"
+    try:
+        found = status.phase(phase)
+    except KeyError:
+        return "?"
+    return f"{found.firestore_count}/{found.expected}"
 
 
 def _count(value: int | None) -> str:
