@@ -4,8 +4,8 @@ Monitoring's ListTimeSeries on the local gRPC server (the emulator has no metric
 
 What the emulator cannot do is tested on the local gRPC server instead: it records no
 metrics, so the push, backlog and dead-letter counts are seeded there (with the metric
-and label names Monitoring documents), and it never dead-letters a message, so a
-dead-letter policy is checked as configuration only.
+and label names Monitoring documents). Dead-lettering itself, seek and push retries
+are the emulator's own.
 """
 
 from __future__ import annotations
@@ -13,10 +13,13 @@ from __future__ import annotations
 import base64
 import json
 import threading
+import time
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 import pytest
 from conftest import Loopback
@@ -343,3 +346,88 @@ def test_seek_delivers_acknowledged_messages_again(
     pubsub.seek("auditor", start)
     again = subscriber.pull(subscription=auditor, max_messages=5, timeout=20)
     assert [m.message.data for m in again.received_messages] == [b'{"n": 1}']
+
+
+def pull_now(subscriber: SubscriberClient, subscription: str, most: int) -> Any:
+    """A pull that answers at once, empty or not (`return_immediately`: deprecated for
+    Google's service, where a pull returns early anyway; the emulator's otherwise waits
+    for its whole deadline)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return subscriber.pull(
+            subscription=subscription, max_messages=most, return_immediately=True
+        )
+
+
+def test_a_refused_message_is_dead_lettered_and_counted_as_such(
+    loopback: Loopback, config: Config, project: str
+) -> None:
+    """On the emulator, a message refused 5 times goes to the dead-letter topic; with
+    Monitoring's count of it, the hop says dead-lettered, not dropped."""
+    from google.pubsub_v1 import PubsubMessage
+
+    publisher, subscriber = admin(loopback)
+    path = f"projects/{project}"
+    for topic in ("phase3-dead-letters", "phase3-main"):
+        publisher.create_topic(name=f"{path}/topics/{topic}")
+    subscriber.create_subscription(
+        name=f"{path}/subscriptions/dead-reader", topic=f"{path}/topics/phase3-dead-letters"
+    )
+    subscriber.create_subscription(
+        request=PbSubscription(
+            name=f"{path}/subscriptions/main-reader",
+            topic=f"{path}/topics/phase3-main",
+            ack_deadline_seconds=10,
+            dead_letter_policy=DeadLetterPolicy(
+                dead_letter_topic=f"{path}/topics/phase3-dead-letters", max_delivery_attempts=5
+            ),
+        )
+    )
+    publisher.publish(topic=f"{path}/topics/phase3-main", messages=[PubsubMessage(data=b"x")])
+    main, reader = f"{path}/subscriptions/main-reader", f"{path}/subscriptions/dead-reader"
+    attempts: list[int] = []
+    dead: list[bytes] = []
+    deadline = time.monotonic() + 60
+    while not dead and time.monotonic() < deadline:
+        # Refuse it each time it is delivered; the emulator moves it on the attempt after
+        # the fifth (a pull that finds it spent).
+        pulled = pull_now(subscriber, main, 1)
+        for received in pulled.received_messages:
+            attempts.append(received.delivery_attempt)
+            subscriber.modify_ack_deadline(
+                subscription=main, ack_ids=[received.ack_id], ack_deadline_seconds=0
+            )
+        found = pull_now(subscriber, reader, 5)
+        dead += [m.message.data for m in found.received_messages]
+    assert attempts == [1, 2, 3, 4, 5]
+    assert dead == [b"x"]
+
+    # The orchestrator's hop, with Monitoring counting the same: 3 refused, 3 dead-lettered.
+    subscriber.update_subscription(
+        request={
+            "subscription": {
+                "name": f"{path}/subscriptions/{ORCHESTRATOR_SUB}",
+                "dead_letter_policy": DeadLetterPolicy(
+                    dead_letter_topic=f"{path}/topics/phase3-dead-letters",
+                    max_delivery_attempts=5,
+                ),
+            },
+            "update_mask": {"paths": ["dead_letter_policy"]},
+        }
+    )
+    seed(loopback, project, [ORCHESTRATOR_SUB])
+    labels = {"project_id": project, "subscription_id": ORCHESTRATOR_SUB}
+    loopback.grpc.add_series(
+        RawSeries(
+            DEAD_LETTERED,
+            "pubsub_subscription",
+            labels,
+            points=[(datetime(2026, 2, 1, 11, 0, tzinfo=UTC), 3.0)],
+        )
+    )
+    pubsub, _ = source(loopback, config, project)
+    hop = judge(config, pubsub.read_pubsub(topics_of(config), *WINDOW))[1]
+    assert hop.dead_lettered == 3 and hop.dropped == 0
+    said = "; ".join([hop.verdict, *hop.details])
+    assert "3 messages dead-lettered to phase3-dead-letters" in said
+    assert "dropped" not in said

@@ -10,6 +10,7 @@ ListTimeSeries as the API documents it for the requests orchwatch makes:
   lands in the period its end time falls in; the aligned point ends at the period's end),
   then REDUCE_SUM, REDUCE_MAX or REDUCE_NONE across series grouped by `group_by_fields`
   (`resource.label.K`, `metric.label.K`), the other labels dropped;
+- the series of the project `name` names only (its resources' `project_id`);
 - points newest first, as Monitoring returns them; page tokens.
 
 The types are the client library's own (`google.cloud.monitoring_v3`).
@@ -101,10 +102,11 @@ def list_time_series(
         context.abort(grpc.StatusCode.INVALID_ARGUMENT, "unsupported per_series_aligner")
     start: datetime = request.interval.start_time
     end: datetime = request.interval.end_time
+    project = request.name.removeprefix("projects/")
     aligned: list[tuple[RawSeries, dict[int, float]]] = []
     for series in stored:
-        if not keep(series):
-            continue
+        if series.resource_labels.get("project_id") != project or not keep(series):
+            continue  # a project's series only (`name` scopes the request)
         buckets: dict[int, list[float]] = {}
         for at, value in series.points:
             if start < at <= end:
