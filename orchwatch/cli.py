@@ -517,7 +517,8 @@ def run_replay(args: argparse.Namespace) -> int:
     view = gather_pubsub(config, sources, day, now_too=True)
     if view.status.value is None:
         raise SourceError(f"completions: {view.status.error}")
-    plan = plan_replay(config, view.status.value, args.phase, view.hop(args.phase), view.now)
+    hop = view.hop(args.phase)
+    plan = plan_replay(config, view.status.value, args.phase, hop, view.now, view.cannot_publish)
     if args.format == "json":
         print(
             json.dumps(

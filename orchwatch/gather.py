@@ -504,6 +504,8 @@ class PubSubView:
     """The moments read (None: the date has not begun)."""
     hops: Fetched[list[Hop]]
     status: Fetched[DateStatus]
+    cannot_publish: str = ""
+    """Why this source cannot replay ("" when it can)."""
 
     def hop(self, phase: str) -> Hop | None:
         """The phase's hop, when it was read."""
@@ -526,17 +528,13 @@ def gather_pubsub(
 
     def hops() -> list[Hop]:
         judged = _read_hops(config, sources, game_date, span)
-        if (
-            now_too
-            and span is not None
-            and sources.pubsub is not None
-            and span[1] < now - RECENT / 3
-        ):
-            topics = topics_of(config)
-            recent = {
-                h.phase: h.refusing_now
-                for h in judge_hops(config, sources.pubsub.read_pubsub(topics, now - RECENT, now))
-            }
+        ended = span is not None and span[1] < now - RECENT / 3
+        if now_too and ended and sources.pubsub is not None:
+            try:
+                latest = sources.pubsub.read_pubsub(topics_of(config), now - RECENT, now)
+            except SourceError:
+                return judged  # the date's own reading stands (a snapshot holds no other)
+            recent = {h.phase: h.refusing_now for h in judge_hops(config, latest)}
             judged = [replace(h, refusing_now=recent.get(h.phase, False)) for h in judged]
         return judged
 
@@ -544,7 +542,14 @@ def gather_pubsub(
         data = sources.completions.fetch_completions([game_date])
         return reconcile_date(config, data.get(game_date, DateCompletions(game_date)), now)
 
-    return PubSubView(game_date, now, span, _fetch(hops), _fetch(reconcile))
+    cannot = (
+        "this source has no Pub/Sub to publish to"
+        if sources.pubsub is None
+        else "a snapshot cannot publish: open the pipeline's project to replay"
+        if sources.kind == "file"
+        else ""
+    )
+    return PubSubView(game_date, now, span, _fetch(hops), _fetch(reconcile), cannot)
 
 
 def _read_hops(

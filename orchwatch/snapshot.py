@@ -12,7 +12,9 @@ postmortems. What is captured, for the dates asked for:
 - `phase_execution_log` and `failed_processor_queue` rows of each date;
 - the Cloud Run services and all their revisions;
 - the log entries of every service that logged an error (WARNING and up, or a
-  traceback), from the first date's start to the capture.
+  traceback), from the first date's start to the capture;
+- each date's Pub/Sub reading (topics, subscriptions, Monitoring's counts), or why
+  Pub/Sub could not be read.
 """
 
 from __future__ import annotations
@@ -22,12 +24,15 @@ from dataclasses import dataclass
 from datetime import date, datetime, time
 from pathlib import Path
 
+from orchwatch.analysis.pubsub import topics_of
+from orchwatch.analysis.pubsub import window as pubsub_window
 from orchwatch.analysis.tracebacks import Reassembler
 from orchwatch.config import Config
 from orchwatch.files import atomic_target
 from orchwatch.model import BackupRow, BackupSummary, LogEntry, RunStatus, severity_rank
-from orchwatch.sources.base import Sources
+from orchwatch.sources.base import SourceError, Sources
 from orchwatch.sources.local import LocalStore, to_text
+from orchwatch.sources.stored_pubsub import READINGS, UNREAD, encode_readings
 
 Progress = Callable[[str, int, int], None]
 """Called with (what is being captured, steps done, steps in all)."""
@@ -102,6 +107,28 @@ def error_entries(entries: Sequence[LogEntry]) -> list[LogEntry]:
     return [e for e in entries if e.service in noisy]
 
 
+def _capture_pubsub(
+    config: Config,
+    sources: Sources,
+    dates: Sequence[date],
+    now: datetime,
+    store: LocalStore,
+) -> None:
+    """Each date's Pub/Sub reading, as the view reads it; Pub/Sub that cannot be read is
+    kept as the reason (the rest of the snapshot is still worth having)."""
+    assert sources.pubsub is not None
+    readings = []
+    try:
+        for day in dates:
+            span = pubsub_window(day, config.timezone, now)
+            if span is not None:
+                readings.append(sources.pubsub.read_pubsub(topics_of(config), *span))
+    except SourceError as exc:
+        store.set_meta(UNREAD, str(exc))
+        return
+    store.set_meta(READINGS, encode_readings(readings))
+
+
 def capture(
     config: Config,
     sources: Sources,
@@ -119,7 +146,7 @@ def capture(
     """
     captured_at = sources.clock.now()
     dates = sorted(dates)
-    steps = 3 + 2 * len(dates)
+    steps = 4 + 2 * len(dates)
     done = 0
 
     def step(what: str) -> None:
@@ -176,6 +203,9 @@ def capture(
                 since = datetime.combine(dates[0], time(0), config.timezone)
                 kept = error_entries(sources.logs.fetch_log(since, None))
                 store.insert_log(kept)
+            step("Pub/Sub")
+            if sources.pubsub is not None:
+                _capture_pubsub(config, sources, dates, captured_at, store)
             store.set_meta("captured_at", to_text(captured_at) or "")
             store.set_meta("captured_from", sources.description)
             store.set_meta("dates", ",".join(d.isoformat() for d in dates))

@@ -34,7 +34,7 @@ def gcp_sources(config: Config, project: str, clock: Clock) -> Sources:
 
 
 def seed_all(loopback: object, config: Config, project: str, store: LocalStore) -> Seeded:
-    """Copy everything in `store` into the three servers, under `project`."""
+    """Copy everything in `store` into the local servers, under `project`."""
     writer = build_gcp_sources(config, project)  # its clients are the official ones
     try:
         clients = writer.completions.firestore.clients  # type: ignore[attr-defined]
@@ -43,6 +43,7 @@ def seed_all(loopback: object, config: Config, project: str, store: LocalStore) 
         rows = seed.seed_bigquery(clients.bigquery(), store, config.bigquery_dataset)
         services = seed.seed_run(loopback.grpc, store, config, project)  # type: ignore[attr-defined]
         entries = seed.seed_logging(loopback.grpc, store, config, project)  # type: ignore[attr-defined]
+        seed.seed_pubsub(clients, loopback.grpc, store, config, project)  # type: ignore[attr-defined]
     finally:
         writer.close()
     return Seeded(dates, documents, rows, services, entries)

@@ -89,7 +89,7 @@ def test_the_snapshot_command_writes_a_file_the_dashboard_opens(
     assert code == 0, printed.err
     assert "2 dates (2026-01-31 to 2026-02-01)" in printed.out
     assert f"orchwatch --source {out}" in printed.out
-    assert "[5/7] Cloud Run services and revisions" in printed.err  # the progress, not a tty
+    assert "[5/8] Cloud Run services and revisions" in printed.err  # the progress, not a tty
     # Refuses to overwrite without --force: nothing lost.
     assert main(["snapshot", "--config", str(config_file), "-o", str(out)]) == 2
     assert "exists; pass --force" in capsys.readouterr().err
@@ -124,7 +124,9 @@ def test_the_explain_chain_is_the_same_from_a_snapshot(world: World, tmp_path: P
         offline.close()
     assert chains[0] == chains[1]
     kinds = [link["kind"] for link in chains[0]["links"]]  # type: ignore[index]
-    assert kinds[:3] == ["completion", "service", "errors"]
+    assert kinds[:4] == ["completion", "pubsub", "service", "errors"]
+    hop = chains[0]["links"][1]  # type: ignore[index]
+    assert "which refused it" in hop["summary"] and "dropped" in hop["summary"]
     assert chains[0]["root_cause"] is not None
 
 

@@ -313,3 +313,40 @@ def test_spark(values: list[int], width: int, line: str) -> None:
     from orchwatch.analysis.pubsub import spark
 
     assert spark(values, width) == line
+
+
+def test_a_snapshot_serves_the_pubsub_it_captured_and_says_what_it_does_not_hold(
+    tmp_path, capsys: pytest.CaptureFixture[str]
+) -> None:  # type: ignore[no-untyped-def]
+    from orchwatch.cli import main
+
+    out = tmp_path / "incident.db"
+    as_of = ["--as-of", "2026-02-01T11:30"]
+    assert (
+        main(["snapshot", "--demo", *as_of, "--date", "2026-02-01", "--days", "2", "-o", str(out)])
+        == 0
+    )
+    capsys.readouterr()
+    verb = ["pubsub", "--date", "2026-02-01", "--format", "json"]
+    assert main([*verb, "--demo", *as_of]) == 1
+    live = json.loads(capsys.readouterr().out)
+    assert main([*verb, "--source", str(out)]) == 1
+    assert json.loads(capsys.readouterr().out) == live  # the same hops, offline
+    assert main(["pubsub", "--source", str(out), "--date", "2026-01-29"]) == 2
+    assert "holds no data for it" in capsys.readouterr().err
+    code = main(
+        [
+            "replay",
+            "--source",
+            str(out),
+            "--date",
+            "2026-01-31",
+            "--phase",
+            "phase3",
+            "--allow-actions",
+        ]
+    )
+    assert code == 1  # refused before anything is sent, the messages still shown
+    printed = capsys.readouterr().out
+    assert "Refused: a snapshot cannot publish" in printed
+    assert printed.count('"processor_name"') == 2

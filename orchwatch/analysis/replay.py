@@ -84,9 +84,15 @@ class ReplayPlan:
 
 
 def plan_replay(
-    config: Config, status: DateStatus, phase_name: str, hop: Hop | None, now: datetime
+    config: Config,
+    status: DateStatus,
+    phase_name: str,
+    hop: Hop | None,
+    now: datetime,
+    cannot_publish: str = "",
 ) -> ReplayPlan:
-    """The replay of a phase's untracked completions on one date.
+    """The replay of a phase's untracked completions on one date (`cannot_publish`: why
+    the source cannot replay at all, shown with the messages it would have sent).
 
     Raises:
         KeyError: no such phase.
@@ -131,6 +137,8 @@ def plan_replay(
     )
     sub = hop.subscription if hop is not None else None
     span = hop.refused_span if hop is not None else None
+    if cannot_publish:
+        return replace(base, messages=messages, refused=cannot_publish)
     if hop is not None and hop.refusing_now:
         return replace(
             base,

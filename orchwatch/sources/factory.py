@@ -22,6 +22,7 @@ from orchwatch.sources.demo import (
     build_demo,
 )
 from orchwatch.sources.local import LocalStore
+from orchwatch.sources.stored_pubsub import StoredPubSub
 
 
 @dataclass(frozen=True)
@@ -143,6 +144,7 @@ def build_sources(options: SourceOptions, config: Config, clock: Clock | None = 
             completions=store,
             revisions=store,
             logs=store,
+            pubsub=StoredPubSub(store) if StoredPubSub.held_by(store) else None,
             dates=held,
             closers=[store],
         )

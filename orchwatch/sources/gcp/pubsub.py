@@ -332,8 +332,9 @@ def _points(series: Any, step: timedelta) -> list[Point]:
         value = point.value
         kind = type(value).pb(value).WhichOneof("value")
         number = float(getattr(value, kind)) if kind in ("int64_value", "double_value") else 0.0
-        end = point.interval.end_time
-        out.append(Point(end - step, number))
+        end = point.interval.end_time  # proto-plus's datetime subclass: made a plain one
+        plain = datetime.fromtimestamp(end.timestamp(), tz=UTC)
+        out.append(Point(plain - step, number))
     return out
 
 

@@ -420,7 +420,10 @@ class ActionsPane(FailsInPlace, Vertical):
         view = gather_pubsub(self.config, self.sources, day, now_too=True)
         if view.status.value is None:
             raise SourceError(f"the completions could not be read: {view.status.error}")
-        plan = plan_replay(self.config, view.status.value, phase, view.hop(phase), view.now)
+        hop = view.hop(phase)
+        plan = plan_replay(
+            self.config, view.status.value, phase, hop, view.now, view.cannot_publish
+        )
         if view.hops.error and plan.runnable:
             plan = replace(plan, why=f"{plan.why} (Pub/Sub could not be read: {view.hops.error})")
         self.post_message(ReplayPlanReady(plan))

@@ -1,0 +1,85 @@
+"""Pub/Sub as a snapshot captured it: the readings of the captured dates, kept in the
+store file (data, decoded into typed records), served for exactly the windows read."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+
+import msgspec
+
+from orchwatch.pubsub import OutgoingMessage, PubSubReading
+from orchwatch.sources.base import SourceError
+from orchwatch.sources.local import LocalStore
+
+READINGS = "pubsub_readings"
+"""Store meta: the Pub/Sub readings a snapshot captured (a JSON list)."""
+UNREAD = "pubsub_error"
+"""Store meta: why Pub/Sub could not be read when the snapshot was taken."""
+
+
+def encode_readings(readings: Sequence[PubSubReading]) -> str:
+    """The readings as the meta value a snapshot keeps."""
+    return msgspec.json.encode(list(readings)).decode("utf-8")
+
+
+class StoredPubSub:
+    """The `PubSubSource` of a snapshot: it answers for the windows it captured."""
+
+    def __init__(self, store: LocalStore) -> None:
+        self.store = store
+        self._readings: list[PubSubReading] | None = None
+
+    @staticmethod
+    def held_by(store: LocalStore) -> bool:
+        """Whether the store file has Pub/Sub to serve (or says why it has none)."""
+        return store.get_meta(READINGS) is not None or store.get_meta(UNREAD) is not None
+
+    def _all(self) -> list[PubSubReading]:
+        if self._readings is None:
+            unread = self.store.get_meta(UNREAD)
+            if unread:
+                raise SourceError(
+                    f"Pub/Sub could not be read when the snapshot was taken: {unread}"
+                )
+            try:
+                self._readings = msgspec.json.decode(
+                    self.store.get_meta(READINGS) or "[]", type=list[PubSubReading]
+                )
+            except (msgspec.DecodeError, msgspec.ValidationError, json.JSONDecodeError) as exc:
+                raise SourceError(f"{self.store.path}: a bad Pub/Sub reading ({exc})") from None
+        return self._readings
+
+    def read_pubsub(self, topics: Sequence[str], since: datetime, until: datetime) -> PubSubReading:
+        """The captured reading of this window.
+
+        Raises:
+            SourceError: the snapshot holds no reading of it (the message says which).
+        """
+        readings = self._all()
+        for reading in readings:
+            if reading.since == since and reading.until == until:
+                missing = [t for t in topics if t not in reading.topics]
+                if missing:
+                    raise SourceError(
+                        f"the snapshot's Pub/Sub reading has no topic {', '.join(missing)}"
+                    )
+                return reading
+
+        def span(start: datetime, end: datetime) -> str:
+            return f"{start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M %Z}"
+
+        held = "; ".join(span(r.since, r.until) for r in readings)
+        raise SourceError(
+            f"the snapshot holds Pub/Sub for {held or 'no window'} only "
+            f"(asked {span(since, until)})"
+        )
+
+    def publish(self, topic: str, messages: Sequence[OutgoingMessage]) -> list[str]:
+        """A snapshot publishes nothing.
+
+        Raises:
+            SourceError: always.
+        """
+        raise SourceError("a snapshot cannot publish: open the pipeline's project to replay")
