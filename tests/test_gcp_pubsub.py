@@ -187,6 +187,19 @@ def test_the_emulator_pushes_refuses_and_redelivers_what_the_source_publishes(
         last_execution_id="c3084a98db6d",
     )
     message = completion_message(config, "phase3", date(2026, 2, 1), row)
+    _, admin_subscriber = admin(loopback)
+    admin_subscriber.update_subscription(  # retry within a second, not Eventarc's 10 s
+        request={
+            "subscription": {
+                "name": f"projects/{project}/subscriptions/{ORCHESTRATOR_SUB}",
+                "retry_policy": RetryPolicy(
+                    minimum_backoff=duration_pb2.Duration(nanos=100_000_000),
+                    maximum_backoff=duration_pb2.Duration(seconds=1),
+                ),
+            },
+            "update_mask": {"paths": ["retry_policy"]},
+        }
+    )
     [message_id] = pubsub.publish(COMPLETE, [message])
     with hook.lock:
         assert hook.lock.wait_for(lambda: 204 in hook.codes, timeout=60), hook.codes

@@ -4,7 +4,7 @@ that brings the dropped completions back (headless; the TUI's is in test_demo_lo
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
@@ -350,3 +350,85 @@ def test_a_snapshot_serves_the_pubsub_it_captured_and_says_what_it_does_not_hold
     printed = capsys.readouterr().out
     assert "Refused: a snapshot cannot publish" in printed
     assert printed.count('"processor_name"') == 2
+
+
+def test_a_growing_backlog_is_a_verdict_of_its_own(config: Config) -> None:
+    """Refused pushes kept for a retry: the messages wait, the backlog climbs for 20 min."""
+    from orchwatch.pubsub import (
+        Point,
+        PubSubReading,
+        PushCount,
+        SubscriptionMetrics,
+        TopicReading,
+    )
+
+    start = datetime(2026, 2, 1, 10, 0, tzinfo=UTC)
+    step = timedelta(minutes=5)
+    sub = Subscription(
+        name="eventarc-us-west2-phase3-to-phase4-orchestrator-1-sub-1",
+        topic="nba-phase3-analytics-complete",
+        push_endpoint="https://phase3-to-phase4-orchestrator-1.us-west2.run.app/",
+        retry_backoff=(10.0, 600.0),
+    )
+    trigger = Subscription(name="p4", topic="nba-phase4-trigger", push_endpoint="https://x/")
+    backlog = (0, 0, 2, 5, 7, 9)
+    reading = PubSubReading(
+        start,
+        start + step * len(backlog),
+        step,
+        {
+            "nba-phase3-analytics-complete": TopicReading(
+                "nba-phase3-analytics-complete",
+                True,
+                (sub,),
+                tuple(Point(start + step * k, 3.0) for k in range(len(backlog))),
+            ),
+            "nba-phase4-trigger": TopicReading("nba-phase4-trigger", True, (trigger,)),
+        },
+        {
+            sub.name: SubscriptionMetrics(
+                pushes=(
+                    PushCount(start, "ack", 6),
+                    *(PushCount(start + step * k, "remote_server_5xx", 4) for k in range(2, 6)),
+                ),
+                backlog=tuple(Point(start + step * k, float(n)) for k, n in enumerate(backlog)),
+                oldest_unacked=(Point(start + step * 5, 1260.0),),
+            )
+        },
+    )
+    hop = judge(config, reading)[1]
+    assert hop.level is HopLevel.FAIL
+    assert hop.backlog == 9 and hop.dropped == 18 - 6 - 9
+    said = "; ".join([hop.verdict, *hop.details])
+    assert "9 messages waiting, oldest 21 min" in said
+    assert "backlog growing for 20 min" in said  # from 10:05 (0) to 10:25 (9)
+    assert hop.refusing_now
+
+
+def test_cancel_stops_a_job_that_watches_its_stop_event(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import threading
+
+    manager = RunManager(AuditLog(tmp_path / "audit.jsonl"), timeout=60)
+    stop = threading.Event()
+    started = threading.Event()
+    key = RunKey("replay", "phase3 2026-02-01")
+
+    def job() -> tuple[RunResult, object]:
+        started.set()
+        stopped = stop.wait(30)
+        return RunResult(1, 0.0, ("watch cancelled",), cancelled=stopped), None
+
+    done: list[object] = []
+    worker = threading.Thread(
+        target=lambda: done.append(
+            manager.call(key, ["orchwatch", "replay"], tmp_path, job, stop=stop)
+        )
+    )
+    worker.start()
+    assert started.wait(10)
+    handle = manager.get(key)
+    assert handle is not None and handle.cancellable
+    assert manager.cancel(key)
+    worker.join(10)
+    [entry] = read_audit(tmp_path / "audit.jsonl")[0]
+    assert entry.outcome == "cancelled"

@@ -399,8 +399,8 @@ def _growing_for(points: Sequence[Point]) -> timedelta | None:
     if len(points) < 2 or points[-1].value <= 0:
         return None
     start = len(points) - 1
-    while start > 0 and points[start - 1].value <= points[start].value:
-        start -= 1
+    while start > 0 and points[start - 1].value < points[start].value:
+        start -= 1  # back to where it last rose from (a flat stretch is not growth)
     if points[start].value >= points[-1].value:
         return None
     grown = points[-1].at - points[start].at
