@@ -26,6 +26,7 @@ BENCHMARKS = (
     "bench_explain",
     "bench_timeline",
     "bench_pubsub",
+    "bench_run_calls",
 )
 
 

@@ -371,6 +371,9 @@ class ServiceState:
     traffic. Empty when traffic follows the latest Ready revision."""
     reconciling: bool = False
     """Cloud Run is still rolling out a change to the service."""
+    read_error: str = ""
+    """Why this service's revisions could not be read ("" when they were): its row says
+    so, and its verdict is never healthy; the other services are unaffected."""
 
 
 # --- logs --------------------------------------------------------------------------------------

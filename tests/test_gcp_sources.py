@@ -157,7 +157,7 @@ def test_permission_denied_names_the_missing_role(
 ) -> None:
     config, _, _, _ = world
     gcp = gcp_sources(config, "orchwatch-world", FrozenClock(DEMO_START))
-    loopback.grpc.deny = {"GetService", "ListLogEntries"}
+    loopback.grpc.deny = {"ListServices", "GetService", "ListLogEntries"}
     try:
         with pytest.raises(SourceError, match=r"permission denied .*roles/run\.viewer"):
             gcp.revisions.fetch_services(config.services)  # type: ignore[union-attr]
@@ -173,7 +173,7 @@ def test_a_disabled_api_says_how_to_enable_it(
 ) -> None:
     config, _, _, _ = world
     gcp = gcp_sources(config, "orchwatch-world", FrozenClock(DEMO_START))
-    loopback.grpc.deny = {"GetService"}
+    loopback.grpc.deny = {"ListServices", "GetService"}
     loopback.grpc.deny_reason = (
         "SERVICE_DISABLED",
         {"service": "run.googleapis.com", "consumer": "projects/orchwatch-world"},
@@ -188,6 +188,52 @@ def test_a_disabled_api_says_how_to_enable_it(
     finally:
         loopback.grpc.deny, loopback.grpc.deny_reason = set(), None
         gcp.close()
+
+
+def test_one_refresh_of_unchanged_services_is_one_cloud_run_call(
+    loopback: Loopback, world: tuple[Config, Sources, Sources, Seeded]
+) -> None:
+    """ListServices answers "did anything change" for every service at once; the revisions
+    are listed again only for a service that changed."""
+    config, demo, _, _ = world
+    gcp = gcp_sources(config, "orchwatch-world", FrozenClock(DEMO_START))
+    try:
+        first = gcp.revisions.fetch_services(config.services)  # type: ignore[union-attr]
+        before = gcp.meter.snapshot()  # type: ignore[attr-defined]
+        again = gcp.revisions.fetch_services(config.services)  # type: ignore[union-attr]
+        calls = gcp.meter.snapshot() - before  # type: ignore[attr-defined]
+    finally:
+        gcp.close()
+    assert again == first == demo.revisions.fetch_services(config.services)  # type: ignore[union-attr]
+    assert dict(calls) == {("run", "ListServices"): 1}
+
+
+def test_one_service_that_cannot_be_read_leaves_the_others(
+    loopback: Loopback, world: tuple[Config, Sources, Sources, Seeded]
+) -> None:
+    """A role on some services only: listing is denied, one service is too; the others
+    are read, and that one's row says why, never healthy."""
+    from orchwatch.analysis.revisions import Health
+
+    config, _, _, _ = world
+    path = f"projects/orchwatch-world/locations/{config.gcp_region}/services/self-heal"
+    loopback.grpc.deny = {"ListServices"}
+    loopback.grpc.deny_on = {("GetService", path)}
+    gcp = gcp_sources(config, "orchwatch-world", FrozenClock(DEMO_START))
+    try:
+        view = gather_revisions(config, gcp)
+    finally:
+        loopback.grpc.deny, loopback.grpc.deny_on = set(), set()
+        gcp.close()
+    verdicts = {v.service: v for v in view.verdicts}
+    assert set(verdicts) == set(config.services) - set(view.missing)
+    heal = verdicts["self-heal"]
+    assert heal.health is Health.WARN
+    assert heal.text.startswith("not read: Cloud Run: permission denied")
+    assert "roles/run.viewer" in heal.text
+    others = [v for name, v in verdicts.items() if name != "self-heal"]
+    assert all(v.rows for v in others)  # read in full
+    assert verdicts["phase3-to-phase4-orchestrator"].crashing
 
 
 def test_an_unreachable_server_is_a_source_error(config: Config) -> None:

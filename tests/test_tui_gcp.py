@@ -60,7 +60,7 @@ async def test_the_panes_show_what_they_show_on_the_demo(world: World) -> None:
 async def test_permission_denied_shows_in_its_pane_only(loopback: Loopback, world: World) -> None:
     config, _, _, _ = world
     sources = gcp_sources(config, "orchwatch-world", FrozenClock(DEMO_START))
-    loopback.grpc.deny = {"GetService"}
+    loopback.grpc.deny = {"ListServices", "GetService"}  # no role on Cloud Run at all
     try:
         app = make_app(config, sources, initial_date=DEMO_START.date())
         async with app.run_test(size=SIZE) as pilot:

@@ -224,6 +224,15 @@ def service_verdict(
 ) -> ServiceVerdict:
     """The one-line verdict, e.g. `serving 00025 (3 d) · latest 00026 FAILED 48 h ago`."""
     rows = tuple(rows if rows is not None else derive_markers(service))
+    if service.read_error and not rows:
+        return ServiceVerdict(  # nothing read: unknown, said as such, never healthy
+            service=service.name,
+            health=Health.WARN,
+            text=f"not read: {service.read_error}",
+            rows=(),
+            serving=None,
+            latest=None,
+        )
     by_name = {row.revision.name: row for row in rows}
     serving_rows = sorted(
         (row for row in rows if row.percent > 0), key=lambda r: r.percent, reverse=True
@@ -286,6 +295,10 @@ def service_verdict(
         parts.append(f"{drift.commits_behind} commit{plural} behind")
         if drift.stale and health is Health.OK:
             health = Health.WARN
+    if service.read_error:
+        parts.append(f"revisions not read: {service.read_error}")
+        if health is Health.OK:
+            health = Health.WARN  # unknown, never healthy
     if (
         health is Health.OK
         and serving is not None

@@ -220,6 +220,9 @@ class LocalGcpServer:
         self.entries: list[LogEntry] = []
         self.deny: set[str] = set()
         """Methods ("GetService", "ListLogEntries", ...) that answer PERMISSION_DENIED."""
+        self.deny_on: set[tuple[str, str]] = set()
+        """(method, resource) pairs that answer PERMISSION_DENIED: a role on some
+        services only, as IAM allows on Cloud Run services."""
         self.deny_reason: tuple[str, dict[str, str]] | None = None
         """The ErrorInfo (reason, metadata) a denial carries in its status details, as
         Google's APIs send it (google/rpc/error_details.proto): SERVICE_DISABLED..."""
@@ -377,7 +380,7 @@ class LocalGcpServer:
 
     def _enter(self, method: str, context: grpc.ServicerContext, resource: str) -> None:
         self.calls[method] += 1
-        if method in self.deny:
+        if method in self.deny or (method, resource) in self.deny_on:
             message = (
                 f"Permission denied for {method} on resource '{resource}' (or it may not exist)."
             )

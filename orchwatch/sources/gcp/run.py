@@ -1,13 +1,22 @@
 """Cloud Run services and revisions through the Admin API v2 (`run_v2`).
 
-Each configured service costs one GetService and one ListRevisions (paged);
-services are read in parallel, at most `gcp.run_concurrency` at a time. A
-service that does not exist is left out, as the `RevisionSource` contract says.
+A refresh costs one ListServices of the region (paged at 100: one call up to 100
+services), and a ListRevisions (paged) only for a service whose state changed since the
+last read (its etag, latest created or Ready revision, traffic, conditions), or whose
+revisions were read more than `REVISIONS_MAX_AGE` ago. Cloud Run keeps up to 1,000
+revisions per service: re-listing them every refresh would be ten calls per service.
+Where ListServices is denied (an account with roles on some services only), each
+service is read with GetService instead. Revisions are read in parallel, at most
+`gcp.run_concurrency` at a time. A service that does not exist is left out, as the
+`RevisionSource` contract says; a service whose revisions cannot be read is kept with
+the reason (`ServiceState.read_error`), and the others are unaffected.
 """
 
 from __future__ import annotations
 
 import re
+import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
@@ -15,10 +24,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from orchwatch.model import Condition, ConditionState, Revision, ServiceState, TrafficStatus
+from orchwatch.sources.base import SourceError
 from orchwatch.sources.gcp.clients import GcpClients
 from orchwatch.sources.gcp.errors import api_errors
 
 PAGE_SIZE = 100
+REVISIONS_MAX_AGE = 600.0
+"""Seconds a service's revision list is reused while the service itself is unchanged (a
+revision's own conditions can move without changing the service)."""
 CALL_TIMEOUT = 20.0
 """No retries inside a call: the pane retries with backoff, and an outage shows at once."""
 
@@ -121,10 +134,19 @@ def _utc(value: object) -> datetime | None:
 class RunRevisions:
     """The `RevisionSource` over the Cloud Run Admin API v2."""
 
-    def __init__(self, clients: GcpClients, run_name: Callable[[str], str] = str.lower) -> None:
+    def __init__(
+        self,
+        clients: GcpClients,
+        run_name: Callable[[str], str] = str.lower,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.clients = clients
         self.run_name = run_name
         """A watched name -> its Cloud Run service's (`Config.run_service`)."""
+        self._monotonic = monotonic
+        self._lock = threading.Lock()
+        self._revisions: dict[str, tuple[str, float, list[Revision]]] = {}
+        """Service path -> (its state's fingerprint, when listed, its revisions)."""
 
     def service_path(self, name: str) -> str:
         """The full resource name of a service of this project and region."""
@@ -142,23 +164,76 @@ class RunRevisions:
             # Build the clients here, once, rather than racing to build them in the pool.
             self.clients.run_services()
             self.clients.run_revisions()
-            workers = min(self.clients.settings.run_concurrency, len(names))
-            with ThreadPoolExecutor(workers, thread_name_prefix="orchwatch-run") as pool:
-                found = list(pool.map(self._one, names))
-        return [service for service in found if service is not None]
+            listed = self._list_services()
+        workers = min(self.clients.settings.run_concurrency, len(names))
+        with ThreadPoolExecutor(workers, thread_name_prefix="orchwatch-run") as pool:
+            found = [s for s in pool.map(lambda name: self._one(name, listed), names) if s]
+        unread = [s for s in found if s.read_error and not s.revisions]
+        if found and len(unread) == len(found):
+            raise SourceError(unread[0].read_error)  # the API, not a service: the pane says it
+        return found
 
-    def _one(self, name: str) -> ServiceState | None:
+    def _list_services(self) -> dict[str, Any] | None:
+        """Every service of the region by full name; None when listing is denied."""
         from google.api_core import exceptions
 
+        parent = f"projects/{self.clients.project}/locations/{self.clients.region}"
+        services: dict[str, Any] = {}
+        try:
+            pager = self.clients.run_services().list_services(
+                request={"parent": parent, "page_size": PAGE_SIZE},
+                retry=None,
+                timeout=CALL_TIMEOUT,
+            )
+            for page in pager.pages:
+                self.clients.meter.count("run", "ListServices")
+                services.update((s.name, s) for s in page.services)
+        except exceptions.PermissionDenied:
+            return None  # roles on some services only: each is read on its own
+        return services
+
+    def _one(self, name: str, listed: dict[str, Any] | None) -> ServiceState | None:
+        from google.api_core import exceptions
+
+        path = self.service_path(self.run_name(name))
+        try:
+            with api_errors(self.clients.api("run")):
+                if listed is not None:
+                    service = listed.get(path)
+                    if service is None:
+                        return None
+                else:
+                    try:
+                        self.clients.meter.count("run", "GetService")
+                        service = self.clients.run_services().get_service(
+                            name=path, retry=None, timeout=CALL_TIMEOUT
+                        )
+                    except exceptions.NotFound:
+                        return None
+        except SourceError as exc:  # this service only (a denial, a bad name)
+            return _unread(name, str(exc))
+        try:
+            revisions = self._revisions_of(service, name)
+        except SourceError as exc:
+            return replace(to_service(service, []), name=name, read_error=str(exc))
+        # Known by the watched name, whatever Cloud Run calls it.
+        return replace(to_service(service, revisions), name=name)
+
+    def _revisions_of(self, service: Any, name: str) -> list[Revision]:
+        """The service's revisions: the last list while its state is unchanged and young,
+        else listed again (paged).
+
+        Raises:
+            SourceError: they cannot be listed.
+        """
+        mark = _fingerprint(service)
+        now = self._monotonic()
+        with self._lock:
+            kept = self._revisions.get(service.name)
+        if kept is not None and kept[0] == mark and now - kept[1] < REVISIONS_MAX_AGE:
+            return kept[2]
+        revisions: list[Revision] = []
         with api_errors(self.clients.api("run")):
-            try:
-                self.clients.meter.count("run", "GetService")
-                service = self.clients.run_services().get_service(
-                    name=self.service_path(self.run_name(name)), retry=None, timeout=CALL_TIMEOUT
-                )
-            except exceptions.NotFound:
-                return None
-            revisions: list[Revision] = []
             pager = self.clients.run_revisions().list_revisions(
                 request={"parent": service.name, "page_size": PAGE_SIZE},
                 retry=None,
@@ -167,5 +242,30 @@ class RunRevisions:
             for page in pager.pages:
                 self.clients.meter.count("run", "ListRevisions")
                 revisions.extend(to_revision(r, name) for r in page.revisions)
-            # Known by the watched name, whatever Cloud Run calls it.
-            return replace(to_service(service, revisions), name=name)
+        with self._lock:
+            self._revisions[service.name] = (mark, now, revisions)
+        return revisions
+
+
+def _fingerprint(service: Any) -> str:
+    """What changes when a service's revisions may have: its etag, its latest created
+    and Ready revisions, its traffic, its conditions and its generation."""
+    from google.cloud import run_v2
+
+    state = run_v2.Service.pb(service)
+    parts = [
+        service.etag,
+        service.latest_created_revision,
+        service.latest_ready_revision,
+        str(service.observed_generation),
+        str(service.reconciling),
+        state.terminal_condition.SerializeToString(deterministic=True),
+        *(t.SerializeToString(deterministic=True) for t in state.traffic_statuses),
+        *(c.SerializeToString(deterministic=True) for c in state.conditions),
+    ]
+    return "\x1f".join(p if isinstance(p, str) else p.hex() for p in parts)
+
+
+def _unread(name: str, reason: str) -> ServiceState:
+    """A watched service that could not be read at all: kept, with the reason."""
+    return ServiceState(name, "", "", (), (), read_error=reason)
