@@ -413,3 +413,29 @@ def test_a_listing_left_pending_by_the_storms_last_notice_is_made_by_the_next_re
     minute[0] = 61.0  # the budget has room again; the stream says nothing more
     assert reader.until(lambda: "hidden 2" in reader.texts), reader.texts
     assert [t for t in reader.texts if t.startswith("hidden")] == [f"hidden {i}" for i in range(3)]
+
+
+def test_reopened_streams_leave_no_thread_behind(
+    loopback: Loopback, config: Config, gcp_project: str
+) -> None:
+    """Each tail stream's request side runs in a gRPC thread of its own; it ends with its
+    stream, so reopening (hourly, on Google's side) leaves the thread count where it was.
+    Before, each reopen left one thread waiting for orchwatch to quit."""
+    gcp_config = loopback.config(config, gcp_project, log_list_calls_per_minute=600)
+    sources = build_gcp_sources(gcp_config, gcp_project, FrozenClock(NOW))
+    logs = sources.logs
+    assert isinstance(logs, CloudLogging)
+    reader = Reader(logs)
+    try:
+        first_read(loopback, reader)
+        baseline = threading.active_count()
+        for _ in range(6):
+            opened = loopback.grpc.tails_ready
+            loopback.grpc.end_tails()
+            assert wait_until(lambda opened=opened: loopback.grpc.tails_ready > opened)
+        assert logs.reconnects >= 6
+        assert wait_until(lambda: threading.active_count() <= baseline), [
+            t.name for t in threading.enumerate()
+        ]
+    finally:
+        sources.close()

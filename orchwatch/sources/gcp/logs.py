@@ -192,6 +192,8 @@ class CloudLogging:
         self._notice = ""
         self._notice_at = 0.0
         self._stop = threading.Event()
+        self._stream_ended = threading.Event()
+        """The open stream's: set when it ends, which ends its request thread."""
         self._thread: threading.Thread | None = None
         self._call: Any = None
         self.reconnects = 0
@@ -286,6 +288,7 @@ class CloudLogging:
     def close(self) -> None:
         """Stop the tail."""
         self._stop.set()
+        self._stream_ended.set()
         call = self._call
         if call is not None:
             with contextlib.suppress(Exception):
@@ -374,15 +377,18 @@ class CloudLogging:
             )
             self._thread.start()
 
-    def _requests(self) -> Iterator[Any]:
+    def _requests(self, ended: threading.Event) -> Iterator[Any]:
         from google.cloud.logging_v2.types import TailLogEntriesRequest
 
         yield TailLogEntriesRequest(
             resource_names=[f"projects/{self.clients.project}"], filter=self.filter
         )
-        self._stop.wait()  # the request stream stays open as long as orchwatch listens
+        # The request side stays open while this stream is read; gRPC consumes it in a
+        # thread of its own, which ends when this returns: with the stream, not with
+        # orchwatch (an hourly reopen must not leave a thread behind each time).
+        ended.wait()
 
-    def _open_stream(self) -> Any:
+    def _open_stream(self, ended: threading.Event) -> Any:
         """Start a TailLogEntries call without waiting for its first response.
 
         The generated client's wrapper waits for the first response before it returns,
@@ -391,7 +397,7 @@ class CloudLogging:
         """
         client = self.clients.logging()
         self.clients.meter.count("logging", "TailLogEntries")
-        return client.transport.tail_log_entries(self._requests())
+        return client.transport.tail_log_entries(self._requests(ended))
 
     def _tail_forever(self) -> None:
         from google.api_core import exceptions
@@ -400,10 +406,12 @@ class CloudLogging:
         delay = 1.0
         first = True
         while not self._stop.is_set():
+            stream_ended = threading.Event()
+            self._stream_ended = stream_ended
             try:
                 with api_errors(self.clients.api("logging")):
                     try:
-                        self._call = self._open_stream()
+                        self._call = self._open_stream(stream_ended)
                         # Entries written since the last one seen (before this stream
                         # was open) come from a listing; duplicates are dropped by id.
                         self._backfill(announce=not first)
@@ -434,6 +442,8 @@ class CloudLogging:
                     break
                 self.last_error = str(exc)
                 self._say("reconnecting", f"{exc}; retrying in {delay:g} s")
+            finally:
+                stream_ended.set()  # the stream's request thread ends with it
             self.reconnects += 1
             if self._stop.wait(delay):
                 break
