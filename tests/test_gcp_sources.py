@@ -236,6 +236,42 @@ def test_one_service_that_cannot_be_read_leaves_the_others(
     assert verdicts["phase3-to-phase4-orchestrator"].crashing
 
 
+@pytest.mark.parametrize(
+    ("reason", "says", "not_said"),
+    [
+        (
+            "ACCESS_TOKEN_SCOPE_INSUFFICIENT",
+            "--scopes=https://www.googleapis.com/auth/cloud-platform",
+            "roles/",
+        ),
+        ("BILLING_DISABLED", "gcloud billing projects link orchwatch-world", "roles/"),
+    ],
+)
+def test_denials_a_role_would_not_fix_are_advised_as_what_they_are(
+    loopback: Loopback,
+    world: tuple[Config, Sources, Sources, Seeded],
+    reason: str,
+    says: str,
+    not_said: str,
+) -> None:
+    """Google's ErrorInfo reasons (google.rpc.ErrorInfo, in the status details): a token
+    without the scope, a project without billing. Advising an IAM role would not help."""
+    config, _, _, _ = world
+    gcp = gcp_sources(config, "orchwatch-world", FrozenClock(DEMO_START))
+    loopback.grpc.deny = {"ListServices", "GetService"}
+    loopback.grpc.deny_reason = (
+        reason,
+        {"service": "run.googleapis.com", "consumer": "projects/orchwatch-world"},
+    )
+    try:
+        with pytest.raises(SourceError) as raised:
+            gcp.revisions.fetch_services(config.services)  # type: ignore[union-attr]
+    finally:
+        loopback.grpc.deny, loopback.grpc.deny_reason = set(), None
+        gcp.close()
+    assert says in str(raised.value) and not_said not in str(raised.value)
+
+
 def test_an_unreachable_server_is_a_source_error(config: Config) -> None:
     from loopback.emulators import free_port
 

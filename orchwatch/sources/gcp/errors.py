@@ -144,6 +144,19 @@ def _forbidden(api: Api, exc: Any) -> SourceError:
             f"{api.name}: {service} is not enabled in project {consumer or api.project}; run "
             f"`gcloud services enable {service} --project {consumer or api.project}`"
         )
+    if reason == "ACCESS_TOKEN_SCOPE_INSUFFICIENT":
+        return SourceError(
+            f"{api.name}: the credentials' OAuth scopes do not cover {service} (a role would "
+            "not help); log in again with the cloud-platform scope: `gcloud auth "
+            "application-default login --scopes=https://www.googleapis.com/auth/cloud-platform`"
+            " (on a VM: give it the cloud-platform access scope)"
+        )
+    if reason == "BILLING_DISABLED":
+        return SourceError(
+            f"{api.name}: billing is disabled for project {consumer or api.project} (a role "
+            "would not help); link a billing account: `gcloud billing projects link "
+            f"{consumer or api.project} --billing-account=ACCOUNT_ID`"
+        )
     if reason == "USER_PROJECT_DENIED":
         return SourceError(
             f"{api.name}: the account may not use project {api.project} as its quota project "
