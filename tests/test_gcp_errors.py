@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from dataclasses import replace
+from datetime import date
 
 import pytest
 from google.api_core import exceptions as core
@@ -216,3 +217,30 @@ def test_reads_that_scan_a_whole_table_are_spaced_to_the_daily_budget() -> None:
     # A pruned read of a few MB: the refresh's own pace.
     assert spaced_interval(2_000_000, 50_000_000_000, 5.0) == 5.0
     assert spaced_interval(0, 50_000_000_000, 5.0) == 5.0
+
+
+def test_a_query_still_running_at_its_deadline_is_cancelled_and_said_so(
+    config: Config, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Not "unreachable", and not left running to bill: the job is cancelled."""
+    from loopback.slow_bigquery import SlowBigQuery
+
+    from orchwatch.config import GcpSettings
+    from orchwatch.sources.gcp import bigquery as bq
+    from orchwatch.sources.gcp.clients import GcpClients
+
+    monkeypatch.setattr(bq, "CALL_DEADLINE", 1.0)  # the deadline, shortened for the test
+    server = SlowBigQuery().start()
+    try:
+        clients = GcpClients(
+            "orchwatch-slow", "us-west2", GcpSettings(endpoints={"bigquery": server.endpoint})
+        )
+        tables = bq.BigQueryTables(config, clients)
+        with pytest.raises(SourceError) as raised:
+            tables.summaries([date(2026, 2, 1)])
+    finally:
+        server.stop()
+    said = str(raised.value)
+    assert said.startswith("BigQuery: the query was still running after 1 s; job ")
+    assert "was cancelled" in said and "unreachable" not in said
+    assert len(server.cancelled) == 1 and server.cancelled[0] in said

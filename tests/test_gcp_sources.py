@@ -417,12 +417,20 @@ def test_an_unpartitioned_backup_says_what_a_read_scans_and_is_spaced_to_its_bud
         completions = sources.completions
         completions.fetch_completions(seeded.dates)
         [line] = [n for n in completions.notes() if n.startswith("BigQuery")]  # type: ignore[attr-defined]
-        # The emulator's dry run estimates 0 B (real BigQuery counts the columns read),
-        # so the spacing itself is judged in test_gcp_errors on the arithmetic.
-        assert line == "BigQuery flat_completions unpartitioned: 0 B a read"
+        # The emulator's dry run estimates 0 B (real BigQuery counts the columns read), and
+        # bills nothing; BigQuery bills at least 10 MB a query and a table, which is what
+        # the budget counts: a 10 MB budget allows one read a day.
+        assert line == (
+            "BigQuery flat_completions unpartitioned: 0 B a read (billed as 10.0 MB), "
+            "read every 1440 min to stay under 10.0 MB a day"
+        )
         partitioned = gcp.completions  # the seeded table is partitioned by game_date
         partitioned.fetch_completions(seeded.dates)
         assert partitioned.bigquery.partitioning(config.completion_table) == "by game_date"  # type: ignore[attr-defined]
+        # Pruned to the dates, yet billed 10 MB a read: at the 5 s floor that would be
+        # 173 GB a day against the 50 GB budget, so reads are spaced to every 17 s (too
+        # little to be worth a note in the pane).
+        assert partitioned.backup_interval() == pytest.approx(17.28)  # type: ignore[attr-defined]
         assert not [n for n in partitioned.notes() if n.startswith("BigQuery")]  # type: ignore[attr-defined]
     finally:
         sources.close()

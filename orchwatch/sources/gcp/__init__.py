@@ -39,6 +39,10 @@ def resolve_project(
     return flag or config.gcp_project or environ.get("GOOGLE_CLOUD_PROJECT") or None
 
 
+NOTE_SPACING = 60.0
+"""From this spacing on, the pane says why its BigQuery data is older than its refresh."""
+
+
 def spaced_interval(estimate: int, daily_budget: int, floor: float) -> float:
     """Seconds between reads that each scan `estimate` bytes so that a day of them stays
     within `daily_budget`, and never less than `floor`."""
@@ -83,7 +87,7 @@ class GcpCompletions:
         """How long a summary read is reused: half the refresh interval, or longer when
         each read scans so much that the refreshes of a day would pass
         `[gcp] daily_scan_budget_bytes` (an unpartitioned table)."""
-        estimate = self.bigquery.summary_estimate or 0
+        estimate = self.bigquery.summary_billed or self.bigquery.summary_estimate or 0
         return spaced_interval(
             estimate, self.config.gcp.daily_scan_budget, self.backup_min_interval
         )
@@ -102,11 +106,15 @@ class GcpCompletions:
         except SourceError:
             how = "partitioning unknown"
         interval = self.backup_interval()
-        if how != "by game_date" or interval > self.backup_min_interval:
+        if how != "by game_date" or interval >= NOTE_SPACING:
             line = f"BigQuery {self.config.completion_table} {how}: {format_bytes(estimate)} a read"
+            billed = self.bigquery.summary_billed
+            if billed is not None and billed != estimate:
+                line += f" (billed as {format_bytes(billed)})"
             if interval > self.backup_min_interval:
                 budget = format_bytes(self.config.gcp.daily_scan_budget)
-                line += f", read every {interval / 60:.0f} min to stay under {budget} a day"
+                every = f"{interval:.0f} s" if interval < 120 else f"{interval / 60:.0f} min"
+                line += f", read every {every} to stay under {budget} a day"
             notes.append(line)
         return notes
 

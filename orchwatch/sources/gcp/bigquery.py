@@ -10,6 +10,7 @@ history stay cheap.
 
 from __future__ import annotations
 
+import concurrent.futures
 import socket
 import threading
 import time
@@ -25,7 +26,10 @@ from orchwatch.sources.gcp.errors import api_errors
 
 QUEUE_TTL = 120.0
 CALL_DEADLINE = 30.0
-"""How long one query may take, retries included (the library's default is 10 minutes)."""
+"""How long one query may take, retries included (the library's default is 10 minutes).
+A query still running then is cancelled, not left to run (and bill) unseen."""
+MIN_BILLED = 10_000_000
+"""BigQuery's on-demand pricing bills at least 10 MB per query and per table referenced."""
 
 _UNREACHABLE = (
     "Connection refused",
@@ -131,6 +135,11 @@ class BigQueryTables:
         """Every dry run's estimate, in order (the bench reports them)."""
         self.summary_estimate: int | None = None
         """Bytes the last completion summary's dry run said it would scan."""
+        self.summary_billed: int | None = None
+        """Bytes the last completion summary billed: the job's `total_bytes_billed` when
+        BigQuery says it, else the estimate raised to the 10 MB minimum per query and per
+        table referenced (what the scan budget counts)."""
+        self.last_billed: int | None = None
         self._partitioning: dict[str, str] = {}
 
     def table(self, name: str) -> str:
@@ -182,9 +191,28 @@ class BigQueryTables:
                 job_retry=None,
             )
             self.clients.meter.count("bigquery", "jobs.insert")
-            rows = list(job.result(retry=call_retry(), timeout=CALL_DEADLINE))
+            try:
+                rows = list(job.result(retry=call_retry(), timeout=CALL_DEADLINE))
+            except concurrent.futures.TimeoutError:
+                raise SourceError(self._cancel(job)) from None
             self.clients.meter.count("bigquery", "jobs.getQueryResults")
+            tables = len(getattr(dry, "referenced_tables", None) or ()) or 1
+            billed = int(getattr(job, "total_bytes_billed", None) or 0) or max(
+                estimate, MIN_BILLED * tables
+            )
+            with self._lock:
+                self.last_billed = billed
             return rows, estimate
+
+    def _cancel(self, job: Any) -> str:
+        """Cancel a query past its deadline; what to say about it."""
+        what = f"BigQuery: the query was still running after {CALL_DEADLINE:g} s"
+        try:
+            self.clients.meter.count("bigquery", "jobs.cancel")
+            job.cancel(retry=None, timeout=10.0)
+        except Exception as exc:  # the cancel is best effort; the message says it failed
+            return f"{what}; cancelling job {job.job_id} failed ({type(exc).__name__}: {exc})"
+        return f"{what}; job {job.job_id} was cancelled (the next refresh runs it again)"
 
     def partitioning(self, name: str) -> str:
         """How a table is partitioned, from its metadata, as the cost line says it:
@@ -223,6 +251,7 @@ class BigQueryTables:
         rows, estimate = self.estimated_query(sql, parameters)
         with self._lock:
             self.summary_estimate = estimate
+            self.summary_billed = self.last_billed
         for row in rows:
             last = row["last_run"] or {}
             day = row["game_date"]
