@@ -439,3 +439,43 @@ def test_reopened_streams_leave_no_thread_behind(
         ]
     finally:
         sources.close()
+
+
+def test_an_eleventh_tail_is_refused_and_said_while_the_listing_still_reads(
+    loopback: Loopback, tail: tuple[CloudLogging, Reader], gcp_project: str
+) -> None:
+    """Cloud Logging allows ten tail sessions a project: with ten open elsewhere (other
+    operators' dashboards), orchwatch's is refused; the pane says so and why, and the
+    entries the listing reads still come."""
+    logs, reader = tail
+    loopback.grpc.max_tails = 0  # the project's ten are taken
+    try:
+        batch = reader.read()
+        assert [t for t in reader.texts] == [f"old {i}" for i in range(5)]
+        assert reader.until(lambda: logs.read_log(reader.cursor, 1).health == "reconnecting")
+        notice = logs.read_log(reader.cursor, 1).notice
+        assert "quota exceeded" in notice and "concurrent tail sessions" in notice, notice
+    finally:
+        loopback.grpc.max_tails = 10
+    assert batch.entries
+    # Once a session is free, the tail is live again and new entries flow.
+    loopback.grpc.add_entries(entry_protos(entries(1, NOW, "later"), gcp_project, "r"))
+    assert reader.until(lambda: "later 0" in reader.texts, timeout=40), reader.texts
+
+
+def test_empty_pages_that_carry_a_token_are_followed(
+    loopback: Loopback, config: Config, gcp_project: str
+) -> None:
+    """The Logging API may answer an empty page with a next_page_token: it is not the
+    end of the listing."""
+    gcp_config = loopback.config(config, gcp_project, log_list_calls_per_minute=600)
+    written = entries(7, NOW - timedelta(minutes=3), "paged")
+    loopback.grpc.add_entries(entry_protos(written, gcp_project, "r"))
+    loopback.grpc.max_page_size, loopback.grpc.empty_pages = 3, True
+    sources = build_gcp_sources(gcp_config, gcp_project, FrozenClock(NOW))
+    try:
+        got = sources.logs.fetch_log(NOW - timedelta(minutes=5), None)  # type: ignore[union-attr]
+    finally:
+        loopback.grpc.max_page_size, loopback.grpc.empty_pages = 1000, False
+        sources.close()
+    assert [e.text for e in got] == [e.text for e in written]

@@ -13,7 +13,10 @@ service where orchwatch depends on it:
   INVALID_ARGUMENT for anything else; `timestamp asc|desc` ordering;
 - LoggingServiceV2.TailLogEntries: streams entries written after it opened,
   carries suppression notices, and ends (after `tail_lifetime` seconds, or on
-  `end_tails()`), as the real stream does about hourly;
+  `end_tails()`), as the real stream does about hourly; an eleventh concurrent session
+  of a project is refused (RESOURCE_EXHAUSTED), as Cloud Logging limits them to ten;
+- with `empty_pages`, ListLogEntries answers an empty page carrying a page token before
+  each page, as the API documents it may;
 - PERMISSION_DENIED for any method listed in `deny`;
 - `stop()` / `start()` on the same port, to kill it mid-session.
 
@@ -227,6 +230,13 @@ class LocalGcpServer:
         """The ErrorInfo (reason, metadata) a denial carries in its status details, as
         Google's APIs send it (google/rpc/error_details.proto): SERVICE_DISABLED..."""
         self.tail_lifetime: float = 3600.0
+        self.max_tails = 10
+        """Concurrent TailLogEntries sessions a project may have (Cloud Logging's limit);
+        one more is refused with RESOURCE_EXHAUSTED."""
+        self._open_tails: Counter[str] = Counter()
+        self.empty_pages = False
+        """ListLogEntries answers each page first with an empty page that carries a
+        next_page_token, as the API documents it may when a search takes long."""
         self.calls: Counter[str] = Counter()
         self._suppressions: list[TailLogEntriesResponse.SuppressionInfo] = []
         self.tails_ready = 0
@@ -470,7 +480,10 @@ class LocalGcpServer:
             matching = sorted((e for e in self.entries if mine(e) and keep(e)), key=_time)
         if order == "timestamp desc":
             matching.reverse()
-        page, token = self._page(matching, request.page_size, request.page_token, context)
+        token = request.page_token
+        if self.empty_pages and not token.startswith("e"):
+            return ListLogEntriesResponse(entries=[], next_page_token=f"e{token}")
+        page, token = self._page(matching, request.page_size, token.removeprefix("e"), context)
         return ListLogEntriesResponse(entries=page, next_page_token=token)
 
     def _tail(
@@ -489,6 +502,28 @@ class LocalGcpServer:
         def keep(entry: LogEntry) -> bool:
             return entry.insert_id not in self._untailed and mine(entry) and matches(entry)
 
+        project = ",".join(first.resource_names)
+        with self._lock:
+            if self._open_tails[project] >= self.max_tails:
+                refused = True
+            else:
+                refused = False
+                self._open_tails[project] += 1
+        if refused:
+            context.abort(
+                grpc.StatusCode.RESOURCE_EXHAUSTED,
+                f"Maximum number of concurrent tail sessions ({self.max_tails}) reached for "
+                f"{project}",
+            )
+        try:
+            yield from self._tail_session(context, keep)
+        finally:
+            with self._lock:
+                self._open_tails[project] -= 1
+
+    def _tail_session(
+        self, context: grpc.ServicerContext, keep: Callable[[LogEntry], bool]
+    ) -> Iterator[TailLogEntriesResponse]:
         opened = time.monotonic()
         with self._lock:
             position = len(self.entries)
