@@ -369,9 +369,12 @@ class Config:
 
     def run_service(self, name: str) -> str:
         """The Cloud Run service of a watched name: `[services] cloud_run`, else the name
-        lowercased, as a gen2 function's service is named (Cloud Run names are
-        lowercase; a function's may not be)."""
-        return self.cloud_run_names.get(name, name.lower())
+        as Cloud Functions gen2 names a function's service: lowercased, underscores made
+        hyphens (Cloud Run names are lowercase letters, digits and hyphens; a function's
+        may hold capitals and underscores). Where Cloud Run's listing carries the
+        service's `cloudfunctions.googleapis.com/function-id` annotation, that link wins
+        (`sources.gcp.run`)."""
+        return self.cloud_run_names.get(name, default_run_name(name))
 
     @property
     def run_aliases(self) -> dict[str, str]:
@@ -382,6 +385,11 @@ class Config:
 
 
 # --- loading -----------------------------------------------------------------------------------
+
+
+def default_run_name(name: str) -> str:
+    """A gen2 function's Cloud Run service name by Google's rule: lowercase, `_` -> `-`."""
+    return name.lower().replace("_", "-")
 
 
 def find_config_file(
@@ -579,6 +587,26 @@ def _topic(display: Path | str, key: str, name: str | None) -> str | None:
     return name
 
 
+def _check_run_collisions(table: ConfigFile, display: Path | str) -> None:
+    """Two watched names that reach one Cloud Run service (`foo_bar` and `foo-bar` both
+    become `foo-bar`) would show one service's revisions twice under two names."""
+    watched = [p.orchestrator for p in table.phases if p.orchestrator] + list(
+        table.services.extra
+    )
+    seen: dict[str, str] = {}
+    for name in dict.fromkeys(watched):
+        run = table.services.cloud_run.get(name, default_run_name(name))
+        if run in seen and seen[run] != name:
+            raise ConfigError(
+                display,
+                "services",
+                f"`{seen[run]}` and `{name}` are both the Cloud Run service `{run}` (Cloud "
+                "Functions gen2 lowercases names and makes `_` a `-`); watch one, or map "
+                'the other with [services.cloud_run] "NAME" = "service"',
+            )
+        seen[run] = name
+
+
 def _build(table: ConfigFile, path: Path | None, display: Path | str) -> Config:
     """Cross-field checks that the schema alone cannot express."""
     zone = _zone(display, "pipeline.timezone", table.pipeline.timezone)
@@ -663,6 +691,7 @@ def _build(table: ConfigFile, path: Path | None, display: Path | str) -> Config:
                 "expected a Cloud Run service name (lowercase letters, digits and hyphens, "
                 f"starting with a letter, at most 49), got {run!r}",
             )
+    _check_run_collisions(table, display)
     _check_validate(table.validate, display)
     for i, source in enumerate(table.services.commit_from):
         if not re.fullmatch(r"(label|env):[\w.-]+|image-tag", source):

@@ -385,6 +385,56 @@ def test_a_watched_name_reaches_its_cloud_run_service_as_gen2_names_it(
         gcp.close()
 
 
+def test_function_names_with_underscores_and_the_function_id_annotation(
+    loopback: Loopback, world: tuple[Config, Sources, Sources, Seeded]
+) -> None:
+    """Gen2 makes `_` a `-` in the service name; a service named otherwise is found by its
+    `cloudfunctions.googleapis.com/function-id` annotation, as Cloud Functions writes it."""
+    from dataclasses import replace
+
+    from loopback.seed import revision_proto, service_proto
+
+    config, demo, _, _ = world
+    project = "orchwatch-names"
+    [state] = demo.revisions.fetch_services(["self-heal"])  # type: ignore[union-attr]
+    for run_name, function in (("daily-health-check", None), ("svc-7f3a", "Nightly_Export")):
+        path = f"projects/{project}/locations/{config.gcp_region}/services/{run_name}"
+        proto = service_proto(state, path)
+        if function:
+            proto.annotations["cloudfunctions.googleapis.com/function-id"] = function
+        loopback.grpc.put_service(proto, [revision_proto(r, path) for r in state.revisions])
+    watched = replace(config, extra_services=("daily_health_check", "Nightly_Export"))
+    gcp = gcp_sources(watched, project, FrozenClock(DEMO_START))
+    try:
+        found = gcp.revisions.fetch_services(["daily_health_check", "Nightly_Export"])  # type: ignore[union-attr]
+    finally:
+        gcp.close()
+    assert [s.name for s in found] == ["daily_health_check", "Nightly_Export"]
+    assert all(len(s.revisions) == len(state.revisions) for s in found)
+
+
+def test_two_names_of_one_service_are_a_config_error() -> None:
+    from orchwatch.config import ConfigError, parse_config
+
+    text = (
+        '[services]\nextra = ["foo_bar", "foo-bar"]\n'
+        '[[phases]]\nname = "p"\nprocessors = [{ name = "x" }]\n'
+    )
+    with pytest.raises(ConfigError) as raised:
+        parse_config(text, None)
+    assert "`foo_bar` and `foo-bar` are both the Cloud Run service `foo-bar`" in str(raised.value)
+
+
+def test_the_watched_scope_matches_a_functions_own_log_lines() -> None:
+    """CloudLoggingHandler in a gen2 function writes `cloud_function` entries named like
+    its Cloud Run service: the filter of a watched `Nightly_Export` takes both names."""
+    from orchwatch.sources.gcp.logs import build_filter
+
+    text = build_filter(["Nightly_Export"], run_names=["nightly-export"])
+    assert 'resource.labels.function_name=("Nightly_Export" OR "nightly-export")' in text
+    assert 'resource.labels.service_name=("nightly-export")' in text
+
+
 def test_an_unpartitioned_backup_says_what_a_read_scans_and_is_spaced_to_its_budget(
     world: tuple[Config, Sources, Sources, Seeded],
 ) -> None:

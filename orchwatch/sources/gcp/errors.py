@@ -62,15 +62,16 @@ def _first_line(text: object, limit: int = 200) -> str:
 
 
 def _missing_role(api: Api, message: str) -> str:
-    """The role a permission-denied message points at (BigQuery has two)."""
+    """The role a permission-denied message points at (BigQuery and Pub/Sub have two)."""
     if api.name == "BigQuery" and "jobs.create" in message:
         return "roles/bigquery.jobUser"
     if api.name == "BigQuery" and len(api.roles) > 1:
         return "roles/bigquery.dataViewer"
-    if api.name == "Pub/Sub" and ("publish" in message.lower() or "seek" in message.lower()):
-        return (
-            "roles/pubsub.publisher" if "publish" in message.lower() else "roles/pubsub.subscriber"
-        )
+    lowered = message.lower()
+    if api.name == "Pub/Sub" and "publish" in lowered:
+        return "roles/pubsub.publisher"  # Publish needs pubsub.topics.publish
+    if api.name == "Pub/Sub" and "seek" in lowered:
+        return "roles/pubsub.subscriber"  # Seek needs pubsub.subscriptions.consume
     return api.roles[0]
 
 

@@ -129,7 +129,9 @@ def build_filter(
     gen2 lowercases). In the Logging query language OR binds tighter than AND: every
     group is parenthesized."""
     if services:
-        quoted = " OR ".join(f'"{s}"' for s in services)
+        # A gen2 function's own log lines (CloudLoggingHandler) come as `cloud_function`
+        # resources named like its Cloud Run service: either name matches.
+        quoted = " OR ".join(f'"{s}"' for s in dict.fromkeys([*services, *(run_names or ())]))
         run = " OR ".join(f'"{s}"' for s in dict.fromkeys(run_names or services))
         scope = (
             f'((resource.type="cloud_run_revision" AND resource.labels.service_name=({run}))'

@@ -199,7 +199,7 @@ class RunRevisions:
         try:
             with api_errors(self.clients.api("run")):
                 if listed is not None:
-                    service = listed.get(path)
+                    service = listed.get(path) or _by_function_id(listed, name)
                     if service is None:
                         return None
                 else:
@@ -264,6 +264,17 @@ def _fingerprint(service: Any) -> str:
         *(c.SerializeToString(deterministic=True) for c in state.conditions),
     ]
     return "\x1f".join(p if isinstance(p, str) else p.hex() for p in parts)
+
+
+FUNCTION_ID = "cloudfunctions.googleapis.com/function-id"
+"""The annotation Cloud Functions gen2 puts on the Cloud Run service of a function."""
+
+
+def _by_function_id(listed: dict[str, Any], name: str) -> Any:
+    """The listed service whose function-id annotation is `name` (a function's own name,
+    whatever its service is called), if exactly one."""
+    found = [s for s in listed.values() if s.annotations.get(FUNCTION_ID) == name]
+    return found[0] if len(found) == 1 else None
 
 
 def _unread(name: str, reason: str) -> ServiceState:
