@@ -479,3 +479,75 @@ def test_empty_pages_that_carry_a_token_are_followed(
         loopback.grpc.max_page_size, loopback.grpc.empty_pages = 1000, False
         sources.close()
     assert [e.text for e in got] == [e.text for e in written]
+
+
+def test_a_long_gap_is_backfilled_newest_first_within_its_cap_and_says_what_it_left(
+    loopback: Loopback, config: Config, gcp_project: str
+) -> None:
+    """A laptop slept: 4,500 entries were written while no stream was open. The backfill
+    keeps the newest 3,000 and says the rest were not read."""
+    from orchwatch.sources.gcp.logs import BACKFILL_MAX
+
+    gcp_config = loopback.config(config, gcp_project, log_list_calls_per_minute=600)
+    sources = build_gcp_sources(gcp_config, gcp_project, FrozenClock(NOW))
+    logs = sources.logs
+    assert isinstance(logs, CloudLogging)
+    reader = Reader(logs)
+    try:
+        loopback.grpc.add_entries(entry_protos(entries(1, NOW, "seen"), gcp_project, "r"))
+        first_read(loopback, reader)
+        assert reader.until(lambda: "seen 0" in reader.texts)
+        loopback.grpc.stop()  # asleep: no stream
+        gap = entries(4500, NOW + timedelta(seconds=1), "gap")
+        loopback.grpc.add_entries(entry_protos(gap, gcp_project, "r"))
+        loopback.grpc.start()
+        assert reader.until(lambda: "gap 4499" in reader.texts, timeout=40)
+        got = [t for t in reader.texts if t.startswith("gap")]
+        assert got == [f"gap {i}" for i in range(4500 - BACKFILL_MAX + 1, 4500)] or got == [
+            f"gap {i}" for i in range(4500 - BACKFILL_MAX, 4500)
+        ]
+        notice = logs.read_log(reader.cursor, 1).notice
+        assert "not read: the entries between" in notice, notice
+    finally:
+        sources.close()
+
+
+def test_the_stream_flows_while_a_backfill_waits_for_the_list_budget(
+    loopback: Loopback, config: Config, gcp_project: str
+) -> None:
+    """With the list budget spent, the gap's listing waits its turn on its own thread; an
+    entry written after the stream reopened arrives through the stream meanwhile."""
+    gcp_config = loopback.config(config, gcp_project, log_list_calls_per_minute=1)
+    sources = build_gcp_sources(gcp_config, gcp_project, FrozenClock(NOW))
+    logs = sources.logs
+    assert isinstance(logs, CloudLogging)
+    reader = Reader(logs)
+    try:
+        loopback.grpc.add_entries(entry_protos(entries(1, NOW, "seen"), gcp_project, "r"))
+        first_read(loopback, reader)  # the minute's one list call
+        assert reader.until(lambda: "seen 0" in reader.texts)
+        opened = loopback.grpc.tails_ready
+        loopback.grpc.end_tails()
+        assert wait_until(lambda: loopback.grpc.tails_ready > opened)
+        loopback.grpc.add_entries(entry_protos(entries(1, NOW, "fresh"), gcp_project, "r"))
+        assert reader.until(lambda: "fresh 0" in reader.texts, timeout=15), reader.texts
+    finally:
+        sources.close()
+
+
+def test_an_entry_that_arrived_late_with_an_earlier_time_is_backfilled_once(
+    loopback: Loopback, tail: tuple[CloudLogging, Reader], gcp_project: str
+) -> None:
+    """Cloud Logging may store an entry after later ones: a backfill from exactly the last
+    entry seen would miss it; from a little before, it does not, and nothing comes twice."""
+    _, reader = tail
+    loopback.grpc.add_entries(entry_protos(entries(1, NOW, "seen"), gcp_project, "r"))
+    first_read(loopback, reader)
+    assert reader.until(lambda: "seen 0" in reader.texts)
+    loopback.grpc.stop()
+    late = entries(1, NOW - timedelta(seconds=30), "late")  # written now, stamped earlier
+    loopback.grpc.add_entries(entry_protos([*entries(2, NOW, "gap"), *late], gcp_project, "r"))
+    loopback.grpc.start()
+    assert reader.until(lambda: "late 0" in reader.texts, timeout=40), reader.texts
+    assert reader.until(lambda: "gap 1" in reader.texts)
+    assert reader.texts.count("seen 0") == 1 and reader.texts.count("old 0") == 1

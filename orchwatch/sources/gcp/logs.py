@@ -32,6 +32,12 @@ from orchwatch.sources.logfile import payload_text
 
 PAGE_SIZE = 1000
 INITIAL_PAGES = 3
+BACKFILL_MAX = PAGE_SIZE * INITIAL_PAGES
+"""The most entries a reconnect's backfill lists, newest first: after a laptop slept for
+hours on a busy project, the gap is larger than the tail needs."""
+BACKFILL_LOOKBACK = timedelta(minutes=2)
+"""How far before the last entry seen a backfill starts: entries arrive late, with
+earlier timestamps, and a backfill from exactly the last one would miss them."""
 """List calls the first read may spend on history (the newest 3,000 entries at most)."""
 NOTICE_SECONDS = 60.0
 """How long a stream notice (suppression, backfill) stays next to the health light."""
@@ -195,6 +201,7 @@ class CloudLogging:
         self._notice_at = 0.0
         self._stop = threading.Event()
         self._stream_ended = threading.Event()
+        self._backfiller: threading.Thread | None = None
         """The open stream's: set when it ends, which ends its request thread."""
         self._thread: threading.Thread | None = None
         self._call: Any = None
@@ -508,19 +515,46 @@ class CloudLogging:
         return f"listed {added} the stream had not delivered"
 
     def _backfill(self, announce: bool) -> None:
-        """List what was written while no stream was open (from the last entry seen)."""
+        """List what was written while no stream was open, on a thread of its own so the
+        new stream is read at once (the listing may wait a minute for the list budget)."""
         with self._lock:
             since = self._last_seen
-        if since is None:
+            going = self._backfiller is not None and self._backfiller.is_alive()
+        if since is None or going:  # a running one lists from earlier: it covers this gap
             return
-        entries = self._list(
-            self._filter_since(since),
-            "asc",
+        thread = threading.Thread(
+            target=self._backfill_gap,
+            args=(since, announce),
+            name="orchwatch-log-backfill",
+            daemon=True,
         )
         with self._lock:
-            added = sum(1 for e in entries or () if self._append(e))
+            self._backfiller = thread
+        thread.start()
+
+    def _backfill_gap(self, since: datetime, announce: bool) -> None:
+        """The gap's newest `BACKFILL_MAX` entries, from a little before the last entry
+        seen (`BACKFILL_LOOKBACK`: entries that arrive late carry earlier timestamps; the
+        ones already seen are dropped by insert id); what the cap left is said."""
+        start = since - BACKFILL_LOOKBACK
+        try:
+            newest = self._list(self._filter_since(start), "desc", max_entries=BACKFILL_MAX)
+        except SourceError as exc:
+            self._say(None, f"the gap since {since:%H:%M:%S} UTC was not backfilled: {exc}")
+            return
+        entries = list(reversed(newest or []))
+        with self._lock:
+            added = sum(1 for e in entries if self._append(e))
+        capped = ""
+        if len(entries) >= BACKFILL_MAX:
+            capped = (
+                f"; not read: the entries between {since:%H:%M:%S} and "
+                f"{entries[0].timestamp:%H:%M:%S} UTC (the backfill keeps the newest "
+                f"{BACKFILL_MAX:,}; `orchwatch errors --since` lists a window whole)"
+            )
         if announce:
             self._say(
                 "gap backfilled",
-                f"reconnected; backfilled {added} entries written since {since:%H:%M:%S} UTC",
+                f"reconnected; backfilled {added} entries written since "
+                f"{since:%H:%M:%S} UTC{capped}",
             )
