@@ -1,3 +1,3 @@
-from orchwatch.cli import entry
+from orchwatch.launch import run
 
-entry()
+run()

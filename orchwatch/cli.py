@@ -996,7 +996,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _flushed(done.code if isinstance(done.code, int) else EXIT_USAGE)
     handler: Callable[[argparse.Namespace], int] = args.command or run_tui
     if args.command is None:
-        return _run(handler, args)
+        return _run(handler, args)  # the dashboard settles the collector at its first frame
+    from orchwatch.startup import settle
+
+    settle()  # a headless verb: its reads may make garbage worth collecting
     # A headless verb prints through one sanitizer: nothing it prints can be an escape.
     from orchwatch.sanitize import InertWriter
 

@@ -590,9 +590,7 @@ def _topic(display: Path | str, key: str, name: str | None) -> str | None:
 def _check_run_collisions(table: ConfigFile, display: Path | str) -> None:
     """Two watched names that reach one Cloud Run service (`foo_bar` and `foo-bar` both
     become `foo-bar`) would show one service's revisions twice under two names."""
-    watched = [p.orchestrator for p in table.phases if p.orchestrator] + list(
-        table.services.extra
-    )
+    watched = [p.orchestrator for p in table.phases if p.orchestrator] + list(table.services.extra)
     seen: dict[str, str] = {}
     for name in dict.fromkeys(watched):
         run = table.services.cloud_run.get(name, default_run_name(name))

@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import TypeVar
 
 from orchwatch.analysis.completion import reconcile_date
-from orchwatch.analysis.daily import NO_REPO, CustomCheckResult, DailyInputs, Fetched
+from orchwatch.analysis.daily import NO_REPO, CustomCheckResult, DailyInputs
 from orchwatch.analysis.explain import Deployed, ExplainInputs, Package
+from orchwatch.analysis.fetched import Fetched
 from orchwatch.analysis.pubsub import Hop, topics_of
 from orchwatch.analysis.pubsub import judge as judge_hops
 from orchwatch.analysis.pubsub import window as pubsub_window

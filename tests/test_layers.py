@@ -50,6 +50,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "orchwatch",
         "orchwatch.model",
         "orchwatch.pubsub",
+        "orchwatch.startup",
         "orchwatch.clock",
         "orchwatch.dates",
         "orchwatch.names",
@@ -66,7 +67,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("orchwatch.gather", "orchwatch.snapshot"),
     ("orchwatch.preflight", "orchwatch.render"),
     ("orchwatch.tui",),
-    ("orchwatch.cli", "orchwatch.__main__"),
+    ("orchwatch.cli", "orchwatch.__main__", "orchwatch.launch"),
 )
 """Lowest first. A module belongs to the longest prefix listed; it may import its own
 layer and the ones below, never one above."""

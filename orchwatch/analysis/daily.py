@@ -44,10 +44,11 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
-from typing import Generic, TypeVar
+from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 from orchwatch.analysis.completion import blocked_phases, blocked_text, trigger_verdict
+from orchwatch.analysis.fetched import Fetched as Fetched  # re-exported: readers name it here too
 from orchwatch.analysis.revisions import Marker, ServiceVerdict, short_name
 from orchwatch.config import StatusWords
 from orchwatch.model import CellState, DateStatus, ErrorGroup, ExecutionLogRow, FailedQueueItem
@@ -118,14 +119,6 @@ class CheckResult:
 
 
 T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class Fetched(Generic[T]):
-    """A source's answer, or why there is none."""
-
-    value: T | None = None
-    error: str = ""
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from orchwatch.analysis.completion import blocked_phases, trigger_verdict
-from orchwatch.analysis.daily import Fetched
+from orchwatch.analysis.fetched import Fetched
 from orchwatch.analysis.pubsub import Hop, HopLevel
 from orchwatch.analysis.revisions import Health, ServiceVerdict, short_name, short_names
 from orchwatch.analysis.runtime import RollbackChoice

@@ -19,7 +19,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from orchwatch.analysis.completion import trigger_verdict
-from orchwatch.analysis.daily import Fetched
+from orchwatch.analysis.fetched import Fetched
 from orchwatch.analysis.pubsub import Hop
 from orchwatch.analysis.revisions import Health, Marker, ServiceVerdict, short_name, short_names
 from orchwatch.model import CellState, ConditionState, DateStatus, ErrorGroup

@@ -25,16 +25,14 @@ from textual.events import DescendantFocus, Key, Resize
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import Footer
 
 from orchwatch.actions.audit import AuditLog
-from orchwatch.analysis.daily import Fetched, Target
-from orchwatch.analysis.explain import ExplainInputs
+from orchwatch.analysis.fetched import Fetched
 from orchwatch.analysis.revisions import ServiceVerdict
 from orchwatch.analysis.runtime import rollback_choice
 from orchwatch.dates import business_date
-from orchwatch.gather import DateReads, explain_inputs
 from orchwatch.model import ErrorGroup
+from orchwatch.startup import settle
 from orchwatch.tui.context import context
 from orchwatch.tui.panes.actions import ActionsPane
 from orchwatch.tui.panes.base import Pane, PaneContext, format_age
@@ -42,12 +40,15 @@ from orchwatch.tui.panes.completions import CompletionsPane
 from orchwatch.tui.panes.logs import LogsPane
 from orchwatch.tui.panes.revisions import RevisionsPane
 from orchwatch.tui.widgets.completion_grid import CompletionGrid
+from orchwatch.tui.widgets.footer import SteadyFooter
 from orchwatch.tui.widgets.overview import OverviewStrip
 from orchwatch.tui.widgets.revisions import ServiceTable
 from orchwatch.tui.widgets.status_bar import StatusBar
 from orchwatch.tui.widgets.subject import Explainable, Subject
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # loaded when first needed, after the first frame
+    from orchwatch.analysis.daily import Target
+    from orchwatch.analysis.explain import ExplainInputs
     from orchwatch.tui.screens.daily import WalkPlace
 
 
@@ -113,7 +114,7 @@ class DashboardScreen(Screen[None]):
             yield RevisionsPane(self.context)
             yield LogsPane(self.context)
             yield ActionsPane(self.config, self.context.sources, self._audit)
-        yield Footer()
+        yield SteadyFooter()
 
     @property
     def completions(self) -> CompletionsPane:
@@ -165,9 +166,11 @@ class DashboardScreen(Screen[None]):
         self.update_status()
         if pane is self.logs and message.ok:
             self.revisions.judge_with(self.logs.runtime)
-        if pane is self.completions and message.ok and self._exit_after_first_data:
-            self.app.call_after_refresh(self.app.exit)
-            return
+        if pane is self.completions and message.ok:
+            self.call_after_refresh(settle)  # the first frame with data: start-up is over
+            if self._exit_after_first_data:
+                self.app.call_after_refresh(self.app.exit)
+                return
         order = self.panes
         following = order[order.index(pane) + 1 :] if pane in order else []
         if following:
@@ -307,6 +310,8 @@ class DashboardScreen(Screen[None]):
     def _explain_inputs(self, day: date) -> Callable[[], ExplainInputs]:
         """What the panes hold now, and a reader (for a worker thread) that adds the
         packages and the commits."""
+        from orchwatch.gather import DateReads, explain_inputs
+
         config = self.config
         now = self.completions.now or self.context.sources.clock.now()
         status = self.completions.status_of(day)

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual import on, work
@@ -27,26 +28,21 @@ from textual.widgets import Log, Static
 
 from orchwatch.actions.audit import AuditLog
 from orchwatch.actions.manager import RunHandle, RunKey, RunManager
-from orchwatch.actions.replay import replay_argv, run_replay
 from orchwatch.actions.runner import RunResult
-from orchwatch.analysis.replay import ReplayPlan, plan_replay
 from orchwatch.analysis.revisions import Marker, ServiceVerdict, short_name
 from orchwatch.analysis.runtime import RollbackChoice
 from orchwatch.config import Config
-from orchwatch.gather import RevisionsView, gather_pubsub
 from orchwatch.plural import counted
-from orchwatch.preflight import (
-    DeployPreview,
-    DeployRefused,
-    deploy_command,
-    preview_deploy,
-    rollback_command,
-)
 from orchwatch.sanitize import inert_line, wrap_at_boundaries
 from orchwatch.sources.base import SourceError, Sources
 from orchwatch.tui.failures import FailsInPlace
 from orchwatch.tui.styles import semantic_style
-from orchwatch.validate.summary import Validation, validate
+
+if TYPE_CHECKING:  # loaded when an action first needs them, after the first frame
+    from orchwatch.analysis.replay import ReplayPlan
+    from orchwatch.gather import RevisionsView
+    from orchwatch.preflight import DeployPreview
+    from orchwatch.validate.summary import Validation
 
 
 class ValidationFailed(Message):
@@ -288,6 +284,8 @@ class ActionsPane(FailsInPlace, Vertical):
 
     @work(thread=True, group="validate", exit_on_error=False)
     def _validate(self, key: RunKey, repo: Path) -> None:
+        from orchwatch.validate.summary import Validation, validate
+
         def job() -> tuple[RunResult, object]:
             self.app.call_from_thread(self._started, key)
             done = validate(self.config.validate, repo)
@@ -347,6 +345,8 @@ class ActionsPane(FailsInPlace, Vertical):
 
     def deploy(self, service: str, day: date, verdict: ServiceVerdict | None) -> None:
         """Preview a redeploy of `service`, then ask for confirmation."""
+        from orchwatch.preflight import DeployRefused, deploy_command
+
         try:
             argv = deploy_command(self.config, service, day)
         except DeployRefused as exc:
@@ -358,6 +358,8 @@ class ActionsPane(FailsInPlace, Vertical):
     def _prepare_deploy(
         self, service: str, argv: list[str], verdict: ServiceVerdict | None
     ) -> None:
+        from orchwatch.preflight import preview_deploy
+
         now = self.sources.clock.now()
         self.post_message(
             DeployPreviewReady(preview_deploy(self.config, service, argv, verdict, now))
@@ -417,6 +419,9 @@ class ActionsPane(FailsInPlace, Vertical):
 
     @work(thread=True, group="replay-preview", exit_on_error=False)
     def _plan_replay(self, phase: str, day: date) -> None:
+        from orchwatch.analysis.replay import plan_replay
+        from orchwatch.gather import gather_pubsub
+
         view = gather_pubsub(self.config, self.sources, day, now_too=True)
         if view.status.value is None:
             raise SourceError(f"the completions could not be read: {view.status.error}")
@@ -444,6 +449,8 @@ class ActionsPane(FailsInPlace, Vertical):
 
     @work(thread=True, group="replay", exit_on_error=False)
     def _replay(self, plan: ReplayPlan) -> None:
+        from orchwatch.actions.replay import replay_argv, run_replay
+
         key = RunKey("replay", f"{plan.phase} {plan.game_date}")
         stop = threading.Event()
 
@@ -469,6 +476,7 @@ class ActionsPane(FailsInPlace, Vertical):
     def rollback(self, choice: RollbackChoice, verdict: ServiceVerdict) -> None:
         """Preview moving `choice.service`'s traffic to `choice.target`, and run it once
         the service's name is typed."""
+        from orchwatch.preflight import DeployRefused, rollback_command
         from orchwatch.tui.screens.confirm_rollback import ConfirmRollbackScreen
 
         target = choice.target

@@ -15,7 +15,7 @@ from textual.message import Message
 from textual.widgets import Static
 
 from orchwatch.analysis.completion import reconcile_dates
-from orchwatch.analysis.daily import Fetched
+from orchwatch.analysis.fetched import Fetched
 from orchwatch.dates import business_date, date_range
 from orchwatch.glyphs import STATE_COLOUR, STATE_GLYPH
 from orchwatch.model import DateCompletions, DateStatus, FailedQueueItem

@@ -3,6 +3,8 @@ its revision history."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -10,11 +12,13 @@ from textual.message import Message
 
 from orchwatch.analysis.revisions import Health
 from orchwatch.analysis.runtime import RuntimeTally
-from orchwatch.gather import RevisionsView, gather_revisions, judge_runtime
 from orchwatch.model import Revision
 from orchwatch.tui.panes.base import Pane, PaneContext
 from orchwatch.tui.widgets.list_filter import ListFilter
 from orchwatch.tui.widgets.revisions import ServiceTable
+
+if TYPE_CHECKING:  # gather is loaded by the first read, off the UI thread
+    from orchwatch.gather import RevisionsView
 
 
 class RevisionsLoaded(Message):
@@ -54,6 +58,8 @@ class RevisionsPane(Pane):
 
     def _judge(self) -> None:
         if self._read is not None and self._runtime is not None:
+            from orchwatch.gather import judge_runtime
+
             self.view = judge_runtime(self._read, self._runtime)
         else:
             self.view = self._read
@@ -103,6 +109,8 @@ class RevisionsPane(Pane):
 
     @work(thread=True, exclusive=True, group="revisions", exit_on_error=False)
     def _fetch(self) -> None:
+        from orchwatch.gather import gather_revisions
+
         self.sources.advance()
         view = gather_revisions(self.config, self.sources, read_logs=False)
         self.post_message(RevisionsLoaded(view))

@@ -16,7 +16,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.events import Resize
 from textual.message import Message
 from textual.screen import ModalScreen, Screen
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
 from orchwatch.analysis.daily import (
     CHECK_COLOUR,
@@ -34,6 +34,7 @@ from orchwatch.tui.context import context
 from orchwatch.tui.failures import FailsInPlace
 from orchwatch.tui.screens.goto_date import GotoDateScreen
 from orchwatch.tui.styles import semantic_style
+from orchwatch.tui.widgets.footer import SteadyFooter
 from orchwatch.tui.widgets.keys import ListTable
 
 
@@ -83,7 +84,7 @@ class DailyScreen(FailsInPlace, Screen[tuple[Target, date] | None]):
         with Vertical(id="daily-body"):
             yield Static(id="daily-heading")
             yield ListTable(id="daily-table", cursor_type="row")
-        yield Footer()
+        yield SteadyFooter()
 
     def on_mount(self) -> None:
         self.query_one("#daily-table", DataTable).focus()
@@ -290,7 +291,7 @@ class CheckScreen(ModalScreen[int | None]):
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="detail-body"):
             yield Static(id="check-body")
-        yield Footer()
+        yield SteadyFooter()
 
     def on_mount(self) -> None:
         self._show()

@@ -14,7 +14,7 @@ from textual.containers import Vertical
 from textual.events import Resize
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
 from orchwatch.analysis.pubsub import Hop, HopLevel, spark
 from orchwatch.gather import PubSubView, gather_pubsub
@@ -25,6 +25,7 @@ from orchwatch.tui.context import context
 from orchwatch.tui.failures import FailsInPlace
 from orchwatch.tui.requests import ReplayRequested
 from orchwatch.tui.styles import semantic_style
+from orchwatch.tui.widgets.footer import SteadyFooter
 from orchwatch.tui.widgets.keys import ListTable
 
 MARK = {
@@ -76,7 +77,7 @@ class PubSubScreen(FailsInPlace, Screen[None]):
             yield Static(id="pubsub-heading")
             yield ListTable(id="pubsub-table", cursor_type="row")
             yield Static(id="pubsub-detail")
-        yield Footer()
+        yield SteadyFooter()
 
     def on_mount(self) -> None:
         self.query_one("#pubsub-table", DataTable).focus()

@@ -14,7 +14,7 @@ from textual.containers import Vertical
 from textual.events import Resize
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
 from orchwatch.analysis.timeline import Event, Severity, Timeline, timeline
 from orchwatch.gather import gather_timeline
@@ -22,6 +22,7 @@ from orchwatch.sanitize import clip, inert_line
 from orchwatch.tui.context import context
 from orchwatch.tui.failures import FailsInPlace
 from orchwatch.tui.styles import semantic_style
+from orchwatch.tui.widgets.footer import SteadyFooter
 from orchwatch.tui.widgets.keys import ListTable
 
 ZOOMS: tuple[timedelta | None, ...] = (
@@ -74,7 +75,7 @@ class TimelineScreen(FailsInPlace, Screen[None]):
         with Vertical(id="daily-body"):
             yield Static(id="timeline-heading")
             yield ListTable(id="timeline-table", cursor_type="row")
-        yield Footer()
+        yield SteadyFooter()
 
     def on_mount(self) -> None:
         self.query_one("#timeline-table", DataTable).focus()
