@@ -492,6 +492,7 @@ def gather_daily(
         orchestrators=[p.orchestrator for p in config.phases if p.orchestrator],
         words=config.daily_words,
         where=sources.where,
+        hops=_hops(config, sources, game_date, now) if sources.pubsub is not None else None,
     )
 
 

@@ -72,10 +72,11 @@ def test_what_a_missing_trigger_stops_is_blocked_by_it_not_failed_again(
 def test_the_markdown_names_what_each_failure_blocks(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["daily", "--demo", "--date", "2026-02-01", "--format", "markdown"]) == 1
     out = capsys.readouterr().out
-    assert "4 blocked by an earlier failure" in out
+    assert "6 blocked by an earlier failure" in out
     trigger = out.index("- **phase3 → phase4 trigger**")
     assert out[trigger:].splitlines()[1] == (
         "  - blocked by it: phase4 completion, phase4 → phase5 trigger, phase5 completion, "
+        "phase4 completions delivered (Pub/Sub), phase5 completions delivered (Pub/Sub), "
         "predictions generated"
     )
 
@@ -227,7 +228,7 @@ def test_formats_and_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["daily", "--demo", "--date", "2026-01-28"]) == 2
     assert capsys.readouterr().out.splitlines()[0] == (
         "nba-props-platform · 2026-01-28 (Wed) · UNKNOWN (could not check: orchestrator ×4; "
-        "0 fail, 0 warn, 10 pass, 4 unknown, 1 skipped)"
+        "0 fail, 0 warn, 14 pass, 4 unknown, 1 skipped)"
     )
     assert main(["daily", "--demo", "--date", "someday"]) == 2
     assert "is not a date" in capsys.readouterr().err
@@ -294,7 +295,7 @@ async def test_checklist_screen_and_jump(config: Config, demo: Sources) -> None:
 async def test_every_failing_checks_evidence_in_at_most_eight_keys(
     config: Config, demo: Sources, tmp_path: Path
 ) -> None:
-    """From the first screen: w, Enter, then j through the checks to act on."""
+    """From the first screen: w, Enter, then j through the checks to act on (6 keys)."""
     from dataclasses import replace
 
     from orchwatch.tui.screens.daily import CheckScreen
@@ -305,7 +306,7 @@ async def test_every_failing_checks_evidence_in_at_most_eight_keys(
     app = make_app(replace(config, repo_path=repo), demo)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        keys = ["w", "enter", "j", "j", "j"]
+        keys = ["w", "enter", "j", "j", "j", "j"]
         seen: list[str] = []
         await pilot.press("w")
         assert await wait_for(
@@ -314,7 +315,9 @@ async def test_every_failing_checks_evidence_in_at_most_eight_keys(
         daily = app.screen
         assert isinstance(daily, DailyScreen)
         failing = [r.title for r in daily.results if r.status is CheckStatus.FAIL]
-        assert len(failing) == 4  # the three of the incident and the broken package
+        # The incident's four (the phase, its trigger, the orchestrator, the dropped
+        # completions) and the broken package.
+        assert len(failing) == 5
         await pilot.press("enter")
         assert await wait_for(pilot, lambda: isinstance(app.screen, CheckScreen))
         for key in keys[2:]:
@@ -471,3 +474,21 @@ def test_the_status_words_are_the_configs(tmp_path: Path, demo: Sources) -> None
     )
     with pytest.raises(ConfigError, match="queue_handled"):
         parse_config(bad, tmp_path / "orchwatch.toml")
+
+
+def test_the_walkthrough_says_where_the_lost_completions_went(
+    config: Config, demo: Sources
+) -> None:
+    """The Pub/Sub hop is a check of its own: phase 3's completions were refused and
+    dropped, and the next step is the replay, after the fix."""
+    results = {
+        r.id: r for r in evaluate(gather_daily(config, demo, date(2026, 2, 1)), config.timezone)
+    }
+    hop = results["phase3.pubsub"]
+    assert hop.status is CheckStatus.FAIL
+    assert "messages dropped" in hop.evidence and "no dead-letter topic" in hop.evidence
+    assert hop.next_step.endswith("orchwatch replay --date 2026-02-01 --phase phase3")
+    assert results["phase2.pubsub"].status is CheckStatus.PASS
+    assert results["phase4.pubsub"].status is CheckStatus.BLOCKED  # nothing will come
+    healthy = evaluate(gather_daily(config, demo, date(2026, 1, 30)), config.timezone)
+    assert all(r.status is CheckStatus.PASS for r in healthy if r.id.endswith(".pubsub"))

@@ -432,3 +432,40 @@ def test_cancel_stops_a_job_that_watches_its_stop_event(tmp_path) -> None:  # ty
     worker.join(10)
     [entry] = read_audit(tmp_path / "audit.jsonl")[0]
     assert entry.outcome == "cancelled"
+
+
+def test_two_subscriptions_pushing_one_topic_to_the_orchestrator_warn(config: Config) -> None:
+    """The runbook's duplicate push subscriptions: every completion delivered twice."""
+    from orchwatch.pubsub import Point, PubSubReading, PushCount, SubscriptionMetrics, TopicReading
+
+    start = datetime(2026, 2, 1, 10, 0, tzinfo=UTC)
+    step = timedelta(minutes=5)
+    endpoint = "https://phase3-to-phase4-orchestrator-1.us-west2.run.app/"
+    subs = tuple(
+        Subscription(
+            name=f"eventarc-us-west2-phase3-to-phase4-orchestrator-{k}-sub-1",
+            topic="nba-phase3-analytics-complete",
+            push_endpoint=endpoint,
+        )
+        for k in (1, 2)
+    )
+    reading = PubSubReading(
+        start,
+        start + step,
+        step,
+        {
+            "nba-phase3-analytics-complete": TopicReading(
+                "nba-phase3-analytics-complete", True, subs, (Point(start, 4.0),)
+            ),
+            "nba-phase4-trigger": TopicReading(
+                "nba-phase4-trigger",
+                True,
+                (Subscription(name="p4", topic="nba-phase4-trigger", push_endpoint="https://x/"),),
+            ),
+        },
+        {s.name: SubscriptionMetrics(pushes=(PushCount(start, "ack", 4),)) for s in subs},
+    )
+    hop = judge(config, reading)[1]
+    assert hop.level is HopLevel.WARN
+    assert "2 subscriptions push nba-phase3-analytics-complete to phase3-to-phase4" in hop.verdict
+    assert "every completion is delivered 2 times" in hop.verdict

@@ -48,7 +48,8 @@ from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 from orchwatch.analysis.completion import blocked_phases, blocked_text, trigger_verdict
-from orchwatch.analysis.fetched import Fetched as Fetched  # re-exported: readers name it here too
+from orchwatch.analysis.fetched import Fetched as Fetched
+from orchwatch.analysis.pubsub import Hop, HopLevel  # re-exported: readers name it here too
 from orchwatch.analysis.revisions import Marker, ServiceVerdict, short_name
 from orchwatch.config import StatusWords
 from orchwatch.model import CellState, DateStatus, ErrorGroup, ExecutionLogRow, FailedQueueItem
@@ -153,6 +154,8 @@ class DailyInputs:
     """What the status values mean (`[daily]`)."""
     where: str = "Cloud Run"
     """Where the services were looked for (`Sources.where`)."""
+    hops: Fetched[list[Hop]] | None = None
+    """Each phase's Pub/Sub hop on the date; None where the source has no Pub/Sub."""
 
 
 def date_window(game_date: date, zone: ZoneInfo) -> tuple[datetime, datetime]:
@@ -194,8 +197,9 @@ def evaluate(
     results.append(_execution_log_check(inputs))
     results.append(_queue_check(inputs))
     results += _orchestrator_checks(inputs, zone)
-    results.append(_validation_check(inputs))
     phases = {r.id.removesuffix(".completion"): r for r in results if r.id.endswith(".completion")}
+    results += _pubsub_checks(inputs, phases)
+    results.append(_validation_check(inputs))
     results += [_custom_check(check, phases.get(check.phase or "")) for check in inputs.custom]
     return results
 
@@ -486,6 +490,66 @@ def _orchestrator_checks(inputs: DailyInputs, zone: ZoneInfo) -> list[CheckResul
 
 NO_REPO = "no repo configured"
 """The validation's error when the config names no repository: a skipped check."""
+
+
+_HOP_STATUS = {
+    HopLevel.OK: CheckStatus.PASS,
+    HopLevel.WARN: CheckStatus.WARN,
+    HopLevel.FAIL: CheckStatus.FAIL,
+    HopLevel.UNKNOWN: CheckStatus.UNKNOWN,
+}
+
+
+def _pubsub_checks(inputs: DailyInputs, phases: dict[str, CheckResult]) -> list[CheckResult]:
+    """Each phase's completions delivered to its orchestrator (Pub/Sub): refused, dropped,
+    waiting, dead-lettered, delivered twice, or a trigger topic nothing delivers. A phase
+    that is not due or blocked has nothing to deliver yet; a hop that could not be read is
+    unknown."""
+    if inputs.hops is None:
+        return []  # the source has no Pub/Sub (a snapshot without it): not a check here
+    day = inputs.game_date
+    if inputs.hops.value is None:
+        return [
+            _unknown(
+                "pubsub",
+                "completions delivered (Pub/Sub)",
+                inputs.hops.error,
+                f"orchwatch pubsub --date {day}",
+            )
+        ]
+    results = []
+    for hop in inputs.hops.value:
+        phase = phases.get(hop.phase)
+        title = f"{hop.phase} completions delivered (Pub/Sub)"
+        status = _HOP_STATUS[hop.level]
+        quiet = hop.level is HopLevel.UNKNOWN and not hop.published and not hop.refused
+        if (
+            quiet
+            and phase is not None
+            and phase.status in (CheckStatus.NOT_DUE, CheckStatus.BLOCKED)
+        ):
+            status = phase.status  # nothing to deliver yet, or nothing will come
+        if hop.dropped:
+            step = (
+                f"fix {hop.orchestrator or 'the orchestrator'}, then replay: orchwatch replay "
+                f"--date {day} --phase {hop.phase}"
+            )
+        elif hop.level is HopLevel.OK:
+            step = ""
+        else:
+            step = f"orchwatch pubsub --date {day} (P in the dashboard)"
+        results.append(
+            CheckResult(
+                f"{hop.phase}.pubsub",
+                title,
+                status,
+                hop.verdict,
+                step,
+                Target("completions", hop.phase),
+                cause=phase.cause if status is CheckStatus.BLOCKED and phase else "",
+            )
+        )
+    return results
 
 
 def _validation_check(inputs: DailyInputs) -> CheckResult:

@@ -174,12 +174,12 @@ def _judge_phase(phase: PhaseSpec, reading: PubSubReading, zone: ZoneInfo) -> Ho
         )
     sub = ours[0]
     details = [_config_line(sub), *notes]
-    if len(ours) > 1:
+    if len(ours) > 1:  # the runbook's "duplicate push subscriptions"
         details.insert(
             0,
             f"{counted(len(ours), 'subscription')} push {topic} to {phase.orchestrator} "
             f"({', '.join(s.name for s in ours)}): every completion is delivered "
-            f"{len(ours)} times",
+            f"{len(ours)} times; delete all but one",
         )
     if sub.state not in ("ACTIVE", ""):
         details.insert(0, f"{sub.name} is {sub.state}: Pub/Sub cannot deliver through it")
@@ -260,6 +260,12 @@ def _counted_hop(
         level = HopLevel.FAIL
         lines = [*broken_trigger, *lines]
         details = [d for d in details if d not in broken_trigger]
+    duplicated = [d for d in details if "every completion is delivered" in d]
+    if duplicated:
+        lines.append(duplicated[0])
+        details = [d for d in details if d not in duplicated]
+        if level is HopLevel.OK:
+            level = HopLevel.WARN
     if not lines and not published:
         level = HopLevel.UNKNOWN  # no message: no evidence the hop delivers
         lines.append("nothing published in the window: no evidence either way")
