@@ -100,22 +100,25 @@ CREATE TABLE IF NOT EXISTS failed_processor_queue (
 
 # The same aggregate the BigQuery source pushes down: per processor and date, the run
 # count, the successes, and the latest run's fields.
-_BACKUP_SUMMARY_SQL = """
-SELECT phase, game_date, processor_name, runs, successes, first_at, completed_at,
-       status, record_count, correlation_id, execution_id
-FROM (
-    SELECT *,
-        ROW_NUMBER() OVER w_desc AS newest,
-        COUNT(*) OVER w AS runs,
-        SUM(status IN ('success', 'partial')) OVER w AS successes,
-        MIN(completed_at) OVER w AS first_at
-    FROM phase_completions
-    WHERE game_date IN ({dates})
-    WINDOW w AS (PARTITION BY phase, game_date, processor_name),
-           w_desc AS (PARTITION BY phase, game_date, processor_name ORDER BY completed_at DESC)
-)
-WHERE newest = 1
+_BACKUP_COUNTS_SQL = """
+SELECT phase, game_date, processor_name, COUNT(*), SUM(status IN ('success', 'partial')),
+       MIN(completed_at)
+FROM phase_completions
+WHERE game_date IN ({dates})
+GROUP BY phase, game_date, processor_name
 """
+_BACKUP_LAST_SQL = """
+SELECT phase, game_date, processor_name, MAX(completed_at), status, record_count,
+       correlation_id, execution_id
+FROM phase_completions
+WHERE game_date IN ({dates})
+GROUP BY phase, game_date, processor_name
+"""
+"""Each processor's runs of a date aggregated, and its newest run: two GROUP BYs on the
+(game_date, phase, processor_name, completed_at) index. The newest run's columns are
+SQLite's bare columns of a query with one max() aggregate, which come from the row that
+holds the max (documented behaviour). One query with window functions took five times
+as long (53 ms for the demo's two weeks: a tenth of the first frame)."""
 
 
 def to_text(moment: datetime | None) -> str | None:
@@ -668,10 +671,15 @@ class LocalStore:
         for (phase, day), orphan in records.items():  # fields without a meta row
             documents[day][phase] = PhaseDocument(phase, date.fromisoformat(day), orphan)
         backups: dict[str, dict[str, dict[str, BackupSummary]]] = {k: {} for k in keys}
-        summary_sql = _BACKUP_SUMMARY_SQL.format(dates=marks)
-        for row in self._query(summary_sql, keys):
-            phase, day, processor, runs, successes, first_at, last_at, status = row[:8]
-            count, corr, execution = row[8:]
+        counts = {
+            (str(phase), str(day), str(processor)): (runs, successes, first_at)
+            for phase, day, processor, runs, successes, first_at in self._query(
+                _BACKUP_COUNTS_SQL.format(dates=marks), keys
+            )
+        }
+        for row in self._query(_BACKUP_LAST_SQL.format(dates=marks), keys):
+            phase, day, processor, last_at, status, count, corr, execution = row
+            runs, successes, first_at = counts[(str(phase), str(day), str(processor))]
             backups[str(day)].setdefault(str(phase), {})[str(processor)] = BackupSummary(
                 processor=str(processor),
                 runs=int(str(runs)),
