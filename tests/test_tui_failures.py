@@ -77,7 +77,7 @@ async def test_a_deploy_preview_that_fails_is_said(
 
     from orchwatch.validate.demo_repo import write_demo_repo
 
-    monkeypatch.setattr("orchwatch.tui.panes.actions.preview_deploy", _boom)
+    monkeypatch.setattr("orchwatch.preflight.preview_deploy", _boom)
     repo = tmp_path / "repo"
     write_demo_repo(repo)
     service = "phase2-to-phase3-orchestrator"
