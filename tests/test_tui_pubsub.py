@@ -109,3 +109,23 @@ async def test_a_failing_pubsub_read_is_shown_in_place(config: Config, demo: Sou
         assert await wait_for(pilot, lambda: isinstance(app.screen, PubSubScreen))
         assert await wait_for(pilot, lambda: "could not be read" in static_text(app.screen))
         assert "403 permission denied" in static_text(app.screen)
+
+
+async def test_the_pubsub_view_fits_80_columns(config: Config, demo: Sources) -> None:
+    """At 80x24 every column shows without a sideways scroll: the counts' headers shrink,
+    the verdict is cut with an ellipsis (it is whole in the detail below)."""
+    from textual.widgets import DataTable
+
+    app = make_app(config, demo)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("P")
+        assert await wait_for(pilot, lambda: isinstance(app.screen, PubSubScreen))
+        screen = app.screen
+        assert isinstance(screen, PubSubScreen)
+        assert await wait_for(pilot, lambda: screen.view is not None)
+        await settle(pilot)
+        table = screen.query_one("#pubsub-table", DataTable)
+        assert table.virtual_size.width <= table.size.width
+        row = next(line for line in screen_lines(app) if " phase3 " in line)
+        assert row.rstrip().endswith("…   │") or "…" in row

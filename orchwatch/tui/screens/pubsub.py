@@ -34,6 +34,9 @@ MARK = {
     HopLevel.UNKNOWN: ("?", "muted"),
     HopLevel.OK: ("✓", "success"),
 }
+NARROW = 110
+"""Below this width the counts' headers are abbreviated, so the verdict keeps room."""
+SHORT = ("", "phase", "pub", "ack", "ref", "wait", "drop", "rec", "verdict")
 COLUMNS = (
     "",
     "phase",
@@ -147,11 +150,13 @@ class PubSubScreen(FailsInPlace, Screen[None]):
         self.query_one("#pubsub-heading", Static).update(heading)
         table: DataTable[Text] = self.query_one("#pubsub-table", DataTable)
         row = table.cursor_row if table.row_count else self._worst()
-        width = max(table.size.width, 60) - 70
+        narrow = table.size.width < NARROW
+        headers = SHORT if narrow else COLUMNS
+        width = table.size.width - (46 if narrow else 72)
         status = view.status.value
         table.clear(columns=True)
-        for column in COLUMNS:
-            table.add_column(column, key=column or "mark")
+        for key, column in zip(COLUMNS, headers, strict=True):
+            table.add_column(column, key=key or "mark")
         for hop in self.hops:
             glyph, colour = MARK[hop.level]
             style = semantic_style(self.app, colour, bold=hop.level is HopLevel.FAIL)
@@ -165,7 +170,7 @@ class PubSubScreen(FailsInPlace, Screen[None]):
                 Text(_count(hop.backlog), justify="right"),
                 Text(_count(hop.dropped), justify="right", style=style if hop.dropped else ""),
                 Text(_recorded(status, hop.phase), justify="right"),
-                Text(clip(inert_line(hop.verdict, 600), max(width, 20)), style=style),
+                Text(clip(inert_line(hop.verdict, 600), max(width, 8)), style=style),
             )
         if self.hops:
             table.move_cursor(row=min(max(row, 0), len(self.hops) - 1), animate=False)
