@@ -308,24 +308,28 @@ def test_many_subscriptions_cost_no_more_monitoring_calls(
     assert set(reading.metrics) >= {ORCHESTRATOR_SUB, *names}
 
 
+def dead_letter_to(subscriber: SubscriberClient, path: str, topic: str) -> None:
+    """Give the orchestrator's subscription a dead-letter topic (after 5 attempts)."""
+    subscriber.update_subscription(
+        request={
+            "subscription": {
+                "name": f"{path}/subscriptions/{ORCHESTRATOR_SUB}",
+                "dead_letter_policy": DeadLetterPolicy(
+                    dead_letter_topic=f"{path}/topics/{topic}", max_delivery_attempts=5
+                ),
+            },
+            "update_mask": {"paths": ["dead_letter_policy"]},
+        }
+    )
+
+
 def test_a_dead_letter_policy_is_read_and_a_denied_monitoring_leaves_the_counts_unknown(
     loopback: Loopback, config: Config, project: str
 ) -> None:
     publisher, subscriber = admin(loopback)
     path = f"projects/{project}"
     publisher.create_topic(name=f"{path}/topics/phase3-dead-letters")
-    subscriber.update_subscription(
-        request={
-            "subscription": {
-                "name": f"{path}/subscriptions/{ORCHESTRATOR_SUB}",
-                "dead_letter_policy": DeadLetterPolicy(
-                    dead_letter_topic=f"{path}/topics/phase3-dead-letters",
-                    max_delivery_attempts=5,
-                ),
-            },
-            "update_mask": {"paths": ["dead_letter_policy"]},
-        }
-    )
+    dead_letter_to(subscriber, path, "phase3-dead-letters")
     loopback.grpc.deny.add("ListTimeSeries")
     try:
         pubsub, _ = source(loopback, config, project)
@@ -416,18 +420,7 @@ def test_a_refused_message_is_dead_lettered_and_counted_as_such(
     assert dead == [b"x"]
 
     # The orchestrator's hop, with Monitoring counting the same: 3 refused, 3 dead-lettered.
-    subscriber.update_subscription(
-        request={
-            "subscription": {
-                "name": f"{path}/subscriptions/{ORCHESTRATOR_SUB}",
-                "dead_letter_policy": DeadLetterPolicy(
-                    dead_letter_topic=f"{path}/topics/phase3-dead-letters",
-                    max_delivery_attempts=5,
-                ),
-            },
-            "update_mask": {"paths": ["dead_letter_policy"]},
-        }
-    )
+    dead_letter_to(subscriber, path, "phase3-dead-letters")
     seed(loopback, project, [ORCHESTRATOR_SUB])
     labels = {"project_id": project, "subscription_id": ORCHESTRATOR_SUB}
     loopback.grpc.add_series(

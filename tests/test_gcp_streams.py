@@ -415,19 +415,35 @@ def test_a_listing_left_pending_by_the_storms_last_notice_is_made_by_the_next_re
     assert [t for t in reader.texts if t.startswith("hidden")] == [f"hidden {i}" for i in range(3)]
 
 
+@contextlib.contextmanager
+def own_tail(
+    loopback: Loopback, config: Config, project: str, per_minute: int, seen: bool = True
+) -> Iterator[tuple[CloudLogging, Reader]]:
+    """A tail of its own with a list budget of `per_minute`, read once, live (and, with
+    `seen`, having received one entry through its stream)."""
+    gcp_config = loopback.config(config, project, log_list_calls_per_minute=per_minute)
+    sources = build_gcp_sources(gcp_config, project, FrozenClock(NOW))
+    logs = sources.logs
+    assert isinstance(logs, CloudLogging)
+    reader = Reader(logs)
+    try:
+        if seen:
+            loopback.grpc.add_entries(entry_protos(entries(1, NOW, "seen"), project, "r"))
+        first_read(loopback, reader)
+        if seen:
+            assert reader.until(lambda: "seen 0" in reader.texts)
+        yield logs, reader
+    finally:
+        sources.close()
+
+
 def test_reopened_streams_leave_no_thread_behind(
     loopback: Loopback, config: Config, gcp_project: str
 ) -> None:
     """Each tail stream's request side runs in a gRPC thread of its own; it ends with its
     stream, so reopening (hourly, on Google's side) leaves the thread count where it was.
     Before, each reopen left one thread waiting for orchwatch to quit."""
-    gcp_config = loopback.config(config, gcp_project, log_list_calls_per_minute=600)
-    sources = build_gcp_sources(gcp_config, gcp_project, FrozenClock(NOW))
-    logs = sources.logs
-    assert isinstance(logs, CloudLogging)
-    reader = Reader(logs)
-    try:
-        first_read(loopback, reader)
+    with own_tail(loopback, config, gcp_project, 600, seen=False) as (logs, _):
         baseline = threading.active_count()
         for _ in range(6):
             opened = loopback.grpc.tails_ready
@@ -437,8 +453,6 @@ def test_reopened_streams_leave_no_thread_behind(
         assert wait_until(lambda: threading.active_count() <= baseline), [
             t.name for t in threading.enumerate()
         ]
-    finally:
-        sources.close()
 
 
 def test_an_eleventh_tail_is_refused_and_said_while_the_listing_still_reads(
@@ -488,15 +502,7 @@ def test_a_long_gap_is_backfilled_newest_first_within_its_cap_and_says_what_it_l
     keeps the newest 3,000 and says the rest were not read."""
     from orchwatch.sources.gcp.logs import BACKFILL_MAX
 
-    gcp_config = loopback.config(config, gcp_project, log_list_calls_per_minute=600)
-    sources = build_gcp_sources(gcp_config, gcp_project, FrozenClock(NOW))
-    logs = sources.logs
-    assert isinstance(logs, CloudLogging)
-    reader = Reader(logs)
-    try:
-        loopback.grpc.add_entries(entry_protos(entries(1, NOW, "seen"), gcp_project, "r"))
-        first_read(loopback, reader)
-        assert reader.until(lambda: "seen 0" in reader.texts)
+    with own_tail(loopback, config, gcp_project, 600) as (logs, reader):
         loopback.grpc.stop()  # asleep: no stream
         gap = entries(4500, NOW + timedelta(seconds=1), "gap")
         loopback.grpc.add_entries(entry_protos(gap, gcp_project, "r"))
@@ -508,8 +514,6 @@ def test_a_long_gap_is_backfilled_newest_first_within_its_cap_and_says_what_it_l
         ]
         notice = logs.read_log(reader.cursor, 1).notice
         assert "not read: the entries between" in notice, notice
-    finally:
-        sources.close()
 
 
 def test_the_stream_flows_while_a_backfill_waits_for_the_list_budget(
@@ -517,22 +521,12 @@ def test_the_stream_flows_while_a_backfill_waits_for_the_list_budget(
 ) -> None:
     """With the list budget spent, the gap's listing waits its turn on its own thread; an
     entry written after the stream reopened arrives through the stream meanwhile."""
-    gcp_config = loopback.config(config, gcp_project, log_list_calls_per_minute=1)
-    sources = build_gcp_sources(gcp_config, gcp_project, FrozenClock(NOW))
-    logs = sources.logs
-    assert isinstance(logs, CloudLogging)
-    reader = Reader(logs)
-    try:
-        loopback.grpc.add_entries(entry_protos(entries(1, NOW, "seen"), gcp_project, "r"))
-        first_read(loopback, reader)  # the minute's one list call
-        assert reader.until(lambda: "seen 0" in reader.texts)
+    with own_tail(loopback, config, gcp_project, 1) as (_, reader):  # the minute's one call
         opened = loopback.grpc.tails_ready
         loopback.grpc.end_tails()
         assert wait_until(lambda: loopback.grpc.tails_ready > opened)
         loopback.grpc.add_entries(entry_protos(entries(1, NOW, "fresh"), gcp_project, "r"))
         assert reader.until(lambda: "fresh 0" in reader.texts, timeout=15), reader.texts
-    finally:
-        sources.close()
 
 
 def test_an_entry_that_arrived_late_with_an_earlier_time_is_backfilled_once(

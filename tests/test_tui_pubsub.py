@@ -10,11 +10,24 @@ from tui_helpers import SIZE, make_app, screen_lines, settle, static_text, wait_
 from orchwatch.config import Config
 from orchwatch.pubsub import OutgoingMessage, PubSubReading
 from orchwatch.sources.base import SourceError, Sources
+from orchwatch.tui.app import OrchwatchApp
 from orchwatch.tui.screens.confirm_replay import ConfirmReplayScreen
 from orchwatch.tui.screens.explain import ExplainScreen
 from orchwatch.tui.screens.pubsub import PubSubScreen
 
 LOST = ("team_defense_game_summary", "upcoming_player_game_context")
+
+
+async def open_pubsub(pilot, app: OrchwatchApp) -> PubSubScreen:  # type: ignore[no-untyped-def]
+    """`P` from the first screen, and the view once it has read."""
+    await settle(pilot)
+    await pilot.press("P")
+    assert await wait_for(pilot, lambda: isinstance(app.screen, PubSubScreen))
+    screen = app.screen
+    assert isinstance(screen, PubSubScreen)
+    assert await wait_for(pilot, lambda: screen.view is not None)
+    await settle(pilot)
+    return screen
 
 
 async def test_one_key_from_the_first_screen_says_the_completions_were_pushed_and_dropped(
@@ -37,13 +50,7 @@ async def test_one_key_from_the_first_screen_says_the_completions_were_pushed_an
 async def test_the_pubsub_view_leads_with_the_failing_hop(config: Config, demo: Sources) -> None:
     app = make_app(config, demo)
     async with app.run_test(size=(120, 35)) as pilot:
-        await settle(pilot)
-        await pilot.press("P")
-        assert await wait_for(pilot, lambda: isinstance(app.screen, PubSubScreen))
-        screen = app.screen
-        assert isinstance(screen, PubSubScreen)
-        assert await wait_for(pilot, lambda: screen.view is not None)
-        await settle(pilot)
+        screen = await open_pubsub(pilot, app)
         hop = screen.cursor_hop()
         assert hop is not None and hop.phase == "phase3"
         lines = screen_lines(app)
@@ -118,13 +125,7 @@ async def test_the_pubsub_view_fits_80_columns(config: Config, demo: Sources) ->
 
     app = make_app(config, demo)
     async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
-        await pilot.press("P")
-        assert await wait_for(pilot, lambda: isinstance(app.screen, PubSubScreen))
-        screen = app.screen
-        assert isinstance(screen, PubSubScreen)
-        assert await wait_for(pilot, lambda: screen.view is not None)
-        await settle(pilot)
+        screen = await open_pubsub(pilot, app)
         table = screen.query_one("#pubsub-table", DataTable)
         assert table.virtual_size.width <= table.size.width
         row = next(line for line in screen_lines(app) if " phase3 " in line)

@@ -350,31 +350,29 @@ def _refusing_now(metrics: SubscriptionMetrics, reading: PubSubReading) -> bool:
     return bool(recent) and all(p.response_class != PUSH_ACK for p in recent)
 
 
+def _retry(sub: Subscription) -> str:
+    """The subscription's retry policy in words: `retry 10–600 s`, or at once."""
+    if sub.retry_backoff is None:
+        return "retry at once"
+    return f"retry {sub.retry_backoff[0]:g}–{sub.retry_backoff[1]:g} s"
+
+
 def _fate(sub: Subscription) -> str:
     """Why a refused message was not kept, from the subscription's settings."""
-    retry = (
-        f"set to retry every {sub.retry_backoff[0]:g}–{sub.retry_backoff[1]:g} s"
-        if sub.retry_backoff
-        else "set to redeliver at once"
-    )
     trigger = (
         " (a Cloud Functions trigger without retries gives each message one delivery attempt)"
         if sub.eventarc
         else ""
     )
     return (
-        f"no dead-letter topic: the subscription is {retry} for "
+        f"no dead-letter topic: the subscription is set to {_retry(sub)} for "
         f"{humanize_age(sub.retention.total_seconds())}, yet the refused messages are not "
         f"waiting, so they were discarded{trigger}"
     )
 
 
 def _config_line(sub: Subscription) -> str:
-    retry = (
-        f"retry {sub.retry_backoff[0]:g}–{sub.retry_backoff[1]:g} s"
-        if sub.retry_backoff
-        else "retry at once"
-    )
+    retry = _retry(sub)
     dlt = (
         f"dead-letter {sub.dead_letter_topic} after {sub.max_delivery_attempts}"
         if sub.dead_letter_topic

@@ -154,61 +154,70 @@ def _wait_http(emulator: Emulator, url: str, ok: Callable[[int, str], bool]) -> 
     )
 
 
+def _start_java_emulator(
+    name: str, executable: Path, component: str, override: str, argv: list[str], port: int
+) -> Emulator:
+    """One of the Cloud SDK's Java emulators, in a process group of its own, answering
+    "Ok" on its root URL once it is up.
+
+    Raises:
+        EmulatorError: it is not installed, Java is missing, or it did not come up.
+    """
+    if not executable.exists():
+        raise EmulatorError(
+            f"the {name} is not at {executable}: install the Google Cloud CLI's {component} "
+            f"component (or set {override})"
+        )
+    if shutil.which("java") is None:
+        raise EmulatorError(f"the {name} needs Java 17 or newer on PATH; none found")
+    scratch = Path(tempfile.mkdtemp(prefix=f"orchwatch-{component}-"))
+    log = scratch / "emulator.log"
+    process = subprocess.Popen(
+        [str(executable), *argv],
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    emulator = Emulator(name, process, port, log, scratch)
+    _wait_http(emulator, f"http://127.0.0.1:{port}/", lambda status, body: body.strip() == "Ok")
+    return emulator
+
+
 def start_firestore(port: int | None = None) -> Emulator:
     """The Firestore emulator of the Google Cloud CLI, on 127.0.0.1.
 
     Raises:
         EmulatorError: it is not installed, Java is missing, or it did not come up.
     """
-    if not FIRESTORE_EMULATOR.exists():
-        raise EmulatorError(
-            f"the Firestore emulator is not at {FIRESTORE_EMULATOR}: install the Google Cloud "
-            "CLI's cloud-firestore-emulator component (or set ORCHWATCH_FIRESTORE_EMULATOR)"
-        )
-    if shutil.which("java") is None:
-        raise EmulatorError("the Firestore emulator needs Java 17 or newer on PATH; none found")
     port = port or free_port()
-    scratch = Path(tempfile.mkdtemp(prefix="orchwatch-firestore-"))
-    log = scratch / "emulator.log"
-    process = subprocess.Popen(
-        [str(FIRESTORE_EMULATOR), "start", "--host=127.0.0.1", f"--port={port}"],
-        stdout=log.open("wb"),
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-        start_new_session=True,
+    return _start_java_emulator(
+        "Firestore emulator",
+        FIRESTORE_EMULATOR,
+        "cloud-firestore-emulator",
+        "ORCHWATCH_FIRESTORE_EMULATOR",
+        ["start", "--host=127.0.0.1", f"--port={port}"],
+        port,
     )
-    emulator = Emulator("Firestore emulator", process, port, log, scratch)
-    _wait_http(emulator, f"http://127.0.0.1:{port}/", lambda status, body: body.strip() == "Ok")
-    return emulator
 
 
 def start_pubsub(port: int | None = None) -> Emulator:
     """The Pub/Sub emulator of the Google Cloud CLI (gRPC, Java 17), on 127.0.0.1. It
-    delivers push subscriptions for real, over HTTP, with their retry policy.
+    delivers push subscriptions for real, over HTTP, with their retry policy, and
+    dead-letters what is refused too often.
 
     Raises:
         EmulatorError: it is not installed, Java is missing, or it did not come up.
     """
-    if not PUBSUB_EMULATOR.exists():
-        raise EmulatorError(
-            f"the Pub/Sub emulator is not at {PUBSUB_EMULATOR}: install the Google Cloud "
-            "CLI's pubsub-emulator component (or set ORCHWATCH_PUBSUB_EMULATOR)"
-        )
-    if shutil.which("java") is None:
-        raise EmulatorError("the Pub/Sub emulator needs Java 17 or newer on PATH; none found")
     port = port or free_port()
-    scratch = Path(tempfile.mkdtemp(prefix="orchwatch-pubsub-"))
-    log = scratch / "emulator.log"
-    process = subprocess.Popen(
-        [str(PUBSUB_EMULATOR), "--host=127.0.0.1", f"--port={port}"],
-        stdout=log.open("wb"),
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-        start_new_session=True,
+    return _start_java_emulator(
+        "Pub/Sub emulator",
+        PUBSUB_EMULATOR,
+        "pubsub-emulator",
+        "ORCHWATCH_PUBSUB_EMULATOR",
+        ["--host=127.0.0.1", f"--port={port}"],
+        port,
     )
-    emulator = Emulator("Pub/Sub emulator", process, port, log, scratch)
-    _wait_http(emulator, f"http://127.0.0.1:{port}/", lambda status, body: body.strip() == "Ok")
-    return emulator
 
 
 def reset_firestore(emulator: Emulator, project: str) -> None:

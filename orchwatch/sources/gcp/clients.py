@@ -197,35 +197,37 @@ class GcpClients:
         # The generated clients, not `google.cloud.pubsub_v1`'s wrappers: one request per
         # call with a deadline of ours, no background batching or streaming threads.
         import google.pubsub_v1 as pubsub
+        from google.pubsub_v1.services import publisher, subscriber
 
-        client_class = getattr(pubsub, f"{which}Client")
-        endpoint = self.endpoint("pubsub")
+        module = publisher if which == "Publisher" else subscriber
+        return self._generated(
+            "pubsub",
+            getattr(pubsub, f"{which}Client"),
+            lambda: getattr(module.transports, f"{which}GrpcTransport"),
+        )
+
+    def _build_monitoring(self) -> Any:
+        from google.cloud import monitoring_v3
+        from google.cloud.monitoring_v3.services.metric_service import transports
+
+        return self._generated(
+            "monitoring",
+            monitoring_v3.MetricServiceClient,
+            lambda: transports.MetricServiceGrpcTransport,
+        )
+
+    def _generated(self, api: str, client_class: Any, transport_class: Callable[[], Any]) -> Any:
+        """A generated (GAPIC) client of `api`: Google's endpoint, a configured one, or a
+        loopback server over an insecure channel with no credentials."""
+        endpoint = self.endpoint(api)
         if endpoint is None:
             return client_class()
         if is_loopback(endpoint):
             import grpc
-            from google.pubsub_v1.services import publisher, subscriber
-
-            module = publisher if which == "Publisher" else subscriber
-            transport = getattr(module.transports, f"{which}GrpcTransport")
-            return client_class(transport=transport(channel=grpc.insecure_channel(endpoint)))
-        return client_class(client_options={"api_endpoint": endpoint})
-
-    def _build_monitoring(self) -> Any:
-        from google.cloud import monitoring_v3
-
-        endpoint = self.endpoint("monitoring")
-        if endpoint is None:
-            return monitoring_v3.MetricServiceClient()
-        if is_loopback(endpoint):
-            import grpc
-            from google.cloud.monitoring_v3.services.metric_service import transports
 
             channel = grpc.insecure_channel(endpoint)
-            return monitoring_v3.MetricServiceClient(
-                transport=transports.MetricServiceGrpcTransport(channel=channel)
-            )
-        return monitoring_v3.MetricServiceClient(client_options={"api_endpoint": endpoint})
+            return client_class(transport=transport_class()(channel=channel))
+        return client_class(client_options={"api_endpoint": endpoint})
 
     def _build_firestore(self) -> Any:
         endpoint = self.endpoint("firestore")
@@ -268,19 +270,14 @@ class GcpClients:
 
     def _build_run(self, which: str) -> Any:
         from google.cloud import run_v2
+        from google.cloud.run_v2.services import revisions, services
 
-        client_class = getattr(run_v2, f"{which}Client")
-        endpoint = self.endpoint("run")
-        if endpoint is None:
-            return client_class()
-        if is_loopback(endpoint):
-            import grpc
-            from google.cloud.run_v2.services import revisions, services
-
-            module = services if which == "Services" else revisions
-            transport_class = getattr(module.transports, f"{which}GrpcTransport")
-            return client_class(transport=transport_class(channel=grpc.insecure_channel(endpoint)))
-        return client_class(client_options={"api_endpoint": endpoint})
+        module = services if which == "Services" else revisions
+        return self._generated(
+            "run",
+            getattr(run_v2, f"{which}Client"),
+            lambda: getattr(module.transports, f"{which}GrpcTransport"),
+        )
 
     def _build_logging(self) -> Any:
         from google.cloud.logging_v2.services.logging_service_v2 import (
@@ -288,17 +285,9 @@ class GcpClients:
             transports,
         )
 
-        endpoint = self.endpoint("logging")
-        if endpoint is None:
-            return LoggingServiceV2Client()
-        if is_loopback(endpoint):
-            import grpc
-
-            channel = grpc.insecure_channel(endpoint)
-            return LoggingServiceV2Client(
-                transport=transports.LoggingServiceV2GrpcTransport(channel=channel)
-            )
-        return LoggingServiceV2Client(client_options={"api_endpoint": endpoint})
+        return self._generated(
+            "logging", LoggingServiceV2Client, lambda: transports.LoggingServiceV2GrpcTransport
+        )
 
 
 _EMULATOR_ENV_LOCK = threading.Lock()
