@@ -476,12 +476,13 @@ def run_pubsub(args: argparse.Namespace) -> int:
     import json
 
     from orchwatch.analysis.pubsub import HopLevel, hop_json, hop_lines
-    from orchwatch.gather import gather_pubsub
+    from orchwatch.gather import gather_pubsub, read_hops
     from orchwatch.sanitize import inert_line
 
     config, sources, day = _dated(args)
     view = gather_pubsub(config, sources, day)
     if view.hops.value is None:
+        read_hops(config, sources, day, view.window)  # raises the source's own error again
         raise SourceError(f"Pub/Sub: {view.hops.error}")
     hops = view.hops.value
     if args.format == "json":
@@ -516,6 +517,7 @@ def run_replay(args: argparse.Namespace) -> int:
         raise UsageError(no_such("phase", args.phase, [p.name for p in config.phases]))
     view = gather_pubsub(config, sources, day, now_too=True)
     if view.status.value is None:
+        sources.completions.fetch_completions([day])  # raises the source's own error again
         raise SourceError(f"completions: {view.status.error}")
     hop = view.hop(args.phase)
     plan = plan_replay(config, view.status.value, args.phase, hop, view.now, view.cannot_publish)

@@ -529,7 +529,7 @@ def gather_pubsub(
     span = pubsub_window(game_date, config.timezone, now)
 
     def hops() -> list[Hop]:
-        judged = _read_hops(config, sources, game_date, span)
+        judged = read_hops(config, sources, game_date, span)
         ended = span is not None and span[1] < now - RECENT / 3
         if now_too and ended and sources.pubsub is not None:
             try:
@@ -554,9 +554,14 @@ def gather_pubsub(
     return PubSubView(game_date, now, span, _fetch(hops), _fetch(reconcile), cannot)
 
 
-def _read_hops(
+def read_hops(
     config: Config, sources: Sources, game_date: date, span: tuple[datetime, datetime] | None
 ) -> list[Hop]:
+    """The date's hops over `span`, judged.
+
+    Raises:
+        SourceError: Pub/Sub cannot be read (the source's own error, with its how-to).
+    """
     if sources.pubsub is None:
         raise SourceError("this source has no Pub/Sub (a snapshot holds none)")
     if span is None:
@@ -566,4 +571,4 @@ def _read_hops(
 
 def _hops(config: Config, sources: Sources, game_date: date, now: datetime) -> Fetched[list[Hop]]:
     span = pubsub_window(game_date, config.timezone, now)
-    return _fetch(lambda: _read_hops(config, sources, game_date, span))
+    return _fetch(lambda: read_hops(config, sources, game_date, span))

@@ -469,3 +469,22 @@ def test_two_subscriptions_pushing_one_topic_to_the_orchestrator_warn(config: Co
     assert hop.level is HopLevel.WARN
     assert "2 subscriptions push nba-phase3-analytics-complete to phase3-to-phase4" in hop.verdict
     assert "every completion is delivered 2 times" in hop.verdict
+
+
+def test_no_credentials_is_the_how_to_not_a_wrapped_line(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    """The Pub/Sub verbs say the no-credentials how-to, with the roles to read Pub/Sub."""
+    from orchwatch.cli import main
+
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(tmp_path / "none.json"))
+    monkeypatch.delenv("FIRESTORE_EMULATOR_HOST", raising=False)
+    monkeypatch.delenv("PUBSUB_EMULATOR_HOST", raising=False)
+    for argv in (["pubsub"], ["replay", "--phase", "phase3"]):
+        code = main(
+            [*argv, "--project", "some-proj-123", "--date", "2026-02-01", "--timeout", "30"]
+        )
+        err = capsys.readouterr().err
+        assert code == 2, err
+        assert "No Google Cloud credentials were found" in err, err
+        assert "roles/pubsub.viewer, roles/monitoring.viewer" in err

@@ -21,7 +21,10 @@ ALL_ROLES = (
     "roles/bigquery.dataViewer",
     "roles/run.viewer",
     "roles/logging.viewer",
+    "roles/pubsub.viewer",
+    "roles/monitoring.viewer",
 )
+"""The read-only roles of watching (the replay's publish needs roles/pubsub.publisher)."""
 
 
 @dataclass(frozen=True)
