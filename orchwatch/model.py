@@ -127,6 +127,10 @@ class PhaseStatus:
     cells: tuple[CompletionCell, ...]
     document: PhaseDocument | None
     next_phase: str | None
+    direct: bool = False
+    """No orchestrator: the next phase's processors are pushed this phase's completions by
+    a subscription of their own (the runbook's phase 2 -> 3), so nothing in Firestore
+    records the trigger; the next phase's own records show it happened."""
 
     @property
     def expected(self) -> int:

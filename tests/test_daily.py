@@ -492,3 +492,39 @@ def test_the_walkthrough_says_where_the_lost_completions_went(
     assert results["phase4.pubsub"].status is CheckStatus.BLOCKED  # nothing will come
     healthy = evaluate(gather_daily(config, demo, date(2026, 1, 30)), config.timezone)
     assert all(r.status is CheckStatus.PASS for r in healthy if r.id.endswith(".pubsub"))
+
+
+def test_a_phase_without_an_orchestrator_is_triggered_by_its_own_subscription(
+    config: Config, demo: Sources
+) -> None:
+    """The runbook's pipeline: phase 2 -> 3 goes through a direct subscription
+    (`nba-phase3-analytics-sub`), no orchestrator, so no `_triggered` in Firestore. The
+    walkthrough judges the trigger by phase 3's own records, never "NOT triggered", and
+    blocks nothing after it."""
+    from orchwatch.analysis.completion import reconcile_date
+    from orchwatch.model import DateCompletions
+
+    day = date(2026, 1, 30)
+    phases = tuple(
+        replace(p, orchestrator=None) if p.name == "phase2" else p for p in config.phases
+    )
+    direct = replace(config, phases=phases)
+    found = demo.completions.fetch_completions([day])[day]
+    untriggered = {
+        name: replace(doc, triggered=False, triggered_at=None, trigger_reason=None)
+        if name == "phase2"
+        else doc
+        for name, doc in found.firestore.items()
+    }
+    inputs = gather_daily(direct, demo, day)
+    status = reconcile_date(direct, DateCompletions(day, untriggered, found.bigquery), inputs.now)
+    results = {
+        r.id: r for r in evaluate(replace(inputs, completions=Fetched(status)), direct.timezone)
+    }
+    trigger = results["phase2.trigger"]
+    assert trigger.status is CheckStatus.PASS, trigger
+    assert "by its own subscription" in trigger.evidence
+    assert results["phase3.completion"].status is CheckStatus.PASS
+    assert not [r for r in results.values() if r.status is CheckStatus.BLOCKED]
+    hop = results["phase2.pubsub"]
+    assert hop.status is CheckStatus.PASS, hop  # the demo's nba-phase3-analytics-sub

@@ -130,6 +130,7 @@ def reconcile_phase(
         cells=tuple(cells),
         document=document,
         next_phase=spec.next_phase,
+        direct=spec.orchestrator is None and spec.next_phase is not None,
     )
 
 
@@ -166,6 +167,8 @@ def trigger_verdict(status: PhaseStatus, now: datetime, zone: ZoneInfo) -> tuple
     """
     if status.next_phase is None:
         return False, "last phase"
+    if status.direct:  # no `_triggered` to read: the next phase's own records say it
+        return False, f"→ {status.next_phase} by its own subscription (no orchestrator)"
     document = status.document
     if document is not None and document.triggered:
         when = (

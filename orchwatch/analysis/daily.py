@@ -286,7 +286,18 @@ def _phase_checks(inputs: DailyInputs, zone: ZoneInfo) -> list[CheckResult]:
             continue
         alarm, verdict = trigger_verdict(phase, inputs.now, zone)
         trigger_evidence = verdict.removeprefix("→ ")
-        if phase.triggered:
+        following = next((p for p in status.phases if p.phase == phase.next_phase), None)
+        started = following is not None and any(c.firestore or c.backup for c in following.cells)
+        if phase.direct and started:
+            outcome = CheckStatus.PASS
+            trigger_evidence = (
+                f"{phase.next_phase} started (by its own subscription: no orchestrator records "
+                "the trigger)"
+            )
+        elif phase.direct and blocker is None:
+            outcome = CheckStatus.NOT_DUE  # its processors have not run yet: nothing to judge
+            trigger_evidence = f"{phase.next_phase} has not started (by its own subscription)"
+        elif phase.triggered:
             outcome = CheckStatus.PASS
         elif blocker is not None:
             outcome = CheckStatus.BLOCKED

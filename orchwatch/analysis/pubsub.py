@@ -153,13 +153,18 @@ def _judge_phase(phase: PhaseSpec, reading: PubSubReading, zone: ZoneInfo) -> Ho
             level=HopLevel.FAIL,
             verdict=f"topic {topic} does not exist: nothing the processors publish arrives",
         )
-    ours = [
-        s for s in found.subscriptions if phase.orchestrator and s.delivers_to(phase.orchestrator)
-    ]
+    target = phase.orchestrator
+    # Without an orchestrator the next phase's processors subscribe to the topic
+    # themselves: any subscription of it is the hop.
+    ours = (
+        [s for s in found.subscriptions if s.delivers_to(target)]
+        if target
+        else list(found.subscriptions)
+    )
     others = tuple(s for s in found.subscriptions if s not in ours)
     notes = _trigger_notes(phase, trigger)
     if not ours:
-        who = phase.orchestrator or "an orchestrator"
+        who = target or f"{phase.next_phase or 'the next phase'}'s processors"
         return replace(
             base,
             level=HopLevel.FAIL,

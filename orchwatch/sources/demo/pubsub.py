@@ -100,6 +100,21 @@ class DemoPubSub:
         for phase in self.config.phases:
             if phase.completion_topic == topic and phase.orchestrator:
                 subs.append(_eventarc(phase.orchestrator, topic))
+            elif phase.completion_topic == topic and phase.next_phase:
+                # No orchestrator: the next phase's processors subscribe themselves, as the
+                # runbook's phase 2 -> 3 does (`nba-phase3-analytics-sub`).
+                service = TRIGGERED.get(
+                    f"nba-{phase.next_phase}-trigger", f"{phase.next_phase}-processors"
+                )
+                subs.append(
+                    Subscription(
+                        name=f"{service.removesuffix('-processors')}-sub",
+                        topic=topic,
+                        push_endpoint=f"https://{service}-{PROJECT_NUMBER}.{REGION}.run.app/process",
+                        ack_deadline_seconds=600,
+                        retry_backoff=(10.0, 600.0),
+                    )
+                )
             if phase.trigger_topic == topic:
                 service = TRIGGERED.get(topic, f"{phase.next_phase or topic}-processors")
                 subs.append(
