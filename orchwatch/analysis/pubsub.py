@@ -40,9 +40,6 @@ class HopLevel(StrEnum):
     FAIL = "fail"
 
 
-_RANK = {HopLevel.OK: 0, HopLevel.UNKNOWN: 1, HopLevel.WARN: 2, HopLevel.FAIL: 3}
-
-_BROKEN_TRIGGER = ("no subscription delivers", "trigger topic")
 GROWING_FOR = timedelta(minutes=10)
 """A backlog that has grown for this long, point after point, is a verdict of its own."""
 
@@ -126,11 +123,6 @@ def judge(config: Config, reading: PubSubReading) -> list[Hop]:
     ]
 
 
-def worst(hops: Sequence[Hop]) -> HopLevel:
-    """The worst level of several hops (OK for none)."""
-    return max((h.level for h in hops), key=_RANK.__getitem__, default=HopLevel.OK)
-
-
 def _judge_phase(phase: PhaseSpec, reading: PubSubReading, zone: ZoneInfo) -> Hop:
     topic = phase.completion_topic or ""
     found = reading.topics.get(topic)
@@ -162,7 +154,7 @@ def _judge_phase(phase: PhaseSpec, reading: PubSubReading, zone: ZoneInfo) -> Ho
         else list(found.subscriptions)
     )
     others = tuple(s for s in found.subscriptions if s not in ours)
-    notes = _trigger_notes(phase, trigger)
+    broken, notes = _trigger_notes(phase, trigger)
     if not ours:
         who = target or f"{phase.next_phase or 'the next phase'}'s processors"
         return replace(
@@ -172,47 +164,64 @@ def _judge_phase(phase: PhaseSpec, reading: PubSubReading, zone: ZoneInfo) -> Ho
             details=(
                 f"{counted(len(found.subscriptions), 'other subscription')} on the topic: "
                 + (", ".join(s.name for s in found.subscriptions) or "none"),
+                *broken,
                 *notes,
             ),
             others=others,
-            trigger_subscriptions=trigger_subs,
         )
     sub = ours[0]
-    details = [_config_line(sub), *notes]
-    if len(ours) > 1:  # the runbook's "duplicate push subscriptions"
-        details.insert(
-            0,
+    duplicate = (  # the runbook's "duplicate push subscriptions"
+        [
             f"{counted(len(ours), 'subscription')} push {topic} to {phase.orchestrator} "
             f"({', '.join(s.name for s in ours)}): every completion is delivered "
-            f"{len(ours)} times; delete all but one",
-        )
-    if sub.state not in ("ACTIVE", ""):
-        details.insert(0, f"{sub.name} is {sub.state}: Pub/Sub cannot deliver through it")
+            f"{len(ours)} times; delete all but one"
+        ]
+        if len(ours) > 1
+        else []
+    )
+    state = (
+        [f"{sub.name} is {sub.state}: Pub/Sub cannot deliver through it"]
+        if sub.state not in ("ACTIVE", "")
+        else []
+    )
     if reading.metrics_error:
         return replace(
             base,
             level=HopLevel.UNKNOWN,
             verdict=f"counts unknown: {reading.metrics_error}",
-            details=tuple(details),
+            details=(*state, *duplicate, _config_line(sub), *broken, *notes),
             subscription=sub,
             others=others,
-            trigger_subscriptions=trigger_subs,
         )
+    found_hop = _Found(sub, others, found, [*state, _config_line(sub), *notes], broken, duplicate)
     metrics = reading.metrics.get(sub.name, SubscriptionMetrics())
-    return _counted_hop(base, sub, others, found, metrics, reading, details, trigger_subs, zone)
+    return _counted_hop(base, found_hop, metrics, reading, zone)
+
+
+@dataclass(frozen=True)
+class _Found:
+    """What the configuration says of a hop whose counts are to be judged."""
+
+    sub: Subscription
+    """The subscription that delivers the topic to the orchestrator."""
+    others: tuple[Subscription, ...]
+    topic: TopicReading
+    details: list[str]
+    """The settings and the notes, in the order they are said."""
+    broken: list[str]
+    """What stops the next phase from hearing of this one: it leads the verdict."""
+    duplicate: list[str]
+    """Two subscriptions pushing one topic to the orchestrator: a warning."""
 
 
 def _counted_hop(
     base: Hop,
-    sub: Subscription,
-    others: tuple[Subscription, ...],
-    topic: TopicReading,
+    found: _Found,
     metrics: SubscriptionMetrics,
     reading: PubSubReading,
-    details: list[str],
-    trigger_subs: tuple[Subscription, ...],
     zone: ZoneInfo,
 ) -> Hop:
+    sub, topic, details = found.sub, found.topic, list(found.details)
     published = round(sum(p.value for p in topic.published))
     acked = sum(p.count for p in metrics.pushes if p.response_class == PUSH_ACK)
     refused: dict[str, int] = {}
@@ -258,17 +267,11 @@ def _counted_hop(
     if dead:
         level = HopLevel.FAIL
         lines.append(f"{counted(dead, 'message')} dead-lettered to {sub.dead_letter_topic or '?'}")
-    broken_trigger = [
-        n for n in details if n.startswith(("no subscription delivers", "trigger topic"))
-    ]
-    if broken_trigger:
+    if found.broken:
         level = HopLevel.FAIL
-        lines = [*broken_trigger, *lines]
-        details = [d for d in details if d not in broken_trigger]
-    duplicated = [d for d in details if "every completion is delivered" in d]
-    if duplicated:
-        lines.append(duplicated[0])
-        details = [d for d in details if d not in duplicated]
+        lines = [*found.broken, *lines]
+    if found.duplicate:
+        lines += found.duplicate
         if level is HopLevel.OK:
             level = HopLevel.WARN
     if not lines and not published:
@@ -287,7 +290,7 @@ def _counted_hop(
         verdict=verdict,
         details=tuple([*lines[2:], *details]),
         subscription=sub,
-        others=others,
+        others=found.others,
         published=published,
         acked=acked,
         refused=refused,
@@ -296,7 +299,6 @@ def _counted_hop(
         oldest_unacked=oldest,
         dead_lettered=dead,
         dropped=dropped,
-        trigger_subscriptions=trigger_subs,
         refusing_now=refusing_now,
         buckets=_buckets(topic, metrics, reading),
     )
@@ -390,16 +392,19 @@ def _config_line(sub: Subscription) -> str:
     )
 
 
-def _trigger_notes(phase: PhaseSpec, trigger: TopicReading | None) -> list[str]:
-    if not phase.trigger_topic:
-        return []
+def _trigger_notes(phase: PhaseSpec, trigger: TopicReading | None) -> tuple[list[str], list[str]]:
+    """What is wrong with the next phase's trigger topic (a failure of the hop), and what
+    is only said of it (it was not read)."""
+    name = phase.trigger_topic
+    if not name:
+        return [], []
     if trigger is None:
-        return [f"{phase.trigger_topic} was not read"]
+        return [], [f"{name} was not read"]
     if not trigger.exists:
-        return [f"trigger topic {phase.trigger_topic} does not exist: the next phase cannot start"]
+        return [f"trigger topic {name} does not exist: the next phase cannot start"], []
     if not trigger.subscriptions:
-        return [f"no subscription delivers {phase.trigger_topic}: the next phase never hears of it"]
-    return []
+        return [f"no subscription delivers {name}: the next phase never hears of it"], []
+    return [], []
 
 
 def _growing_for(points: Sequence[Point]) -> timedelta | None:

@@ -70,6 +70,17 @@ def _eventarc(service: str, topic: str) -> Subscription:
     )
 
 
+def _processors(name: str, service: str, topic: str) -> Subscription:
+    """A processors service's own push subscription to a topic."""
+    return Subscription(
+        name=name,
+        topic=topic,
+        push_endpoint=f"https://{service}-{PROJECT_NUMBER}.{REGION}.run.app/process",
+        ack_deadline_seconds=600,
+        retry_backoff=(10.0, 600.0),
+    )
+
+
 def hash_text(text: str) -> int:
     """A hash that is the same in every process (`hash()` of a str is salted)."""
     value = 0
@@ -107,25 +118,11 @@ class DemoPubSub:
                     f"nba-{phase.next_phase}-trigger", f"{phase.next_phase}-processors"
                 )
                 subs.append(
-                    Subscription(
-                        name=f"{service.removesuffix('-processors')}-sub",
-                        topic=topic,
-                        push_endpoint=f"https://{service}-{PROJECT_NUMBER}.{REGION}.run.app/process",
-                        ack_deadline_seconds=600,
-                        retry_backoff=(10.0, 600.0),
-                    )
+                    _processors(f"{service.removesuffix('-processors')}-sub", service, topic)
                 )
             if phase.trigger_topic == topic:
                 service = TRIGGERED.get(topic, f"{phase.next_phase or topic}-processors")
-                subs.append(
-                    Subscription(
-                        name=f"{service}-sub",
-                        topic=topic,
-                        push_endpoint=f"https://{service}-{PROJECT_NUMBER}.{REGION}.run.app/process",
-                        ack_deadline_seconds=600,
-                        retry_backoff=(10.0, 600.0),
-                    )
-                )
+                subs.append(_processors(f"{service}-sub", service, topic))
         return tuple(subs)
 
     def _known(self, topic: str) -> bool:
@@ -178,22 +175,12 @@ class DemoPubSub:
                 published=tuple(Point(b, float(n)) for b, n in sorted(published.items())),
             )
             # Refused pushes are not retried: nothing ever waits, nothing is dead-lettered.
+            # A topic's one subscription (or each processor's, on a trigger topic) sees its
+            # pushes; only an orchestrator refuses, so only its subscription has refusals.
             zero = tuple(Point(start + STEP * k, 0.0) for k in range(buckets))
+            counts = tuple(PushCount(b, c, n) for (b, c), n in sorted(pushes.items()))
             for sub in subs:
-                if not sub.name.startswith("eventarc-"):
-                    metrics[sub.name] = SubscriptionMetrics(
-                        pushes=tuple(
-                            PushCount(b, c, n)
-                            for (b, c), n in sorted(pushes.items())
-                            if c == PUSH_ACK
-                        ),
-                        backlog=zero,
-                    )
-                    continue
-                metrics[sub.name] = SubscriptionMetrics(
-                    pushes=tuple(PushCount(b, c, n) for (b, c), n in sorted(pushes.items())),
-                    backlog=zero,
-                )
+                metrics[sub.name] = SubscriptionMetrics(pushes=counts, backlog=zero)
         return PubSubReading(since, until, STEP, readings, metrics)
 
     def _refusing(self) -> Callable[[str | None, datetime], bool]:
