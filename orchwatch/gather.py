@@ -292,11 +292,17 @@ class DateReads:
         return self.logs_read[1][0].timestamp if self.logs_read and self.logs_read[1] else None
 
 
-def _date_reads(config: Config, sources: Sources, game_date: date, now: datetime) -> DateReads:
-    def reconcile() -> DateStatus:
-        data = sources.completions.fetch_completions([game_date])
-        return reconcile_date(config, data.get(game_date, DateCompletions(game_date)), now)
+def read_status(config: Config, sources: Sources, game_date: date, now: datetime) -> DateStatus:
+    """One date's completions from both stores, reconciled.
 
+    Raises:
+        SourceError: the stores cannot be read.
+    """
+    data = sources.completions.fetch_completions([game_date])
+    return reconcile_date(config, data.get(game_date, DateCompletions(game_date)), now)
+
+
+def _date_reads(config: Config, sources: Sources, game_date: date, now: datetime) -> DateReads:
     read: list[tuple[datetime, list[LogEntry]]] = []
     """The error groups' read (from when, what), when it succeeded; it runs first."""
 
@@ -317,7 +323,7 @@ def _date_reads(config: Config, sources: Sources, game_date: date, now: datetime
         view = gather_revisions(config, sources, read_logs=False)
         return list(judge_runtime(view, window_tally(read[0][1], view.now)).verdicts)
 
-    status = _fetch(reconcile)
+    status = _fetch(lambda: read_status(config, sources, game_date, now))
     error_groups = _fetch(groups)
     return DateReads(status, error_groups, _fetch(verdicts), read[0] if read else None)
 
@@ -540,10 +546,6 @@ def gather_pubsub(
             judged = [replace(h, refusing_now=recent.get(h.phase, False)) for h in judged]
         return judged
 
-    def reconcile() -> DateStatus:
-        data = sources.completions.fetch_completions([game_date])
-        return reconcile_date(config, data.get(game_date, DateCompletions(game_date)), now)
-
     cannot = (
         "this source has no Pub/Sub to publish to"
         if sources.pubsub is None
@@ -551,7 +553,14 @@ def gather_pubsub(
         if sources.kind == "file"
         else ""
     )
-    return PubSubView(game_date, now, span, _fetch(hops), _fetch(reconcile), cannot)
+    return PubSubView(
+        game_date,
+        now,
+        span,
+        _fetch(hops),
+        _fetch(lambda: read_status(config, sources, game_date, now)),
+        cannot,
+    )
 
 
 def read_hops(

@@ -73,7 +73,7 @@ def run_replay(
     else:
         ids = sources.pubsub.publish(plan.topic, plan.messages)
         tell(f"published {counted(len(ids), 'message')} to {plan.topic}: {', '.join(ids)}")
-    return _watch(plan, config, sources, tell, cancelled, watch_for, lines)
+    return _watch(plan, config, sources, tell, cancelled or threading.Event(), watch_for, lines)
 
 
 def _watch(
@@ -81,7 +81,7 @@ def _watch(
     config: Config,
     sources: Sources,
     tell: Callable[[str], None],
-    cancelled: threading.Event | None,
+    cancelled: threading.Event,
     watch_for: float,
     lines: list[str],
 ) -> ReplayOutcome:
@@ -110,16 +110,13 @@ def _watch(
             if plan.next_phase is not None:
                 tell(f"{plan.next_phase} triggered")
             return ReplayOutcome(True, tuple(lines))
-        if cancelled is not None and cancelled.is_set():
+        if cancelled.is_set():
             tell("watch cancelled: " + _what_is_missing(plan, missing, status.triggered))
             return ReplayOutcome(False, tuple(lines))
         if time.monotonic() >= deadline:
             tell(f"after {watch_for:g} s: " + _what_is_missing(plan, missing, status.triggered))
             return ReplayOutcome(False, tuple(lines))
-        if cancelled is not None:
-            cancelled.wait(WATCH_EVERY)
-        else:
-            time.sleep(WATCH_EVERY)
+        cancelled.wait(WATCH_EVERY)
 
 
 def _recorded(status: PhaseStatus) -> set[str]:
