@@ -23,21 +23,51 @@ from orchwatch.sanitize import inert_line
 from orchwatch.tui.styles import semantic_style
 
 
-def typed_name(screen: ModalScreen[bool], typed: str, name: str, doing: str) -> None:
-    """A typed confirmation: dismiss True when `typed` is `name`; else say what it expects
-    (an empty or wrong entry never does nothing silently)."""
-    typed = typed.strip()
-    if typed == name:
-        screen.dismiss(True)
-        return
-    what = "Nothing typed" if not typed else f"{typed[:60]!r} is not {name}"
-    screen.notify(
-        f"{what}: type {name} to {doing}, or Esc to cancel.", severity="warning", markup=False
-    )
+class TypedConfirmation(ModalScreen[bool]):
+    """A confirmation that may take a name typed: dismisses True once the name is typed
+    (an empty or wrong entry says what it expects, never does nothing silently), False
+    on Esc. Each screen says its title, what confirming does, and the name to type (None:
+    nothing to type)."""
+
+    BORDER_TITLE = ""
+    DOING = ""
+
+    def name_to_type(self) -> str | None:
+        """The name that confirms; None when the screen confirms otherwise."""
+        raise NotImplementedError
+
+    def on_mount(self) -> None:
+        self.query_one("#detail-body").border_title = self.BORDER_TITLE
+        if self.name_to_type() is not None:
+            self.query_one("#confirm-name", Input).focus()
+
+    def action_cancel(self) -> None:
+        """Do not go ahead."""
+        self.dismiss(False)
+
+    @on(Input.Submitted, "#confirm-name")
+    def _typed(self, event: Input.Submitted) -> None:
+        event.stop()
+        name = self.name_to_type()
+        if name is None:
+            return
+        typed = event.value.strip()
+        if typed == name:
+            self.dismiss(True)
+            return
+        what = "Nothing typed" if not typed else f"{typed[:60]!r} is not {name}"
+        self.notify(
+            f"{what}: type {name} to {self.DOING}, or Esc to cancel.",
+            severity="warning",
+            markup=False,
+        )
 
 
-class ConfirmDeployScreen(ModalScreen[bool]):
+class ConfirmDeployScreen(TypedConfirmation):
     """Dismisses True to deploy, False to cancel."""
+
+    BORDER_TITLE = "Confirm redeploy"
+    DOING = "deploy anyway"
 
     BINDINGS = [
         Binding("escape", "cancel", "Cancel", id="deploy.cancel"),
@@ -52,6 +82,10 @@ class ConfirmDeployScreen(ModalScreen[bool]):
     def needs_typing(self) -> bool:
         """Whether confirming takes typing the service name."""
         return self.preview.validator_errors > 0
+
+    def name_to_type(self) -> str | None:
+        """The service's name, when the validator found errors."""
+        return self.preview.service if self.needs_typing else None
 
     def compose(self) -> ComposeResult:
         p = self.preview
@@ -102,21 +136,7 @@ class ConfirmDeployScreen(ModalScreen[bool]):
             else:
                 yield Static(Text("Enter deploys · Esc cancels", style="dim"))
 
-    def on_mount(self) -> None:
-        self.query_one("#detail-body").border_title = "Confirm redeploy"
-        if self.needs_typing:
-            self.query_one("#confirm-name", Input).focus()
-
     def action_confirm(self) -> None:
         """Deploy (only without validator errors; otherwise the name must be typed)."""
         if not self.needs_typing:
             self.dismiss(True)
-
-    def action_cancel(self) -> None:
-        """Do not deploy."""
-        self.dismiss(False)
-
-    @on(Input.Submitted, "#confirm-name")
-    def _typed(self, event: Input.Submitted) -> None:
-        event.stop()
-        typed_name(self, event.value, self.preview.service, "deploy anyway")

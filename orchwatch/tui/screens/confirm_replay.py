@@ -9,21 +9,22 @@ from __future__ import annotations
 from zoneinfo import ZoneInfo
 
 from rich.text import Text
-from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
 from orchwatch.analysis.replay import ReplayPlan, preview_lines
 from orchwatch.sanitize import inert_line
-from orchwatch.tui.screens.confirm_deploy import typed_name
+from orchwatch.tui.screens.confirm_deploy import TypedConfirmation
 from orchwatch.tui.styles import semantic_style
 
 
-class ConfirmReplayScreen(ModalScreen[bool]):
+class ConfirmReplayScreen(TypedConfirmation):
     """Dismisses True to replay, False to cancel."""
+
+    BORDER_TITLE = "Confirm replay"
+    DOING = "replay"
 
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="replay.cancel")]
 
@@ -64,16 +65,6 @@ class ConfirmReplayScreen(ModalScreen[bool]):
             else:
                 yield Static(Text("Esc: back", style="dim"))
 
-    def on_mount(self) -> None:
-        self.query_one("#detail-body").border_title = "Confirm replay"
-        if self.plan.runnable:
-            self.query_one("#confirm-name", Input).focus()
-
-    def action_cancel(self) -> None:
-        """Do not replay."""
-        self.dismiss(False)
-
-    @on(Input.Submitted, "#confirm-name")
-    def _typed(self, event: Input.Submitted) -> None:
-        event.stop()
-        typed_name(self, event.value, self.plan.phase, "replay")
+    def name_to_type(self) -> str | None:
+        """The phase's name; None when the plan cannot run (only Esc then)."""
+        return self.plan.phase if self.plan.runnable else None

@@ -10,22 +10,23 @@ from collections.abc import Sequence
 
 from rich.table import Table
 from rich.text import Text
-from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
 from orchwatch.analysis.revisions import ServiceVerdict, short_name
 from orchwatch.analysis.runtime import RollbackChoice
 from orchwatch.sanitize import inert_line
-from orchwatch.tui.screens.confirm_deploy import typed_name
+from orchwatch.tui.screens.confirm_deploy import TypedConfirmation
 from orchwatch.tui.styles import semantic_style
 
 
-class ConfirmRollbackScreen(ModalScreen[bool]):
+class ConfirmRollbackScreen(TypedConfirmation):
     """Dismisses True to roll back, False to cancel."""
+
+    BORDER_TITLE = "Confirm rollback"
+    DOING = "roll back"
 
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="rollback.cancel")]
 
@@ -78,15 +79,6 @@ class ConfirmRollbackScreen(ModalScreen[bool]):
             )
             yield Input(placeholder=choice.service, id="confirm-name")
 
-    def on_mount(self) -> None:
-        self.query_one("#detail-body").border_title = "Confirm rollback"
-        self.query_one("#confirm-name", Input).focus()
-
-    def action_cancel(self) -> None:
-        """Do not roll back."""
-        self.dismiss(False)
-
-    @on(Input.Submitted, "#confirm-name")
-    def _typed(self, event: Input.Submitted) -> None:
-        event.stop()
-        typed_name(self, event.value, self.choice.service, "roll back")
+    def name_to_type(self) -> str:
+        """Moving production traffic always takes the service's name typed."""
+        return self.choice.service
