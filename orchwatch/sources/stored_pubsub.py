@@ -3,7 +3,6 @@ store file (data, decoded into typed records), served for exactly the windows re
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -47,7 +46,7 @@ class StoredPubSub:
                 self._readings = msgspec.json.decode(
                     self.store.get_meta(READINGS) or "[]", type=list[PubSubReading]
                 )
-            except (msgspec.DecodeError, msgspec.ValidationError, json.JSONDecodeError) as exc:
+            except msgspec.DecodeError as exc:  # ValidationError is one too
                 raise SourceError(f"{self.store.path}: a bad Pub/Sub reading ({exc})") from None
         return self._readings
 
