@@ -187,15 +187,26 @@ class GcpPubSub:
         pushes: dict[str, list[PushCount]] = {}
         gauges: dict[str, dict[str, list[Point]]] = {BACKLOG: {}, OLDEST: {}, DEAD_LETTERED: {}}
         published: dict[str, list[Point]] = {}
+
+        def read(
+            metric: str,
+            resource: str,
+            label: str,
+            values: Sequence[str],
+            align: Any,
+            reduce: Any,
+            groups: Sequence[str] = (),
+        ) -> Iterable[Any]:
+            return self._series(
+                metric, resource, label, values, since, until, step, align, reduce, list(groups)
+            )
+
         if subscriptions:
-            for series in self._series(
+            for series in read(
                 PUSHES,
                 SUBSCRIPTION,
                 by_sub,
                 subscriptions,
-                since,
-                until,
-                step,
                 aligner.ALIGN_SUM,
                 reducer.REDUCE_SUM,
                 ["metric.label.response_class"],
@@ -210,32 +221,13 @@ class GcpPubSub:
                 (OLDEST, aligner.ALIGN_MAX, reducer.REDUCE_MAX),
                 (DEAD_LETTERED, aligner.ALIGN_SUM, reducer.REDUCE_SUM),
             ):
-                for series in self._series(
-                    metric,
-                    SUBSCRIPTION,
-                    by_sub,
-                    subscriptions,
-                    since,
-                    until,
-                    step,
-                    align,
-                    reduce,
-                    [],
-                ):
+                for series in read(metric, SUBSCRIPTION, by_sub, subscriptions, align, reduce):
                     sub = series.resource.labels.get("subscription_id", "")
                     gauges[metric].setdefault(sub, []).extend(_points(series, step))
         if topics:
-            for series in self._series(
-                PUBLISHED,
-                TOPIC,
-                "resource.label.topic_id",
-                topics,
-                since,
-                until,
-                step,
-                aligner.ALIGN_SUM,
-                reducer.REDUCE_SUM,
-                [],
+            by_topic = "resource.label.topic_id"
+            for series in read(
+                PUBLISHED, TOPIC, by_topic, topics, aligner.ALIGN_SUM, reducer.REDUCE_SUM
             ):
                 topic = series.resource.labels.get("topic_id", "")
                 published.setdefault(topic, []).extend(_points(series, step))
