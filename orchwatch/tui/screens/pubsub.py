@@ -202,41 +202,43 @@ class PubSubScreen(FailsInPlace, Screen[None]):
         if hop is None:
             detail.update("")
             return
-        lines = [f"{hop.phase}: {hop.topic} → {hop.orchestrator or '?'}", hop.verdict, *hop.details]
+        width = max(detail.size.width - 2, 40)
+        out: list[str] = []
+
+        def say(line: str) -> None:  # wrapped at word and path boundaries, indented after
+            parts = wrap_at_boundaries(inert_line(line, 2000), width)
+            out.extend([parts[0], *(f"  {p}" for p in parts[1:])])
+
+        for line in (f"{hop.phase}: {hop.topic} → {hop.orchestrator or '?'}", hop.verdict):
+            say(line)
+        for line in hop.details:
+            say(line)
         if hop.refused:
-            lines.append(
+            say(
                 "refused by class: "
                 + ", ".join(f"{REFUSAL_CLASSES.get(c, c)} {n}" for c, n in hop.refused.items())
             )
-        width = max(detail.size.width - 14, 20)
         if hop.buckets:
             zone = context(self).config.shown_zone
             first, last = hop.buckets[0].at, hop.buckets[-1].at
-            lines.append(
+            say(
                 f"over {first.astimezone(zone):%H:%M}–{last.astimezone(zone):%H:%M}, "
                 "one column per step (each the most in it):"
             )
+            columns = max(detail.size.width - 14, 20)
             for name, values in (
                 ("published", [b.published for b in hop.buckets]),
                 ("acked", [b.acked for b in hop.buckets]),
                 ("refused", [b.refused for b in hop.buckets]),
                 ("waiting", [b.backlog for b in hop.buckets]),
-            ):
-                lines.append(f"  {name:<9} {spark(values, width)}│ max {max(values)}")
+            ):  # a sparkline is never wrapped
+                out.append(f"  {name:<9} {spark(values, columns)}│ max {max(values)}")
         if hop.others:
-            lines.append("other subscriptions: " + ", ".join(s.name for s in hop.others))
+            say("other subscriptions: " + ", ".join(s.name for s in hop.others))
         if hop.trigger_topic:
             delivered = ", ".join(s.name for s in hop.trigger_subscriptions) or "nothing"
-            lines.append(f"{hop.trigger_topic} is delivered by {delivered}")
-        width = max(detail.size.width - 2, 40)
-        wrapped: list[str] = []
-        for line in lines:
-            if line.startswith("  ") and "│ max" in line:
-                wrapped.append(line)  # a sparkline is never wrapped
-                continue
-            parts = wrap_at_boundaries(inert_line(line, 2000), width)
-            wrapped += [parts[0], *(f"  {p}" for p in parts[1:])]
-        detail.update(Text("\n".join(wrapped)))
+            say(f"{hop.trigger_topic} is delivered by {delivered}")
+        detail.update(Text("\n".join(out)))
 
     def action_replay(self) -> None:
         """Replay the lost completions of the hop under the cursor (the app previews and
