@@ -139,7 +139,6 @@ class BigQueryTables:
         """Bytes the last completion summary billed: the job's `total_bytes_billed` when
         BigQuery says it, else the estimate raised to the 10 MB minimum per query and per
         table referenced (what the scan budget counts)."""
-        self.last_billed: int | None = None
         self._partitioning: dict[str, str] = {}
 
     def table(self, name: str) -> str:
@@ -154,9 +153,10 @@ class BigQueryTables:
         """
         return self.estimated_query(sql, parameters)[0]
 
-    def estimated_query(self, sql: str, parameters: Sequence[Any]) -> tuple[list[Any], int]:
-        """`query`, with the bytes its own dry run estimated (`last_estimate` may be
-        another thread's query by the time a caller reads it).
+    def estimated_query(self, sql: str, parameters: Sequence[Any]) -> tuple[list[Any], int, int]:
+        """`query`, with the bytes its own dry run estimated and the bytes it billed (the
+        job's `total_bytes_billed`, else the estimate raised to BigQuery's minimum):
+        `last_estimate` may be another thread's query by the time a caller reads it.
 
         Raises:
             SourceError: the query is refused, fails, or would bill more than the cap.
@@ -200,9 +200,7 @@ class BigQueryTables:
             billed = int(getattr(job, "total_bytes_billed", None) or 0) or max(
                 estimate, MIN_BILLED * tables
             )
-            with self._lock:
-                self.last_billed = billed
-            return rows, estimate
+            return rows, estimate, billed
 
     def _cancel(self, job: Any) -> str:
         """Cancel a query past its deadline; what to say about it."""
@@ -248,10 +246,10 @@ class BigQueryTables:
             return result
         sql = BACKUP_SUMMARY_SQL.format(table=self.table(self.config.completion_table))
         parameters = [bigquery.ArrayQueryParameter("dates", "DATE", list(dates))]
-        rows, estimate = self.estimated_query(sql, parameters)
+        rows, estimate, billed = self.estimated_query(sql, parameters)
         with self._lock:
             self.summary_estimate = estimate
-            self.summary_billed = self.last_billed
+            self.summary_billed = billed
         for row in rows:
             last = row["last_run"] or {}
             day = row["game_date"]
