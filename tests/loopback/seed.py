@@ -190,8 +190,16 @@ def service_proto(state: ServiceState, service_path: str) -> run_v2.Service:
         uri=state.uri,
         latest_created_revision=f"{service_path}/revisions/{state.latest_created_revision}",
         latest_ready_revision=f"{service_path}/revisions/{state.latest_ready_revision}",
+        # As Cloud Run reports them: traffic that follows the latest Ready revision (every
+        # gen2 function's after a deploy) is `{type: LATEST, percent: 100}`, with no name.
         traffic_statuses=[
             run_v2.TrafficTargetStatus(
+                type_=run_v2.TrafficTargetAllocationType.TRAFFIC_TARGET_ALLOCATION_TYPE_LATEST,
+                percent=t.percent,
+                tag=t.tag,
+            )
+            if t.follows_latest
+            else run_v2.TrafficTargetStatus(
                 type_=run_v2.TrafficTargetAllocationType.TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION,
                 revision=t.revision,
                 percent=t.percent,

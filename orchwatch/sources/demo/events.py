@@ -79,6 +79,9 @@ class ServiceChanged:
     latest_created: str
     latest_ready: str
     traffic: tuple[TrafficStatus, ...]
+    pinned_to: tuple[str, ...] = ()
+    """The revisions the traffic is pinned to (a rollback); empty: it follows the latest
+    Ready revision, as a gen2 function's traffic does after every deploy."""
 
 
 Event = Run | Trigger | Queued | CrashWindow | RevisionChanged | ServiceChanged
@@ -123,6 +126,7 @@ def apply_events(store: LocalStore, events: Sequence[Event], track_all: bool = F
                 event.latest_ready,
                 event.traffic,
                 uri=f"https://{event.service}-demo.a.run.app",
+                pinned_to=event.pinned_to,
             )
 
 

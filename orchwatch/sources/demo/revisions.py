@@ -111,10 +111,16 @@ def _deploy(
             service,
             pending.name,
             previous or pending.name,
-            (TrafficStatus(previous or pending.name, 100),),
+            (TrafficStatus(previous or pending.name, 100, follows_latest=True),),
         ),
         RevisionChanged(done, final),
-        ServiceChanged(done, service, pending.name, ready_name, (TrafficStatus(ready_name, 100),)),
+        ServiceChanged(
+            done,
+            service,
+            pending.name,
+            ready_name,
+            (TrafficStatus(ready_name, 100, follows_latest=True),),
+        ),
     ]
     return events, pending.name, not fails
 
@@ -179,7 +185,12 @@ def _revision_history(service: str, rng: random.Random) -> list[Event]:
         assert previous is not None
         events.append(
             ServiceChanged(
-                moved + timedelta(hours=2), service, name, name, (TrafficStatus(previous, 100),)
+                moved + timedelta(hours=2),
+                service,
+                name,
+                name,
+                (TrafficStatus(previous, 100),),
+                pinned_to=(previous,),
             )
         )
     return events

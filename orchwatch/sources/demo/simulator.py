@@ -237,6 +237,7 @@ class DemoSimulator:
             state.latest_created_revision,
             state.latest_ready_revision,
             (TrafficStatus(revision, 100),),
+            pinned_to=(revision,),
         )
         bisect.insort(self._events, event, lo=self._next, key=lambda e: e.at)
 
