@@ -27,6 +27,7 @@ BENCHMARKS = (
     "bench_timeline",
     "bench_pubsub",
     "bench_run_calls",
+    "bench_log_analytics",
 )
 
 

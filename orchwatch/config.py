@@ -26,6 +26,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
 
+from orchwatch.dates import parse_duration
 from orchwatch.model import COMMIT_SOURCES
 
 CONFIG_ENV = "ORCHWATCH_CONFIG"
@@ -87,6 +88,12 @@ class EndpointsTable(_Table, kw_only=True):
     monitoring: str | None = None
 
 
+class LogAnalyticsTable(_Table, kw_only=True):
+    dataset: str | None = None
+    view: str = "_AllLogs"
+    from_window: str = "6h"
+
+
 class GcpTable(_Table, kw_only=True):
     project: str | None = None
     region: str = "us-central1"
@@ -101,6 +108,7 @@ class GcpTable(_Table, kw_only=True):
     log_read_max_entries: int = 5000
     run_concurrency: int = 4
     endpoints: EndpointsTable = msgspec.field(default_factory=EndpointsTable)
+    log_analytics: LogAnalyticsTable = msgspec.field(default_factory=LogAnalyticsTable)
 
 
 class RepoTable(_Table, kw_only=True):
@@ -223,6 +231,25 @@ class PhaseSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class LogAnalytics:
+    """`[gcp.log_analytics]`: a log bucket upgraded to Log Analytics, read through its
+    linked BigQuery dataset."""
+
+    dataset: str
+    """`project.dataset`: the bucket's linked dataset."""
+    view: str = "_AllLogs"
+    """The log view, a table of the linked dataset (`_AllLogs` is every log of the bucket)."""
+    from_window: timedelta = timedelta(hours=6)
+    """Windows at least this long are grouped there; shorter ones page the Logging API
+    (fresher: Log Analytics shows an entry a little after the API does)."""
+
+    @property
+    def table(self) -> str:
+        """The view's full id, as a query names it."""
+        return f"{self.dataset}.{self.view}"
+
+
+@dataclass(frozen=True, slots=True)
 class GcpSettings:
     """`[gcp]` beyond the project: spending limits and where each API is."""
 
@@ -245,6 +272,8 @@ class GcpSettings:
     first: 5 pages, within a minute of the list budget."""
     run_concurrency: int = 4
     """Cloud Run services read in parallel."""
+    log_analytics: LogAnalytics | None = None
+    """Where wide windows of logs are grouped in SQL; None: always the Logging API."""
     endpoints: Mapping[str, str] = field(default_factory=dict)
     """API -> endpoint (`firestore`, `bigquery`, `run`, `logging`, `pubsub`, `monitoring`)
     for emulators and local servers; absent ones use Google's (FIRESTORE_EMULATOR_HOST and
@@ -867,6 +896,7 @@ def _gcp_settings(gcp: GcpTable, display: Path | str) -> GcpSettings:
                 f'expected host:port (or http://host:port for bigquery), got "{value}"',
             )
         endpoints[api] = value
+    analytics = _log_analytics(gcp.log_analytics, display)
     if gcp.daily_scan_budget_bytes < 10_000_000:
         raise ConfigError(
             display,
@@ -882,8 +912,40 @@ def _gcp_settings(gcp: GcpTable, display: Path | str) -> GcpSettings:
         log_list_calls_per_minute=gcp.log_list_calls_per_minute,
         log_read_max_entries=gcp.log_read_max_entries,
         run_concurrency=gcp.run_concurrency,
+        log_analytics=analytics,
         endpoints=endpoints,
     )
+
+
+_DATASET = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]\.[A-Za-z_][A-Za-z0-9_]{0,1023}$")
+_VIEW = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,99}$")
+
+
+def _log_analytics(table: LogAnalyticsTable, display: Path | str) -> LogAnalytics | None:
+    if table.dataset is None:
+        return None
+    if not _DATASET.match(table.dataset):
+        raise ConfigError(
+            display,
+            "gcp.log_analytics.dataset",
+            f'expected "project.dataset" (the log bucket\'s linked BigQuery dataset), got '
+            f'"{table.dataset}"',
+        )
+    if not _VIEW.match(table.view):
+        raise ConfigError(
+            display,
+            "gcp.log_analytics.view",
+            f'expected a log view\'s id (letters, digits, underscores), got "{table.view}"',
+        )
+    try:
+        from_window = parse_duration(table.from_window)
+    except ValueError:
+        raise ConfigError(
+            display,
+            "gcp.log_analytics.from_window",
+            f'expected a duration like "6h" or "2d", got "{table.from_window}"',
+        ) from None
+    return LogAnalytics(table.dataset, table.view, from_window)
 
 
 _ENDPOINT = re.compile(r"^(https?://)?[A-Za-z0-9.\-\[\]:]+:\d{1,5}/?$")

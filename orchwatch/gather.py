@@ -40,7 +40,7 @@ from orchwatch.model import (
     Revision,
 )
 from orchwatch.names import UnknownName, no_such
-from orchwatch.sources.base import SourceError, Sources
+from orchwatch.sources.base import ErrorLines, SourceError, Sources
 from orchwatch.sources.git import Commit, commits_since, function_paths
 from orchwatch.sources.logfile import LogReader
 
@@ -213,6 +213,8 @@ class ErrorsView:
     source: str = ""
     unread: str = ""
     """What the read left out, when it stopped at its budget."""
+    how: str = ""
+    """Which path answered (the Logging API or Log Analytics) and what it covered."""
 
 
 def gather_errors(
@@ -230,9 +232,16 @@ def gather_errors(
     """
     if sources.logs is None:
         raise SourceError("this source has no logs")
-    entries = sources.logs.fetch_log(sources.clock.now() - since, services)
+    start = sources.clock.now() - since
+    search = sources.error_search
+    found: ErrorLines | None = None
+    if search is not None and since >= search.from_window:
+        found = search.search_errors(start, services)
+        seen = set(found.services)
+    else:
+        entries = sources.logs.fetch_log(start, services)
+        seen = {e.service for e in entries if e.service}
     revisions: dict[str, list[Revision]] = {}
-    seen = {e.service for e in entries if e.service}
     unseen = sorted(set(services or ()) - seen - set(config.services))
     if sources.revisions is not None:
         for state in sources.revisions.fetch_services(sorted(seen | set(unseen))):
@@ -240,9 +249,14 @@ def gather_errors(
     for name in unseen:  # neither watched, nor in Cloud Run, nor in the logs read
         if name not in revisions:
             raise UnknownName(no_such("service", name, config.services, "in the logs read"))
+    if found is not None:
+        groups = group_lines([found.lines], revisions, found.earliest)[0]
+        return ErrorsView(tuple(groups), found.entries, 0, sources.description, how=found.how)
     groups = group_entries(entries, revisions)
-    unread = str(getattr(sources.logs, "unread", ""))  # only a paged source has a budget
-    return ErrorsView(tuple(groups), len(entries), 0, sources.description, unread)
+    # Only a paged source has a budget, and says which path it read.
+    unread = str(getattr(sources.logs, "unread", ""))
+    how = str(getattr(sources.logs, "how", ""))
+    return ErrorsView(tuple(groups), len(entries), 0, sources.description, unread, how)
 
 
 def file_errors(
@@ -285,11 +299,16 @@ class DateReads:
     verdicts: Fetched[list[ServiceVerdict]]
     logs_read: tuple[datetime, list[LogEntry]] | None
     """The logs read (from when, what), when they could be."""
+    searched_from: datetime | None = None
+    """The first entry of the window, when the groups were searched in the store
+    (Log Analytics) instead of read entry by entry."""
 
     @property
     def logs_from(self) -> datetime | None:
-        """The first log entry read, when any was."""
-        return self.logs_read[1][0].timestamp if self.logs_read and self.logs_read[1] else None
+        """The first log entry read (or searched), when any was."""
+        if self.logs_read and self.logs_read[1]:
+            return self.logs_read[1][0].timestamp
+        return self.searched_from
 
 
 def read_status(config: Config, sources: Sources, game_date: date, now: datetime) -> DateStatus:
@@ -302,15 +321,26 @@ def read_status(config: Config, sources: Sources, game_date: date, now: datetime
     return reconcile_date(config, data.get(game_date, DateCompletions(game_date)), now)
 
 
-def _date_reads(config: Config, sources: Sources, game_date: date, now: datetime) -> DateReads:
+def _date_reads(
+    config: Config, sources: Sources, game_date: date, now: datetime, search: bool = False
+) -> DateReads:
+    """The date's reads. With `search`, a wide window's groups are searched in the store
+    that can (Log Analytics) rather than read entry by entry: for a reader that needs the
+    groups and how far back they reach, not the entries (the walkthrough)."""
     read: list[tuple[datetime, list[LogEntry]]] = []
     """The error groups' read (from when, what), when it succeeded; it runs first."""
+    searched: list[datetime | None] = []
 
     def groups() -> list[ErrorGroup]:
         if sources.logs is None:
             raise SourceError("this source has no logs")
         start = datetime.combine(game_date, time(0), tzinfo=config.timezone)
         since = start - timedelta(hours=1)
+        store = sources.error_search
+        if search and store is not None and now - since >= store.from_window:
+            found = store.search_errors(since, None)
+            searched.append(found.earliest)
+            return group_lines([found.lines], None, found.earliest)[0]
         entries = sources.logs.fetch_log(since, None)
         read.append((since, entries))
         return group_entries(entries)
@@ -325,7 +355,13 @@ def _date_reads(config: Config, sources: Sources, game_date: date, now: datetime
 
     status = _fetch(lambda: read_status(config, sources, game_date, now))
     error_groups = _fetch(groups)
-    return DateReads(status, error_groups, _fetch(verdicts), read[0] if read else None)
+    return DateReads(
+        status,
+        error_groups,
+        _fetch(verdicts),
+        read[0] if read else None,
+        searched[0] if searched else None,
+    )
 
 
 def package_reads(
@@ -454,7 +490,7 @@ def gather_daily(
     sources.advance()
     now = sources.clock.now()
     completions = sources.completions
-    reads = _date_reads(config, sources, game_date, now)
+    reads = _date_reads(config, sources, game_date, now, search=True)
 
     if validation is None and config.repo_path is not None:
         repo = config.repo_path

@@ -459,6 +459,12 @@ as is (a dict key, a sort key); `LogEntry` is built only for the lines that can 
 a traceback."""
 
 
+SEGMENT_END = "-"
+"""A line's text that only ends the traceback its instance had open (no traceback line looks
+like it: `analysis.tracebacks` checks): what a reduced read (Log Analytics) puts where it
+left out lines that could not belong to one."""
+
+
 def log_line(entry: LogEntry) -> LogLine:
     """An entry as a `LogLine`."""
     key = (entry.service, entry.revision, entry.instance)

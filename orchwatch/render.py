@@ -119,6 +119,8 @@ def errors_text(view: ErrorsView, zone: ZoneInfo, samples: bool = False) -> str:
     lines.append(
         f"{counted(len(view.groups), 'group')} from {counted(view.entries, 'entry')}{skipped}"
     )
+    if view.how:
+        lines.append(f"read: {view.how}")
     if view.unread:
         lines.append(f"not read: {view.unread}")
     return "\n".join(lines)
@@ -148,6 +150,7 @@ def errors_json(view: ErrorsView) -> str:
             "entries": view.entries,
             "skipped": view.skipped,
             "unread": view.unread,
+            "read": view.how,
         },
         indent=2,
     )

@@ -30,6 +30,7 @@ from datetime import datetime, timedelta
 from operator import itemgetter
 
 from orchwatch.model import (
+    SEGMENT_END,
     ErrorGroup,
     LogEntry,
     LogLine,
@@ -277,6 +278,8 @@ def continues_traceback(text: str) -> bool:
     no state of the machine above accepts it. `StreamReassembler` relies on this."""
     return _CONTINUES.match(text) is not None
 
+
+assert not in_traceback(SEGMENT_END), "a segment end must end what its instance had open"
 
 _AT = itemgetter(0)  # a LogLine's timestamp
 _ORDER = itemgetter(0, 1)  # its (timestamp, insert id): the API's order
@@ -537,12 +540,15 @@ def group_entries(
 def group_lines(
     batches: Iterable[list[LogLine]],
     revisions: Mapping[str, Sequence[Revision]] | None = None,
+    coverage_start: datetime | None = None,
 ) -> tuple[list[ErrorGroup], int]:
     """Reassemble and group a stream read once, batch by batch, in bounded memory
-    (`StreamReassembler`); the groups, and how many lines were read."""
+    (`StreamReassembler`); the groups, and how many lines were read. The stream reaches
+    back to its earliest line unless `coverage_start` says it reaches further (a reduced
+    read whose window began before its first line)."""
     stream = StreamReassembler()
     grouper = Grouper(track_entries=False)
     for batch in batches:
         grouper.add(stream.add(batch))
     grouper.add(stream.finish())
-    return grouper.groups(revisions, stream.earliest), stream.count
+    return grouper.groups(revisions, coverage_start or stream.earliest), stream.count

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Literal, Protocol
 
 from orchwatch.clock import Clock
@@ -19,6 +19,7 @@ from orchwatch.model import (
     ExecutionLogRow,
     FailedQueueItem,
     LogEntry,
+    LogLine,
     ServiceState,
 )
 from orchwatch.pubsub import OutgoingMessage, PubSubReading
@@ -112,6 +113,39 @@ class LogSource(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class ErrorLines:
+    """The lines a grouping needs from a window, and what the window held."""
+
+    lines: list[LogLine]
+    """The lines that may belong to a traceback, with segment ends, in the API's order."""
+    entries: int
+    """Entries in the window."""
+    earliest: datetime | None
+    """The earliest entry in the window (how far back the groups can say "new since")."""
+    services: frozenset[str]
+    """The services with entries in the window."""
+    how: str
+    """Which path answered, and what it covered and cost."""
+
+
+class ErrorSearch(Protocol):
+    """A store that can pick the lines a traceback grouping needs out of a wide window of
+    logs itself (Log Analytics), instead of handing over every entry."""
+
+    @property
+    def from_window(self) -> timedelta:
+        """Windows at least this long are searched here; shorter ones read the logs."""
+        ...
+
+    def search_errors(
+        self, since: datetime, services: Sequence[str] | None, until: datetime | None = None
+    ) -> ErrorLines:
+        """The lines since `since` (to `until`; of the given services) that may belong to a
+        traceback, with the ends of the segments between them, and what the window held."""
+        ...
+
+
 class PubSubSource(Protocol):
     """Pub/Sub topics and subscriptions, and Cloud Monitoring's counts of their messages."""
 
@@ -178,6 +212,8 @@ class Sources:
     revisions: RevisionSource | None = None
     """None when the source has no Cloud Run data; the pane says so."""
     logs: LogSource | None = None
+    error_search: ErrorSearch | None = None
+    """Where wide windows are grouped (Log Analytics); None: always from `logs`."""
     pubsub: PubSubSource | None = None
     """None when the source has no Pub/Sub (a store file); the view says so."""
     live: Refreshable | None = None

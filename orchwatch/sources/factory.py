@@ -5,14 +5,21 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from orchwatch.clock import AcceleratedClock, Clock, FrozenClock, SystemClock
 from orchwatch.config import Config
 from orchwatch.model import LogEntry
-from orchwatch.sources.base import LogBatch, LogSource, SourceError, Sources
+from orchwatch.sources.base import (
+    ErrorLines,
+    ErrorSearch,
+    LogBatch,
+    LogSource,
+    SourceError,
+    Sources,
+)
 from orchwatch.sources.demo import (
     DEMO_START,
     FIRST_DATE,
@@ -72,12 +79,37 @@ class LogsAsOf:
         return getattr(self.inner, name)  # health, unread, notices: the inner source's
 
 
+class SearchAsOf:
+    """An error search cut at its clock's moment (`--as-of`)."""
+
+    def __init__(self, inner: ErrorSearch, clock: Clock) -> None:
+        self.inner = inner
+        self.clock = clock
+
+    @property
+    def from_window(self) -> timedelta:
+        """The inner search's."""
+        return self.inner.from_window
+
+    def search_errors(
+        self, since: datetime, services: Sequence[str] | None, until: datetime | None = None
+    ) -> ErrorLines:
+        """The inner search, to the moment at the latest."""
+        now = self.clock.now()
+        return self.inner.search_errors(since, services, min(until or now, now))
+
+
 def read_as_of(sources: Sources) -> Sources:
     """`sources`, built on the frozen clock of `--as-of`, read as of its moment: one clock
     for every source (the demo replays to it; a snapshot or Google Cloud is cut at it)."""
     if sources.logs is None:
         return sources
-    return replace(sources, logs=LogsAsOf(sources.logs, sources.clock))
+    search = sources.error_search
+    return replace(
+        sources,
+        logs=LogsAsOf(sources.logs, sources.clock),
+        error_search=SearchAsOf(search, sources.clock) if search is not None else None,
+    )
 
 
 def _held_dates(meta: str | None) -> tuple[date, date] | None:

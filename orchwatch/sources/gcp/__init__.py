@@ -23,6 +23,7 @@ from orchwatch.sources.base import SourceError, Sources
 from orchwatch.sources.gcp.bigquery import BigQueryTables, format_bytes
 from orchwatch.sources.gcp.clients import GcpClients, is_loopback
 from orchwatch.sources.gcp.firestore import FirestoreCompletions
+from orchwatch.sources.gcp.log_analytics import LogAnalyticsSearch
 from orchwatch.sources.gcp.logs import CloudLogging
 from orchwatch.sources.gcp.pubsub import GcpPubSub
 from orchwatch.sources.gcp.run import RunRevisions
@@ -188,6 +189,22 @@ def build_gcp_sources(
         aliases=config.run_aliases,
         run_name=config.run_service,
     )
+    search = None
+    analytics = config.gcp.log_analytics
+    if analytics is not None and config.gcp.log_filter.strip():
+        # The filter is in the Logging query language, which SQL cannot apply.
+        logs.not_analytics = (
+            f"Log Analytics {analytics.table} not used: gcp.log_filter is a Logging query"
+        )
+    elif analytics is not None:
+        search = LogAnalyticsSearch(
+            analytics,
+            completions.bigquery,
+            watched,
+            config.run_service,
+            config.run_aliases,
+            config.gcp.request_logs,
+        )
     endpoints = config.gcp.endpoints.values()
     where = ""
     if endpoints:
@@ -201,6 +218,7 @@ def build_gcp_sources(
         revisions=RunRevisions(clients, config.run_service),
         where=f"Cloud Run {config.gcp_region} (project {project})",
         logs=logs,
+        error_search=search,
         pubsub=GcpPubSub(clients),
         closers=[completions, logs],
         meter=clients.meter,

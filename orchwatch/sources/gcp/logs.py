@@ -174,9 +174,13 @@ class CloudLogging:
     ) -> None:
         self.clients = clients
         self.aliases = dict(aliases or {})
+        """Cloud Run service name -> the watched name, where they differ."""
         self.unread = ""
         """What the last `fetch_log` did not read, when it stopped at its budget."""
-        """Cloud Run service name -> the watched name, where they differ."""
+        self.how = ""
+        """Which path the last `fetch_log` read and what it covered."""
+        self.not_analytics = ""
+        """Why a configured Log Analytics view is not used, said with every wide read."""
         self.run_name = run_name
         """A watched name -> its Cloud Run service's (`Config.run_service`)."""
         self.services = tuple(services)
@@ -274,6 +278,9 @@ class CloudLogging:
                 f"before {rfc3339(listed[0].timestamp)} were not read"
                 if len(listed) >= budget
                 else ""
+            )
+            self.how = f"Logging API: {len(listed):,} entries listed" + (
+                f" ({self.not_analytics})" if self.not_analytics else ""
             )
         return listed
 
