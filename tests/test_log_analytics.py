@@ -118,7 +118,12 @@ def hostile_entries() -> list[LogEntryProto]:
         _entry(40.1, None, instance="inst-v"),
         _entry(40.2, frame, instance="inst-v"),
         _entry(40.3, "TypeError: v", instance="inst-v"),
-        # Left out by both paths: request logs, and the system log below WARNING.
+        # Left out by both paths: request logs, the system log below WARNING, audit logs
+        # (the last without a payload: a blank line inside the traceback if it were read).
+        _entry(49.9, "Traceback (most recent call last):", instance=""),
+        _entry(50.05, None, log="cloudaudit.googleapis.com%2Factivity", instance=""),
+        _entry(50.15, frame, instance=""),
+        _entry(50.25, "LookupError: audit", instance=""),
         _entry(50, "Traceback (most recent call last):", log="run.googleapis.com%2Frequests"),
         _entry(50.1, frame, log="run.googleapis.com%2Frequests"),
         _entry(50.2, "Container called exit(1).", log="run.googleapis.com%2Fvarlog%2Fsystem"),
@@ -191,9 +196,9 @@ def test_the_groups_are_the_api_paths_on_the_same_entries(
     assert api.how.startswith("Logging API:")
     assert analytics.how.startswith(f"Log Analytics ({VIEW}):")
     assert _groups(analytics) == _groups(api)
-    # Both read everything but the two request-log entries and the system log's line
-    # below WARNING.
-    assert analytics.entries == api.entries == total - 3
+    # Both read everything but the two request-log entries, the system log's line below
+    # WARNING and the audit log's entry.
+    assert analytics.entries == api.entries == total - 4
     written = {("phase3-to-phase4-orchestrator",), ("Phase3_Processor",)}
     kinds = {
         g.exception_type: g
@@ -210,7 +215,9 @@ def test_the_groups_are_the_api_paths_on_the_same_entries(
         "OSError",
         "ZeroDivisionError",
         "TypeError",
+        "LookupError",
     }
+    assert "\n\n" not in kinds["LookupError"].sample
     assert "detail that belongs to nothing" not in kinds["ValueError"].sample
     assert "em space" in kinds["RuntimeError"].sample
     assert "\n\n" in kinds["TypeError"].sample  # the entry without a payload: a blank line

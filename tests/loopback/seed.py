@@ -8,7 +8,7 @@ here are the inverse of orchwatch's own (`orchwatch/sources/gcp/*.py`).
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from google.api import monitored_resource_pb2
@@ -275,12 +275,65 @@ def entry_protos(entries: Iterable[LogEntry], project: str, region: str) -> list
     return protos
 
 
-def seed_logging(server: LocalGcpServer, store: LocalStore, config: Config, project: str) -> int:
-    """Serve every log entry of the store; returns how many."""
-    from datetime import UTC, datetime
+def audit_protos(
+    states: Iterable[ServiceState], project: str, region: str, until: datetime
+) -> list[LogEntryProto]:
+    """The Cloud Audit Logs entries a project holds beside its services' own logs, under the
+    same resource type: an Admin Activity entry per revision created (ReplaceService), and
+    Data Access ones for the reads of each service (GetService every 5 minutes over the 6
+    hours to `until`, as a dashboard's reads cause when those logs are on). Their payload
+    is an `AuditLog` (protoPayload): no text."""
+    from google.cloud.audit import audit_log_pb2
+    from google.protobuf import any_pb2
 
+    protos = []
+    for state in states:
+        written = [("activity", "ReplaceService", "NOTICE", r.create_time) for r in state.revisions]
+        written += [
+            ("data_access", "GetService", "INFO", until - _AUDIT_READ * k) for k in range(72)
+        ]
+        for log, method, severity, at in written:
+            payload = any_pb2.Any()
+            payload.Pack(
+                audit_log_pb2.AuditLog(
+                    service_name="run.googleapis.com",
+                    method_name=f"google.cloud.run.v1.Services.{method}",
+                    resource_name=f"namespaces/{project}/services/{state.name}",
+                )
+            )
+            protos.append(
+                LogEntryProto(
+                    log_name=f"projects/{project}/logs/cloudaudit.googleapis.com%2F{log}",
+                    resource=monitored_resource_pb2.MonitoredResource(
+                        type="cloud_run_revision",
+                        labels={
+                            "service_name": state.name,
+                            "revision_name": "",
+                            "configuration_name": state.name,
+                            "location": region,
+                            "project_id": project,
+                        },
+                    ),
+                    proto_payload=payload,
+                    timestamp=at,
+                    severity=log_severity_pb2.LogSeverity.Value(severity),
+                    insert_id=f"audit-{log}-{state.name}-{at.timestamp():.0f}",
+                )
+            )
+    return protos
+
+
+_AUDIT_READ = timedelta(minutes=5)
+
+
+def seed_logging(server: LocalGcpServer, store: LocalStore, config: Config, project: str) -> int:
+    """Serve every log entry of the store, and the audit log entries of its services;
+    returns how many of the store's."""
     entries = store.fetch_log(datetime(1970, 1, 1, tzinfo=UTC), None)
     server.add_entries(entry_protos(entries, project, config.gcp_region))
+    until = max((e.timestamp for e in entries), default=datetime.now(UTC))
+    audit = audit_protos(store.fetch_services(config.services), project, config.gcp_region, until)
+    server.add_entries(audit)
     return len(entries)
 
 

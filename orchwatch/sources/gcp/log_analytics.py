@@ -73,6 +73,7 @@ WITH scoped AS (
   FROM `{table}`
   WHERE timestamp >= @since AND (@until IS NULL OR timestamp <= @until)
     AND {scope}
+    AND NOT STARTS_WITH(COALESCE(log_id, ''), 'cloudaudit.googleapis.com/')
     {logs}
 ), judged AS (
   SELECT *,
@@ -133,7 +134,8 @@ WARNING = 400
 
 def logs_sql(request_logs: bool) -> str:
     """The logs `logs.build_filter` leaves out unless asked: request logs, and the system
-    log below WARNING (`log_id` is the log's name decoded)."""
+    log below WARNING (`log_id` is the log's name decoded). Audit logs are always left out
+    (in `SQL`)."""
     if request_logs:
         return ""
     return (

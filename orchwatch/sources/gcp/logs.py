@@ -98,6 +98,8 @@ def rfc3339(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+AUDIT_LOGS = "cloudaudit.googleapis.com"
+"""Cloud Audit Logs' log names (`.../logs/cloudaudit.googleapis.com%2Factivity`...)."""
 REQUEST_LOG = "run.googleapis.com%2Frequests"
 """A line per request: never a traceback."""
 SYSTEM_LOG = "run.googleapis.com%2Fvarlog%2Fsystem"
@@ -130,10 +132,10 @@ def build_filter(
     """The Logging filter for the watched services' logs: their stdout, stderr and
     application logs, as Cloud Run revisions and as Cloud Functions (where a function's
     `CloudLoggingHandler` writes); request logs and the system log's INFO lines only when
-    asked for (its warnings and errors are the exits of a crash loop). A function's
-    Cloud Run service may be named differently (`run_names`, in the order of `services`;
-    gen2 lowercases). In the Logging query language OR binds tighter than AND: every
-    group is parenthesized."""
+    asked for (its warnings and errors are the exits of a crash loop); never the audit
+    logs. A function's Cloud Run service may be named differently (`run_names`, in the
+    order of `services`; gen2 lowercases). In the Logging query language OR binds tighter
+    than AND: every group is parenthesized."""
     if services:
         # A gen2 function's own log lines (CloudLoggingHandler) come as `cloud_function`
         # resources named like its Cloud Run service: either name matches.
@@ -145,7 +147,9 @@ def build_filter(
         )
     else:
         scope = '(resource.type="cloud_run_revision" OR resource.type="cloud_function")'
-    parts = [scope]
+    # Cloud Audit Logs entries (deploys, and every read of a service when Data Access logs
+    # are on: a dashboard's own) share the resource type; their payload is no text.
+    parts = [scope, f'NOT logName:"{AUDIT_LOGS}"']
     if not request_logs:
         parts += [
             f'NOT logName:"{REQUEST_LOG}"',
