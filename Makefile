@@ -4,6 +4,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEVSTAMP := $(VENV)/.installed-dev
+## The suite on two workers (pytest-xdist): the local servers' tests share one of them.
+PARALLEL := -n 2 --dist loadgroup
 BENCHSTAMP := $(VENV)/.installed-bench
 
 .PHONY: run test test-stress bench oracle screenshots gcp-local lint typecheck clean
@@ -40,14 +42,14 @@ run: $(STAMP)
 test: $(DEVSTAMP)
 	$(BIN)/ruff check orchwatch tests bench
 	$(BIN)/mypy
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest $(PARALLEL)
 
 ## The suite with every core kept busy by spinning processes: timing must not matter.
 ## `make test-stress RUNS=10` repeats it and stops at the first failure.
 RUNS ?= 1
 test-stress: $(DEVSTAMP)
 	for i in $$(seq $(RUNS)); do echo "== loaded run $$i of $(RUNS)"; \
-	  $(BIN)/python tests/busy.py -- $(BIN)/python -m pytest -q -p no:cacheprovider || exit 1; done
+	  $(BIN)/python tests/busy.py -- $(BIN)/python -m pytest -q -p no:cacheprovider $(PARALLEL) || exit 1; done
 
 ## orchwatch on its Google Cloud sources, against local servers seeded with the demo:
 ## the Firestore and BigQuery emulators and the Cloud Run / Logging gRPC server of tests/.

@@ -39,6 +39,15 @@ def isolated_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
         os.environ["ORCHWATCH_CACHE_DIR"] = previous
 
 
+@pytest.fixture(scope="session", autouse=True)
+def terminal_size_from_the_terminal() -> None:
+    """pytest-xdist's workers run with COLUMNS=80 and LINES=24 in their environment, which
+    Textual prefers to the terminal's own size: a dashboard started on a pty of 120x35
+    would draw at 80x24. Programs the tests start size themselves by their terminal."""
+    for name in ("COLUMNS", "LINES"):
+        os.environ.pop(name, None)
+
+
 @pytest.fixture(scope="session")
 def config() -> Config:
     """The example configuration (the pipeline in PIPELINE.md)."""
@@ -159,3 +168,11 @@ def world(
     gcp = gcp_sources(config, "orchwatch-world", FrozenClock(DEMO_START))
     yield config, demo, gcp, seeded
     gcp.close()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """With pytest-xdist (`make test` runs two workers), every test that needs the local
+    servers runs on one worker, so the emulators start once, not once per worker."""
+    for item in items:
+        if "loopback" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.xdist_group("loopback"))
