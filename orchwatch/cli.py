@@ -22,7 +22,14 @@ from typing import NoReturn, TypeVar
 
 from orchwatch import __version__
 from orchwatch.clock import FrozenClock
-from orchwatch.config import Config, ConfigError, find_config_file, load_config
+from orchwatch.config import (
+    Config,
+    ConfigError,
+    NoSuchEnvironment,
+    find_config_file,
+    load_config,
+    select_environment,
+)
 from orchwatch.dates import parse_duration, parse_instant, parse_seconds
 from orchwatch.names import UnknownName, no_such
 from orchwatch.plural import counted
@@ -83,6 +90,12 @@ def _source_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
     )
     exclusive.add_argument(
         "--project", metavar="PROJECT", default=default, help="a Google Cloud project"
+    )
+    exclusive.add_argument(
+        "--env",
+        metavar="NAME",
+        default=default,
+        help="a Google Cloud environment of the config ([environments.NAME])",
     )
     group.add_argument(
         "--timeout",
@@ -320,7 +333,7 @@ def run_validate(args: argparse.Namespace) -> int:
     from orchwatch.validate.model import NoFunctionsFound
     from orchwatch.validate.report import to_json, to_sarif, to_text
 
-    config = _load_config(args)
+    config = _load_config(args, reads_sources=False)
     repo = Path(args.repo) if args.repo else (config.repo_path or Path.cwd())
     if not repo.is_dir():
         raise UsageError(f"{repo}: no such repo folder")
@@ -367,7 +380,7 @@ def run_errors(args: argparse.Namespace) -> int:
     from orchwatch.render import errors_json, errors_text
 
     since: timedelta = args.since
-    config = _load_config(args)
+    config = _load_config(args, reads_sources=not args.from_file)
     if args.from_file:
         from orchwatch.gather import file_errors
         from orchwatch.sources.logfile import LogReader, open_log
@@ -584,7 +597,7 @@ def run_audit(args: argparse.Namespace) -> int:
     from orchwatch.actions.audit import audit_markdown, default_audit_path, read_audit, shown_time
     from orchwatch.sanitize import inert_line
 
-    zone = _load_config(args).shown_zone
+    zone = _load_config(args, reads_sources=False).shown_zone
 
     path = Path(args.file) if args.file else default_audit_path()
     if path.is_dir():
@@ -855,8 +868,22 @@ def _dated(args: argparse.Namespace) -> tuple[Config, Sources, date]:
     return config, sources, day
 
 
-def _load_config(args: argparse.Namespace) -> Config:
-    return load_config(find_config_file(getattr(args, "config", None)))
+def _load_config(args: argparse.Namespace, reads_sources: bool = True) -> Config:
+    """The config, reading the environment `--env` names (else its default) when the
+    verb reads sources and they are Google Cloud's.
+
+    Raises:
+        UsageError: `--env` names no environment, or several could be meant.
+    """
+    config = load_config(find_config_file(getattr(args, "config", None)))
+    if not reads_sources or getattr(args, "demo", False) or getattr(args, "source", None):
+        return config
+    try:
+        return select_environment(
+            config, getattr(args, "env", None), getattr(args, "project", None)
+        )
+    except NoSuchEnvironment as exc:
+        raise UsageError(str(exc)) from None
 
 
 def _sources(args: argparse.Namespace, config: Config) -> Sources:

@@ -18,7 +18,7 @@ import tomllib
 import types
 import typing
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
@@ -182,8 +182,17 @@ class DailyTable(_Table, kw_only=True):
     )
 
 
+class EnvironmentTable(_Table, kw_only=True):
+    project: str
+    region: str | None = None
+    colour: str = "blue"
+    production: bool = False
+    default: bool = False
+
+
 class ConfigFile(_Table, kw_only=True):
     pipeline: PipelineTable = msgspec.field(default_factory=PipelineTable)
+    environments: dict[str, EnvironmentTable] = {}
     gcp: GcpTable = msgspec.field(default_factory=GcpTable)
     repo: RepoTable = msgspec.field(default_factory=RepoTable)
     ui: UiTable = msgspec.field(default_factory=UiTable)
@@ -196,6 +205,23 @@ class ConfigFile(_Table, kw_only=True):
 
 
 # --- the settings the rest of orchwatch uses ---------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Environment:
+    """A named Google Cloud environment (`[environments.NAME]`): which project, and how
+    loudly to say it. Picked with `--env NAME`, as a k9s context is."""
+
+    name: str
+    project: str
+    region: str | None = None
+    """Its Cloud Run region, where it is not `[gcp] region`."""
+    colour: str = "blue"
+    """The banner's colour: a colour name or `#rrggbb`."""
+    production: bool = False
+    """In production every action's typed confirmation is the project id."""
+    default: bool = False
+    """Picked when `--env` is not given (a single environment is picked anyway)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -364,6 +390,10 @@ class Config:
     gcp: GcpSettings = field(default_factory=GcpSettings)
     """How the Google Cloud sources reach and spend on Google Cloud."""
     validate: ValidateOptions = field(default_factory=ValidateOptions)
+    environments: Mapping[str, Environment] = field(default_factory=dict)
+    """The configured environments, by name."""
+    environment: Environment | None = None
+    """The environment the Google Cloud sources read (`select_environment`)."""
 
     def phase(self, name: str) -> PhaseSpec:
         """The phase called `name`.
@@ -765,6 +795,7 @@ def _build(table: ConfigFile, path: Path | None, display: Path | str) -> Config:
         rollback_command=tuple(table.actions.rollback),
         cloud_run_names=dict(table.services.cloud_run),
         gcp=gcp,
+        environments=_environments(table.environments, display),
         validate=ValidateOptions(
             runtime=table.validate.runtime,
             function_globs=tuple(table.validate.function_globs),
@@ -914,6 +945,109 @@ def _gcp_settings(gcp: GcpTable, display: Path | str) -> GcpSettings:
         run_concurrency=gcp.run_concurrency,
         log_analytics=analytics,
         endpoints=endpoints,
+    )
+
+
+_COLOUR = re.compile(r"^(#[0-9a-fA-F]{6}|[a-z]+)$")
+_ENVIRONMENT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$")
+_PROJECT = re.compile(r"^([a-z0-9.-]+:)?[a-z][a-z0-9-]{4,28}[a-z0-9]$")
+
+
+def _environments(
+    tables: Mapping[str, EnvironmentTable], display: Path | str
+) -> dict[str, Environment]:
+    found: dict[str, Environment] = {}
+    for name, table in tables.items():
+        key = f"environments.{name}"
+        if not _ENVIRONMENT_NAME.match(name):
+            raise ConfigError(
+                display, key, "expected a name of letters, digits, '.', '_' and '-' (40 at most)"
+            )
+        if not _PROJECT.match(table.project):
+            raise ConfigError(
+                display,
+                f"{key}.project",
+                f'expected a Google Cloud project id, got "{table.project}"',
+            )
+        if not _COLOUR.match(table.colour) or not _known_colour(table.colour):
+            raise ConfigError(
+                display,
+                f"{key}.colour",
+                f'expected a colour name ("red", "dark_orange") or "#rrggbb", got "{table.colour}"',
+            )
+        found[name] = Environment(
+            name, table.project, table.region, table.colour, table.production, table.default
+        )
+    defaults = [e.name for e in found.values() if e.default]
+    if len(defaults) > 1:
+        raise ConfigError(
+            display,
+            f"environments.{defaults[1]}.default",
+            f"only one environment may be the default; {defaults[0]} already is",
+        )
+    return found
+
+
+def _known_colour(name: str) -> bool:
+    """Whether the terminal can paint `name` (a colour name Rich knows, or `#rrggbb`)."""
+    from rich.color import Color, ColorParseError
+
+    try:
+        Color.parse(name)
+    except ColorParseError:
+        return False
+    return True
+
+
+class NoSuchEnvironment(ValueError):
+    """`--env` names no configured environment, or several could be meant."""
+
+
+def select_environment(config: Config, name: str | None, project: str | None = None) -> Config:
+    """`config` reading the environment `name` (else the default one, else the only one):
+    its project and region. An explicit `project` (`--project`) wins, and the environment
+    is the one of that project, if any.
+
+    Raises:
+        NoSuchEnvironment: `name` is not configured, or none is given and several are,
+            without a default; the message lists them.
+    """
+    environments = config.environments
+    known = ", ".join(sorted(environments)) or "none configured"
+    if name is not None:
+        chosen = environments.get(name)
+        if chosen is None:
+            raise NoSuchEnvironment(f"no environment {name!r} (configured: {known})")
+    elif project is not None:
+        chosen = next((e for e in environments.values() if e.project == project), None)
+    else:
+        defaults = [e for e in environments.values() if e.default]
+        if defaults:
+            chosen = defaults[0]
+        elif len(environments) == 1:
+            chosen = next(iter(environments.values()))
+        elif config.gcp_project is not None:  # `[gcp] project` names the one meant
+            chosen = next(
+                (e for e in environments.values() if e.project == config.gcp_project), None
+            )
+        elif environments:
+            raise NoSuchEnvironment(
+                f"several environments are configured ({known}) and none is the default: "
+                "choose one with --env"
+            )
+        else:
+            return config
+    if chosen is None:
+        return config
+    if project is not None and project != chosen.project:
+        raise NoSuchEnvironment(
+            f"--project {project} is not environment {chosen.name}'s project ({chosen.project})"
+        )
+    return replace(
+        config,
+        gcp_project=chosen.project,
+        gcp_region=chosen.region or config.gcp_region,
+        environment=chosen,
     )
 
 

@@ -106,3 +106,23 @@ def test_small_terminal_one_pane_at_a_time(snap_compare, config: Config, demo: S
 
 def test_large_terminal(snap_compare, config: Config, demo: Sources) -> None:  # type: ignore[no-untyped-def]
     assert snap_compare(make_app(config, demo), terminal_size=(200, 55), run_before=settle)
+
+
+def _production(config: Config) -> Config:
+    """`config` reading a production environment (the banner's colour, red)."""
+    from dataclasses import replace
+
+    from orchwatch.config import Environment, select_environment
+
+    prod = Environment("prod", "nba-props-platform", "us-west2", "red", production=True)
+    return select_environment(replace(config, environments={"prod": prod}), "prod")
+
+
+def test_environment_banner_small(snap_compare, config: Config, demo: Sources) -> None:  # type: ignore[no-untyped-def]
+    app = make_app(_production(config), demo)
+    assert snap_compare(app, terminal_size=(80, 24), run_before=settle)
+
+
+def test_environment_banner_large(snap_compare, config: Config, demo: Sources) -> None:  # type: ignore[no-untyped-def]
+    app = make_app(_production(config), demo)
+    assert snap_compare(app, terminal_size=(200, 55), run_before=settle)

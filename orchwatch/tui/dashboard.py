@@ -40,6 +40,7 @@ from orchwatch.tui.panes.completions import CompletionsPane
 from orchwatch.tui.panes.logs import LogsPane
 from orchwatch.tui.panes.revisions import RevisionsPane
 from orchwatch.tui.widgets.completion_grid import CompletionGrid
+from orchwatch.tui.widgets.environment import EnvironmentBanner
 from orchwatch.tui.widgets.footer import SteadyFooter
 from orchwatch.tui.widgets.overview import OverviewStrip
 from orchwatch.tui.widgets.revisions import ServiceTable
@@ -108,6 +109,9 @@ class DashboardScreen(Screen[None]):
         """The pane the focus is in (or was sent to with 1 2 3)."""
 
     def compose(self) -> ComposeResult:
+        environment = self.config.environment  # set for Google Cloud sources only
+        if environment is not None:
+            yield EnvironmentBanner(environment, self.config.gcp_region)
         yield StatusBar(id="status")
         yield CompletionsPane(self.context)
         with Horizontal(id="lower"):

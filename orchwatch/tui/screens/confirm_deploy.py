@@ -1,7 +1,9 @@
 """Confirm a redeploy: what runs, where, what it ships, and what the validator thinks.
 
 Enter confirms and Esc cancels; when the validator found errors in the function's
-package, confirming takes typing the service name instead.
+package, confirming takes typing the service name instead. In a production environment
+(`[environments.NAME] production = true`) every action's confirmation takes typing the
+project id.
 """
 
 from __future__ import annotations
@@ -15,11 +17,14 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
+from textual.widget import Widget
 from textual.widgets import Input, Static
 
+from orchwatch.config import Environment
 from orchwatch.plural import counted
 from orchwatch.preflight import DeployPreview
 from orchwatch.sanitize import inert_line
+from orchwatch.tui.context import context
 from orchwatch.tui.styles import semantic_style
 
 
@@ -32,9 +37,46 @@ class TypedConfirmation(ModalScreen[bool]):
     BORDER_TITLE = ""
     DOING = ""
 
-    def name_to_type(self) -> str | None:
-        """The name that confirms; None when the screen confirms otherwise."""
+    def own_name(self) -> str | None:
+        """The name that confirms this action outside production; None when it confirms
+        otherwise (Enter, or only Esc)."""
         raise NotImplementedError
+
+    @property
+    def production(self) -> Environment | None:
+        """The production environment the action would act in, if it is one."""
+        environment = context(self).config.environment
+        return environment if environment is not None and environment.production else None
+
+    def name_to_type(self) -> str | None:
+        """The name that confirms: in production the project id (for any action that can
+        be confirmed), else the action's own."""
+        own = self.own_name()
+        production = self.production
+        if production is not None and (own is not None or self.confirmable()):
+            return production.project
+        return own
+
+    def confirmable(self) -> bool:
+        """Whether the action can go ahead at all (a plan that cannot run cannot)."""
+        return True
+
+    def typing_prompt(self, reason: str = "") -> list[Widget]:
+        """The line that says what to type, and the input to type it in. `reason`: why
+        this action takes a name typed, outside production."""
+        name = self.name_to_type()
+        assert name is not None
+        production = self.production
+        if production is not None:
+            said = (
+                f"PRODUCTION ({production.name}): type the project id {name} and Enter to "
+                f"{self.DOING}; Esc cancels."
+            )
+            style = semantic_style(self.app, "error", bold=True)
+        else:
+            said = f"{reason}Type {name} and Enter to {self.DOING}; Esc cancels."
+            style = semantic_style(self.app, "warning", bold=True)
+        return [Static(Text(said, style=style)), Input(placeholder=name, id="confirm-name")]
 
     def on_mount(self) -> None:
         self.query_one("#detail-body").border_title = self.BORDER_TITLE
@@ -67,7 +109,7 @@ class ConfirmDeployScreen(TypedConfirmation):
     """Dismisses True to deploy, False to cancel."""
 
     BORDER_TITLE = "Confirm redeploy"
-    DOING = "deploy anyway"
+    DOING = "deploy"
 
     BINDINGS = [
         Binding("escape", "cancel", "Cancel", id="deploy.cancel"),
@@ -77,15 +119,18 @@ class ConfirmDeployScreen(TypedConfirmation):
     def __init__(self, preview: DeployPreview) -> None:
         super().__init__()
         self.preview = preview
+        if preview.validator_errors:
+            self.DOING = "deploy anyway"
 
     @property
     def needs_typing(self) -> bool:
-        """Whether confirming takes typing the service name."""
-        return self.preview.validator_errors > 0
+        """Whether confirming takes typing a name (the validator found errors, or the
+        environment is production)."""
+        return self.name_to_type() is not None
 
-    def name_to_type(self) -> str | None:
+    def own_name(self) -> str | None:
         """The service's name, when the validator found errors."""
-        return self.preview.service if self.needs_typing else None
+        return self.preview.service if self.preview.validator_errors > 0 else None
 
     def compose(self) -> ComposeResult:
         p = self.preview
@@ -125,14 +170,8 @@ class ConfirmDeployScreen(TypedConfirmation):
             if p.validator_lines:
                 yield Static(Text("\n".join(p.validator_lines[:12]), style="dim"))
             if self.needs_typing:
-                yield Static(
-                    Text(
-                        f"The validator found errors. Type {p.service} to deploy anyway; "
-                        "Esc cancels.",
-                        style=semantic_style(self.app, "error", bold=True),
-                    )
-                )
-                yield Input(placeholder=p.service, id="confirm-name")
+                reason = "The validator found errors. " if p.validator_errors else ""
+                yield from self.typing_prompt(reason)
             else:
                 yield Static(Text("Enter deploys · Esc cancels", style="dim"))
 

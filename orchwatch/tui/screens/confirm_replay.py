@@ -12,7 +12,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.widgets import Input, Static
+from textual.widgets import Static
 
 from orchwatch.analysis.replay import ReplayPlan, preview_lines
 from orchwatch.sanitize import inert_line
@@ -35,7 +35,6 @@ class ConfirmReplayScreen(TypedConfirmation):
 
     def compose(self) -> ComposeResult:
         plan = self.plan
-        warning = semantic_style(self.app, "warning", bold=True)
         error = semantic_style(self.app, "error", bold=True)
         lines = preview_lines(plan, self.zone)
         with VerticalScroll(id="detail-body"):
@@ -58,13 +57,14 @@ class ConfirmReplayScreen(TypedConfirmation):
                         style="dim",
                     )
                 )
-                yield Static(
-                    Text(f"Type {plan.phase} and Enter to replay; Esc cancels.", style=warning)
-                )
-                yield Input(placeholder=plan.phase, id="confirm-name")
+                yield from self.typing_prompt()
             else:
                 yield Static(Text("Esc: back", style="dim"))
 
-    def name_to_type(self) -> str | None:
+    def own_name(self) -> str | None:
         """The phase's name; None when the plan cannot run (only Esc then)."""
         return self.plan.phase if self.plan.runnable else None
+
+    def confirmable(self) -> bool:
+        """A plan that cannot run cannot be confirmed, in production or not."""
+        return self.plan.runnable

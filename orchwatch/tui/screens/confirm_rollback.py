@@ -13,7 +13,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.widgets import Input, Static
+from textual.widgets import Static
 
 from orchwatch.analysis.revisions import ServiceVerdict, short_name
 from orchwatch.analysis.runtime import RollbackChoice
@@ -26,7 +26,7 @@ class ConfirmRollbackScreen(TypedConfirmation):
     """Dismisses True to roll back, False to cancel."""
 
     BORDER_TITLE = "Confirm rollback"
-    DOING = "roll back"
+    DOING = "move the traffic"
 
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="rollback.cancel")]
 
@@ -71,14 +71,8 @@ class ConfirmRollbackScreen(TypedConfirmation):
         with VerticalScroll(id="detail-body"):
             yield Static(Text.assemble("Roll back ", (choice.service, "bold"), f" to {target}?"))
             yield Static(table)
-            yield Static(
-                Text(
-                    f"Type {choice.service} and Enter to move the traffic; Esc cancels.",
-                    style=semantic_style(self.app, "warning", bold=True),
-                )
-            )
-            yield Input(placeholder=choice.service, id="confirm-name")
+            yield from self.typing_prompt()
 
-    def name_to_type(self) -> str:
-        """Moving production traffic always takes the service's name typed."""
+    def own_name(self) -> str:
+        """Moving traffic always takes the service's name typed."""
         return self.choice.service
