@@ -26,8 +26,11 @@ from orchwatch.sources.gcp import build_gcp_sources
 from . import seed
 from .emulators import Emulator, EmulatorError, start_bigquery, start_firestore, start_pubsub
 from .grpc_server import LocalGcpServer
+from .log_analytics import seed_view
 
 PROJECT = "orchwatch-local"
+LINKED = "logs_linked"
+"""The Log Analytics bucket's linked dataset."""
 
 
 def start_and_seed(folder: Path) -> tuple[list[Emulator], LocalGcpServer, Path]:
@@ -63,6 +66,8 @@ def start_and_seed(folder: Path) -> tuple[list[Emulator], LocalGcpServer, Path]:
     services = seed.seed_run(server, store, config, PROJECT)
     entries = seed.seed_logging(server, store, config, PROJECT)
     subscriptions = seed.seed_pubsub(clients, server, store, config, PROJECT)
+    # The same entries in a Log Analytics view, for `errors --since 7d` through BigQuery.
+    seed_view(clients.bigquery(), f"{PROJECT}.{LINKED}._AllLogs", list(server.entries))
     writer.close()
     store.close()
     print(
@@ -70,7 +75,8 @@ def start_and_seed(folder: Path) -> tuple[list[Emulator], LocalGcpServer, Path]:
         f"{sum(rows.values())} BigQuery rows, {services} Cloud Run services, "
         f"{entries} log entries, {subscriptions} Pub/Sub subscriptions"
     )
-    return emulators, server, seed.write_config(folder, endpoints, PROJECT)
+    analytics = f'\n[gcp.log_analytics]\ndataset = "{PROJECT}.{LINKED}"\n'
+    return emulators, server, seed.write_config(folder, endpoints, PROJECT, analytics)
 
 
 def main() -> int:

@@ -71,13 +71,15 @@ def silent_config(folder: Path, port: int) -> Path:
     return write_config(folder, endpoints, "orchwatch-silent")
 
 
-def write_config(folder: Path, endpoints: dict[str, str], project: str) -> Path:
-    """`folder/orchwatch.toml`: the example config with `project` and the servers' endpoints."""
+def write_config(folder: Path, endpoints: dict[str, str], project: str, extra: str = "") -> Path:
+    """`folder/orchwatch.toml`: the example config with `project` and the servers' endpoints
+    (and `extra` TOML after them)."""
     text = EXAMPLE.read_text().replace(
         '[gcp]\nproject = "nba-props-platform"', f'[gcp]\nproject = "{project}"'
     )
     text += "\n# The local servers (tests/loopback).\n[gcp.endpoints]\n"
     text += "".join(f'{api} = "{where}"\n' for api, where in endpoints.items())
+    text += extra
     path = folder / "orchwatch.toml"
     path.write_text(text)
     return path
