@@ -19,7 +19,7 @@ import types
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -71,6 +71,7 @@ class PhaseTable(_Table, kw_only=True):
     trigger_topic: str | None = None
     message_phase: str | None = None
     output_dataset: str | None = None
+    keyed_by: Literal["game_date", "processing_date"] = "game_date"
     processors: list[ProcessorTable]
 
 
@@ -254,6 +255,15 @@ class PhaseSpec:
     """The `phase` field of its processors' completion messages (`phase_3_analytics`)."""
     output_dataset: str | None = None
     """The `output_dataset` field of those messages (the processors' BigQuery dataset)."""
+    date_offset: int = 0
+    """Days from a game date to the date its records are keyed by: 0 when they are keyed
+    by the game date, 1 when by the processing date (the runbook's PROCESSING_DATE, the day
+    after the games: box scores arrive and the analytics run after midnight)."""
+
+    def keyed_date(self, game_date: date) -> date:
+        """The date this phase's records of `game_date` are stored under (its Firestore
+        document's id, its BigQuery rows' `game_date`, its due time's day)."""
+        return game_date + timedelta(days=self.date_offset)
 
 
 @dataclass(frozen=True, slots=True)
@@ -713,6 +723,7 @@ def _build(table: ConfigFile, path: Path | None, display: Path | str) -> Config:
                 trigger_topic=_topic(display, f"{key}.trigger_topic", phase.trigger_topic),
                 message_phase=phase.message_phase or phase.name,
                 output_dataset=phase.output_dataset,
+                date_offset=1 if phase.keyed_by == "processing_date" else 0,
             )
         )
     _check_cycles(table.phases, display)

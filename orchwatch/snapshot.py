@@ -164,11 +164,13 @@ def capture(
                 for document in found.firestore.values():
                     store.put_document(document)
                     documents += 1
+                # Stored as the store keys them: a phase keyed by its processing date
+                # under the next day (documents, log rows and queue items say their own).
                 rows = [
                     row
                     for phase, by_processor in found.bigquery.items()
                     for summary in by_processor.values()
-                    for row in summary_rows(phase, day, summary)
+                    for row in summary_rows(phase, _stored_date(config, phase, day), summary)
                 ]
                 store.insert_backup_rows(rows)
                 backup_rows += len(rows)
@@ -222,3 +224,11 @@ def capture(
         revisions,
         len(kept),
     )
+
+
+def _stored_date(config: Config, phase: str, game_date: date) -> date:
+    """The date the store keeps `phase`'s records of `game_date` under."""
+    try:
+        return config.phase(phase).keyed_date(game_date)
+    except KeyError:  # a phase the config no longer names: as it was read
+        return game_date

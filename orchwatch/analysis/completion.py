@@ -108,7 +108,7 @@ def reconcile_phase(
     backups: Mapping[str, BackupSummary] = completions.bigquery.get(spec.name, {})
     cells = []
     for processor in spec.processors:
-        due = due_at(processor, completions.game_date, zone)
+        due = due_at(processor, spec.keyed_date(completions.game_date), zone)
         record = document.records.get(processor.name) if document else None
         state, reason = cell_state(record, backups.get(processor.name), due=now >= due)
         cells.append(

@@ -28,6 +28,7 @@ from orchwatch.sources.demo import (
     DemoPubSub,
     build_demo,
 )
+from orchwatch.sources.keyed import keyed
 from orchwatch.sources.local import LocalStore
 from orchwatch.sources.stored_pubsub import StoredPubSub
 
@@ -122,11 +123,18 @@ def _held_dates(meta: str | None) -> tuple[date, date] | None:
 
 
 def build_sources(options: SourceOptions, config: Config, clock: Clock | None = None) -> Sources:
-    """The sources the options ask for.
+    """The sources the options ask for, their completions read by game date as each phase
+    is keyed (`[[phases]] keyed_by`: a phase keyed by its processing date is read from the
+    store's next day).
 
     Raises:
         SourceError: the options name nothing usable; the message says what to pass.
     """
+    sources = _build_sources(options, config, clock)
+    return replace(sources, completions=keyed(sources.completions, config.phases))
+
+
+def _build_sources(options: SourceOptions, config: Config, clock: Clock | None) -> Sources:
     if options.demo:
         if clock is not None and not REPLAY_SPAN[0] <= clock.now() <= REPLAY_SPAN[1]:
             first, last = (f"{moment:%Y-%m-%dT%H:%M}Z" for moment in REPLAY_SPAN)
