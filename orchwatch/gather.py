@@ -321,6 +321,11 @@ def read_status(config: Config, sources: Sources, game_date: date, now: datetime
     return reconcile_date(config, data.get(game_date, DateCompletions(game_date)), now)
 
 
+def _logs_from(config: Config, game_date: date) -> datetime:
+    """Where a date's logs are read from: an hour before the date begins."""
+    return datetime.combine(game_date, time(0), tzinfo=config.timezone) - timedelta(hours=1)
+
+
 def _date_reads(
     config: Config, sources: Sources, game_date: date, now: datetime, search: bool = False
 ) -> DateReads:
@@ -334,8 +339,7 @@ def _date_reads(
     def groups() -> list[ErrorGroup]:
         if sources.logs is None:
             raise SourceError("this source has no logs")
-        start = datetime.combine(game_date, time(0), tzinfo=config.timezone)
-        since = start - timedelta(hours=1)
+        since = _logs_from(config, game_date)
         store = sources.error_search
         if search and store is not None and now - since >= store.from_window:
             found = store.search_errors(since, None)
@@ -436,12 +440,24 @@ def gather_explain(config: Config, sources: Sources, game_date: date) -> Explain
     """Read what an explain chain for `game_date` needs; each read may fail alone."""
     sources.advance()
     now = sources.clock.now()
-    reads = _date_reads(config, sources, game_date, now)
+    reads = _date_reads(config, sources, game_date, now, search=True)
     rollbacks = {}
+    tally: RuntimeTally | None = None
     if reads.logs_read is not None:
         tally = RuntimeTally()
         tally.add(reads.logs_read[1])
         tally.start = reads.logs_read[0]  # the read covers its whole window, entries or not
+    elif reads.searched_from is not None and sources.logs is not None:
+        # The groups were searched (Log Analytics): a rollback's evidence is the window's
+        # exits, which the evidence-only read lists without the rest.
+        logs, since = sources.logs, _logs_from(config, game_date)
+        evidence = _fetch(lambda: logs.fetch_log(since, None, evidence_only=True))
+        if evidence.value is not None:
+            tally = RuntimeTally()
+            tally.add(evidence.value)
+            capped = bool(getattr(logs, "unread", ""))
+            tally.start = evidence.value[0].timestamp if capped and evidence.value else since
+    if tally is not None:
         rollbacks = {v.service: rollback_choice(v, tally) for v in reads.verdicts.value or ()}
     return explain_inputs(config, game_date, now, reads, rollbacks, sources)
 

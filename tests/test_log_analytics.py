@@ -26,7 +26,7 @@ from loopback.log_analytics import seed_view
 from orchwatch.analysis.tracebacks import in_traceback
 from orchwatch.clock import FrozenClock
 from orchwatch.config import Config, ConfigError, LogAnalytics, parse_config
-from orchwatch.gather import ErrorsView, gather_daily, gather_errors
+from orchwatch.gather import ErrorsView, gather_daily, gather_errors, gather_explain
 from orchwatch.render import errors_json, errors_text
 from orchwatch.sources.base import Sources
 from orchwatch.sources.demo import DEMO_START
@@ -145,6 +145,7 @@ def analytics_world(
     entries = demo.logs.fetch_log(datetime(1970, 1, 1, tzinfo=UTC), None)  # type: ignore[union-attr]
     protos = seed.entry_protos(entries, PROJECT, config.gcp_region) + hostile_entries()
     loopback.grpc.add_entries(protos)  # type: ignore[attr-defined]
+    seed.seed_run(loopback.grpc, demo.completions, config, PROJECT)  # type: ignore[arg-type,attr-defined]
     writer = build_gcp_sources(config, PROJECT)
     try:
         client = writer.completions.bigquery.clients.bigquery()  # type: ignore[attr-defined]
@@ -365,3 +366,23 @@ def test_the_walkthrough_searches_a_wide_date_and_reads_the_same_groups(
     assert searched.error_groups.value is not None
     assert searched.error_groups.value == api.error_groups.value
     assert searched.logs_cover_from == api.logs_cover_from is not None
+
+
+def test_explain_searches_a_wide_date_and_offers_the_same_rollbacks(
+    analytics_world: tuple[Config, int],
+) -> None:
+    """Explain reads its date's groups like the walkthrough, and a rollback's evidence (the
+    window's exits) through the evidence-only read: the same chain inputs as the API."""
+    config, _ = analytics_world
+    day = DEMO_START.astimezone(config.timezone).date()
+    api_config = replace(config, gcp=replace(config.gcp, log_analytics=None))
+    capped = replace(config, gcp=replace(config.gcp, log_read_max_entries=500))
+    api_sources, sources = _sources(api_config), _sources(capped)
+    try:
+        api = gather_explain(api_config, api_sources, day)
+        searched = gather_explain(capped, sources, day)
+    finally:
+        api_sources.close()
+        sources.close()
+    assert searched.groups.value == api.groups.value
+    assert searched.rollbacks and searched.rollbacks == api.rollbacks
