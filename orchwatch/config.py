@@ -171,11 +171,17 @@ class DailyCheckTable(_Table, kw_only=True):
     name: str
     sql: str
     expect: str
+    warn: str | None = None
+    fix: str | None = None
+    due_after: str | None = None
+    off_days: Literal["check", "skip"] = "check"
+    off_day_expect: str | None = None
     phase: str | None = None
 
 
 class DailyTable(_Table, kw_only=True):
     checks: list[DailyCheckTable] = []
+    game_day_sql: str | None = None
     execution_ok: list[str] = msgspec.field(default_factory=lambda: ["success", "complete"])
     queue_open: list[str] = msgspec.field(default_factory=lambda: ["pending", "retrying"])
     queue_handled: list[str] = msgspec.field(
@@ -331,13 +337,25 @@ class ValidateOptions:
 
 @dataclass(frozen=True, slots=True)
 class DailyCheck:
-    """A configured SQL check of the walkthrough: one number against an expectation."""
+    """A configured SQL check of the walkthrough: one number against its tiers, as the
+    runbook's checks have them (pass / warn / critical, often different on off days)."""
 
     name: str
     sql: str
     expect: str
+    """Pass when the number meets this (`"> 0"`)."""
     phase: str | None = None
     """The phase whose data it counts: not due before that phase is, blocked with it."""
+    warn: str | None = None
+    """Short of `expect`, a warning when the number meets this; else it fails (critical)."""
+    fix: str = ""
+    """What to do when it warns or fails (the runbook's fix)."""
+    due_after: timedelta | None = None
+    """Before this time of the date, the check is not due."""
+    skip_off_days: bool = False
+    """On a day without games (`[daily] game_day_sql` says 0) the check is skipped."""
+    off_day_expect: str | None = None
+    """The expectation on a day without games, when it differs (no warn tier then)."""
 
 
 @dataclass(frozen=True)
@@ -385,7 +403,10 @@ class Config:
     commit_from: tuple[str, ...] = COMMIT_SOURCES
     """Where a revision's deployed commit is read (`label:NAME`, `env:NAME`, `image-tag`)."""
     daily_checks: tuple[DailyCheck, ...] = ()
-    """(name, sql, expectation) of the custom morning checks; `@date` is the date."""
+    """The custom morning checks: SQL whose `@date` is the date, and their tiers."""
+    game_day_sql: str | None = None
+    """SQL counting the date's games (`[daily] game_day_sql`): 0 makes it an off day, on
+    which checks may expect otherwise or be skipped; None: every day is a game day."""
     daily_words: StatusWords = StatusWords()
     """Which status values mean what, in phase_execution_log and failed_processor_queue."""
     actions_enabled: bool = False
@@ -794,6 +815,7 @@ def _build(table: ConfigFile, path: Path | None, display: Path | str) -> Config:
         drift_max_age=timedelta(hours=table.services.drift_max_age_hours),
         commit_from=tuple(table.services.commit_from),
         daily_checks=_daily_checks(table.daily.checks, {p.name for p in phases}, display),
+        game_day_sql=table.daily.game_day_sql,
         daily_words=StatusWords(
             execution_ok=frozenset(table.daily.execution_ok),
             queue_open=frozenset(table.daily.queue_open),
@@ -862,7 +884,58 @@ def _daily_checks(
                 f"daily.checks[{i}].phase",
                 f"unknown phase `{check.phase}`; expected one of: {', '.join(sorted(phases))}",
             )
-    return tuple(DailyCheck(c.name, c.sql, c.expect, c.phase) for c in checks)
+    found = []
+    for i, check in enumerate(checks):
+        key = f"daily.checks[{i}]"
+        for field_name in ("expect", "warn", "off_day_expect"):
+            text = getattr(check, field_name)
+            if text is not None and not EXPECTATION.match(text):
+                raise ConfigError(
+                    display,
+                    f"{key}.{field_name}",
+                    f"expected an operator and a number, like '> 0' or '== 0', got {text!r}",
+                )
+        if check.off_days == "skip" and check.off_day_expect is not None:
+            raise ConfigError(
+                display,
+                f"{key}.off_day_expect",
+                'an off day cannot both skip the check (off_days = "skip") and expect a number',
+            )
+        due = (
+            _time_of_day(check.due_after, display, f"{key}.due_after")
+            if check.due_after is not None
+            else None
+        )
+        found.append(
+            DailyCheck(
+                check.name,
+                check.sql,
+                check.expect,
+                check.phase,
+                warn=check.warn,
+                fix=check.fix or "",
+                due_after=due,
+                skip_off_days=check.off_days == "skip",
+                off_day_expect=check.off_day_expect,
+            )
+        )
+    return tuple(found)
+
+
+EXPECTATION = re.compile(r"^\s*(==|!=|>=|<=|>|<)\s*(-?\d+(?:\.\d+)?)\s*$")
+"""A check's expectation: an operator and a number (`"> 0"`, `">= 90.5"`)."""
+
+
+def parse_expectation(text: str) -> tuple[str, float]:
+    """`"> 0"` -> (">", 0.0).
+
+    Raises:
+        ValueError: not an operator and a number.
+    """
+    match = EXPECTATION.match(text)
+    if not match:
+        raise ValueError(f"expected an operator and a number, like '> 0' or '== 0', got {text!r}")
+    return match[1], float(match[2])
 
 
 def _check_cycles(phases: list[PhaseTable], display: Path | str) -> None:

@@ -534,8 +534,13 @@ def gather_daily(
                 result.value,
                 result.error or ("" if result.value is not None else "no rows"),
                 check.phase,
+                check,
             )
         )
+    games: Fetched[float | None] | None = None
+    calendar = config.game_day_sql
+    if calendar is not None:
+        games = _fetch(lambda: completions.scalar_query(calendar, game_date))
     return DailyInputs(
         game_date=game_date,
         now=now,
@@ -551,6 +556,7 @@ def gather_daily(
         words=config.daily_words,
         where=sources.where,
         hops=_hops(config, sources, game_date, now) if sources.pubsub is not None else None,
+        games=games,
     )
 
 

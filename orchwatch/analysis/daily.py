@@ -39,7 +39,6 @@ logged in its window, and is unknown when no log read covers it.
 from __future__ import annotations
 
 import operator
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -51,7 +50,7 @@ from orchwatch.analysis.completion import blocked_phases, blocked_text, trigger_
 from orchwatch.analysis.fetched import Fetched as Fetched
 from orchwatch.analysis.pubsub import Hop, HopLevel  # re-exported: readers name it here too
 from orchwatch.analysis.revisions import Marker, ServiceVerdict, short_name
-from orchwatch.config import StatusWords
+from orchwatch.config import DailyCheck, StatusWords, parse_expectation
 from orchwatch.model import CellState, DateStatus, ErrorGroup, ExecutionLogRow, FailedQueueItem
 from orchwatch.plural import counted
 
@@ -132,6 +131,8 @@ class CustomCheckResult:
     error: str = ""
     phase: str | None = None
     """The phase whose data it counts (it is not due or blocked with it)."""
+    spec: DailyCheck | None = None
+    """Its configuration (tiers, fix, due time, off days); None: `expect` alone."""
 
 
 @dataclass(frozen=True)
@@ -156,6 +157,8 @@ class DailyInputs:
     """Where the services were looked for (`Sources.where`)."""
     hops: Fetched[list[Hop]] | None = None
     """Each phase's Pub/Sub hop on the date; None where the source has no Pub/Sub."""
+    games: Fetched[float | None] | None = None
+    """The date's games (`[daily] game_day_sql`); None where no calendar is configured."""
 
 
 def date_window(game_date: date, zone: ZoneInfo) -> tuple[datetime, datetime]:
@@ -164,7 +167,6 @@ def date_window(game_date: date, zone: ZoneInfo) -> tuple[datetime, datetime]:
     return start, start + timedelta(hours=36)
 
 
-_EXPECT = re.compile(r"^\s*(==|!=|>=|<=|>|<)\s*(-?\d+(?:\.\d+)?)\s*$")
 _OPS: Mapping[str, Callable[[float, float], bool]] = {
     "==": operator.eq,
     "!=": operator.ne,
@@ -173,18 +175,6 @@ _OPS: Mapping[str, Callable[[float, float], bool]] = {
     ">": operator.gt,
     "<": operator.lt,
 }
-
-
-def parse_expectation(text: str) -> tuple[str, float]:
-    """`"> 0"` -> (">", 0.0).
-
-    Raises:
-        ValueError: not an operator and a number.
-    """
-    match = _EXPECT.match(text)
-    if not match:
-        raise ValueError(f"expected an operator and a number, like '> 0' or '== 0', got {text!r}")
-    return match[1], float(match[2])
 
 
 def evaluate(
@@ -200,7 +190,9 @@ def evaluate(
     phases = {r.id.removesuffix(".completion"): r for r in results if r.id.endswith(".completion")}
     results += _pubsub_checks(inputs, phases)
     results.append(_validation_check(inputs))
-    results += [_custom_check(check, phases.get(check.phase or "")) for check in inputs.custom]
+    results += [
+        _custom_check(check, phases.get(check.phase or ""), inputs, zone) for check in inputs.custom
+    ]
     return results
 
 
@@ -597,9 +589,16 @@ def _validation_check(inputs: DailyInputs) -> CheckResult:
     return CheckResult("validate", title, CheckStatus.PASS, "clean", "nothing to do")
 
 
-def _custom_check(check: CustomCheckResult, phase: CheckResult | None) -> CheckResult:
-    """A configured SQL check; tied to a phase, it waits with it (blocked, not due)."""
+def _custom_check(
+    check: CustomCheckResult, phase: CheckResult | None, inputs: DailyInputs, zone: ZoneInfo
+) -> CheckResult:
+    """A configured SQL check; tied to a phase, it waits with it (blocked, not due). Its
+    tiers: pass when `expect` holds, else warn when `warn` does, else fail; on an off day
+    (the calendar says no games) it is skipped or held to `off_day_expect`; a calendar
+    that cannot be read, or a NULL, is unknown."""
     title = check.name
+    spec = check.spec
+    fix = (spec.fix if spec else "") or "run the query by hand to see the rows"
     if phase is not None and phase.status in (CheckStatus.BLOCKED, CheckStatus.NOT_DUE):
         return CheckResult(
             f"custom.{check.name}",
@@ -610,21 +609,62 @@ def _custom_check(check: CustomCheckResult, phase: CheckResult | None) -> CheckR
             phase.target,
             phase.cause,
         )
+    check_id = f"custom.{check.name}"
+    if spec is not None and spec.due_after is not None:
+        due = datetime.combine(inputs.game_date, time(0), tzinfo=zone) + spec.due_after
+        if inputs.now < due:
+            return CheckResult(
+                check_id, title, CheckStatus.NOT_DUE, f"due at {due:%m-%d %H:%M}", "wait"
+            )
+    expect, warn, day = check.expect, spec.warn if spec else None, ""
+    if spec is not None and (spec.skip_off_days or spec.off_day_expect is not None):
+        games = inputs.games
+        if games is not None and games.value is None:
+            why = games.error or "no rows"
+            return CheckResult(
+                check_id,
+                title,
+                CheckStatus.UNKNOWN,
+                f"the game calendar could not be read ({why}): game day or off day unknown",
+                "check [daily] game_day_sql in orchwatch.toml",
+            )
+        if games is not None and games.value == 0:
+            if spec.skip_off_days:
+                return CheckResult(
+                    check_id, title, CheckStatus.SKIPPED, "off day (no games)", "nothing to do"
+                )
+            expect, warn, day = spec.off_day_expect or expect, None, "off day: "
     if check.value is None:
         return CheckResult(
-            f"custom.{check.name}",
+            check_id,
             title,
             CheckStatus.UNKNOWN,
             f"query failed: {check.error}",
             "check the SQL in orchwatch.toml",
         )
-    op, expected = parse_expectation(check.expect)
-    ok = _OPS[op](check.value, expected)
     value = int(check.value) if check.value == int(check.value) else check.value
+    op, expected = parse_expectation(expect)
+    if _OPS[op](check.value, expected):
+        return CheckResult(
+            check_id, title, CheckStatus.PASS, f"{day}{value} (expected {op} {expected:g})", fix
+        )
+    if warn is not None:
+        warn_op, warn_at = parse_expectation(warn)
+        if _OPS[warn_op](check.value, warn_at):
+            return CheckResult(
+                check_id,
+                title,
+                CheckStatus.WARN,
+                f"{day}{value} (expected {op} {expected:g}; warns at {warn_op} {warn_at:g})",
+                fix,
+            )
+        return CheckResult(
+            check_id,
+            title,
+            CheckStatus.FAIL,
+            f"{day}{value}: critical (expected {op} {expected:g}, warns at {warn_op} {warn_at:g})",
+            fix,
+        )
     return CheckResult(
-        f"custom.{check.name}",
-        title,
-        CheckStatus.PASS if ok else CheckStatus.FAIL,
-        f"{value} (expected {op} {expected:g})",
-        "run the query by hand to see the rows",
+        check_id, title, CheckStatus.FAIL, f"{day}{value} (expected {op} {expected:g})", fix
     )
