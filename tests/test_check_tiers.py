@@ -9,10 +9,11 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from config_helpers import MINIMAL, assert_config_error
 
 from orchwatch.analysis.daily import CustomCheckResult, Fetched, evaluate
 from orchwatch.cli import main
-from orchwatch.config import Config, ConfigError, DailyCheck, parse_config
+from orchwatch.config import Config, DailyCheck
 from orchwatch.gather import gather_daily
 from orchwatch.sources.base import Sources
 
@@ -113,14 +114,8 @@ def test_a_check_is_not_due_before_its_time(config: Config, demo: Sources) -> No
     ],
 )
 def test_a_bad_tier_names_its_key(table: str, key: str, expected: str) -> None:
-    text = (
-        '[pipeline]\nname = "p"\n[[daily.checks]]\nname = "c"\nsql = "SELECT 1"\n'
-        f'{table}\n[[phases]]\nname = "phase2"\n[[phases.processors]]\nname = "a"\n'
-    )
-    with pytest.raises(ConfigError) as caught:
-        parse_config(text, None)
-    assert caught.value.key == key
-    assert expected in str(caught.value)
+    text = MINIMAL + f'[[daily.checks]]\nname = "c"\nsql = "SELECT 1"\n{table}\n'
+    assert_config_error(text, key, expected)
 
 
 def test_the_walkthrough_says_a_warning_with_its_fix(

@@ -8,6 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from config_helpers import MINIMAL, assert_config_error
 from test_tui_deploy import HEALTHY, make, open_confirmation, wait_run
 from textual.widgets import Input
 from tui_helpers import SIZE, make_app, settle, static_text, wait_for
@@ -18,7 +19,6 @@ from orchwatch.analysis.runtime import RollbackChoice
 from orchwatch.cli import main
 from orchwatch.config import (
     Config,
-    ConfigError,
     Environment,
     NoSuchEnvironment,
     parse_config,
@@ -31,13 +31,7 @@ from orchwatch.tui.widgets.environment import EnvironmentBanner
 PROD = Environment("prod", "nba-props-platform", "us-west2", "red", production=True)
 STAGING = Environment("staging", "nba-props-staging", None, "dark_orange")
 
-BASE = """[pipeline]
-name = "p"
-[[phases]]
-name = "phase2"
-[[phases.processors]]
-name = "a"
-"""
+BASE = MINIMAL
 
 
 def with_environments(config: Config, chosen: Environment | None = PROD) -> Config:
@@ -112,10 +106,7 @@ def test_environments_are_read_and_picked_as_contexts_are() -> None:
     ],
 )
 def test_a_bad_environment_names_its_key(table: str, key: str, expected: str) -> None:
-    with pytest.raises(ConfigError) as caught:
-        parse_config(BASE + table, None)
-    assert caught.value.key == key
-    assert expected in str(caught.value)
+    assert_config_error(MINIMAL + table, key, expected)
 
 
 def test_an_unknown_env_is_a_usage_error_that_lists_them(

@@ -12,10 +12,12 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from config_helpers import MINIMAL, assert_config_error
 from google.cloud import bigquery
 from google.cloud.logging_v2.types import LogEntry as LogEntryProto
 from google.logging.type import log_severity_pb2
@@ -25,7 +27,7 @@ from loopback.log_analytics import seed_view
 
 from orchwatch.analysis.tracebacks import in_traceback
 from orchwatch.clock import FrozenClock
-from orchwatch.config import Config, ConfigError, LogAnalytics, parse_config
+from orchwatch.config import Config, LogAnalytics
 from orchwatch.gather import ErrorsView, gather_daily, gather_errors, gather_explain
 from orchwatch.render import errors_json, errors_text
 from orchwatch.sources.base import Sources
@@ -178,15 +180,31 @@ def _both(
     config: Config, window: timedelta, services: list[str] | None = None
 ) -> tuple[ErrorsView, ErrorsView]:
     """The same window read through the Logging API and through Log Analytics."""
+    with _paths(config) as (api_config, api_sources, analytics_config, sources):
+        return (
+            gather_errors(api_config, api_sources, window, services),
+            gather_errors(analytics_config, sources, window, services),
+        )
+
+
+@contextmanager
+def _paths(
+    config: Config, cap: int | None = None
+) -> Iterator[tuple[Config, Sources, Config, Sources]]:
+    """(the API path's config and sources, Log Analytics' config and sources); with `cap`,
+    the second's own API reads stop at that many entries."""
     api_config = replace(config, gcp=replace(config.gcp, log_analytics=None))
-    api_sources, sources = _sources(api_config), _sources(config)
+    analytics = (
+        config
+        if cap is None
+        else replace(config, gcp=replace(config.gcp, log_read_max_entries=cap))
+    )
+    api_sources, sources = _sources(api_config), _sources(analytics)
     try:
-        api = gather_errors(api_config, api_sources, window, services)
-        analytics = gather_errors(config, sources, window, services)
+        yield api_config, api_sources, analytics, sources
     finally:
         api_sources.close()
         sources.close()
-    return api, analytics
 
 
 def test_the_groups_are_the_api_paths_on_the_same_entries(
@@ -338,12 +356,7 @@ def test_the_sql_pattern_lets_through_every_line_python_could_take(
     ],
 )
 def test_a_bad_log_analytics_table_names_its_key(table: str, key: str, expected: str) -> None:
-    text = f'[pipeline]\nname = "p"\n[gcp.log_analytics]\n{table}\n'
-    text += '[[phases]]\nname = "phase2"\n[[phases.processors]]\nname = "a"\n'
-    with pytest.raises(ConfigError) as caught:
-        parse_config(text, "orchwatch.toml")
-    assert caught.value.key == key
-    assert expected in str(caught.value)
+    assert_config_error(f"{MINIMAL}[gcp.log_analytics]\n{table}\n", key, expected)
 
 
 def test_the_walkthrough_searches_a_wide_date_and_reads_the_same_groups(
@@ -354,15 +367,9 @@ def test_the_walkthrough_searches_a_wide_date_and_reads_the_same_groups(
     read, even where the API's own read would stop at 500 entries."""
     config, _ = analytics_world
     day = DEMO_START.astimezone(config.timezone).date()
-    api_config = replace(config, gcp=replace(config.gcp, log_analytics=None))
-    capped = replace(config, gcp=replace(config.gcp, log_read_max_entries=500))
-    api_sources, sources = _sources(api_config), _sources(capped)
-    try:
+    with _paths(config, cap=500) as (api_config, api_sources, capped, sources):
         api = gather_daily(api_config, api_sources, day, validation=lambda: (0, 0, []))
         searched = gather_daily(capped, sources, day, validation=lambda: (0, 0, []))
-    finally:
-        api_sources.close()
-        sources.close()
     assert searched.error_groups.value is not None
     assert searched.error_groups.value == api.error_groups.value
     assert searched.logs_cover_from == api.logs_cover_from is not None
@@ -375,14 +382,8 @@ def test_explain_searches_a_wide_date_and_offers_the_same_rollbacks(
     window's exits) through the evidence-only read: the same chain inputs as the API."""
     config, _ = analytics_world
     day = DEMO_START.astimezone(config.timezone).date()
-    api_config = replace(config, gcp=replace(config.gcp, log_analytics=None))
-    capped = replace(config, gcp=replace(config.gcp, log_read_max_entries=500))
-    api_sources, sources = _sources(api_config), _sources(capped)
-    try:
+    with _paths(config, cap=500) as (api_config, api_sources, capped, sources):
         api = gather_explain(api_config, api_sources, day)
         searched = gather_explain(capped, sources, day)
-    finally:
-        api_sources.close()
-        sources.close()
     assert searched.groups.value == api.groups.value
     assert searched.rollbacks and searched.rollbacks == api.rollbacks
