@@ -189,6 +189,8 @@ def evaluate(
     results += _orchestrator_checks(inputs, zone)
     phases = {r.id.removesuffix(".completion"): r for r in results if r.id.endswith(".completion")}
     results += _pubsub_checks(inputs, phases)
+    if inputs.hops is not None:
+        results.append(_invocations_check(inputs, phases))
     results.append(_validation_check(inputs))
     results += [
         _custom_check(check, phases.get(check.phase or ""), inputs, zone) for check in inputs.custom
@@ -553,6 +555,83 @@ def _pubsub_checks(inputs: DailyInputs, phases: dict[str, CheckResult]) -> list[
             )
         )
     return results
+
+
+SYSTEMIC = 4
+"""Push targets without a request from which the runbook calls it systemic (critical)."""
+
+
+def _invocations_check(inputs: DailyInputs, phases: dict[str, CheckResult]) -> CheckResult:
+    """The runbook's zero-invocation detection: an orchestrator that a push subscription
+    targets and that received no push request on the date (neither accepted nor refused),
+    while its phase was due. On a game day 1-3 such targets warn and 4 or more fail
+    (systemic); on an off day (the calendar says no games) silence is expected. Counts
+    that could not be read, or a calendar that could not, are unknown."""
+    day = inputs.game_date
+    title = "push targets invoked"
+    step = f"orchwatch pubsub --date {day}"
+    hops = inputs.hops.value if inputs.hops is not None else None
+    if hops is None:
+        why = inputs.hops.error if inputs.hops is not None else "no Pub/Sub"
+        return _unknown("invocations", title, why, step)
+    silent: list[str] = []
+    unread: list[str] = []
+    invoked = 0
+    for hop in hops:
+        subscription = hop.subscription
+        if subscription is None or not subscription.push_endpoint:
+            continue
+        phase = phases.get(hop.phase)
+        if phase is not None and phase.status in (CheckStatus.NOT_DUE, CheckStatus.BLOCKED):
+            continue  # nothing was due to reach it yet, or an earlier failure says why
+        target = f"{hop.orchestrator or subscription.push_endpoint} ({subscription.name})"
+        if hop.acked is None and not hop.refused:
+            unread.append(target)
+        elif (hop.acked or 0) + sum(hop.refused.values()) == 0:
+            silent.append(target)
+        else:
+            invoked += 1
+    if silent:
+        games = inputs.games
+        listed = "; ".join(silent)
+        if games is not None and games.value == 0:
+            return CheckResult(
+                "invocations",
+                title,
+                CheckStatus.PASS,
+                f"off day: {counted(len(silent), 'push target')} without a request, as "
+                f"expected ({listed})",
+                "nothing to do",
+            )
+        if games is not None and games.value is None:
+            return CheckResult(
+                "invocations",
+                title,
+                CheckStatus.UNKNOWN,
+                f"{counted(len(silent), 'push target')} without a request ({listed}); the game "
+                f"calendar could not be read ({games.error or 'no rows'}): expected or not",
+                "check [daily] game_day_sql in orchwatch.toml",
+            )
+        systemic = len(silent) >= SYSTEMIC
+        return CheckResult(
+            "invocations",
+            title,
+            CheckStatus.FAIL if systemic else CheckStatus.WARN,
+            f"{counted(len(silent), 'push target')} received no request"
+            + (" (systemic)" if systemic else "")
+            + f": {listed}",
+            "check each push subscription and its invoker IAM, then whether the upstream "
+            f"topic publishes: {step}",
+        )
+    if unread:
+        return _unknown("invocations", title, f"no counts for {'; '.join(unread)}", step)
+    return CheckResult(
+        "invocations",
+        title,
+        CheckStatus.PASS,
+        f"{counted(invoked, 'push target')} received requests",
+        "nothing to do",
+    )
 
 
 def _validation_check(inputs: DailyInputs) -> CheckResult:
