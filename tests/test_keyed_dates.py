@@ -152,3 +152,17 @@ def test_keyed_by_is_read_from_the_config() -> None:
     assert parse_config(text, None).phase("phase3").date_offset == 1
     with pytest.raises(ConfigError, match="phases"):
         parse_config(text.replace('"processing_date"', '"tomorrow"'), None)
+
+
+def test_the_store_still_says_what_it_says_of_itself(config: Config, demo: Sources) -> None:
+    """The completions pane reads a store's own notes (Google Cloud's cost line) through
+    the wrapper."""
+    from orchwatch.sources.keyed import KeyedCompletions
+
+    store = demo.completions
+    store.notes = ["BigQuery phase_completions unpartitioned: 1.2 GB a read"]  # type: ignore[attr-defined]
+    try:
+        wrapped = KeyedCompletions(store, keyed(config).phases)
+        assert wrapped.notes == store.notes  # type: ignore[attr-defined]
+    finally:
+        del store.notes  # type: ignore[attr-defined]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import date
+from typing import Any
 
 from orchwatch.config import PhaseSpec
 from orchwatch.model import DateCompletions, ExecutionLogRow, FailedQueueItem
@@ -93,6 +94,9 @@ class KeyedCompletions:
         close = getattr(self.inner, "close", None)
         if close is not None:
             close()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)  # what a store says of itself (its cost notes)
 
 
 def keyed(completions: CompletionSource, phases: Sequence[PhaseSpec]) -> CompletionSource:
