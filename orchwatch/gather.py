@@ -537,6 +537,10 @@ def gather_daily(
                 check,
             )
         )
+    invokers: Fetched[dict[str, frozenset[str]]] | None = None
+    if sources.invokers is not None:
+        iam, targets = sources.invokers, [p.orchestrator for p in config.phases if p.orchestrator]
+        invokers = _fetch(lambda: iam.fetch_invokers(targets))
     games: Fetched[float | None] | None = None
     calendar = config.game_day_sql
     if calendar is not None:
@@ -557,6 +561,8 @@ def gather_daily(
         where=sources.where,
         hops=_hops(config, sources, game_date, now) if sources.pubsub is not None else None,
         games=games,
+        invokers=invokers,
+        region=config.gcp_region if sources.kind == "gcp" else "",
     )
 
 

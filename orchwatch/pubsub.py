@@ -53,6 +53,9 @@ class Subscription:
     """ACTIVE, or RESOURCE_ERROR when Pub/Sub cannot deliver (a push endpoint it may not
     call, a dead-letter topic it cannot publish to)."""
     labels: Mapping[str, str] = field(default_factory=dict)
+    push_identity: str = ""
+    """The service account a push authenticates as (`push_config.oidc_token`); "" for a
+    push without a token, which only a service open to `allUsers` accepts."""
 
     @property
     def eventarc(self) -> bool:

@@ -159,6 +159,10 @@ class DailyInputs:
     """Each phase's Pub/Sub hop on the date; None where the source has no Pub/Sub."""
     games: Fetched[float | None] | None = None
     """The date's games (`[daily] game_day_sql`); None where no calendar is configured."""
+    invokers: Fetched[dict[str, frozenset[str]]] | None = None
+    """The orchestrators' `roles/run.invoker` members; None where the source holds no IAM."""
+    region: str = ""
+    """The Cloud Run region, for the fix's command."""
 
 
 def date_window(game_date: date, zone: ZoneInfo) -> tuple[datetime, datetime]:
@@ -190,6 +194,7 @@ def evaluate(
     phases = {r.id.removesuffix(".completion"): r for r in results if r.id.endswith(".completion")}
     results += _pubsub_checks(inputs, phases)
     if inputs.hops is not None:
+        results.append(_invoker_check(inputs))
         results.append(_invocations_check(inputs, phases))
     results.append(_validation_check(inputs))
     results += [
@@ -555,6 +560,80 @@ def _pubsub_checks(inputs: DailyInputs, phases: dict[str, CheckResult]) -> list[
             )
         )
     return results
+
+
+PUBLIC = frozenset({"allUsers"})
+"""Members that let anyone invoke a service, a push without a token included."""
+
+
+def _invoker_check(inputs: DailyInputs) -> CheckResult:
+    """The runbook's invoker IAM check (P0): every orchestrator a push subscription
+    delivers to must grant `roles/run.invoker` to the identity the push authenticates as
+    (`serviceAccount:...`; a push without a token needs `allUsers`), or Pub/Sub's pushes
+    are refused with 403 and the completions are lost. A policy that cannot be read, or a
+    source that holds none, is said so, never a pass."""
+    title = "push targets may be invoked (IAM)"
+    hops = inputs.hops.value if inputs.hops is not None else None
+    if inputs.invokers is None:
+        return CheckResult(
+            "invoker_iam",
+            title,
+            CheckStatus.SKIPPED,
+            "this source holds no IAM policies (a snapshot)",
+            "run the walkthrough on Google Cloud",
+        )
+    if hops is None:
+        why = inputs.hops.error if inputs.hops is not None else "no Pub/Sub"
+        return _unknown("invoker_iam", title, why, f"orchwatch pubsub --date {inputs.game_date}")
+    granted = inputs.invokers.value
+    if granted is None:
+        return _unknown(
+            "invoker_iam",
+            title,
+            inputs.invokers.error,
+            "the account needs run.services.getIamPolicy (roles/run.viewer)",
+        )
+    gaps: list[str] = []
+    fixes: list[str] = []
+    missing: list[str] = []
+    checked = 0
+    for hop in hops:
+        subscription, service = hop.subscription, hop.orchestrator
+        if subscription is None or not subscription.push_endpoint or service is None:
+            continue
+        members = granted.get(service)
+        if members is None:
+            missing.append(service)
+            continue
+        checked += 1
+        identity = subscription.push_identity
+        member = f"serviceAccount:{identity}" if identity else "allUsers"
+        if member in members or members & PUBLIC:
+            continue
+        gaps.append(f"{service} does not grant roles/run.invoker to {member} ({subscription.name})")
+        region = f" --region={inputs.region}" if inputs.region else ""
+        fixes.append(
+            f"gcloud run services add-iam-policy-binding {service}{region} "
+            f"--member={member} --role=roles/run.invoker"
+        )
+    if gaps:
+        return CheckResult(
+            "invoker_iam", title, CheckStatus.FAIL, "P0: " + "; ".join(gaps), "; ".join(fixes)
+        )
+    if missing:
+        return _unknown(
+            "invoker_iam",
+            title,
+            f"no such service in Cloud Run: {', '.join(missing)}",
+            "orchwatch revisions",
+        )
+    return CheckResult(
+        "invoker_iam",
+        title,
+        CheckStatus.PASS,
+        f"{counted(checked, 'push target')} grant roles/run.invoker to their push identity",
+        "nothing to do",
+    )
 
 
 SYSTEMIC = 4

@@ -82,6 +82,19 @@ class RevisionSource(Protocol):
         ...
 
 
+class InvokerSource(Protocol):
+    """Who may invoke each Cloud Run service: the members of its IAM policy holding
+    `roles/run.invoker` (`serviceAccount:...`, `allUsers`)."""
+
+    def fetch_invokers(self, services: Sequence[str]) -> dict[str, frozenset[str]]:
+        """Each named service's invokers; a service that does not exist is absent.
+
+        Raises:
+            SourceError: a policy cannot be read (the check is unknown, never a pass).
+        """
+        ...
+
+
 @dataclass(frozen=True)
 class LogBatch:
     """Entries read from a log stream since a cursor, and the stream's health."""
@@ -211,6 +224,8 @@ class Sources:
     completions: CompletionSource
     revisions: RevisionSource | None = None
     """None when the source has no Cloud Run data; the pane says so."""
+    invokers: InvokerSource | None = None
+    """None where the source holds no IAM (a store file): the check says so."""
     logs: LogSource | None = None
     error_search: ErrorSearch | None = None
     """Where wide windows are grouped (Log Analytics); None: always from `logs`."""

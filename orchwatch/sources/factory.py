@@ -25,6 +25,7 @@ from orchwatch.sources.demo import (
     FIRST_DATE,
     REPLAY_SPAN,
     DemoActions,
+    DemoInvokers,
     DemoPubSub,
     build_demo,
 )
@@ -156,6 +157,7 @@ def _build_sources(options: SourceOptions, config: Config, clock: Clock | None) 
             where="the demo's Cloud Run",
             live=simulator,
             pubsub=DemoPubSub(store, config, simulator.deliver, demo_clock.now),
+            invokers=DemoInvokers(config.services),
             actions=DemoActions(simulator.spool),
             dates=(FIRST_DATE, REPLAY_SPAN[1].date()),
             closers=[store],

@@ -43,6 +43,7 @@ from google.cloud.logging_v2.types import (
     TailLogEntriesRequest,
     TailLogEntriesResponse,
 )
+from google.iam.v1 import iam_policy_pb2, policy_pb2
 
 from .monitoring import METRIC_SERVICE, RawSeries, list_time_series
 
@@ -221,6 +222,8 @@ class LocalGcpServer:
         self.revisions: dict[str, list[run_v2.Revision]] = {}
         """Service resource name -> its revisions."""
         self.entries: list[LogEntry] = []
+        self.iam: dict[str, dict[str, set[str]]] = {}
+        """Service resource name -> role -> members: its IAM policy (GetIamPolicy)."""
         self._listings: dict[tuple[tuple[str, ...], str, str], tuple[int, list[LogEntry]]] = {}
         """(resources, filter, order) -> (entries then, the listing): what page tokens page."""
         self.deny: set[str] = set()
@@ -350,6 +353,12 @@ class LocalGcpServer:
                     "ListServices": unary(
                         self._list_services, run_v2.ListServicesRequest, run_v2.ListServicesResponse
                     ),
+                    # google.iam.v1 messages are plain protobuf, not proto-plus.
+                    "GetIamPolicy": grpc.unary_unary_rpc_method_handler(
+                        self._get_iam_policy,
+                        request_deserializer=iam_policy_pb2.GetIamPolicyRequest.FromString,
+                        response_serializer=policy_pb2.Policy.SerializeToString,
+                    ),
                 },
             ),
             grpc.method_handlers_generic_handler(
@@ -420,6 +429,18 @@ class LocalGcpServer:
         if service is None:
             context.abort(grpc.StatusCode.NOT_FOUND, f"Resource '{request.name}' was not found")
         return service
+
+    def _get_iam_policy(self, request: Any, context: grpc.ServicerContext) -> policy_pb2.Policy:
+        self._enter("GetIamPolicy", context, request.resource)
+        with self._lock:
+            exists = request.resource in self.services
+            bindings = self.iam.get(request.resource, {})
+        if not exists:
+            context.abort(grpc.StatusCode.NOT_FOUND, f"Resource '{request.resource}' was not found")
+        return policy_pb2.Policy(
+            version=1,
+            bindings=[policy_pb2.Binding(role=r, members=sorted(m)) for r, m in bindings.items()],
+        )
 
     def _list_services(
         self, request: run_v2.ListServicesRequest, context: grpc.ServicerContext

@@ -232,13 +232,18 @@ def service_proto(state: ServiceState, service_path: str) -> run_v2.Service:
 
 
 def seed_run(server: LocalGcpServer, store: LocalStore, config: Config, project: str) -> int:
-    """Serve the store's Cloud Run services; returns how many."""
+    """Serve the store's Cloud Run services, with the IAM policies the demo models (every
+    service lets the demo's push identity invoke it); returns how many."""
+    from orchwatch.sources.demo import DemoInvokers
+
     states = store.fetch_services(config.services)
+    invokers = DemoInvokers(config.services).fetch_invokers([s.name for s in states])
     for state in states:
         path = f"projects/{project}/locations/{config.gcp_region}/services/{state.name}"
         server.put_service(
             service_proto(state, path), [revision_proto(r, path) for r in state.revisions]
         )
+        server.iam[path] = {"roles/run.invoker": set(invokers.get(state.name, ()))}
     return len(states)
 
 
@@ -377,7 +382,12 @@ def seed_pubsub(
                 request=PbSubscription(
                     name=f"{path}/subscriptions/{sub.name}",
                     topic=f"{path}/topics/{topic}",
-                    push_config=PushConfig(push_endpoint=sub.push_endpoint),
+                    push_config=PushConfig(
+                        push_endpoint=sub.push_endpoint,
+                        oidc_token=PushConfig.OidcToken(service_account_email=sub.push_identity),
+                    )
+                    if sub.push_identity
+                    else PushConfig(push_endpoint=sub.push_endpoint),
                     ack_deadline_seconds=sub.ack_deadline_seconds,
                     retry_policy=RetryPolicy(
                         minimum_backoff=duration_pb2.Duration(seconds=int(backoff[0])),

@@ -33,6 +33,9 @@ from orchwatch.sources.local import LocalStore
 
 REGION = "us-west2"
 PROJECT_NUMBER = "756957797294"
+PUSH_IDENTITY = f"{PROJECT_NUMBER}-compute@developer.gserviceaccount.com"
+"""The account the demo's pushes authenticate as: Eventarc's default, the compute
+default service account, which every demo service lets invoke it."""
 FIXED_AT = "pubsub_fixed_at"
 """Store meta: when a fix of the crash-looping orchestrator first served (pushes after it
 are accepted)."""
@@ -67,6 +70,7 @@ def _eventarc(service: str, topic: str) -> Subscription:
         retry_backoff=(10.0, 600.0),
         retention=timedelta(hours=24),
         labels={"goog-eventarc": ""},
+        push_identity=PUSH_IDENTITY,
     )
 
 
@@ -78,6 +82,7 @@ def _processors(name: str, service: str, topic: str) -> Subscription:
         push_endpoint=f"https://{service}-{PROJECT_NUMBER}.{REGION}.run.app/process",
         ack_deadline_seconds=600,
         retry_backoff=(10.0, 600.0),
+        push_identity=PUSH_IDENTITY,
     )
 
 
@@ -232,3 +237,16 @@ def _floor(moment: datetime) -> datetime:
 
 def _bucket(at: datetime, start: datetime) -> datetime:
     return start + ((at - start) // STEP) * STEP
+
+
+class DemoInvokers:
+    """The demo's IAM: every service lets the demo's push identity invoke it, as Eventarc
+    sets up when it creates a function's trigger."""
+
+    def __init__(self, services: Sequence[str]) -> None:
+        self.services = frozenset(services)
+
+    def fetch_invokers(self, services: Sequence[str]) -> dict[str, frozenset[str]]:
+        """The demo's services' invokers; one it does not have is absent."""
+        member = frozenset({f"serviceAccount:{PUSH_IDENTITY}"})
+        return {name: member for name in services if name in self.services}

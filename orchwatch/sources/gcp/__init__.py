@@ -189,6 +189,7 @@ def build_gcp_sources(
         aliases=config.run_aliases,
         run_name=config.run_service,
     )
+    run = RunRevisions(clients, config.run_service)
     search = None
     analytics = config.gcp.log_analytics
     if analytics is not None and config.gcp.log_filter.strip():
@@ -215,7 +216,8 @@ def build_gcp_sources(
         description=f"project {project}" + (f" ({where})" if where else ""),
         clock=clock,
         completions=completions,
-        revisions=RunRevisions(clients, config.run_service),
+        revisions=run,
+        invokers=run,
         where=f"Cloud Run {config.gcp_region} (project {project})",
         logs=logs,
         error_search=search,

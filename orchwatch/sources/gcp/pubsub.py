@@ -81,6 +81,7 @@ def to_subscription(sub: Any) -> Subscription:
         filter=sub.filter,
         state=sub.state.name if sub.state else "",
         labels=dict(sub.labels),
+        push_identity=sub.push_config.oidc_token.service_account_email,
     )
 
 

@@ -131,6 +131,9 @@ def _utc(value: object) -> datetime | None:
     return None if value.timestamp() <= 0 else value
 
 
+INVOKER = "roles/run.invoker"
+
+
 class RunRevisions:
     """The `RevisionSource` over the Cloud Run Admin API v2."""
 
@@ -171,6 +174,36 @@ class RunRevisions:
         unread = [s for s in found if s.read_error and not s.revisions]
         if found and len(unread) == len(found):
             raise SourceError(unread[0].read_error)  # the API, not a service: the pane says it
+        return found
+
+    def fetch_invokers(self, services: Sequence[str]) -> dict[str, frozenset[str]]:
+        """Each named service's members holding `roles/run.invoker`, from its IAM policy
+        (`GetIamPolicy`, which needs `run.services.getIamPolicy`); an absent service is
+        left out.
+
+        Raises:
+            SourceError: a policy cannot be read.
+        """
+        from google.api_core import exceptions
+
+        found: dict[str, frozenset[str]] = {}
+        with api_errors(self.clients.api("run")):
+            client = self.clients.run_services()
+            for name in services:
+                path = self.service_path(self.run_name(name))
+                try:
+                    self.clients.meter.count("run", "GetIamPolicy")
+                    policy = client.get_iam_policy(
+                        request={"resource": path}, retry=None, timeout=CALL_TIMEOUT
+                    )
+                except exceptions.NotFound:
+                    continue
+                found[name] = frozenset(
+                    member
+                    for binding in policy.bindings
+                    if binding.role == INVOKER
+                    for member in binding.members
+                )
         return found
 
     def _list_services(self) -> dict[str, Any] | None:
