@@ -38,6 +38,7 @@ from orchwatch.model import (
     LogEntry,
     LogLine,
     Revision,
+    SchedulerJob,
 )
 from orchwatch.names import UnknownName, no_such
 from orchwatch.sources.base import ErrorLines, SourceError, Sources
@@ -541,6 +542,9 @@ def gather_daily(
     if sources.invokers is not None:
         iam, targets = sources.invokers, [p.orchestrator for p in config.phases if p.orchestrator]
         invokers = _fetch(lambda: iam.fetch_invokers(targets))
+    scheduler: Fetched[list[SchedulerJob]] | None = None
+    if sources.scheduler is not None:
+        scheduler = _fetch(sources.scheduler.fetch_jobs)
     games: Fetched[float | None] | None = None
     calendar = config.game_day_sql
     if calendar is not None:
@@ -562,6 +566,7 @@ def gather_daily(
         hops=_hops(config, sources, game_date, now) if sources.pubsub is not None else None,
         games=games,
         invokers=invokers,
+        scheduler=scheduler,
         region=config.gcp_region if sources.kind == "gcp" else "",
     )
 

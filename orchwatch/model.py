@@ -511,3 +511,20 @@ class ErrorGroup:
     """The latest event's full text."""
     new_since: str | None = None
     """The revision this group first appeared after, when the logs cover its creation."""
+
+
+@dataclass(frozen=True)
+class SchedulerJob:
+    """A Cloud Scheduler job, as `ListJobs` describes it."""
+
+    name: str
+    """The job ID (the last part of `projects/P/locations/L/jobs/ID`)."""
+    enabled: bool
+    """ENABLED; a paused or disabled job is not judged."""
+    target: str
+    """What it calls: an HTTP target's URI, or `pubsub:TOPIC`."""
+    schedule: str = ""
+    last_attempt: datetime | None = None
+    status_code: int = 0
+    """The last attempt's `google.rpc.Code` (0: OK); 0 before any attempt too."""
+    status_message: str = ""

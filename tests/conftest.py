@@ -90,6 +90,7 @@ class Loopback:
             "logging": self.grpc.endpoint,
             "pubsub": self.pubsub.host,
             "monitoring": self.grpc.endpoint,
+            "scheduler": self.grpc.endpoint,
         }
 
     def config(self, base: Config, project: str, **gcp: object) -> Config:

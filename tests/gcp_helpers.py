@@ -11,6 +11,7 @@ from loopback import seed
 from orchwatch.clock import Clock
 from orchwatch.config import Config
 from orchwatch.sources.base import Sources
+from orchwatch.sources.demo import DEMO_START
 from orchwatch.sources.gcp import build_gcp_sources
 from orchwatch.sources.local import LocalStore
 
@@ -44,6 +45,7 @@ def seed_all(loopback: object, config: Config, project: str, store: LocalStore) 
         services = seed.seed_run(loopback.grpc, store, config, project)  # type: ignore[attr-defined]
         entries = seed.seed_logging(loopback.grpc, store, config, project)  # type: ignore[attr-defined]
         seed.seed_pubsub(clients, loopback.grpc, store, config, project)  # type: ignore[attr-defined]
+        seed.seed_scheduler(loopback.grpc, config, project, DEMO_START)  # type: ignore[attr-defined]
     finally:
         writer.close()
     return Seeded(dates, documents, rows, services, entries)

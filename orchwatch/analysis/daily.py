@@ -51,7 +51,14 @@ from orchwatch.analysis.fetched import Fetched as Fetched
 from orchwatch.analysis.pubsub import Hop, HopLevel  # re-exported: readers name it here too
 from orchwatch.analysis.revisions import Marker, ServiceVerdict, short_name
 from orchwatch.config import DailyCheck, StatusWords, parse_expectation
-from orchwatch.model import CellState, DateStatus, ErrorGroup, ExecutionLogRow, FailedQueueItem
+from orchwatch.model import (
+    CellState,
+    DateStatus,
+    ErrorGroup,
+    ExecutionLogRow,
+    FailedQueueItem,
+    SchedulerJob,
+)
 from orchwatch.plural import counted
 
 
@@ -159,6 +166,8 @@ class DailyInputs:
     """Each phase's Pub/Sub hop on the date; None where the source has no Pub/Sub."""
     games: Fetched[float | None] | None = None
     """The date's games (`[daily] game_day_sql`); None where no calendar is configured."""
+    scheduler: Fetched[list[SchedulerJob]] | None = None
+    """The project's Cloud Scheduler jobs; None where the source holds none (a snapshot)."""
     invokers: Fetched[dict[str, frozenset[str]]] | None = None
     """The orchestrators' `roles/run.invoker` members; None where the source holds no IAM."""
     region: str = ""
@@ -196,6 +205,7 @@ def evaluate(
     if inputs.hops is not None:
         results.append(_invoker_check(inputs))
         results.append(_invocations_check(inputs, phases))
+    results.append(_scheduler_check(inputs))
     results.append(_validation_check(inputs))
     results += [
         _custom_check(check, phases.get(check.phase or ""), inputs, zone) for check in inputs.custom
@@ -560,6 +570,79 @@ def _pubsub_checks(inputs: DailyInputs, phases: dict[str, CheckResult]) -> list[
             )
         )
     return results
+
+
+RPC_CODES = {
+    1: "CANCELLED",
+    2: "UNKNOWN",
+    3: "INVALID_ARGUMENT",
+    4: "DEADLINE_EXCEEDED",
+    5: "NOT_FOUND",
+    6: "ALREADY_EXISTS",
+    7: "PERMISSION_DENIED",
+    8: "RESOURCE_EXHAUSTED",
+    9: "FAILED_PRECONDITION",
+    10: "ABORTED",
+    11: "OUT_OF_RANGE",
+    12: "UNIMPLEMENTED",
+    13: "INTERNAL",
+    14: "UNAVAILABLE",
+    15: "DATA_LOSS",
+    16: "UNAUTHENTICATED",
+}
+"""`google.rpc.Code` names, as a job's last attempt status says them."""
+SCHEDULER_CRITICAL = 4
+"""Failing enabled jobs from which the runbook's scheduler check is critical."""
+
+
+def _scheduler_check(inputs: DailyInputs) -> CheckResult:
+    """The runbook's Cloud Scheduler health: enabled jobs whose last attempt failed (its
+    status is not OK): 1-3 warn, 4 or more are critical. Jobs that could not be listed
+    are unknown; a source that holds none (a snapshot) skips the check."""
+    title = "Cloud Scheduler jobs"
+    if inputs.scheduler is None:
+        return CheckResult(
+            "scheduler",
+            title,
+            CheckStatus.SKIPPED,
+            "this source holds no Cloud Scheduler jobs (a snapshot)",
+            "run the walkthrough on Google Cloud",
+        )
+    jobs = inputs.scheduler.value
+    region = f" --location={inputs.region}" if inputs.region else ""
+    if jobs is None:
+        return _unknown(
+            "scheduler",
+            title,
+            inputs.scheduler.error,
+            f"gcloud scheduler jobs list{region} (roles/cloudscheduler.viewer)",
+        )
+    enabled = [j for j in jobs if j.enabled]
+    failing = [j for j in enabled if j.status_code != 0]
+    if not failing:
+        return CheckResult(
+            "scheduler",
+            title,
+            CheckStatus.PASS,
+            f"{counted(len(enabled), 'enabled job')}, every last attempt OK",
+            "nothing to do",
+        )
+    said = "; ".join(
+        f"{j.name} {RPC_CODES.get(j.status_code, str(j.status_code))}"
+        + (f": {j.status_message[:80]}" if j.status_message else "")
+        for j in failing
+    )
+    critical = len(failing) >= SCHEDULER_CRITICAL
+    return CheckResult(
+        "scheduler",
+        title,
+        CheckStatus.FAIL if critical else CheckStatus.WARN,
+        f"{counted(len(failing), 'enabled job')} failing"
+        + (" (critical)" if critical else "")
+        + f" of {len(enabled)}: {said}",
+        f"gcloud scheduler jobs describe {failing[0].name}{region}; a PERMISSION_DENIED "
+        "target wants roles/run.invoker for the job's service account",
+    )
 
 
 PUBLIC = frozenset({"allUsers"})

@@ -20,6 +20,7 @@ from orchwatch.model import (
     FailedQueueItem,
     LogEntry,
     LogLine,
+    SchedulerJob,
     ServiceState,
 )
 from orchwatch.pubsub import OutgoingMessage, PubSubReading
@@ -78,6 +79,18 @@ class RevisionSource(Protocol):
 
         Raises:
             SourceError: the API cannot be read; the message says why.
+        """
+        ...
+
+
+class SchedulerSource(Protocol):
+    """The project's Cloud Scheduler jobs in the pipeline's region."""
+
+    def fetch_jobs(self) -> list[SchedulerJob]:
+        """Every job, enabled or not.
+
+        Raises:
+            SourceError: the jobs cannot be listed (the check is unknown, never a pass).
         """
         ...
 
@@ -226,6 +239,8 @@ class Sources:
     """None when the source has no Cloud Run data; the pane says so."""
     invokers: InvokerSource | None = None
     """None where the source holds no IAM (a store file): the check says so."""
+    scheduler: SchedulerSource | None = None
+    """None where the source holds no Cloud Scheduler jobs (a store file)."""
     logs: LogSource | None = None
     error_search: ErrorSearch | None = None
     """Where wide windows are grouped (Log Analytics); None: always from `logs`."""

@@ -27,6 +27,7 @@ from orchwatch.sources.demo import (
     DemoActions,
     DemoInvokers,
     DemoPubSub,
+    DemoScheduler,
     build_demo,
 )
 from orchwatch.sources.keyed import keyed
@@ -158,6 +159,7 @@ def _build_sources(options: SourceOptions, config: Config, clock: Clock | None) 
             live=simulator,
             pubsub=DemoPubSub(store, config, simulator.deliver, demo_clock.now),
             invokers=DemoInvokers(config.services),
+            scheduler=DemoScheduler(demo_clock.now),
             actions=DemoActions(simulator.spool),
             dates=(FIRST_DATE, REPLAY_SPAN[1].date()),
             closers=[store],

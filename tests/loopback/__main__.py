@@ -54,6 +54,7 @@ def start_and_seed(folder: Path) -> tuple[list[Emulator], LocalGcpServer, Path]:
         "logging": server.endpoint,
         "pubsub": emulators[2].host,
         "monitoring": server.endpoint,
+        "scheduler": server.endpoint,
     }
     config = load_config(None)
     config = replace(config, gcp_project=PROJECT, gcp=GcpSettings(endpoints=endpoints))
@@ -66,6 +67,7 @@ def start_and_seed(folder: Path) -> tuple[list[Emulator], LocalGcpServer, Path]:
     services = seed.seed_run(server, store, config, PROJECT)
     entries = seed.seed_logging(server, store, config, PROJECT)
     subscriptions = seed.seed_pubsub(clients, server, store, config, PROJECT)
+    seed.seed_scheduler(server, config, PROJECT, DEMO_START)
     # The same entries in a Log Analytics view, for `errors --since 7d` through BigQuery.
     seed_view(clients.bigquery(), f"{PROJECT}.{LINKED}._AllLogs", list(server.entries))
     writer.close()

@@ -35,7 +35,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import grpc
-from google.cloud import monitoring_v3, run_v2
+from google.cloud import monitoring_v3, run_v2, scheduler_v1
 from google.cloud.logging_v2.types import (
     ListLogEntriesRequest,
     ListLogEntriesResponse,
@@ -48,6 +48,7 @@ from google.iam.v1 import iam_policy_pb2, policy_pb2
 from .monitoring import METRIC_SERVICE, RawSeries, list_time_series
 
 RUN_SERVICES = "google.cloud.run.v2.Services"
+SCHEDULER = "google.cloud.scheduler.v1.CloudScheduler"
 RUN_REVISIONS = "google.cloud.run.v2.Revisions"
 LOGGING = "google.logging.v2.LoggingServiceV2"
 
@@ -222,6 +223,8 @@ class LocalGcpServer:
         self.revisions: dict[str, list[run_v2.Revision]] = {}
         """Service resource name -> its revisions."""
         self.entries: list[LogEntry] = []
+        self.jobs: dict[str, list[scheduler_v1.Job]] = {}
+        """`projects/P/locations/L` -> its Cloud Scheduler jobs (ListJobs)."""
         self.iam: dict[str, dict[str, set[str]]] = {}
         """Service resource name -> role -> members: its IAM policy (GetIamPolicy)."""
         self._listings: dict[tuple[tuple[str, ...], str, str], tuple[int, list[LogEntry]]] = {}
@@ -375,6 +378,14 @@ class LocalGcpServer:
                 },
             ),
             grpc.method_handlers_generic_handler(
+                SCHEDULER,
+                {
+                    "ListJobs": unary(
+                        self._list_jobs, scheduler_v1.ListJobsRequest, scheduler_v1.ListJobsResponse
+                    ),
+                },
+            ),
+            grpc.method_handlers_generic_handler(
                 METRIC_SERVICE,
                 {
                     "ListTimeSeries": unary(
@@ -429,6 +440,15 @@ class LocalGcpServer:
         if service is None:
             context.abort(grpc.StatusCode.NOT_FOUND, f"Resource '{request.name}' was not found")
         return service
+
+    def _list_jobs(
+        self, request: scheduler_v1.ListJobsRequest, context: grpc.ServicerContext
+    ) -> scheduler_v1.ListJobsResponse:
+        self._enter("ListJobs", context, request.parent)
+        with self._lock:
+            jobs = list(self.jobs.get(request.parent, ()))
+        page, token = self._page(jobs, request.page_size, request.page_token, context)
+        return scheduler_v1.ListJobsResponse(jobs=page, next_page_token=token)
 
     def _get_iam_policy(self, request: Any, context: grpc.ServicerContext) -> policy_pb2.Policy:
         self._enter("GetIamPolicy", context, request.resource)

@@ -67,7 +67,7 @@ def silent_config(folder: Path, port: int) -> Path:
     accepts connections and never answers: `loopback.silent`)."""
     where = f"127.0.0.1:{port}"
     endpoints = {"firestore": where, "bigquery": f"http://{where}", "run": where}
-    endpoints |= {"logging": where, "pubsub": where, "monitoring": where}
+    endpoints |= {"logging": where, "pubsub": where, "monitoring": where, "scheduler": where}
     return write_config(folder, endpoints, "orchwatch-silent")
 
 
@@ -229,6 +229,29 @@ def service_proto(state: ServiceState, service_path: str) -> run_v2.Service:
     if state.terminal_condition is not None:
         service.terminal_condition = condition_proto(state.terminal_condition)
     return service
+
+
+def seed_scheduler(server: LocalGcpServer, config: Config, project: str, now: datetime) -> int:
+    """Serve the demo's Cloud Scheduler jobs as `scheduler_v1.Job`s; returns how many."""
+    from google.cloud import scheduler_v1
+    from google.rpc import status_pb2
+
+    from orchwatch.sources.demo import DemoScheduler
+
+    parent = f"projects/{project}/locations/{config.gcp_region}"
+    jobs = [
+        scheduler_v1.Job(
+            name=f"{parent}/jobs/{job.name}",
+            schedule=job.schedule,
+            http_target=scheduler_v1.HttpTarget(uri=job.target),
+            state=scheduler_v1.Job.State.ENABLED if job.enabled else scheduler_v1.Job.State.PAUSED,
+            status=status_pb2.Status(code=job.status_code, message=job.status_message),
+            last_attempt_time=job.last_attempt,
+        )
+        for job in DemoScheduler(lambda: now).fetch_jobs()
+    ]
+    server.jobs[parent] = jobs
+    return len(jobs)
 
 
 def seed_run(server: LocalGcpServer, store: LocalStore, config: Config, project: str) -> int:

@@ -27,6 +27,7 @@ from orchwatch.sources.gcp.log_analytics import LogAnalyticsSearch
 from orchwatch.sources.gcp.logs import CloudLogging
 from orchwatch.sources.gcp.pubsub import GcpPubSub
 from orchwatch.sources.gcp.run import RunRevisions
+from orchwatch.sources.gcp.scheduler import GcpScheduler
 
 Backups = dict[date, dict[str, dict[str, BackupSummary]]]
 
@@ -218,6 +219,7 @@ def build_gcp_sources(
         completions=completions,
         revisions=run,
         invokers=run,
+        scheduler=GcpScheduler(clients),
         where=f"Cloud Run {config.gcp_region} (project {project})",
         logs=logs,
         error_search=search,

@@ -34,6 +34,7 @@ ROLES: Mapping[str, tuple[str, ...]] = {
     "logging": ("roles/logging.viewer",),
     "pubsub": ("roles/pubsub.viewer", "roles/pubsub.publisher"),
     "monitoring": ("roles/monitoring.viewer",),
+    "scheduler": ("roles/cloudscheduler.viewer",),
 }
 API_NAMES: Mapping[str, str] = {
     "firestore": "Firestore",
@@ -42,6 +43,7 @@ API_NAMES: Mapping[str, str] = {
     "logging": "Cloud Logging",
     "pubsub": "Pub/Sub",
     "monitoring": "Cloud Monitoring",
+    "scheduler": "Cloud Scheduler",
 }
 
 
@@ -191,6 +193,10 @@ class GcpClients:
         """A `monitoring_v3.MetricServiceClient` (ListTimeSeries)."""
         return self._get("monitoring", self._build_monitoring)
 
+    def scheduler(self) -> Any:
+        """A `scheduler_v1.CloudSchedulerClient` (ListJobs)."""
+        return self._get("scheduler", self._build_scheduler)
+
     # --- builders ------------------------------------------------------------------------------
 
     def _build_pubsub(self, which: str) -> Any:
@@ -214,6 +220,16 @@ class GcpClients:
             "monitoring",
             monitoring_v3.MetricServiceClient,
             lambda: transports.MetricServiceGrpcTransport,
+        )
+
+    def _build_scheduler(self) -> Any:
+        from google.cloud import scheduler_v1
+        from google.cloud.scheduler_v1.services.cloud_scheduler import transports
+
+        return self._generated(
+            "scheduler",
+            scheduler_v1.CloudSchedulerClient,
+            lambda: transports.CloudSchedulerGrpcTransport,
         )
 
     def _generated(self, api: str, client_class: Any, transport_class: Callable[[], Any]) -> Any:

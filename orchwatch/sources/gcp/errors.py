@@ -23,6 +23,7 @@ ALL_ROLES = (
     "roles/logging.viewer",
     "roles/pubsub.viewer",
     "roles/monitoring.viewer",
+    "roles/cloudscheduler.viewer",
 )
 """The read-only roles of watching (the replay's publish needs roles/pubsub.publisher)."""
 

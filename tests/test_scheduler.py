@@ -1,0 +1,115 @@
+"""The runbook's Cloud Scheduler health check: enabled jobs whose last attempt failed,
+1-3 warn and 4 or more critical; read with `ListJobs` from the local gRPC server, which
+serves the official `scheduler_v1` messages."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date, timedelta
+
+import pytest
+from conftest import Loopback
+from gcp_helpers import Seeded, gcp_sources
+
+from orchwatch.analysis.daily import Fetched, evaluate
+from orchwatch.clock import FrozenClock
+from orchwatch.config import Config
+from orchwatch.gather import gather_daily
+from orchwatch.model import SchedulerJob
+from orchwatch.sources.base import Sources
+from orchwatch.sources.demo import DEMO_START
+
+DAY = date(2026, 2, 1)
+
+
+def job(name: str, code: int = 0, enabled: bool = True, message: str = "") -> SchedulerJob:
+    return SchedulerJob(
+        name, enabled, "https://x.a.run.app/", "0 * * * *", DEMO_START, code, message
+    )
+
+
+def judged(
+    config: Config, demo: Sources, jobs: Fetched[list[SchedulerJob]] | None
+) -> tuple[str, str, str]:
+    inputs = replace(
+        gather_daily(config, demo, DAY, validation=lambda: (0, 0, [])),
+        scheduler=jobs,
+        region="us-west2",
+    )
+    [result] = [r for r in evaluate(inputs, config.timezone) if r.id == "scheduler"]
+    return result.status.value, result.evidence, result.next_step
+
+
+@pytest.mark.parametrize(
+    ("failing", "status"), [(0, "pass"), (1, "warn"), (3, "warn"), (4, "fail")]
+)
+def test_failing_jobs_warn_and_four_are_critical(
+    config: Config, demo: Sources, failing: int, status: str
+) -> None:
+    jobs = [job(f"job-{k}", 7 if k < failing else 0) for k in range(6)]
+    jobs.append(job("paused", 13, enabled=False))  # not judged
+    got, evidence, step = judged(config, demo, Fetched(jobs))
+    assert got == status
+    if failing:
+        assert evidence.startswith(f"{failing} enabled job")
+        assert "job-0 PERMISSION_DENIED" in evidence and "paused" not in evidence
+        assert ("critical" in evidence) == (failing >= 4)
+        assert step.startswith("gcloud scheduler jobs describe job-0 --location=us-west2")
+    else:
+        assert evidence == "6 enabled jobs, every last attempt OK"
+
+
+def test_jobs_that_cannot_be_listed_are_unknown_and_a_snapshot_skips(
+    config: Config, demo: Sources
+) -> None:
+    status, evidence, _ = judged(config, demo, Fetched(None, "Cloud Scheduler: permission denied"))
+    assert status == "unknown" and "permission denied" in evidence
+    assert judged(config, demo, None)[:2] == (
+        "skipped",
+        "this source holds no Cloud Scheduler jobs (a snapshot)",
+    )
+
+
+def test_the_local_servers_list_the_demos_jobs_as_cloud_scheduler_does(
+    world: tuple[Config, Sources, Sources, Seeded],
+) -> None:
+    """What ListJobs returns, read back into the model, is what the demo says."""
+    _, demo, gcp, _ = world
+    jobs = gcp.scheduler.fetch_jobs()  # type: ignore[union-attr]
+    assert jobs == demo.scheduler.fetch_jobs()  # type: ignore[union-attr]
+    assert len(jobs) == 4 and all(j.enabled and j.status_code == 0 for j in jobs)
+    assert {j.last_attempt for j in jobs} == {DEMO_START - timedelta(minutes=5)}
+
+
+def test_a_failed_attempt_on_the_server_warns_and_a_denied_list_is_unknown(
+    loopback: Loopback, world: tuple[Config, Sources, Sources, Seeded]
+) -> None:
+    from google.cloud import scheduler_v1
+    from google.rpc import status_pb2
+
+    config, _, _, _ = world
+    parent = f"projects/orchwatch-world/locations/{config.gcp_region}"
+    kept = loopback.grpc.jobs[parent]
+    failed = scheduler_v1.Job(kept[0])
+    failed.status = status_pb2.Status(code=7, message="The principal lacks run.routes.invoke")
+    loopback.grpc.jobs[parent] = [failed, *kept[1:]]
+    gcp = gcp_sources(config, "orchwatch-world", FrozenClock(DEMO_START))
+    try:
+        [warned] = [
+            r
+            for r in evaluate(gather_daily(config, gcp, DAY), config.timezone)
+            if r.id == "scheduler"
+        ]
+        loopback.grpc.deny_on = {("ListJobs", parent)}
+        [denied] = [
+            r
+            for r in evaluate(gather_daily(config, gcp, DAY), config.timezone)
+            if r.id == "scheduler"
+        ]
+    finally:
+        loopback.grpc.jobs[parent] = kept
+        loopback.grpc.deny_on = set()
+        gcp.close()
+    assert warned.status.value == "warn"
+    assert "p2-bdl-box-scores-hourly PERMISSION_DENIED: The principal lacks" in warned.evidence
+    assert denied.status.value == "unknown" and "permission denied" in denied.evidence
