@@ -8,6 +8,7 @@ from datetime import date
 
 from loopback import seed
 
+from orchwatch.analysis.daily import CheckResult
 from orchwatch.clock import Clock
 from orchwatch.config import Config
 from orchwatch.sources.base import Sources
@@ -15,7 +16,7 @@ from orchwatch.sources.demo import DEMO_START
 from orchwatch.sources.gcp import build_gcp_sources
 from orchwatch.sources.local import LocalStore
 
-__all__ = ["Seeded", "gcp_sources", "seed_all"]
+__all__ = ["Seeded", "gcp_sources", "seed_all", "walkthrough_check"]
 
 
 @dataclass
@@ -49,3 +50,14 @@ def seed_all(loopback: object, config: Config, project: str, store: LocalStore) 
     finally:
         writer.close()
     return Seeded(dates, documents, rows, services, entries)
+
+
+def walkthrough_check(config: Config, sources: Sources, day: date, check_id: str) -> CheckResult:
+    """One check of the walkthrough of `day`, read from `sources`."""
+    from orchwatch.analysis.daily import evaluate
+    from orchwatch.gather import gather_daily
+
+    [result] = [
+        r for r in evaluate(gather_daily(config, sources, day), config.timezone) if r.id == check_id
+    ]
+    return result

@@ -11,7 +11,7 @@ from dataclasses import replace
 from datetime import date
 
 from conftest import Loopback
-from gcp_helpers import Seeded, gcp_sources
+from gcp_helpers import Seeded, gcp_sources, walkthrough_check
 
 from orchwatch.analysis.daily import Fetched, evaluate
 from orchwatch.analysis.pubsub import Hop, HopLevel
@@ -112,17 +112,9 @@ def test_a_binding_removed_on_the_server_fails_and_a_denied_policy_is_unknown(
     loopback.grpc.iam[path] = {"roles/run.invoker": {"serviceAccount:someone-else@p"}}
     gcp = gcp_sources(config, "orchwatch-world", FrozenClock(DEMO_START))
     try:
-        [result] = [
-            r
-            for r in evaluate(gather_daily(config, gcp, DAY), config.timezone)
-            if r.id == "invoker_iam"
-        ]
+        result = walkthrough_check(config, gcp, DAY, "invoker_iam")
         loopback.grpc.deny_on = {("GetIamPolicy", path)}
-        [denied] = [
-            r
-            for r in evaluate(gather_daily(config, gcp, DAY), config.timezone)
-            if r.id == "invoker_iam"
-        ]
+        denied = walkthrough_check(config, gcp, DAY, "invoker_iam")
     finally:
         loopback.grpc.iam[path] = kept
         loopback.grpc.deny_on = set()

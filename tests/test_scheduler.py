@@ -9,7 +9,7 @@ from datetime import date, timedelta
 
 import pytest
 from conftest import Loopback
-from gcp_helpers import Seeded, gcp_sources
+from gcp_helpers import Seeded, gcp_sources, walkthrough_check
 
 from orchwatch.analysis.daily import Fetched, evaluate
 from orchwatch.clock import FrozenClock
@@ -95,17 +95,9 @@ def test_a_failed_attempt_on_the_server_warns_and_a_denied_list_is_unknown(
     loopback.grpc.jobs[parent] = [failed, *kept[1:]]
     gcp = gcp_sources(config, "orchwatch-world", FrozenClock(DEMO_START))
     try:
-        [warned] = [
-            r
-            for r in evaluate(gather_daily(config, gcp, DAY), config.timezone)
-            if r.id == "scheduler"
-        ]
+        warned = walkthrough_check(config, gcp, DAY, "scheduler")
         loopback.grpc.deny_on = {("ListJobs", parent)}
-        [denied] = [
-            r
-            for r in evaluate(gather_daily(config, gcp, DAY), config.timezone)
-            if r.id == "scheduler"
-        ]
+        denied = walkthrough_check(config, gcp, DAY, "scheduler")
     finally:
         loopback.grpc.jobs[parent] = kept
         loopback.grpc.deny_on = set()

@@ -632,16 +632,34 @@ def _scheduler_check(inputs: DailyInputs) -> CheckResult:
         + (f": {j.status_message[:80]}" if j.status_message else "")
         for j in failing
     )
-    critical = len(failing) >= SCHEDULER_CRITICAL
-    return CheckResult(
+    return _tiered(
         "scheduler",
         title,
-        CheckStatus.FAIL if critical else CheckStatus.WARN,
-        f"{counted(len(failing), 'enabled job')} failing"
-        + (" (critical)" if critical else "")
-        + f" of {len(enabled)}: {said}",
+        len(failing),
+        SCHEDULER_CRITICAL,
+        (
+            f"{counted(len(failing), 'enabled job')} failing",
+            "critical",
+            f" of {len(enabled)}: {said}",
+        ),
         f"gcloud scheduler jobs describe {failing[0].name}{region}; a PERMISSION_DENIED "
         "target wants roles/run.invoker for the job's service account",
+    )
+
+
+def _tiered(
+    id: str, title: str, count: int, critical_at: int, said: tuple[str, str, str], step: str
+) -> CheckResult:
+    """The runbook's count tiers: a warning below `critical_at` findings, a failure from
+    it on. `said`: (the count's words, the word a failure adds, the rest)."""
+    head, word, rest = said
+    critical = count >= critical_at
+    return CheckResult(
+        id,
+        title,
+        CheckStatus.FAIL if critical else CheckStatus.WARN,
+        head + (f" ({word})" if critical else "") + rest,
+        step,
     )
 
 
@@ -774,14 +792,16 @@ def _invocations_check(inputs: DailyInputs, phases: dict[str, CheckResult]) -> C
                 f"calendar could not be read ({games.error or 'no rows'}): expected or not",
                 "check [daily] game_day_sql in orchwatch.toml",
             )
-        systemic = len(silent) >= SYSTEMIC
-        return CheckResult(
+        return _tiered(
             "invocations",
             title,
-            CheckStatus.FAIL if systemic else CheckStatus.WARN,
-            f"{counted(len(silent), 'push target')} received no request"
-            + (" (systemic)" if systemic else "")
-            + f": {listed}",
+            len(silent),
+            SYSTEMIC,
+            (
+                f"{counted(len(silent), 'push target')} received no request",
+                "systemic",
+                f": {listed}",
+            ),
             "check each push subscription and its invoker IAM, then whether the upstream "
             f"topic publishes: {step}",
         )
