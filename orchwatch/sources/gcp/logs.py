@@ -32,13 +32,13 @@ from orchwatch.sources.logfile import payload_text
 
 PAGE_SIZE = 1000
 INITIAL_PAGES = 3
+"""List calls the first read may spend on history (the newest 3,000 entries at most)."""
 BACKFILL_MAX = PAGE_SIZE * INITIAL_PAGES
 """The most entries a reconnect's backfill lists, newest first: after a laptop slept for
 hours on a busy project, the gap is larger than the tail needs."""
 BACKFILL_LOOKBACK = timedelta(minutes=2)
 """How far before the last entry seen a backfill starts: entries arrive late, with
 earlier timestamps, and a backfill from exactly the last one would miss them."""
-"""List calls the first read may spend on history (the newest 3,000 entries at most)."""
 NOTICE_SECONDS = 60.0
 """How long a stream notice (suppression, backfill) stays next to the health light."""
 RECONNECT_MAX = 60.0
@@ -209,8 +209,9 @@ class CloudLogging:
         self._notice_at = 0.0
         self._stop = threading.Event()
         self._stream_ended = threading.Event()
-        self._backfiller: threading.Thread | None = None
         """The open stream's: set when it ends, which ends its request thread."""
+        self._backfiller: threading.Thread | None = None
+        """The running backfill, if any (one at a time: a running one covers a new gap)."""
         self._thread: threading.Thread | None = None
         self._call: Any = None
         self.reconnects = 0
