@@ -1033,7 +1033,8 @@ def _gcp_settings(gcp: GcpTable, display: Path | str) -> GcpSettings:
     )
 
 
-_COLOUR = re.compile(r"^(#[0-9a-fA-F]{6}|[a-z]+)$")
+_COLOUR = re.compile(r"^(#[0-9a-fA-F]{6}|[a-z][a-z0-9_]*)$")
+"""A colour name as Rich spells them (`red`, `dark_orange`, `grey50`), or `#rrggbb`."""
 _ENVIRONMENT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$")
 _PROJECT = re.compile(r"^([a-z0-9.-]+:)?[a-z][a-z0-9-]{4,28}[a-z0-9]$")
 

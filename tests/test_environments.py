@@ -201,3 +201,10 @@ async def test_in_production_a_rollback_takes_the_project_id_typed(
         app.screen.query_one("#confirm-name", Input).value = ""
         await pilot.press(*"nba-props-platform", "enter")
         assert await wait_for(pilot, lambda: answers == [True])
+
+
+@pytest.mark.parametrize("colour", ["dark_orange", "grey50", "red", "#ffaa00"])
+def test_a_colour_is_any_name_rich_paints(colour: str) -> None:
+    """The README's own example, `dark_orange`, is a colour (names hold `_` and digits)."""
+    text = MINIMAL + f'[environments.s]\nproject = "nba-props-staging"\ncolour = "{colour}"\n'
+    assert parse_config(text, None).environments["s"].colour == colour
