@@ -1036,7 +1036,13 @@ def _gcp_settings(gcp: GcpTable, display: Path | str) -> GcpSettings:
 _COLOUR = re.compile(r"^(#[0-9a-fA-F]{6}|[a-z][a-z0-9_]*)$")
 """A colour name as Rich spells them (`red`, `dark_orange`, `grey50`), or `#rrggbb`."""
 _ENVIRONMENT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$")
-_PROJECT = re.compile(r"^([a-z0-9.-]+:)?[a-z][a-z0-9-]{4,28}[a-z0-9]$")
+_PROJECT = re.compile(r"([a-z0-9.-]+:)?[a-z][a-z0-9-]{4,28}[a-z0-9]")
+
+
+def valid_project(project: str) -> bool:
+    """Whether `project` is a Google Cloud project id: 6-30 lowercase letters, digits and
+    hyphens (domain-scoped ids, `example.com:proj`, are legacy but still valid)."""
+    return _PROJECT.fullmatch(project) is not None
 
 
 def _environments(
@@ -1049,7 +1055,7 @@ def _environments(
             raise ConfigError(
                 display, key, "expected a name of letters, digits, '.', '_' and '-' (40 at most)"
             )
-        if not _PROJECT.match(table.project):
+        if not valid_project(table.project):
             raise ConfigError(
                 display,
                 f"{key}.project",

@@ -9,7 +9,6 @@ painted its first frame. See `clients.py` for endpoints and credentials.
 from __future__ import annotations
 
 import os
-import re
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -17,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 
 from orchwatch.clock import Clock, SystemClock
-from orchwatch.config import Config
+from orchwatch.config import Config, valid_project
 from orchwatch.model import BackupSummary, DateCompletions, ExecutionLogRow, FailedQueueItem
 from orchwatch.sources.base import SourceError, Sources
 from orchwatch.sources.gcp.bigquery import BigQueryTables, format_bytes
@@ -165,7 +164,7 @@ def build_gcp_sources(
     Raises:
         SourceError: the project id is not a valid one.
     """
-    if not _valid_project(project):
+    if not valid_project(project):
         raise SourceError(
             f"project {project!r}: expected a Google Cloud project id (6-30 lowercase letters, "
             "digits and hyphens)"
@@ -227,8 +226,3 @@ def build_gcp_sources(
         closers=[completions, logs],
         meter=clients.meter,
     )
-
-
-def _valid_project(project: str) -> bool:
-    # Domain-scoped ids ("example.com:proj") are legacy but still valid.
-    return re.fullmatch(r"([a-z0-9.-]+:)?[a-z][a-z0-9-]{4,28}[a-z0-9]", project) is not None
