@@ -525,6 +525,6 @@ class SchedulerJob:
     """What it calls: an HTTP target's URI, or `pubsub:TOPIC`."""
     schedule: str = ""
     last_attempt: datetime | None = None
-    status_code: int = 0
-    """The last attempt's `google.rpc.Code` (0: OK); 0 before any attempt too."""
+    status: str = "OK"
+    """The last attempt's `google.rpc.Code`, by name (`OK` before any attempt too)."""
     status_message: str = ""

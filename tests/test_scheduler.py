@@ -22,9 +22,9 @@ from orchwatch.sources.demo import DEMO_START
 DAY = date(2026, 2, 1)
 
 
-def job(name: str, code: int = 0, enabled: bool = True, message: str = "") -> SchedulerJob:
+def job(name: str, status: str = "OK", enabled: bool = True, message: str = "") -> SchedulerJob:
     return SchedulerJob(
-        name, enabled, "https://x.a.run.app/", "0 * * * *", DEMO_START, code, message
+        name, enabled, "https://x.a.run.app/", "0 * * * *", DEMO_START, status, message
     )
 
 
@@ -46,8 +46,8 @@ def judged(
 def test_failing_jobs_warn_and_four_are_critical(
     config: Config, demo: Sources, failing: int, status: str
 ) -> None:
-    jobs = [job(f"job-{k}", 7 if k < failing else 0) for k in range(6)]
-    jobs.append(job("paused", 13, enabled=False))  # not judged
+    jobs = [job(f"job-{k}", "PERMISSION_DENIED" if k < failing else "OK") for k in range(6)]
+    jobs.append(job("paused", "INTERNAL", enabled=False))  # not judged
     got, evidence, step = judged(config, demo, Fetched(jobs))
     assert got == status
     if failing:
@@ -77,7 +77,7 @@ def test_the_local_servers_list_the_demos_jobs_as_cloud_scheduler_does(
     _, demo, gcp, _ = world
     jobs = gcp.scheduler.fetch_jobs()  # type: ignore[union-attr]
     assert jobs == demo.scheduler.fetch_jobs()  # type: ignore[union-attr]
-    assert len(jobs) == 4 and all(j.enabled and j.status_code == 0 for j in jobs)
+    assert len(jobs) == 4 and all(j.enabled and j.status == "OK" for j in jobs)
     assert {j.last_attempt for j in jobs} == {DEMO_START - timedelta(minutes=5)}
 
 

@@ -572,25 +572,6 @@ def _pubsub_checks(inputs: DailyInputs, phases: dict[str, CheckResult]) -> list[
     return results
 
 
-RPC_CODES = {
-    1: "CANCELLED",
-    2: "UNKNOWN",
-    3: "INVALID_ARGUMENT",
-    4: "DEADLINE_EXCEEDED",
-    5: "NOT_FOUND",
-    6: "ALREADY_EXISTS",
-    7: "PERMISSION_DENIED",
-    8: "RESOURCE_EXHAUSTED",
-    9: "FAILED_PRECONDITION",
-    10: "ABORTED",
-    11: "OUT_OF_RANGE",
-    12: "UNIMPLEMENTED",
-    13: "INTERNAL",
-    14: "UNAVAILABLE",
-    15: "DATA_LOSS",
-    16: "UNAUTHENTICATED",
-}
-"""`google.rpc.Code` names, as a job's last attempt status says them."""
 SCHEDULER_CRITICAL = 4
 """Failing enabled jobs from which the runbook's scheduler check is critical."""
 
@@ -618,7 +599,7 @@ def _scheduler_check(inputs: DailyInputs) -> CheckResult:
             f"gcloud scheduler jobs list{region} (roles/cloudscheduler.viewer)",
         )
     enabled = [j for j in jobs if j.enabled]
-    failing = [j for j in enabled if j.status_code != 0]
+    failing = [j for j in enabled if j.status != "OK"]
     if not failing:
         return CheckResult(
             "scheduler",
@@ -628,8 +609,7 @@ def _scheduler_check(inputs: DailyInputs) -> CheckResult:
             "nothing to do",
         )
     said = "; ".join(
-        f"{j.name} {RPC_CODES.get(j.status_code, str(j.status_code))}"
-        + (f": {j.status_message[:80]}" if j.status_message else "")
+        f"{j.name} {j.status}" + (f": {j.status_message[:80]}" if j.status_message else "")
         for j in failing
     )
     return _tiered(

@@ -234,7 +234,7 @@ def service_proto(state: ServiceState, service_path: str) -> run_v2.Service:
 def seed_scheduler(server: LocalGcpServer, config: Config, project: str, now: datetime) -> int:
     """Serve the demo's Cloud Scheduler jobs as `scheduler_v1.Job`s; returns how many."""
     from google.cloud import scheduler_v1
-    from google.rpc import status_pb2
+    from google.rpc import code_pb2, status_pb2
 
     from orchwatch.sources.demo import DemoScheduler
 
@@ -245,7 +245,9 @@ def seed_scheduler(server: LocalGcpServer, config: Config, project: str, now: da
             schedule=job.schedule,
             http_target=scheduler_v1.HttpTarget(uri=job.target),
             state=scheduler_v1.Job.State.ENABLED if job.enabled else scheduler_v1.Job.State.PAUSED,
-            status=status_pb2.Status(code=job.status_code, message=job.status_message),
+            status=status_pb2.Status(
+                code=code_pb2.Code.Value(job.status), message=job.status_message
+            ),
             last_attempt_time=job.last_attempt,
         )
         for job in DemoScheduler(lambda: now).fetch_jobs()

@@ -35,9 +35,20 @@ def to_job(job: Any) -> SchedulerJob:
         target=target,
         schedule=job.schedule,
         last_attempt=_utc(last),
-        status_code=job.status.code if "status" in job else 0,
+        status=code_name(job.status.code) if "status" in job else "OK",
         status_message=job.status.message if "status" in job else "",
     )
+
+
+def code_name(code: int) -> str:
+    """A `google.rpc.Code` by its name (`7` -> `PERMISSION_DENIED`), or its number when
+    the enum does not know it."""
+    from google.rpc import code_pb2
+
+    try:
+        return str(code_pb2.Code.Name(code))
+    except ValueError:
+        return str(code)
 
 
 def _utc(value: object) -> datetime | None:
