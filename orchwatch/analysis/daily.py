@@ -60,6 +60,7 @@ from orchwatch.model import (
     SchedulerJob,
 )
 from orchwatch.plural import counted
+from orchwatch.pubsub import Subscription
 
 
 class CheckStatus(StrEnum):
@@ -582,13 +583,7 @@ def _scheduler_check(inputs: DailyInputs) -> CheckResult:
     are unknown; a source that holds none (a snapshot) skips the check."""
     title = "Cloud Scheduler jobs"
     if inputs.scheduler is None:
-        return CheckResult(
-            "scheduler",
-            title,
-            CheckStatus.SKIPPED,
-            "this source holds no Cloud Scheduler jobs (a snapshot)",
-            "run the walkthrough on Google Cloud",
-        )
+        return _not_held("scheduler", title, "Cloud Scheduler jobs")
     jobs = inputs.scheduler.value
     region = f" --location={inputs.region}" if inputs.region else ""
     if jobs is None:
@@ -656,13 +651,7 @@ def _invoker_check(inputs: DailyInputs) -> CheckResult:
     title = "push targets may be invoked (IAM)"
     hops = inputs.hops.value if inputs.hops is not None else None
     if inputs.invokers is None:
-        return CheckResult(
-            "invoker_iam",
-            title,
-            CheckStatus.SKIPPED,
-            "this source holds no IAM policies (a snapshot)",
-            "run the walkthrough on Google Cloud",
-        )
+        return _not_held("invoker_iam", title, "IAM policies")
     if hops is None:
         why = inputs.hops.error if inputs.hops is not None else "no Pub/Sub"
         return _unknown("invoker_iam", title, why, f"orchwatch pubsub --date {inputs.game_date}")
@@ -678,9 +667,9 @@ def _invoker_check(inputs: DailyInputs) -> CheckResult:
     fixes: list[str] = []
     missing: list[str] = []
     checked = 0
-    for hop in hops:
-        subscription, service = hop.subscription, hop.orchestrator
-        if subscription is None or not subscription.push_endpoint or service is None:
+    for hop, subscription in _pushed(hops):
+        service = hop.orchestrator
+        if service is None:
             continue
         members = granted.get(service)
         if members is None:
@@ -717,6 +706,26 @@ def _invoker_check(inputs: DailyInputs) -> CheckResult:
     )
 
 
+def _pushed(hops: Sequence[Hop]) -> list[tuple[Hop, Subscription]]:
+    """The hops whose subscription pushes (to their orchestrator), with it."""
+    return [
+        (hop, hop.subscription)
+        for hop in hops
+        if hop.subscription is not None and hop.subscription.push_endpoint
+    ]
+
+
+def _not_held(check_id: str, title: str, what: str) -> CheckResult:
+    """A check a source cannot answer because it holds no such thing (a snapshot)."""
+    return CheckResult(
+        check_id,
+        title,
+        CheckStatus.SKIPPED,
+        f"this source holds no {what} (a snapshot)",
+        "run the walkthrough on Google Cloud",
+    )
+
+
 SYSTEMIC = 4
 """Push targets without a request from which the runbook calls it systemic (critical)."""
 
@@ -737,10 +746,7 @@ def _invocations_check(inputs: DailyInputs, phases: dict[str, CheckResult]) -> C
     silent: list[str] = []
     unread: list[str] = []
     invoked = 0
-    for hop in hops:
-        subscription = hop.subscription
-        if subscription is None or not subscription.push_endpoint:
-            continue
+    for hop, subscription in _pushed(hops):
         phase = phases.get(hop.phase)
         if phase is not None and phase.status in (CheckStatus.NOT_DUE, CheckStatus.BLOCKED):
             continue  # nothing was due to reach it yet, or an earlier failure says why
@@ -752,9 +758,9 @@ def _invocations_check(inputs: DailyInputs, phases: dict[str, CheckResult]) -> C
         else:
             invoked += 1
     if silent:
-        games = inputs.games
+        off_day, why = _off_day(inputs)
         listed = "; ".join(silent)
-        if games is not None and games.value == 0:
+        if off_day:
             return CheckResult(
                 "invocations",
                 title,
@@ -763,14 +769,14 @@ def _invocations_check(inputs: DailyInputs, phases: dict[str, CheckResult]) -> C
                 f"expected ({listed})",
                 "nothing to do",
             )
-        if games is not None and games.value is None:
+        if off_day is None:
             return CheckResult(
                 "invocations",
                 title,
                 CheckStatus.UNKNOWN,
                 f"{counted(len(silent), 'push target')} without a request ({listed}); the game "
-                f"calendar could not be read ({games.error or 'no rows'}): expected or not",
-                "check [daily] game_day_sql in orchwatch.toml",
+                f"calendar could not be read ({why}): expected or not",
+                CALENDAR_STEP,
             )
         return _tiered(
             "invocations",
@@ -794,6 +800,20 @@ def _invocations_check(inputs: DailyInputs, phases: dict[str, CheckResult]) -> C
         f"{counted(invoked, 'push target')} received requests",
         "nothing to do",
     )
+
+
+CALENDAR_STEP = "check [daily] game_day_sql in orchwatch.toml"
+
+
+def _off_day(inputs: DailyInputs) -> tuple[bool | None, str]:
+    """Whether the date has no games by the calendar (`[daily] game_day_sql`): False
+    without a calendar (every day is a game day), None when it could not be read, with why."""
+    games = inputs.games
+    if games is None:
+        return False, ""
+    if games.value is None:
+        return None, games.error or "no rows"
+    return games.value == 0, ""
 
 
 def _validation_check(inputs: DailyInputs) -> CheckResult:
@@ -859,17 +879,16 @@ def _custom_check(
             )
     expect, warn, day = check.expect, spec.warn if spec else None, ""
     if spec is not None and (spec.skip_off_days or spec.off_day_expect is not None):
-        games = inputs.games
-        if games is not None and games.value is None:
-            why = games.error or "no rows"
+        off_day, why = _off_day(inputs)
+        if off_day is None:
             return CheckResult(
                 check_id,
                 title,
                 CheckStatus.UNKNOWN,
                 f"the game calendar could not be read ({why}): game day or off day unknown",
-                "check [daily] game_day_sql in orchwatch.toml",
+                CALENDAR_STEP,
             )
-        if games is not None and games.value == 0:
+        if off_day:
             if spec.skip_off_days:
                 return CheckResult(
                     check_id, title, CheckStatus.SKIPPED, "off day (no games)", "nothing to do"
