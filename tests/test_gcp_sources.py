@@ -403,14 +403,21 @@ def test_function_names_with_underscores_and_the_function_id_annotation(
         if function:
             proto.annotations["cloudfunctions.googleapis.com/function-id"] = function
         loopback.grpc.put_service(proto, [revision_proto(r, path) for r in state.revisions])
+        loopback.grpc.iam[path] = {"roles/run.invoker": {f"serviceAccount:{run_name}@p"}}
     watched = replace(config, extra_services=("daily_health_check", "Nightly_Export"))
     gcp = gcp_sources(watched, project, FrozenClock(DEMO_START))
     try:
         found = gcp.revisions.fetch_services(["daily_health_check", "Nightly_Export"])  # type: ignore[union-attr]
+        # Its IAM policy is asked of the service found, whatever it is called.
+        invokers = gcp.invokers.fetch_invokers(["daily_health_check", "Nightly_Export"])  # type: ignore[union-attr]
     finally:
         gcp.close()
     assert [s.name for s in found] == ["daily_health_check", "Nightly_Export"]
     assert all(len(s.revisions) == len(state.revisions) for s in found)
+    assert invokers == {
+        "daily_health_check": frozenset({"serviceAccount:daily-health-check@p"}),
+        "Nightly_Export": frozenset({"serviceAccount:svc-7f3a@p"}),
+    }
 
 
 def test_two_names_of_one_service_are_a_config_error() -> None:

@@ -150,6 +150,9 @@ class RunRevisions:
         self._lock = threading.Lock()
         self._revisions: dict[str, tuple[str, float, list[Revision]]] = {}
         """Service path -> (its state's fingerprint, when listed, its revisions)."""
+        self._found: dict[str, str] = {}
+        """Watched name -> the path of the service a read found for it (by the name rule
+        or the function-id annotation)."""
 
     def service_path(self, name: str) -> str:
         """The full resource name of a service of this project and region."""
@@ -179,7 +182,8 @@ class RunRevisions:
     def fetch_invokers(self, services: Sequence[str]) -> dict[str, frozenset[str]]:
         """Each named service's members holding `roles/run.invoker`, from its IAM policy
         (`GetIamPolicy`, which needs `run.services.getIamPolicy`); an absent service is
-        left out.
+        left out. A service `fetch_services` found under another name (its function-id
+        annotation) is asked for under that one.
 
         Raises:
             SourceError: a policy cannot be read.
@@ -190,7 +194,8 @@ class RunRevisions:
         with api_errors(self.clients.api("run")):
             client = self.clients.run_services()
             for name in services:
-                path = self.service_path(self.run_name(name))
+                with self._lock:  # the service a read found, whatever it is called
+                    path = self._found.get(name) or self.service_path(self.run_name(name))
                 try:
                     self.clients.meter.count("run", "GetIamPolicy")
                     policy = client.get_iam_policy(
@@ -245,6 +250,8 @@ class RunRevisions:
                         return None
         except SourceError as exc:  # this service only (a denial, a bad name)
             return _unread(name, str(exc))
+        with self._lock:
+            self._found[name] = service.name
         try:
             revisions = self._revisions_of(service, name)
         except SourceError as exc:
