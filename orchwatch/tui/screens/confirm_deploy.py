@@ -57,6 +57,11 @@ class TypedConfirmation(ModalScreen[bool]):
             return production.project
         return own
 
+    @property
+    def doing(self) -> str:
+        """What confirming does, as the prompt says it."""
+        return self.DOING
+
     def confirmable(self) -> bool:
         """Whether the action can go ahead at all (a plan that cannot run cannot)."""
         return True
@@ -70,11 +75,11 @@ class TypedConfirmation(ModalScreen[bool]):
         if production is not None:
             said = (
                 f"PRODUCTION ({production.name}): type the project id {name} and Enter to "
-                f"{self.DOING}; Esc cancels."
+                f"{self.doing}; Esc cancels."
             )
             style = semantic_style(self.app, "error", bold=True)
         else:
-            said = f"{reason}Type {name} and Enter to {self.DOING}; Esc cancels."
+            said = f"{reason}Type {name} and Enter to {self.doing}; Esc cancels."
             style = semantic_style(self.app, "warning", bold=True)
         return [Static(Text(said, style=style)), Input(placeholder=name, id="confirm-name")]
 
@@ -99,7 +104,7 @@ class TypedConfirmation(ModalScreen[bool]):
             return
         what = "Nothing typed" if not typed else f"{typed[:60]!r} is not {name}"
         self.notify(
-            f"{what}: type {name} to {self.DOING}, or Esc to cancel.",
+            f"{what}: type {name} to {self.doing}, or Esc to cancel.",
             severity="warning",
             markup=False,
         )
@@ -119,14 +124,17 @@ class ConfirmDeployScreen(TypedConfirmation):
     def __init__(self, preview: DeployPreview) -> None:
         super().__init__()
         self.preview = preview
-        if preview.validator_errors:
-            self.DOING = "deploy anyway"
 
     @property
     def needs_typing(self) -> bool:
         """Whether confirming takes typing a name (the validator found errors, or the
         environment is production)."""
         return self.name_to_type() is not None
+
+    @property
+    def doing(self) -> str:
+        """Deploying despite the validator's errors is said so."""
+        return "deploy anyway" if self.preview.validator_errors else self.DOING
 
     def own_name(self) -> str | None:
         """The service's name, when the validator found errors."""
