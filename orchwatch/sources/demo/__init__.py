@@ -30,7 +30,8 @@ from orchwatch.sources.demo.moments import (
     LOG_HISTORY,
     REPLAY_SPAN,
 )
-from orchwatch.sources.demo.pubsub import DemoInvokers, DemoPubSub, DemoScheduler
+from orchwatch.sources.demo.platform import DemoInvokers, DemoScheduler
+from orchwatch.sources.demo.pubsub import DemoPubSub
 from orchwatch.sources.demo.scenario import UNTRACKED, generate_events, scenario_services
 from orchwatch.sources.demo.serving import ServingLookup
 from orchwatch.sources.demo.simulator import DemoActions, DemoSimulator, FrozenAt

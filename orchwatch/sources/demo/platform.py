@@ -1,0 +1,52 @@
+"""The demo's platform beyond its pipeline: who may invoke its services (IAM) and the
+Cloud Scheduler jobs that start its day, as the walkthrough's checks read them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+
+from orchwatch.model import SchedulerJob
+from orchwatch.sources.demo.pubsub import PROJECT_NUMBER, PUSH_IDENTITY, REGION
+
+
+class DemoInvokers:
+    """The demo's IAM: every service lets the demo's push identity invoke it, as Eventarc
+    sets up when it creates a function's trigger."""
+
+    def __init__(self, services: Sequence[str]) -> None:
+        self.services = frozenset(services)
+
+    def fetch_invokers(self, services: Sequence[str]) -> dict[str, frozenset[str]]:
+        """The demo's services' invokers; one it does not have is absent."""
+        member = frozenset({f"serviceAccount:{PUSH_IDENTITY}"})
+        return {name: member for name in services if name in self.services}
+
+
+class DemoScheduler:
+    """The demo's Cloud Scheduler: the jobs that start the pipeline's day, each last run
+    five minutes before now, every one succeeding."""
+
+    JOBS = (
+        ("p2-bdl-box-scores-hourly", "0 * * * *", "nba-phase1-scrapers", "/scrape"),
+        ("self-heal-morning", "30 11 * * *", "self-heal", "/"),
+        ("auto-backfill-hourly", "15 * * * *", "auto-backfill-orchestrator", "/"),
+        ("phase6-export-nightly", "0 5 * * *", "phase6-export", "/"),
+    )
+
+    def __init__(self, now: Callable[[], datetime]) -> None:
+        self._now = now
+
+    def fetch_jobs(self) -> list[SchedulerJob]:
+        """The jobs, their last attempts five minutes ago."""
+        last = self._now() - timedelta(minutes=5)
+        return [
+            SchedulerJob(
+                name,
+                True,
+                f"https://{service}-{PROJECT_NUMBER}.{REGION}.run.app{path}",
+                schedule,
+                last,
+            )
+            for name, schedule, service, path in self.JOBS
+        ]
