@@ -539,7 +539,7 @@ def gather_daily(
             )
         )
     invokers: Fetched[dict[str, frozenset[str]]] | None = None
-    if sources.invokers is not None:
+    if sources.invokers is not None and sources.pubsub is not None:  # judged with the hops
         iam, targets = sources.invokers, [p.orchestrator for p in config.phases if p.orchestrator]
         invokers = _fetch(lambda: iam.fetch_invokers(targets))
     scheduler: Fetched[list[SchedulerJob]] | None = None
