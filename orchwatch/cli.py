@@ -15,6 +15,7 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from types import FrameType
@@ -302,6 +303,30 @@ def build_parser() -> argparse.ArgumentParser:
     snapshot.add_argument("-o", "--output", required=True, metavar="FILE", help="the store file")
     snapshot.add_argument("--force", action="store_true", help="replace FILE if it exists")
     snapshot.set_defaults(command=run_snapshot)
+
+    record = verbs.add_parser(
+        "record",
+        help="poll the sources and append each poll to a recording (rewind it with --source)",
+        description="Read the configured sources on the dashboard's schedule and append what "
+        "was read to a recording: one poller for many viewers (orchwatch --source FILE, "
+        "--as-of T to rewind) and postmortems (orchwatch postmortem). SIGTERM or Ctrl-C stops "
+        "it after the poll in progress; a full disk stops it with exit 74.",
+    )
+    _source_options(record, suppress=True)
+    record.add_argument(
+        "-o", "--output", required=True, metavar="FILE", help="the recording (created or added to)"
+    )
+    record.add_argument(
+        "--every",
+        metavar="SECONDS",
+        type=_typed(parse_seconds),
+        default=None,
+        help="between polls (default: [record] interval_seconds, else [ui] refresh_seconds)",
+    )
+    record.add_argument(
+        "--polls", type=int, default=None, metavar="N", help="stop after N polls (default: never)"
+    )
+    record.set_defaults(command=run_record)
 
     demo_deploy = verbs.add_parser("demo-deploy")
     demo_deploy.add_argument("--service", required=True)
@@ -673,6 +698,37 @@ def run_snapshot(args: argparse.Namespace) -> int:
         f"UTC from {sources.description}. Open it with: orchwatch --source {summary.path}"
     )
     return EXIT_OK
+
+
+def run_record(args: argparse.Namespace) -> int:
+    """`orchwatch record`: poll until stopped; exit 0 when stopped by a signal or `--polls`,
+    74 when the recording cannot be written (a full disk)."""
+    from orchwatch.recorder import record_until_stopped
+
+    out = Path(args.output)
+    if args.polls is not None and args.polls < 1:
+        raise UsageError(f"--polls {args.polls}: expected a positive number of polls")
+    if out.exists() and not out.is_file():
+        raise UsageError(f"-o {out}: is not a regular file")
+    if not out.parent.is_dir():
+        raise UsageError(f"-o {out}: the folder {out.parent} does not exist")
+    config = _load_config(args)
+    settings = config.record
+    if args.every is not None:
+        if not 0.05 <= args.every <= 86_400:
+            raise UsageError(f"--every {args.every:g}: expected seconds from 0.05 to 86400")
+        settings = replace(settings, interval=timedelta(seconds=args.every))
+    sources = _sources(args, config)
+    try:
+        return record_until_stopped(
+            config, sources, out, settings, args.polls, print_line=_err_line
+        )
+    finally:
+        sources.close()
+
+
+def _err_line(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
 
 
 def _check_writable(out: Path) -> None:

@@ -198,6 +198,14 @@ class EnvironmentTable(_Table, kw_only=True):
     default: bool = False
 
 
+class RecordTable(_Table, kw_only=True):
+    interval_seconds: float | None = None
+    retention_days: float = 14.0
+    max_megabytes: float = 1024.0
+    days: int = 2
+    slow_seconds: float = 300.0
+
+
 class ConfigFile(_Table, kw_only=True):
     pipeline: PipelineTable = msgspec.field(default_factory=PipelineTable)
     environments: dict[str, EnvironmentTable] = {}
@@ -209,6 +217,7 @@ class ConfigFile(_Table, kw_only=True):
     daily: DailyTable = msgspec.field(default_factory=DailyTable)
     actions: ActionsTable = msgspec.field(default_factory=ActionsTable)
     validate: ValidateTable = msgspec.field(default_factory=ValidateTable)
+    record: RecordTable = msgspec.field(default_factory=RecordTable)
     phases: list[PhaseTable]
 
 
@@ -230,6 +239,20 @@ class Environment:
     """In production every action's typed confirmation is the project id."""
     default: bool = False
     """Picked when `--env` is not given (a single environment is picked anyway)."""
+
+
+@dataclass(frozen=True, slots=True)
+class RecordSettings:
+    """`[record]`: how often `orchwatch record` polls, and how much it keeps."""
+
+    interval: timedelta = timedelta(seconds=10)
+    """Between polls; `[ui] refresh_seconds` unless set: the dashboard's own schedule."""
+    retention: timedelta = timedelta(days=14)
+    max_bytes: int = 1024 * 1_000_000
+    days: int = 2
+    """The dates each poll reads: today and the days before it, by the pipeline's zone."""
+    slow_interval: timedelta = timedelta(minutes=5)
+    """Between reads of the execution log and failed queue (each a billed query)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -426,6 +449,8 @@ class Config:
     """The configured environments, by name."""
     environment: Environment | None = None
     """The environment the Google Cloud sources read (`select_environment`)."""
+    record: RecordSettings = field(default_factory=RecordSettings)
+    """`[record]`: the recorder's schedule and bounds."""
 
     def phase(self, name: str) -> PhaseSpec:
         """The phase called `name`.
@@ -830,6 +855,7 @@ def _build(table: ConfigFile, path: Path | None, display: Path | str) -> Config:
         cloud_run_names=dict(table.services.cloud_run),
         gcp=gcp,
         environments=_environments(table.environments, display),
+        record=_record_settings(table.record, table.ui.refresh_seconds, display),
         validate=ValidateOptions(
             runtime=table.validate.runtime,
             function_globs=tuple(table.validate.function_globs),
@@ -838,6 +864,23 @@ def _build(table: ConfigFile, path: Path | None, display: Path | str) -> Config:
                 k: str(Path(v).expanduser()) for k, v in table.validate.interpreters.items()
             },
         ),
+    )
+
+
+def _record_settings(table: RecordTable, refresh: float, display: Path | str) -> RecordSettings:
+    interval = table.interval_seconds if table.interval_seconds is not None else max(refresh, 1)
+    _number(display, "record.interval_seconds", interval, 1, 86_400)
+    _number(display, "record.retention_days", table.retention_days, 0.01, 3_650)
+    _number(display, "record.max_megabytes", table.max_megabytes, 1, 10_000_000)
+    _number(display, "record.slow_seconds", table.slow_seconds, 1, 86_400)
+    if not 1 <= table.days <= 31:
+        raise ConfigError(display, "record.days", "expected an integer from 1 to 31")
+    return RecordSettings(
+        interval=timedelta(seconds=interval),
+        retention=timedelta(days=table.retention_days),
+        max_bytes=int(table.max_megabytes * 1_000_000),
+        days=table.days,
+        slow_interval=timedelta(seconds=table.slow_seconds),
     )
 
 

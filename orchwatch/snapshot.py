@@ -107,7 +107,7 @@ def error_entries(entries: Sequence[LogEntry]) -> list[LogEntry]:
     return [e for e in entries if e.service in noisy]
 
 
-def _capture_pubsub(
+def capture_pubsub(
     config: Config,
     sources: Sources,
     dates: Sequence[date],
@@ -127,6 +127,72 @@ def _capture_pubsub(
         store.set_meta(UNREAD, str(exc))
         return
     store.set_meta(READINGS, encode_readings(readings))
+
+
+def capture_completions(
+    config: Config,
+    sources: Sources,
+    dates: Sequence[date],
+    store: LocalStore,
+    step: Callable[[str], None] = lambda what: None,
+    *,
+    bigquery_tables: bool = True,
+) -> tuple[int, int]:
+    """Write the dates' Firestore documents, BigQuery backup, and (with `bigquery_tables`)
+    execution log and failed queue into `store`; returns (documents, backup rows) written.
+
+    Raises:
+        SourceError: a store cannot be read.
+    """
+    completions = sources.completions.fetch_completions(dates)
+    documents = backup_rows = 0
+    for day, found in completions.items():
+        for document in found.firestore.values():
+            store.put_document(document)
+            documents += 1
+        # Stored as the store keys them: a phase keyed by its processing date under the
+        # next day (documents, log rows and queue items say their own).
+        rows = [
+            row
+            for phase, by_processor in found.bigquery.items()
+            for summary in by_processor.values()
+            for row in summary_rows(phase, _stored_date(config, phase, day), summary)
+        ]
+        store.insert_backup_rows(rows)
+        backup_rows += len(rows)
+    for day in dates if bigquery_tables else ():
+        step(f"execution log {day}")
+        store.insert_execution_log(sources.completions.fetch_execution_log(day))
+        step(f"failed processor queue {day}")
+        for item in sources.completions.fetch_failed_queue(day):
+            store.upsert_failed_queue(item)
+    return documents, backup_rows
+
+
+def capture_services(config: Config, sources: Sources, store: LocalStore) -> tuple[int, int]:
+    """Write the watched Cloud Run services and all their revisions into `store`; returns
+    (services, revisions) written.
+
+    Raises:
+        SourceError: Cloud Run cannot be read.
+    """
+    services = sources.revisions.fetch_services(config.services) if sources.revisions else []
+    revisions = 0
+    for state in services:
+        for revision in state.revisions:
+            store.put_revision(revision)
+            revisions += 1
+        store.put_service(
+            state.name,
+            state.latest_created_revision,
+            state.latest_ready_revision,
+            state.traffic,
+            state.terminal_condition,
+            state.uri,
+            state.pinned_to,
+            state.reconciling,
+        )
+    return len(services), revisions
 
 
 def capture(
@@ -158,47 +224,9 @@ def capture(
         store = LocalStore(tmp)
         try:
             step("completions (Firestore and BigQuery)")
-            completions = sources.completions.fetch_completions(dates)
-            documents = backup_rows = 0
-            for day, found in completions.items():
-                for document in found.firestore.values():
-                    store.put_document(document)
-                    documents += 1
-                # Stored as the store keys them: a phase keyed by its processing date
-                # under the next day (documents, log rows and queue items say their own).
-                rows = [
-                    row
-                    for phase, by_processor in found.bigquery.items()
-                    for summary in by_processor.values()
-                    for row in summary_rows(phase, _stored_date(config, phase, day), summary)
-                ]
-                store.insert_backup_rows(rows)
-                backup_rows += len(rows)
-            for day in dates:
-                step(f"execution log {day}")
-                store.insert_execution_log(sources.completions.fetch_execution_log(day))
-                step(f"failed processor queue {day}")
-                for item in sources.completions.fetch_failed_queue(day):
-                    store.upsert_failed_queue(item)
+            documents, backup_rows = capture_completions(config, sources, dates, store, step)
             step("Cloud Run services and revisions")
-            services = (
-                sources.revisions.fetch_services(config.services) if sources.revisions else []
-            )
-            revisions = 0
-            for state in services:
-                for revision in state.revisions:
-                    store.put_revision(revision)
-                    revisions += 1
-                store.put_service(
-                    state.name,
-                    state.latest_created_revision,
-                    state.latest_ready_revision,
-                    state.traffic,
-                    state.terminal_condition,
-                    state.uri,
-                    state.pinned_to,
-                    state.reconciling,
-                )
+            services, revisions = capture_services(config, sources, store)
             step("error log entries")
             kept: list[LogEntry] = []
             if sources.logs is not None:
@@ -207,7 +235,7 @@ def capture(
                 store.insert_log(kept)
             step("Pub/Sub")
             if sources.pubsub is not None:
-                _capture_pubsub(config, sources, dates, captured_at, store)
+                capture_pubsub(config, sources, dates, captured_at, store)
             store.set_meta("captured_at", to_text(captured_at) or "")
             store.set_meta("captured_from", sources.description)
             store.set_meta("dates", ",".join(d.isoformat() for d in dates))
@@ -220,7 +248,7 @@ def capture(
         tuple(dates),
         documents,
         backup_rows,
-        len(services),
+        services,
         revisions,
         len(kept),
     )

@@ -64,7 +64,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("orchwatch.sources",),
     ("orchwatch.analysis",),
     ("orchwatch.actions",),
-    ("orchwatch.gather", "orchwatch.snapshot"),
+    ("orchwatch.gather", "orchwatch.snapshot", "orchwatch.recorder"),
     ("orchwatch.preflight", "orchwatch.render"),
     ("orchwatch.tui",),
     ("orchwatch.cli", "orchwatch.__main__", "orchwatch.launch"),

@@ -260,6 +260,8 @@ class Sources:
     nothing, and the dated verbs say so (exit 2) instead of judging an empty day."""
     closers: list[Closable] = field(default_factory=list)
     meter: object | None = None
+    rewound: object | None = None
+    """Set for a recorded moment (`sources.recorded.Rewound`): which one, for the banner."""
     """Google Cloud sources count their API calls here (`ApiMeter`); None elsewhere."""
 
     def close(self) -> None:

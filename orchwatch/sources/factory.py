@@ -30,8 +30,10 @@ from orchwatch.sources.demo import (
     DemoScheduler,
     build_demo,
 )
+from orchwatch.sources.history import Recording
 from orchwatch.sources.keyed import keyed
 from orchwatch.sources.local import LocalStore
+from orchwatch.sources.recorded import rewind
 from orchwatch.sources.stored_pubsub import StoredPubSub
 
 
@@ -164,6 +166,8 @@ def _build_sources(options: SourceOptions, config: Config, clock: Clock | None) 
             dates=(FIRST_DATE, REPLAY_SPAN[1].date()),
             closers=[store],
         )
+    if options.store_path is not None and Recording.is_recording(options.store_path):
+        return rewind(options.store_path, clock.now() if clock is not None else None)
     if options.store_path is not None:
         store = LocalStore(options.store_path, create=False)
         captured = store.get_meta("captured_at")

@@ -50,6 +50,14 @@ T = TypeVar("T")
 
 BIGQUERY_TABLES = ("phase_completions", "phase_execution_log", "failed_processor_queue")
 """The tables that mirror BigQuery's, column for column."""
+STATE_TABLES = (
+    "firestore_completion",
+    "firestore_phase_meta",
+    *BIGQUERY_TABLES,
+    "cloud_run_service",
+    "cloud_run_revision",
+)
+"""The tables of what the sources show, less the log (a recording keeps those per moment)."""
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -321,10 +329,42 @@ class LocalStore:
         """
         if table not in BIGQUERY_TABLES:
             raise ValueError(f"{table}: expected one of {', '.join(BIGQUERY_TABLES)}")
+        names, rows = self.table_rows(table)
+        return [dict(zip(names, row, strict=True)) for row in rows]
+
+    def table_rows(self, table: str) -> tuple[list[str], list[tuple[object, ...]]]:
+        """The column names and every row of one of the tables of what the sources show
+        (`STATE_TABLES`), as stored.
+
+        Raises:
+            ValueError: `table` is not one of them.
+        """
+        if table not in STATE_TABLES:
+            raise ValueError(f"{table}: expected one of {', '.join(STATE_TABLES)}")
         with self._lock:
             cursor = self._db.execute(f"SELECT * FROM {table}")
-            names = [c[0] for c in cursor.description]
-            return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+            return [c[0] for c in cursor.description], cursor.fetchall()
+
+    def load_rows(
+        self, table: str, columns: Sequence[str], rows: Iterable[Sequence[object]]
+    ) -> None:
+        """Append rows to one of `STATE_TABLES`, as `table_rows` gave them.
+
+        Raises:
+            ValueError: `table` is not one of them, or a column is not one of its own.
+        """
+        if table not in STATE_TABLES:
+            raise ValueError(f"{table}: expected one of {', '.join(STATE_TABLES)}")
+        with self._lock:
+            known = {c[1] for c in self._db.execute(f"PRAGMA table_info({table})")}
+        unknown = sorted(set(columns) - known)
+        if unknown:
+            raise ValueError(f"{table}: no column {', '.join(unknown)}")
+        marks = ", ".join("?" * len(columns))
+        with self._transaction() as db:
+            db.executemany(
+                f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", list(rows)
+            )
 
     # --- meta ----------------------------------------------------------------------------------
 
