@@ -21,7 +21,7 @@ from orchwatch.sources.base import SourceError, Sources
 from orchwatch.sources.demo import DEMO_START
 from orchwatch.sources.factory import SourceOptions, build_sources
 from orchwatch.sources.history import Poll, Recording
-from orchwatch.sources.recorded import Rewound
+from orchwatch.sources.recorded import Playhead
 
 POLL = timedelta(minutes=2)
 HOUR = [DEMO_START + POLL * (n + 1) for n in range(30)]
@@ -89,7 +89,7 @@ def test_a_moment_between_polls_shows_the_poll_before_judged_at_the_moment(
     between = HOUR[4] + timedelta(seconds=50)
     sources = build_sources(SourceOptions(store_path=hour), config, clock=FrozenClock(between))
     try:
-        assert isinstance(sources.rewound, Rewound)
+        assert isinstance(sources.rewound, Playhead)
         assert sources.rewound.moment.captured_at == HOUR[4]
         assert sources.clock.now() == between
         assert "showing 2026-02-01 11:40:00Z" in sources.rewound.banner()
@@ -232,3 +232,51 @@ def no_moment(tmp_path: Path) -> Iterator[Path]:
 def test_an_empty_recording_is_said(no_moment: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["daily", "--source", str(no_moment)]) == 2
     assert "nothing recorded yet" in capsys.readouterr().err
+
+
+def test_a_viewer_opened_on_the_latest_follows_the_recorder_and_its_tail_reads_on(
+    tmp_path: Path, config: Config
+) -> None:
+    """Opened without --as-of, the sources move to each new moment as the recorder writes
+    it; the log tail read through the moves holds every entry once, as the recording
+    does."""
+    out = tmp_path / "follow.db"
+    clock = FrozenClock(HOUR[0])
+    live = build_sources(SourceOptions(demo=True), config, clock=clock)
+    recording = Recording(out, write=True)
+    recorder = Recorder(config, live, recording, RecordSettings(interval=POLL))
+    recorder.poll()
+    viewer = build_sources(SourceOptions(store_path=out), config)
+    try:
+        assert isinstance(viewer.rewound, Playhead) and viewer.rewound.follow
+        assert viewer.logs is not None
+        batch = viewer.logs.read_log(None, 100_000)
+        tail, cursor = list(batch.entries), batch.cursor
+        for _ in range(5):
+            clock.advance(POLL)
+            recorder.poll()
+            viewer.advance()  # as each pane does before it reads
+            assert viewer.clock.now() == clock.now()
+            batch = viewer.logs.read_log(cursor, 100_000)
+            tail += batch.entries
+            cursor = batch.cursor
+        assert viewer.rewound.advance() == 0  # nothing new
+        whole = viewer.logs.read_log(None, 100_000).entries
+        assert tail == whole and len(tail) > 100
+        # Sent back, it stops following and shows what it showed then.
+        playhead = viewer.rewound
+        earlier = playhead.step(-3)
+        assert earlier is not None and earlier.captured_at == HOUR[2]
+        playhead.go(earlier)
+        assert not playhead.follow and viewer.clock.now() == HOUR[2]
+        clock.advance(POLL)
+        recorder.poll()
+        viewer.advance()
+        assert viewer.clock.now() == HOUR[2]
+        assert max(e.timestamp for e in viewer.logs.fetch_log(HOUR[0], None)) <= HOUR[2]
+        newest = playhead.step(+100)
+        assert newest is None
+    finally:
+        viewer.close()
+        recording.close()
+        live.close()

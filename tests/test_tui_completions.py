@@ -240,7 +240,9 @@ async def test_a_date_outside_the_data_says_so(config: Config, demo: Sources) ->
         app.dashboard.selected_date = date(2025, 6, 1)
         await settle(pilot)
         title = str(app.query_one("#completions").border_title)
-        assert title.endswith("2025-06-01 (Sun) · no data for this date in Firestore or BigQuery")
+        assert title.endswith(
+            "2025-06-01 (Sun) · not held by demo (frozen): its dates are 2026-01-19 to 2026-02-03"
+        )
 
 
 async def test_the_grid_marks_phases_blocked_by_a_missing_trigger(

@@ -17,6 +17,7 @@ they read a snapshot captured then.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import json
 import sqlite3
@@ -80,6 +81,12 @@ GROUPS: dict[str, tuple[str, ...]] = {
     "scheduler": ("scheduler",),
 }
 """Each source the recorder reads, and the parts its reading is kept as."""
+
+BATCH_ENTRIES = 100_000
+"""Log entries per batch at most."""
+
+BATCH_PLACES = 1_000_000
+"""A log entry's place in a recording is its batch's id times this plus its index."""
 
 LOG_MARGIN = timedelta(days=1)
 """How much log before a moment's first date a rewind reads: a crash loop or traceback
@@ -300,19 +307,18 @@ class Recording:
                 for name, state in states.items():
                     if known.get(name) != state:
                         db.execute("INSERT INTO part VALUES (?, ?, ?, ?)", (name, moment, *state))
-                if poll.log:
-                    ordered = sorted(poll.log, key=lambda e: e.timestamp)
+                for start in range(0, len(poll.log), BATCH_ENTRIES):
+                    chunk = poll.log[start : start + BATCH_ENTRIES]
+                    times = [e.timestamp for e in chunk]
                     db.execute(
                         "INSERT INTO log_batch (moment, first_at, last_at, entries, body) "
                         "VALUES (?, ?, ?, ?, ?)",
                         (
                             moment,
-                            to_text(ordered[0].timestamp),
-                            to_text(ordered[-1].timestamp),
-                            len(poll.log),
-                            zlib.compress(
-                                json.dumps([_entry_json(e) for e in poll.log]).encode(), 6
-                            ),
+                            to_text(min(times)),
+                            to_text(max(times)),
+                            len(chunk),
+                            zlib.compress(json.dumps([_entry_json(e) for e in chunk]).encode(), 6),
                         ),
                     )
                 for record in poll.actions:
@@ -464,6 +470,24 @@ class Recording:
             )
         return moment
 
+    def step(self, moment: Moment, moments: int) -> Moment | None:
+        """The moment `moments` polls after `moment` (before, when negative); None when the
+        recording ends first."""
+        if moments >= 0:
+            sql = (
+                "SELECT id, captured_at, dates FROM moment WHERE id > ? ORDER BY id "
+                "LIMIT 1 OFFSET ?"
+            )
+        else:
+            sql = (
+                "SELECT id, captured_at, dates FROM moment WHERE id < ? ORDER BY id DESC "
+                "LIMIT 1 OFFSET ?"
+            )
+        if moments == 0:
+            return moment
+        rows = self._query(sql, (moment.id, abs(moments) - 1))
+        return Moment(int(rows[0][0]), _at(rows[0][1]), _dates(rows[0][2])) if rows else None
+
     def parts_at(self, moment: Moment) -> dict[str, tuple[bytes | None, str | None]]:
         """Each part's content (or the reason it was unread) as of `moment`."""
         rows = self._query(
@@ -477,19 +501,18 @@ class Recording:
             for name, body, error in rows
         }
 
-    def log_until(self, moment: Moment, since: datetime) -> list[LogEntry]:
+    def log_until(self, moment: Moment, since: datetime) -> list[tuple[int, LogEntry]]:
         """The entries recorded by `moment` with timestamps from `since`, in the order
-        they were read."""
-        entries: list[LogEntry] = []
-        for (body,) in self._query(
-            "SELECT body FROM log_batch WHERE moment <= ? AND last_at >= ? ORDER BY id",
+        they were read, each with its place in the recording (`BATCH_PLACES` per batch)."""
+        entries: list[tuple[int, LogEntry]] = []
+        for batch, body in self._query(
+            "SELECT id, body FROM log_batch WHERE moment <= ? AND last_at >= ? ORDER BY id",
             (moment.id, to_text(since)),
         ):
-            entries.extend(
-                e
-                for e in (_entry(row) for row in json.loads(zlib.decompress(body)))
-                if e.timestamp >= since
-            )
+            for i, row in enumerate(json.loads(zlib.decompress(body))):
+                entry = _entry(row)
+                if entry.timestamp >= since:
+                    entries.append((int(batch) * BATCH_PLACES + i, entry))
         return entries
 
     def actions_between(self, since: datetime, until: datetime) -> list[dict[str, Any]]:
@@ -527,29 +550,38 @@ def log_since(moment: Moment) -> datetime:
 
 
 class RecordedLogs:
-    """The `LogSource` of a recorded moment: the entries the recorder had read by then."""
+    """The `LogSource` of a recorded moment: the entries the recorder had read by then.
+
+    A tail cursor is an entry's place in the whole recording (its batch and its index in
+    it), so a cursor from one moment reads on in a later one."""
 
     def __init__(self, recording: Recording, moment: Moment) -> None:
         self.recording = recording
         self.moment = moment
-        self._entries: list[LogEntry] | None = None
+        self._entries: list[tuple[int, LogEntry]] | None = None
         self.log_health = "replay"
 
-    def _all(self) -> list[LogEntry]:
+    def _all(self) -> list[tuple[int, LogEntry]]:
         if self._entries is None:
             try:
                 entries = self.recording.log_until(self.moment, log_since(self.moment))
             except RecordingError as exc:
                 raise SourceError(str(exc)) from None
-            self._entries = [e for e in entries if e.timestamp <= self.moment.captured_at]
+            self._entries = [
+                (place, e) for place, e in entries if e.timestamp <= self.moment.captured_at
+            ]
         return self._entries
 
     def read_log(self, cursor: int | None, limit: int) -> LogBatch:
         """Entries after `cursor` (None: the newest `limit`), in the order recorded."""
         entries = self._all()
-        start = max(len(entries) - limit, 0) if cursor is None else cursor
-        batch = entries[start : start + limit]
-        return LogBatch(batch, start + len(batch), "replay")
+        if cursor is None:
+            batch = entries[max(len(entries) - limit, 0) :]
+        else:
+            start = bisect.bisect_right(entries, cursor, key=lambda pair: pair[0])
+            batch = entries[start : start + limit]
+        last = batch[-1][0] if batch else (cursor if cursor is not None else 0)
+        return LogBatch([e for _, e in batch], last, "replay")
 
     def fetch_log(
         self, since: datetime, services: Sequence[str] | None, evidence_only: bool = False
@@ -558,7 +590,7 @@ class RecordedLogs:
         wanted = set(services) if services else None
         found = [
             e
-            for e in self._all()
+            for _, e in self._all()
             if e.timestamp >= since
             and (wanted is None or e.service in wanted)
             and (not evidence_only or may_be_evidence(e.severity, e.text))

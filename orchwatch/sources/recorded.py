@@ -8,13 +8,13 @@ then answers with the reason it could not.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from orchwatch.clock import FrozenClock
 from orchwatch.sources.base import SourceError, Sources
 from orchwatch.sources.history import (
     GROUPS,
@@ -27,7 +27,7 @@ from orchwatch.sources.history import (
     Unrecorded,
     decode_table,
 )
-from orchwatch.sources.local import LocalStore, to_text
+from orchwatch.sources.local import STATE_TABLES, LocalStore, to_text
 from orchwatch.sources.stored_pubsub import READINGS, UNREAD, StoredPubSub
 
 T = TypeVar("T")
@@ -43,28 +43,173 @@ _WHAT = {
 
 
 @dataclass(frozen=True)
-class Rewound:
-    """Which recorded moment a set of sources shows, for the banner and the step keys."""
+class _Shown:
+    """One moment's sources, as loaded."""
 
-    path: Path
     moment: Moment
-    first: Moment
-    last: Moment
-    asked: datetime | None
-    """The moment asked for (`--as-of`), None for the latest."""
+    store: LocalStore
+    completions: object
+    revisions: object
+    logs: object
+    pubsub: object | None
+    invokers: object | None
+    scheduler: object | None
+
+
+class Playhead:
+    """Which recorded moment the sources show, and the clock they are judged by. It moves:
+    to the newest moment as the recorder adds them (`follow`, through `advance`, which the
+    panes call before each read), or where it is sent (`go`)."""
+
+    def __init__(
+        self, recording: Recording, path: Path, moment: Moment, asked: datetime | None
+    ) -> None:
+        self.recording = recording
+        self.path = path
+        self.asked = asked
+        """The moment asked for (`--as-of`), None for the moment's own capture time."""
+        self.follow = asked is None
+        """Whether it moves on to each new moment (opened without `--as-of`)."""
+        self._lock = threading.Lock()
+        self.shown = self._load(moment)
+        self._previous: _Shown | None = None
+
+    @property
+    def moment(self) -> Moment:
+        """The moment shown."""
+        return self.shown.moment
+
+    def now(self) -> datetime:
+        """The clock the moment is judged by: the time asked for, else its capture."""
+        return self.asked or self.shown.moment.captured_at
+
+    def span(self) -> tuple[Moment, Moment]:
+        """The recording's first and last moment."""
+        try:
+            span = self.recording.span()
+        except RecordingError as exc:
+            raise SourceError(str(exc)) from None
+        return span or (self.moment, self.moment)
 
     def banner(self) -> str:
-        """`RECORDING · history.db · 2026-02-01 06:30:00Z (recorded to 2026-02-01 07:30Z)`."""
+        """`RECORDING · history.db · showing 2026-02-01 06:30:00Z (following) · recorded …`."""
+        first, last = self.span()
+        state = " (following)" if self.follow else ""
         return (
             f"RECORDING · {self.path.name} · showing {self.moment.captured_at:%Y-%m-%d %H:%M:%S}Z"
-            f" · recorded {self.first.captured_at:%Y-%m-%d %H:%M}Z to "
-            f"{self.last.captured_at:%Y-%m-%d %H:%M}Z"
+            f"{state} · recorded {first.captured_at:%Y-%m-%d %H:%M}Z to "
+            f"{last.captured_at:%Y-%m-%d %H:%M}Z"
         )
+
+    def advance(self) -> int:
+        """Following: move to the newest moment recorded; returns 1 when it moved."""
+        if not self.follow:
+            return 0
+        try:
+            latest = self.recording.moment_at(None)
+        except RecordingError:
+            return 0
+        if latest.id == self.moment.id:
+            return 0
+        self._show(latest)
+        return 1
+
+    def go(self, target: Moment) -> None:
+        """Show `target` (following again when it is the newest).
+
+        Raises:
+            SourceError: its parts cannot be read.
+        """
+        self.asked = None
+        self._show(target)
+        self.follow = target.id == self.span()[1].id
+
+    def step(self, moments: int) -> Moment | None:
+        """The moment `moments` polls away from the one shown (None: none there)."""
+        try:
+            return self.recording.step(self.moment, moments)
+        except RecordingError as exc:
+            raise SourceError(str(exc)) from None
+
+    def at(self, moment: datetime) -> Moment:
+        """The moment that shows the time `moment`.
+
+        Raises:
+            SourceError: outside the recording, or in a gap (the message says).
+        """
+        try:
+            return self.recording.moment_at(moment)
+        except RecordingError as exc:
+            raise SourceError(str(exc)) from None
+
+    def _show(self, moment: Moment) -> None:
+        shown = self._load(moment)
+        with self._lock:
+            # The moment before last is closed: a read still using the last one finishes.
+            if self._previous is not None:
+                self._previous.store.close()
+            self._previous, self.shown = self.shown, shown
+
+    def _load(self, moment: Moment) -> _Shown:
+        try:
+            parts = self.recording.parts_at(moment)
+        except RecordingError as exc:
+            raise SourceError(str(exc)) from None
+        store = LocalStore()
+        outages: dict[str, str] = {}
+        for name, (body, error) in parts.items():
+            group = next(g for g, names in GROUPS.items() if name in names)
+            if error is not None:
+                outages[group] = error
+            elif body is not None and name == "pubsub":
+                store.set_meta(READINGS, body.decode())
+            elif body is not None and name in STATE_TABLES:
+                columns, rows = decode_table(body)
+                store.load_rows(name, columns, rows)
+        if "pubsub" in outages:
+            store.set_meta(UNREAD, outages["pubsub"])
+        store.set_meta("captured_at", to_text(moment.captured_at) or "")
+        store.set_meta("dates", ",".join(d.isoformat() for d in moment.dates))
+
+        def unread(group: str) -> Unrecorded | None:
+            reason = outages.get(group)
+            return Unrecorded(_WHAT[group], moment, reason) if reason is not None else None
+
+        return _Shown(
+            moment,
+            store,
+            completions=unread("completions") or store,
+            revisions=unread("revisions") or store,
+            logs=unread("logs") or RecordedLogs(self.recording, moment),
+            pubsub=StoredPubSub(store) if "pubsub" in parts else None,
+            invokers=unread("invokers") or _held(parts, "invokers", RecordedInvokers),
+            scheduler=unread("scheduler") or _held(parts, "scheduler", RecordedScheduler),
+        )
+
+    def close(self) -> None:
+        """Close the moments' stores and the recording."""
+        for shown in (self._previous, self.shown):
+            if shown is not None:
+                shown.store.close()
+        self.recording.close()
+
+
+class _Current:
+    """One source of whichever moment the playhead shows (each call reads the moment then
+    shown)."""
+
+    def __init__(self, playhead: Playhead, kind: str) -> None:
+        self._playhead = playhead
+        self._kind = kind
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(getattr(self._playhead.shown, self._kind), name)
 
 
 def rewind(path: Path, at: datetime | None) -> Sources:
     """The sources of the moment of the recording at `path` that shows `at` (None: the
-    latest), judged as of `at` (or the moment's capture).
+    latest, following the recorder from there), judged as of `at` (or the moment's
+    capture).
 
     Raises:
         SourceError: not a recording, nothing recorded, or `at` outside what was recorded
@@ -73,53 +218,37 @@ def rewind(path: Path, at: datetime | None) -> Sources:
     try:
         recording = Recording(path)
         try:
-            span = recording.span()
             moment = recording.moment_at(at)
-            parts = recording.parts_at(moment)
         except RecordingError:
             recording.close()
             raise
     except RecordingError as exc:
         raise SourceError(str(exc)) from None
-    assert span is not None
-    store = LocalStore()
-    outages: dict[str, str] = {}
-    for name, (body, error) in parts.items():
-        group = next(g for g, names in GROUPS.items() if name in names)
-        if error is not None:
-            outages[group] = error
-        elif body is not None and name == "pubsub":
-            store.set_meta(READINGS, body.decode())
-        elif body is not None and name in ("invokers", "scheduler"):
-            continue
-        elif body is not None:
-            columns, rows = decode_table(body)
-            store.load_rows(name, columns, rows)
-    if "pubsub" in outages:
-        store.set_meta(UNREAD, f"unread when recorded: {outages['pubsub']}")
-    now = at or moment.captured_at
-    store.set_meta("captured_at", to_text(moment.captured_at) or "")
-    store.set_meta("dates", ",".join(d.isoformat() for d in moment.dates))
-    shown = Rewound(path, moment, span[0], span[1], at)
+    try:
+        playhead = Playhead(recording, path, moment, at)
+    except SourceError:
+        recording.close()
+        raise
+    shown = playhead.shown
 
-    def unread(group: str) -> Unrecorded | None:
-        reason = outages.get(group)
-        return Unrecorded(_WHAT[group], moment, reason) if reason is not None else None
+    def current(kind: str) -> Any:
+        return _Current(playhead, kind) if getattr(shown, kind) is not None else None
 
     return Sources(
         kind="file",
-        description=f"{path} (recorded, {moment.captured_at:%Y-%m-%d %H:%M:%S}Z)",
+        description=f"{path} (recording)",
         where=f"the recording {path}",
-        clock=FrozenClock(now),
-        completions=unread("completions") or store,
-        revisions=unread("revisions") or store,
-        logs=unread("logs") or RecordedLogs(recording, moment),
-        pubsub=StoredPubSub(store) if "pubsub" in parts else None,
-        invokers=unread("invokers") or _held(parts, "invokers", RecordedInvokers),
-        scheduler=unread("scheduler") or _held(parts, "scheduler", RecordedScheduler),
+        clock=playhead,
+        completions=current("completions"),
+        revisions=current("revisions"),
+        logs=current("logs"),
+        pubsub=current("pubsub"),
+        invokers=current("invokers"),
+        scheduler=current("scheduler"),
+        live=playhead,
         dates=(min(moment.dates), max(moment.dates)) if moment.dates else None,
-        closers=[store, recording],
-        rewound=shown,
+        closers=[playhead],
+        rewound=playhead,
     )
 
 

@@ -121,7 +121,8 @@ class OrchwatchApp(App[None]):
         )
         self._initial_date = initial_date
         self._exit_after_first_data = exit_after_first_data
-        self._actions_enabled = allow_actions or config.actions_enabled
+        self._actions_enabled = (allow_actions or config.actions_enabled) and not sources.rewound
+        self._actions_off = self.RECORDING_READ_ONLY if sources.rewound else self.ACTIONS_OFF
         self._told: set[str] = set()
         """How-tos already shown (each is shown once)."""
 
@@ -191,12 +192,16 @@ class OrchwatchApp(App[None]):
         "Actions are off: start orchwatch with --allow-actions, or set [actions] enabled = "
         "true in orchwatch.toml."
     )
+    RECORDING_READ_ONLY = (
+        "A recording is read-only: actions run from a dashboard on the live sources "
+        "(orchwatch --project or --env)."
+    )
 
     def on_key(self, event: Key) -> None:
         """Keys no binding took: a disabled action says why instead of doing nothing."""
         if event.key in ("v", "d", "b", "R") and not self._actions_enabled:
             event.stop()
-            self.notify(self.ACTIONS_OFF, severity="warning", markup=False)
+            self.notify(self._actions_off, severity="warning", markup=False)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """One-key actions are shown dimmed (disabled) while actions are off."""
@@ -225,7 +230,7 @@ class OrchwatchApp(App[None]):
     def _replay_requested(self, message: ReplayRequested) -> None:
         """A screen asked for a replay of a phase and date (the Pub/Sub view's `R`)."""
         if not self._actions_enabled:
-            self.notify(self.ACTIONS_OFF, severity="warning", markup=False)
+            self.notify(self._actions_off, severity="warning", markup=False)
             return
         self.dashboard.actions.prepare_replay(message.phase, message.day)
 

@@ -14,7 +14,7 @@ starts them, in one order, and carries what one pane's state means for another:
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from textual import on
@@ -32,6 +32,9 @@ from orchwatch.analysis.revisions import ServiceVerdict
 from orchwatch.analysis.runtime import rollback_choice
 from orchwatch.dates import business_date
 from orchwatch.model import ErrorGroup
+from orchwatch.sources.base import SourceError
+from orchwatch.sources.history import Moment
+from orchwatch.sources.recorded import Playhead
 from orchwatch.startup import settle
 from orchwatch.tui.context import context
 from orchwatch.tui.panes.actions import ActionsPane
@@ -43,6 +46,7 @@ from orchwatch.tui.widgets.completion_grid import CompletionGrid
 from orchwatch.tui.widgets.environment import EnvironmentBanner
 from orchwatch.tui.widgets.footer import SteadyFooter
 from orchwatch.tui.widgets.overview import OverviewStrip
+from orchwatch.tui.widgets.recording import RecordingBanner
 from orchwatch.tui.widgets.revisions import ServiceTable
 from orchwatch.tui.widgets.status_bar import StatusBar
 from orchwatch.tui.widgets.subject import Explainable, Subject
@@ -75,6 +79,34 @@ class DashboardScreen(Screen[None]):
         Binding("3", "focus_logs", "Logs pane", show=False, id="pane.logs"),
         Binding("4", "focus_actions", "Actions pane", show=False, id="pane.actions"),
         Binding("z", "zoom", "Zoom", id="pane.zoom"),
+        # A recording's moments (shown only when the dashboard reads a recording).
+        Binding(
+            "left_square_bracket",
+            "step_moment(-1)",
+            "Earlier",
+            key_display="[",
+            id="moment.earlier",
+        ),
+        Binding(
+            "right_square_bracket", "step_moment(1)", "Later", key_display="]", id="moment.later"
+        ),
+        Binding(
+            "left_curly_bracket",
+            "step_hour(-1)",
+            "Hour back",
+            key_display="{",
+            show=False,
+            id="moment.hour_back",
+        ),
+        Binding(
+            "right_curly_bracket",
+            "step_hour(1)",
+            "Hour on",
+            key_display="}",
+            show=False,
+            id="moment.hour_on",
+        ),
+        Binding("at", "goto_moment", "Jump to time", key_display="@", id="moment.goto"),
     ]
 
     COMPACT = (100, 30)
@@ -112,6 +144,8 @@ class DashboardScreen(Screen[None]):
         environment = self.config.environment  # set for Google Cloud sources only
         if environment is not None:
             yield EnvironmentBanner(environment, self.config.gcp_region)
+        if self.playhead is not None:
+            yield RecordingBanner(self.playhead)
         yield StatusBar(id="status")
         yield CompletionsPane(self.context)
         with Horizontal(id="lower"):
@@ -149,11 +183,19 @@ class DashboardScreen(Screen[None]):
         return all(pane.answered for pane in self.panes)
 
     def on_mount(self) -> None:
+        self._start(self._initial_date or self._today())
+        self.set_interval(1.0, self.update_status)
+
+    def _start(self, day: date) -> None:
+        """Open on `day` with the panes composed, and start them (the first answer of each
+        starts the next)."""
         status = self.query_one(StatusBar)
         status.pipeline = self.config.pipeline_name
         status.source = self.context.sources.description
-        self.selected_date = self._initial_date or self._today()
-        self.set_interval(1.0, self.update_status)
+        if self.selected_date == day:
+            self.watch_selected_date(day)  # new panes: the same date is still news to them
+        else:
+            self.selected_date = day
         self._current = self.completions
         self._arrange()
         self.completions.grid.focus()
@@ -180,6 +222,82 @@ class DashboardScreen(Screen[None]):
         if following:
             self.call_after_refresh(following[0].start_once)
 
+    @property
+    def playhead(self) -> Playhead | None:
+        """The recorded moment shown, when the dashboard reads a recording."""
+        rewound = self.context.sources.rewound
+        return rewound if isinstance(rewound, Playhead) else None
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """The moment keys exist only on a recording."""
+        if action in ("step_moment", "step_hour", "goto_moment"):
+            return self.playhead is not None
+        return True
+
+    def action_step_moment(self, moments: int) -> None:
+        """Show the recorded moment `moments` polls away."""
+        playhead = self.playhead
+        if playhead is None:
+            return
+        target = playhead.step(moments)
+        if target is None:
+            self.notify(
+                "The recording's " + ("first" if moments < 0 else "last") + " moment is shown.",
+                markup=False,
+                timeout=3,
+            )
+            return
+        self._show_moment(target)
+
+    def action_step_hour(self, hours: int) -> None:
+        """Show the moment an hour earlier or later (the first or last, past the ends)."""
+        playhead = self.playhead
+        if playhead is None:
+            return
+        first, last = playhead.span()
+        wanted = playhead.moment.captured_at + timedelta(hours=hours)
+        wanted = min(max(wanted, first.captured_at), last.captured_at)
+        self._goto(wanted)
+
+    def action_goto_moment(self) -> None:
+        """Ask for a time and show the moment that shows it."""
+        playhead = self.playhead
+        if playhead is None:
+            return
+        from orchwatch.tui.screens.goto_moment import GotoMomentScreen
+
+        def chosen(moment: datetime | None) -> None:
+            if moment is not None:
+                self._goto(moment)
+
+        self.app.push_screen(GotoMomentScreen(playhead.moment.captured_at), chosen)
+
+    def _goto(self, at: datetime) -> None:
+        playhead = self.playhead
+        assert playhead is not None
+        try:
+            target = playhead.at(at)
+        except SourceError as exc:
+            self.notify(str(exc), severity="warning", markup=False, timeout=8)
+            return
+        self._show_moment(target)
+
+    def _show_moment(self, target: Moment) -> None:
+        """Show `target`: a fresh dashboard on the same date, every pane read anew (a
+        pane's state, such as the tail's reassembly, belongs to one moment)."""
+        playhead = self.playhead
+        assert playhead is not None
+        try:
+            playhead.go(target)
+        except SourceError as exc:
+            self.notify(str(exc), severity="error", markup=False, timeout=8)
+            return
+        self.run_worker(self._recomposed(self.selected_date or self._today()), exclusive=True)
+
+    async def _recomposed(self, day: date) -> None:
+        await self.recompose()
+        self._start(day)
+
     def update_status(self) -> None:
         """The status bar's age is the oldest of the panes' last successful reads (never of
         a mere attempt); a pane whose data is older than three of its intervals is called
@@ -202,6 +320,8 @@ class DashboardScreen(Screen[None]):
         for pane in panes:
             problems.extend(pane.extra_problems())
         status.problem = " · ".join(problems)
+        for banner in self.query(RecordingBanner):
+            banner.show_moment()
 
     def on_key(self, event: Key) -> None:
         """`/` filters the lists (the services, the error groups) and searches the tail;

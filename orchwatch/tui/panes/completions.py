@@ -167,6 +167,9 @@ class CompletionsPane(Pane):
             return
         now, day, zone = self.now, self.day, self.config.timezone
         overview_dates = date_range(business_date(now, zone), self.config.overview_days)
+        span = self.sources.dates
+        if span is not None:  # a snapshot or recording: a date it does not hold is not shown
+            overview_dates = [d for d in overview_dates if span[0] <= d <= span[1]] or [day]
         wanted = [*overview_dates, *([day] if day not in overview_dates else [])]
         statuses = reconcile_dates(self.config, self._completions, wanted, now)
         self.statuses = statuses
@@ -175,6 +178,10 @@ class CompletionsPane(Pane):
         held = self._completions.get(day)
         empty = held is not None and not (held.firestore or held.bigquery)
         note = " · no data for this date in Firestore or BigQuery" if empty else ""
+        if span is not None and not span[0] <= day <= span[1]:
+            note = (
+                f" · not held by {self.sources.description}: its dates are {span[0]} to {span[1]}"
+            )
         self.border_title = f"Completions · {day:%Y-%m-%d (%a)}{note}"
 
     def status_of(self, day: date) -> Fetched[DateStatus]:
