@@ -328,6 +328,36 @@ def build_parser() -> argparse.ArgumentParser:
     )
     record.set_defaults(command=run_record)
 
+    postmortem = verbs.add_parser(
+        "postmortem",
+        help="an incident's record from a recording: what changed, why, what was done",
+        description="From a recording (orchwatch record) alone: each change of the "
+        "walkthrough's checks in the window, the sources the recorder could not read, the "
+        "explain chain of everything that was red, each date's timeline, the actions taken.",
+    )
+    postmortem.add_argument("--config", metavar="FILE", default=argparse.SUPPRESS)
+    postmortem.add_argument(
+        "--source", metavar="PATH", required=True, help="the recording (orchwatch record -o)"
+    )
+    postmortem.add_argument(
+        "--from",
+        dest="start",
+        metavar="TIME",
+        type=_typed(parse_instant),
+        required=True,
+        help="the window's start (UTC, 2026-02-01T11:30)",
+    )
+    postmortem.add_argument(
+        "--to",
+        dest="end",
+        metavar="TIME",
+        type=_typed(parse_instant),
+        required=True,
+        help="the window's end (UTC)",
+    )
+    postmortem.add_argument("--format", choices=("text", "markdown", "json"), default="markdown")
+    postmortem.set_defaults(command=run_postmortem)
+
     demo_deploy = verbs.add_parser("demo-deploy")
     demo_deploy.add_argument("--service", required=True)
     demo_deploy.add_argument("--function", required=True)
@@ -727,6 +757,27 @@ def run_record(args: argparse.Namespace) -> int:
         sources.close()
 
 
+def run_postmortem(args: argparse.Namespace) -> int:
+    """`orchwatch postmortem`: exit 0 once written (it reports; the other verbs judge)."""
+    import json
+
+    from orchwatch.postmortem import build, postmortem_json, postmortem_lines
+    from orchwatch.sources.history import Recording
+
+    if args.end <= args.start:
+        raise UsageError(f"--to {args.end:%Y-%m-%dT%H:%M}: must be after --from")
+    path = Path(args.source)
+    if not path.is_file() or not Recording.is_recording(path):
+        raise UsageError(f"--source {path}: not a recording (write one with orchwatch record)")
+    config = _load_config(args, reads_sources=False)
+    report = build(config, path, args.start, args.end)
+    if args.format == "json":
+        print(json.dumps(postmortem_json(report), indent=2))
+    else:
+        print("\n".join(postmortem_lines(report, config, args.format == "markdown")))
+    return EXIT_OK
+
+
 def _err_line(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
@@ -1017,7 +1068,13 @@ _API_OF_MODULE = {
     "run.py": "Cloud Run",
     "logs.py": "Cloud Logging",
 }
-DEFAULT_DEADLINES = {"daily": 60.0, "revisions": 60.0, "errors": 60.0, "snapshot": 600.0}
+DEFAULT_DEADLINES = {
+    "daily": 60.0,
+    "revisions": 60.0,
+    "errors": 60.0,
+    "snapshot": 600.0,
+    "postmortem": 600.0,
+}
 """Seconds a headless verb may take before it gives up (a cron check must not hang)."""
 
 

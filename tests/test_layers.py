@@ -65,6 +65,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("orchwatch.analysis",),
     ("orchwatch.actions",),
     ("orchwatch.gather", "orchwatch.snapshot", "orchwatch.recorder"),
+    ("orchwatch.postmortem",),
     ("orchwatch.preflight", "orchwatch.render"),
     ("orchwatch.tui",),
     ("orchwatch.cli", "orchwatch.__main__", "orchwatch.launch"),

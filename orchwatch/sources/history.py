@@ -515,15 +515,40 @@ class Recording:
                     entries.append((int(batch) * BATCH_PLACES + i, entry))
         return entries
 
-    def actions_between(self, since: datetime, until: datetime) -> list[dict[str, Any]]:
-        """The audit records of actions between two times, oldest first."""
+    def actions_seen(self, first: int, last: int) -> list[dict[str, Any]]:
+        """The audit records the recorder found from moment `first` to `last`, in order."""
         return [
             json.loads(record)
             for (record,) in self._query(
-                "SELECT record FROM action WHERE at >= ? AND at <= ? ORDER BY at, id",
-                (since.isoformat(), until.isoformat()),
+                "SELECT record FROM action WHERE moment BETWEEN ? AND ? ORDER BY id",
+                (first, last),
             )
         ]
+
+    def changed_moments(self, first: int, last: int) -> list[int]:
+        """The moments from `first` to `last` at which a part changed."""
+        return [
+            int(m)
+            for (m,) in self._query(
+                "SELECT DISTINCT moment FROM part WHERE moment BETWEEN ? AND ? ORDER BY moment",
+                (first, last),
+            )
+        ]
+
+    def outages_between(self, first: int, last: int) -> list[tuple[datetime, str, str]]:
+        """Each source that became unreadable from moment `first` to `last`: when, which
+        (its group) and why, in order (a group's parts fail together: said once)."""
+        found: list[tuple[datetime, str, str]] = []
+        for at, name, error in self._query(
+            "SELECT m.captured_at, p.name, p.error FROM part p JOIN moment m ON m.id = p.moment "
+            "WHERE p.moment BETWEEN ? AND ? AND p.error IS NOT NULL ORDER BY p.moment, p.name",
+            (first, last),
+        ):
+            group = next(g for g, names in GROUPS.items() if name in names)
+            entry = (_at(at), group, str(error))
+            if entry not in found:
+                found.append(entry)
+        return found
 
 
 def _at(text: object) -> datetime:
