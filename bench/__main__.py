@@ -28,6 +28,7 @@ BENCHMARKS = (
     "bench_pubsub",
     "bench_run_calls",
     "bench_log_analytics",
+    "bench_recording",
 )
 
 

@@ -22,8 +22,8 @@ from typing import Any
 
 from orchwatch.config import Config, RecordSettings
 from orchwatch.dates import business_date
-from orchwatch.model import LogEntry
-from orchwatch.snapshot import capture_completions, capture_pubsub, capture_services
+from orchwatch.model import LogEntry, ServiceState
+from orchwatch.snapshot import capture_completions, capture_pubsub, write_services
 from orchwatch.sources.base import SourceError, Sources
 from orchwatch.sources.history import Moment as RecordedMoment
 from orchwatch.sources.history import (
@@ -31,6 +31,7 @@ from orchwatch.sources.history import (
     Recording,
     encode_invokers,
     encode_jobs,
+    encode_json,
     encode_table,
     entry_key,
     log_since,
@@ -81,6 +82,7 @@ class Recorder:
     _slow_at: datetime | None = None
     _audit_offset: int = 0
     _pruned_at: datetime | None = None
+    _services: list[ServiceState] | None = None
 
     def __post_init__(self) -> None:
         self._known = self.recording.last_states()
@@ -164,10 +166,15 @@ class Recorder:
         if self.sources.revisions is None:
             return
         try:
-            capture_services(self.config, self.sources, scratch)
+            services = self.sources.revisions.fetch_services(self.config.services)
         except SourceError as exc:
             poll.outages["revisions"] = str(exc)
+            self._services = None
             return
+        if services == self._services:
+            return  # unchanged: the parts recorded before still hold (and cost nothing)
+        self._services = services
+        write_services(services, scratch)
         for table in STATE_TABLES[5:]:
             poll.parts[table] = encode_table(*scratch.table_rows(table))
 
@@ -179,7 +186,7 @@ class Recorder:
         if unread:
             poll.outages["pubsub"] = unread
         else:
-            poll.parts["pubsub"] = (scratch.get_meta(READINGS) or "[]").encode()
+            poll.parts["pubsub"] = encode_json(json.loads(scratch.get_meta(READINGS) or "[]"))
 
     def _read_log(self, poll: Poll, now: datetime) -> None:
         """New entries: on the first poll, the log from where a rewind of its dates starts;

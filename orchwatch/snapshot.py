@@ -29,7 +29,14 @@ from orchwatch.analysis.pubsub import window as pubsub_window
 from orchwatch.analysis.tracebacks import Reassembler
 from orchwatch.config import Config
 from orchwatch.files import atomic_target
-from orchwatch.model import BackupRow, BackupSummary, LogEntry, RunStatus, severity_rank
+from orchwatch.model import (
+    BackupRow,
+    BackupSummary,
+    LogEntry,
+    RunStatus,
+    ServiceState,
+    severity_rank,
+)
 from orchwatch.sources.base import SourceError, Sources
 from orchwatch.sources.local import LocalStore, to_text
 from orchwatch.sources.stored_pubsub import READINGS, UNREAD, encode_readings
@@ -177,6 +184,12 @@ def capture_services(config: Config, sources: Sources, store: LocalStore) -> tup
         SourceError: Cloud Run cannot be read.
     """
     services = sources.revisions.fetch_services(config.services) if sources.revisions else []
+    return write_services(services, store)
+
+
+def write_services(services: Sequence[ServiceState], store: LocalStore) -> tuple[int, int]:
+    """Write services as read, and all their revisions, into `store`; returns (services,
+    revisions) written."""
     revisions = 0
     for state in services:
         for revision in state.revisions:

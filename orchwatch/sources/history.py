@@ -4,10 +4,14 @@ One SQLite file in WAL mode (readers never block the recorder), append-only:
 
 - `moment`: one row per poll, with its capture time and the dates it read;
 - `part`: what one table of the store (or Pub/Sub's reading) held from a moment on, as a
-  compressed blob shared by every moment that read the same; written only when it
-  changes, so an unchanged poll costs one `moment` row. A part without a blob holds
-  why its source could not be read then: an outage is recorded as one, never as empty;
-- `log_batch`: each poll's new log entries, compressed;
+  blob shared by every moment that read the same; written only when it changes, so an
+  unchanged poll costs one `moment` row. A part without a blob holds why its source could
+  not be read then: an outage is recorded as one, never as empty;
+- `blob`: a part's content as sorted lines, compressed: whole, or as the lines it adds to
+  and drops from the version before (a chain of at most `CHAIN` back to a whole one), so
+  a Pub/Sub reading that gained a point costs that point;
+- `log_batch`: each poll's new log entries, compressed against an earlier batch (a poll's
+  few lines repeat the shapes of the ones before);
 - `action`: the audit log's records, as the recorder found them.
 
 A moment is rewound to by loading its parts into an in-memory store, the format of a
@@ -23,6 +27,7 @@ import json
 import sqlite3
 import threading
 import zlib
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -50,20 +55,18 @@ SCHEMA_VERSION = 1
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS moment (
-    id INTEGER PRIMARY KEY, captured_at TEXT NOT NULL, dates TEXT NOT NULL,
-    took_ms INTEGER NOT NULL
+    id INTEGER PRIMARY KEY, captured_at INTEGER NOT NULL, last_day INTEGER NOT NULL,
+    days INTEGER NOT NULL, took_ms INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS moment_by_time ON moment (captured_at);
-CREATE TABLE IF NOT EXISTS blob (
-    id INTEGER PRIMARY KEY, digest BLOB NOT NULL UNIQUE, body BLOB NOT NULL
-);
+CREATE TABLE IF NOT EXISTS blob (id INTEGER PRIMARY KEY, body BLOB NOT NULL, base INTEGER);
 CREATE TABLE IF NOT EXISTS part (
     name TEXT NOT NULL, moment INTEGER NOT NULL, blob INTEGER, error TEXT,
     PRIMARY KEY (name, moment)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS log_batch (
-    id INTEGER PRIMARY KEY, moment INTEGER NOT NULL, first_at TEXT NOT NULL,
-    last_at TEXT NOT NULL, entries INTEGER NOT NULL, body BLOB NOT NULL
+    id INTEGER PRIMARY KEY, moment INTEGER NOT NULL, first_at INTEGER NOT NULL,
+    last_at INTEGER NOT NULL, entries INTEGER NOT NULL, body BLOB NOT NULL, base INTEGER
 );
 CREATE INDEX IF NOT EXISTS log_batch_by_moment ON log_batch (moment);
 CREATE TABLE IF NOT EXISTS action (
@@ -81,6 +84,10 @@ GROUPS: dict[str, tuple[str, ...]] = {
     "scheduler": ("scheduler",),
 }
 """Each source the recorder reads, and the parts its reading is kept as."""
+
+CHAIN = 720
+"""Versions of a part stored as changes before a whole one is stored again: two hours of
+polls at the default schedule (a rewind applies at most this many, each only its lines)."""
 
 BATCH_ENTRIES = 100_000
 """Log entries per batch at most."""
@@ -123,17 +130,93 @@ class Poll:
     took: timedelta = timedelta(0)
 
 
+# --- parts: documents of sorted lines, stored whole or as lines added and dropped ------------
+
+
+def _document(header: str, lines: Iterable[str]) -> bytes:
+    """A part's bytes: a header line, then its lines sorted (so the same content is the same
+    bytes, stored once, and a new version differs from the last by whole lines)."""
+    return "\n".join([header, *sorted(lines)]).encode()
+
+
+def _lines(body: bytes) -> tuple[str, list[str]]:
+    header, *lines = body.decode().split("\n")
+    return header, lines
+
+
 def encode_table(columns: Sequence[str], rows: Iterable[Sequence[object]]) -> bytes:
-    """A table's rows as one canonical JSON document (sorted, so an unchanged table gives
-    the same bytes and is stored once)."""
-    ordered = sorted((list(row) for row in rows), key=lambda r: json.dumps(r, default=str))
-    return json.dumps({"columns": list(columns), "rows": ordered}, separators=(",", ":")).encode()
+    """A table: its columns, then a line per row."""
+    return _document(
+        json.dumps(list(columns)),
+        (json.dumps(list(row), separators=(",", ":"), default=str) for row in rows),
+    )
 
 
 def decode_table(body: bytes) -> tuple[list[str], list[list[object]]]:
     """The inverse of `encode_table`."""
-    data = json.loads(body)
-    return list(data["columns"]), list(data["rows"])
+    header, lines = _lines(body)
+    return list(json.loads(header)), [json.loads(line) for line in lines]
+
+
+_RECORD = (str, int, float, bool, type(None))
+
+
+def encode_json(value: object) -> bytes:
+    """A JSON value as a line per record: each scalar, and each object of scalars only (a
+    time series' point), with its path. A reading that gained points differs from the last
+    by those points' lines."""
+    lines: list[str] = []
+
+    def walk(node: object, path: list[object]) -> None:
+        if (
+            isinstance(node, dict)
+            and node
+            and not all(isinstance(v, _RECORD) for v in node.values())
+        ):
+            for key, child in node.items():
+                walk(child, [*path, key])
+        elif isinstance(node, list) and node:
+            for index, child in enumerate(node):
+                walk(child, [*path, index])
+        else:
+            lines.append(json.dumps([*path, node], separators=(",", ":")))
+
+    walk(value, [])
+    return _document("json", lines)
+
+
+def decode_json(body: bytes) -> Any:
+    """The inverse of `encode_json`."""
+    _, lines = _lines(body)
+    root: dict[object, Any] = {}
+    for line in lines:
+        *path, leaf = json.loads(line)
+        node = root
+        for step in [None, *path][:-1]:  # None: the root's own slot
+            node = node.setdefault(step, {})
+        node[([None, *path])[-1]] = leaf
+
+    def build(node: Any) -> Any:
+        if not isinstance(node, dict) or not node or all(isinstance(k, str) for k in node):
+            if isinstance(node, dict):
+                return {k: build(v) for k, v in node.items()}
+            return node
+        if all(isinstance(k, int) for k in node):
+            return [build(node[i]) for i in range(len(node))]
+        raise RecordingError("a recorded document with mixed keys")
+
+    return build(root[None]) if lines else None
+
+
+def _delta(base: bytes, body: bytes) -> bytes | None:
+    """`body` as the lines added to and dropped from `base` (None when the headers differ)."""
+    base_header, base_lines = _lines(base)
+    header, lines = _lines(body)
+    if header != base_header:
+        return None
+    old, new = Counter(base_lines), Counter(lines)
+    change = {"add": list((new - old).elements()), "drop": list((old - new).elements())}
+    return json.dumps(change, separators=(",", ":")).encode()
 
 
 def _entry_json(entry: LogEntry) -> list[object]:
@@ -175,6 +258,11 @@ class Recording:
         self.path = path
         self.write = write
         self._lock = threading.Lock()
+        self._versions: dict[str, tuple[int, bytes, int]] = {}
+        """Part name -> its last version (blob id, bytes, changes back to a whole one):
+        what the next is stored against."""
+        self._log_keyframe: tuple[int, bytes] | None = None
+        """The log batch the next ones are compressed against (id, JSON)."""
         try:
             if write:
                 self._db = sqlite3.connect(path, check_same_thread=False, timeout=10)
@@ -274,11 +362,27 @@ class Recording:
         """The keys of the entries recorded at `since` or later (a new recorder's first read
         overlaps what the last one wrote)."""
         keys: set[bytes] = set()
-        for (body,) in self._query(
-            "SELECT body FROM log_batch WHERE last_at >= ?", (to_text(since),)
+        for (batch,) in self._query(
+            "SELECT id FROM log_batch WHERE last_at >= ?", (_micros(since),)
         ):
-            keys.update(entry_key(_entry(row)) for row in json.loads(zlib.decompress(body)))
+            keys.update(entry_key(_entry(row)) for row in json.loads(self._log_raw(int(batch))))
         return keys
+
+    def _log_raw(self, batch: int) -> bytes:
+        """A log batch's JSON, its dictionary batch read first where it has one."""
+        rows = self._query(
+            "SELECT b.body, k.body FROM log_batch b LEFT JOIN log_batch k ON k.id = b.base "
+            "WHERE b.id = ?",
+            (batch,),
+        )
+        if not rows:
+            raise RecordingError(f"{self.path}: log batch {batch} is missing")
+        body, base = rows[0]
+        if base is None:
+            return zlib.decompress(body)
+        unpacked = _unpacked_log(body, zlib.decompress(base))
+        assert unpacked is not None
+        return unpacked
 
     def append(self, poll: Poll, known: dict[str, tuple[int | None, str | None]]) -> int:
         """Write one poll as a moment in one transaction (a kill mid-way loses only it);
@@ -290,17 +394,19 @@ class Recording:
         try:
             with self._transaction() as db:
                 cursor = db.execute(
-                    "INSERT INTO moment (captured_at, dates, took_ms) VALUES (?, ?, ?)",
+                    "INSERT INTO moment (captured_at, last_day, days, took_ms) VALUES (?, ?, ?, ?)",
                     (
-                        to_text(poll.captured_at),
-                        ",".join(d.isoformat() for d in poll.dates),
+                        _micros(poll.captured_at),
+                        max(poll.dates).toordinal() if poll.dates else 0,
+                        len(poll.dates),
                         int(poll.took.total_seconds() * 1000),
                     ),
                 )
                 moment = int(cursor.lastrowid or 0)
                 states: dict[str, tuple[int | None, str | None]] = {}
                 for name, body in poll.parts.items():
-                    states[name] = (self._blob(db, body) if body is not None else None, None)
+                    blob = self._blob(db, name, body) if body is not None else None
+                    states[name] = (blob, None)
                 for group, reason in poll.outages.items():
                     for name in GROUPS[group]:
                         states[name] = (None, reason)
@@ -310,17 +416,15 @@ class Recording:
                 for start in range(0, len(poll.log), BATCH_ENTRIES):
                     chunk = poll.log[start : start + BATCH_ENTRIES]
                     times = [e.timestamp for e in chunk]
-                    db.execute(
-                        "INSERT INTO log_batch (moment, first_at, last_at, entries, body) "
-                        "VALUES (?, ?, ?, ?, ?)",
-                        (
-                            moment,
-                            to_text(min(times)),
-                            to_text(max(times)),
-                            len(chunk),
-                            zlib.compress(json.dumps([_entry_json(e) for e in chunk]).encode(), 6),
-                        ),
+                    raw = json.dumps([_entry_json(e) for e in chunk]).encode()
+                    body, base = self._pack_log(raw)
+                    cursor = db.execute(
+                        "INSERT INTO log_batch (moment, first_at, last_at, entries, body, base) "
+                        "VALUES (?, ?, ?, ?, ?, ?)",
+                        (moment, _micros(min(times)), _micros(max(times)), len(chunk), body, base),
                     )
+                    if base is None:  # stored whole: the next are packed against it
+                        self._log_keyframe = (int(cursor.lastrowid or 0), raw)
                 for record in poll.actions:
                     text = json.dumps(record, sort_keys=True)
                     db.execute(
@@ -342,25 +446,79 @@ class Recording:
         known.update(states)
         return moment
 
-    @staticmethod
-    def _blob(db: sqlite3.Connection, body: bytes) -> int:
-        digest = hashlib.blake2b(body, digest_size=16).digest()
-        row = db.execute("SELECT id FROM blob WHERE digest = ?", (digest,)).fetchone()
-        if row:
-            return int(row[0])
-        cursor = db.execute(
-            "INSERT INTO blob (digest, body) VALUES (?, ?)", (digest, zlib.compress(body, 6))
+    def _blob(self, db: sqlite3.Connection, name: str, body: bytes) -> int:
+        """The id of a blob holding `body`: the part's last one when unchanged, else a
+        new one, stored as the lines it adds to and drops from the part's last version
+        when that is less than half the size of storing it whole, and the chain of such
+        versions back to a whole one is shorter than `CHAIN`. A Pub/Sub reading differs
+        from the last by a few points."""
+        last = self._versions.get(name)
+        if last is not None and last[1] == body:
+            return last[0]  # unchanged since the last poll: the same blob
+        whole = zlib.compress(body, 6)
+        change = _delta(last[1], body) if last is not None and last[2] < CHAIN else None
+        if last is not None and change is not None:
+            delta = zlib.compress(change, 6)
+            if len(delta) * 2 < len(whole):
+                cursor = db.execute("INSERT INTO blob (body, base) VALUES (?, ?)", (delta, last[0]))
+                blob = int(cursor.lastrowid or 0)
+                self._versions[name] = (blob, body, last[2] + 1)
+                return blob
+        cursor = db.execute("INSERT INTO blob (body) VALUES (?)", (whole,))
+        blob = int(cursor.lastrowid or 0)
+        self._versions[name] = (blob, body, 0)
+        return blob
+
+    def blob_bytes(self, blob: int) -> bytes:
+        """A blob's content: whole, or its chain of changes applied, oldest first, to the
+        whole version it starts from (one query; each change costs its own lines)."""
+        rows = self._query(
+            "WITH RECURSIVE chain(id, body, base, depth) AS ("
+            " SELECT id, body, base, 0 FROM blob WHERE id = ?"
+            " UNION ALL SELECT b.id, b.body, b.base, c.depth + 1 FROM blob b"
+            " JOIN chain c ON b.id = c.base"
+            ") SELECT body, base FROM chain ORDER BY depth DESC",
+            (blob,),
         )
-        return int(cursor.lastrowid or 0)
+        if not rows or rows[0][1] is not None:
+            raise RecordingError(f"{self.path}: blob {blob} or a version it changes is missing")
+        if len(rows) == 1:
+            return zlib.decompress(rows[0][0])
+        header, lines = _lines(zlib.decompress(rows[0][0]))
+        kept = Counter(lines)
+        for body, _ in rows[1:]:
+            change = json.loads(zlib.decompress(body))
+            kept.subtract(change["drop"])
+            kept.update(change["add"])
+        return _document(header, (+kept).elements())
+
+    def _pack_log(self, raw: bytes) -> tuple[bytes, int | None]:
+        """A log batch compressed, with the recording's last whole batch as the preset
+        dictionary when that helps (a poll's few lines repeat the shapes of the last
+        ones); returns (body, the dictionary batch's id or None)."""
+        whole = zlib.compress(raw, 6)
+        base = self._log_keyframe
+        if base is not None:
+            packer = zlib.compressobj(6, zdict=base[1])
+            packed = packer.compress(raw) + packer.flush()
+            if len(packed) * 10 < len(whole) * 9:  # any real gain: a few lines, few bytes
+                return packed, base[0]
+        return whole, None
 
     def prune(self, now: datetime, retention: timedelta, max_bytes: int) -> int:
         """Forget moments older than `retention`, and the oldest further while the data
         outgrows `max_bytes`; returns how many moments were forgotten. The newest moment is
         always kept."""
+        # What was written against may be forgotten: the next writes start afresh.
+        self._versions.clear()
+        self._log_keyframe = None
         forgotten = self._forget_before(now - retention)
         while self.data_bytes() > max_bytes:
-            oldest = self._query("SELECT MIN(captured_at), MAX(captured_at) FROM moment")[0]
-            first, last = from_text(oldest[0]), from_text(oldest[1])
+            oldest = [
+                _at(v) if v is not None else None
+                for v in self._query("SELECT MIN(captured_at), MAX(captured_at) FROM moment")[0]
+            ]
+            first, last = oldest
             if first is None or last is None or first >= last:
                 break
             step = max((last - first) / 10, timedelta(minutes=1))
@@ -373,7 +531,7 @@ class Recording:
     def _forget_before(self, cutoff: datetime) -> int:
         with self._transaction() as db:
             keep = db.execute(
-                "SELECT MIN(id) FROM moment WHERE captured_at >= ?", (to_text(cutoff),)
+                "SELECT MIN(id) FROM moment WHERE captured_at >= ?", (_micros(cutoff),)
             ).fetchone()[0]
             if keep is None:
                 keep = db.execute("SELECT MAX(id) FROM moment").fetchone()[0]
@@ -386,17 +544,20 @@ class Recording:
                 (keep,),
             )
             gone = db.execute("DELETE FROM moment WHERE id < ?", (keep,)).rowcount
-            first_kept = db.execute("SELECT dates FROM moment WHERE id = ?", (keep,)).fetchone()
-            floor = _log_floor(_dates(first_kept[0]) if first_kept else ())
+            first_kept = db.execute(f"{_MOMENT} WHERE id = ?", (keep,)).fetchone()
+            floor = _log_floor(_moment(first_kept).dates if first_kept else ())
             if floor is not None:
                 db.execute(
-                    "DELETE FROM log_batch WHERE moment < ? AND last_at < ?",
-                    (keep, to_text(floor)),
+                    "DELETE FROM log_batch WHERE moment < ? AND last_at < ? AND id NOT IN "
+                    "(SELECT base FROM log_batch WHERE base IS NOT NULL)",
+                    (keep, _micros(floor)),
                 )
             db.execute("DELETE FROM action WHERE moment < ? AND at < ?", (keep, to_text(cutoff)))
-            db.execute(
-                "DELETE FROM blob WHERE id NOT IN (SELECT blob FROM part WHERE blob IS NOT NULL)"
-            )
+            while db.execute(  # a chain's versions go once none is built on them
+                "DELETE FROM blob WHERE id NOT IN (SELECT blob FROM part WHERE blob IS NOT NULL) "
+                "AND id NOT IN (SELECT base FROM blob WHERE base IS NOT NULL)"
+            ).rowcount:
+                pass
             return int(gone)
 
     def data_bytes(self) -> int:
@@ -412,23 +573,20 @@ class Recording:
 
     def moments(self) -> list[Moment]:
         """Every moment recorded, oldest first."""
-        return [
-            Moment(int(i), _at(at), _dates(dates))
-            for i, at, dates in self._query("SELECT id, captured_at, dates FROM moment ORDER BY id")
-        ]
+        return [_moment(row) for row in self._query(f"{_MOMENT} ORDER BY id")]
 
     def span(self) -> tuple[Moment, Moment] | None:
         """The first and the last moment, or None when nothing is recorded yet."""
         rows = self._query(
-            "SELECT id, captured_at, dates FROM moment WHERE id IN "
+            f"{_MOMENT} WHERE id IN "
             "((SELECT MIN(id) FROM moment), (SELECT MAX(id) FROM moment)) ORDER BY id"
         )
         if not rows:
             return None
         first, last = rows[0], rows[-1]
         return (
-            Moment(int(first[0]), _at(first[1]), _dates(first[2])),
-            Moment(int(last[0]), _at(last[1]), _dates(last[2])),
+            _moment(first),
+            _moment(last),
         )
 
     def moment_at(self, at: datetime | None) -> Moment:
@@ -451,17 +609,16 @@ class Recording:
                 f"{first.captured_at:%Y-%m-%dT%H:%M:%S}Z to {last.captured_at:%Y-%m-%dT%H:%M:%S}Z"
             )
         row = self._query(
-            "SELECT id, captured_at, dates FROM moment WHERE captured_at <= ? "
-            "ORDER BY captured_at DESC, id DESC LIMIT 1",
-            (to_text(at),),
+            f"{_MOMENT} WHERE captured_at <= ? ORDER BY captured_at DESC, id DESC LIMIT 1",
+            (_micros(at),),
         )[0]
-        moment = Moment(int(row[0]), _at(row[1]), _dates(row[2]))
+        moment = _moment(row)
         interval = float(self.get_meta("interval_seconds") or 0)
         if interval and at - moment.captured_at > timedelta(seconds=3 * interval) + timedelta(
             seconds=30
         ):
             after = self._query(
-                "SELECT MIN(captured_at) FROM moment WHERE captured_at > ?", (to_text(at),)
+                "SELECT MIN(captured_at) FROM moment WHERE captured_at > ?", (_micros(at),)
             )[0][0]
             raise RecordingError(
                 f"--as-of {at:%Y-%m-%dT%H:%M:%S}Z: the recorder was not running then (nothing "
@@ -474,42 +631,42 @@ class Recording:
         """The moment `moments` polls after `moment` (before, when negative); None when the
         recording ends first."""
         if moments >= 0:
-            sql = (
-                "SELECT id, captured_at, dates FROM moment WHERE id > ? ORDER BY id "
-                "LIMIT 1 OFFSET ?"
-            )
+            sql = f"{_MOMENT} WHERE id > ? ORDER BY id LIMIT 1 OFFSET ?"
         else:
-            sql = (
-                "SELECT id, captured_at, dates FROM moment WHERE id < ? ORDER BY id DESC "
-                "LIMIT 1 OFFSET ?"
-            )
+            sql = f"{_MOMENT} WHERE id < ? ORDER BY id DESC LIMIT 1 OFFSET ?"
         if moments == 0:
             return moment
         rows = self._query(sql, (moment.id, abs(moments) - 1))
-        return Moment(int(rows[0][0]), _at(rows[0][1]), _dates(rows[0][2])) if rows else None
+        return _moment(rows[0]) if rows else None
 
     def parts_at(self, moment: Moment) -> dict[str, tuple[bytes | None, str | None]]:
         """Each part's content (or the reason it was unread) as of `moment`."""
         rows = self._query(
-            "SELECT p.name, b.body, p.error FROM part p JOIN (SELECT name, MAX(moment) m "
-            "FROM part WHERE moment <= ? GROUP BY name) l ON p.name = l.name AND p.moment = l.m "
-            "LEFT JOIN blob b ON b.id = p.blob",
+            "SELECT p.name, p.blob, p.error FROM part p JOIN (SELECT name, MAX(moment) m "
+            "FROM part WHERE moment <= ? GROUP BY name) l ON p.name = l.name AND p.moment = l.m",
             (moment.id,),
         )
         return {
-            str(name): (zlib.decompress(body) if body is not None else None, error)
-            for name, body, error in rows
+            str(name): (self.blob_bytes(int(blob)) if blob is not None else None, error)
+            for name, blob, error in rows
         }
 
     def log_until(self, moment: Moment, since: datetime) -> list[tuple[int, LogEntry]]:
         """The entries recorded by `moment` with timestamps from `since`, in the order
         they were read, each with its place in the recording (`BATCH_PLACES` per batch)."""
         entries: list[tuple[int, LogEntry]] = []
-        for batch, body in self._query(
-            "SELECT id, body FROM log_batch WHERE moment <= ? AND last_at >= ? ORDER BY id",
-            (moment.id, to_text(since)),
+        keyframes: dict[int, bytes] = {}
+        for batch, body, base in self._query(
+            "SELECT id, body, base FROM log_batch WHERE moment <= ? AND last_at >= ? ORDER BY id",
+            (moment.id, _micros(since)),
         ):
-            for i, row in enumerate(json.loads(zlib.decompress(body))):
+            if base is not None and base not in keyframes:
+                keyframes[base] = self._log_raw(base)
+            raw = _unpacked_log(body, keyframes.get(base)) if base is not None else None
+            if raw is None:
+                raw = zlib.decompress(body)
+                keyframes[int(batch)] = raw
+            for i, row in enumerate(json.loads(raw)):
                 entry = _entry(row)
                 if entry.timestamp >= since:
                     entries.append((int(batch) * BATCH_PLACES + i, entry))
@@ -551,15 +708,35 @@ class Recording:
         return found
 
 
-def _at(text: object) -> datetime:
-    moment = from_text(str(text))
-    if moment is None:
-        raise RecordingError(f"a moment without a time ({text!r})")
-    return moment.astimezone(UTC)
+def _unpacked_log(body: bytes, dictionary: bytes | None) -> bytes | None:
+    """A log batch packed against `dictionary` (the dictionary batch's JSON)."""
+    if dictionary is None:
+        return None
+    unpacker = zlib.decompressobj(zdict=dictionary)
+    return unpacker.decompress(body) + unpacker.flush()
 
 
-def _dates(text: object) -> tuple[date, ...]:
-    return tuple(date.fromisoformat(d) for d in str(text or "").split(",") if d)
+_MOMENT = "SELECT id, captured_at, last_day, days FROM moment"
+"""A moment's columns, as `_moment` reads them."""
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _micros(moment: datetime) -> int:
+    """A time as the recording keeps it: microseconds since the epoch (8 bytes, not 32)."""
+    return (moment - _EPOCH) // timedelta(microseconds=1)
+
+
+def _at(micros: object) -> datetime:
+    if not isinstance(micros, int):
+        raise RecordingError(f"a moment without a time ({micros!r})")
+    return _EPOCH + timedelta(microseconds=micros)
+
+
+def _moment(row: Sequence[Any]) -> Moment:
+    last, days = int(row[2]), int(row[3])
+    dates = tuple(date.fromordinal(last - n) for n in range(days - 1, -1, -1)) if last else ()
+    return Moment(int(row[0]), _at(row[1]), dates)
 
 
 def _log_floor(dates: Sequence[date]) -> datetime | None:
@@ -679,15 +856,15 @@ class Unrecorded:
 
 
 def encode_invokers(invokers: dict[str, frozenset[str]]) -> bytes:
-    """Each service's invokers, canonical."""
-    return json.dumps({k: sorted(v) for k, v in sorted(invokers.items())}).encode()
+    """Each service's invokers."""
+    return encode_json({k: sorted(v) for k, v in sorted(invokers.items())})
 
 
 class RecordedInvokers:
     """The `InvokerSource` of a recorded moment: the policies read at the last slow poll."""
 
     def __init__(self, body: bytes) -> None:
-        self._invokers = {k: frozenset(v) for k, v in json.loads(body).items()}
+        self._invokers = {k: frozenset(v) for k, v in (decode_json(body) or {}).items()}
 
     def fetch_invokers(self, services: Sequence[str]) -> dict[str, frozenset[str]]:
         """The recorded invokers of `services` (one not recorded is absent, as unknown)."""
@@ -696,7 +873,7 @@ class RecordedInvokers:
 
 def encode_jobs(jobs: Sequence[SchedulerJob]) -> bytes:
     """Cloud Scheduler's jobs as recorded."""
-    return msgspec.json.encode(list(jobs))
+    return encode_json(msgspec.to_builtins(list(jobs)))
 
 
 class RecordedScheduler:
@@ -708,6 +885,6 @@ class RecordedScheduler:
     def fetch_jobs(self) -> list[SchedulerJob]:
         """The jobs as the last slow poll read them."""
         try:
-            return msgspec.json.decode(self._body, type=list[SchedulerJob])
-        except msgspec.DecodeError as exc:
+            return msgspec.convert(decode_json(self._body) or [], type=list[SchedulerJob])
+        except msgspec.ValidationError as exc:
             raise SourceError(f"a bad recorded Cloud Scheduler reading ({exc})") from None

@@ -8,6 +8,7 @@ then answers with the reason it could not.
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from orchwatch.sources.history import (
     Recording,
     RecordingError,
     Unrecorded,
+    decode_json,
     decode_table,
 )
 from orchwatch.sources.local import STATE_TABLES, LocalStore, to_text
@@ -162,7 +164,7 @@ class Playhead:
             if error is not None:
                 outages[group] = error
             elif body is not None and name == "pubsub":
-                store.set_meta(READINGS, body.decode())
+                store.set_meta(READINGS, json.dumps(decode_json(body)))
             elif body is not None and name in STATE_TABLES:
                 columns, rows = decode_table(body)
                 store.load_rows(name, columns, rows)
