@@ -35,11 +35,9 @@ async def test_the_banner_and_the_moment_keys(recorded: Path, config: Config) ->
             lines = screen_lines(app)
             assert lines[0].startswith(" RECORDING · bridge.db · showing 2026-02-01 11:42:00Z")
             assert "(following)" in lines[0]
-            assert (
-                "06:42 EST" in lines[1]
-            )  # judged as of the moment (the status bar may drop the date)
-            footer = lines[-1]
-            assert "[ Earlier" in footer and "] Later" in footer and "@ Jump" in footer
+            # Judged as of the moment (a long path may make the status bar drop the date).
+            assert "06:42 EST" in lines[1]
+            assert "q Quit  [ Earlier  ] Later  @ Jump" in lines[-1]
 
             await pilot.press("left_square_bracket", "left_square_bracket")
             assert await wait_for(pilot, lambda: "showing 2026-02-01 11:38:00Z" in banner(app))

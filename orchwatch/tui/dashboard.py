@@ -65,6 +65,38 @@ class DashboardScreen(Screen[None]):
         # bindings, shown after the screen's, would be cut first).
         Binding("question_mark", "app.help", "Help", key_display="?", id="dashboard.help"),
         Binding("q", "app.quit", "Quit", id="dashboard.quit"),
+        # A recording's moments (only on a recording: first, as they are what it is read by).
+        Binding(
+            "left_square_bracket",
+            "step_moment(-1)",
+            "Earlier",
+            key_display="[",
+            id="moment.earlier",
+        ),
+        Binding(
+            "right_square_bracket",
+            "step_moment(1)",
+            "Later",
+            key_display="]",
+            id="moment.later",
+        ),
+        Binding(
+            "left_curly_bracket",
+            "step_hour(-1)",
+            "An hour back",
+            key_display="{",
+            show=False,
+            id="moment.hour_back",
+        ),
+        Binding(
+            "right_curly_bracket",
+            "step_hour(1)",
+            "An hour on",
+            key_display="}",
+            show=False,
+            id="moment.hour_on",
+        ),
+        Binding("at", "goto_moment", "Jump", key_display="@", id="moment.goto"),
         Binding("p", "previous_date", "Prev date", id="date.previous"),
         Binding("n", "next_date", "Next date", id="date.next"),
         Binding("t", "today", "Today", show=False, id="date.today"),
@@ -79,34 +111,6 @@ class DashboardScreen(Screen[None]):
         Binding("3", "focus_logs", "Logs pane", show=False, id="pane.logs"),
         Binding("4", "focus_actions", "Actions pane", show=False, id="pane.actions"),
         Binding("z", "zoom", "Zoom", id="pane.zoom"),
-        # A recording's moments (shown only when the dashboard reads a recording).
-        Binding(
-            "left_square_bracket",
-            "step_moment(-1)",
-            "Earlier",
-            key_display="[",
-            id="moment.earlier",
-        ),
-        Binding(
-            "right_square_bracket", "step_moment(1)", "Later", key_display="]", id="moment.later"
-        ),
-        Binding(
-            "left_curly_bracket",
-            "step_hour(-1)",
-            "Hour back",
-            key_display="{",
-            show=False,
-            id="moment.hour_back",
-        ),
-        Binding(
-            "right_curly_bracket",
-            "step_hour(1)",
-            "Hour on",
-            key_display="}",
-            show=False,
-            id="moment.hour_on",
-        ),
-        Binding("at", "goto_moment", "Jump to time", key_display="@", id="moment.goto"),
     ]
 
     COMPACT = (100, 30)

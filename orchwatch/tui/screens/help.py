@@ -46,8 +46,13 @@ class HelpScreen(ModalScreen[None]):
         table = Table(title="Keys", title_justify="left", show_header=False, box=None, expand=True)
         table.add_column("key", style="bold", no_wrap=True)
         table.add_column("action")
+        everywhere = [*DashboardScreen.BINDINGS, *self.app.BINDINGS]
+        moments = [
+            b for b in everywhere if isinstance(b, Binding) and b.id and b.id.startswith("moment.")
+        ]
         sections = (
-            ("everywhere", [*DashboardScreen.BINDINGS, *self.app.BINDINGS]),
+            ("everywhere", [b for b in everywhere if b not in moments]),
+            ("a recording (orchwatch --source FILE of orchwatch record)", moments),
             ("revisions pane (2)", RevisionsPane.BINDINGS),
             ("logs pane (3)", LogsPane.BINDINGS),
             ("log tail", LogView.BINDINGS),
