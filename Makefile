@@ -8,7 +8,7 @@ DEVSTAMP := $(VENV)/.installed-dev
 PARALLEL := -n 2 --dist loadgroup
 BENCHSTAMP := $(VENV)/.installed-bench
 
-.PHONY: run test test-stress bench oracle screenshots gcp-local lint typecheck clean
+.PHONY: run test test-stress browser bench oracle screenshots gcp-local lint typecheck clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -38,8 +38,16 @@ $(BENCHSTAMP): pyproject.toml $(DEVSTAMP)
 run: $(STAMP)
 	$(BIN)/orchwatch --demo
 
+## The browser test of `orchwatch serve` drives Debian's chromium through chromium-driver.
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null \
+	  || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	      chromium chromium-driver >/dev/null) \
+	  || { echo "make: the browser test needs chromium and chromium-driver: run" \
+	       "apt-get install chromium chromium-driver as root"; exit 1; }
+
 ## Install what the tests need and run the whole suite (lint and types first: they are fast).
-test: $(DEVSTAMP)
+test: $(DEVSTAMP) browser
 	$(BIN)/ruff check orchwatch tests bench
 	$(BIN)/mypy
 	$(BIN)/python -m pytest $(PARALLEL)
@@ -47,7 +55,7 @@ test: $(DEVSTAMP)
 ## The suite with every core kept busy by spinning processes: timing must not matter.
 ## `make test-stress RUNS=10` repeats it and stops at the first failure.
 RUNS ?= 1
-test-stress: $(DEVSTAMP)
+test-stress: $(DEVSTAMP) browser
 	for i in $$(seq $(RUNS)); do echo "== loaded run $$i of $(RUNS)"; \
 	  $(BIN)/python tests/busy.py -- $(BIN)/python -m pytest -q -p no:cacheprovider $(PARALLEL) || exit 1; done
 

@@ -132,6 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="enable the one-key actions (validate; see [actions] in orchwatch.toml)",
     )
+    parser.add_argument("--viewer-log", metavar="FILE", help=argparse.SUPPRESS)  # serve's
     parser.add_argument(
         "--as-of",
         metavar="TIME",
@@ -357,6 +358,26 @@ def build_parser() -> argparse.ArgumentParser:
     )
     postmortem.add_argument("--format", choices=("text", "markdown", "json"), default="markdown")
     postmortem.set_defaults(command=run_postmortem)
+
+    serve = verbs.add_parser(
+        "serve",
+        help="the dashboard of a recording in browsers (read-only; one process per browser)",
+        description="Serve the dashboard of a recording (orchwatch record -o FILE) to "
+        "browsers: every browser reads the file, so any number of viewers cost the project "
+        "no read beyond the recorder's. Viewers follow the recorder, step back with [ ] and "
+        "never act. Binds 127.0.0.1 unless --host says otherwise.",
+    )
+    serve.add_argument("--config", metavar="FILE", default=argparse.SUPPRESS)
+    serve.add_argument("--source", metavar="PATH", required=True, help="the recording")
+    serve.add_argument("--host", default="127.0.0.1", help="the address to listen on")
+    serve.add_argument("--port", type=int, default=8000, help="the port (default 8000)")
+    serve.add_argument(
+        "--viewer-log",
+        metavar="FILE",
+        default=None,
+        help="append what each viewer does (opened, screens, refused actions) to FILE",
+    )
+    serve.set_defaults(command=run_serve)
 
     demo_deploy = verbs.add_parser("demo-deploy")
     demo_deploy.add_argument("--service", required=True)
@@ -778,6 +799,46 @@ def run_postmortem(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def run_serve(args: argparse.Namespace) -> int:
+    """`orchwatch serve`: serve until SIGTERM or Ctrl-C; exit 0."""
+    import ipaddress
+    import shlex
+
+    from orchwatch.sources.history import Recording
+
+    path = Path(args.source)
+    if not path.is_file() or not Recording.is_recording(path):
+        raise UsageError(
+            f"--source {path}: not a recording; serve shows one: orchwatch record -o {path.name}"
+        )
+    if not 1 <= args.port <= 65535:
+        raise UsageError(f"--port {args.port}: expected a port from 1 to 65535")
+    config_path = getattr(args, "config", None)
+    _load_config(args, reads_sources=False)  # a bad config is said here, not in each browser
+    command = [sys.executable, "-m", "orchwatch", "--source", str(path.resolve())]
+    if config_path:
+        command += ["--config", str(Path(config_path).resolve())]
+    if args.viewer_log:
+        command += ["--viewer-log", str(Path(args.viewer_log).resolve())]
+    try:
+        loopback = ipaddress.ip_address(args.host).is_loopback
+    except ValueError:
+        loopback = args.host == "localhost"
+    from textual_serve.server import Server
+
+    server = Server(shlex.join(command), host=args.host, port=args.port, title="orchwatch")
+    print(f"orchwatch: serving {path} at {server.public_url} (read-only; Ctrl-C stops it)")
+    if not loopback:
+        print(
+            f"orchwatch: {args.host} is reachable beyond this machine and the page asks for "
+            "no password: put it behind your own proxy's sign-in",
+            file=sys.stderr,
+        )
+    sys.stdout.flush()
+    server.serve()
+    return EXIT_OK
+
+
 def _err_line(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
@@ -1009,7 +1070,8 @@ def run_tui(args: argparse.Namespace) -> int:
     """Open the dashboard (only on a terminal: a file or a pipe gets a pointer to the
     headless verbs instead of escape codes)."""
     config = _load_config(args)
-    if not args.exit_after_first_data:
+    served = os.environ.get("TEXTUAL_DRIVER", "").endswith(":WebDriver")  # orchwatch serve
+    if not args.exit_after_first_data and not served:
         reason = (
             "stdout is not a terminal"
             if not sys.stdout.isatty()
@@ -1041,6 +1103,7 @@ def run_tui(args: argparse.Namespace) -> int:
         initial_date=initial,
         exit_after_first_data=args.exit_after_first_data,
         allow_actions=args.allow_actions,
+        viewer_log=Path(args.viewer_log) if getattr(args, "viewer_log", None) else None,
     )
     import logging
 

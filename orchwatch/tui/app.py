@@ -7,6 +7,8 @@ links between panes live in `orchwatch/tui/dashboard.py`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -94,6 +96,7 @@ class OrchwatchApp(App[None]):
         exit_after_first_data: bool = False,
         allow_actions: bool = False,
         audit_path: Path | None = None,
+        viewer_log: Path | None = None,
     ) -> None:
         """Build the app around already-built sources (tests pass a local store).
 
@@ -107,6 +110,8 @@ class OrchwatchApp(App[None]):
             exit_after_first_data: exit once the first data is on screen (benchmarks).
             allow_actions: enable the one-key actions even if the config does not.
             audit_path: where actions are recorded (default: the user data dir).
+            viewer_log: where a served viewer says what it does (`orchwatch serve
+                --viewer-log`): opened, the screens it opens, the actions it refuses.
         """
         super().__init__()
         self.config = config
@@ -123,6 +128,7 @@ class OrchwatchApp(App[None]):
         self._exit_after_first_data = exit_after_first_data
         self._actions_enabled = (allow_actions or config.actions_enabled) and not sources.rewound
         self._actions_off = self.RECORDING_READ_ONLY if sources.rewound else self.ACTIONS_OFF
+        self._viewer_log = viewer_log
         self._told: set[str] = set()
         """How-tos already shown (each is shown once)."""
 
@@ -155,6 +161,28 @@ class OrchwatchApp(App[None]):
         if self.config.theme in self.available_themes:
             self.theme = self.config.theme
         self._report_unfinished_runs()
+        self.screen_change_signal.subscribe(
+            self, lambda screen: self.viewer_event("screen", type(screen).__name__)
+        )
+
+    def viewer_event(self, event: str, detail: str = "") -> None:
+        """Say what this viewer did, where `orchwatch serve --viewer-log` asked (one JSON
+        line per event; a log that cannot be written is left alone)."""
+        if self._viewer_log is None:
+            return
+        import json
+        from datetime import UTC, datetime
+
+        moment = getattr(self.sources.rewound, "moment", None)
+        record = {
+            "time": datetime.now(UTC).isoformat(),
+            "pid": os.getpid(),
+            "event": event,
+            "detail": detail,
+            "moment": moment.captured_at.isoformat() if moment is not None else None,
+        }
+        with contextlib.suppress(OSError), self._viewer_log.open("a") as log:
+            log.write(json.dumps(record) + "\n")
 
     def _report_unfinished_runs(self) -> None:
         """Runs an earlier orchwatch started and never saw end (it was killed): say whether
@@ -202,6 +230,7 @@ class OrchwatchApp(App[None]):
         if event.key in ("v", "d", "b", "R") and not self._actions_enabled:
             event.stop()
             self.notify(self._actions_off, severity="warning", markup=False)
+            self.viewer_event("refused", event.key)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """One-key actions are shown dimmed (disabled) while actions are off."""

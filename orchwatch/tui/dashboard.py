@@ -137,6 +137,8 @@ class DashboardScreen(Screen[None]):
         self._initial_date = initial_date
         self._exit_after_first_data = exit_after_first_data
         self._zoomed = False
+        self._framed = False
+        """Whether the first frame with data was said (to a served viewer's log)."""
         self._walk_place: WalkPlace | None = None
         """Where the walkthrough was left (`w` reopens there); made on the first `w` (the
         walkthrough's module is not loaded before the first frame)."""
@@ -218,6 +220,10 @@ class DashboardScreen(Screen[None]):
             self.revisions.judge_with(self.logs.runtime)
         if pane is self.completions and message.ok:
             self.call_after_refresh(settle)  # the first frame with data: start-up is over
+            said = getattr(self.app, "viewer_event", None)
+            if callable(said) and not self._framed:
+                self._framed = True
+                self.call_after_refresh(said, "first-frame")
             if self._exit_after_first_data:
                 self.app.call_after_refresh(self.app.exit)
                 return
