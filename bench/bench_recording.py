@@ -90,6 +90,107 @@ def main() -> None:
             "ms",
         )
 
+    serve_viewers(config)
+
+
+VIEWERS = 5
+
+
+def serve_viewers(config: object) -> None:
+    """`orchwatch serve` with five browser sessions (websockets, as the page opens them):
+    each session's process, its memory, and whether it loaded a Google Cloud client."""
+    import asyncio
+    import json
+    import signal
+    import subprocess
+    import sys
+
+    import aiohttp
+
+    from orchwatch.sources.demo import DEMO_START
+    from tests.loopback.emulators import free_port
+    from tests.test_recording import record_demo
+
+    with tempfile.TemporaryDirectory(prefix="orchwatch-bench-serve-") as folder:
+        out, log = Path(folder) / "bridge.db", Path(folder) / "viewers.jsonl"
+        record_demo(config, out, [DEMO_START + timedelta(minutes=2 * n) for n in range(1, 4)])  # type: ignore[arg-type]
+        port = free_port()
+        server = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "orchwatch",
+                "serve",
+                "--source",
+                str(out),
+                "--port",
+                str(port),
+                "--viewer-log",
+                str(log),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            assert server.stdout is not None
+            server.stdout.readline()  # "orchwatch: serving ..."
+
+            def framed() -> list[dict[str, object]]:
+                lines = log.read_text().splitlines() if log.exists() else []
+                return [e for e in map(json.loads, lines) if e["event"] == "first-frame"]
+
+            async def sessions() -> list[int]:
+                url = f"ws://127.0.0.1:{port}/ws?width=160&height=45"
+                async with aiohttp.ClientSession() as client:
+                    sockets = [await client.ws_connect(url) for _ in range(VIEWERS)]
+                    deadline = time.monotonic() + 120
+                    while len(framed()) < VIEWERS and time.monotonic() < deadline:
+                        await asyncio.sleep(0.2)
+                    pids = sorted({int(e["pid"]) for e in framed()})  # type: ignore[call-overload]
+                    report_memory(pids)
+                    for socket in sockets:
+                        await socket.close()
+                    return pids
+
+            def report_memory(pids: list[int]) -> None:
+                rss = [_rss(pid) for pid in pids]
+                google = [pid for pid in pids if _loaded_google(pid)]
+                report(
+                    "serve: browser sessions up (each a viewer process)",
+                    len(pids),
+                    "",
+                    VIEWERS,
+                    False,
+                )
+                report("serve: memory per viewer (RSS, mean)", statistics.mean(rss), "MiB")
+                report("serve: the server itself (RSS)", _rss(server.pid), "MiB")
+                report(
+                    "serve: viewers that loaded a Google Cloud client (their calls: none)",
+                    len(google),
+                    "",
+                    0,
+                )
+
+            asyncio.run(sessions())
+        finally:
+            os.killpg(server.pid, signal.SIGTERM)
+            server.wait(30)
+
+
+def _rss(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def _loaded_google(pid: int) -> bool:
+    """Whether a process mapped grpc's or a Google client's native code (every Google Cloud
+    source loads grpc)."""
+    maps = Path(f"/proc/{pid}/maps").read_text()
+    return "grpc" in maps or "google" in maps
+
 
 if __name__ == "__main__":
     main()

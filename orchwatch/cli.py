@@ -824,18 +824,22 @@ def run_serve(args: argparse.Namespace) -> int:
         loopback = ipaddress.ip_address(args.host).is_loopback
     except ValueError:
         loopback = args.host == "localhost"
-    from textual_serve.server import Server
+    from orchwatch.tui.serve import ViewerServer
 
-    server = Server(shlex.join(command), host=args.host, port=args.port, title="orchwatch")
-    print(f"orchwatch: serving {path} at {server.public_url} (read-only; Ctrl-C stops it)")
     if not loopback:
         print(
             f"orchwatch: {args.host} is reachable beyond this machine and the page asks for "
             "no password: put it behind your own proxy's sign-in",
             file=sys.stderr,
         )
-    sys.stdout.flush()
-    server.serve()
+
+    def announce(url: str) -> None:
+        print(f"orchwatch: serving {path} at {url} (read-only; Ctrl-C stops it)", flush=True)
+
+    try:
+        ViewerServer(shlex.join(command), args.host, args.port, announce).serve()
+    except OSError as exc:
+        raise UsageError(f"--host {args.host} --port {args.port}: {exc.strerror or exc}") from None
     return EXIT_OK
 
 
