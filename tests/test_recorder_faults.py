@@ -81,6 +81,8 @@ def test_sigterm_ends_it_after_the_poll_in_progress(tmp_path: Path) -> None:
     )
     assert done.returncode == 1, done.stderr  # the demo's incident date fails
     assert "phase3 completion" in done.stdout
+    # Stopped, the recording is one file, and reading it makes none appear beside it.
+    assert sorted(p.name for p in tmp_path.glob("h.db*")) == ["h.db"]
 
 
 def test_sigkill_mid_write_leaves_a_recording_that_opens_and_is_added_to(tmp_path: Path) -> None:

@@ -279,9 +279,7 @@ class Recording:
             else:
                 if not path.is_file():
                     raise RecordingError(f"{path}: no such recording")
-                self._db = sqlite3.connect(
-                    f"{path.resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False
-                )
+                self._db = sqlite3.connect(_read_only_uri(path), uri=True, check_same_thread=False)
             self._check_kind()
         except sqlite3.Error as exc:
             raise RecordingError(f"{path}: cannot be opened as a recording ({exc})") from None
@@ -290,7 +288,7 @@ class Recording:
     def is_recording(path: Path) -> bool:
         """Whether `path` is a recording (not a snapshot or anything else)."""
         try:
-            db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+            db = sqlite3.connect(_read_only_uri(path), uri=True)
             try:
                 row = db.execute("SELECT value FROM meta WHERE key = 'kind'").fetchone()
             finally:
@@ -706,6 +704,13 @@ class Recording:
             if entry not in found:
                 found.append(entry)
         return found
+
+
+def _read_only_uri(path: Path) -> str:
+    """How a reader opens a recording: read-only, and, when no recorder has it open (no
+    `-wal` file beside it), immutable, so that reading makes no file appear beside it."""
+    uri = f"{path.resolve().as_uri()}?mode=ro"
+    return uri if Path(f"{path}-wal").exists() else f"{uri}&immutable=1"
 
 
 def _unpacked_log(body: bytes, dictionary: bytes | None) -> bytes | None:
