@@ -138,6 +138,8 @@ class DashboardScreen(Screen[None]):
         self._exit_after_first_data = exit_after_first_data
         self._zoomed = False
         self._framed = False
+        self._recomposing = False
+        """While the panes are replaced (a recording's moment stepped to)."""
         """Whether the first frame with data was said (to a served viewer's log)."""
         self._walk_place: WalkPlace | None = None
         """Where the walkthrough was left (`w` reopens there); made on the first `w` (the
@@ -212,6 +214,8 @@ class DashboardScreen(Screen[None]):
         """A pane answered: the status bar says so, and its first answer (data or an
         error: one failing source never holds the others back) starts the next pane."""
         pane = message.pane
+        if self._recomposing or pane not in self.panes:
+            return  # a pane of the moment before, answering as it goes
         if pane is self.completions and self.completions.now is not None:
             now = self.completions.now.astimezone(self.config.shown_zone)
             self.query_one(StatusBar).set_now(now)
@@ -305,13 +309,19 @@ class DashboardScreen(Screen[None]):
         self.run_worker(self._recomposed(self.selected_date or self._today()), exclusive=True)
 
     async def _recomposed(self, day: date) -> None:
-        await self.recompose()
+        self._recomposing = True  # the status tick and late answers wait for the new panes
+        try:
+            await self.recompose()
+        finally:
+            self._recomposing = False
         self._start(day)
 
     def update_status(self) -> None:
         """The status bar's age is the oldest of the panes' last successful reads (never of
         a mere attempt); a pane whose data is older than three of its intervals is called
         stale even when no error came back (a read that hangs)."""
+        if self._recomposing:
+            return
         now = self.context.wall()
         panes = self.panes
         status = self.query_one(StatusBar)
