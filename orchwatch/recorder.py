@@ -20,10 +20,12 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
 from orchwatch.config import Config, RecordSettings
 from orchwatch.dates import business_date
 from orchwatch.model import LogEntry, ServiceState
-from orchwatch.snapshot import capture_completions, capture_pubsub, write_services
+from orchwatch.snapshot import capture_completions, read_readings, write_services
 from orchwatch.sources.base import SourceError, Sources
 from orchwatch.sources.history import Moment as RecordedMoment
 from orchwatch.sources.history import (
@@ -37,7 +39,6 @@ from orchwatch.sources.history import (
     log_since,
 )
 from orchwatch.sources.local import STATE_TABLES, LocalStore
-from orchwatch.sources.stored_pubsub import READINGS, UNREAD
 
 SLOW_TABLES = ("phase_execution_log", "failed_processor_queue")
 """The BigQuery tables read every `slow_seconds`, not every poll."""
@@ -117,7 +118,7 @@ class Recorder:
                 self._slow_at = now
             self._read_completions(poll, scratch, now, slow)
             self._read_revisions(poll, scratch)
-            self._read_pubsub(poll, scratch, now)
+            self._read_pubsub(poll, now)
             self._read_log(poll, now)
             if slow:
                 self._read_platform(poll)
@@ -178,15 +179,23 @@ class Recorder:
         for table in STATE_TABLES[5:]:
             poll.parts[table] = encode_table(*scratch.table_rows(table))
 
-    def _read_pubsub(self, poll: Poll, scratch: LocalStore, now: datetime) -> None:
+    def _read_pubsub(self, poll: Poll, now: datetime) -> None:
         if self.sources.pubsub is None:
             return
-        capture_pubsub(self.config, self.sources, poll.dates, now, scratch)
-        unread = scratch.get_meta(UNREAD)
-        if unread:
-            poll.outages["pubsub"] = unread
-        else:
-            poll.parts["pubsub"] = encode_json(json.loads(scratch.get_meta(READINGS) or "[]"))
+        try:
+            readings = read_readings(self.config, self.sources, poll.dates, now)
+        except SourceError as exc:
+            poll.outages["pubsub"] = str(exc)
+            return
+        # A day still running is read up to now: its `until` is the poll's own time, and
+        # is left to the moment to say (`history.with_until`), so that a poll that read no
+        # new point records nothing.
+        now_text = msgspec.to_builtins(now)
+        builtins = msgspec.to_builtins(readings)
+        for reading in builtins:
+            if reading.get("until") == now_text:
+                del reading["until"]
+        poll.parts["pubsub"] = encode_json(builtins)
 
     def _read_log(self, poll: Poll, now: datetime) -> None:
         """New entries: on the first poll, the log from where a rewind of its dates starts;

@@ -37,6 +37,7 @@ from orchwatch.model import (
     ServiceState,
     severity_rank,
 )
+from orchwatch.pubsub import PubSubReading
 from orchwatch.sources.base import SourceError, Sources
 from orchwatch.sources.local import LocalStore, to_text
 from orchwatch.sources.stored_pubsub import READINGS, UNREAD, encode_readings
@@ -114,6 +115,23 @@ def error_entries(entries: Sequence[LogEntry]) -> list[LogEntry]:
     return [e for e in entries if e.service in noisy]
 
 
+def read_readings(
+    config: Config, sources: Sources, dates: Sequence[date], now: datetime
+) -> list[PubSubReading]:
+    """Each date's Pub/Sub reading, as the view reads it.
+
+    Raises:
+        SourceError: Pub/Sub or Cloud Monitoring cannot be read.
+    """
+    assert sources.pubsub is not None
+    readings = []
+    for day in dates:
+        span = pubsub_window(day, config.timezone, now)
+        if span is not None:
+            readings.append(sources.pubsub.read_pubsub(topics_of(config), *span))
+    return readings
+
+
 def capture_pubsub(
     config: Config,
     sources: Sources,
@@ -123,13 +141,8 @@ def capture_pubsub(
 ) -> None:
     """Each date's Pub/Sub reading, as the view reads it; Pub/Sub that cannot be read is
     kept as the reason (the rest of the snapshot is still worth having)."""
-    assert sources.pubsub is not None
-    readings = []
     try:
-        for day in dates:
-            span = pubsub_window(day, config.timezone, now)
-            if span is not None:
-                readings.append(sources.pubsub.read_pubsub(topics_of(config), *span))
+        readings = read_readings(config, sources, dates, now)
     except SourceError as exc:
         store.set_meta(UNREAD, str(exc))
         return

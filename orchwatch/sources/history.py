@@ -58,7 +58,6 @@ CREATE TABLE IF NOT EXISTS moment (
     id INTEGER PRIMARY KEY, captured_at INTEGER NOT NULL, last_day INTEGER NOT NULL,
     days INTEGER NOT NULL, took_ms INTEGER NOT NULL
 );
-CREATE INDEX IF NOT EXISTS moment_by_time ON moment (captured_at);
 CREATE TABLE IF NOT EXISTS blob (id INTEGER PRIMARY KEY, body BLOB NOT NULL, base INTEGER);
 CREATE TABLE IF NOT EXISTS part (
     name TEXT NOT NULL, moment INTEGER NOT NULL, blob INTEGER, error TEXT,
@@ -160,26 +159,39 @@ def decode_table(body: bytes) -> tuple[list[str], list[list[object]]]:
 
 _RECORD = (str, int, float, bool, type(None))
 
+CHUNK = 4
+"""Elements per line of a list of records (a time series' points): appending a point
+changes the list's last line only."""
+
+_CHUNKS = "[]"
+"""The path step under which a list of records is kept in chunks."""
+
+
+def _is_record(node: object) -> bool:
+    return isinstance(node, _RECORD) or (
+        isinstance(node, dict) and all(isinstance(v, _RECORD) for v in node.values())
+    )
+
 
 def encode_json(value: object) -> bytes:
-    """A JSON value as a line per record: each scalar, and each object of scalars only (a
-    time series' point), with its path. A reading that gained points differs from the last
-    by those points' lines."""
+    """A JSON value as lines: each scalar, each object of scalars only, and each `CHUNK`
+    elements of a list of those (a time series' points), with its path. A reading that
+    gained a point differs from the last by its series' last line."""
     lines: list[str] = []
+    dumps = json.JSONEncoder(separators=(",", ":")).encode
 
     def walk(node: object, path: list[object]) -> None:
-        if (
-            isinstance(node, dict)
-            and node
-            and not all(isinstance(v, _RECORD) for v in node.values())
-        ):
+        if isinstance(node, list | tuple) and node and all(_is_record(e) for e in node):
+            for k in range(0, len(node), CHUNK):
+                lines.append(dumps([*path, _CHUNKS, k // CHUNK, node[k : k + CHUNK]]))
+        elif isinstance(node, dict) and node and not _is_record(node):
             for key, child in node.items():
                 walk(child, [*path, key])
-        elif isinstance(node, list) and node:
+        elif isinstance(node, list | tuple) and node:
             for index, child in enumerate(node):
                 walk(child, [*path, index])
         else:
-            lines.append(json.dumps([*path, node], separators=(",", ":")))
+            lines.append(dumps([*path, node]))
 
     walk(value, [])
     return _document("json", lines)
@@ -191,16 +203,20 @@ def decode_json(body: bytes) -> Any:
     root: dict[object, Any] = {}
     for line in lines:
         *path, leaf = json.loads(line)
+        steps: list[object] = [None, *path]  # None: the root's own slot
         node = root
-        for step in [None, *path][:-1]:  # None: the root's own slot
+        for step in steps[:-1]:
             node = node.setdefault(step, {})
-        node[([None, *path])[-1]] = leaf
+        node[steps[-1]] = leaf
 
     def build(node: Any) -> Any:
-        if not isinstance(node, dict) or not node or all(isinstance(k, str) for k in node):
-            if isinstance(node, dict):
-                return {k: build(v) for k, v in node.items()}
+        if not isinstance(node, dict) or not node:
             return node
+        if set(node) == {_CHUNKS}:
+            chunks = node[_CHUNKS]
+            return [e for k in range(len(chunks)) for e in chunks[k]]
+        if all(isinstance(k, str) for k in node):
+            return {k: build(v) for k, v in node.items()}
         if all(isinstance(k, int) for k in node):
             return [build(node[i]) for i in range(len(node))]
         raise RecordingError("a recorded document with mixed keys")
@@ -507,9 +523,6 @@ class Recording:
         """Forget moments older than `retention`, and the oldest further while the data
         outgrows `max_bytes`; returns how many moments were forgotten. The newest moment is
         always kept."""
-        # What was written against may be forgotten: the next writes start afresh.
-        self._versions.clear()
-        self._log_keyframe = None
         forgotten = self._forget_before(now - retention)
         while self.data_bytes() > max_bytes:
             oldest = [
@@ -524,7 +537,21 @@ class Recording:
             if not gone:
                 break
             forgotten += gone
+        if forgotten:  # what the next writes were to build on may be gone with them
+            self._forget_versions()
         return forgotten
+
+    def _forget_versions(self) -> None:
+        """Drop the versions the next writes would build on that were forgotten."""
+        self._versions = {
+            name: version
+            for name, version in self._versions.items()
+            if self._query("SELECT 1 FROM blob WHERE id = ?", (version[0],))
+        }
+        if self._log_keyframe is not None and not self._query(
+            "SELECT 1 FROM log_batch WHERE id = ?", (self._log_keyframe[0],)
+        ):
+            self._log_keyframe = None
 
     def _forget_before(self, cutoff: datetime) -> int:
         with self._transaction() as db:
@@ -893,3 +920,13 @@ class RecordedScheduler:
             return msgspec.convert(decode_json(self._body) or [], type=list[SchedulerJob])
         except msgspec.ValidationError as exc:
             raise SourceError(f"a bad recorded Cloud Scheduler reading ({exc})") from None
+
+
+def with_until(readings: Any, moment: Moment) -> Any:
+    """Pub/Sub readings as recorded, each without an `until` given the moment's capture
+    time: a day still running was read up to the poll (see `recorder._read_pubsub`)."""
+    now = msgspec.to_builtins(moment.captured_at)
+    for reading in readings if isinstance(readings, list) else ():
+        if isinstance(reading, dict) and "until" not in reading:
+            reading["until"] = now
+    return readings

@@ -28,6 +28,7 @@ from orchwatch.sources.history import (
     Unrecorded,
     decode_json,
     decode_table,
+    with_until,
 )
 from orchwatch.sources.local import STATE_TABLES, LocalStore, to_text
 from orchwatch.sources.stored_pubsub import READINGS, UNREAD, StoredPubSub
@@ -164,7 +165,7 @@ class Playhead:
             if error is not None:
                 outages[group] = error
             elif body is not None and name == "pubsub":
-                store.set_meta(READINGS, json.dumps(decode_json(body)))
+                store.set_meta(READINGS, json.dumps(with_until(decode_json(body), moment)))
             elif body is not None and name in STATE_TABLES:
                 columns, rows = decode_table(body)
                 store.load_rows(name, columns, rows)
