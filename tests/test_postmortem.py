@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from test_recording import FailingRevisions
+from test_recording import HOUR, record_an_outage
 
 from orchwatch.analysis.daily import evaluate
 from orchwatch.cli import main
@@ -18,7 +18,6 @@ from orchwatch.config import Config, RecordSettings
 from orchwatch.gather import gather_daily
 from orchwatch.postmortem import build, postmortem_json
 from orchwatch.recorder import Recorder
-from orchwatch.sources.base import Sources
 from orchwatch.sources.demo import DEMO_START
 from orchwatch.sources.factory import SourceOptions, build_sources
 from orchwatch.sources.history import Recording
@@ -161,22 +160,11 @@ def test_a_snapshot_is_not_a_recording(tmp_path: Path, capsys: pytest.CaptureFix
 
 def test_the_outages_are_said(tmp_path: Path, config: Config) -> None:
     out = tmp_path / "outage.db"
-    clock = FrozenClock(MOMENTS[0])
-    sources = build_sources(SourceOptions(demo=True), config, clock=clock)
-    recording = Recording(out, write=True)
-    try:
-        recorder = Recorder(config, sources, recording, RecordSettings(interval=POLL))
-        recorder.poll()
-        recorder.sources = Sources(**{**sources.__dict__, "revisions": FailingRevisions()})
-        clock.advance(POLL)
-        recorder.poll()
-    finally:
-        recording.close()
-        sources.close()
-    report = postmortem_json(build(config, out, MOMENTS[0], MOMENTS[1]))
+    record_an_outage(config, out)  # its polls: HOUR[0], then 2 minutes apart
+    report = postmortem_json(build(config, out, HOUR[0], HOUR[2]))
     assert report["outages"] == [
         {
-            "at": MOMENTS[1].isoformat(),
+            "at": HOUR[1].isoformat(),
             "source": "revisions",
             "reason": "Cloud Run: 503 the service is unavailable",
         }

@@ -139,10 +139,8 @@ class FailingRevisions:
         raise SourceError("Cloud Run: 503 the service is unavailable")
 
 
-def test_an_outage_is_recorded_as_one_and_the_rest_still_recorded(
-    tmp_path: Path, config: Config, capsys: pytest.CaptureFixture[str]
-) -> None:
-    out = tmp_path / "outage.db"
+def record_an_outage(config: Config, out: Path) -> None:
+    """Three polls of the demo from HOUR[0], POLL apart; Cloud Run fails at the second."""
     clock = FrozenClock(HOUR[0])
     sources = build_sources(SourceOptions(demo=True), config, clock=clock)
     recording = Recording(out, write=True)
@@ -160,6 +158,13 @@ def test_an_outage_is_recorded_as_one_and_the_rest_still_recorded(
     finally:
         recording.close()
         sources.close()
+
+
+def test_an_outage_is_recorded_as_one_and_the_rest_still_recorded(
+    tmp_path: Path, config: Config, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "outage.db"
+    record_an_outage(config, out)
     during = (HOUR[0] + POLL).strftime("%Y-%m-%dT%H:%M:%S")
     code = main(["revisions", "--source", str(out), "--as-of", during])
     captured = capsys.readouterr()
