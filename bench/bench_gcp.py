@@ -62,7 +62,37 @@ def child(config_path: str, as_of: str) -> None:
 
     asyncio.run(drive())
     sources.close()
+    result["recorder_per_minute"] = recorder_calls(config, as_of)
     print(json.dumps(result))
+
+
+def recorder_calls(config: object, as_of: str) -> dict[str, float]:
+    """`orchwatch record` on the same sources at the same schedule: API calls per minute
+    over the same window, after its first poll (as the dashboard's, after first data)."""
+    from orchwatch.clock import FrozenClock
+    from orchwatch.dates import parse_instant
+    from orchwatch.recorder import Recorder
+    from orchwatch.sources.factory import SourceOptions, build_sources
+    from orchwatch.sources.history import Recording
+
+    sources = build_sources(SourceOptions(), config, clock=FrozenClock(parse_instant(as_of)))  # type: ignore[arg-type]
+    with tempfile.TemporaryDirectory(prefix="orchwatch-bench-record-") as folder:
+        recording = Recording(Path(folder) / "r.db", write=True)
+        try:
+            recorder = Recorder(config, sources, recording, config.record)  # type: ignore[arg-type, attr-defined]
+            every = config.record.interval.total_seconds()  # type: ignore[attr-defined]
+            recorder.poll()
+            before = sources.meter.snapshot()  # type: ignore[attr-defined]
+            window = time.monotonic()
+            while time.monotonic() - window < STEADY_SECONDS:
+                time.sleep(max(0.0, every - (time.monotonic() - window) % every))
+                recorder.poll()
+            elapsed = time.monotonic() - window
+            calls = sources.meter.snapshot() - before  # type: ignore[attr-defined]
+        finally:
+            recording.close()
+            sources.close()
+    return {f"{api} {method}": n * 60 / elapsed for (api, method), n in sorted(calls.items())}
 
 
 COLUMN_BYTES = {"DATE": 8, "TIMESTAMP": 8, "INT64": 8, "FLOAT64": 8, "BOOL": 1}
@@ -133,6 +163,21 @@ def main() -> None:
     print(f"  API calls per minute in steady state ({STEADY_SECONDS:g} s window, 10 s refresh):")
     for name, rate in result["per_minute"].items():
         print(f"    {name:<56} {rate:>10.1f} /min")
+    recorder = result["recorder_per_minute"]
+    print("  orchwatch record on the same sources, same schedule and window:")
+    for name, rate in recorder.items():
+        print(f"    {name:<56} {rate:>10.1f} /min")
+    tui_total, recorder_total = sum(result["per_minute"].values()), sum(recorder.values())
+    report("API calls per minute: one dashboard", tui_total, "/min")
+    report(
+        "API calls per minute: the recorder (goal: equal to one dashboard's)",
+        recorder_total,
+        "/min",
+        goal=tui_total,
+    )
+    extra = sorted(set(recorder) - set(result["per_minute"]))
+    if extra:
+        print(f"    read by the recorder only: {', '.join(extra)}")
     listed = result["per_minute"].get("logging ListLogEntries", 0.0)
     report("Cloud Logging list calls per minute", listed, "/min", goal=6)
     estimates = result["estimates"]

@@ -52,9 +52,12 @@ def code_name(code: int) -> str:
 
 
 def _utc(value: object) -> datetime | None:
+    """A plain aware datetime: proto-plus gives its `DatetimeWithNanoseconds`, which the
+    model's encoders (a recording's, msgspec) do not take."""
     if not isinstance(value, datetime):
         return None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+    moment = value if value.tzinfo else value.replace(tzinfo=UTC)
+    return datetime.fromisoformat(moment.isoformat())
 
 
 class GcpScheduler:
