@@ -10,6 +10,7 @@ with its reason; the others are still recorded.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
 import threading
@@ -22,10 +23,13 @@ from typing import Any
 
 import msgspec
 
+from orchwatch.analysis.pubsub import topics_of
+from orchwatch.analysis.pubsub import window as pubsub_window
 from orchwatch.config import Config, RecordSettings
 from orchwatch.dates import business_date
 from orchwatch.model import LogEntry, ServiceState
-from orchwatch.snapshot import capture_completions, read_readings, write_services
+from orchwatch.pubsub import PubSubReading
+from orchwatch.snapshot import capture_completions, write_services
 from orchwatch.sources.base import SourceError, Sources
 from orchwatch.sources.history import Moment as RecordedMoment
 from orchwatch.sources.history import (
@@ -84,6 +88,9 @@ class Recorder:
     _audit_offset: int = 0
     _pruned_at: datetime | None = None
     _services: list[ServiceState] | None = None
+    _ended: dict[date, tuple[datetime, PubSubReading]] = field(default_factory=dict)
+    """The readings of days that have ended, and when each was read."""
+    _watched: date | None = None
 
     def __post_init__(self) -> None:
         self._known = self.recording.last_states()
@@ -116,6 +123,7 @@ class Recorder:
             slow = self._slow_at is None or now - self._slow_at >= self.settings.slow_interval
             if slow:
                 self._slow_at = now
+            self._watch(poll.dates)
             self._read_completions(poll, scratch, now, slow)
             self._read_revisions(poll, scratch)
             self._read_pubsub(poll, now)
@@ -133,6 +141,16 @@ class Recorder:
             self.recording.prune(now, self.settings.retention, self.settings.max_bytes)
             self._pruned_at = now
         return PollResult(moment, now, dict(poll.outages), len(poll.log), poll.took)
+
+    def _watch(self, dates: tuple[date, ...]) -> None:
+        """Watch the newest date where the store can push its changes (Firestore's
+        listeners, as the dashboard watches its selected date): its documents are then
+        read from memory, not polled."""
+        if not dates or dates[-1] == self._watched:
+            return
+        self._watched = dates[-1]
+        with contextlib.suppress(SourceError):  # then it is read at each poll
+            self.sources.completions.watch_date(dates[-1], lambda: None)
 
     def _read_completions(self, poll: Poll, scratch: LocalStore, now: datetime, slow: bool) -> None:
         try:
@@ -180,10 +198,24 @@ class Recorder:
             poll.parts[table] = encode_table(*scratch.table_rows(table))
 
     def _read_pubsub(self, poll: Poll, now: datetime) -> None:
+        """Each recorded date's reading as the view reads it; a day that has ended is read
+        again only every `slow_interval` (its counts are settled)."""
         if self.sources.pubsub is None:
             return
+        readings = []
         try:
-            readings = read_readings(self.config, self.sources, poll.dates, now)
+            for day in poll.dates:
+                span = pubsub_window(day, self.config.timezone, now)
+                if span is None:
+                    continue
+                held = self._ended.get(day)
+                if span[1] < now and held and now - held[0] < self.settings.slow_interval:
+                    readings.append(held[1])
+                    continue
+                reading = self.sources.pubsub.read_pubsub(topics_of(self.config), *span)
+                if span[1] < now:
+                    self._ended[day] = (now, reading)
+                readings.append(reading)
         except SourceError as exc:
             poll.outages["pubsub"] = str(exc)
             return
