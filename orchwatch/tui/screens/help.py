@@ -52,7 +52,7 @@ class HelpScreen(ModalScreen[None]):
         ]
         sections = (
             ("everywhere", [b for b in everywhere if b not in moments]),
-            ("a recording (orchwatch --source FILE of orchwatch record)", moments),
+            ("on a recording", moments),
             ("revisions pane (2)", RevisionsPane.BINDINGS),
             ("logs pane (3)", LogsPane.BINDINGS),
             ("log tail", LogView.BINDINGS),
