@@ -97,6 +97,20 @@ class Recorder:
         self.recording.set_meta("source", self.sources.description)
         self.recording.set_meta("interval_seconds", f"{self.settings.interval.total_seconds():g}")
         self.recording.set_meta("pipeline", self.config.pipeline_name)
+        environment = self.config.environment
+        if environment is not None:  # its viewers show it, as the live dashboard does
+            self.recording.set_meta(
+                "environment",
+                json.dumps(
+                    {
+                        "name": environment.name,
+                        "project": environment.project,
+                        "region": self.config.gcp_region,
+                        "colour": environment.colour,
+                        "production": environment.production,
+                    }
+                ),
+            )
 
     def dates(self, now: datetime) -> tuple[date, ...]:
         """The dates a poll at `now` reads, oldest first, within what the source holds."""

@@ -79,3 +79,26 @@ async def test_no_moment_keys_without_a_recording(config: Config, demo: object) 
         await pilot.press("left_square_bracket")
         await settle(pilot)
         assert "RECORDING" not in screen_lines(app)[0]
+
+
+async def test_a_viewer_shows_the_environment_the_recording_was_made_of(
+    tmp_path: Path, config: Config
+) -> None:
+    from test_environments import with_environments
+
+    from orchwatch.tui.widgets.environment import EnvironmentBanner
+
+    out = tmp_path / "prod.db"
+    record_demo(with_environments(config), out, HOUR[:2])
+    sources = build_sources(SourceOptions(store_path=out), config)  # the viewer's own config
+    app = make_app(config, sources)
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            lines = screen_lines(app)
+            assert lines[0].startswith(" PRODUCTION · prod · project nba-props-platform")
+            assert lines[1].startswith(" RECORDING · prod.db")
+            banner = app.dashboard.query_one(EnvironmentBanner)
+            assert banner.styles.background.rgb == (128, 0, 0)  # its colour, recorded
+    finally:
+        sources.close()

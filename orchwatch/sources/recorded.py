@@ -16,6 +16,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
+from orchwatch.config import Environment
 from orchwatch.sources.base import SourceError, Sources
 from orchwatch.sources.history import (
     GROUPS,
@@ -76,6 +77,26 @@ class Playhead:
         self._lock = threading.Lock()
         self.shown = self._load(moment)
         self._previous: _Shown | None = None
+
+    def environment(self) -> tuple[Environment, str] | None:
+        """The environment the recording was made of, and its region (None: the demo, a
+        store file, or a project without one)."""
+        try:
+            data = json.loads(self.recording.get_meta("environment") or "null")
+        except (RecordingError, ValueError):
+            return None
+        if not isinstance(data, dict):
+            return None
+        try:
+            environment = Environment(
+                str(data["name"]),
+                str(data["project"]),
+                colour=str(data.get("colour", "blue")),
+                production=bool(data.get("production", False)),
+            )
+        except KeyError:
+            return None
+        return environment, str(data.get("region", ""))
 
     @property
     def moment(self) -> Moment:

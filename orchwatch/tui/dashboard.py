@@ -153,6 +153,9 @@ class DashboardScreen(Screen[None]):
         if environment is not None:
             yield EnvironmentBanner(environment, self.config.gcp_region)
         if self.playhead is not None:
+            recorded = self.playhead.environment()  # a recording says what it was made of
+            if recorded is not None:
+                yield EnvironmentBanner(*recorded)
             yield RecordingBanner(self.playhead)
         yield StatusBar(id="status")
         yield CompletionsPane(self.context)
