@@ -87,7 +87,10 @@ def _source_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
         help="the embedded live demo (no cloud credentials needed)",
     )
     exclusive.add_argument(
-        "--source", metavar="PATH", default=default, help="a store file (snapshot) to open"
+        "--source",
+        metavar="PATH",
+        default=default,
+        help="a store file (snapshot) or a recording (orchwatch record) to open",
     )
     exclusive.add_argument(
         "--project", metavar="PROJECT", default=default, help="a Google Cloud project"
