@@ -545,3 +545,20 @@ def test_an_entry_that_arrived_late_with_an_earlier_time_is_backfilled_once(
     assert reader.until(lambda: "late 0" in reader.texts, timeout=40), reader.texts
     assert reader.until(lambda: "gap 1" in reader.texts)
     assert reader.texts.count("seen 0") == 1 and reader.texts.count("old 0") == 1
+
+
+def test_entries_not_read_stay_said_when_a_reconnect_speaks_after_them(config: Config) -> None:
+    """A backfill that left entries out, then a reconnect: the operator still reads what
+    was left out (the reconnect's notice used to replace it within the same second)."""
+    from orchwatch.sources.gcp import build_gcp_sources
+
+    sources = build_gcp_sources(config, "orchwatch-notice", FrozenClock(NOW))
+    try:
+        logs = sources.logs
+        logs._say(None, "gap backfilled; not read: the entries between 11:00:00 and 11:05:00")  # type: ignore[union-attr]
+        logs._say("reconnecting", "Cloud Logging unavailable; retrying in 1 s")  # type: ignore[union-attr]
+        notice = logs.notice  # type: ignore[union-attr]
+        assert "not read: the entries between 11:00:00 and 11:05:00" in notice
+        assert notice.endswith("retrying in 1 s")
+    finally:
+        sources.close()

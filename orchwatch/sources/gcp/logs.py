@@ -41,6 +41,9 @@ BACKFILL_LOOKBACK = timedelta(minutes=2)
 earlier timestamps, and a backfill from exactly the last one would miss them."""
 NOTICE_SECONDS = 60.0
 """How long a stream notice (suppression, backfill) stays next to the health light."""
+
+LOSS_MARKERS = ("not read:", "was not backfilled")
+"""What a notice of entries the tail could not read says."""
 RECONNECT_MAX = 60.0
 LIST_TIMEOUT = 30.0
 SEEN_IDS = 20_000
@@ -207,6 +210,9 @@ class CloudLogging:
         self._health: StreamHealth = "stopped"
         self._notice = ""
         self._notice_at = 0.0
+        self._loss = ""
+        """The last notice of entries not read (`LOSS_MARKERS`), kept beside later ones."""
+        self._loss_at = 0.0
         self._stop = threading.Event()
         self._stream_ended = threading.Event()
         """The open stream's: set when it ends, which ends its request thread."""
@@ -300,11 +306,17 @@ class CloudLogging:
 
     @property
     def notice(self) -> str:
-        """What the stream last said, for a minute after it said it."""
+        """What the stream last said, for a minute after it said it; and entries it could
+        not read, for a minute too, whatever it said next (a reconnect that follows a
+        backfill must not hide what the backfill left out)."""
         with self._lock:
-            if self._notice and self._monotonic() - self._notice_at < NOTICE_SECONDS:
-                return self._notice
-            return ""
+            now = self._monotonic()
+            said = [
+                text
+                for text, at in ((self._loss, self._loss_at), (self._notice, self._notice_at))
+                if text and now - at < NOTICE_SECONDS
+            ]
+            return "; ".join(dict.fromkeys(said))
 
     def close(self) -> None:
         """Stop the tail."""
@@ -386,6 +398,8 @@ class CloudLogging:
                 self._health = health
             if notice is not None:
                 self._notice, self._notice_at = notice, self._monotonic()
+                if any(marker in notice for marker in LOSS_MARKERS):
+                    self._loss, self._loss_at = notice, self._notice_at
 
     def _start_tail(self) -> None:
         if self._thread is None:
