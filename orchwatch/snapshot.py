@@ -37,7 +37,6 @@ from orchwatch.model import (
     ServiceState,
     severity_rank,
 )
-from orchwatch.pubsub import PubSubReading
 from orchwatch.sources.base import SourceError, Sources
 from orchwatch.sources.local import LocalStore, to_text
 from orchwatch.sources.stored_pubsub import READINGS, UNREAD, encode_readings
@@ -115,24 +114,7 @@ def error_entries(entries: Sequence[LogEntry]) -> list[LogEntry]:
     return [e for e in entries if e.service in noisy]
 
 
-def read_readings(
-    config: Config, sources: Sources, dates: Sequence[date], now: datetime
-) -> list[PubSubReading]:
-    """Each date's Pub/Sub reading, as the view reads it.
-
-    Raises:
-        SourceError: Pub/Sub or Cloud Monitoring cannot be read.
-    """
-    assert sources.pubsub is not None
-    readings = []
-    for day in dates:
-        span = pubsub_window(day, config.timezone, now)
-        if span is not None:
-            readings.append(sources.pubsub.read_pubsub(topics_of(config), *span))
-    return readings
-
-
-def capture_pubsub(
+def _capture_pubsub(
     config: Config,
     sources: Sources,
     dates: Sequence[date],
@@ -141,8 +123,13 @@ def capture_pubsub(
 ) -> None:
     """Each date's Pub/Sub reading, as the view reads it; Pub/Sub that cannot be read is
     kept as the reason (the rest of the snapshot is still worth having)."""
+    assert sources.pubsub is not None
+    readings = []
     try:
-        readings = read_readings(config, sources, dates, now)
+        for day in dates:
+            span = pubsub_window(day, config.timezone, now)
+            if span is not None:
+                readings.append(sources.pubsub.read_pubsub(topics_of(config), *span))
     except SourceError as exc:
         store.set_meta(UNREAD, str(exc))
         return
@@ -261,7 +248,7 @@ def capture(
                 store.insert_log(kept)
             step("Pub/Sub")
             if sources.pubsub is not None:
-                capture_pubsub(config, sources, dates, captured_at, store)
+                _capture_pubsub(config, sources, dates, captured_at, store)
             store.set_meta("captured_at", to_text(captured_at) or "")
             store.set_meta("captured_from", sources.description)
             store.set_meta("dates", ",".join(d.isoformat() for d in dates))

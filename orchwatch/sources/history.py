@@ -272,7 +272,6 @@ class Recording:
             RecordingError: it is not a recording, is damaged, or cannot be opened.
         """
         self.path = path
-        self.write = write
         self._lock = threading.Lock()
         self._versions: dict[str, tuple[int, bytes, int]] = {}
         """Part name -> its last version (blob id, bytes, changes back to a whole one):
@@ -793,7 +792,6 @@ class RecordedLogs:
         self.recording = recording
         self.moment = moment
         self._entries: list[tuple[int, LogEntry]] | None = None
-        self.log_health = "replay"
 
     def _all(self) -> list[tuple[int, LogEntry]]:
         if self._entries is None:
