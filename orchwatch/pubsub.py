@@ -29,7 +29,7 @@ said in a verdict."""
 
 @dataclass(frozen=True, slots=True)
 class Subscription:
-    """One subscription of a topic, as `GetSubscription` describes it."""
+    """One subscription of a topic, as the admin API describes it."""
 
     name: str
     """The subscription ID (the last part of `projects/P/subscriptions/ID`)."""

@@ -301,11 +301,23 @@ def test_many_subscriptions_cost_no_more_monitoring_calls(
             topic=f"projects/{project}/topics/{COMPLETE}",
         )
     seed(loopback, project, [ORCHESTRATOR_SUB, *names])
-    pubsub, _ = source(loopback, config, project)
+    pubsub, clients = source(loopback, config, project)
     before = loopback.grpc.calls["ListTimeSeries"]
-    reading = pubsub.read_pubsub(topics_of(config), *WINDOW)
+    reading = pubsub.read_pubsub([*topics_of(config), "no-such-topic"], *WINDOW)
     assert loopback.grpc.calls["ListTimeSeries"] - before == 5
     assert set(reading.metrics) >= {ORCHESTRATOR_SUB, *names}
+    # The configuration of every topic and subscription: two listings, not a call per
+    # topic and per subscription.
+    calls = clients.meter.snapshot()
+    assert {m: n for (api, m), n in calls.items() if api == "pubsub"} == {
+        "ListTopics": 1,
+        "ListSubscriptions": 1,
+    }
+    topic = reading.topics[COMPLETE]
+    assert topic.exists and {s.name for s in topic.subscriptions} >= {ORCHESTRATOR_SUB, *names}
+    assert all(s.topic == COMPLETE for s in topic.subscriptions)
+    assert not reading.topics["no-such-topic"].exists
+    assert not reading.topics["no-such-topic"].subscriptions
 
 
 def dead_letter_to(subscriber: SubscriberClient, path: str, topic: str) -> None:

@@ -186,7 +186,7 @@ class GcpClients:
         return self._get("pubsub.publisher", lambda: self._build_pubsub("Publisher"))
 
     def pubsub_subscriber(self) -> Any:
-        """A generated `pubsub_v1` SubscriberClient (GetSubscription, Seek)."""
+        """A generated `pubsub_v1` SubscriberClient (ListSubscriptions, Seek)."""
         return self._get("pubsub.subscriber", lambda: self._build_pubsub("Subscriber"))
 
     def monitoring(self) -> Any:

@@ -3,10 +3,12 @@ Monitoring (`monitoring_v3.MetricService.ListTimeSeries`).
 
 A read costs one aggregated ListTimeSeries per metric (five, paged), whatever the number
 of subscriptions: the series are grouped by subscription (and response class) on
-Monitoring's side. At most once a minute (`CONFIG_TTL`) it also reads, per topic, one
-GetTopic and one ListTopicSubscriptions (paged), and one GetSubscription per
-subscription. The Pub/Sub view reads at the dashboard's refresh while it is open;
-explain and a replay's preview read once; the dashboard's panes never do.
+Monitoring's side. At most once a minute (`CONFIG_TTL`) it also reads the project's
+topics and subscriptions: one ListTopics and one ListSubscriptions (each paged; a
+listed subscription carries its whole configuration), whatever the number of topics.
+The Pub/Sub view reads once per metric sample period while it is open
+(`orchwatch.pubsub.SAMPLE_PERIOD`); explain and a replay's preview read once; the
+dashboard's panes never do.
 
 Metric and label names are the ones Cloud Monitoring documents for Pub/Sub:
 `subscription/push_request_count` (DELTA, `response_class`),
@@ -91,7 +93,7 @@ def _short(resource: str) -> str:
 
 
 CONFIG_TTL = 60.0
-"""Seconds a topic's subscriptions and their settings are reused: they change with a
+"""Seconds the project's topics and subscriptions are reused: they change with a
 deploy, not from one refresh to the next (the counts are read every time)."""
 
 
@@ -105,59 +107,55 @@ class GcpPubSub:
         self.project = clients.project
         self._monotonic = monotonic
         self._lock = threading.Lock()
-        self._config: dict[str, tuple[float, TopicReading]] = {}
-        """Topic -> when it was read, and what."""
+        self._config: tuple[float, frozenset[str], tuple[Subscription, ...]] | None = None
+        """When the project's topics and subscriptions were read, and what."""
 
-    def _topic_cached(self, topic: str) -> TopicReading:
+    def _configured(self, topics: Sequence[str]) -> dict[str, TopicReading]:
+        """The topics with their subscriptions, read at most once per `CONFIG_TTL`."""
         now = self._monotonic()
         with self._lock:
-            kept = self._config.get(topic)
-        if kept is not None and now - kept[0] < CONFIG_TTL:
-            return kept[1]
-        reading = self._topic(topic)
-        with self._lock:
-            self._config[topic] = (now, reading)
-        return reading
+            kept = self._config
+        if kept is None or now - kept[0] >= CONFIG_TTL:
+            kept = (now, *self._project_config())
+            with self._lock:
+                self._config = kept
+        _, existing, subscriptions = kept
+        return {
+            topic: TopicReading(
+                topic,
+                exists=topic in existing,
+                subscriptions=tuple(s for s in subscriptions if s.topic == topic),
+            )
+            for topic in topics
+        }
 
     # --- configuration ---------------------------------------------------------------------
 
-    def _topic(self, topic: str) -> TopicReading:
-        from google.api_core import exceptions as core
-
+    def _project_config(self) -> tuple[frozenset[str], tuple[Subscription, ...]]:
+        """The project's topic names and its subscriptions: two listings, paged."""
         publisher = self.clients.pubsub_publisher()
         subscriber = self.clients.pubsub_subscriber()
-        path = f"projects/{self.project}/topics/{topic}"
+        project = f"projects/{self.project}"
         meter = self.clients.meter
-        try:
-            meter.count("pubsub", "GetTopic")
-            publisher.get_topic(topic=path, retry=None, timeout=CALL_TIMEOUT)
-        except core.NotFound:
-            return TopicReading(topic, exists=False)
-        names: list[str] = []
-        pages = publisher.list_topic_subscriptions(
-            topic=path, retry=None, timeout=CALL_TIMEOUT
-        ).pages
-        for page in pages:
-            meter.count("pubsub", "ListTopicSubscriptions")
-            names += list(page.subscriptions)
-        subscriptions = []
-        for name in names:
-            meter.count("pubsub", "GetSubscription")
-            try:
-                found = subscriber.get_subscription(
-                    subscription=name, retry=None, timeout=CALL_TIMEOUT
-                )
-            except core.NotFound:
-                continue  # deleted between the listing and now
-            subscriptions.append(to_subscription(found))
-        return TopicReading(topic, exists=True, subscriptions=tuple(subscriptions))
+        topics: set[str] = set()
+        for page in publisher.list_topics(project=project, retry=None, timeout=CALL_TIMEOUT).pages:
+            meter.count("pubsub", "ListTopics")
+            topics.update(_short(t.name) for t in page.topics)
+        subscriptions: list[Subscription] = []
+        for page in subscriber.list_subscriptions(
+            project=project, retry=None, timeout=CALL_TIMEOUT
+        ).pages:
+            meter.count("pubsub", "ListSubscriptions")
+            subscriptions += (to_subscription(s) for s in page.subscriptions)
+        subscriptions.sort(key=lambda s: s.name)
+        return frozenset(topics), tuple(subscriptions)
 
     # --- reading ---------------------------------------------------------------------------
 
     def read_pubsub(self, topics: Sequence[str], since: datetime, until: datetime) -> PubSubReading:
         """The topics with their subscriptions, then the window's series (five calls)."""
         with api_errors(self.clients.api("pubsub")):
-            readings = {topic: self._topic_cached(topic) for topic in topics}
+            readings = self._configured(topics)
         step = step_for(since, until)
         subscriptions = sorted({s.name for r in readings.values() for s in r.subscriptions})
         existing = [t for t, r in readings.items() if r.exists]
