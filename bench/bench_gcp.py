@@ -5,7 +5,11 @@ with the demo's data):
 - time to first data per pane, from process start (so the google libraries'
   import is counted), in a fresh process;
 - API calls per minute per source in steady state (a 60 s window after all
-  panes have data, at the configured 10 s refresh);
+  panes have data, at the configured 10 s refresh), then with the Pub/Sub view open
+  (a 120 s window: it reads once per metric sample period);
+- `orchwatch record`'s calls per minute on the same sources and schedule, over one
+  whole slow interval (its BigQuery tables, invoker policies and Scheduler's jobs are
+  read once in it), on a clock that runs in real time;
 - bytes per BigQuery refresh: what the dry run reports (the emulator has no
   cost model and says 0), and what BigQuery would scan for the same query on
   the same rows, computed from its column sizes, with the 10 MB minimum it bills.
@@ -25,6 +29,7 @@ from pathlib import Path
 from bench.common import report
 
 STEADY_SECONDS = 60.0
+PUBSUB_SECONDS = 120.0
 
 
 def child(config_path: str, as_of: str) -> None:
@@ -59,6 +64,19 @@ def child(config_path: str, as_of: str) -> None:
             }
             result["estimates"] = sources.completions.bigquery.estimates  # type: ignore[attr-defined]
             result["errors"] = [str(p.border_subtitle) for p in app.dashboard.panes]
+            from orchwatch.tui.screens.pubsub import PubSubScreen
+
+            await pilot.press("P")
+            while not (isinstance(app.screen, PubSubScreen) and app.screen.view is not None):
+                await pilot.pause(0.01)
+            before = sources.meter.snapshot()  # type: ignore[attr-defined]
+            window = time.monotonic()
+            await pilot.pause(PUBSUB_SECONDS)
+            elapsed = time.monotonic() - window
+            calls = sources.meter.snapshot() - before  # type: ignore[attr-defined]
+            result["pubsub_per_minute"] = {
+                f"{api} {method}": n * 60 / elapsed for (api, method), n in sorted(calls.items())
+            }
 
     asyncio.run(drive())
     sources.close()
@@ -68,24 +86,29 @@ def child(config_path: str, as_of: str) -> None:
 
 def recorder_calls(config: object, as_of: str) -> dict[str, float]:
     """`orchwatch record` on the same sources at the same schedule: API calls per minute
-    over the same window, after its first poll (as the dashboard's, after first data)."""
-    from orchwatch.clock import FrozenClock
+    after its first poll (as the dashboard's, after first data), over one slow interval
+    (whatever it reads at the slow pace is read once in the window), on a clock that runs
+    in real time from `as_of`."""
+    from orchwatch.clock import AcceleratedClock
     from orchwatch.dates import parse_instant
     from orchwatch.recorder import Recorder
     from orchwatch.sources.factory import SourceOptions, build_sources
     from orchwatch.sources.history import Recording
 
-    sources = build_sources(SourceOptions(), config, clock=FrozenClock(parse_instant(as_of)))  # type: ignore[arg-type]
+    clock = AcceleratedClock(parse_instant(as_of), 1.0)
+    sources = build_sources(SourceOptions(), config, clock=clock)  # type: ignore[arg-type]
+    settings = config.record  # type: ignore[attr-defined]
     with tempfile.TemporaryDirectory(prefix="orchwatch-bench-record-") as folder:
         recording = Recording(Path(folder) / "r.db", write=True)
         try:
-            recorder = Recorder(config, sources, recording, config.record)  # type: ignore[arg-type, attr-defined]
-            every = config.record.interval.total_seconds()  # type: ignore[attr-defined]
+            recorder = Recorder(config, sources, recording, settings)  # type: ignore[arg-type]
+            every = settings.interval.total_seconds()
+            polls = round(settings.slow_interval.total_seconds() / every)
             recorder.poll()
             before = sources.meter.snapshot()  # type: ignore[attr-defined]
             window = time.monotonic()
-            while time.monotonic() - window < STEADY_SECONDS:
-                time.sleep(max(0.0, every - (time.monotonic() - window) % every))
+            for n in range(1, polls + 1):
+                time.sleep(max(0.0, window + n * every - time.monotonic()))
                 recorder.poll()
             elapsed = time.monotonic() - window
             calls = sources.meter.snapshot() - before  # type: ignore[attr-defined]
@@ -163,12 +186,21 @@ def main() -> None:
     print(f"  API calls per minute in steady state ({STEADY_SECONDS:g} s window, 10 s refresh):")
     for name, rate in result["per_minute"].items():
         print(f"    {name:<56} {rate:>10.1f} /min")
+    viewing = result["pubsub_per_minute"]
+    print(f"  the same dashboard with the Pub/Sub view open ({PUBSUB_SECONDS:g} s window):")
+    for name, rate in viewing.items():
+        print(f"    {name:<56} {rate:>10.1f} /min")
     recorder = result["recorder_per_minute"]
-    print("  orchwatch record on the same sources, same schedule and window:")
+    print("  orchwatch record on the same sources and schedule, over one slow interval:")
     for name, rate in recorder.items():
         print(f"    {name:<56} {rate:>10.1f} /min")
     tui_total, recorder_total = sum(result["per_minute"].values()), sum(recorder.values())
     report("API calls per minute: one dashboard", tui_total, "/min")
+    report(
+        "API calls per minute: one dashboard with the Pub/Sub view open",
+        sum(viewing.values()),
+        "/min",
+    )
     report(
         "API calls per minute: the recorder (goal: equal to one dashboard's)",
         recorder_total,

@@ -12,6 +12,14 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+SAMPLE_PERIOD = timedelta(seconds=60)
+"""How often Cloud Monitoring samples Pub/Sub's metrics (its metrics list: "Sampled every
+60 seconds"): a read sooner than this after the last finds no new point."""
+
+SETTLED_AFTER = timedelta(minutes=5)
+"""How long after a window's end its counts are final: a sample is not visible for up to
+240 seconds after it is taken (Monitoring's metrics list), rounded up."""
+
 PUSH_ACK = "ack"
 """The `response_class` of a push the endpoint acknowledged (a 102, 200, 201, 202 or 204)."""
 

@@ -28,7 +28,7 @@ from orchwatch.analysis.pubsub import window as pubsub_window
 from orchwatch.config import Config, RecordSettings
 from orchwatch.dates import business_date
 from orchwatch.model import LogEntry, ServiceState
-from orchwatch.pubsub import PubSubReading
+from orchwatch.pubsub import SAMPLE_PERIOD, SETTLED_AFTER, PubSubReading
 from orchwatch.snapshot import capture_completions, write_services
 from orchwatch.sources.base import SourceError, Sources
 from orchwatch.sources.history import Moment as RecordedMoment
@@ -88,8 +88,9 @@ class Recorder:
     _audit_offset: int = 0
     _pruned_at: datetime | None = None
     _services: list[ServiceState] | None = None
-    _ended: dict[date, tuple[datetime, PubSubReading]] = field(default_factory=dict)
-    """The readings of days that have ended, and when each was read."""
+    _settled: dict[date, PubSubReading] = field(default_factory=dict)
+    """The readings of days whose counts are final (read after `SETTLED_AFTER`)."""
+    _pubsub_at: datetime | None = None
     _watched: date | None = None
 
     def __post_init__(self) -> None:
@@ -212,36 +213,34 @@ class Recorder:
             poll.parts[table] = encode_table(*scratch.table_rows(table))
 
     def _read_pubsub(self, poll: Poll, now: datetime) -> None:
-        """Each recorded date's reading as the view reads it; a day that has ended is read
-        again only every `slow_interval` (its counts are settled)."""
+        """Each recorded date's reading as the view reads it, once per metric sample period
+        (`SAMPLE_PERIOD`: a read sooner finds no new point; the moments between keep the
+        last reading, which says up to when it was read). A day whose counts are final is
+        read once more and then kept."""
         if self.sources.pubsub is None:
             return
+        half_poll = self.settings.interval / 2  # a poll a moment early is still on time
+        if self._pubsub_at is not None and now - self._pubsub_at + half_poll < SAMPLE_PERIOD:
+            return
+        self._pubsub_at = now
         readings = []
         try:
             for day in poll.dates:
                 span = pubsub_window(day, self.config.timezone, now)
                 if span is None:
                     continue
-                held = self._ended.get(day)
-                if span[1] < now and held and now - held[0] < self.settings.slow_interval:
-                    readings.append(held[1])
-                    continue
-                reading = self.sources.pubsub.read_pubsub(topics_of(self.config), *span)
-                if span[1] < now:
-                    self._ended[day] = (now, reading)
+                reading = self._settled.get(day)
+                if reading is None:
+                    reading = self.sources.pubsub.read_pubsub(topics_of(self.config), *span)
+                    if now - span[1] >= SETTLED_AFTER:
+                        self._settled[day] = reading
                 readings.append(reading)
         except SourceError as exc:
             poll.outages["pubsub"] = str(exc)
             return
-        # A day still running is read up to now: its `until` is the poll's own time, and
-        # is left to the moment to say (`history.with_until`), so that a poll that read no
-        # new point records nothing.
-        now_text = msgspec.to_builtins(now)
-        builtins = msgspec.to_builtins(readings)
-        for reading in builtins:
-            if reading.get("until") == now_text:
-                del reading["until"]
-        poll.parts["pubsub"] = encode_json(builtins)
+        finally:
+            self._settled = {d: r for d, r in self._settled.items() if d in poll.dates}
+        poll.parts["pubsub"] = encode_json(msgspec.to_builtins(readings))
 
     def _read_log(self, poll: Poll, now: datetime) -> None:
         """New entries: on the first poll, the log from where a rewind of its dates starts;

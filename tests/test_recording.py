@@ -285,3 +285,58 @@ def test_a_viewer_opened_on_the_latest_follows_the_recorder_and_its_tail_reads_o
         viewer.close()
         recording.close()
         live.close()
+
+
+class CountedPubSub:
+    """The demo's Pub/Sub, with every window it was asked to read kept."""
+
+    def __init__(self, inner: object) -> None:
+        self.inner = inner
+        self.windows: list[tuple[datetime, datetime]] = []
+
+    def read_pubsub(self, topics: list[str], since: datetime, until: datetime) -> object:
+        self.windows.append((since, until))
+        return self.inner.read_pubsub(topics, since, until)  # type: ignore[attr-defined]
+
+
+def test_pubsub_is_recorded_once_per_sample_period_and_every_moment_shows_the_last_reading(
+    tmp_path: Path, config: Config
+) -> None:
+    """Monitoring samples Pub/Sub's counts once a minute: polls every 10 s read them every
+    sixth poll; a settled day is read once. Every moment shows the reading taken last, as
+    the live demo judged it then."""
+    from orchwatch.gather import gather_pubsub
+
+    every = timedelta(seconds=10)
+    moments = [DEMO_START + every * (n + 1) for n in range(19)]  # three minutes
+    out = tmp_path / "paced.db"
+    clock = FrozenClock(moments[0] - every)
+    sources = build_sources(SourceOptions(demo=True), config, clock=clock)
+    counted = CountedPubSub(sources.pubsub)
+    sources.pubsub = counted  # type: ignore[assignment]
+    recording = Recording(out, write=True)
+    try:
+        recorder = Recorder(config, sources, recording, RecordSettings(interval=every))
+        for moment in moments:
+            clock.advance(moment - clock.now())
+            recorder.poll()
+    finally:
+        recording.close()
+        sources.close()
+    today, yesterday = DEMO_START.date(), DEMO_START.date() - timedelta(days=1)
+    starts = [since.date() for since, _ in counted.windows]
+    assert starts.count(yesterday) == 1  # ended the evening before: read once, kept
+    read_at = sorted({until for since, until in counted.windows if since.date() == today})
+    assert read_at == [moments[0], moments[6], moments[12], moments[18]]
+    for moment in moments:
+        last = max(at for at in read_at if at <= moment)
+        rewound = build_sources(SourceOptions(store_path=out), config, clock=FrozenClock(moment))
+        live = build_sources(SourceOptions(demo=True), config, clock=FrozenClock(last))
+        try:
+            shown = gather_pubsub(config, rewound, today).hops
+            then = gather_pubsub(config, live, today).hops
+        finally:
+            rewound.close()
+            live.close()
+        assert not shown.error, (moment, shown.error)
+        assert shown.value == then.value, moment

@@ -921,8 +921,9 @@ class RecordedScheduler:
 
 
 def with_until(readings: Any, moment: Moment) -> Any:
-    """Pub/Sub readings as recorded, each without an `until` given the moment's capture
-    time: a day still running was read up to the poll (see `recorder._read_pubsub`)."""
+    """Pub/Sub readings as recorded, a reading without an `until` given the moment's
+    capture time: recorders before the one that reads once per metric sample period left a
+    running day's `until` (the poll's own time) to the moment to say."""
     now = msgspec.to_builtins(moment.captured_at)
     for reading in readings if isinstance(readings, list) else ():
         if isinstance(reading, dict) and "until" not in reading:

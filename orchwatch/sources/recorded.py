@@ -12,11 +12,12 @@ import json
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
 from orchwatch.config import Environment
+from orchwatch.pubsub import SAMPLE_PERIOD
 from orchwatch.sources.base import SourceError, Sources
 from orchwatch.sources.history import (
     GROUPS,
@@ -75,6 +76,10 @@ class Playhead:
         self.follow = asked is None
         """Whether it moves on to each new moment (opened without `--as-of`)."""
         self._lock = threading.Lock()
+        # Pub/Sub is recorded once per metric sample period (`recorder._read_pubsub`): a
+        # moment between two readings shows the one before it.
+        every = timedelta(seconds=float(recording.get_meta("interval_seconds") or 0))
+        self._pubsub_lag = SAMPLE_PERIOD + every
         self.shown = self._load(moment)
         self._previous: _Shown | None = None
 
@@ -205,7 +210,7 @@ class Playhead:
             completions=unread("completions") or store,
             revisions=unread("revisions") or store,
             logs=unread("logs") or RecordedLogs(self.recording, moment),
-            pubsub=StoredPubSub(store) if "pubsub" in parts else None,
+            pubsub=StoredPubSub(store, self._pubsub_lag) if "pubsub" in parts else None,
             invokers=unread("invokers") or _held(parts, "invokers", RecordedInvokers),
             scheduler=unread("scheduler") or _held(parts, "scheduler", RecordedScheduler),
         )

@@ -1,10 +1,10 @@
-"""Pub/Sub as a snapshot captured it: the readings of the captured dates, kept in the
-store file (data, decoded into typed records), served for exactly the windows read."""
+"""Pub/Sub as a snapshot or a recording captured it: the readings of the captured dates,
+kept in the store file (data, decoded into typed records), served for the windows read."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import msgspec
 
@@ -24,10 +24,15 @@ def encode_readings(readings: Sequence[PubSubReading]) -> str:
 
 
 class StoredPubSub:
-    """The `PubSubSource` of a snapshot: it answers for the windows it captured."""
+    """The `PubSubSource` of a snapshot: it answers for the windows it captured.
 
-    def __init__(self, store: LocalStore) -> None:
+    A recording reads Pub/Sub once per metric sample period, not at every moment: with
+    `lag`, a window still running is answered by the reading of the same start that ended
+    at most `lag` before the window asked for (the last reading taken by then)."""
+
+    def __init__(self, store: LocalStore, lag: timedelta = timedelta(0)) -> None:
         self.store = store
+        self.lag = lag
         self._readings: list[PubSubReading] | None = None
 
     @staticmethod
@@ -57,14 +62,15 @@ class StoredPubSub:
             SourceError: the snapshot holds no reading of it (the message says which).
         """
         readings = self._all()
-        for reading in readings:
-            if reading.since == since and reading.until == until:
-                missing = [t for t in topics if t not in reading.topics]
-                if missing:
-                    raise SourceError(
-                        f"the snapshot's Pub/Sub reading has no topic {', '.join(missing)}"
-                    )
-                return reading
+        taken = [r for r in readings if r.since == since and until - self.lag <= r.until <= until]
+        if taken:
+            reading = max(taken, key=lambda r: r.until)
+            missing = [t for t in topics if t not in reading.topics]
+            if missing:
+                raise SourceError(
+                    f"the snapshot's Pub/Sub reading has no topic {', '.join(missing)}"
+                )
+            return reading
 
         def span(start: datetime, end: datetime) -> str:
             return f"{start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M %Z}"

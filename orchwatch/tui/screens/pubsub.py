@@ -19,7 +19,7 @@ from textual.widgets import DataTable, Static
 from orchwatch.analysis.pubsub import Hop, HopLevel, spark
 from orchwatch.gather import PubSubView, gather_pubsub
 from orchwatch.model import DateStatus
-from orchwatch.pubsub import REFUSAL_CLASSES
+from orchwatch.pubsub import REFUSAL_CLASSES, SAMPLE_PERIOD
 from orchwatch.sanitize import clip, inert_line, wrap_at_boundaries
 from orchwatch.tui.context import context
 from orchwatch.tui.failures import FailsInPlace
@@ -85,9 +85,14 @@ class PubSubScreen(FailsInPlace, Screen[None]):
     def on_mount(self) -> None:
         self.query_one("#pubsub-table", DataTable).focus()
         self.action_reload()
-        # The backlog moves: read again at the dashboard's pace while the view is open
-        # (Monitoring: one call per metric per read, whatever the number of subscriptions).
-        self.set_interval(context(self).refresh_seconds, lambda: self._read(self.day))
+        # The backlog moves: read again while the view is open, at the dashboard's pace but
+        # not sooner than Cloud Monitoring samples the counts (a read finds no new point
+        # before then; each read is one call per metric, whatever the subscriptions).
+        app = context(self)
+        every = app.refresh_seconds
+        if app.sources.kind == "gcp":
+            every = max(every, SAMPLE_PERIOD.total_seconds())
+        self.set_interval(every, lambda: self._read(self.day))
 
     def on_resize(self, event: Resize) -> None:
         self._show()
