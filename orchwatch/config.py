@@ -88,6 +88,7 @@ class EndpointsTable(_Table, kw_only=True):
     pubsub: str | None = None
     monitoring: str | None = None
     scheduler: str | None = None
+    cloudbuild: str | None = None
 
 
 class LogAnalyticsTable(_Table, kw_only=True):
@@ -1044,7 +1045,16 @@ def _gcp_settings(gcp: GcpTable, display: Path | str) -> GcpSettings:
     if not 1 <= gcp.run_concurrency <= 32:
         raise ConfigError(display, "gcp.run_concurrency", "expected an integer from 1 to 32")
     endpoints: dict[str, str] = {}
-    for api in ("firestore", "bigquery", "run", "logging", "pubsub", "monitoring", "scheduler"):
+    for api in (
+        "firestore",
+        "bigquery",
+        "run",
+        "logging",
+        "pubsub",
+        "monitoring",
+        "scheduler",
+        "cloudbuild",
+    ):
         value = getattr(gcp.endpoints, api)
         if value is None:
             continue

@@ -7,6 +7,7 @@ can never disagree.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
@@ -14,7 +15,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from orchwatch.analysis.completion import reconcile_date
-from orchwatch.analysis.daily import NO_REPO, CustomCheckResult, DailyInputs
+from orchwatch.analysis.daily import NO_REPO, CustomCheckResult, DailyInputs, TriggerLag
 from orchwatch.analysis.explain import Deployed, ExplainInputs, Package
 from orchwatch.analysis.fetched import Fetched
 from orchwatch.analysis.pubsub import Hop, topics_of
@@ -32,6 +33,7 @@ from orchwatch.analysis.timeline import Action, TimelineInputs
 from orchwatch.analysis.tracebacks import group_entries, group_lines
 from orchwatch.config import Config
 from orchwatch.model import (
+    BuildTrigger,
     DateCompletions,
     DateStatus,
     ErrorGroup,
@@ -42,7 +44,7 @@ from orchwatch.model import (
 )
 from orchwatch.names import UnknownName, no_such
 from orchwatch.sources.base import ErrorLines, SourceError, Sources
-from orchwatch.sources.git import Commit, commits_since, function_paths
+from orchwatch.sources.git import Commit, branch_ref, commits_since, function_paths
 from orchwatch.sources.logfile import LogReader
 
 T = TypeVar("T")
@@ -545,6 +547,10 @@ def gather_daily(
     scheduler: Fetched[list[SchedulerJob]] | None = None
     if sources.scheduler is not None:
         scheduler = _fetch(sources.scheduler.fetch_jobs)
+    builds: Fetched[list[TriggerLag]] | None = None
+    if sources.builds is not None:
+        source = sources.builds
+        builds = _fetch(lambda: [trigger_lag(t, config.repo_path) for t in source.fetch_triggers()])
     games: Fetched[float | None] | None = None
     calendar = config.game_day_sql
     if calendar is not None:
@@ -567,8 +573,41 @@ def gather_daily(
         games=games,
         invokers=invokers,
         scheduler=scheduler,
+        builds=builds,
         region=config.gcp_region if sources.kind == "gcp" else "",
     )
+
+
+BRANCH_PATTERN = re.compile(r"\^?([\w./-]+)\$?")
+"""A trigger's branch pattern that names one branch (`^main$`, `main`)."""
+
+
+def trigger_lag(trigger: BuildTrigger, repo: Path | None) -> TriggerLag:
+    """A trigger with what its branch holds, in the repository, that its newest build did
+    not build (only a green build is compared: a failed one is judged as such)."""
+    build = trigger.last_build
+    if trigger.disabled or build is None or build.status != "SUCCESS":
+        return TriggerLag(trigger)
+    if repo is None:
+        return TriggerLag(trigger, error=NO_REPO)
+    named = BRANCH_PATTERN.fullmatch(trigger.branch)
+    if named is None:
+        why = (
+            f"it builds branches matching {trigger.branch}: no one branch to compare with"
+            if trigger.branch
+            else "it is not started by a branch push"
+        )
+        return TriggerLag(trigger, error=why)
+    if not build.commit:
+        return TriggerLag(trigger, error=f"its newest build ({build.id}) names no commit")
+    paths = [f":(glob){g}" for g in trigger.included_files]
+    paths += [f":(glob,exclude){g}" for g in trigger.ignored_files]
+    try:
+        ref = branch_ref(repo, named.group(1))
+        behind = commits_since(repo, build.commit, paths, to=ref)
+    except SourceError as exc:
+        return TriggerLag(trigger, error=str(exc))
+    return TriggerLag(trigger, ref, tuple(behind))
 
 
 @dataclass(frozen=True)

@@ -514,6 +514,38 @@ class ErrorGroup:
 
 
 @dataclass(frozen=True)
+class Build:
+    """A Cloud Build build, as `ListBuilds` describes it."""
+
+    id: str
+    status: str
+    """`Build.Status` by name: SUCCESS, FAILURE, INTERNAL_ERROR, TIMEOUT, CANCELLED, EXPIRED,
+    or PENDING, QUEUED, WORKING while it runs."""
+    commit: str = ""
+    """The commit it built (its `COMMIT_SHA` substitution, else the resolved source's);
+    "" when not known."""
+    created: datetime | None = None
+    log_url: str = ""
+
+
+@dataclass(frozen=True)
+class BuildTrigger:
+    """A Cloud Build trigger, as `ListBuildTriggers` describes it, with its latest build."""
+
+    name: str
+    id: str
+    disabled: bool = False
+    branch: str = ""
+    """The branch pattern its pushes build (a regular expression, `^main$`); "" when it is
+    not started by a branch push."""
+    included_files: tuple[str, ...] = ()
+    """Globs: a push touching none of them starts no build (empty: every file)."""
+    ignored_files: tuple[str, ...] = ()
+    last_build: Build | None = None
+    """Its newest build; None when it has none."""
+
+
+@dataclass(frozen=True)
 class SchedulerJob:
     """A Cloud Scheduler job, as `ListJobs` describes it."""
 

@@ -36,8 +36,8 @@ from orchwatch.sources.history import (
     Poll,
     Recording,
     encode_invokers,
-    encode_jobs,
     encode_json,
+    encode_records,
     encode_table,
     entry_key,
     log_since,
@@ -180,8 +180,9 @@ class Recorder:
                 poll.parts[table] = encode_table(*scratch.table_rows(table))
 
     def _read_platform(self, poll: Poll) -> None:
-        """The push targets' invoker policies and Cloud Scheduler's jobs (the walkthrough's
-        checks), at the slow pace: they change by hand, rarely."""
+        """The push targets' invoker policies, Cloud Scheduler's jobs and Cloud Build's
+        triggers (the walkthrough's checks), at the slow pace: they change by hand or by a
+        deploy, rarely."""
         if self.sources.invokers is not None:
             targets = [p.orchestrator for p in self.config.phases if p.orchestrator]
             try:
@@ -192,9 +193,14 @@ class Recorder:
                 poll.outages["invokers"] = str(exc)
         if self.sources.scheduler is not None:
             try:
-                poll.parts["scheduler"] = encode_jobs(self.sources.scheduler.fetch_jobs())
+                poll.parts["scheduler"] = encode_records(self.sources.scheduler.fetch_jobs())
             except SourceError as exc:
                 poll.outages["scheduler"] = str(exc)
+        if self.sources.builds is not None:
+            try:
+                poll.parts["builds"] = encode_records(self.sources.builds.fetch_triggers())
+            except SourceError as exc:
+                poll.outages["builds"] = str(exc)
 
     def _read_revisions(self, poll: Poll, scratch: LocalStore) -> None:
         if self.sources.revisions is None:

@@ -91,6 +91,7 @@ class Loopback:
             "pubsub": self.pubsub.host,
             "monitoring": self.grpc.endpoint,
             "scheduler": self.grpc.endpoint,
+            "cloudbuild": self.grpc.endpoint,
         }
 
     def config(self, base: Config, project: str, **gcp: object) -> Config:

@@ -228,7 +228,7 @@ def test_formats_and_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["daily", "--demo", "--date", "2026-01-28"]) == 2
     assert capsys.readouterr().out.splitlines()[0] == (
         "nba-props-platform · 2026-01-28 (Wed) · UNKNOWN (could not check: orchestrator ×4; "
-        "0 fail, 0 warn, 17 pass, 4 unknown, 1 skipped)"
+        "0 fail, 0 warn, 17 pass, 4 unknown, 2 skipped)"
     )
     assert main(["daily", "--demo", "--date", "someday"]) == 2
     assert "is not a date" in capsys.readouterr().err
@@ -299,10 +299,9 @@ async def test_every_failing_checks_evidence_in_at_most_eight_keys(
     from dataclasses import replace
 
     from orchwatch.tui.screens.daily import CheckScreen
-    from orchwatch.validate.demo_repo import write_demo_repo
 
     repo = tmp_path / "repo"
-    write_demo_repo(repo)
+    assert main(["demo-repo", str(repo)]) == 0  # with its history, as the README makes it
     app = make_app(replace(config, repo_path=repo), demo)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)

@@ -52,6 +52,8 @@ from orchwatch.analysis.pubsub import Hop, HopLevel  # re-exported: readers name
 from orchwatch.analysis.revisions import Marker, ServiceVerdict, short_name
 from orchwatch.config import DailyCheck, StatusWords, parse_expectation
 from orchwatch.model import (
+    Build,
+    BuildTrigger,
     CellState,
     DateStatus,
     ErrorGroup,
@@ -61,6 +63,7 @@ from orchwatch.model import (
 )
 from orchwatch.plural import counted
 from orchwatch.pubsub import Subscription
+from orchwatch.sources.git import Commit
 
 
 class CheckStatus(StrEnum):
@@ -171,6 +174,9 @@ class DailyInputs:
     """The project's Cloud Scheduler jobs; None where the source holds none (a snapshot)."""
     invokers: Fetched[dict[str, frozenset[str]]] | None = None
     """The orchestrators' `roles/run.invoker` members; None where the source holds no IAM."""
+    builds: Fetched[list[TriggerLag]] | None = None
+    """The Cloud Build triggers with their newest builds against their branches; None where
+    the source holds none (a snapshot)."""
     region: str = ""
     """The Cloud Run region, for the fix's command."""
 
@@ -207,6 +213,7 @@ def evaluate(
         results.append(_invoker_check(inputs))
         results.append(_invocations_check(inputs, phases))
     results.append(_scheduler_check(inputs))
+    results.append(_build_check(inputs))
     results.append(_validation_check(inputs))
     results += [
         _custom_check(check, phases.get(check.phase or ""), inputs, zone) for check in inputs.custom
@@ -620,6 +627,129 @@ def _scheduler_check(inputs: DailyInputs) -> CheckResult:
         f"gcloud scheduler jobs describe {failing[0].name}{region}; a PERMISSION_DENIED "
         "target wants roles/run.invoker for the job's service account",
     )
+
+
+@dataclass(frozen=True)
+class TriggerLag:
+    """A Cloud Build trigger, its newest build, and what its branch holds that the build
+    did not."""
+
+    trigger: BuildTrigger
+    ref: str = ""
+    """The ref the build was compared with (`refs/remotes/origin/main`); "" when it was not."""
+    behind: tuple[Commit, ...] = ()
+    """Commits after the built one on the branch that touch the trigger's files, newest
+    first."""
+    error: str = ""
+    """Why the build was not compared with its branch ("" when it was, or needs not be):
+    `NO_REPO`, or what git or the trigger said."""
+
+
+BUILD_FAILED = frozenset({"FAILURE", "INTERNAL_ERROR", "TIMEOUT"})
+"""A newest build in one of these failed: its trigger deploys nothing (critical)."""
+BUILD_RUNNING = frozenset({"PENDING", "QUEUED", "WORKING"})
+STALE_AFTER = timedelta(days=7)
+"""A trigger whose newest build is older than a relevant commit this long builds stale
+code: the runbook's "more than 7 days behind HEAD despite relevant file changes"."""
+
+
+def _build_check(inputs: DailyInputs) -> CheckResult:
+    """The runbook's Cloud Build trigger health (0.69): each enabled trigger's newest build
+    must have succeeded and built its branch's head, as far as the trigger's files go. A
+    failed build, or relevant commits left unbuilt for 7 days (a trigger stuck on an old
+    commit while its builds go green: Session 213), are critical; fewer days behind, or no
+    build, warn. Without the repository the commits are not compared: the check is
+    skipped, never passed, unless a build failed."""
+    title = "Cloud Build triggers"
+    if inputs.builds is None:
+        return _not_held("cloud_build", title, "Cloud Build triggers")
+    lags = inputs.builds.value
+    region = f" --region={inputs.region}" if inputs.region else ""
+    if lags is None:
+        return _unknown(
+            "cloud_build",
+            title,
+            inputs.builds.error,
+            f"gcloud builds triggers list{region} (roles/cloudbuild.builds.viewer)",
+        )
+    enabled = [lag for lag in lags if not lag.trigger.disabled]
+    failed: list[tuple[str, Build]] = []
+    stale: list[tuple[str, str]] = []
+    behind: list[str] = []
+    odd: list[str] = []
+    unknown: list[str] = []
+    for lag in enabled:
+        trigger, build = lag.trigger, lag.trigger.last_build
+        if build is None:
+            odd.append(f"{trigger.name}: no build")
+        elif build.status in BUILD_FAILED:
+            failed.append((trigger.name, build))
+        elif build.status in BUILD_RUNNING:
+            continue  # judged when it ends
+        elif build.status != "SUCCESS":
+            odd.append(f"{trigger.name}: newest build {build.status}")
+        elif lag.behind:
+            oldest = lag.behind[-1]
+            days = (inputs.now - oldest.when) / timedelta(days=1)
+            text = (
+                f"{trigger.name}: built {build.commit[:7]}; "
+                f"{counted(len(lag.behind), 'commit')} to its files on "
+                f"{_short_ref(lag.ref)} since, the oldest {days:.0f} d ago ({oldest.sha[:7]})"
+            )
+            if inputs.now - oldest.when >= STALE_AFTER:
+                stale.append((trigger.name, text))
+            else:
+                behind.append(text)
+        elif lag.error and lag.error != NO_REPO:
+            unknown.append(f"{trigger.name}: {lag.error}")
+    if failed or stale:
+        said = [f"{name}: newest build {b.status} ({b.id})" for name, b in failed]
+        said += [text for _, text in stale]
+        step = (
+            f"gcloud builds log {failed[0][1].id}{region}"
+            if failed
+            else f"gcloud builds triggers describe {stale[0][0]}{region}; a trigger whose "
+            "builds keep an old commit is deleted and recreated (the runbook's fix)"
+        )
+        return CheckResult("cloud_build", title, CheckStatus.FAIL, "; ".join(said), step)
+    if unknown:
+        return CheckResult(
+            "cloud_build",
+            title,
+            CheckStatus.UNKNOWN,
+            "not compared with their branches: " + "; ".join(unknown),
+            "git fetch in the repository ([repo] path), then run the walkthrough again",
+        )
+    if behind or odd:
+        return CheckResult(
+            "cloud_build",
+            title,
+            CheckStatus.WARN,
+            "; ".join(behind + odd),
+            f"gcloud builds list{region} --limit=10: a push to the trigger's files should "
+            "have started a build; behind for 7 days is critical",
+        )
+    green = f"{counted(len(enabled), 'enabled trigger')}, every newest build SUCCESS"
+    if any(lag.error == NO_REPO for lag in enabled):
+        return CheckResult(
+            "cloud_build",
+            title,
+            CheckStatus.SKIPPED,
+            f"{green}; what they built is not compared with their branches ({NO_REPO})",
+            "set [repo] path in orchwatch.toml",
+        )
+    return CheckResult(
+        "cloud_build",
+        title,
+        CheckStatus.PASS,
+        f"{green}, at their branches' heads as far as their files go",
+        "nothing to do",
+    )
+
+
+def _short_ref(ref: str) -> str:
+    """`refs/remotes/origin/main` -> `origin/main`."""
+    return ref.removeprefix("refs/remotes/").removeprefix("refs/heads/")
 
 
 def _tiered(

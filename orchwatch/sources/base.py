@@ -15,6 +15,7 @@ from typing import Literal, Protocol
 
 from orchwatch.clock import Clock
 from orchwatch.model import (
+    BuildTrigger,
     DateCompletions,
     ExecutionLogRow,
     FailedQueueItem,
@@ -79,6 +80,19 @@ class RevisionSource(Protocol):
 
         Raises:
             SourceError: the API cannot be read; the message says why.
+        """
+        ...
+
+
+class BuildSource(Protocol):
+    """The project's Cloud Build triggers in the pipeline's region, each with its newest
+    build."""
+
+    def fetch_triggers(self) -> list[BuildTrigger]:
+        """Every trigger.
+
+        Raises:
+            SourceError: the triggers or their builds cannot be listed.
         """
         ...
 
@@ -241,6 +255,8 @@ class Sources:
     """None where the source holds no IAM (a store file): the check says so."""
     scheduler: SchedulerSource | None = None
     """None where the source holds no Cloud Scheduler jobs (a store file)."""
+    builds: BuildSource | None = None
+    """None where the source holds no Cloud Build triggers (a store file)."""
     logs: LogSource | None = None
     error_search: ErrorSearch | None = None
     """Where wide windows are grouped (Log Analytics); None: always from `logs`."""

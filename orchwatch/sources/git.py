@@ -38,9 +38,10 @@ def function_paths(repo: Path, folder: Path) -> list[str]:
 
 
 def commits_since(
-    repo: Path, commit: str, paths: Sequence[str], timeout: float = 10.0
+    repo: Path, commit: str, paths: Sequence[str], timeout: float = 10.0, to: str = "HEAD"
 ) -> list[Commit]:
-    """Commits after `commit` up to HEAD that touch `paths`, newest first.
+    """Commits after `commit` up to `to` (a ref) that touch `paths` (git pathspecs),
+    newest first.
 
     Raises:
         SourceError: git failed (not a repo, unknown commit...); the message says why.
@@ -49,7 +50,7 @@ def commits_since(
         raise SourceError(f"not a commit id: {commit!r}")
     out = _git(
         repo,
-        ["log", "--format=%H%x09%cI%x09%an%x09%s", f"{commit}..HEAD", "--", *paths],
+        ["log", "--format=%H%x09%cI%x09%an%x09%s", f"{commit}..{to}", "--", *paths],
         timeout,
     )
     commits = []
@@ -57,6 +58,24 @@ def commits_since(
         sha, when, author, subject = [*line.split("\t", 3), "", "", ""][:4]
         commits.append(Commit(sha, datetime.fromisoformat(when), author, subject))
     return commits
+
+
+def branch_ref(repo: Path, branch: str, timeout: float = 10.0) -> str:
+    """The full ref that holds `branch`'s head: its remote-tracking branch
+    (`refs/remotes/origin/main`: what was pushed, as of the last fetch) when there is one,
+    else the local branch.
+
+    Raises:
+        SourceError: neither exists, or git failed.
+    """
+    _git(repo, ["rev-parse", "--git-dir"], timeout)  # not a repository: git says so
+    for ref in (f"refs/remotes/origin/{branch}", f"refs/heads/{branch}"):
+        try:
+            _git(repo, ["rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"], timeout)
+        except SourceError:
+            continue
+        return ref
+    raise SourceError(f"the repository has no branch {branch} (nor origin/{branch})")
 
 
 def uncommitted(repo: Path, paths: Sequence[str], timeout: float = 10.0) -> list[str]:

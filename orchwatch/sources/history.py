@@ -33,11 +33,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
 import msgspec
 
 from orchwatch.model import (
+    BuildTrigger,
     DateCompletions,
     ExecutionLogRow,
     FailedQueueItem,
@@ -81,6 +82,7 @@ GROUPS: dict[str, tuple[str, ...]] = {
     "logs": ("logs",),
     "invokers": ("invokers",),
     "scheduler": ("scheduler",),
+    "builds": ("builds",),
 }
 """Each source the recorder reads, and the parts its reading is kept as."""
 
@@ -901,9 +903,24 @@ class RecordedInvokers:
         return {name: self._invokers[name] for name in services if name in self._invokers}
 
 
-def encode_jobs(jobs: Sequence[SchedulerJob]) -> bytes:
-    """Cloud Scheduler's jobs as recorded."""
-    return encode_json(msgspec.to_builtins(list(jobs)))
+def encode_records(records: Sequence[SchedulerJob] | Sequence[BuildTrigger]) -> bytes:
+    """Cloud Scheduler's jobs or Cloud Build's triggers as recorded."""
+    return encode_json(msgspec.to_builtins(list(records)))
+
+
+R = TypeVar("R")
+
+
+def _decode_records(body: bytes, kind: type[R], what: str) -> list[R]:
+    """Records as `encode_records` kept them.
+
+    Raises:
+        SourceError: they do not decode as `kind` (the message names `what`).
+    """
+    try:
+        return msgspec.convert(decode_json(body) or [], type=list[kind])  # type: ignore[valid-type]
+    except msgspec.ValidationError as exc:
+        raise SourceError(f"a bad recorded {what} reading ({exc})") from None
 
 
 class RecordedScheduler:
@@ -914,10 +931,18 @@ class RecordedScheduler:
 
     def fetch_jobs(self) -> list[SchedulerJob]:
         """The jobs as the last slow poll read them."""
-        try:
-            return msgspec.convert(decode_json(self._body) or [], type=list[SchedulerJob])
-        except msgspec.ValidationError as exc:
-            raise SourceError(f"a bad recorded Cloud Scheduler reading ({exc})") from None
+        return _decode_records(self._body, SchedulerJob, "Cloud Scheduler")
+
+
+class RecordedBuilds:
+    """The `BuildSource` of a recorded moment."""
+
+    def __init__(self, body: bytes) -> None:
+        self._body = body
+
+    def fetch_triggers(self) -> list[BuildTrigger]:
+        """The triggers and their newest builds as the last slow poll read them."""
+        return _decode_records(self._body, BuildTrigger, "Cloud Build")
 
 
 def with_until(readings: Any, moment: Moment) -> Any:

@@ -22,6 +22,7 @@ from orchwatch.sources.base import SourceError, Sources
 from orchwatch.sources.history import (
     GROUPS,
     Moment,
+    RecordedBuilds,
     RecordedInvokers,
     RecordedLogs,
     RecordedScheduler,
@@ -44,6 +45,7 @@ _WHAT = {
     "pubsub": "Pub/Sub",
     "invokers": "Cloud Run IAM",
     "scheduler": "Cloud Scheduler",
+    "builds": "Cloud Build",
 }
 
 
@@ -59,6 +61,7 @@ class _Shown:
     pubsub: object | None
     invokers: object | None
     scheduler: object | None
+    builds: object | None
 
 
 class Playhead:
@@ -213,6 +216,7 @@ class Playhead:
             pubsub=StoredPubSub(store, self._pubsub_lag) if "pubsub" in parts else None,
             invokers=unread("invokers") or _held(parts, "invokers", RecordedInvokers),
             scheduler=unread("scheduler") or _held(parts, "scheduler", RecordedScheduler),
+            builds=unread("builds") or _held(parts, "builds", RecordedBuilds),
         )
 
     def close(self) -> None:
@@ -274,6 +278,7 @@ def rewind(path: Path, at: datetime | None) -> Sources:
         pubsub=current("pubsub"),
         invokers=current("invokers"),
         scheduler=current("scheduler"),
+        builds=current("builds"),
         live=playhead,
         dates=(min(moment.dates), max(moment.dates)) if moment.dates else None,
         closers=[playhead],

@@ -55,6 +55,7 @@ def start_and_seed(folder: Path) -> tuple[list[Emulator], LocalGcpServer, Path]:
         "pubsub": emulators[2].host,
         "monitoring": server.endpoint,
         "scheduler": server.endpoint,
+        "cloudbuild": server.endpoint,
     }
     config = load_config(None)
     config = replace(config, gcp_project=PROJECT, gcp=GcpSettings(endpoints=endpoints))
@@ -68,6 +69,7 @@ def start_and_seed(folder: Path) -> tuple[list[Emulator], LocalGcpServer, Path]:
     entries = seed.seed_logging(server, store, config, PROJECT)
     subscriptions = seed.seed_pubsub(clients, server, store, config, PROJECT)
     seed.seed_scheduler(server, config, PROJECT, DEMO_START)
+    seed.seed_builds(server, store, config, PROJECT)
     # The same entries in a Log Analytics view, for `errors --since 7d` through BigQuery.
     seed_view(clients.bigquery(), f"{PROJECT}.{LINKED}._AllLogs", list(server.entries))
     writer.close()

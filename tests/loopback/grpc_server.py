@@ -36,6 +36,7 @@ from typing import Any
 
 import grpc
 from google.cloud import monitoring_v3, run_v2, scheduler_v1
+from google.cloud.devtools import cloudbuild_v1
 from google.cloud.logging_v2.types import (
     ListLogEntriesRequest,
     ListLogEntriesResponse,
@@ -49,6 +50,9 @@ from .monitoring import METRIC_SERVICE, RawSeries, list_time_series
 
 RUN_SERVICES = "google.cloud.run.v2.Services"
 SCHEDULER = "google.cloud.scheduler.v1.CloudScheduler"
+CLOUD_BUILD = "google.devtools.cloudbuild.v1.CloudBuild"
+TRIGGER_FILTER = re.compile(r'\s*trigger_id\s*=\s*"([^"]*)"\s*')
+"""The one `ListBuilds` filter served: the builds of a trigger (Cloud Build's filter syntax)."""
 RUN_REVISIONS = "google.cloud.run.v2.Revisions"
 LOGGING = "google.logging.v2.LoggingServiceV2"
 
@@ -225,6 +229,10 @@ class LocalGcpServer:
         self.entries: list[LogEntry] = []
         self.jobs: dict[str, list[scheduler_v1.Job]] = {}
         """`projects/P/locations/L` -> its Cloud Scheduler jobs (ListJobs)."""
+        self.triggers: dict[str, list[cloudbuild_v1.BuildTrigger]] = {}
+        """`projects/P/locations/L` -> its Cloud Build triggers (ListBuildTriggers)."""
+        self.builds: dict[str, list[cloudbuild_v1.Build]] = {}
+        """`projects/P/locations/L` -> its builds (ListBuilds: newest first)."""
         self.iam: dict[str, dict[str, set[str]]] = {}
         """Service resource name -> role -> members: its IAM policy (GetIamPolicy)."""
         self._listings: dict[tuple[tuple[str, ...], str, str], tuple[int, list[LogEntry]]] = {}
@@ -386,6 +394,21 @@ class LocalGcpServer:
                 },
             ),
             grpc.method_handlers_generic_handler(
+                CLOUD_BUILD,
+                {
+                    "ListBuildTriggers": unary(
+                        self._list_build_triggers,
+                        cloudbuild_v1.ListBuildTriggersRequest,
+                        cloudbuild_v1.ListBuildTriggersResponse,
+                    ),
+                    "ListBuilds": unary(
+                        self._list_builds,
+                        cloudbuild_v1.ListBuildsRequest,
+                        cloudbuild_v1.ListBuildsResponse,
+                    ),
+                },
+            ),
+            grpc.method_handlers_generic_handler(
                 METRIC_SERVICE,
                 {
                     "ListTimeSeries": unary(
@@ -449,6 +472,36 @@ class LocalGcpServer:
             jobs = list(self.jobs.get(request.parent, ()))
         page, token = self._page(jobs, request.page_size, request.page_token, context)
         return scheduler_v1.ListJobsResponse(jobs=page, next_page_token=token)
+
+    def _list_build_triggers(
+        self, request: cloudbuild_v1.ListBuildTriggersRequest, context: grpc.ServicerContext
+    ) -> cloudbuild_v1.ListBuildTriggersResponse:
+        parent = request.parent or f"projects/{request.project_id}/locations/global"
+        self._enter("ListBuildTriggers", context, parent)
+        with self._lock:
+            triggers = list(self.triggers.get(parent, ()))
+        page, token = self._page(triggers, request.page_size, request.page_token, context)
+        return cloudbuild_v1.ListBuildTriggersResponse(triggers=page, next_page_token=token)
+
+    def _list_builds(
+        self, request: cloudbuild_v1.ListBuildsRequest, context: grpc.ServicerContext
+    ) -> cloudbuild_v1.ListBuildsResponse:
+        parent = request.parent or f"projects/{request.project_id}/locations/global"
+        self._enter("ListBuilds", context, parent)
+        wanted = TRIGGER_FILTER.fullmatch(request.filter) if request.filter else None
+        if request.filter and wanted is None:
+            context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT, f"unsupported filter {request.filter!r}"
+            )
+        with self._lock:
+            builds = [
+                b
+                for b in self.builds.get(parent, ())
+                if wanted is None or b.build_trigger_id == wanted.group(1)
+            ]
+        builds.sort(key=lambda b: b.create_time, reverse=True)
+        page, token = self._page(builds, request.page_size, request.page_token, context)
+        return cloudbuild_v1.ListBuildsResponse(builds=page, next_page_token=token)
 
     def _get_iam_policy(self, request: Any, context: grpc.ServicerContext) -> policy_pb2.Policy:
         self._enter("GetIamPolicy", context, request.resource)

@@ -68,6 +68,7 @@ def silent_config(folder: Path, port: int) -> Path:
     where = f"127.0.0.1:{port}"
     endpoints = {"firestore": where, "bigquery": f"http://{where}", "run": where}
     endpoints |= {"logging": where, "pubsub": where, "monitoring": where, "scheduler": where}
+    endpoints["cloudbuild"] = where
     return write_config(folder, endpoints, "orchwatch-silent")
 
 
@@ -254,6 +255,48 @@ def seed_scheduler(server: LocalGcpServer, config: Config, project: str, now: da
     ]
     server.jobs[parent] = jobs
     return len(jobs)
+
+
+def seed_builds(server: LocalGcpServer, store: LocalStore, config: Config, project: str) -> int:
+    """Serve the demo's Cloud Build triggers and their newest builds as `cloudbuild_v1`
+    messages (each trigger a GitHub push trigger of its branch); returns how many."""
+    from google.cloud.devtools import cloudbuild_v1
+
+    from orchwatch.sources.demo import DemoBuilds
+
+    parent = f"projects/{project}/locations/{config.gcp_region}"
+    triggers, builds = [], []
+    for trigger in DemoBuilds(config.extra_services, store.fetch_services).fetch_triggers():
+        triggers.append(
+            cloudbuild_v1.BuildTrigger(
+                id=trigger.id,
+                name=trigger.name,
+                resource_name=f"{parent}/triggers/{trigger.id}",
+                github=cloudbuild_v1.GitHubEventsConfig(
+                    owner="nba-props",
+                    name="nba-stats-scraper",
+                    push=cloudbuild_v1.PushFilter(branch=trigger.branch),
+                ),
+                included_files=list(trigger.included_files),
+                ignored_files=list(trigger.ignored_files),
+                disabled=trigger.disabled,
+            )
+        )
+        build = trigger.last_build
+        if build is not None:
+            builds.append(
+                cloudbuild_v1.Build(
+                    id=build.id,
+                    status=cloudbuild_v1.Build.Status[build.status],
+                    build_trigger_id=trigger.id,
+                    substitutions={"COMMIT_SHA": build.commit, "SHORT_SHA": build.commit[:7]},
+                    create_time=build.created,
+                    log_url=build.log_url,
+                )
+            )
+    server.triggers[parent] = triggers
+    server.builds[parent] = builds
+    return len(triggers)
 
 
 def seed_run(server: LocalGcpServer, store: LocalStore, config: Config, project: str) -> int:

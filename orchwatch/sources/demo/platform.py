@@ -1,12 +1,13 @@
-"""The demo's platform beyond its pipeline: who may invoke its services (IAM) and the
-Cloud Scheduler jobs that start its day, as the walkthrough's checks read them."""
+"""The demo's platform beyond its pipeline: who may invoke its services (IAM), the Cloud
+Scheduler jobs that start its day and the Cloud Build triggers that deploy its helper
+services, as the walkthrough's checks read them."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
-from orchwatch.model import SchedulerJob
+from orchwatch.model import Build, BuildTrigger, SchedulerJob, ServiceState
 from orchwatch.sources.demo.pubsub import PROJECT_NUMBER, PUSH_IDENTITY, REGION
 
 
@@ -50,3 +51,42 @@ class DemoScheduler:
             )
             for name, schedule, service, path in self.JOBS
         ]
+
+
+class DemoBuilds:
+    """The demo's Cloud Build: a trigger per helper service (`[services] extra`; the phase
+    orchestrators are deployed by script), each push to main building and deploying it.
+    Each trigger's newest build succeeded and built the commit its service's newest
+    revision carries."""
+
+    def __init__(
+        self, services: Sequence[str], read: Callable[[Sequence[str]], list[ServiceState]]
+    ) -> None:
+        self.services = tuple(services)
+        self._read = read
+
+    def fetch_triggers(self) -> list[BuildTrigger]:
+        """The triggers, with their newest builds."""
+        triggers = []
+        for service in self._read(self.services):
+            newest = service.revisions[0] if service.revisions else None
+            build = (
+                Build(
+                    f"demo-{newest.name}",
+                    "SUCCESS",
+                    newest.commit or "",
+                    newest.create_time - timedelta(minutes=4),
+                )
+                if newest is not None
+                else None
+            )
+            triggers.append(
+                BuildTrigger(
+                    f"deploy-{service.name}",
+                    f"demo-trigger-{service.name}",
+                    branch="^main$",
+                    included_files=(f"{service.name.replace('-', '_')}/**", "shared/**"),
+                    last_build=build,
+                )
+            )
+        return triggers

@@ -20,6 +20,7 @@ from orchwatch.config import Config, valid_project
 from orchwatch.model import BackupSummary, DateCompletions, ExecutionLogRow, FailedQueueItem
 from orchwatch.sources.base import SourceError, Sources
 from orchwatch.sources.gcp.bigquery import BigQueryTables, format_bytes
+from orchwatch.sources.gcp.builds import GcpBuilds
 from orchwatch.sources.gcp.clients import GcpClients, is_loopback
 from orchwatch.sources.gcp.firestore import FirestoreCompletions
 from orchwatch.sources.gcp.log_analytics import LogAnalyticsSearch
@@ -219,6 +220,7 @@ def build_gcp_sources(
         revisions=run,
         invokers=run,
         scheduler=GcpScheduler(clients),
+        builds=GcpBuilds(clients),
         where=f"Cloud Run {config.gcp_region} (project {project})",
         logs=logs,
         error_search=search,

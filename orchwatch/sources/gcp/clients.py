@@ -18,6 +18,7 @@ import threading
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from orchwatch.config import GcpSettings
@@ -35,6 +36,7 @@ ROLES: Mapping[str, tuple[str, ...]] = {
     "pubsub": ("roles/pubsub.viewer", "roles/pubsub.publisher"),
     "monitoring": ("roles/monitoring.viewer",),
     "scheduler": ("roles/cloudscheduler.viewer",),
+    "cloudbuild": ("roles/cloudbuild.builds.viewer",),
 }
 API_NAMES: Mapping[str, str] = {
     "firestore": "Firestore",
@@ -44,7 +46,17 @@ API_NAMES: Mapping[str, str] = {
     "pubsub": "Pub/Sub",
     "monitoring": "Cloud Monitoring",
     "scheduler": "Cloud Scheduler",
+    "cloudbuild": "Cloud Build",
 }
+
+
+def plain_datetime(value: object) -> datetime | None:
+    """A plain aware datetime: proto-plus gives its `DatetimeWithNanoseconds`, which the
+    model's encoders (a recording's, msgspec) do not take."""
+    if not isinstance(value, datetime):
+        return None
+    moment = value if value.tzinfo else value.replace(tzinfo=UTC)
+    return datetime.fromisoformat(moment.isoformat())
 
 
 def is_loopback(endpoint: str) -> bool:
@@ -197,6 +209,10 @@ class GcpClients:
         """A `scheduler_v1.CloudSchedulerClient` (ListJobs)."""
         return self._get("scheduler", self._build_scheduler)
 
+    def cloudbuild(self) -> Any:
+        """A `cloudbuild_v1.CloudBuildClient` (ListBuildTriggers, ListBuilds)."""
+        return self._get("cloudbuild", self._build_cloudbuild)
+
     # --- builders ------------------------------------------------------------------------------
 
     def _build_pubsub(self, which: str) -> Any:
@@ -230,6 +246,16 @@ class GcpClients:
             "scheduler",
             scheduler_v1.CloudSchedulerClient,
             lambda: transports.CloudSchedulerGrpcTransport,
+        )
+
+    def _build_cloudbuild(self) -> Any:
+        from google.cloud.devtools import cloudbuild_v1
+        from google.cloud.devtools.cloudbuild_v1.services.cloud_build import transports
+
+        return self._generated(
+            "cloudbuild",
+            cloudbuild_v1.CloudBuildClient,
+            lambda: transports.CloudBuildGrpcTransport,
         )
 
     def _generated(self, api: str, client_class: Any, transport_class: Callable[[], Any]) -> Any:

@@ -24,6 +24,7 @@ ALL_ROLES = (
     "roles/pubsub.viewer",
     "roles/monitoring.viewer",
     "roles/cloudscheduler.viewer",
+    "roles/cloudbuild.builds.viewer",
 )
 """The read-only roles of watching (the replay's publish needs roles/pubsub.publisher)."""
 

@@ -7,11 +7,10 @@ scheduler health check does.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from orchwatch.model import SchedulerJob
-from orchwatch.sources.gcp.clients import GcpClients
+from orchwatch.sources.gcp.clients import GcpClients, plain_datetime
 from orchwatch.sources.gcp.errors import api_errors
 
 PAGE_SIZE = 500
@@ -34,7 +33,7 @@ def to_job(job: Any) -> SchedulerJob:
         enabled=job.state == scheduler_v1.Job.State.ENABLED,
         target=target,
         schedule=job.schedule,
-        last_attempt=_utc(last),
+        last_attempt=plain_datetime(last),
         status=code_name(job.status.code) if "status" in job else "OK",
         status_message=job.status.message if "status" in job else "",
     )
@@ -49,15 +48,6 @@ def code_name(code: int) -> str:
         return str(code_pb2.Code.Name(code))
     except ValueError:
         return str(code)
-
-
-def _utc(value: object) -> datetime | None:
-    """A plain aware datetime: proto-plus gives its `DatetimeWithNanoseconds`, which the
-    model's encoders (a recording's, msgspec) do not take."""
-    if not isinstance(value, datetime):
-        return None
-    moment = value if value.tzinfo else value.replace(tzinfo=UTC)
-    return datetime.fromisoformat(moment.isoformat())
 
 
 class GcpScheduler:
