@@ -72,6 +72,7 @@ class PhaseTable(_Table, kw_only=True):
     message_phase: str | None = None
     output_dataset: str | None = None
     keyed_by: Literal["game_date", "processing_date"] = "game_date"
+    next_phase_offset_days: int = 0
     processors: list[ProcessorTable]
 
 
@@ -290,6 +291,11 @@ class PhaseSpec:
     """Days from a game date to the date its records are keyed by: 0 when they are keyed
     by the game date, 1 when by the processing date (the runbook's PROCESSING_DATE, the day
     after the games: box scores arrive and the analytics run after midnight)."""
+
+    next_offset: int = 0
+    """Days from a game date to the game date of the next phase it triggers: 1 when phase
+    3 of game date D triggers phase 4 of D+1 (the runbook's: tonight's predictions are
+    built on last night's analytics)."""
 
     def keyed_date(self, game_date: date) -> date:
         """The date this phase's records of `game_date` are stored under (its Firestore
@@ -742,6 +748,17 @@ def _build(table: ConfigFile, path: Path | None, display: Path | str) -> Config:
             )
         if not phase.processors:
             raise ConfigError(display, f"{key}.processors", "expected at least one processor")
+        if not 0 <= phase.next_phase_offset_days <= 7:
+            raise ConfigError(
+                display, f"{key}.next_phase_offset_days", "expected an integer from 0 to 7"
+            )
+        if phase.next_phase_offset_days and (phase.orchestrator is None or not phase.next_phase):
+            raise ConfigError(
+                display,
+                f"{key}.next_phase_offset_days",
+                "expected 0 for a phase without an orchestrator and a next_phase (a direct "
+                "subscription's trigger is read from the next phase's records of the same date)",
+            )
         phase_due = _time_of_day(phase.due_after, display, f"{key}.due_after")
         processors = []
         seen: set[str] = set()
@@ -772,6 +789,7 @@ def _build(table: ConfigFile, path: Path | None, display: Path | str) -> Config:
                 message_phase=phase.message_phase or phase.name,
                 output_dataset=phase.output_dataset,
                 date_offset=1 if phase.keyed_by == "processing_date" else 0,
+                next_offset=phase.next_phase_offset_days,
             )
         )
     _check_cycles(table.phases, display)

@@ -131,6 +131,9 @@ class PhaseStatus:
     """No orchestrator: the next phase's processors are pushed this phase's completions by
     a subscription of their own (the runbook's phase 2 -> 3), so nothing in Firestore
     records the trigger; the next phase's own records show it happened."""
+    next_offset: int = 0
+    """Days from this date to the game date of the next phase it triggers (1: phase 3 of
+    game date D triggers phase 4 of D+1, the runbook's pipeline)."""
 
     @property
     def expected(self) -> int:

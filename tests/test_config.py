@@ -113,6 +113,19 @@ BAD_CONFIGS = [
         "key `ui.theme`: unknown theme `solarised`; expected one of: textual-dark",
     ),
     (
+        "a next-date trigger of the last phase",
+        GOOD.replace(
+            'orchestrator = "phase5-to-phase6-orchestrator"',
+            'orchestrator = "phase5-to-phase6-orchestrator"\nnext_phase_offset_days = 1',
+        ),
+        "key `phases[3].next_phase_offset_days`: expected 0 for a phase without an orchestrator",
+    ),
+    (
+        "a next-date trigger too far",
+        GOOD.replace('next_phase = "phase4"', 'next_phase = "phase4"\nnext_phase_offset_days = 8'),
+        "key `phases[1].next_phase_offset_days`: expected an integer from 0 to 7",
+    ),
+    (
         "bad validate runtime",
         GOOD.replace('runtime = "python311"', 'runtime = "node20"'),
         'key `validate.runtime`: expected a Python runtime like "python311", got "node20"',

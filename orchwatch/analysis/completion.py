@@ -20,7 +20,7 @@ run is as complete as one with two hundred.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from orchwatch.config import Config, PhaseSpec, ProcessorSpec
@@ -131,6 +131,7 @@ def reconcile_phase(
         document=document,
         next_phase=spec.next_phase,
         direct=spec.orchestrator is None and spec.next_phase is not None,
+        next_offset=spec.next_offset,
     )
 
 
@@ -177,18 +178,28 @@ def trigger_verdict(status: PhaseStatus, now: datetime, zone: ZoneInfo) -> tuple
             else "?"
         )
         reason = f" ({document.trigger_reason})" if document.trigger_reason else ""
-        return False, f"→ {status.next_phase} at {when}{reason}"
+        return False, f"→ {_next(status)} at {when}{reason}"
     required = [c for c in status.cells if c.required]
     all_done = all(c.state in _DONE for c in required)
     overdue = any(c.state is CellState.MISSING for c in required)
     alarm = all_done or overdue
-    return alarm, f"→ {status.next_phase} NOT triggered"
+    return alarm, f"→ {_next(status)} NOT triggered"
+
+
+def _next(status: PhaseStatus) -> str:
+    """The next phase, with its game date when it is not this one's (`phase4 of 02-02`)."""
+    if not status.next_offset:
+        return str(status.next_phase)
+    return f"{status.next_phase} of {status.game_date + timedelta(days=status.next_offset):%m-%d}"
 
 
 def blocked_phases(status: DateStatus, now: datetime, zone: ZoneInfo) -> dict[str, PhaseStatus]:
     """Phases that wait on an earlier phase which should have triggered the next one and
     did not: phase name -> that earlier phase. What the waiting phases lack follows from
-    that one failure; the walkthrough and the grid say so rather than count it again."""
+    that one failure; the walkthrough and the grid say so rather than count it again.
+
+    A phase that triggers the next one of a later game date (`next_offset`) blocks
+    nothing on its own date: the next phase here was triggered the day before."""
     blocked: dict[str, PhaseStatus] = {}
     blocker: PhaseStatus | None = None
     for phase in status.phases:
@@ -197,7 +208,11 @@ def blocked_phases(status: DateStatus, now: datetime, zone: ZoneInfo) -> dict[st
             continue
         if blocker is not None:
             blocked[phase.phase] = blocker
-        elif phase.next_phase is not None and trigger_verdict(phase, now, zone)[0]:
+        elif (
+            phase.next_phase is not None
+            and not phase.next_offset
+            and trigger_verdict(phase, now, zone)[0]
+        ):
             blocker = phase
     return blocked
 

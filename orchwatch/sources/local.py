@@ -198,9 +198,11 @@ class LocalStore:
         self._copies: list[Path] = []
         if not create:
             self._db = self._open_read_only()
+            _bigquery_functions(self._db)
             return
         try:
             self._db = sqlite3.connect(self.path, check_same_thread=False)
+            _bigquery_functions(self._db)
             with self._lock, self._db:
                 self._db.executescript(SCHEMA)
                 self._db.execute(
@@ -367,6 +369,24 @@ class LocalStore:
             )
 
     # --- meta ----------------------------------------------------------------------------------
+
+    def attach_dataset(self, name: str) -> None:
+        """Give the store an empty schema `name` (in memory) for the tables of the BigQuery
+        dataset of that name: a custom check names them `dataset.table`, as in BigQuery.
+
+        Raises:
+            ValueError: `name` is not a dataset name (letters, digits and underscores).
+        """
+        if not re.fullmatch(r"[A-Za-z_]\w{0,1023}", name):
+            raise ValueError(f"not a dataset name: {name!r}")
+        with self._transaction() as db:
+            db.execute(f"ATTACH DATABASE ':memory:' AS {name}")
+
+    def execute(self, sql: str, rows: Iterable[Sequence[object]] = ((),)) -> None:
+        """Run a statement of SQLite's once per row of parameters (a fixture's tables and
+        rows)."""
+        with self._transaction() as db:
+            db.executemany(sql, rows)
 
     def set_meta(self, key: str, value: str) -> None:
         """Store a free-form setting (scenario name, capture time...)."""
@@ -884,3 +904,16 @@ def _opt_str(value: object) -> str | None:
 
 def _opt_int(value: object) -> int | None:
     return None if value is None else int(str(value))
+
+
+def _unix_date(value: object) -> int | None:
+    """BigQuery's `UNIX_DATE`: days from 1970-01-01 to a date (`YYYY-MM-DD...`)."""
+    if value is None:
+        return None
+    return (date.fromisoformat(str(value)[:10]) - date(1970, 1, 1)).days
+
+
+def _bigquery_functions(db: sqlite3.Connection) -> None:
+    """The BigQuery functions a custom check may use that SQLite lacks, so that one SQL
+    text runs on both: `UNIX_DATE(date)` (date arithmetic without dialect)."""
+    db.create_function("UNIX_DATE", 1, _unix_date, deterministic=True)
