@@ -15,7 +15,13 @@ from pathlib import Path
 from typing import TypeVar
 
 from orchwatch.analysis.completion import reconcile_date
-from orchwatch.analysis.daily import NO_REPO, CustomCheckResult, DailyInputs, TriggerLag
+from orchwatch.analysis.daily import (
+    NO_REPO,
+    CustomCheckResult,
+    DailyInputs,
+    TriggerLag,
+    scheduler_targets,
+)
 from orchwatch.analysis.explain import Deployed, ExplainInputs, Package
 from orchwatch.analysis.fetched import Fetched
 from orchwatch.analysis.pubsub import Hop, topics_of
@@ -540,13 +546,13 @@ def gather_daily(
                 check,
             )
         )
-    invokers: Fetched[dict[str, frozenset[str]]] | None = None
-    if sources.invokers is not None and sources.pubsub is not None:  # judged with the hops
-        iam, targets = sources.invokers, [p.orchestrator for p in config.phases if p.orchestrator]
-        invokers = _fetch(lambda: iam.fetch_invokers(targets))
     scheduler: Fetched[list[SchedulerJob]] | None = None
     if sources.scheduler is not None:
         scheduler = _fetch(sources.scheduler.fetch_jobs)
+    invokers: Fetched[dict[str, frozenset[str]]] | None = None
+    if sources.invokers is not None:
+        iam, targets = sources.invokers, invoker_targets(config, sources, scheduler)
+        invokers = _fetch(lambda: iam.fetch_invokers(targets))
     builds: Fetched[list[TriggerLag]] | None = None
     if sources.builds is not None:
         source = sources.builds
@@ -576,6 +582,20 @@ def gather_daily(
         builds=builds,
         region=config.gcp_region if sources.kind == "gcp" else "",
     )
+
+
+def invoker_targets(
+    config: Config, sources: Sources, scheduler: Fetched[list[SchedulerJob]] | None
+) -> list[str]:
+    """The services whose invoker policies the walkthrough judges: the orchestrators the
+    pushes deliver to (where there is Pub/Sub) and the services Cloud Scheduler's enabled
+    jobs call."""
+    names = [p.orchestrator for p in config.phases if p.orchestrator] if sources.pubsub else []
+    jobs = scheduler.value if scheduler is not None else None
+    for service in scheduler_targets(jobs or []).values():
+        if service not in names:
+            names.append(service)
+    return names
 
 
 BRANCH_PATTERN = re.compile(r"\^?([\w./-]+)\$?")

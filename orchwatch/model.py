@@ -563,3 +563,6 @@ class SchedulerJob:
     status: str = "OK"
     """The last attempt's `google.rpc.Code`, by name (`OK` before any attempt too)."""
     status_message: str = ""
+    identity: str = ""
+    """The service account its HTTP target's OIDC token is made for ("" without a token:
+    the target must then allow unauthenticated calls)."""

@@ -23,11 +23,13 @@ from typing import Any
 
 import msgspec
 
+from orchwatch.analysis.fetched import Fetched
 from orchwatch.analysis.pubsub import topics_of
 from orchwatch.analysis.pubsub import window as pubsub_window
 from orchwatch.config import Config, RecordSettings
 from orchwatch.dates import business_date
-from orchwatch.model import LogEntry, ServiceState
+from orchwatch.gather import invoker_targets
+from orchwatch.model import LogEntry, SchedulerJob, ServiceState
 from orchwatch.pubsub import SAMPLE_PERIOD, SETTLED_AFTER, PubSubReading
 from orchwatch.snapshot import capture_completions, write_services
 from orchwatch.sources.base import SourceError, Sources
@@ -180,22 +182,25 @@ class Recorder:
                 poll.parts[table] = encode_table(*scratch.table_rows(table))
 
     def _read_platform(self, poll: Poll) -> None:
-        """The push targets' invoker policies, Cloud Scheduler's jobs and Cloud Build's
-        triggers (the walkthrough's checks), at the slow pace: they change by hand or by a
-        deploy, rarely."""
+        """The invoker policies of the push targets and of the services Cloud Scheduler's
+        jobs call, Cloud Scheduler's jobs and Cloud Build's triggers (the walkthrough's
+        checks), at the slow pace: they change by hand or by a deploy, rarely."""
+        jobs: Fetched[list[SchedulerJob]] | None = None
+        if self.sources.scheduler is not None:
+            try:
+                jobs = Fetched(self.sources.scheduler.fetch_jobs())
+                poll.parts["scheduler"] = encode_records(jobs.value or [])
+            except SourceError as exc:
+                jobs = Fetched(None, str(exc))
+                poll.outages["scheduler"] = str(exc)
         if self.sources.invokers is not None:
-            targets = [p.orchestrator for p in self.config.phases if p.orchestrator]
+            targets = invoker_targets(self.config, self.sources, jobs)
             try:
                 poll.parts["invokers"] = encode_invokers(
                     self.sources.invokers.fetch_invokers(targets)
                 )
             except SourceError as exc:
                 poll.outages["invokers"] = str(exc)
-        if self.sources.scheduler is not None:
-            try:
-                poll.parts["scheduler"] = encode_records(self.sources.scheduler.fetch_jobs())
-            except SourceError as exc:
-                poll.outages["scheduler"] = str(exc)
         if self.sources.builds is not None:
             try:
                 poll.parts["builds"] = encode_records(self.sources.builds.fetch_triggers())

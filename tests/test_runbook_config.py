@@ -208,7 +208,7 @@ def test_a_healthy_day_passes_every_check_the_store_can_answer(
     failing = {k: v for k, v in said.items() if v[0] not in ("pass", "skipped")}
     assert failing == {}
     skipped = {k for k, v in said.items() if v[0] == "skipped"}
-    assert skipped == {"scheduler", "cloud_build"}  # a store holds no platform
+    assert skipped == {"scheduler", "scheduler_iam", "cloud_build"}  # a store holds no platform
     custom = [r for r in results if r.id.startswith("custom.")]
     assert len(custom) == 7 and all(r.status is CheckStatus.PASS for r in custom), custom
     assert said["phase3.trigger"] == (

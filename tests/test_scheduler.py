@@ -105,3 +105,123 @@ def test_a_failed_attempt_on_the_server_warns_and_a_denied_list_is_unknown(
     assert warned.status.value == "warn"
     assert "p2-bdl-box-scores-hourly PERMISSION_DENIED: The principal lacks" in warned.evidence
     assert denied.status.value == "unknown" and "permission denied" in denied.evidence
+
+
+# --- the invoker IAM of the jobs' targets (0.6 check 5) -----------------------------------
+
+
+@pytest.mark.parametrize(
+    ("uri", "service"),
+    [
+        ("https://self-heal-756957797294.us-west2.run.app/", "self-heal"),
+        (
+            "https://nba-phase1-scrapers-756957797294.us-west2.run.app/scrape?x=1",
+            "nba-phase1-scrapers",
+        ),
+        ("https://phase6-export-a1b2c3d4e5-wl.a.run.app", "phase6-export"),
+        ("https://example.com/hook", None),
+        ("pubsub:nba-phase1-trigger", None),
+        ("App Engine", None),
+    ],
+)
+def test_a_jobs_cloud_run_target_is_read_from_its_url(uri: str, service: str | None) -> None:
+    from orchwatch.analysis.daily import run_service_of
+
+    assert run_service_of(uri) == service
+
+
+def iam_judged(
+    config: Config,
+    demo: Sources,
+    jobs: list[SchedulerJob],
+    invokers: Fetched[dict[str, frozenset[str]]] | None,
+) -> tuple[str, str, str]:
+    inputs = replace(
+        gather_daily(config, demo, DAY, validation=lambda: (0, 0, [])),
+        scheduler=Fetched(jobs),
+        invokers=invokers,
+        region="us-west2",
+    )
+    [result] = [r for r in evaluate(inputs, config.timezone) if r.id == "scheduler_iam"]
+    return result.status.value, result.evidence, result.next_step
+
+
+def http_job(
+    name: str, service: str, identity: str = "sched@p.iam.gserviceaccount.com"
+) -> SchedulerJob:
+    uri = f"https://{service}-756957797294.us-west2.run.app/"
+    return SchedulerJob(name, True, uri, "0 * * * *", DEMO_START, identity=identity)
+
+
+def test_a_target_without_the_jobs_identity_is_p0_with_the_binding_that_closes_it(
+    config: Config, demo: Sources
+) -> None:
+    jobs = [
+        http_job("scrape", "nba-phase1-scrapers"),
+        http_job("heal", "self-heal"),
+        http_job("anon", "open-hook", identity=""),  # no token: needs allUsers
+        replace(http_job("paused", "gone"), enabled=False),  # not judged
+        SchedulerJob("topic", True, "pubsub:nba-phase1-trigger"),  # not Cloud Run
+    ]
+    granted = {
+        "nba-phase1-scrapers": frozenset({"serviceAccount:someone-else@p.iam.gserviceaccount.com"}),
+        "self-heal": frozenset({"serviceAccount:sched@p.iam.gserviceaccount.com"}),
+        "open-hook": frozenset({"allUsers"}),
+    }
+    status, evidence, step = iam_judged(config, demo, jobs, Fetched(granted))
+    assert status == "fail"
+    assert evidence == (
+        "P0: nba-phase1-scrapers does not grant roles/run.invoker to "
+        "serviceAccount:sched@p.iam.gserviceaccount.com (job scrape)"
+    )
+    assert step == (
+        "gcloud run services add-iam-policy-binding nba-phase1-scrapers --region=us-west2 "
+        "--member=serviceAccount:sched@p.iam.gserviceaccount.com --role=roles/run.invoker"
+    )
+    granted["nba-phase1-scrapers"] |= {"serviceAccount:sched@p.iam.gserviceaccount.com"}
+    assert iam_judged(config, demo, jobs, Fetched(granted))[:2] == (
+        "pass",
+        "3 jobs calling Cloud Run, each target granting roles/run.invoker to the job's identity",
+    )
+    del granted["open-hook"]
+    status, evidence, _ = iam_judged(config, demo, jobs, Fetched(granted))
+    assert (
+        status == "unknown"
+        and "no such service in Cloud Run us-west2: open-hook (anon)" in evidence
+    )
+    status, evidence, _ = iam_judged(
+        config, demo, jobs, Fetched(None, "Cloud Run: permission denied")
+    )
+    assert status == "unknown" and "permission denied" in evidence
+    assert iam_judged(config, demo, jobs, None)[0] == "skipped"
+
+
+def test_the_local_servers_agree_with_the_demo_and_a_binding_removed_there_fails(
+    loopback: Loopback, world: tuple[Config, Sources, Sources, Seeded]
+) -> None:
+    config, demo, gcp, _ = world
+    assert [j.identity for j in gcp.scheduler.fetch_jobs()] == [  # type: ignore[union-attr]
+        j.identity
+        for j in demo.scheduler.fetch_jobs()  # type: ignore[union-attr]
+    ]
+    healthy = walkthrough_check(config, gcp, DAY, "scheduler_iam")
+    path = f"projects/orchwatch-world/locations/{config.gcp_region}/services/nba-phase1-scrapers"
+    kept = loopback.grpc.iam[path]
+    loopback.grpc.iam[path] = {
+        "roles/run.invoker": {"serviceAccount:nobody@x.iam.gserviceaccount.com"}
+    }
+    fresh = gcp_sources(config, "orchwatch-world", FrozenClock(DEMO_START))
+    try:
+        broken = walkthrough_check(config, fresh, DAY, "scheduler_iam")
+    finally:
+        loopback.grpc.iam[path] = kept
+        fresh.close()
+    assert healthy.status.value == "pass" and healthy.evidence.startswith(
+        "4 jobs calling Cloud Run"
+    )
+    assert healthy.evidence == walkthrough_check(config, demo, DAY, "scheduler_iam").evidence
+    assert broken.status.value == "fail"
+    assert (
+        "nba-phase1-scrapers does not grant roles/run.invoker to serviceAccount:scheduler-invoker@"
+        in (broken.evidence)
+    )

@@ -39,6 +39,7 @@ logged in its window, and is unknown when no log read covers it.
 from __future__ import annotations
 
 import operator
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -213,6 +214,7 @@ def evaluate(
         results.append(_invoker_check(inputs))
         results.append(_invocations_check(inputs, phases))
     results.append(_scheduler_check(inputs))
+    results.append(_scheduler_iam_check(inputs))
     results.append(_build_check(inputs))
     results.append(_validation_check(inputs))
     results += [
@@ -832,6 +834,91 @@ def _invoker_check(inputs: DailyInputs) -> CheckResult:
         title,
         CheckStatus.PASS,
         f"{counted(checked, 'push target')} grant roles/run.invoker to their push identity",
+        "nothing to do",
+    )
+
+
+RUN_URL = re.compile(
+    r"https://(?P<a>[a-z][a-z0-9-]*)-\d+\.[a-z0-9-]+\.run\.app(?:[/?#].*)?"
+    r"|https://(?P<b>[a-z][a-z0-9-]*)-[a-z0-9]{10}-[a-z]{2}\.a\.run\.app(?:[/?#].*)?"
+)
+"""A Cloud Run service's URLs: `https://SERVICE-PROJECT_NUMBER.REGION.run.app` (the
+deterministic one) and `https://SERVICE-HASH-REGION_CODE.a.run.app`."""
+
+
+def run_service_of(uri: str) -> str | None:
+    """The Cloud Run service a URL calls, or None when it is not a Cloud Run URL."""
+    found = RUN_URL.fullmatch(uri)
+    return (found.group("a") or found.group("b")) if found else None
+
+
+def scheduler_targets(jobs: Sequence[SchedulerJob]) -> dict[str, str]:
+    """The Cloud Run services the enabled jobs call, by job name."""
+    targets = {job.name: run_service_of(job.target) for job in jobs if job.enabled}
+    return {name: service for name, service in targets.items() if service}
+
+
+def _scheduler_iam_check(inputs: DailyInputs) -> CheckResult:
+    """The runbook's invoker IAM for Cloud Scheduler's HTTP targets (0.6 check 5): each
+    Cloud Run service an enabled job calls must grant `roles/run.invoker` to the job's
+    OIDC identity (`allUsers` for a job without a token), or every run is refused with
+    403 while the job looks scheduled. What cannot be read is unknown, never a pass."""
+    check_id, title = "scheduler_iam", "scheduler targets may be invoked (IAM)"
+    if inputs.scheduler is None or inputs.invokers is None:
+        return _not_held(check_id, title, "Cloud Scheduler jobs and IAM policies")
+    jobs = inputs.scheduler.value
+    if jobs is None:
+        return _unknown(check_id, title, inputs.scheduler.error, "gcloud scheduler jobs list")
+    targets = scheduler_targets(jobs)
+    if not targets:
+        return CheckResult(
+            check_id, title, CheckStatus.PASS, "no enabled job calls Cloud Run", "nothing to do"
+        )
+    granted = inputs.invokers.value
+    if granted is None:
+        return _unknown(
+            check_id,
+            title,
+            inputs.invokers.error,
+            "the account needs run.services.getIamPolicy (roles/run.viewer)",
+        )
+    identity = {job.name: job.identity for job in jobs}
+    region = f" --region={inputs.region}" if inputs.region else ""
+    gaps, fixes, missing = [], [], []
+    for job, service in sorted(targets.items()):
+        members = granted.get(service)
+        if members is None:
+            missing.append(f"{service} ({job})")
+            continue
+        member = f"serviceAccount:{identity[job]}" if identity[job] else "allUsers"
+        if member in members or members & PUBLIC:
+            continue
+        gaps.append(f"{service} does not grant roles/run.invoker to {member} (job {job})")
+        fixes.append(
+            f"gcloud run services add-iam-policy-binding {service}{region} "
+            f"--member={member} --role=roles/run.invoker"
+        )
+    if gaps:
+        return CheckResult(
+            check_id,
+            title,
+            CheckStatus.FAIL,
+            "P0: " + "; ".join(gaps),
+            "; ".join(dict.fromkeys(fixes)),
+        )
+    if missing:
+        return _unknown(
+            check_id,
+            title,
+            f"no such service in Cloud Run {inputs.region}".rstrip() + f": {', '.join(missing)}",
+            "gcloud scheduler jobs describe JOB: a target in another project or region is not read",
+        )
+    return CheckResult(
+        check_id,
+        title,
+        CheckStatus.PASS,
+        f"{counted(len(targets), 'job')} calling Cloud Run, each target granting "
+        "roles/run.invoker to the job's identity",
         "nothing to do",
     )
 

@@ -233,25 +233,42 @@ def service_proto(state: ServiceState, service_path: str) -> run_v2.Service:
 
 
 def seed_scheduler(server: LocalGcpServer, config: Config, project: str, now: datetime) -> int:
-    """Serve the demo's Cloud Scheduler jobs as `scheduler_v1.Job`s; returns how many."""
-    from google.cloud import scheduler_v1
+    """Serve the demo's Cloud Scheduler jobs as `scheduler_v1.Job`s (each calling its
+    target with an OIDC token), and the services they call that the store does not hold,
+    with the IAM policies the demo models; returns how many jobs."""
+    from google.cloud import run_v2, scheduler_v1
     from google.rpc import code_pb2, status_pb2
 
-    from orchwatch.sources.demo import DemoScheduler
+    from orchwatch.analysis.daily import run_service_of
+    from orchwatch.sources.demo import DemoInvokers, DemoScheduler
 
     parent = f"projects/{project}/locations/{config.gcp_region}"
+    demo_jobs = DemoScheduler(lambda: now).fetch_jobs()
+    invokers = DemoInvokers(config.services)
+    for job in demo_jobs:
+        service = run_service_of(job.target)
+        path = f"{parent}/services/{service}"
+        if service is None or path in server.services:
+            continue
+        host = job.target.split("/")[2]
+        server.put_service(run_v2.Service(name=path, uri=f"https://{host}"), [])
+        members = invokers.fetch_invokers([service]).get(service, frozenset())
+        server.iam[path] = {"roles/run.invoker": set(members)}
     jobs = [
         scheduler_v1.Job(
             name=f"{parent}/jobs/{job.name}",
             schedule=job.schedule,
-            http_target=scheduler_v1.HttpTarget(uri=job.target),
+            http_target=scheduler_v1.HttpTarget(
+                uri=job.target,
+                oidc_token=scheduler_v1.OidcToken(service_account_email=job.identity),
+            ),
             state=scheduler_v1.Job.State.ENABLED if job.enabled else scheduler_v1.Job.State.PAUSED,
             status=status_pb2.Status(
                 code=code_pb2.Code.Value(job.status), message=job.status_message
             ),
             last_attempt_time=job.last_attempt,
         )
-        for job in DemoScheduler(lambda: now).fetch_jobs()
+        for job in demo_jobs
     ]
     server.jobs[parent] = jobs
     return len(jobs)

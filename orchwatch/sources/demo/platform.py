@@ -10,17 +10,23 @@ from datetime import datetime, timedelta
 from orchwatch.model import Build, BuildTrigger, SchedulerJob, ServiceState
 from orchwatch.sources.demo.pubsub import PROJECT_NUMBER, PUSH_IDENTITY, REGION
 
+SCHEDULER_IDENTITY = "scheduler-invoker@nba-props-platform.iam.gserviceaccount.com"
+"""The service account the demo's Cloud Scheduler jobs call their targets as."""
+
 
 class DemoInvokers:
     """The demo's IAM: every service lets the demo's push identity invoke it, as Eventarc
-    sets up when it creates a function's trigger."""
+    sets up when it creates a function's trigger, and the scheduler's identity too; the
+    services the scheduler's jobs call exist, watched or not."""
 
     def __init__(self, services: Sequence[str]) -> None:
-        self.services = frozenset(services)
+        self.services = frozenset(services) | {s for *_, s, _ in DemoScheduler.JOBS}
 
     def fetch_invokers(self, services: Sequence[str]) -> dict[str, frozenset[str]]:
         """The demo's services' invokers; one it does not have is absent."""
-        member = frozenset({f"serviceAccount:{PUSH_IDENTITY}"})
+        member = frozenset(
+            {f"serviceAccount:{PUSH_IDENTITY}", f"serviceAccount:{SCHEDULER_IDENTITY}"}
+        )
         return {name: member for name in services if name in self.services}
 
 
@@ -48,6 +54,7 @@ class DemoScheduler:
                 f"https://{service}-{PROJECT_NUMBER}.{REGION}.run.app{path}",
                 schedule,
                 last,
+                identity=SCHEDULER_IDENTITY,
             )
             for name, schedule, service, path in self.JOBS
         ]

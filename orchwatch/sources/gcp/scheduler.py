@@ -21,10 +21,13 @@ def to_job(job: Any) -> SchedulerJob:
     """A `scheduler_v1.Job` as the model's."""
     from google.cloud import scheduler_v1
 
+    identity = ""
     if "pubsub_target" in job:
         target = f"pubsub:{job.pubsub_target.topic_name.rsplit('/', 1)[-1]}"
     elif "http_target" in job:
         target = job.http_target.uri
+        if "oidc_token" in job.http_target:
+            identity = job.http_target.oidc_token.service_account_email
     else:
         target = "App Engine"
     last = job.last_attempt_time if "last_attempt_time" in job else None
@@ -36,6 +39,7 @@ def to_job(job: Any) -> SchedulerJob:
         last_attempt=plain_datetime(last),
         status=code_name(job.status.code) if "status" in job else "OK",
         status_message=job.status.message if "status" in job else "",
+        identity=identity,
     )
 
 
