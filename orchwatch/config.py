@@ -182,8 +182,18 @@ class DailyCheckTable(_Table, kw_only=True):
     phase: str | None = None
 
 
+class TiersTable(_Table, kw_only=True):
+    queue_retries: list[int] = msgspec.field(default_factory=lambda: [5, 11])
+    queue_stuck: list[int] = msgspec.field(default_factory=lambda: [1, 4])
+    queue_open: list[int] = msgspec.field(default_factory=lambda: [5, 16])
+    scheduler_failing: list[int] = msgspec.field(default_factory=lambda: [1, 4])
+    silent_targets: list[int] = msgspec.field(default_factory=lambda: [1, 4])
+    build_stale_days: int = 7
+
+
 class DailyTable(_Table, kw_only=True):
     checks: list[DailyCheckTable] = []
+    tiers: TiersTable = msgspec.field(default_factory=TiersTable)
     game_day_sql: str | None = None
     execution_ok: list[str] = msgspec.field(default_factory=lambda: ["success", "complete"])
     queue_open: list[str] = msgspec.field(default_factory=lambda: ["pending", "retrying"])
@@ -404,6 +414,31 @@ class StatusWords:
 
 
 @dataclass(frozen=True, slots=True)
+class Tiers:
+    """The built-in checks' tiers (`[daily.tiers]`): for each count, the value a warning
+    starts at and the value it is critical from. The defaults are the runbook's."""
+
+    queue_retries: tuple[int, int] = (5, 11)
+    """The most retries of an open queue item: 5-10 warn, more than 10 is a loop (0.695)."""
+    queue_stuck: tuple[int, int] = (1, 4)
+    """Open items failing for more than 24 hours: 1-3 warn, 4 or more are stuck."""
+    queue_open: tuple[int, int] = (5, 16)
+    """Open items: 5-15 warn, more than 15 is systemic."""
+    scheduler_failing: tuple[int, int] = (1, 4)
+    """Enabled Cloud Scheduler jobs whose last attempt failed (0.67)."""
+    silent_targets: tuple[int, int] = (1, 4)
+    """Push targets that received no request on a game day (0.68)."""
+    build_stale_days: int = 7
+    """Days a Cloud Build trigger may leave commits to its files unbuilt before it is
+    critical (0.69); fewer warn."""
+
+    def level(self, name: str, count: float) -> int:
+        """0 below the warning, 1 a warning, 2 critical, for the tier `name`."""
+        warn, critical = getattr(self, name)
+        return 2 if count >= critical else 1 if count >= warn else 0
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     """Validated settings for one pipeline."""
 
@@ -439,6 +474,7 @@ class Config:
     """SQL counting the date's games (`[daily] game_day_sql`): 0 makes it an off day, on
     which checks may expect otherwise or be skipped; None: every day is a game day."""
     daily_words: StatusWords = StatusWords()
+    daily_tiers: Tiers = Tiers()
     """Which status values mean what, in phase_execution_log and failed_processor_queue."""
     actions_enabled: bool = False
     action_timeout: float = 900.0
@@ -866,6 +902,7 @@ def _build(table: ConfigFile, path: Path | None, display: Path | str) -> Config:
             queue_open=frozenset(table.daily.queue_open),
             queue_handled=frozenset(table.daily.queue_handled),
         ),
+        daily_tiers=_tiers(table.daily.tiers, display),
         actions_enabled=table.actions.enabled,
         action_timeout=table.actions.timeout_seconds,
         validate_commands=tuple(tuple(c) for c in table.actions.validate_commands),
@@ -999,6 +1036,31 @@ def parse_expectation(text: str) -> tuple[str, float]:
     if not match:
         raise ValueError(f"expected an operator and a number, like '> 0' or '== 0', got {text!r}")
     return match[1], float(match[2])
+
+
+def _tiers(table: TiersTable, display: Path | str) -> Tiers:
+    """`[daily.tiers]`, each pair a warning's start and a critical's, 0 <= warn <= critical."""
+    pairs: dict[str, tuple[int, int]] = {}
+    for name in (
+        "queue_retries",
+        "queue_stuck",
+        "queue_open",
+        "scheduler_failing",
+        "silent_targets",
+    ):
+        value = getattr(table, name)
+        if len(value) != 2 or not 0 <= value[0] <= value[1]:
+            raise ConfigError(
+                display,
+                f"daily.tiers.{name}",
+                f"expected [warn, critical]: two integers, 0 <= warn <= critical, got {value}",
+            )
+        pairs[name] = (value[0], value[1])
+    if not 1 <= table.build_stale_days <= 365:
+        raise ConfigError(
+            display, "daily.tiers.build_stale_days", "expected an integer from 1 to 365"
+        )
+    return Tiers(**pairs, build_stale_days=table.build_stale_days)
 
 
 def _check_cycles(phases: list[PhaseTable], display: Path | str) -> None:

@@ -574,6 +574,7 @@ def gather_daily(
         custom=custom,
         orchestrators=[p.orchestrator for p in config.phases if p.orchestrator],
         words=config.daily_words,
+        tiers=config.daily_tiers,
         where=sources.where,
         hops=_hops(config, sources, game_date, now) if sources.pubsub is not None else None,
         games=games,

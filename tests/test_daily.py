@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -23,7 +23,7 @@ from orchwatch.analysis.daily import (
     parse_expectation,
 )
 from orchwatch.cli import main
-from orchwatch.config import Config
+from orchwatch.config import EXAMPLE_CONFIG, Config
 from orchwatch.gather import gather_daily
 from orchwatch.model import ExecutionLogRow, FailedQueueItem
 from orchwatch.sources.base import Sources
@@ -155,8 +155,8 @@ def test_execution_log_rule(
 @pytest.mark.parametrize(
     ("status", "expected"),
     [
-        ("pending", "warn"),
-        ("retrying", "warn"),
+        ("pending", "pass"),  # one fresh item, 2 retries: the auto-retry at work (0.695)
+        ("retrying", "pass"),
         ("failed_permanent", "pass"),  # the runbook's fix closes a retry loop with it
         ("succeeded", "pass"),
         ("exploded", "warn"),  # a state [daily] does not name: said, never a pass
@@ -166,6 +166,76 @@ def test_queue_rule(config: Config, demo: Sources, status: str, expected: str) -
     item = FailedQueueItem(date(2026, 1, 28), "p", status, 2, "boom", None, None)
     inputs = replace(base_inputs(config, demo), failed_queue=Fetched([item]))
     assert statuses(evaluate(inputs, NY))["failed_queue"] == expected
+
+
+@pytest.mark.parametrize(
+    ("retries", "open_items", "stuck", "expected", "said"),
+    [
+        (4, 4, 0, "pass", "the auto-retry at work: "),
+        (5, 1, 0, "warn", "warning: an item retried 5 times (a loop)"),
+        (11, 1, 0, "fail", "critical: an item retried 11 times (a loop)"),
+        (1, 1, 1, "warn", "warning: 1 item failing for over 24 h"),
+        (1, 4, 4, "fail", "critical: 4 items failing for over 24 h"),
+        (1, 5, 0, "warn", "warning: 5 open items"),
+        (1, 16, 0, "fail", "critical: 16 open items"),
+    ],
+)
+def test_queue_tiers_are_the_runbooks(
+    config: Config,
+    demo: Sources,
+    retries: int,
+    open_items: int,
+    stuck: int,
+    expected: str,
+    said: str,
+) -> None:
+    inputs = base_inputs(config, demo)
+    items = [
+        FailedQueueItem(
+            date(2026, 1, 28),
+            f"p{k}",
+            "pending",
+            retries if k == 0 else 1,
+            "HTTP 503",
+            inputs.now - timedelta(hours=30 if k < stuck else 2),
+            None,
+        )
+        for k in range(open_items)
+    ]
+    [result] = [
+        r
+        for r in evaluate(replace(inputs, failed_queue=Fetched(items)), NY)
+        if r.id == "failed_queue"
+    ]
+    assert result.status.value == expected
+    assert result.evidence.startswith(said)
+
+
+def test_tiers_are_configured_and_checked(
+    tmp_path: Path, config: Config, demo: Sources, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from orchwatch.config import load_config
+
+    text = EXAMPLE_CONFIG.read_text().replace(
+        "[[daily.checks]]",
+        "[daily.tiers]\nqueue_open = [1, 2]\nscheduler_failing = [2, 3]\n\n[[daily.checks]]",
+        1,
+    )
+    path = tmp_path / "orchwatch.toml"
+    path.write_text(text)
+    tiered = load_config(path)
+    assert tiered.daily_tiers.queue_open == (1, 2)
+    item = FailedQueueItem(date(2026, 1, 28), "p", "pending", 1, "boom", None, None)
+    inputs = replace(
+        base_inputs(tiered, demo),
+        failed_queue=Fetched([item, replace(item, processor_name="q")]),
+        tiers=tiered.daily_tiers,
+    )
+    assert statuses(evaluate(inputs, NY))["failed_queue"] == "fail"  # 2 open: critical here
+    path.write_text(text.replace("queue_open = [1, 2]", "queue_open = [3, 2]"))
+    assert main(["--config", str(path), "daily", "--demo"]) == 2
+    err = capsys.readouterr().err
+    assert "key `daily.tiers.queue_open`: expected [warn, critical]" in err and str(path) in err
 
 
 def test_unavailable_sources_are_unknown_not_failures(config: Config, demo: Sources) -> None:

@@ -51,7 +51,7 @@ from orchwatch.analysis.completion import blocked_phases, blocked_text, trigger_
 from orchwatch.analysis.fetched import Fetched as Fetched
 from orchwatch.analysis.pubsub import Hop, HopLevel  # re-exported: readers name it here too
 from orchwatch.analysis.revisions import Marker, ServiceVerdict, short_name
-from orchwatch.config import DailyCheck, StatusWords, parse_expectation
+from orchwatch.config import DailyCheck, StatusWords, Tiers, parse_expectation
 from orchwatch.model import (
     Build,
     BuildTrigger,
@@ -175,6 +175,8 @@ class DailyInputs:
     """The project's Cloud Scheduler jobs; None where the source holds none (a snapshot)."""
     invokers: Fetched[dict[str, frozenset[str]]] | None = None
     """The orchestrators' `roles/run.invoker` members; None where the source holds no IAM."""
+    tiers: Tiers = field(default_factory=Tiers)
+    """The built-in checks' tiers (`[daily.tiers]`)."""
     builds: Fetched[list[TriggerLag]] | None = None
     """The Cloud Build triggers with their newest builds against their branches; None where
     the source holds none (a snapshot)."""
@@ -402,20 +404,51 @@ def _queue_check(inputs: DailyInputs) -> CheckResult:
             f"no open items{closed}",
             "nothing to do",
         )
-    evidence = "; ".join(
+    listed = "; ".join(
         f"{i.processor_name} {i.status}"
         + ("" if i.status in words.queue_open else " (a state [daily] does not name)")
         + f" ({counted(i.retry_count, 'retry')}): {i.error_message[:120]}"
         for i in open_items
     )
+    # The runbook's tiers (0.695): the most retries of an item (a loop), items failing
+    # for more than a day (stuck), and how many are open (systemic).
+    tiers = inputs.tiers
+    most = max(i.retry_count for i in open_items)
+    stuck = [
+        i
+        for i in open_items
+        if i.first_failure_at is not None and inputs.now - i.first_failure_at > STUCK_AFTER
+    ]
+    found = [
+        (tiers.level("queue_retries", most), f"an item retried {most} times (a loop)"),
+        (
+            tiers.level("queue_stuck", len(stuck)),
+            f"{counted(len(stuck), 'item')} failing for over 24 h",
+        ),
+        (tiers.level("queue_open", len(open_items)), f"{counted(len(open_items), 'open item')}"),
+    ]
+    unnamed = any(i.status not in words.queue_open for i in open_items)
+    level = max([level for level, _ in found] + [1 if unnamed else 0])
+    reasons = [text for tier, text in found if tier == level and level]
+    head = (
+        f"{'critical' if level == 2 else 'warning'}: {', '.join(reasons)}; "
+        if reasons
+        else "the auto-retry at work: "
+    )
     return CheckResult(
         "failed_queue",
         title,
-        CheckStatus.WARN,
-        evidence + closed,
-        _queue_next_step(inputs, open_items[0].processor_name),
+        (CheckStatus.PASS, CheckStatus.WARN, CheckStatus.FAIL)[level],
+        head + listed + closed,
+        _queue_next_step(inputs, open_items[0].processor_name)
+        if level
+        else "nothing to do (below the runbook's tiers: [daily.tiers])",
         Target("completions", ""),
     )
+
+
+STUCK_AFTER = timedelta(hours=24)
+"""An open queue item failing for longer than this is stuck (the runbook's 0.695)."""
 
 
 def _queue_next_step(inputs: DailyInputs, processor: str) -> str:
@@ -582,13 +615,10 @@ def _pubsub_checks(inputs: DailyInputs, phases: dict[str, CheckResult]) -> list[
     return results
 
 
-SCHEDULER_CRITICAL = 4
-"""Failing enabled jobs from which the runbook's scheduler check is critical."""
-
-
 def _scheduler_check(inputs: DailyInputs) -> CheckResult:
     """The runbook's Cloud Scheduler health: enabled jobs whose last attempt failed (its
-    status is not OK): 1-3 warn, 4 or more are critical. Jobs that could not be listed
+    status is not OK): 1-3 warn, 4 or more are critical (`[daily.tiers]
+    scheduler_failing`). Jobs that could not be listed
     are unknown; a source that holds none (a snapshot) skips the check."""
     title = "Cloud Scheduler jobs"
     if inputs.scheduler is None:
@@ -619,8 +649,7 @@ def _scheduler_check(inputs: DailyInputs) -> CheckResult:
     return _tiered(
         "scheduler",
         title,
-        len(failing),
-        SCHEDULER_CRITICAL,
+        inputs.tiers.level("scheduler_failing", len(failing)),
         (
             f"{counted(len(failing), 'enabled job')} failing",
             "critical",
@@ -650,9 +679,6 @@ class TriggerLag:
 BUILD_FAILED = frozenset({"FAILURE", "INTERNAL_ERROR", "TIMEOUT"})
 """A newest build in one of these failed: its trigger deploys nothing (critical)."""
 BUILD_RUNNING = frozenset({"PENDING", "QUEUED", "WORKING"})
-STALE_AFTER = timedelta(days=7)
-"""A trigger whose newest build is older than a relevant commit this long builds stale
-code: the runbook's "more than 7 days behind HEAD despite relevant file changes"."""
 
 
 def _build_check(inputs: DailyInputs) -> CheckResult:
@@ -698,7 +724,7 @@ def _build_check(inputs: DailyInputs) -> CheckResult:
                 f"{counted(len(lag.behind), 'commit')} to its files on "
                 f"{_short_ref(lag.ref)} since, the oldest {days:.0f} d ago ({oldest.sha[:7]})"
             )
-            if inputs.now - oldest.when >= STALE_AFTER:
+            if inputs.now - oldest.when >= timedelta(days=inputs.tiers.build_stale_days):
                 stale.append((trigger.name, text))
             else:
                 behind.append(text)
@@ -754,19 +780,18 @@ def _short_ref(ref: str) -> str:
     return ref.removeprefix("refs/remotes/").removeprefix("refs/heads/")
 
 
-def _tiered(
-    id: str, title: str, count: int, critical_at: int, said: tuple[str, str, str], step: str
-) -> CheckResult:
-    """The runbook's count tiers: a warning below `critical_at` findings, a failure from
-    it on. `said`: (the count's words, the word a failure adds, the rest)."""
+def _tiered(id: str, title: str, level: int, said: tuple[str, str, str], step: str) -> CheckResult:
+    """A count judged by its tier (`Tiers.level`): below the warning a pass, then a
+    warning, then a failure. `said`: (the count's words, the word a failure adds, the
+    rest)."""
     head, word, rest = said
-    critical = count >= critical_at
+    status = (CheckStatus.PASS, CheckStatus.WARN, CheckStatus.FAIL)[level]
     return CheckResult(
         id,
         title,
-        CheckStatus.FAIL if critical else CheckStatus.WARN,
-        head + (f" ({word})" if critical else "") + rest,
-        step,
+        status,
+        head + (f" ({word})" if level == 2 else "") + rest,
+        step if level else "nothing to do (below the warning tier: [daily.tiers])",
     )
 
 
@@ -943,10 +968,6 @@ def _not_held(check_id: str, title: str, what: str) -> CheckResult:
     )
 
 
-SYSTEMIC = 4
-"""Push targets without a request from which the runbook calls it systemic (critical)."""
-
-
 def _invocations_check(inputs: DailyInputs, phases: dict[str, CheckResult]) -> CheckResult:
     """The runbook's zero-invocation detection: an orchestrator that a push subscription
     targets and that received no push request on the date (neither accepted nor refused),
@@ -998,8 +1019,7 @@ def _invocations_check(inputs: DailyInputs, phases: dict[str, CheckResult]) -> C
         return _tiered(
             "invocations",
             title,
-            len(silent),
-            SYSTEMIC,
+            inputs.tiers.level("silent_targets", len(silent)),
             (
                 f"{counted(len(silent), 'push target')} received no request",
                 "systemic",
