@@ -90,6 +90,7 @@ class EndpointsTable(_Table, kw_only=True):
     monitoring: str | None = None
     scheduler: str | None = None
     cloudbuild: str | None = None
+    storage: str | None = None
 
 
 class LogAnalyticsTable(_Table, kw_only=True):
@@ -182,6 +183,15 @@ class DailyCheckTable(_Table, kw_only=True):
     phase: str | None = None
 
 
+class ExportTable(_Table, kw_only=True):
+    name: str
+    bucket: str
+    object: str
+    due_after: str = "00:00"
+    max_age_hours: float | None = None
+    active_hours: list[str] | None = None
+
+
 class TiersTable(_Table, kw_only=True):
     queue_retries: list[int] = msgspec.field(default_factory=lambda: [5, 11])
     queue_stuck: list[int] = msgspec.field(default_factory=lambda: [1, 4])
@@ -194,6 +204,7 @@ class TiersTable(_Table, kw_only=True):
 class DailyTable(_Table, kw_only=True):
     checks: list[DailyCheckTable] = []
     tiers: TiersTable = msgspec.field(default_factory=TiersTable)
+    exports: list[ExportTable] = []
     game_day_sql: str | None = None
     execution_ok: list[str] = msgspec.field(default_factory=lambda: ["success", "complete"])
     queue_open: list[str] = msgspec.field(default_factory=lambda: ["pending", "retrying"])
@@ -414,6 +425,27 @@ class StatusWords:
 
 
 @dataclass(frozen=True, slots=True)
+class ExportSpec:
+    """A file the pipeline exports to Cloud Storage (`[[daily.exports]]`, the runbook's
+    phase 6 exports): it must exist once due, and be fresh while the pipeline runs."""
+
+    name: str
+    bucket: str
+    object: str
+    """The object's name; `{date}` stands for the game date (`v1/picks/{date}.json`)."""
+    due_after: timedelta = timedelta(0)
+    """From the game date's midnight (pipeline zone): missing before this is not due."""
+    max_age: timedelta | None = None
+    """Older than this is stale (a warning); None: only its presence is judged."""
+    active: tuple[timedelta, timedelta] | None = None
+    """The times of day (pipeline zone) freshness is judged in; None: always."""
+
+    def object_name(self, game_date: date) -> str:
+        """The object's name for a game date."""
+        return self.object.replace("{date}", game_date.isoformat())
+
+
+@dataclass(frozen=True, slots=True)
 class Tiers:
     """The built-in checks' tiers (`[daily.tiers]`): for each count, the value a warning
     starts at and the value it is critical from. The defaults are the runbook's."""
@@ -475,6 +507,7 @@ class Config:
     which checks may expect otherwise or be skipped; None: every day is a game day."""
     daily_words: StatusWords = StatusWords()
     daily_tiers: Tiers = Tiers()
+    daily_exports: tuple[ExportSpec, ...] = ()
     """Which status values mean what, in phase_execution_log and failed_processor_queue."""
     actions_enabled: bool = False
     action_timeout: float = 900.0
@@ -903,6 +936,7 @@ def _build(table: ConfigFile, path: Path | None, display: Path | str) -> Config:
             queue_handled=frozenset(table.daily.queue_handled),
         ),
         daily_tiers=_tiers(table.daily.tiers, display),
+        daily_exports=_exports(table.daily.exports, display),
         actions_enabled=table.actions.enabled,
         action_timeout=table.actions.timeout_seconds,
         validate_commands=tuple(tuple(c) for c in table.actions.validate_commands),
@@ -1038,6 +1072,54 @@ def parse_expectation(text: str) -> tuple[str, float]:
     return match[1], float(match[2])
 
 
+_BUCKET = re.compile(r"[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]")
+"""A Cloud Storage bucket name (its naming rules: lowercase letters, digits, -, _ and .)."""
+
+
+def _exports(tables: list[ExportTable], display: Path | str) -> tuple[ExportSpec, ...]:
+    """`[[daily.exports]]`: bucket names, object names and times checked."""
+    specs = []
+    for i, table in enumerate(tables):
+        key = f"daily.exports[{i}]"
+        if not _BUCKET.fullmatch(table.bucket):
+            raise ConfigError(
+                display, f"{key}.bucket", f'expected a bucket name, got "{table.bucket}"'
+            )
+        if (
+            not table.object
+            or table.object.startswith("/")
+            or "{" in table.object.replace("{date}", "")
+        ):
+            raise ConfigError(
+                display,
+                f"{key}.object",
+                f'expected an object name, {{date}} for the game date, got "{table.object}"',
+            )
+        max_age = None
+        if table.max_age_hours is not None:
+            _number(display, f"{key}.max_age_hours", table.max_age_hours, 0.01, 8_760)
+            max_age = timedelta(hours=table.max_age_hours)
+        active = None
+        if table.active_hours is not None:
+            if len(table.active_hours) != 2:
+                raise ConfigError(display, f"{key}.active_hours", 'expected ["HH:MM", "HH:MM"]')
+            start, end = (
+                _time_of_day(t, display, f"{key}.active_hours") for t in table.active_hours
+            )
+            active = (start, end)
+        specs.append(
+            ExportSpec(
+                table.name,
+                table.bucket,
+                table.object,
+                _time_of_day(table.due_after, display, f"{key}.due_after"),
+                max_age,
+                active,
+            )
+        )
+    return tuple(specs)
+
+
 def _tiers(table: TiersTable, display: Path | str) -> Tiers:
     """`[daily.tiers]`, each pair a warning's start and a critical's, 0 <= warn <= critical."""
     pairs: dict[str, tuple[int, int]] = {}
@@ -1134,6 +1216,7 @@ def _gcp_settings(gcp: GcpTable, display: Path | str) -> GcpSettings:
         "monitoring",
         "scheduler",
         "cloudbuild",
+        "storage",
     ):
         value = getattr(gcp.endpoints, api)
         if value is None:

@@ -47,6 +47,7 @@ from orchwatch.model import (
     LogLine,
     Revision,
     SchedulerJob,
+    StoredObject,
 )
 from orchwatch.names import UnknownName, no_such
 from orchwatch.sources.base import ErrorLines, SourceError, Sources
@@ -557,6 +558,10 @@ def gather_daily(
     if sources.builds is not None:
         source = sources.builds
         builds = _fetch(lambda: [trigger_lag(t, config.repo_path) for t in source.fetch_triggers()])
+    exports: Fetched[list[StoredObject]] | None = None
+    if sources.exports is not None and config.daily_exports:
+        shelf, wanted = sources.exports, export_names(config, [game_date])
+        exports = _fetch(lambda: shelf.fetch_objects(wanted))
     games: Fetched[float | None] | None = None
     calendar = config.game_day_sql
     if calendar is not None:
@@ -575,6 +580,8 @@ def gather_daily(
         orchestrators=[p.orchestrator for p in config.phases if p.orchestrator],
         words=config.daily_words,
         tiers=config.daily_tiers,
+        export_specs=config.daily_exports,
+        exports=exports,
         where=sources.where,
         hops=_hops(config, sources, game_date, now) if sources.pubsub is not None else None,
         games=games,
@@ -583,6 +590,12 @@ def gather_daily(
         builds=builds,
         region=config.gcp_region if sources.kind == "gcp" else "",
     )
+
+
+def export_names(config: Config, dates: Sequence[date]) -> list[tuple[str, str]]:
+    """The (bucket, object) of every configured export for each of `dates`, once each."""
+    names = [(e.bucket, e.object_name(day)) for day in dates for e in config.daily_exports]
+    return list(dict.fromkeys(names))
 
 
 def invoker_targets(

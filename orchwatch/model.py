@@ -517,6 +517,16 @@ class ErrorGroup:
 
 
 @dataclass(frozen=True)
+class StoredObject:
+    """A Cloud Storage object, as `objects.get` describes it."""
+
+    bucket: str
+    name: str
+    updated: datetime | None
+    size: int = 0
+
+
+@dataclass(frozen=True)
 class Build:
     """A Cloud Build build, as `ListBuilds` describes it."""
 

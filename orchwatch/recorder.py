@@ -28,7 +28,7 @@ from orchwatch.analysis.pubsub import topics_of
 from orchwatch.analysis.pubsub import window as pubsub_window
 from orchwatch.config import Config, RecordSettings
 from orchwatch.dates import business_date
-from orchwatch.gather import invoker_targets
+from orchwatch.gather import export_names, invoker_targets
 from orchwatch.model import LogEntry, SchedulerJob, ServiceState
 from orchwatch.pubsub import SAMPLE_PERIOD, SETTLED_AFTER, PubSubReading
 from orchwatch.snapshot import capture_completions, write_services
@@ -37,6 +37,7 @@ from orchwatch.sources.history import Moment as RecordedMoment
 from orchwatch.sources.history import (
     Poll,
     Recording,
+    encode_exports,
     encode_invokers,
     encode_json,
     encode_records,
@@ -206,6 +207,14 @@ class Recorder:
                 poll.parts["builds"] = encode_records(self.sources.builds.fetch_triggers())
             except SourceError as exc:
                 poll.outages["builds"] = str(exc)
+        if self.sources.exports is not None and self.config.daily_exports:
+            asked = export_names(self.config, poll.dates)
+            try:
+                poll.parts["exports"] = encode_exports(
+                    asked, self.sources.exports.fetch_objects(asked)
+                )
+            except SourceError as exc:
+                poll.outages["exports"] = str(exc)
 
     def _read_revisions(self, poll: Poll, scratch: LocalStore) -> None:
         if self.sources.revisions is None:

@@ -18,6 +18,7 @@ from loopback.emulators import (
     start_pubsub,
 )
 from loopback.grpc_server import LocalGcpServer
+from loopback.storage import LocalStorage
 
 from orchwatch.clock import FrozenClock
 from orchwatch.config import Config, load_config
@@ -80,6 +81,7 @@ class Loopback:
     bigquery: Emulator
     pubsub: Emulator
     grpc: LocalGcpServer
+    storage: LocalStorage
 
     def endpoints(self) -> dict[str, str]:
         """`[gcp.endpoints]` for these servers."""
@@ -92,6 +94,7 @@ class Loopback:
             "monitoring": self.grpc.endpoint,
             "scheduler": self.grpc.endpoint,
             "cloudbuild": self.grpc.endpoint,
+            "storage": self.storage.endpoint,
         }
 
     def config(self, base: Config, project: str, **gcp: object) -> Config:
@@ -124,9 +127,11 @@ def loopback() -> Iterator[Loopback]:
             emulator.stop()
         pytest.fail("a loopback server could not start:\n" + "\n".join(errors), pytrace=False)
     server = LocalGcpServer().start()
+    storage = LocalStorage().start()
     try:
-        yield Loopback(started[0], started[1], started[2], server)
+        yield Loopback(started[0], started[1], started[2], server, storage)
     finally:
+        storage.stop()
         server.stop()
         for emulator in started:
             emulator.stop()

@@ -48,6 +48,7 @@ def seed_all(loopback: object, config: Config, project: str, store: LocalStore) 
         seed.seed_pubsub(clients, loopback.grpc, store, config, project)  # type: ignore[attr-defined]
         seed.seed_scheduler(loopback.grpc, config, project, DEMO_START)  # type: ignore[attr-defined]
         seed.seed_builds(loopback.grpc, store, config, project)  # type: ignore[attr-defined]
+        seed.seed_exports(loopback.storage, store, config, DEMO_START)  # type: ignore[attr-defined]
     finally:
         writer.close()
     return Seeded(dates, documents, rows, services, entries)

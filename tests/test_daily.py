@@ -298,7 +298,7 @@ def test_formats_and_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["daily", "--demo", "--date", "2026-01-28"]) == 2
     assert capsys.readouterr().out.splitlines()[0] == (
         "nba-props-platform · 2026-01-28 (Wed) · UNKNOWN (could not check: orchestrator ×4; "
-        "0 fail, 0 warn, 18 pass, 4 unknown, 2 skipped)"
+        "0 fail, 0 warn, 19 pass, 4 unknown, 2 skipped)"
     )
     assert main(["daily", "--demo", "--date", "someday"]) == 2
     assert "is not a date" in capsys.readouterr().err

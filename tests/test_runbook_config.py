@@ -113,6 +113,14 @@ def seed_tables(store: LocalStore, day: date) -> None:
     )
     for table, column in SCRAPERS:
         store.execute(f"INSERT INTO nba_raw.{table} ({column}) VALUES (?)", [(day.isoformat(),)])
+    store.execute(
+        "INSERT INTO nba_predictions.player_prop_predictions VALUES (?, ?, ?, ?)",
+        [
+            (day.isoformat(), f"{day:%Y%m%d}{k}", f"p{n}", n < 8)
+            for k in range(3)
+            for n in range(10)
+        ],
+    )
 
 
 SCRAPERS = [
@@ -148,7 +156,7 @@ def seed_platform(store: LocalStore, config: Config) -> None:
 def fixture_sources(config: Config) -> Sources:
     """The store seeded for both dates (the incident's phase 3 with 2 untracked)."""
     store = LocalStore()
-    for dataset in ("nba_reference", "nba_analytics", "nba_raw"):
+    for dataset in ("nba_reference", "nba_analytics", "nba_raw", "nba_predictions"):
         store.attach_dataset(dataset)
     store.execute(
         "CREATE TABLE nba_reference.nba_schedule (game_id TEXT, game_date TEXT, "
@@ -164,6 +172,10 @@ def fixture_sources(config: Config) -> Sources:
     )
     for table, column in SCRAPERS:
         store.execute(f"CREATE TABLE nba_raw.{table} ({column} TEXT)")
+    store.execute(
+        "CREATE TABLE nba_predictions.player_prop_predictions (game_date TEXT, game_id TEXT, "
+        "player_lookup TEXT, is_active BOOLEAN)"
+    )
     for day in (HEALTHY - timedelta(days=1), HEALTHY, INCIDENT):
         seed_completions(store, config, day, untracked=2 if day == INCIDENT else 0)
         seed_tables(store, day)
@@ -196,7 +208,7 @@ def test_the_example_models_the_runbooks_pipeline(may: Config) -> None:
     assert phases["phase3"].next_offset == 1
     assert may.daily_words.execution_ok == {"complete"}
     assert "failed_permanent" in may.daily_words.queue_handled
-    assert len(may.daily_checks) == 7
+    assert len(may.daily_checks) == 8
 
 
 def test_a_healthy_day_passes_every_check_the_store_can_answer(
@@ -208,9 +220,9 @@ def test_a_healthy_day_passes_every_check_the_store_can_answer(
     failing = {k: v for k, v in said.items() if v[0] not in ("pass", "skipped")}
     assert failing == {}
     skipped = {k for k, v in said.items() if v[0] == "skipped"}
-    assert skipped == {"scheduler", "scheduler_iam", "cloud_build"}  # a store holds no platform
+    assert skipped == {"scheduler", "scheduler_iam", "cloud_build", "exports"}  # no platform
     custom = [r for r in results if r.id.startswith("custom.")]
-    assert len(custom) == 7 and all(r.status is CheckStatus.PASS for r in custom), custom
+    assert len(custom) == 8 and all(r.status is CheckStatus.PASS for r in custom), custom
     assert said["phase3.trigger"] == (
         "pass",
         f"phase4 of {HEALTHY + timedelta(days=1):%m-%d} at 05:02 (all_complete)",

@@ -51,7 +51,7 @@ from orchwatch.analysis.completion import blocked_phases, blocked_text, trigger_
 from orchwatch.analysis.fetched import Fetched as Fetched
 from orchwatch.analysis.pubsub import Hop, HopLevel  # re-exported: readers name it here too
 from orchwatch.analysis.revisions import Marker, ServiceVerdict, short_name
-from orchwatch.config import DailyCheck, StatusWords, Tiers, parse_expectation
+from orchwatch.config import DailyCheck, ExportSpec, StatusWords, Tiers, parse_expectation
 from orchwatch.model import (
     Build,
     BuildTrigger,
@@ -61,6 +61,7 @@ from orchwatch.model import (
     ExecutionLogRow,
     FailedQueueItem,
     SchedulerJob,
+    StoredObject,
 )
 from orchwatch.plural import counted
 from orchwatch.pubsub import Subscription
@@ -177,6 +178,10 @@ class DailyInputs:
     """The orchestrators' `roles/run.invoker` members; None where the source holds no IAM."""
     tiers: Tiers = field(default_factory=Tiers)
     """The built-in checks' tiers (`[daily.tiers]`)."""
+    export_specs: Sequence[ExportSpec] = ()
+    """The files the pipeline exports (`[daily.exports]`); none: no exports check."""
+    exports: Fetched[list[StoredObject]] | None = None
+    """Those of them that exist, for the date; None where the source holds none."""
     builds: Fetched[list[TriggerLag]] | None = None
     """The Cloud Build triggers with their newest builds against their branches; None where
     the source holds none (a snapshot)."""
@@ -218,6 +223,9 @@ def evaluate(
     results.append(_scheduler_check(inputs))
     results.append(_scheduler_iam_check(inputs))
     results.append(_build_check(inputs))
+    if inputs.export_specs:
+        last = inputs.completions.value.phases[-1].phase if inputs.completions.value else ""
+        results.append(_exports_check(inputs, zone, phases.get(last)))
     results.append(_validation_check(inputs))
     results += [
         _custom_check(check, phases.get(check.phase or ""), inputs, zone) for check in inputs.custom
@@ -773,6 +781,83 @@ def _build_check(inputs: DailyInputs) -> CheckResult:
         f"{green}, at their branches' heads as far as their files go",
         "nothing to do",
     )
+
+
+def _exports_check(inputs: DailyInputs, zone: ZoneInfo, last: CheckResult | None) -> CheckResult:
+    """The runbook's phase 6 export health (0.97): each configured file exists once due
+    (missing is critical), and one with a `max_age` is no older than that while the
+    pipeline runs (`active_hours`; stale is a warning). Files missing while the last
+    phase is blocked by an earlier failure are blocked by it too. What cannot be read is
+    unknown."""
+    check_id, title = "exports", "exports in Cloud Storage (phase 6)"
+    if inputs.exports is None:
+        return _not_held(check_id, title, "Cloud Storage exports")
+    objects = inputs.exports.value
+    if objects is None:
+        return _unknown(
+            check_id,
+            title,
+            inputs.exports.error,
+            "gcloud storage ls gs://BUCKET (roles/storage.objectViewer)",
+        )
+    held = {(o.bucket, o.name): o for o in objects}
+    local = inputs.now.astimezone(zone)
+    of_day = timedelta(hours=local.hour, minutes=local.minute)
+    start = datetime.combine(inputs.game_date, time(0), tzinfo=zone)
+    missing: list[str] = []
+    stale: list[str] = []
+    waiting: list[str] = []
+    fine: list[str] = []
+    for spec in inputs.export_specs:
+        name = spec.object_name(inputs.game_date)
+        where = f"gs://{spec.bucket}/{name}"
+        found = held.get((spec.bucket, name))
+        if found is None:
+            due = start + spec.due_after
+            (missing if inputs.now >= due else waiting).append(f"{spec.name} ({where})")
+            continue
+        active = spec.active is None or spec.active[0] <= of_day < spec.active[1]
+        age = inputs.now - found.updated if found.updated else None
+        if spec.max_age is not None and active and (age is None or age > spec.max_age):
+            old = f"{age.total_seconds() / 3600:.1f} h old" if age else "no update time"
+            stale.append(f"{spec.name} {old} (more than {_hours(spec.max_age)}; {where})")
+        else:
+            fine.append(spec.name)
+    step = (
+        "check the phase5-to-phase6 orchestrator's logs, then run the export for the date; "
+        f"gcloud storage ls -l gs://{inputs.export_specs[0].bucket}/"
+    )
+    if missing:
+        said = f"missing: {'; '.join(missing)}" + (f"; stale: {'; '.join(stale)}" if stale else "")
+        if last is not None and last.status is CheckStatus.BLOCKED:
+            return CheckResult(
+                check_id,
+                title,
+                CheckStatus.BLOCKED,
+                f"{last.evidence.split(' · ')[0]} · {said}",
+                last.next_step,
+                last.target,
+                last.cause,
+            )
+        return CheckResult(check_id, title, CheckStatus.FAIL, said, step)
+    if stale:
+        return CheckResult(check_id, title, CheckStatus.WARN, f"stale: {'; '.join(stale)}", step)
+    if not fine:
+        return CheckResult(
+            check_id, title, CheckStatus.NOT_DUE, f"not due yet: {'; '.join(waiting)}", ""
+        )
+    later = f"; not due yet: {'; '.join(waiting)}" if waiting else ""
+    return CheckResult(
+        check_id,
+        title,
+        CheckStatus.PASS,
+        f"{counted(len(fine), 'file')} present and fresh ({', '.join(fine)}){later}",
+        "nothing to do",
+    )
+
+
+def _hours(span: timedelta) -> str:
+    return f"{span.total_seconds() / 3600:g} h"
 
 
 def _short_ref(ref: str) -> str:

@@ -23,6 +23,7 @@ from orchwatch.model import (
     LogLine,
     SchedulerJob,
     ServiceState,
+    StoredObject,
 )
 from orchwatch.pubsub import OutgoingMessage, PubSubReading
 
@@ -80,6 +81,18 @@ class RevisionSource(Protocol):
 
         Raises:
             SourceError: the API cannot be read; the message says why.
+        """
+        ...
+
+
+class ExportSource(Protocol):
+    """The pipeline's exported files in Cloud Storage."""
+
+    def fetch_objects(self, wanted: Sequence[tuple[str, str]]) -> list[StoredObject]:
+        """The objects of `wanted` (bucket, name) that exist; an absent one is left out.
+
+        Raises:
+            SourceError: the objects cannot be read (a denied bucket, a timeout).
         """
         ...
 
@@ -257,6 +270,8 @@ class Sources:
     """None where the source holds no Cloud Scheduler jobs (a store file)."""
     builds: BuildSource | None = None
     """None where the source holds no Cloud Build triggers (a store file)."""
+    exports: ExportSource | None = None
+    """None where the source holds no Cloud Storage exports (a store file)."""
     logs: LogSource | None = None
     error_search: ErrorSearch | None = None
     """Where wide windows are grouped (Log Analytics); None: always from `logs`."""

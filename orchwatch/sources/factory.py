@@ -26,6 +26,7 @@ from orchwatch.sources.demo import (
     REPLAY_SPAN,
     DemoActions,
     DemoBuilds,
+    DemoExports,
     DemoInvokers,
     DemoPubSub,
     DemoScheduler,
@@ -164,6 +165,14 @@ def _build_sources(options: SourceOptions, config: Config, clock: Clock | None) 
             invokers=DemoInvokers(config.services),
             scheduler=DemoScheduler(demo_clock.now),
             builds=DemoBuilds(config.extra_services, store.fetch_services),
+            exports=DemoExports(
+                store,
+                config.daily_exports,
+                config.phases[-1],
+                demo_clock.now,
+            )
+            if config.daily_exports
+            else None,
             actions=DemoActions(simulator.spool),
             dates=(FIRST_DATE, REPLAY_SPAN[1].date()),
             closers=[store],

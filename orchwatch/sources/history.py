@@ -45,6 +45,7 @@ from orchwatch.model import (
     LogEntry,
     SchedulerJob,
     ServiceState,
+    StoredObject,
     may_be_evidence,
 )
 from orchwatch.sources.base import LogBatch, SourceError
@@ -83,6 +84,7 @@ GROUPS: dict[str, tuple[str, ...]] = {
     "invokers": ("invokers",),
     "scheduler": ("scheduler",),
     "builds": ("builds",),
+    "exports": ("exports",),
 }
 """Each source the recorder reads, and the parts its reading is kept as."""
 
@@ -932,6 +934,36 @@ class RecordedScheduler:
     def fetch_jobs(self) -> list[SchedulerJob]:
         """The jobs as the last slow poll read them."""
         return _decode_records(self._body, SchedulerJob, "Cloud Scheduler")
+
+
+def encode_exports(asked: Sequence[tuple[str, str]], found: Sequence[StoredObject]) -> bytes:
+    """The exports a slow poll asked for (bucket, name) and those that existed."""
+    return encode_json({"asked": [list(a) for a in asked], "found": msgspec.to_builtins(found)})
+
+
+class RecordedExports:
+    """The `ExportSource` of a recorded moment: the exports of its dates, as read last."""
+
+    def __init__(self, body: bytes) -> None:
+        self._body = body
+
+    def fetch_objects(self, wanted: Sequence[tuple[str, str]]) -> list[StoredObject]:
+        """The recorded objects of `wanted`.
+
+        Raises:
+            SourceError: one of them was not asked for (a date the recorder did not read).
+        """
+        data = decode_json(self._body) or {}
+        asked = {(str(b), str(n)) for b, n in data.get("asked", [])}
+        try:
+            found = msgspec.convert(data.get("found", []), type=list[StoredObject])
+        except msgspec.ValidationError as exc:
+            raise SourceError(f"a bad recorded Cloud Storage reading ({exc})") from None
+        unasked = [f"gs://{b}/{n}" for b, n in wanted if (b, n) not in asked]
+        if unasked:
+            raise SourceError(f"the recording did not read {', '.join(unasked)}")
+        held = {(o.bucket, o.name): o for o in found}
+        return [held[key] for key in wanted if key in held]
 
 
 class RecordedBuilds:

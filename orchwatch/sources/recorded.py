@@ -23,6 +23,7 @@ from orchwatch.sources.history import (
     GROUPS,
     Moment,
     RecordedBuilds,
+    RecordedExports,
     RecordedInvokers,
     RecordedLogs,
     RecordedScheduler,
@@ -46,6 +47,7 @@ _WHAT = {
     "invokers": "Cloud Run IAM",
     "scheduler": "Cloud Scheduler",
     "builds": "Cloud Build",
+    "exports": "Cloud Storage",
 }
 
 
@@ -62,6 +64,7 @@ class _Shown:
     invokers: object | None
     scheduler: object | None
     builds: object | None
+    exports: object | None
 
 
 class Playhead:
@@ -217,6 +220,7 @@ class Playhead:
             invokers=unread("invokers") or _held(parts, "invokers", RecordedInvokers),
             scheduler=unread("scheduler") or _held(parts, "scheduler", RecordedScheduler),
             builds=unread("builds") or _held(parts, "builds", RecordedBuilds),
+            exports=unread("exports") or _held(parts, "exports", RecordedExports),
         )
 
     def close(self) -> None:
@@ -279,6 +283,7 @@ def rewind(path: Path, at: datetime | None) -> Sources:
         invokers=current("invokers"),
         scheduler=current("scheduler"),
         builds=current("builds"),
+        exports=current("exports"),
         live=playhead,
         dates=(min(moment.dates), max(moment.dates)) if moment.dates else None,
         closers=[playhead],

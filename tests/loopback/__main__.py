@@ -27,6 +27,7 @@ from . import seed
 from .emulators import Emulator, EmulatorError, start_bigquery, start_firestore, start_pubsub
 from .grpc_server import LocalGcpServer
 from .log_analytics import seed_view
+from .storage import LocalStorage
 
 PROJECT = "orchwatch-local"
 LINKED = "logs_linked"
@@ -47,6 +48,7 @@ def start_and_seed(folder: Path) -> tuple[list[Emulator], LocalGcpServer, Path]:
                 started.stop()
             raise
     server = LocalGcpServer().start()
+    storage = LocalStorage().start()  # a thread of this process: it ends with it
     endpoints = {
         "firestore": emulators[0].host,
         "bigquery": f"http://{emulators[1].host}",
@@ -56,6 +58,7 @@ def start_and_seed(folder: Path) -> tuple[list[Emulator], LocalGcpServer, Path]:
         "monitoring": server.endpoint,
         "scheduler": server.endpoint,
         "cloudbuild": server.endpoint,
+        "storage": storage.endpoint,
     }
     config = load_config(None)
     config = replace(config, gcp_project=PROJECT, gcp=GcpSettings(endpoints=endpoints))
@@ -70,6 +73,7 @@ def start_and_seed(folder: Path) -> tuple[list[Emulator], LocalGcpServer, Path]:
     subscriptions = seed.seed_pubsub(clients, server, store, config, PROJECT)
     seed.seed_scheduler(server, config, PROJECT, DEMO_START)
     seed.seed_builds(server, store, config, PROJECT)
+    seed.seed_exports(storage, store, config, DEMO_START)
     # The same entries in a Log Analytics view, for `errors --since 7d` through BigQuery.
     seed_view(clients.bigquery(), f"{PROJECT}.{LINKED}._AllLogs", list(server.entries))
     writer.close()

@@ -24,6 +24,7 @@ from orchwatch.sources.gcp.run import snake_reason
 from orchwatch.sources.local import LocalStore
 
 from .grpc_server import LocalGcpServer
+from .storage import LocalStorage
 
 SCHEMAS: dict[str, list[bigquery.SchemaField]] = {
     "phase_completions": [
@@ -69,6 +70,7 @@ def silent_config(folder: Path, port: int) -> Path:
     endpoints = {"firestore": where, "bigquery": f"http://{where}", "run": where}
     endpoints |= {"logging": where, "pubsub": where, "monitoring": where, "scheduler": where}
     endpoints["cloudbuild"] = where
+    endpoints["storage"] = f"http://{where}"
     return write_config(folder, endpoints, "orchwatch-silent")
 
 
@@ -314,6 +316,19 @@ def seed_builds(server: LocalGcpServer, store: LocalStore, config: Config, proje
     server.triggers[parent] = triggers
     server.builds[parent] = builds
     return len(triggers)
+
+
+def seed_exports(storage: LocalStorage, store: LocalStore, config: Config, now: datetime) -> int:
+    """Serve the demo's exports (every date it holds) from the local Cloud Storage server;
+    returns how many objects."""
+    from orchwatch.gather import export_names
+    from orchwatch.sources.demo import DemoExports
+
+    exports = DemoExports(store, config.daily_exports, config.phases[-1], lambda: now)
+    found = exports.fetch_objects(export_names(config, store_dates(store)))
+    for item in found:
+        storage.put(item.bucket, item.name, item.updated or now, item.size)
+    return len(found)
 
 
 def seed_run(server: LocalGcpServer, store: LocalStore, config: Config, project: str) -> int:

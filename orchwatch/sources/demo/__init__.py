@@ -30,7 +30,7 @@ from orchwatch.sources.demo.moments import (
     LOG_HISTORY,
     REPLAY_SPAN,
 )
-from orchwatch.sources.demo.platform import DemoBuilds, DemoInvokers, DemoScheduler
+from orchwatch.sources.demo.platform import DemoBuilds, DemoExports, DemoInvokers, DemoScheduler
 from orchwatch.sources.demo.pubsub import DemoPubSub
 from orchwatch.sources.demo.scenario import UNTRACKED, generate_events, scenario_services
 from orchwatch.sources.demo.serving import ServingLookup
@@ -46,6 +46,7 @@ __all__ = [
     "UNTRACKED",
     "DemoActions",
     "DemoBuilds",
+    "DemoExports",
     "DemoInvokers",
     "DemoPubSub",
     "DemoScheduler",

@@ -28,6 +28,7 @@ from orchwatch.sources.gcp.logs import CloudLogging
 from orchwatch.sources.gcp.pubsub import GcpPubSub
 from orchwatch.sources.gcp.run import RunRevisions
 from orchwatch.sources.gcp.scheduler import GcpScheduler
+from orchwatch.sources.gcp.storage import GcpExports
 
 Backups = dict[date, dict[str, dict[str, BackupSummary]]]
 
@@ -221,6 +222,7 @@ def build_gcp_sources(
         invokers=run,
         scheduler=GcpScheduler(clients),
         builds=GcpBuilds(clients),
+        exports=GcpExports(clients) if config.daily_exports else None,
         where=f"Cloud Run {config.gcp_region} (project {project})",
         logs=logs,
         error_search=search,

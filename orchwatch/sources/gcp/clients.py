@@ -37,6 +37,7 @@ ROLES: Mapping[str, tuple[str, ...]] = {
     "monitoring": ("roles/monitoring.viewer",),
     "scheduler": ("roles/cloudscheduler.viewer",),
     "cloudbuild": ("roles/cloudbuild.builds.viewer",),
+    "storage": ("roles/storage.objectViewer",),
 }
 API_NAMES: Mapping[str, str] = {
     "firestore": "Firestore",
@@ -47,6 +48,7 @@ API_NAMES: Mapping[str, str] = {
     "monitoring": "Cloud Monitoring",
     "scheduler": "Cloud Scheduler",
     "cloudbuild": "Cloud Build",
+    "storage": "Cloud Storage",
 }
 
 
@@ -213,6 +215,10 @@ class GcpClients:
         """A `cloudbuild_v1.CloudBuildClient` (ListBuildTriggers, ListBuilds)."""
         return self._get("cloudbuild", self._build_cloudbuild)
 
+    def storage(self) -> Any:
+        """A `google.cloud.storage.Client` (objects.get)."""
+        return self._get("storage", self._build_storage)
+
     # --- builders ------------------------------------------------------------------------------
 
     def _build_pubsub(self, which: str) -> Any:
@@ -305,6 +311,25 @@ class GcpClients:
 
             credentials = AnonymousCredentials()
         return bigquery.Client(
+            project=self.project,
+            credentials=credentials,
+            client_options={"api_endpoint": endpoint},
+        )
+
+    def _build_storage(self) -> Any:
+        from google.cloud import storage
+
+        endpoint = self.endpoint("storage")
+        if endpoint is None:
+            return storage.Client(project=self.project)
+        if not endpoint.startswith("http"):
+            endpoint = ("http://" if is_loopback(endpoint) else "https://") + endpoint
+        credentials = None
+        if is_loopback(endpoint):
+            from google.auth.credentials import AnonymousCredentials
+
+            credentials = AnonymousCredentials()
+        return storage.Client(
             project=self.project,
             credentials=credentials,
             client_options={"api_endpoint": endpoint},

@@ -25,6 +25,7 @@ ALL_ROLES = (
     "roles/monitoring.viewer",
     "roles/cloudscheduler.viewer",
     "roles/cloudbuild.builds.viewer",
+    "roles/storage.objectViewer",
 )
 """The read-only roles of watching (the replay's publish needs roles/pubsub.publisher)."""
 
