@@ -172,3 +172,56 @@ def test_a_bad_export_names_its_key(
     path.write_text(text[:first] + block + text[end:])
     assert main(["--config", str(path), "daily", "--demo"]) == 2
     assert says in capsys.readouterr().err
+
+
+NEW_CHECKS = {
+    "exports": "exports in Cloud Storage (phase 6)",
+    "cloud_build": "Cloud Build triggers",
+    "scheduler_iam": "scheduler targets may be invoked (IAM)",
+    "scheduler": "Cloud Scheduler jobs",
+}
+
+
+def test_the_platform_checks_reach_every_output_with_their_fix(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """On 01-31 of the demo the exports are blocked and the rest pass: each says so in
+    JSON (with its next step), markdown, text and the TUI's checklist."""
+    import json
+
+    from orchwatch.cli import main
+
+    day = ["daily", "--demo", "--as-of", "2026-02-01T11:30", "--date", "2026-01-31"]
+    main([*day, "--format", "json"])
+    checks = {c["id"]: c for c in json.loads(capsys.readouterr().out)["checks"]}
+    main([*day, "--format", "markdown"])
+    markdown = capsys.readouterr().out
+    main(day)
+    text = capsys.readouterr().out
+    for check_id, title in NEW_CHECKS.items():
+        said = checks[check_id]
+        assert said["title"] == title and said["evidence"] and said["next_step"]
+        assert f"| {title} | {said['evidence']} |" in markdown
+        assert title in text and said["evidence"][:60] in text
+    assert checks["exports"]["status"] == "blocked"
+
+
+async def test_the_platform_checks_are_rows_of_the_checklist(config: Config, demo: Sources) -> None:
+    from tui_helpers import SIZE, make_app, settle, wait_for
+
+    from orchwatch.tui.screens.daily import DailyScreen
+
+    app = make_app(config, demo)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("w")
+        assert await wait_for(
+            pilot, lambda: isinstance(app.screen, DailyScreen) and bool(app.screen.results)
+        )
+        table = app.screen.query_one("#daily-table")
+        rows = [
+            " ".join(table.get_row_at(i)[1].plain.split())  # type: ignore[attr-defined]
+            for i in range(table.row_count)  # type: ignore[attr-defined]
+        ]  # a long title wraps in its cell
+    for title in NEW_CHECKS.values():
+        assert title in rows

@@ -280,3 +280,48 @@ def seed_completions_only_phase3(sources: Sources, config: Config, day: date) ->
         store.insert_backup_rows(
             BackupRow(spec.name, keyed, n, "success", at(keyed, 5), 1) for n in names
         )
+
+
+def test_phases_beyond_five_are_judged_like_the_others(tmp_path: Path) -> None:
+    """A pipeline with a phase 6 and 7 (the runbook's publishing, then grading): each is
+    reconciled, triggered and judged, its due time and trigger as configured."""
+    text = MAY.read_text()
+    text = text.replace(
+        'name = "phase5"\nlabel = "predictions"\n',
+        'name = "phase5"\nlabel = "predictions"\norchestrator = "phase5-to-phase6-orchestrator"\n'
+        'next_phase = "phase6"\n',
+    )
+    text += (
+        '\n[[phases]]\nname = "phase6"\nlabel = "publishing"\norchestrator = '
+        '"phase6-to-phase7-orchestrator"\nnext_phase = "phase7"\ndue_after = "18:00"\n'
+        'processors = [{ name = "daily_export" }]\n'
+        '\n[[phases]]\nname = "phase7"\nlabel = "grading"\nkeyed_by = "processing_date"\n'
+        'due_after = "09:00"\nprocessors = [{ name = "prediction_grader" }]\n'
+    )
+    path = tmp_path / "seven.toml"
+    path.write_text(text)
+    seven = load_config(path)
+    assert [p.name for p in seven.phases][-3:] == ["phase5", "phase6", "phase7"]
+    sources = fixture_sources(seven)
+    try:
+        healthy = {r.id: r.status for r in walkthrough(seven, sources, HEALTHY)}
+        store = sources.revisions
+        assert isinstance(store, LocalStore)
+        # The healthy date's grading (keyed by the next day) never ran.
+        graded = (HEALTHY + timedelta(days=1)).isoformat()
+        for table, column in (
+            ("firestore_completion", "processor"),
+            ("phase_completions", "processor_name"),
+        ):
+            store.execute(
+                f"DELETE FROM {table} WHERE {column} = 'prediction_grader' AND game_date = ?",
+                [(graded,)],
+            )
+        ungraded = {r.id: r for r in walkthrough(seven, sources, HEALTHY)}
+    finally:
+        sources.close()
+    for check in ("phase6.completion", "phase6.trigger", "phase7.completion"):
+        assert healthy[check] is CheckStatus.PASS, check
+    assert ungraded["phase7.completion"].status is CheckStatus.FAIL
+    assert "missing prediction_grader" in ungraded["phase7.completion"].evidence
+    assert ungraded["phase6.trigger"].status is CheckStatus.PASS
