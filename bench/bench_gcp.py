@@ -23,8 +23,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 from bench.common import report
 
@@ -54,14 +56,7 @@ def child(config_path: str, as_of: str) -> None:
                 pane.LABEL: pane.loaded_at - started  # type: ignore[operator]
                 for pane in app.dashboard.panes
             }
-            before = sources.meter.snapshot()  # type: ignore[attr-defined]
-            window = time.monotonic()
-            await pilot.pause(STEADY_SECONDS)
-            elapsed = time.monotonic() - window
-            calls = sources.meter.snapshot() - before  # type: ignore[attr-defined]
-            result["per_minute"] = {
-                f"{api} {method}": n * 60 / elapsed for (api, method), n in sorted(calls.items())
-            }
+            result["per_minute"] = await measured(pilot, sources, STEADY_SECONDS)
             result["estimates"] = sources.completions.bigquery.estimates  # type: ignore[attr-defined]
             result["errors"] = [str(p.border_subtitle) for p in app.dashboard.panes]
             from orchwatch.tui.screens.pubsub import PubSubScreen
@@ -69,14 +64,7 @@ def child(config_path: str, as_of: str) -> None:
             await pilot.press("P")
             while not (isinstance(app.screen, PubSubScreen) and app.screen.view is not None):
                 await pilot.pause(0.01)
-            before = sources.meter.snapshot()  # type: ignore[attr-defined]
-            window = time.monotonic()
-            await pilot.pause(PUBSUB_SECONDS)
-            elapsed = time.monotonic() - window
-            calls = sources.meter.snapshot() - before  # type: ignore[attr-defined]
-            result["pubsub_per_minute"] = {
-                f"{api} {method}": n * 60 / elapsed for (api, method), n in sorted(calls.items())
-            }
+            result["pubsub_per_minute"] = await measured(pilot, sources, PUBSUB_SECONDS)
 
     asyncio.run(drive())
     sources.close()
@@ -115,7 +103,20 @@ def recorder_calls(config: object, as_of: str) -> dict[str, float]:
         finally:
             recording.close()
             sources.close()
+    return rates(calls, elapsed)
+
+
+def rates(calls: Counter[tuple[str, str]], elapsed: float) -> dict[str, float]:
+    """Calls per minute by "api method"."""
     return {f"{api} {method}": n * 60 / elapsed for (api, method), n in sorted(calls.items())}
+
+
+async def measured(pilot: Any, sources: Any, seconds: float) -> dict[str, float]:
+    """The API calls per minute `sources` makes while the app runs for `seconds`."""
+    before = sources.meter.snapshot()
+    window = time.monotonic()
+    await pilot.pause(seconds)
+    return rates(sources.meter.snapshot() - before, time.monotonic() - window)
 
 
 COLUMN_BYTES = {"DATE": 8, "TIMESTAMP": 8, "INT64": 8, "FLOAT64": 8, "BOOL": 1}

@@ -629,17 +629,14 @@ def _scheduler_check(inputs: DailyInputs) -> CheckResult:
     scheduler_failing`). Jobs that could not be listed
     are unknown; a source that holds none (a snapshot) skips the check."""
     title = "Cloud Scheduler jobs"
-    if inputs.scheduler is None:
-        return _not_held("scheduler", title, "Cloud Scheduler jobs")
-    jobs = inputs.scheduler.value
     region = f" --location={inputs.region}" if inputs.region else ""
-    if jobs is None:
-        return _unknown(
-            "scheduler",
-            title,
-            inputs.scheduler.error,
-            f"gcloud scheduler jobs list{region} (roles/cloudscheduler.viewer)",
-        )
+    jobs = _held_value(
+        inputs.scheduler,
+        ("scheduler", title, "Cloud Scheduler jobs"),
+        f"gcloud scheduler jobs list{region} (roles/cloudscheduler.viewer)",
+    )
+    if isinstance(jobs, CheckResult):
+        return jobs
     enabled = [j for j in jobs if j.enabled]
     failing = [j for j in enabled if j.status != "OK"]
     if not failing:
@@ -697,17 +694,14 @@ def _build_check(inputs: DailyInputs) -> CheckResult:
     build, warn. Without the repository the commits are not compared: the check is
     skipped, never passed, unless a build failed."""
     title = "Cloud Build triggers"
-    if inputs.builds is None:
-        return _not_held("cloud_build", title, "Cloud Build triggers")
-    lags = inputs.builds.value
     region = f" --region={inputs.region}" if inputs.region else ""
-    if lags is None:
-        return _unknown(
-            "cloud_build",
-            title,
-            inputs.builds.error,
-            f"gcloud builds triggers list{region} (roles/cloudbuild.builds.viewer)",
-        )
+    lags = _held_value(
+        inputs.builds,
+        ("cloud_build", title, "Cloud Build triggers"),
+        f"gcloud builds triggers list{region} (roles/cloudbuild.builds.viewer)",
+    )
+    if isinstance(lags, CheckResult):
+        return lags
     enabled = [lag for lag in lags if not lag.trigger.disabled]
     failed: list[tuple[str, Build]] = []
     stale: list[tuple[str, str]] = []
@@ -790,16 +784,13 @@ def _exports_check(inputs: DailyInputs, zone: ZoneInfo, last: CheckResult | None
     phase is blocked by an earlier failure are blocked by it too. What cannot be read is
     unknown."""
     check_id, title = "exports", "exports in Cloud Storage (phase 6)"
-    if inputs.exports is None:
-        return _not_held(check_id, title, "Cloud Storage exports")
-    objects = inputs.exports.value
-    if objects is None:
-        return _unknown(
-            check_id,
-            title,
-            inputs.exports.error,
-            "gcloud storage ls gs://BUCKET (roles/storage.objectViewer)",
-        )
+    objects = _held_value(
+        inputs.exports,
+        (check_id, title, "Cloud Storage exports"),
+        "gcloud storage ls gs://BUCKET (roles/storage.objectViewer)",
+    )
+    if isinstance(objects, CheckResult):
+        return objects
     held = {(o.bucket, o.name): o for o in objects}
     local = inputs.now.astimezone(zone)
     of_day = timedelta(hours=local.hour, minutes=local.minute)
@@ -1040,6 +1031,20 @@ def _pushed(hops: Sequence[Hop]) -> list[tuple[Hop, Subscription]]:
         for hop in hops
         if hop.subscription is not None and hop.subscription.push_endpoint
     ]
+
+
+def _held_value(
+    fetched: Fetched[T] | None, check: tuple[str, str, str], step: str
+) -> T | CheckResult:
+    """What a check reads, or its result when it cannot: skipped where the source holds
+    no such thing (a snapshot), unknown where the read failed (`step` says what to try).
+    `check`: (its id, its title, what it reads)."""
+    check_id, title, what = check
+    if fetched is None:
+        return _not_held(check_id, title, what)
+    if fetched.value is None:
+        return _unknown(check_id, title, fetched.error, step)
+    return fetched.value
 
 
 def _not_held(check_id: str, title: str, what: str) -> CheckResult:

@@ -300,28 +300,19 @@ class GcpClients:
     def _build_bigquery(self) -> Any:
         from google.cloud import bigquery
 
-        endpoint = self.endpoint("bigquery")
-        if endpoint is None:
-            return bigquery.Client(project=self.project)
-        if not endpoint.startswith("http"):
-            endpoint = ("http://" if is_loopback(endpoint) else "https://") + endpoint
-        credentials = None
-        if is_loopback(endpoint):
-            from google.auth.credentials import AnonymousCredentials
-
-            credentials = AnonymousCredentials()
-        return bigquery.Client(
-            project=self.project,
-            credentials=credentials,
-            client_options={"api_endpoint": endpoint},
-        )
+        return self._http("bigquery", bigquery.Client)
 
     def _build_storage(self) -> Any:
         from google.cloud import storage
 
-        endpoint = self.endpoint("storage")
+        return self._http("storage", storage.Client)
+
+    def _http(self, api: str, client_class: Any) -> Any:
+        """A client of a JSON-over-HTTP API (BigQuery, Cloud Storage): Google's endpoint, a
+        configured one, or a loopback server with no credentials."""
+        endpoint = self.endpoint(api)
         if endpoint is None:
-            return storage.Client(project=self.project)
+            return client_class(project=self.project)
         if not endpoint.startswith("http"):
             endpoint = ("http://" if is_loopback(endpoint) else "https://") + endpoint
         credentials = None
@@ -329,7 +320,7 @@ class GcpClients:
             from google.auth.credentials import AnonymousCredentials
 
             credentials = AnonymousCredentials()
-        return storage.Client(
+        return client_class(
             project=self.project,
             credentials=credentials,
             client_options={"api_endpoint": endpoint},
