@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -36,17 +36,26 @@ VERBS = (
 )
 
 
-def record_demo(config: Config, out: Path, moments: list[datetime], **settings: object) -> None:
-    """Record the demo at each of `moments` (a fast-forwarded clock: no waiting)."""
-    clock = FrozenClock(moments[0] - POLL)
+def record_demo(
+    config: Config,
+    out: Path,
+    moments: list[datetime],
+    every: timedelta = POLL,
+    prepare: Callable[[Sources], None] = lambda sources: None,
+    **settings: object,
+) -> None:
+    """Record the demo at each of `moments` (a fast-forwarded clock: no waiting), polling
+    `every`; `prepare` may wrap a source first."""
+    clock = FrozenClock(moments[0] - every)
     sources = build_sources(SourceOptions(demo=True), config, clock=clock)
+    prepare(sources)
     recording = Recording(out, write=True)
     try:
         recorder = Recorder(
             config,
             sources,
             recording,
-            RecordSettings(interval=POLL, **settings),  # type: ignore[arg-type]
+            RecordSettings(interval=every, **settings),  # type: ignore[arg-type]
         )
         for moment in moments:
             clock.advance(moment - clock.now())
@@ -310,19 +319,13 @@ def test_pubsub_is_recorded_once_per_sample_period_and_every_moment_shows_the_la
     every = timedelta(seconds=10)
     moments = [DEMO_START + every * (n + 1) for n in range(19)]  # three minutes
     out = tmp_path / "paced.db"
-    clock = FrozenClock(moments[0] - every)
-    sources = build_sources(SourceOptions(demo=True), config, clock=clock)
-    counted = CountedPubSub(sources.pubsub)
-    sources.pubsub = counted  # type: ignore[assignment]
-    recording = Recording(out, write=True)
-    try:
-        recorder = Recorder(config, sources, recording, RecordSettings(interval=every))
-        for moment in moments:
-            clock.advance(moment - clock.now())
-            recorder.poll()
-    finally:
-        recording.close()
-        sources.close()
+    counted = CountedPubSub(None)
+
+    def count(sources: Sources) -> None:
+        counted.inner = sources.pubsub
+        sources.pubsub = counted  # type: ignore[assignment]
+
+    record_demo(config, out, moments, every, count)
     today, yesterday = DEMO_START.date(), DEMO_START.date() - timedelta(days=1)
     starts = [since.date() for since, _ in counted.windows]
     assert starts.count(yesterday) == 1  # ended the evening before: read once, kept
