@@ -449,3 +449,27 @@ def test_a_refused_message_is_dead_lettered_and_counted_as_such(
     said = "; ".join([hop.verdict, *hop.details])
     assert "3 messages dead-lettered to phase3-dead-letters" in said
     assert "dropped" not in said
+
+
+def test_a_second_push_subscription_to_the_orchestrator_warns_on_the_emulator(
+    loopback: Loopback, config: Config, project: str, endpoint: tuple[PushEndpoint, str]
+) -> None:
+    """The runbook's duplicate push subscriptions (0.65): a second Eventarc subscription on
+    the completion topic pushing to the same orchestrator delivers every completion
+    twice. Made on the emulator, read back through the admin API and Monitoring."""
+    _, subscriber = admin(loopback)
+    second = "eventarc-us-west2-phase3-to-phase4-orchestrator-990-sub-001"
+    subscriber.create_subscription(
+        request=PbSubscription(
+            name=f"projects/{project}/subscriptions/{second}",
+            topic=f"projects/{project}/topics/{COMPLETE}",
+            push_config=PushConfig(push_endpoint=endpoint[1]),
+        )
+    )
+    seed(loopback, project, [ORCHESTRATOR_SUB, second, "auditor"])
+    pubsub, _ = source(loopback, config, project)
+    hop = judge(config, pubsub.read_pubsub(topics_of(config), *WINDOW))[1]
+    assert hop.level is HopLevel.FAIL or hop.level is HopLevel.WARN
+    said = "; ".join([hop.verdict, *hop.details])
+    assert f"2 subscriptions push {COMPLETE} to phase3-to-phase4" in said
+    assert "every completion is delivered 2 times" in said
