@@ -343,3 +343,33 @@ def test_pubsub_is_recorded_once_per_sample_period_and_every_moment_shows_the_la
             live.close()
         assert not shown.error, (moment, shown.error)
         assert shown.value == then.value, moment
+
+
+def test_a_follower_says_when_the_recorder_went_quiet_and_picks_up_a_restarted_one(
+    tmp_path: Path, config: Config
+) -> None:
+    """Following a recording whose recorder stopped is never shown as live: after three
+    polls and half a minute without a new moment the banner asks whether the recorder is
+    running. A recorder started again on the same file is followed again (the file,
+    opened while nobody wrote it, is opened anew to see it)."""
+    out = tmp_path / "restart.db"
+    record_demo(config, out, HOUR[:3])  # then the recorder stops: the file is closed
+    ticks = [0.0]
+    recording = Recording(out)
+    playhead = Playhead(recording, out, recording.moment_at(None), None, lambda: ticks[0])
+    try:
+        assert "(following) ·" in playhead.banner()
+        ticks[0] = 300.0  # polls are 2 min: not yet three of them and half a minute
+        assert playhead.advance() == 0 and "nothing new" not in playhead.banner()
+        ticks[0] = 400.0
+        assert playhead.advance() == 0
+        assert "(following · nothing new for 6 min: is the recorder running?)" in (
+            playhead.banner()
+        )
+        record_demo(config, out, HOUR[3:5])  # a recorder started again on the file
+        ticks[0] = 530.0
+        assert playhead.advance() == 1
+        assert playhead.moment.captured_at == HOUR[4]
+        assert "(following) ·" in playhead.banner()
+    finally:
+        playhead.close()

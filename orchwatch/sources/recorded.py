@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -73,9 +74,15 @@ class Playhead:
     panes call before each read), or where it is sent (`go`)."""
 
     def __init__(
-        self, recording: Recording, path: Path, moment: Moment, asked: datetime | None
+        self,
+        recording: Recording,
+        path: Path,
+        moment: Moment,
+        asked: datetime | None,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.recording = recording
+        self._monotonic = monotonic
         self.path = path
         self.asked = asked
         """The moment asked for (`--as-of`), None for the moment's own capture time."""
@@ -86,6 +93,11 @@ class Playhead:
         # moment between two readings shows the one before it.
         every = timedelta(seconds=float(recording.get_meta("interval_seconds") or 0))
         self._pubsub_lag = SAMPLE_PERIOD + every
+        self._interval = every.total_seconds()
+        self._moved_at = self._reopened_at = monotonic()
+        """When the shown moment last moved on, and when the file was last opened again."""
+        self._retired: Recording | None = None
+        """The recording file's previous opening, kept while the moment before reads it."""
         self.shown = self._load(moment)
         self._previous: _Shown | None = None
 
@@ -130,6 +142,9 @@ class Playhead:
         """`RECORDING · history.db · showing 2026-02-01 06:30:00Z (following) · recorded …`."""
         first, last = self.span()
         state = " (following)" if self.follow else ""
+        quiet = self.silent_for()
+        if quiet is not None:
+            state = f" (following · nothing new for {_duration(quiet)}: is the recorder running?)"
         return (
             f"RECORDING · {self.path.name} · showing {self.moment.captured_at:%Y-%m-%d %H:%M:%S}Z"
             f"{state} · recorded {first.captured_at:%Y-%m-%d %H:%M}Z to "
@@ -144,10 +159,43 @@ class Playhead:
             latest = self.recording.moment_at(None)
         except RecordingError:
             return 0
+        if latest.id == self.moment.id and self.silent_for() is not None:
+            latest = self._reopen() or latest
         if latest.id == self.moment.id:
             return 0
         self._show(latest)
+        self._moved_at = self._monotonic()
         return 1
+
+    def silent_for(self) -> float | None:
+        """Following, the seconds since the shown moment last moved on when that is longer
+        than three polls and half a minute (the recorder has stopped, or cannot read);
+        None otherwise."""
+        if not self.follow or not self._interval:
+            return None
+        quiet = self._monotonic() - self._moved_at
+        return quiet if quiet > 3 * self._interval + 30 else None
+
+    def _reopen(self) -> Moment | None:
+        """Open the file again (at most once a poll): a file opened while no recorder wrote
+        it is read as immutable, and a recorder started again on it is seen only by a new
+        opening. Returns the newest moment when that opening has a newer one."""
+        now = self._monotonic()
+        if now - self._reopened_at < max(self._interval, 1.0):
+            return None
+        self._reopened_at = now
+        try:
+            fresh = Recording(self.path)
+            latest = fresh.moment_at(None)
+        except RecordingError:
+            return None
+        if latest.captured_at <= self.moment.captured_at:
+            fresh.close()
+            return None
+        if self._retired is not None:
+            self._retired.close()
+        self._retired, self.recording = self.recording, fresh
+        return latest
 
     def go(self, target: Moment) -> None:
         """Show `target` (following again when it is the newest).
@@ -229,6 +277,8 @@ class Playhead:
             if shown is not None:
                 shown.store.close()
         self.recording.close()
+        if self._retired is not None:
+            self._retired.close()
 
 
 class _Current:
@@ -296,3 +346,11 @@ def _held(
 ) -> T | None:
     body = parts.get(name, (None, None))[0]
     return build(body) if body is not None else None
+
+
+def _duration(seconds: float) -> str:
+    """`45 s`, `12 min`, `3 h 5 min`."""
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    minutes = int(seconds // 60)
+    return f"{minutes} min" if minutes < 120 else f"{minutes // 60} h {minutes % 60} min"
