@@ -40,6 +40,8 @@ from orchwatch.sources.local import LocalStore
 
 MAY = Path(__file__).parents[1] / "orchwatch" / "examples" / "validate-daily-2026-05.toml"
 HEALTHY, INCIDENT = date(2026, 5, 11), date(2026, 5, 12)
+FLAWED = date(2026, 5, 9)
+"""A date whose data tables hold what each data check exists to find."""
 NEW_YORK = ZoneInfo("America/New_York")
 NOW = datetime.combine(INCIDENT + timedelta(days=1), time(12, 0), tzinfo=NEW_YORK)
 """Noon the day after the incident's games: everything of both dates is due."""
@@ -92,35 +94,86 @@ def seed_completions(store: LocalStore, config: Config, day: date, untracked: in
     )
 
 
-def seed_tables(store: LocalStore, day: date) -> None:
-    """The schedule (three final games), their analytics and team stats, fresh scrapers."""
-    store.execute(
-        "INSERT INTO nba_reference.nba_schedule VALUES (?, ?, 3, ?, ?)",
-        [(f"{day:%Y%m%d}{k}", day.isoformat(), home, away) for k, (away, home) in enumerate(GAMES)],
-    )
+TABLES: dict[str, list[tuple[str, str]]] = {
+    "nba_reference.nba_schedule": [
+        ("game_id", "STRING"),
+        ("game_date", "DATE"),
+        ("game_status", "INT64"),
+        ("home_team_tricode", "STRING"),
+        ("away_team_tricode", "STRING"),
+    ],
+    "nba_analytics.player_game_summary": [
+        ("game_date", "DATE"),
+        ("team_abbr", "STRING"),
+        ("player_lookup", "STRING"),
+        ("minutes_played", "FLOAT64"),
+        ("usage_rate", "FLOAT64"),
+        ("is_dnp", "BOOL"),
+    ],
+    "nba_analytics.team_offense_game_summary": [
+        ("game_date", "DATE"),
+        ("team_abbr", "STRING"),
+        ("fg_attempts", "INT64"),
+    ],
+    "nba_raw.nbac_player_movement": [("transaction_date", "DATE")],
+    "nba_raw.nbac_injury_report": [("report_date", "DATE")],
+    "nba_raw.nbac_roster": [("roster_date", "DATE")],
+    "nba_raw.bdl_injuries": [("scrape_date", "DATE")],
+    "nba_predictions.player_prop_predictions": [
+        ("game_date", "DATE"),
+        ("game_id", "STRING"),
+        ("player_lookup", "STRING"),
+        ("is_active", "BOOL"),
+    ],
+}
+"""The tables the runbook's data checks read, as BigQuery types them."""
+SQLITE_TYPES = {
+    "STRING": "TEXT",
+    "DATE": "TEXT",
+    "INT64": "INTEGER",
+    "FLOAT64": "REAL",
+    "BOOL": "BOOLEAN",
+}
+
+
+def table_rows(day: date, flawed: bool = False) -> dict[str, list[tuple[object, ...]]]:
+    """The schedule (three final games), their analytics and team stats, fresh scrapers
+    and active predictions. `flawed`: what the runbook's checks exist to find: a game
+    without analytics, a team without stats and one with two rows, players without
+    minutes, a scraper two weeks stale, a game without active predictions."""
+    d = day.isoformat()
+    games = GAMES if not flawed else [*GAMES, ("GSW", "SAC")]
     teams = [team for game in GAMES for team in game]
-    store.execute(
-        "INSERT INTO nba_analytics.player_game_summary VALUES (?, ?, ?, ?, ?, ?)",
-        [
-            (day.isoformat(), team, f"{team.lower()}-{n}", 30.0 - n, 18.5, n == 9)
+    rows: dict[str, list[tuple[object, ...]]] = {
+        "nba_reference.nba_schedule": [
+            (f"{day:%Y%m%d}{k}", d, 3, home, away) for k, (away, home) in enumerate(games)
+        ],
+        "nba_analytics.player_game_summary": [
+            (d, team, f"{team.lower()}-{n}", (0.0 if flawed and n < 2 else 30.0 - n), 18.5, n == 9)
             for team in teams
             for n in range(10)
         ],
-    )
-    store.execute(
-        "INSERT INTO nba_analytics.team_offense_game_summary VALUES (?, ?, ?)",
-        [(day.isoformat(), team, 88) for team in teams],
-    )
-    for table, column in SCRAPERS:
-        store.execute(f"INSERT INTO nba_raw.{table} ({column}) VALUES (?)", [(day.isoformat(),)])
-    store.execute(
-        "INSERT INTO nba_predictions.player_prop_predictions VALUES (?, ?, ?, ?)",
-        [
-            (day.isoformat(), f"{day:%Y%m%d}{k}", f"p{n}", n < 8)
-            for k in range(3)
+        "nba_analytics.team_offense_game_summary": [
+            (d, team, 88) for team in teams if not (flawed and team == "DEN")
+        ]
+        + ([(d, "MIA", 91)] if flawed else []),
+        "nba_predictions.player_prop_predictions": [
+            (d, f"{day:%Y%m%d}{k}", f"p{n}", n < 8 and not (flawed and k == 1))
+            for k in range(len(games))
             for n in range(10)
         ],
-    )
+    }
+    stale = (day - timedelta(days=14)).isoformat() if flawed else d
+    for table, _ in SCRAPERS:
+        rows[f"nba_raw.{table}"] = [(stale if table == "nbac_roster" else d,)]
+    return rows
+
+
+def seed_tables(store: LocalStore, day: date, flawed: bool = False) -> None:
+    """The date's rows of `TABLES` in the store."""
+    for table, rows in table_rows(day, flawed).items():
+        marks = ", ".join("?" * len(TABLES[table]))
+        store.execute(f"INSERT INTO {table} VALUES ({marks})", rows)
 
 
 SCRAPERS = [
@@ -158,27 +211,13 @@ def fixture_sources(config: Config) -> Sources:
     store = LocalStore()
     for dataset in ("nba_reference", "nba_analytics", "nba_raw", "nba_predictions"):
         store.attach_dataset(dataset)
-    store.execute(
-        "CREATE TABLE nba_reference.nba_schedule (game_id TEXT, game_date TEXT, "
-        "game_status INTEGER, home_team_tricode TEXT, away_team_tricode TEXT)"
-    )
-    store.execute(
-        "CREATE TABLE nba_analytics.player_game_summary (game_date TEXT, team_abbr TEXT, "
-        "player_lookup TEXT, minutes_played REAL, usage_rate REAL, is_dnp BOOLEAN)"
-    )
-    store.execute(
-        "CREATE TABLE nba_analytics.team_offense_game_summary (game_date TEXT, team_abbr TEXT, "
-        "fg_attempts INTEGER)"
-    )
-    for table, column in SCRAPERS:
-        store.execute(f"CREATE TABLE nba_raw.{table} ({column} TEXT)")
-    store.execute(
-        "CREATE TABLE nba_predictions.player_prop_predictions (game_date TEXT, game_id TEXT, "
-        "player_lookup TEXT, is_active BOOLEAN)"
-    )
+    for table, columns in TABLES.items():
+        typed = ", ".join(f"{name} {SQLITE_TYPES[kind]}" for name, kind in columns)
+        store.execute(f"CREATE TABLE {table} ({typed})")
     for day in (HEALTHY - timedelta(days=1), HEALTHY, INCIDENT):
         seed_completions(store, config, day, untracked=2 if day == INCIDENT else 0)
         seed_tables(store, day)
+    seed_tables(store, FLAWED, flawed=True)
     seed_platform(store, config)
     return Sources(
         "file",
@@ -325,3 +364,57 @@ def test_phases_beyond_five_are_judged_like_the_others(tmp_path: Path) -> None:
     assert ungraded["phase7.completion"].status is CheckStatus.FAIL
     assert "missing prediction_grader" in ungraded["phase7.completion"].evidence
     assert ungraded["phase6.trigger"].status is CheckStatus.PASS
+
+
+def test_each_data_checks_sql_says_the_same_on_bigquery_and_on_a_store_file(
+    loopback: object, gcp_project: str, may: Config
+) -> None:
+    """The example's checks are written once and run on both: on the BigQuery emulator
+    (ZetaSQL, BigQuery's own SQL front end) and on SQLite, over the same rows, every
+    check gives the same number on a healthy date and on a date with each flaw."""
+    from google.cloud import bigquery
+    from loopback import seed
+
+    from orchwatch.sources.gcp import build_gcp_sources
+
+    config = loopback.config(may, gcp_project)  # type: ignore[attr-defined]
+    sources = build_gcp_sources(config, gcp_project)
+    store = fixture_sources(may)
+    try:
+        client = sources.completions.bigquery.clients.bigquery()  # type: ignore[attr-defined]
+        local = store.revisions
+        assert isinstance(local, LocalStore)
+        seed.seed_bigquery(client, local, config.bigquery_dataset)
+        for table, columns in TABLES.items():
+            dataset = table.split(".")[0]
+            client.create_dataset(f"{gcp_project}.{dataset}", exists_ok=True)
+            schema = [bigquery.SchemaField(name, kind) for name, kind in columns]
+            made = client.create_table(bigquery.Table(f"{gcp_project}.{table}", schema=schema))
+            rows = [
+                row
+                for day in (HEALTHY - timedelta(days=1), HEALTHY, INCIDENT, FLAWED)
+                for row in table_rows(day, day == FLAWED)[table]
+            ]
+            names = [name for name, _ in columns]
+            assert not client.insert_rows_json(
+                made, [dict(zip(names, r, strict=True)) for r in rows]
+            )
+        for day in (HEALTHY, INCIDENT, FLAWED):
+            for check in may.daily_checks:
+                on_bigquery = sources.completions.scalar_query(check.sql, day)
+                on_sqlite = local.scalar_query(check.sql, day)
+                assert on_bigquery == on_sqlite, (check.name, day)
+        flawed = {c.name: local.scalar_query(c.sql, FLAWED) for c in may.daily_checks}
+    finally:
+        sources.close()
+        store.close()
+    assert flawed == {
+        "phase 3 game-level coverage": 1.0,  # GSW @ SAC has no analytics
+        "minutes coverage": 80.0,  # 2 of 10 players of each team without minutes
+        "usage-rate coverage": 100.0,
+        "duplicate team records": 1.0,  # MIA twice
+        "team stats completeness": 2.0,  # DEN's game, and GSW @ SAC
+        "scraper freshness (days)": 14.0,
+        "tonight export completeness": 1.0,  # game 1's predictions all inactive
+        "predictions generated": 0.0,  # no phase 5 on that date
+    }
