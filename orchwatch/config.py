@@ -190,6 +190,7 @@ class ExportTable(_Table, kw_only=True):
     due_after: str = "00:00"
     max_age_hours: float | None = None
     active_hours: list[str] | None = None
+    off_days: Literal["check", "skip"] = "check"
 
 
 class TiersTable(_Table, kw_only=True):
@@ -439,6 +440,8 @@ class ExportSpec:
     """Older than this is stale (a warning); None: only its presence is judged."""
     active: tuple[timedelta, timedelta] | None = None
     """The times of day (pipeline zone) freshness is judged in; None: always."""
+    skip_off_days: bool = False
+    """Not expected on a day the game calendar says has no games (a dated file)."""
 
     def object_name(self, game_date: date) -> str:
         """The object's name for a game date."""
@@ -1115,6 +1118,7 @@ def _exports(tables: list[ExportTable], display: Path | str) -> tuple[ExportSpec
                 _time_of_day(table.due_after, display, f"{key}.due_after"),
                 max_age,
                 active,
+                table.off_days == "skip",
             )
         )
     return tuple(specs)

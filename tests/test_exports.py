@@ -225,3 +225,30 @@ async def test_the_platform_checks_are_rows_of_the_checklist(config: Config, dem
         ]  # a long title wraps in its cell
     for title in NEW_CHECKS.values():
         assert title in rows
+
+
+def test_a_dated_file_is_not_expected_on_an_off_day(config: Config, demo: Sources) -> None:
+    """`off_days = "skip"`: on a date the game calendar says has no games, a missing dated
+    file is expected; a calendar that cannot be read leaves it unknown, never a pass."""
+    skip = replace(PICKS, skip_off_days=True)
+    fresh = obj("v1/subsets/performance.json", NOON - timedelta(hours=1))
+
+    def with_games(games: Fetched[float | None]) -> CheckResult:
+        inputs = replace(
+            gather_daily(config, demo, DAY, validation=lambda: (0, 0, [])),
+            now=NOON,
+            export_specs=(skip, PERFORMANCE),
+            exports=Fetched([fresh]),
+            games=games,
+        )
+        [result] = [r for r in evaluate(inputs, config.timezone) if r.id == "exports"]
+        return result
+
+    off = with_games(Fetched(0.0))
+    assert (off.status.value, off.evidence) == (
+        "pass",
+        "1 file present and fresh (subset performance); off day, not expected: picks",
+    )
+    assert with_games(Fetched(3.0)).status.value == "fail"
+    unread = with_games(Fetched(None, "no such table: nba_schedule"))
+    assert unread.status.value == "unknown" and "no such table" in unread.evidence

@@ -799,13 +799,24 @@ def _exports_check(inputs: DailyInputs, zone: ZoneInfo, last: CheckResult | None
     stale: list[str] = []
     waiting: list[str] = []
     fine: list[str] = []
+    unread: list[str] = []
+    off: list[str] = []
     for spec in inputs.export_specs:
         name = spec.object_name(inputs.game_date)
         where = f"gs://{spec.bucket}/{name}"
         found = held.get((spec.bucket, name))
         if found is None:
             due = start + spec.due_after
-            (missing if inputs.now >= due else waiting).append(f"{spec.name} ({where})")
+            if inputs.now < due:
+                waiting.append(f"{spec.name} ({where})")
+                continue
+            off_day, why = _off_day(inputs) if spec.skip_off_days else (False, "")
+            if off_day:
+                off.append(spec.name)
+            elif off_day is None:
+                unread.append(f"{spec.name} ({where}; the game calendar could not be read: {why})")
+            else:
+                missing.append(f"{spec.name} ({where})")
             continue
         active = spec.active is None or spec.active[0] <= of_day < spec.active[1]
         age = inputs.now - found.updated if found.updated else None
@@ -831,20 +842,26 @@ def _exports_check(inputs: DailyInputs, zone: ZoneInfo, last: CheckResult | None
                 last.cause,
             )
         return CheckResult(check_id, title, CheckStatus.FAIL, said, step)
+    if unread:
+        return CheckResult(
+            check_id,
+            title,
+            CheckStatus.UNKNOWN,
+            f"missing on a day that may be off: {'; '.join(unread)}",
+            CALENDAR_STEP,
+        )
     if stale:
         return CheckResult(check_id, title, CheckStatus.WARN, f"stale: {'; '.join(stale)}", step)
-    if not fine:
+    if not fine and not off:
         return CheckResult(
             check_id, title, CheckStatus.NOT_DUE, f"not due yet: {'; '.join(waiting)}", ""
         )
-    later = f"; not due yet: {'; '.join(waiting)}" if waiting else ""
-    return CheckResult(
-        check_id,
-        title,
-        CheckStatus.PASS,
-        f"{counted(len(fine), 'file')} present and fresh ({', '.join(fine)}){later}",
-        "nothing to do",
-    )
+    parts = [f"{counted(len(fine), 'file')} present and fresh ({', '.join(fine)})"] if fine else []
+    if off:
+        parts.append(f"off day, not expected: {', '.join(off)}")
+    if waiting:
+        parts.append(f"not due yet: {'; '.join(waiting)}")
+    return CheckResult(check_id, title, CheckStatus.PASS, "; ".join(parts), "nothing to do")
 
 
 def _hours(span: timedelta) -> str:
