@@ -656,6 +656,9 @@ class PubSubView:
     status: Fetched[DateStatus]
     cannot_publish: str = ""
     """Why this source cannot replay ("" when it can)."""
+    read_until: datetime | None = None
+    """Where the reading ends when it ends before the window: a recorded moment between
+    two readings shows the one taken before it (Pub/Sub is recorded once a minute)."""
 
     def hop(self, phase: str) -> Hop | None:
         """The phase's hop, when it was read."""
@@ -676,8 +679,10 @@ def gather_pubsub(
     now = sources.clock.now()
     span = pubsub_window(game_date, config.timezone, now)
 
+    read_until: list[datetime] = []
+
     def hops() -> list[Hop]:
-        judged = read_hops(config, sources, game_date, span)
+        judged = read_hops(config, sources, game_date, span, read_until.append)
         ended = span is not None and span[1] < now - RECENT / 3
         if now_too and ended and sources.pubsub is not None:
             try:
@@ -702,11 +707,16 @@ def gather_pubsub(
         _fetch(hops),
         _fetch(lambda: read_status(config, sources, game_date, now)),
         cannot,
+        read_until[0] if read_until and span and read_until[0] < span[1] else None,
     )
 
 
 def read_hops(
-    config: Config, sources: Sources, game_date: date, span: tuple[datetime, datetime] | None
+    config: Config,
+    sources: Sources,
+    game_date: date,
+    span: tuple[datetime, datetime] | None,
+    until: Callable[[datetime], None] = lambda at: None,
 ) -> list[Hop]:
     """The date's hops over `span`, judged.
 
@@ -717,7 +727,9 @@ def read_hops(
         raise SourceError("this source has no Pub/Sub (a snapshot holds none)")
     if span is None:
         raise SourceError(f"{game_date} has not begun: there is no traffic to read yet")
-    return judge_hops(config, sources.pubsub.read_pubsub(topics_of(config), *span))
+    reading = sources.pubsub.read_pubsub(topics_of(config), *span)
+    until(reading.until)
+    return judge_hops(config, reading)
 
 
 def _hops(config: Config, sources: Sources, game_date: date, now: datetime) -> Fetched[list[Hop]]:

@@ -336,13 +336,15 @@ def test_pubsub_is_recorded_once_per_sample_period_and_every_moment_shows_the_la
         rewound = build_sources(SourceOptions(store_path=out), config, clock=FrozenClock(moment))
         live = build_sources(SourceOptions(demo=True), config, clock=FrozenClock(last))
         try:
-            shown = gather_pubsub(config, rewound, today).hops
+            view = gather_pubsub(config, rewound, today)
             then = gather_pubsub(config, live, today).hops
         finally:
             rewound.close()
             live.close()
-        assert not shown.error, (moment, shown.error)
-        assert shown.value == then.value, moment
+        assert not view.hops.error, (moment, view.hops.error)
+        assert view.hops.value == then.value, moment
+        # Between two readings, the view says when the one it shows was taken.
+        assert view.read_until == (last if last < moment else None), moment
 
 
 def test_a_follower_says_when_the_recorder_went_quiet_and_picks_up_a_restarted_one(

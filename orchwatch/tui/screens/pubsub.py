@@ -147,8 +147,9 @@ class PubSubScreen(FailsInPlace, Screen[None]):
             return
         zone = context(self).config.shown_zone
         start, end = view.window or (view.now, view.now)
+        read = f" (read {view.read_until.astimezone(zone):%H:%M:%S})" if view.read_until else ""
         heading = Text.assemble(
-            f"{start.astimezone(zone):%Y-%m-%d %H:%M}–{end.astimezone(zone):%H:%M %Z}: "
+            f"{start.astimezone(zone):%Y-%m-%d %H:%M}–{end.astimezone(zone):%H:%M %Z}{read}: "
             "published → pushed to the orchestrator → recorded in Firestore",
             ("   R: replay the phase under the cursor · Enter: the hop whole", "dim"),
         )
