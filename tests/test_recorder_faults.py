@@ -5,7 +5,6 @@ stops it with exit 74 and a message, the polls before intact."""
 from __future__ import annotations
 
 import os
-import resource
 import signal
 import subprocess
 import sys
@@ -20,11 +19,14 @@ from orchwatch.sources.history import Recording, RecordingError
 ORCHWATCH = [sys.executable, "-m", "orchwatch"]
 
 
-def start(tmp_path: Path, out: Path, *args: str, **kwargs: object) -> subprocess.Popen[str]:
+def start(
+    tmp_path: Path, out: Path, *args: str, limit: int | None = None, **kwargs: object
+) -> subprocess.Popen[str]:
     env = {**os.environ, "ORCHWATCH_CACHE_DIR": str(tmp_path / "cache")}
     env["ORCHWATCH_AUDIT_LOG"] = str(tmp_path / "audit.jsonl")
+    limited = [sys.executable, "-c", LIMITED, str(limit)] if limit is not None else []
     return subprocess.Popen(  # type: ignore[call-overload,no-any-return]
-        [*ORCHWATCH, "record", "--demo", "-o", str(out), *args],
+        [*limited, *ORCHWATCH, "record", "--demo", "-o", str(out), *args],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -104,12 +106,16 @@ def test_sigkill_mid_write_leaves_a_recording_that_opens_and_is_added_to(tmp_pat
     assert moments(out) == before + 2
 
 
-def _limit_file_size(limit: int) -> Callable[[], None]:
-    def limited() -> None:
-        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails (EFBIG)
-        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
-
-    return limited
+LIMITED = (
+    "import os, resource, signal, sys\n"
+    "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails (EFBIG)\n"
+    "limit = int(sys.argv[1])\n"
+    "resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))\n"
+    "os.execv(sys.argv[2], sys.argv[2:])\n"
+)
+"""Runs a command with files limited to a size, set in a process of its own that then
+becomes the command. Not `preexec_fn`: that forks the test's process, where the gRPC
+clients of other tests may run threads, and gRPC's fork handler can abort the child."""
 
 
 def test_a_file_that_cannot_grow_stops_it_with_exit_74_and_the_polls_before_intact(
@@ -122,7 +128,7 @@ def test_a_file_that_cannot_grow_stops_it_with_exit_74_and_the_polls_before_inta
     assert first.returncode == 0, err
     size = sum(p.stat().st_size for p in tmp_path.glob("h.db*"))
     # Room for a little more than there is: the next polls' logs do not fit.
-    process = start(tmp_path, out, "--every", "0.05", preexec_fn=_limit_file_size(size + 64 * 1024))
+    process = start(tmp_path, out, "--every", "0.05", limit=size + 64 * 1024)
     _, err = process.communicate(timeout=120)
     assert process.returncode == 74, err
     assert f"{out}: cannot be written (disk I/O error)" in err, err

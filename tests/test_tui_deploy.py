@@ -42,13 +42,23 @@ def make(
 
 
 async def open_confirmation(pilot, service: str) -> ConfirmDeployScreen:  # type: ignore[no-untyped-def]
+    # A confirmation just answered may still be on top (its dismissal is a message of its
+    # own): `d` goes to the dashboard only once it is gone, and the screen waited for is
+    # this service's, never the one before.
+    assert await wait_for(pilot, lambda: pilot.app.screen is pilot.app.dashboard)
     await settle(pilot)
     table = pilot.app.dashboard.query_one(ServiceTable)
     table.focus()
     row = table.get_row_index(service)  # rows are keyed by service (the cell may be cut)
     table.move_cursor(row=row)
     await pilot.press("d")
-    assert await wait_for(pilot, lambda: isinstance(pilot.app.screen, ConfirmDeployScreen))
+    assert await wait_for(
+        pilot,
+        lambda: (
+            isinstance(pilot.app.screen, ConfirmDeployScreen)
+            and pilot.app.screen.preview.service == service
+        ),
+    )
     screen = pilot.app.screen
     assert isinstance(screen, ConfirmDeployScreen)
     return screen
