@@ -31,8 +31,11 @@ GROUP = (
 
 
 def make(
-    config: Config, demo: Sources, tmp_path: Path, command: list[str], timeout: float = 60
+    config: Config, demo: Sources, tmp_path: Path, command: list[str], timeout: float = 900
 ) -> OrchwatchApp:
+    """The demo app with `command` as every service's deploy. `timeout` is the runs'
+    deadline: the product's default, so that a run a test holds open (waiting on a file
+    the test writes) never times out while a loaded machine runs the test's steps."""
     repo = tmp_path / "repo"
     if not repo.exists():
         write_demo_repo(repo)
