@@ -547,21 +547,15 @@ def gather_daily(
                 check,
             )
         )
-    scheduler: Fetched[list[SchedulerJob]] | None = None
-    if sources.scheduler is not None:
-        scheduler = _fetch(sources.scheduler.fetch_jobs)
-    invokers: Fetched[dict[str, frozenset[str]]] | None = None
-    if sources.invokers is not None:
-        iam, targets = sources.invokers, invoker_targets(config, sources, scheduler)
-        invokers = _fetch(lambda: iam.fetch_invokers(targets))
+    platform = read_platform(config, sources, [game_date])
     builds: Fetched[list[TriggerLag]] | None = None
-    if sources.builds is not None:
-        source = sources.builds
-        builds = _fetch(lambda: [trigger_lag(t, config.repo_path) for t in source.fetch_triggers()])
-    exports: Fetched[list[StoredObject]] | None = None
-    if sources.exports is not None and config.daily_exports:
-        shelf, wanted = sources.exports, export_names(config, [game_date])
-        exports = _fetch(lambda: shelf.fetch_objects(wanted))
+    if platform.builds is not None:
+        triggers = platform.builds
+        builds = (
+            Fetched([trigger_lag(t, config.repo_path) for t in triggers.value])
+            if triggers.value is not None
+            else Fetched(None, triggers.error)
+        )
     games: Fetched[float | None] | None = None
     calendar = config.game_day_sql
     if calendar is not None:
@@ -581,15 +575,47 @@ def gather_daily(
         words=config.daily_words,
         tiers=config.daily_tiers,
         export_specs=config.daily_exports,
-        exports=exports,
+        exports=platform.exports,
         where=sources.where,
         hops=_hops(config, sources, game_date, now) if sources.pubsub is not None else None,
         games=games,
-        invokers=invokers,
-        scheduler=scheduler,
+        invokers=platform.invokers,
+        scheduler=platform.scheduler,
         builds=builds,
         region=config.gcp_region if sources.kind == "gcp" else "",
     )
+
+
+@dataclass(frozen=True)
+class PlatformReads:
+    """What the walkthrough reads of the project beyond the pipeline's records, each
+    read on its own (None: the source holds no such thing)."""
+
+    scheduler: Fetched[list[SchedulerJob]] | None
+    invokers: Fetched[dict[str, frozenset[str]]] | None
+    """The `roles/run.invoker` members of `invoker_targets`."""
+    builds: Fetched[list[BuildTrigger]] | None
+    exports: Fetched[list[StoredObject]] | None
+    asked: list[tuple[str, str]]
+    """The exports asked for (bucket, object): those of the dates read."""
+
+
+def read_platform(config: Config, sources: Sources, dates: Sequence[date]) -> PlatformReads:
+    """Cloud Scheduler's jobs, the invoker policies of the services that are pushed to or
+    called by a job, Cloud Build's triggers and the exports of `dates`: what the
+    walkthrough judges, and what the recorder records, read the same way by both."""
+    scheduler = _fetch(sources.scheduler.fetch_jobs) if sources.scheduler is not None else None
+    invokers = None
+    if sources.invokers is not None:
+        iam, targets = sources.invokers, invoker_targets(config, sources, scheduler)
+        invokers = _fetch(lambda: iam.fetch_invokers(targets))
+    builds = _fetch(sources.builds.fetch_triggers) if sources.builds is not None else None
+    asked = export_names(config, dates)
+    exports = None
+    if sources.exports is not None and asked:
+        shelf = sources.exports
+        exports = _fetch(lambda: shelf.fetch_objects(asked))
+    return PlatformReads(scheduler, invokers, builds, exports, asked)
 
 
 def export_names(config: Config, dates: Sequence[date]) -> list[tuple[str, str]]:

@@ -28,8 +28,8 @@ from orchwatch.analysis.pubsub import topics_of
 from orchwatch.analysis.pubsub import window as pubsub_window
 from orchwatch.config import Config, RecordSettings
 from orchwatch.dates import business_date
-from orchwatch.gather import export_names, invoker_targets
-from orchwatch.model import LogEntry, SchedulerJob, ServiceState
+from orchwatch.gather import read_platform
+from orchwatch.model import LogEntry, ServiceState
 from orchwatch.pubsub import SAMPLE_PERIOD, SETTLED_AFTER, PubSubReading
 from orchwatch.snapshot import capture_completions, write_services
 from orchwatch.sources.base import SourceError, Sources
@@ -183,38 +183,23 @@ class Recorder:
                 poll.parts[table] = encode_table(*scratch.table_rows(table))
 
     def _read_platform(self, poll: Poll) -> None:
-        """The invoker policies of the push targets and of the services Cloud Scheduler's
-        jobs call, Cloud Scheduler's jobs and Cloud Build's triggers (the walkthrough's
-        checks), at the slow pace: they change by hand or by a deploy, rarely."""
-        jobs: Fetched[list[SchedulerJob]] | None = None
-        if self.sources.scheduler is not None:
-            try:
-                jobs = Fetched(self.sources.scheduler.fetch_jobs())
-                poll.parts["scheduler"] = encode_records(jobs.value or [])
-            except SourceError as exc:
-                jobs = Fetched(None, str(exc))
-                poll.outages["scheduler"] = str(exc)
-        if self.sources.invokers is not None:
-            targets = invoker_targets(self.config, self.sources, jobs)
-            try:
-                poll.parts["invokers"] = encode_invokers(
-                    self.sources.invokers.fetch_invokers(targets)
-                )
-            except SourceError as exc:
-                poll.outages["invokers"] = str(exc)
-        if self.sources.builds is not None:
-            try:
-                poll.parts["builds"] = encode_records(self.sources.builds.fetch_triggers())
-            except SourceError as exc:
-                poll.outages["builds"] = str(exc)
-        if self.sources.exports is not None and self.config.daily_exports:
-            asked = export_names(self.config, poll.dates)
-            try:
-                poll.parts["exports"] = encode_exports(
-                    asked, self.sources.exports.fetch_objects(asked)
-                )
-            except SourceError as exc:
-                poll.outages["exports"] = str(exc)
+        """The walkthrough's platform (Cloud Scheduler's jobs, the invoker policies, Cloud
+        Build's triggers, the exports of the recorded dates), read as the walkthrough
+        reads it, at the slow pace: it changes by hand or by a deploy, rarely."""
+        reads = read_platform(self.config, self.sources, poll.dates)
+        encoders: dict[str, tuple[Fetched[Any] | None, Callable[[Any], bytes]]] = {
+            "scheduler": (reads.scheduler, encode_records),
+            "invokers": (reads.invokers, encode_invokers),
+            "builds": (reads.builds, encode_records),
+            "exports": (reads.exports, lambda found: encode_exports(reads.asked, found)),
+        }
+        for name, (fetched, encode) in encoders.items():
+            if fetched is None:
+                continue
+            if fetched.value is None:
+                poll.outages[name] = fetched.error
+            else:
+                poll.parts[name] = encode(fetched.value)
 
     def _read_revisions(self, poll: Poll, scratch: LocalStore) -> None:
         if self.sources.revisions is None:
