@@ -913,14 +913,14 @@ def encode_records(records: Sequence[SchedulerJob] | Sequence[BuildTrigger]) -> 
 R = TypeVar("R")
 
 
-def _decode_records(body: bytes, kind: type[R], what: str) -> list[R]:
-    """Records as `encode_records` kept them.
+def _records(data: object, kind: type[R], what: str) -> list[R]:
+    """Records as `encode_records` kept them, decoded (`decode_json`).
 
     Raises:
         SourceError: they do not decode as `kind` (the message names `what`).
     """
     try:
-        return msgspec.convert(decode_json(body) or [], type=list[kind])  # type: ignore[valid-type]
+        return msgspec.convert(data or [], type=list[kind])  # type: ignore[valid-type]
     except msgspec.ValidationError as exc:
         raise SourceError(f"a bad recorded {what} reading ({exc})") from None
 
@@ -933,7 +933,7 @@ class RecordedScheduler:
 
     def fetch_jobs(self) -> list[SchedulerJob]:
         """The jobs as the last slow poll read them."""
-        return _decode_records(self._body, SchedulerJob, "Cloud Scheduler")
+        return _records(decode_json(self._body), SchedulerJob, "Cloud Scheduler")
 
 
 def encode_exports(asked: Sequence[tuple[str, str]], found: Sequence[StoredObject]) -> bytes:
@@ -955,10 +955,7 @@ class RecordedExports:
         """
         data = decode_json(self._body) or {}
         asked = {(str(b), str(n)) for b, n in data.get("asked", [])}
-        try:
-            found = msgspec.convert(data.get("found", []), type=list[StoredObject])
-        except msgspec.ValidationError as exc:
-            raise SourceError(f"a bad recorded Cloud Storage reading ({exc})") from None
+        found = _records(data.get("found"), StoredObject, "Cloud Storage")
         unasked = [f"gs://{b}/{n}" for b, n in wanted if (b, n) not in asked]
         if unasked:
             raise SourceError(f"the recording did not read {', '.join(unasked)}")
@@ -974,7 +971,7 @@ class RecordedBuilds:
 
     def fetch_triggers(self) -> list[BuildTrigger]:
         """The triggers and their newest builds as the last slow poll read them."""
-        return _decode_records(self._body, BuildTrigger, "Cloud Build")
+        return _records(decode_json(self._body), BuildTrigger, "Cloud Build")
 
 
 def with_until(readings: Any, moment: Moment) -> Any:
