@@ -926,16 +926,12 @@ def _invoker_check(inputs: DailyInputs) -> CheckResult:
             missing.append(service)
             continue
         checked += 1
-        identity = subscription.push_identity
-        member = f"serviceAccount:{identity}" if identity else "allUsers"
-        if member in members or members & PUBLIC:
-            continue
-        gaps.append(f"{service} does not grant roles/run.invoker to {member} ({subscription.name})")
-        region = f" --region={inputs.region}" if inputs.region else ""
-        fixes.append(
-            f"gcloud run services add-iam-policy-binding {service}{region} "
-            f"--member={member} --role=roles/run.invoker"
+        gap = _invoker_gap(
+            service, subscription.push_identity, members, inputs.region, subscription.name
         )
+        if gap is not None:
+            gaps.append(gap[0])
+            fixes.append(gap[1])
     if gaps:
         return CheckResult(
             "invoker_iam", title, CheckStatus.FAIL, "P0: " + "; ".join(gaps), "; ".join(fixes)
@@ -1001,21 +997,16 @@ def _scheduler_iam_check(inputs: DailyInputs) -> CheckResult:
             "the account needs run.services.getIamPolicy (roles/run.viewer)",
         )
     identity = {job.name: job.identity for job in jobs}
-    region = f" --region={inputs.region}" if inputs.region else ""
     gaps, fixes, missing = [], [], []
     for job, service in sorted(targets.items()):
         members = granted.get(service)
         if members is None:
             missing.append(f"{service} ({job})")
             continue
-        member = f"serviceAccount:{identity[job]}" if identity[job] else "allUsers"
-        if member in members or members & PUBLIC:
-            continue
-        gaps.append(f"{service} does not grant roles/run.invoker to {member} (job {job})")
-        fixes.append(
-            f"gcloud run services add-iam-policy-binding {service}{region} "
-            f"--member={member} --role=roles/run.invoker"
-        )
+        gap = _invoker_gap(service, identity[job], members, inputs.region, f"job {job}")
+        if gap is not None:
+            gaps.append(gap[0])
+            fixes.append(gap[1])
     if gaps:
         return CheckResult(
             check_id,
@@ -1038,6 +1029,23 @@ def _scheduler_iam_check(inputs: DailyInputs) -> CheckResult:
         f"{counted(len(targets), 'job')} calling Cloud Run, each target granting "
         "roles/run.invoker to the job's identity",
         "nothing to do",
+    )
+
+
+def _invoker_gap(
+    service: str, identity: str, members: frozenset[str], region: str, whose: str
+) -> tuple[str, str] | None:
+    """Whether `service` lets `identity` (a push's or a job's OIDC account; "" for a call
+    without a token, which needs `allUsers`) invoke it: None when it does, else the gap
+    (naming `whose` call it is) and the binding that closes it."""
+    member = f"serviceAccount:{identity}" if identity else "allUsers"
+    if member in members or members & PUBLIC:
+        return None
+    where = f" --region={region}" if region else ""
+    return (
+        f"{service} does not grant roles/run.invoker to {member} ({whose})",
+        f"gcloud run services add-iam-policy-binding {service}{where} "
+        f"--member={member} --role=roles/run.invoker",
     )
 
 
