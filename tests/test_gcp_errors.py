@@ -217,6 +217,25 @@ def test_reads_that_scan_a_whole_table_are_spaced_to_the_daily_budget() -> None:
     # A pruned read of a few MB: the refresh's own pace.
     assert spaced_interval(2_000_000, 50_000_000_000, 5.0) == 5.0
     assert spaced_interval(0, 50_000_000_000, 5.0) == 5.0
+    # Other queries spending 40 GB a day leave 10 GB: the 1 GB read every 2.4 h.
+    assert spaced_interval(1_000_000_000, 50_000_000_000, 5.0, 40_000_000_000) == 8640.0
+    # Others past the budget: the read keeps a tenth of it (5 GB), not none.
+    assert spaced_interval(1_000_000_000, 50_000_000_000, 5.0, 90_000_000_000) == 17280.0
+
+
+def test_the_ledger_counts_the_last_hour_at_a_day_s_pace() -> None:
+    from orchwatch.sources.gcp.bigquery import ScanLedger
+
+    now = [0.0]
+    ledger = ScanLedger(lambda: now[0])
+    ledger.add(10_000_000)
+    now[0] = 1800.0
+    ledger.add(20_000_000)
+    assert ledger.per_day() == 30_000_000 * 24
+    now[0] = 3601.0  # the first has left the window
+    assert ledger.per_day() == 20_000_000 * 24
+    now[0] = 5401.0
+    assert ledger.per_day() == 0
 
 
 def test_a_query_still_running_at_its_deadline_is_cancelled_and_said_so(

@@ -493,6 +493,36 @@ def test_an_unpartitioned_backup_says_what_a_read_scans_and_is_spaced_to_its_bud
         sources.close()
 
 
+def test_the_other_queries_spend_the_same_daily_budget_as_the_summary(
+    world: tuple[Config, Sources, Sources, Seeded],
+) -> None:
+    """The recorder's slow tables, the walkthrough's checks: every query the process
+    runs is billed from `[gcp] daily_scan_budget_bytes`, so the completion summary's
+    reads are spaced by what the others leave (and keep a tenth of it whatever they
+    spend)."""
+    from dataclasses import replace
+
+    config, _, _, seeded = world
+    tight = replace(config, gcp=replace(config.gcp, daily_scan_budget=1_000_000_000))
+    sources = gcp_sources(tight, "orchwatch-world", FrozenClock(DEMO_START))
+    try:
+        completions = sources.completions
+        completions.fetch_completions(seeded.dates)
+        # 10 MB a read (BigQuery's minimum), 1 GB a day: one read every 864 s.
+        assert completions.backup_interval() == pytest.approx(864.0)  # type: ignore[attr-defined]
+        day = seeded.dates[-1]
+        completions.fetch_execution_log(day)
+        completions.fetch_failed_queue(day)
+        # Two 10 MB queries in the last hour: 480 MB a day at that pace, 520 MB left.
+        assert completions.backup_interval() == pytest.approx(10e6 * 86_400 / 520e6)  # type: ignore[attr-defined]
+        for _ in range(3):
+            completions.scalar_query("SELECT COUNT(*) FROM {dataset}phase_completions", day)
+        # 1.2 GB a day: more than the budget; the summary keeps a tenth of it.
+        assert completions.backup_interval() == pytest.approx(8640.0)  # type: ignore[attr-defined]
+    finally:
+        sources.close()
+
+
 def test_a_read_larger_than_its_budget_keeps_the_newest_and_says_what_it_left(
     loopback: Loopback, world: tuple[Config, Sources, Sources, Seeded]
 ) -> None:

@@ -46,10 +46,18 @@ NOTE_SPACING = 60.0
 """From this spacing on, the pane says why its BigQuery data is older than its refresh."""
 
 
-def spaced_interval(estimate: int, daily_budget: int, floor: float) -> float:
-    """Seconds between reads that each scan `estimate` bytes so that a day of them stays
-    within `daily_budget`, and never less than `floor`."""
-    return max(floor, estimate * 86_400 / daily_budget)
+SUMMARY_SHARE = 0.1
+"""The share of the daily budget the completion summary keeps however much the other
+queries spend: the pane's data is read at least at that pace."""
+
+
+def spaced_interval(estimate: int, daily_budget: int, floor: float, others: int = 0) -> float:
+    """Seconds between reads that each scan `estimate` bytes so that a day of them, with
+    the `others` bytes a day the process's other queries spend, stays within
+    `daily_budget` (the reads keep `SUMMARY_SHARE` of it at least); never less than
+    `floor`."""
+    left = max(daily_budget - others, daily_budget * SUMMARY_SHARE)
+    return max(floor, estimate * 86_400 / left)
 
 
 class GcpCompletions:
@@ -88,11 +96,16 @@ class GcpCompletions:
 
     def backup_interval(self) -> float:
         """How long a summary read is reused: half the refresh interval, or longer when
-        each read scans so much that the refreshes of a day would pass
-        `[gcp] daily_scan_budget_bytes` (an unpartitioned table)."""
+        the reads of a day, with what the other queries spend at their pace (the
+        recorder's slow tables, the walkthrough's checks), would pass
+        `[gcp] daily_scan_budget_bytes`: an unpartitioned table, or BigQuery's 10 MB
+        minimum a query."""
         estimate = self.bigquery.summary_billed or self.bigquery.summary_estimate or 0
         return spaced_interval(
-            estimate, self.config.gcp.daily_scan_budget, self.backup_min_interval
+            estimate,
+            self.config.gcp.daily_scan_budget,
+            self.backup_min_interval,
+            self.bigquery.ledger.per_day(),
         )
 
     def notes(self) -> list[str]:

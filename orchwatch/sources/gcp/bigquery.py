@@ -5,11 +5,15 @@ Every query is dry-run first; a query whose estimate exceeds
 the same cap so BigQuery itself refuses it too. The completion backup is read
 as one GROUP BY per refresh over the `game_date` partitions asked for: one row
 per phase, date and processor, whatever the number of runs, so months of
-history stay cheap.
+history stay cheap. Every query's billed bytes go to a ledger (`ScanLedger`):
+the summary's reads are spaced so that they and every other query of the
+process (the recorder's slow tables, the walkthrough's checks, Log Analytics)
+stay within `[gcp] daily_scan_budget_bytes` together.
 """
 
 from __future__ import annotations
 
+import collections
 import concurrent.futures
 import socket
 import threading
@@ -25,6 +29,8 @@ from orchwatch.sources.gcp.clients import GcpClients
 from orchwatch.sources.gcp.errors import api_errors
 
 QUEUE_TTL = 120.0
+LEDGER_WINDOW = 3600.0
+"""How far back the ledger looks to tell what the other queries spend a day."""
 CALL_DEADLINE = 30.0
 """How long one query may take, retries included (the library's default is 10 minutes).
 A query still running then is cancelled, not left to run (and bill) unseen."""
@@ -115,6 +121,31 @@ def format_bytes(count: int) -> str:
     raise AssertionError("unreachable")
 
 
+class ScanLedger:
+    """The bytes billed by the queries other than the completion summary, over the last
+    `LEDGER_WINDOW` seconds: what they would spend in a day at that pace is what the
+    summary's spacing leaves them (`GcpCompletions.backup_interval`)."""
+
+    def __init__(self, clock: Callable[[], float]) -> None:
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._entries: collections.deque[tuple[float, int]] = collections.deque()
+
+    def add(self, billed: int) -> None:
+        """A query other than the summary billed `billed` bytes now."""
+        with self._lock:
+            self._entries.append((self._clock(), billed))
+
+    def per_day(self) -> int:
+        """The other queries' bytes of the last window, at that pace for a day."""
+        cutoff = self._clock() - LEDGER_WINDOW
+        with self._lock:
+            while self._entries and self._entries[0][0] < cutoff:
+                self._entries.popleft()
+            total = sum(billed for _, billed in self._entries)
+        return round(total * 86_400 / LEDGER_WINDOW)
+
+
 class BigQueryTables:
     """`phase_completions`, `phase_execution_log` and `failed_processor_queue`."""
 
@@ -140,6 +171,8 @@ class BigQueryTables:
         BigQuery says it, else the estimate raised to the 10 MB minimum per query and per
         table referenced (what the scan budget counts)."""
         self._partitioning: dict[str, str] = {}
+        self.ledger = ScanLedger(clock)
+        """What the queries other than the completion summary bill."""
 
     def table(self, name: str) -> str:
         """A table's full id in the configured dataset."""
@@ -153,10 +186,14 @@ class BigQueryTables:
         """
         return self.estimated_query(sql, parameters)[0]
 
-    def estimated_query(self, sql: str, parameters: Sequence[Any]) -> tuple[list[Any], int, int]:
+    def estimated_query(
+        self, sql: str, parameters: Sequence[Any], summary: bool = False
+    ) -> tuple[list[Any], int, int]:
         """`query`, with the bytes its own dry run estimated and the bytes it billed (the
         job's `total_bytes_billed`, else the estimate raised to BigQuery's minimum):
         `last_estimate` may be another thread's query by the time a caller reads it.
+        What it billed goes to the ledger unless it is the completion `summary`, whose
+        spacing counts it itself.
 
         Raises:
             SourceError: the query is refused, fails, or would bill more than the cap.
@@ -200,6 +237,8 @@ class BigQueryTables:
             billed = int(getattr(job, "total_bytes_billed", None) or 0) or max(
                 estimate, MIN_BILLED * tables
             )
+            if not summary:
+                self.ledger.add(billed)
             return rows, estimate, billed
 
     def _cancel(self, job: Any) -> str:
@@ -246,7 +285,7 @@ class BigQueryTables:
             return result
         sql = BACKUP_SUMMARY_SQL.format(table=self.table(self.config.completion_table))
         parameters = [bigquery.ArrayQueryParameter("dates", "DATE", list(dates))]
-        rows, estimate, billed = self.estimated_query(sql, parameters)
+        rows, estimate, billed = self.estimated_query(sql, parameters, summary=True)
         with self._lock:
             self.summary_estimate = estimate
             self.summary_billed = billed
