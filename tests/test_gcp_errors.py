@@ -229,10 +229,14 @@ def test_the_ledger_counts_the_last_hour_at_a_day_s_pace() -> None:
     now = [0.0]
     ledger = ScanLedger(lambda: now[0])
     ledger.add(10_000_000)
+    # Younger than 5 minutes: what it spent counts as spent in 5 minutes.
+    assert ledger.per_day() == 10_000_000 * 288
+    now[0] = 600.0  # 10 minutes in: 10 MB in 10 minutes
+    assert ledger.per_day() == 10_000_000 * 144
     now[0] = 1800.0
     ledger.add(20_000_000)
-    assert ledger.per_day() == 30_000_000 * 24
-    now[0] = 3601.0  # the first has left the window
+    assert ledger.per_day() == 30_000_000 * 48
+    now[0] = 3601.0  # the first has left the hour
     assert ledger.per_day() == 20_000_000 * 24
     now[0] = 5401.0
     assert ledger.per_day() == 0

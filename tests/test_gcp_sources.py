@@ -503,22 +503,23 @@ def test_the_other_queries_spend_the_same_daily_budget_as_the_summary(
     from dataclasses import replace
 
     config, _, _, seeded = world
-    tight = replace(config, gcp=replace(config.gcp, daily_scan_budget=1_000_000_000))
+    tight = replace(config, gcp=replace(config.gcp, daily_scan_budget=20_000_000_000))
     sources = gcp_sources(tight, "orchwatch-world", FrozenClock(DEMO_START))
     try:
         completions = sources.completions
         completions.fetch_completions(seeded.dates)
-        # 10 MB a read (BigQuery's minimum), 1 GB a day: one read every 864 s.
-        assert completions.backup_interval() == pytest.approx(864.0)  # type: ignore[attr-defined]
+        # 10 MB a read (BigQuery's minimum), 20 GB a day: one read every 43.2 s.
+        assert completions.backup_interval() == pytest.approx(43.2)  # type: ignore[attr-defined]
         day = seeded.dates[-1]
         completions.fetch_execution_log(day)
         completions.fetch_failed_queue(day)
-        # Two 10 MB queries in the last hour: 480 MB a day at that pace, 520 MB left.
-        assert completions.backup_interval() == pytest.approx(10e6 * 86_400 / 520e6)  # type: ignore[attr-defined]
-        for _ in range(3):
+        # Two 10 MB queries within the process's first 5 minutes: at that pace 5.76 GB a
+        # day, which leaves the summary 14.24 GB.
+        assert completions.backup_interval() == pytest.approx(10e6 * 86_400 / 14.24e9)  # type: ignore[attr-defined]
+        for _ in range(5):
             completions.scalar_query("SELECT COUNT(*) FROM {dataset}phase_completions", day)
-        # 1.2 GB a day: more than the budget; the summary keeps a tenth of it.
-        assert completions.backup_interval() == pytest.approx(8640.0)  # type: ignore[attr-defined]
+        # 20.16 GB a day: more than the budget; the summary keeps a tenth of it.
+        assert completions.backup_interval() == pytest.approx(432.0)  # type: ignore[attr-defined]
     finally:
         sources.close()
 

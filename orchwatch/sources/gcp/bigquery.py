@@ -31,6 +31,10 @@ from orchwatch.sources.gcp.errors import api_errors
 QUEUE_TTL = 120.0
 LEDGER_WINDOW = 3600.0
 """How far back the ledger looks to tell what the other queries spend a day."""
+LEDGER_MIN_SPAN = 300.0
+"""The shortest span the ledger divides by: a process younger than this counts what it
+spent as spent in this many seconds (the recorder's slow tables, read once at start-up
+and every 5 minutes, are counted at their pace from the first read)."""
 CALL_DEADLINE = 30.0
 """How long one query may take, retries included (the library's default is 10 minutes).
 A query still running then is cancelled, not left to run (and bill) unseen."""
@@ -123,11 +127,13 @@ def format_bytes(count: int) -> str:
 
 class ScanLedger:
     """The bytes billed by the queries other than the completion summary, over the last
-    `LEDGER_WINDOW` seconds: what they would spend in a day at that pace is what the
+    `LEDGER_WINDOW` seconds (or since the process started, and at least
+    `LEDGER_MIN_SPAN`): what they would spend in a day at that pace is what the
     summary's spacing leaves them (`GcpCompletions.backup_interval`)."""
 
     def __init__(self, clock: Callable[[], float]) -> None:
         self._clock = clock
+        self._started = clock()
         self._lock = threading.Lock()
         self._entries: collections.deque[tuple[float, int]] = collections.deque()
 
@@ -138,12 +144,13 @@ class ScanLedger:
 
     def per_day(self) -> int:
         """The other queries' bytes of the last window, at that pace for a day."""
-        cutoff = self._clock() - LEDGER_WINDOW
+        now = self._clock()
+        span = min(LEDGER_WINDOW, max(LEDGER_MIN_SPAN, now - self._started))
         with self._lock:
-            while self._entries and self._entries[0][0] < cutoff:
+            while self._entries and self._entries[0][0] < now - LEDGER_WINDOW:
                 self._entries.popleft()
             total = sum(billed for _, billed in self._entries)
-        return round(total * 86_400 / LEDGER_WINDOW)
+        return round(total * 86_400 / span)
 
 
 class BigQueryTables:
