@@ -493,6 +493,43 @@ def test_an_unpartitioned_backup_says_what_a_read_scans_and_is_spaced_to_its_bud
         sources.close()
 
 
+def test_a_date_among_the_grid_s_is_answered_by_the_grid_s_last_read(
+    world: tuple[Config, Sources, Sources, Seeded],
+) -> None:
+    """The Pub/Sub view and the walkthrough read one date of the grid's: while the grid's
+    read is fresh they get its rows, without a query of their own (each is billed at
+    least 10 MB); once it is stale, the grid's dates are read again for them."""
+    from orchwatch.sources.gcp import GcpCompletions
+
+    config, _, _, seeded = world
+    sources = gcp_sources(config, "orchwatch-world", FrozenClock(DEMO_START))
+    now = [0.0]
+    clients = sources.completions.firestore.clients  # type: ignore[attr-defined]
+    completions = GcpCompletions(config, clients, lambda: seeded.dates[-1], lambda: now[0])
+    try:
+
+        def queries() -> int:
+            return sources.meter.snapshot()[("bigquery", "jobs.insert")]  # type: ignore[attr-defined,no-any-return]
+
+        grid = completions.fetch_completions(seeded.dates)
+        assert queries() == 1
+        day = seeded.dates[-1]
+        one = completions.fetch_completions([day])
+        assert queries() == 1
+        assert one[day].bigquery == grid[day].bigquery
+        assert one[day].bigquery  # the date has backup rows: not a comparison of nothing
+        now[0] += 60.0  # the grid's read is stale
+        completions.fetch_completions([day])
+        completions.fetch_completions(seeded.dates)
+        assert queries() == 2
+        outside = min(seeded.dates) - timedelta(days=30)
+        completions.fetch_completions([outside])
+        assert queries() == 3
+    finally:
+        completions.close()
+        sources.close()
+
+
 def test_the_other_queries_spend_the_same_daily_budget_as_the_summary(
     world: tuple[Config, Sources, Sources, Seeded],
 ) -> None:

@@ -135,10 +135,17 @@ class GcpCompletions:
         return notes
 
     def _summaries(self, dates: tuple[date, ...]) -> Backups:
+        """The backup of `dates`, from the last read while it is fresh when that read
+        covered them (the Pub/Sub view's or the walkthrough's date among the grid's);
+        else read, the last read's dates again when they cover these (so the grid's next
+        refresh finds them fresh), and these alone when they do not."""
         with self._lock:
             at, cached_dates, cached = self._backup
-            if cached_dates == dates and self._monotonic() - at < self.backup_interval():
-                return cached
+            covered = set(dates) <= set(cached_dates)
+            if covered and self._monotonic() - at < self.backup_interval():
+                return {d: cached.get(d, {}) for d in dates}
+            if covered:
+                dates = cached_dates
         result = self.bigquery.summaries(dates)
         with self._lock:
             self._backup = (self._monotonic(), dates, result)
