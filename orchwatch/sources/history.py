@@ -27,7 +27,7 @@ import json
 import sqlite3
 import threading
 import zlib
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -94,6 +94,10 @@ polls at the default schedule (a rewind applies at most this many, each only its
 
 BATCH_ENTRIES = 100_000
 """Log entries per batch at most."""
+
+DECODED_ENTRIES = 100_000
+"""Log entries an opening keeps decoded: the moment shown holds the same entries, so what
+this adds is the batches it no longer reads."""
 
 BATCH_PLACES = 1_000_000
 """A log entry's place in a recording is its batch's id times this plus its index."""
@@ -282,6 +286,10 @@ class Recording:
         what the next is stored against."""
         self._log_keyframe: tuple[int, bytes] | None = None
         """The log batch the next ones are compressed against (id, JSON)."""
+        self._decoded: OrderedDict[int, list[LogEntry]] = OrderedDict()
+        """Log batches already decoded, newest use last (a batch never changes once
+        written): rewinds to many moments of one opening decode each batch once."""
+        self._decoded_entries = 0
         try:
             if write:
                 self._db = sqlite3.connect(path, check_same_thread=False, timeout=10)
@@ -684,21 +692,44 @@ class Recording:
         they were read, each with its place in the recording (`BATCH_PLACES` per batch)."""
         entries: list[tuple[int, LogEntry]] = []
         keyframes: dict[int, bytes] = {}
-        for batch, body, base in self._query(
-            "SELECT id, body, base FROM log_batch WHERE moment <= ? AND last_at >= ? ORDER BY id",
+        for batch, base in self._query(
+            "SELECT id, base FROM log_batch WHERE moment <= ? AND last_at >= ? ORDER BY id",
             (moment.id, _micros(since)),
         ):
-            if base is not None and base not in keyframes:
-                keyframes[base] = self._log_raw(base)
-            raw = _unpacked_log(body, keyframes.get(base)) if base is not None else None
-            if raw is None:
-                raw = zlib.decompress(body)
-                keyframes[int(batch)] = raw
-            for i, row in enumerate(json.loads(raw)):
-                entry = _entry(row)
-                if entry.timestamp >= since:
-                    entries.append((int(batch) * BATCH_PLACES + i, entry))
+            decoded = self._decoded_batch(int(batch), base, keyframes)
+            entries.extend(
+                (int(batch) * BATCH_PLACES + i, entry)
+                for i, entry in enumerate(decoded)
+                if entry.timestamp >= since
+            )
         return entries
+
+    def _decoded_batch(
+        self, batch: int, base: int | None, keyframes: dict[int, bytes]
+    ) -> list[LogEntry]:
+        """A log batch's entries, decoded once per opening (up to `DECODED_ENTRIES`)."""
+        with self._lock:
+            if batch in self._decoded:
+                self._decoded.move_to_end(batch)
+                return self._decoded[batch]
+        rows = self._query("SELECT body FROM log_batch WHERE id = ?", (batch,))
+        if not rows:
+            raise RecordingError(f"{self.path}: log batch {batch} is missing")
+        body = rows[0][0]
+        if base is not None and base not in keyframes:
+            keyframes[base] = self._log_raw(base)
+        raw = _unpacked_log(body, keyframes.get(base)) if base is not None else None
+        if raw is None:
+            raw = zlib.decompress(body)
+            keyframes[batch] = raw
+        decoded = [_entry(row) for row in json.loads(raw)]
+        with self._lock:
+            self._decoded[batch] = decoded
+            self._decoded_entries += len(decoded)
+            while self._decoded_entries > DECODED_ENTRIES and len(self._decoded) > 1:
+                _, dropped = self._decoded.popitem(last=False)
+                self._decoded_entries -= len(dropped)
+        return decoded
 
     def actions_seen(self, first: int, last: int) -> list[dict[str, Any]]:
         """The audit records the recorder found from moment `first` to `last`, in order."""

@@ -98,6 +98,8 @@ class Playhead:
         """When the shown moment last moved on, and when the file was last opened again."""
         self._retired: Recording | None = None
         """The recording file's previous opening, kept while the moment before reads it."""
+        self.owns_recording = True
+        """Whether closing closes the recording (not one shared by many rewinds)."""
         self.shown = self._load(moment)
         self._previous: _Shown | None = None
 
@@ -181,7 +183,7 @@ class Playhead:
         it is read as immutable, and a recorder started again on it is seen only by a new
         opening. Returns the newest moment when that opening has a newer one."""
         now = self._monotonic()
-        if now - self._reopened_at < max(self._interval, 1.0):
+        if not self.owns_recording or now - self._reopened_at < max(self._interval, 1.0):
             return None
         self._reopened_at = now
         try:
@@ -276,7 +278,8 @@ class Playhead:
         for shown in (self._previous, self.shown):
             if shown is not None:
                 shown.store.close()
-        self.recording.close()
+        if self.owns_recording:
+            self.recording.close()
         if self._retired is not None:
             self._retired.close()
 
@@ -293,29 +296,33 @@ class _Current:
         return getattr(getattr(self._playhead.shown, self._kind), name)
 
 
-def rewind(path: Path, at: datetime | None) -> Sources:
+def rewind(path: Path, at: datetime | None, shared: Recording | None = None) -> Sources:
     """The sources of the moment of the recording at `path` that shows `at` (None: the
     latest, following the recorder from there), judged as of `at` (or the moment's
-    capture).
+    capture). With `shared` (an opening of `path` kept by the caller, as a postmortem
+    does for its many moments), the sources read it and leave it open when closed.
 
     Raises:
         SourceError: not a recording, nothing recorded, or `at` outside what was recorded
             (the message says what the recording covers).
     """
     try:
-        recording = Recording(path)
+        recording = shared or Recording(path)
         try:
             moment = recording.moment_at(at)
         except RecordingError:
-            recording.close()
+            if shared is None:
+                recording.close()
             raise
     except RecordingError as exc:
         raise SourceError(str(exc)) from None
     try:
         playhead = Playhead(recording, path, moment, at)
     except SourceError:
-        recording.close()
+        if shared is None:
+            recording.close()
         raise
+    playhead.owns_recording = shared is None
     shown = playhead.shown
 
     def current(kind: str) -> Any:
