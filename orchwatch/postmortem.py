@@ -3,8 +3,9 @@
 For a window of the recording it says:
 
 - what the walkthrough said and when it changed its mind: each check of each recorded
-  date, judged at every moment a store changed and at least every `SAMPLES`th of the
-  window, with each change of status (pass -> fail, fail -> pass...);
+  date, judged at `SAMPLES` moments spread across the window and, between two that
+  differ, by halves down to the moment of each change of status (pass -> fail,
+  fail -> pass...): a window of days costs a few hundred judgments, not one per poll;
 - when a source could not be read (the recorder's outages);
 - the timeline of each date, as of the window's last moment, cut to the window;
 - the explain chain of everything that was red, at the last moment it was red;
@@ -13,11 +14,12 @@ For a window of the recording it says:
 
 from __future__ import annotations
 
+import itertools
 import json
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -32,8 +34,10 @@ from orchwatch.sources.base import SourceError
 from orchwatch.sources.history import Moment, Recording, RecordingError
 from orchwatch.sources.recorded import rewind
 
-SAMPLES = 48
-"""Moments judged across the window besides those where a store changed."""
+SAMPLES = 96
+"""Moments judged evenly across the window (every moment of a shorter one). A status that
+came and went between two of them, both judging it the same, is not seen: the report
+says how far apart they are."""
 
 RED = (CheckStatus.FAIL,)
 
@@ -72,6 +76,10 @@ class Postmortem:
     end: datetime
     moments: int
     judged: int
+    every: int = 1
+    """The samples' spacing, in moments (1: every moment was judged)."""
+    spacing: timedelta = timedelta(0)
+    """The samples' spacing, in time."""
     changes: list[Change] = field(default_factory=list)
     outages: list[tuple[datetime, str, str]] = field(default_factory=list)
     """(when it began, the source, why), in order."""
@@ -98,7 +106,7 @@ def build(config: Config, path: Path, start: datetime, end: datetime) -> Postmor
         recording = Recording(path)
     except RecordingError as exc:
         raise SourceError(str(exc)) from None
-    try:
+    try:  # one opening for every moment rewound: each log batch is decoded once
         moments = _window_moments(recording, start, end)
         if not moments:
             span = recording.span()
@@ -112,54 +120,90 @@ def build(config: Config, path: Path, start: datetime, end: datetime) -> Postmor
                 f"{path}: no moment recorded from {start:%Y-%m-%dT%H:%M:%S}Z to "
                 f"{end:%Y-%m-%dT%H:%M:%S}Z; {covers}"
             )
-        changed = set(recording.changed_moments(moments[0].id, moments[-1].id))
         outages = recording.outages_between(moments[0].id, moments[-1].id)
         actions = recording.actions_seen(moments[0].id, moments[-1].id)
+        every = max(-(-len(moments) // SAMPLES), 1)
+        judged = judge_window(
+            moments, every, lambda moment: _walkthroughs(config, path, moment, recording)
+        )
+        span_of_window = moments[-1].captured_at - moments[0].captured_at
+        report = Postmortem(
+            config.pipeline_name,
+            path,
+            start,
+            end,
+            len(moments),
+            len(judged),
+            every,
+            span_of_window * every / max(len(moments) - 1, 1),
+            outages=outages,
+            actions=actions,
+        )
+        last: dict[tuple[date, str], CheckStatus] = {}
+        red_at: dict[tuple[date, str], tuple[Moment, CheckResult]] = {}
+        for moment, walkthroughs in judged:
+            for day, results in walkthroughs.items():
+                for result in results:
+                    key = (day, result.id)
+                    before = last.get(key)
+                    if before != result.status and (before is not None or result.status in RED):
+                        report.changes.append(
+                            Change(
+                                moment.captured_at,
+                                day,
+                                result.id,
+                                result.title,
+                                before,
+                                result.status,
+                                result.evidence,
+                            )
+                        )
+                    last[key] = result.status
+                    if result.status in RED:
+                        red_at[key] = (moment, result)
+        report.chains = _chains(config, path, recording, red_at)
+        report.timelines = _timelines(
+            config, path, recording, moments[-1], report.actions, start, end
+        )
     finally:
         recording.close()
-    every = max(len(moments) // SAMPLES, 1)
-    judged = [
-        m for i, m in enumerate(moments) if i % every == 0 or m.id in changed or m is moments[-1]
-    ]
-    report = Postmortem(
-        config.pipeline_name,
-        path,
-        start,
-        end,
-        len(moments),
-        len(judged),
-        outages=outages,
-        actions=actions,
-    )
-    last: dict[tuple[date, str], CheckStatus] = {}
-    red_at: dict[tuple[date, str], tuple[Moment, CheckResult]] = {}
-    for moment in judged:
-        for day, results in _walkthroughs(config, path, moment).items():
-            for result in results:
-                key = (day, result.id)
-                before = last.get(key)
-                if before != result.status and (before is not None or result.status in RED):
-                    report.changes.append(
-                        Change(
-                            moment.captured_at,
-                            day,
-                            result.id,
-                            result.title,
-                            before,
-                            result.status,
-                            result.evidence,
-                        )
-                    )
-                last[key] = result.status
-                if result.status in RED:
-                    red_at[key] = (moment, result)
-    report.chains = _chains(config, path, red_at)
-    report.timelines = _timelines(config, path, moments[-1], report.actions, start, end)
     return report
 
 
-def _walkthroughs(config: Config, path: Path, moment: Moment) -> dict[date, list[CheckResult]]:
-    sources = rewind(path, moment.captured_at)
+Walkthroughs = dict[date, list[CheckResult]]
+
+
+def judge_window(
+    moments: Sequence[Moment], every: int, judge: Callable[[Moment], Walkthroughs]
+) -> list[tuple[Moment, Walkthroughs]]:
+    """`judge` at every `every`th moment and the last; between two whose statuses differ,
+    at the moment halfway, and so on down to neighbours: each change is found at the
+    moment it happened with a judgment per halving. Returns the judged moments in order."""
+    seen: dict[int, Walkthroughs] = {}
+    statuses: dict[int, dict[tuple[date, str], CheckStatus]] = {}
+
+    def at(i: int) -> dict[tuple[date, str], CheckStatus]:
+        if i not in statuses:
+            seen[i] = judge(moments[i])
+            statuses[i] = {(d, r.id): r.status for d, rs in seen[i].items() for r in rs}
+        return statuses[i]
+
+    samples = sorted({*range(0, len(moments), every), len(moments) - 1})
+    for i in samples:
+        at(i)
+    for first, last in itertools.pairwise(samples):
+        halves = [(first, last)]
+        while halves:
+            a, b = halves.pop()
+            if b - a > 1 and at(a) != at(b):
+                middle = (a + b) // 2
+                at(middle)
+                halves += [(middle, b), (a, middle)]
+    return [(moments[i], seen[i]) for i in sorted(seen)]
+
+
+def _walkthroughs(config: Config, path: Path, moment: Moment, recording: Recording) -> Walkthroughs:
+    sources = rewind(path, moment.captured_at, recording)
     try:
         return {
             day: evaluate(gather_daily(config, sources, day), config.timezone, config.shown_zone)
@@ -181,7 +225,10 @@ def _subject(result: CheckResult) -> dict[str, str] | None:
 
 
 def _chains(
-    config: Config, path: Path, red_at: dict[tuple[date, str], tuple[Moment, CheckResult]]
+    config: Config,
+    path: Path,
+    recording: Recording,
+    red_at: dict[tuple[date, str], tuple[Moment, CheckResult]],
 ) -> list[Chain]:
     chains: list[Chain] = []
     seen: set[tuple[date, str]] = set()
@@ -193,7 +240,7 @@ def _chains(
         if (day, name) in seen:
             continue
         seen.add((day, name))
-        sources = rewind(path, moment.captured_at)
+        sources = rewind(path, moment.captured_at, recording)
         try:
             inputs = gather_explain(config, sources, day)
             explanation = explain(inputs, config.shown_zone, **subject)
@@ -208,6 +255,7 @@ def _chains(
 def _timelines(
     config: Config,
     path: Path,
+    recording: Recording,
     moment: Moment,
     actions: Sequence[dict[str, Any]],
     start: datetime,
@@ -218,7 +266,7 @@ def _timelines(
     with tempfile.TemporaryDirectory(prefix="orchwatch-postmortem-") as folder:
         audit = Path(folder) / "audit.jsonl"
         audit.write_text("".join(json.dumps(record) + "\n" for record in actions))
-        sources = rewind(path, moment.captured_at)
+        sources = rewind(path, moment.captured_at, recording)
         try:
             lines = {
                 day: timeline(gather_timeline(config, sources, day, audit), config.shown_zone)
@@ -235,6 +283,18 @@ def _timelines(
 # --- output ----------------------------------------------------------------------------------
 
 
+def _how_judged(report: Postmortem) -> str:
+    if report.every == 1:
+        return "every moment"
+    minutes = report.spacing.total_seconds() / 60
+    apart = f"{minutes:.0f} min" if minutes >= 2 else f"{report.spacing.total_seconds():.0f} s"
+    return (
+        f"one in {report.every} across the window, {apart} apart, and between two that "
+        "differ down to the moment of each change; a status that came and went between two "
+        f"of those, within {apart}, is not seen"
+    )
+
+
 def _t(moment: datetime, config: Config) -> str:
     return moment.astimezone(config.shown_zone).strftime("%Y-%m-%d %H:%M:%S %Z")
 
@@ -248,8 +308,7 @@ def postmortem_lines(report: Postmortem, config: Config, markdown: bool) -> list
         f"{_t(report.end, config)}",
         "",
         f"From the recording {report.path}: {report.moments} moments in the window, the "
-        f"walkthrough judged at {report.judged} (every change of a store, and across the "
-        "window).",
+        f"walkthrough judged at {report.judged} ({_how_judged(report)}).",
         "",
         f"{h2}What the walkthrough said",
         "",
@@ -315,6 +374,7 @@ def postmortem_json(report: Postmortem) -> dict[str, Any]:
         "to": report.end.isoformat(),
         "moments": report.moments,
         "judged": report.judged,
+        "judged_every": report.every,
         "changes": [
             {
                 "at": c.at.isoformat(),

@@ -16,7 +16,7 @@ from orchwatch.cli import main
 from orchwatch.clock import FrozenClock
 from orchwatch.config import Config, RecordSettings
 from orchwatch.gather import gather_daily
-from orchwatch.postmortem import build, postmortem_json
+from orchwatch.postmortem import build, postmortem_json, postmortem_lines
 from orchwatch.recorder import Recorder
 from orchwatch.sources.demo import DEMO_START
 from orchwatch.sources.factory import SourceOptions, build_sources
@@ -74,9 +74,9 @@ def live_statuses(config: Config, moment: datetime) -> dict[tuple[str, str], str
         sources.close()
 
 
-def test_each_change_is_the_change_the_live_demo_showed(incident: Path, config: Config) -> None:
-    report = postmortem_json(build(config, incident, MOMENTS[0], MOMENTS[-1]))
-    assert report["moments"] == len(MOMENTS) and report["judged"] == len(MOMENTS)
+@pytest.fixture(scope="module")
+def live_changes(config: Config) -> list[tuple[str, ...]]:
+    """Each change of status the live demo's walkthrough showed across `MOMENTS`."""
     expected = []
     before: dict[tuple[str, str], str] = {}
     for moment in MOMENTS:
@@ -86,8 +86,16 @@ def test_each_change_is_the_change_the_live_demo_showed(incident: Path, config: 
             if was != status and (was is not None or status == "fail"):
                 expected.append((moment.isoformat(), *key, was, status))
         before = now
+    return expected
+
+
+def test_each_change_is_the_change_the_live_demo_showed(
+    incident: Path, config: Config, live_changes: list[tuple[str, ...]]
+) -> None:
+    report = postmortem_json(build(config, incident, MOMENTS[0], MOMENTS[-1]))
+    assert report["moments"] == len(MOMENTS) and report["judged"] == len(MOMENTS)
     changes = [(c["at"], c["date"], c["check"], c["before"], c["after"]) for c in report["changes"]]
-    assert changes == expected
+    assert changes == live_changes
     assert any(c[3] == "fail" and c[4] == "pass" for c in changes)  # a recovery is in it
     chains = {(c["subject"], c["date"]) for c in report["chains"]}
     assert ("phase3", "2026-01-31") in chains
@@ -95,6 +103,29 @@ def test_each_change_is_the_change_the_live_demo_showed(incident: Path, config: 
     assert "ModuleNotFoundError" in json.dumps(chain["explanation"])
     assert [a["action"] for a in report["actions"]] == ["rollback"]
     assert report["outages"] == []
+
+
+def test_a_long_window_is_sampled_and_halved_down_to_each_change(
+    incident: Path,
+    config: Config,
+    live_changes: list[tuple[str, ...]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A window of more moments than `SAMPLES` is judged at samples across it and, between
+    two that differ, by halves: the changes are still the live demo's, each at the moment
+    it happened, from fewer judgments; and the report says how far apart the samples are."""
+    import orchwatch.postmortem
+
+    monkeypatch.setattr(orchwatch.postmortem, "SAMPLES", 4)
+    built = build(config, incident, MOMENTS[0], MOMENTS[-1])
+    report = postmortem_json(built)
+    assert report["judged_every"] == 8
+    assert report["judged"] < len(MOMENTS)
+    changes = [(c["at"], c["date"], c["check"], c["before"], c["after"]) for c in report["changes"]]
+    assert changes == live_changes
+    text = "\n".join(postmortem_lines(built, config, markdown=True))
+    assert "one in 8 across the window, 40 min apart" in text
+    assert "a status that came and went between two of those, within 40 min, is not seen" in text
 
 
 def test_the_markdown_says_what_was_done_and_a_bad_window_is_exit_2(
