@@ -139,28 +139,7 @@ def build(config: Config, path: Path, start: datetime, end: datetime) -> Postmor
             outages=outages,
             actions=actions,
         )
-        last: dict[tuple[date, str], CheckStatus] = {}
-        red_at: dict[tuple[date, str], tuple[Moment, CheckResult]] = {}
-        for moment, walkthroughs in judged:
-            for day, results in walkthroughs.items():
-                for result in results:
-                    key = (day, result.id)
-                    before = last.get(key)
-                    if before != result.status and (before is not None or result.status in RED):
-                        report.changes.append(
-                            Change(
-                                moment.captured_at,
-                                day,
-                                result.id,
-                                result.title,
-                                before,
-                                result.status,
-                                result.evidence,
-                            )
-                        )
-                    last[key] = result.status
-                    if result.status in RED:
-                        red_at[key] = (moment, result)
+        report.changes, red_at = _changes(judged)
         report.chains = _chains(config, path, recording, red_at)
         report.timelines = _timelines(
             config, path, recording, moments[-1], report.actions, start, end
@@ -171,6 +150,36 @@ def build(config: Config, path: Path, start: datetime, end: datetime) -> Postmor
 
 
 Walkthroughs = dict[date, list[CheckResult]]
+RedAt = dict[tuple[date, str], tuple[Moment, CheckResult]]
+
+
+def _changes(judged: Sequence[tuple[Moment, Walkthroughs]]) -> tuple[list[Change], RedAt]:
+    """Each change of a check's status across the judged moments (a check that opens the
+    window red counts as one), and the last moment each (date, check) was red."""
+    changes: list[Change] = []
+    last: dict[tuple[date, str], CheckStatus] = {}
+    red_at: RedAt = {}
+    for moment, walkthroughs in judged:
+        for day, results in walkthroughs.items():
+            for result in results:
+                key = (day, result.id)
+                before = last.get(key)
+                if before != result.status and (before is not None or result.status in RED):
+                    changes.append(
+                        Change(
+                            moment.captured_at,
+                            day,
+                            result.id,
+                            result.title,
+                            before,
+                            result.status,
+                            result.evidence,
+                        )
+                    )
+                last[key] = result.status
+                if result.status in RED:
+                    red_at[key] = (moment, result)
+    return changes, red_at
 
 
 def judge_window(
@@ -228,7 +237,7 @@ def _chains(
     config: Config,
     path: Path,
     recording: Recording,
-    red_at: dict[tuple[date, str], tuple[Moment, CheckResult]],
+    red_at: RedAt,
 ) -> list[Chain]:
     chains: list[Chain] = []
     seen: set[tuple[date, str]] = set()

@@ -741,16 +741,6 @@ class Recording:
             )
         ]
 
-    def changed_moments(self, first: int, last: int) -> list[int]:
-        """The moments from `first` to `last` at which a part changed."""
-        return [
-            int(m)
-            for (m,) in self._query(
-                "SELECT DISTINCT moment FROM part WHERE moment BETWEEN ? AND ? ORDER BY moment",
-                (first, last),
-            )
-        ]
-
     def outages_between(self, first: int, last: int) -> list[tuple[datetime, str, str]]:
         """Each source that became unreadable from moment `first` to `last`: when, which
         (its group) and why, in order (a group's parts fail together: said once)."""
