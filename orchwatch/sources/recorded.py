@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from orchwatch.config import Environment
+from orchwatch.dates import humanize_age
 from orchwatch.pubsub import SAMPLE_PERIOD
 from orchwatch.sources.base import SourceError, Sources
 from orchwatch.sources.history import (
@@ -80,6 +81,7 @@ class Playhead:
         moment: Moment,
         asked: datetime | None,
         monotonic: Callable[[], float] = time.monotonic,
+        owns_recording: bool = True,
     ) -> None:
         self.recording = recording
         self._monotonic = monotonic
@@ -98,7 +100,7 @@ class Playhead:
         """When the shown moment last moved on, and when the file was last opened again."""
         self._retired: Recording | None = None
         """The recording file's previous opening, kept while the moment before reads it."""
-        self.owns_recording = True
+        self.owns_recording = owns_recording
         """Whether closing closes the recording (not one shared by many rewinds)."""
         self.shown = self._load(moment)
         self._previous: _Shown | None = None
@@ -146,7 +148,8 @@ class Playhead:
         state = " (following)" if self.follow else ""
         quiet = self.silent_for()
         if quiet is not None:
-            state = f" (following · nothing new for {_duration(quiet)}: is the recorder running?)"
+            quiet_for = humanize_age(quiet)
+            state = f" (following · nothing new for {quiet_for}: is the recorder running?)"
         return (
             f"RECORDING · {self.path.name} · showing {self.moment.captured_at:%Y-%m-%d %H:%M:%S}Z"
             f"{state} · recorded {first.captured_at:%Y-%m-%d %H:%M}Z to "
@@ -317,12 +320,11 @@ def rewind(path: Path, at: datetime | None, shared: Recording | None = None) -> 
     except RecordingError as exc:
         raise SourceError(str(exc)) from None
     try:
-        playhead = Playhead(recording, path, moment, at)
+        playhead = Playhead(recording, path, moment, at, owns_recording=shared is None)
     except SourceError:
         if shared is None:
             recording.close()
         raise
-    playhead.owns_recording = shared is None
     shown = playhead.shown
 
     def current(kind: str) -> Any:
@@ -353,11 +355,3 @@ def _held(
 ) -> T | None:
     body = parts.get(name, (None, None))[0]
     return build(body) if body is not None else None
-
-
-def _duration(seconds: float) -> str:
-    """`45 s`, `12 min`, `3 h 5 min`."""
-    if seconds < 120:
-        return f"{seconds:.0f} s"
-    minutes = int(seconds // 60)
-    return f"{minutes} min" if minutes < 120 else f"{minutes // 60} h {minutes % 60} min"
